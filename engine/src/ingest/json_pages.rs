@@ -1,0 +1,67 @@
+//! OneRoster REST collection pages (both versions) -> raw collections.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::fields::kind;
+use super::raw::{RawRecord, RawSource};
+use crate::input::Collection;
+use crate::model::{EntityKind, RecordIssue};
+
+/// Reads every page of every collection. A page without its envelope key is an error, never
+/// an empty roster: the whole collection is marked unreadable.
+pub fn read(source: &str, collections: &BTreeMap<String, Collection>, issues: &mut Vec<RecordIssue>) -> RawSource {
+    let mut raw = RawSource::default();
+    for (name, collection) in collections {
+        let Some((entity, envelope)) = EntityKind::from_collection(name) else {
+            issues.push(RecordIssue::warning(source, name.as_str(), None, format!("collection '{name}' is not used by classbridge; ignored")));
+            continue;
+        };
+        match read_pages(name, envelope, collection, issues, source) {
+            Ok(records) => raw.push(entity, collection.mode, records),
+            Err(reason) => {
+                issues.push(RecordIssue::error(source, name.as_str(), None, reason.clone()));
+                raw.unreadable.insert(entity, reason);
+            }
+        }
+    }
+    raw
+}
+
+fn read_pages(
+    name: &str,
+    envelope: &str,
+    collection: &Collection,
+    issues: &mut Vec<RecordIssue>,
+    source: &str,
+) -> Result<Vec<RawRecord>, String> {
+    let mut records = Vec::new();
+    for (page_no, page) in collection.pages.iter().enumerate() {
+        let page_no = page_no + 1;
+        let Value::Object(page_obj) = page else {
+            return Err(format!("{name} page {page_no} is {}, not an object; the collection was not used", kind(page)));
+        };
+        let Some(items) = page_obj.get(envelope) else {
+            return Err(format!(
+                "{name} page {page_no} has no '{envelope}' key; a page without its envelope is an error, not an empty roster"
+            ));
+        };
+        let Value::Array(items) = items else {
+            return Err(format!("{name} page {page_no}: '{envelope}' is {}, not a list", kind(items)));
+        };
+        for (i, item) in items.iter().enumerate() {
+            let location = format!("{name} page {page_no} item {}", i + 1);
+            match item {
+                Value::Object(obj) => records.push(RawRecord { obj: obj.clone(), location }),
+                other => issues.push(RecordIssue::error(
+                    source,
+                    envelope,
+                    None,
+                    format!("{location} is {}, not an object", kind(other)),
+                )),
+            }
+        }
+    }
+    Ok(records)
+}

@@ -1,0 +1,216 @@
+//! Ingest: raw source data -> one canonical roster per source. Bad records become
+//! `RecordIssue`s and never stop good ones; a bad record that existed before keeps its
+//! previous version, so a typo in the SIS never turns into a deletion.
+
+mod classroom;
+mod csv_bundle;
+mod fields;
+mod json_pages;
+mod raw;
+mod record;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value};
+
+pub use classroom::read_classroom;
+pub use record::FromRaw;
+
+use crate::config::{AttributeMapping, SourceConfig, SyncConfig};
+use crate::input::{FetchMode, SourceData, SourcePayload};
+use crate::model::*;
+use crate::plan::{HoldCode, HoldReason};
+use crate::state::SyncState;
+use raw::{RawCollection, RawSource};
+
+#[derive(Default)]
+pub struct Ingested {
+    /// Source id -> its roster as of this run (delta reads already laid over the previous one).
+    pub sources: BTreeMap<String, Roster>,
+    pub issues: Vec<RecordIssue>,
+    pub holds: Vec<HoldReason>,
+}
+
+pub fn ingest(config: &SyncConfig, data: &[SourceData], previous: &SyncState) -> Ingested {
+    let mut out = Ingested::default();
+    let mut seen = BTreeSet::new();
+    for source_data in data {
+        let id = source_data.source_id.as_str();
+        let Some(source) = config.source(id) else {
+            out.issues.push(RecordIssue::error(id, "source", None, format!("data arrived for source '{id}', which is not configured; it was not used")));
+            continue;
+        };
+        if !seen.insert(id) {
+            out.issues.push(RecordIssue::error(id, "source", None, "data for this source arrived twice; only the first was used"));
+            continue;
+        }
+        let raw = match &source_data.payload {
+            SourcePayload::Json { collections } => json_pages::read(id, collections, &mut out.issues),
+            SourcePayload::Csv { files } => csv_bundle::read(id, files, &mut out.issues),
+        };
+        for (kind, reason) in &raw.unreadable {
+            out.holds.push(HoldReason {
+                code: HoldCode::UnreadableCollection,
+                entity: Some(*kind),
+                source: Some(id.to_string()),
+                message: format!("{} of source '{id}' could not be read ({reason}); its previous records were kept", kind.collection()),
+            });
+        }
+        let empty = Roster::default();
+        let prev = previous.sources.get(id).unwrap_or(&empty);
+        let roster = build_source_roster(config, source, raw, prev, &mut out.issues);
+        out.sources.insert(id.to_string(), roster);
+    }
+    // A configured source that sent nothing keeps what it had: silence is not deletion.
+    for source in &config.sources {
+        if !out.sources.contains_key(&source.id)
+            && let Some(prev) = previous.sources.get(&source.id)
+        {
+            out.sources.insert(source.id.clone(), prev.clone());
+        }
+    }
+    out
+}
+
+fn build_source_roster(
+    config: &SyncConfig,
+    source: &SourceConfig,
+    mut raw: RawSource,
+    prev: &Roster,
+    issues: &mut Vec<RecordIssue>,
+) -> Roster {
+    let mut roster = Roster::default();
+    let mut ctx = Ctx { config, source, issues };
+    macro_rules! table {
+        ($ty:ty, $field:ident) => {
+            roster.$field = ctx.table::<$ty>(raw.collections.remove(&<$ty>::KIND), &prev.$field);
+        };
+    }
+    table!(Org, orgs);
+    table!(AcademicSession, academic_sessions);
+    table!(User, users);
+    table!(Course, courses);
+    table!(Class, classes);
+    table!(Enrollment, enrollments);
+    table!(Category, categories);
+    table!(LineItem, line_items);
+    table!(GradeResult, results);
+    for user in roster.users.values_mut() {
+        apply_role_by_email(config, user);
+    }
+    roster
+}
+
+struct Ctx<'a> {
+    config: &'a SyncConfig,
+    source: &'a SourceConfig,
+    issues: &'a mut Vec<RecordIssue>,
+}
+
+impl Ctx<'_> {
+    fn table<R: RosterRecord + FromRaw>(
+        &mut self,
+        collection: Option<RawCollection>,
+        prev: &BTreeMap<String, R>,
+    ) -> BTreeMap<String, R> {
+        let gradebook = matches!(R::KIND, EntityKind::LineItem | EntityKind::Result);
+        let Some(collection) = collection else {
+            // Not read this time: keep what we had (the SIS gradebook is never kept).
+            return if gradebook { BTreeMap::new() } else { prev.clone() };
+        };
+        let absence_deletes = collection.mode == FetchMode::Full && self.source.bulk_upload;
+        let mut table = if absence_deletes || gradebook { BTreeMap::new() } else { prev.clone() };
+        let mut seen = BTreeSet::new();
+        let source_id = self.source.id.clone();
+        let entity = R::KIND.collection();
+        for raw in collection.records {
+            let mut obj = raw.obj;
+            self.map_attributes(R::KIND, &mut obj);
+            let raw_id = obj.get("sourcedId").and_then(Value::as_str).map(|s| self.prefixed(s.trim()));
+            let parsed = R::from_raw(&obj).map(|mut r| {
+                self.prefix(&mut r);
+                r
+            });
+            match parsed {
+                Ok(record) => {
+                    let id = record.sourced_id().to_string();
+                    if !seen.insert(id.clone()) {
+                        self.issues.push(RecordIssue::error(&source_id, entity, Some(&id), format!("{}: duplicate sourcedId; the first record with this id was used", raw.location)));
+                        continue;
+                    }
+                    if record.status() == Status::ToBeDeleted {
+                        table.remove(&id);
+                        continue;
+                    }
+                    table.insert(id, record);
+                }
+                Err(reason) => {
+                    let kept = raw_id.as_ref().and_then(|id| prev.get(id).map(|p| (id, p)));
+                    let note = if kept.is_some() { "; its previous version was kept" } else { "" };
+                    self.issues.push(RecordIssue::error(&source_id, entity, raw_id.as_deref(), format!("{}: {reason}{note}", raw.location)));
+                    if let Some((id, previous)) = kept
+                        && seen.insert(id.clone())
+                    {
+                        table.insert(id.clone(), previous.clone());
+                    }
+                }
+            }
+        }
+        table
+    }
+
+    fn prefixed(&self, id: &str) -> String {
+        format!("{}{id}", self.source.sis_id_prefix)
+    }
+
+    fn prefix<R: RosterRecord>(&self, record: &mut R) {
+        let prefix = &self.source.sis_id_prefix;
+        if prefix.is_empty() {
+            return;
+        }
+        let id = record.sourced_id_mut();
+        *id = format!("{prefix}{id}");
+        for (_, reference) in record.references_mut() {
+            if !reference.is_empty() {
+                *reference = format!("{prefix}{reference}");
+            }
+        }
+    }
+
+    fn map_attributes(&self, kind: EntityKind, obj: &mut Map<String, Value>) {
+        let rules = self.config.attributes.iter().filter(|a: &&AttributeMapping| {
+            a.entity == kind && a.source.as_deref().is_none_or(|s| s == self.source.id)
+        });
+        for rule in rules {
+            if let Some(value) = lookup(obj, &rule.from).filter(|v| !v.is_null()).cloned() {
+                obj.insert(rule.to.clone(), value);
+            }
+        }
+    }
+}
+
+/// The first rule whose suffix matches sets the role (or fills a missing one).
+pub fn apply_role_by_email(config: &SyncConfig, user: &mut User) {
+    let Some(email) = user.normalized_email() else { return };
+    let Some(rule) = config.role_by_email.iter().find(|r| email.ends_with(&r.email_suffix.to_ascii_lowercase())) else {
+        return;
+    };
+    if user.roles.is_empty() {
+        let org = user.primary_org.clone().unwrap_or_default();
+        user.roles.push(UserRole { role_type: "primary".into(), role: rule.role.clone(), org });
+    } else if rule.overwrite {
+        for role in &mut user.roles {
+            role.role = rule.role.clone();
+        }
+    }
+}
+
+/// A dotted path into a JSON object: `metadata.stateId`.
+pub fn lookup<'v>(obj: &'v Map<String, Value>, path: &str) -> Option<&'v Value> {
+    let mut parts = path.split('.');
+    let mut current = obj.get(parts.next()?)?;
+    for part in parts {
+        current = current.as_object()?.get(part)?;
+    }
+    Some(current)
+}

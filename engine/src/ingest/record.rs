@@ -1,0 +1,336 @@
+//! Raw JSON object -> canonical record, for both OneRoster versions.
+
+use serde_json::{Map, Value};
+
+use super::fields::Fields;
+use crate::model::*;
+
+pub trait FromRaw: Sized {
+    fn from_raw(obj: &Map<String, Value>) -> Result<Self, String>;
+}
+
+struct Header {
+    sourced_id: String,
+    status: Status,
+    date_last_modified: Option<String>,
+    metadata: Option<Value>,
+}
+
+fn header(f: &Fields) -> Result<Header, String> {
+    let sourced_id = f.req_str("sourcedId")?.trim().to_string();
+    let status = match f.opt_str("status")? {
+        None => Status::Active,
+        Some(raw) => Status::parse(&raw)
+            .ok_or_else(|| format!("status '{raw}' is not one of active, tobedeleted"))?,
+    };
+    Ok(Header { sourced_id, status, date_last_modified: f.opt_str("dateLastModified")?, metadata: f.metadata() })
+}
+
+/// `YYYY-MM-DD`, optionally followed by a time: the spec says date, servers send date-times.
+pub fn check_date(field: &str, value: Option<String>) -> Result<Option<String>, String> {
+    match value {
+        None => Ok(None),
+        Some(v) => {
+            let b = v.as_bytes();
+            let ok = b.len() >= 10
+                && b[..4].iter().all(u8::is_ascii_digit)
+                && b[4] == b'-'
+                && b[5..7].iter().all(u8::is_ascii_digit)
+                && b[7] == b'-'
+                && b[8..10].iter().all(u8::is_ascii_digit);
+            if ok { Ok(Some(v)) } else { Err(format!("field '{field}' should be a date (YYYY-MM-DD), found '{v}'")) }
+        }
+    }
+}
+
+impl FromRaw for Org {
+    fn from_raw(obj: &Map<String, Value>) -> Result<Self, String> {
+        let f = Fields::new(obj);
+        let h = header(&f)?;
+        Ok(Org {
+            name: f.req_str("name")?,
+            org_type: f.opt_str("type")?.unwrap_or_else(|| "school".into()),
+            identifier: f.opt_str("identifier")?,
+            parent: f.opt_ref("parent")?,
+            extra: f.extra(&["name", "type", "identifier", "parent", "children"]),
+            sourced_id: h.sourced_id,
+            status: h.status,
+            date_last_modified: h.date_last_modified,
+            metadata: h.metadata,
+        })
+    }
+}
+
+impl FromRaw for AcademicSession {
+    fn from_raw(obj: &Map<String, Value>) -> Result<Self, String> {
+        let f = Fields::new(obj);
+        let h = header(&f)?;
+        let session_type = f.req_str("type")?;
+        if !matches!(session_type.as_str(), "gradingPeriod" | "semester" | "schoolYear" | "term")
+            && !session_type.starts_with("ext:")
+        {
+            return Err(format!("type '{session_type}' is not gradingPeriod, semester, schoolYear or term"));
+        }
+        Ok(AcademicSession {
+            title: f.req_str("title")?,
+            session_type,
+            start_date: check_date("startDate", Some(f.req_str("startDate")?))?.unwrap_or_default(),
+            end_date: check_date("endDate", Some(f.req_str("endDate")?))?.unwrap_or_default(),
+            parent: f.opt_ref("parent")?,
+            school_year: f.opt_str("schoolYear")?,
+            extra: f.extra(&["title", "type", "startDate", "endDate", "parent", "schoolYear", "children"]),
+            sourced_id: h.sourced_id,
+            status: h.status,
+            date_last_modified: h.date_last_modified,
+            metadata: h.metadata,
+        })
+    }
+}
+
+const USER_ROLES: &[&str] = &[
+    "administrator", "aide", "guardian", "parent", "proctor", "relative", "student", "teacher",
+    "districtAdministrator", "siteAdministrator", "systemAdministrator", "principal",
+];
+
+fn check_role(role: &str) -> Result<String, String> {
+    if USER_ROLES.contains(&role) || role.starts_with("ext:") {
+        Ok(role.to_string())
+    } else {
+        Err(format!("role '{role}' is not a OneRoster role"))
+    }
+}
+
+/// 1.2 `roles[]`, or 1.1 `role` + `orgs[]` turned into one primary role per org.
+fn user_roles(f: &Fields, obj: &Map<String, Value>) -> Result<Vec<UserRole>, String> {
+    if let Some(Value::Array(items)) = obj.get("roles") {
+        let mut roles = Vec::with_capacity(items.len());
+        for item in items {
+            let Value::Object(r) = item else { return Err("an entry of 'roles' is not an object".into()) };
+            let rf = Fields::new(r);
+            let role_type = rf.opt_str("roleType")?.unwrap_or_else(|| "primary".into());
+            if !matches!(role_type.as_str(), "primary" | "secondary") {
+                return Err(format!("roleType '{role_type}' is not primary or secondary"));
+            }
+            roles.push(UserRole { role_type, role: check_role(&rf.req_str("role")?)?, org: rf.req_ref("org")? });
+        }
+        return Ok(roles);
+    }
+    let role = match f.opt_str("role")? {
+        Some(r) => Some(check_role(&r)?),
+        None => None,
+    };
+    let orgs = f.ref_list("orgs")?;
+    match role {
+        Some(role) if orgs.is_empty() => Ok(vec![UserRole { role_type: "primary".into(), role, org: String::new() }]),
+        Some(role) => Ok(orgs
+            .into_iter()
+            .map(|org| UserRole { role_type: "primary".into(), role: role.clone(), org })
+            .collect()),
+        None => Ok(Vec::new()),
+    }
+}
+
+fn user_ids(obj: &Map<String, Value>) -> Result<Vec<UserIdentifier>, String> {
+    match obj.get("userIds") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::Object(o) => {
+                    let f = Fields::new(o);
+                    Ok(UserIdentifier { id_type: f.req_str("type")?, identifier: f.req_str("identifier")? })
+                }
+                Value::String(s) => parse_user_id(s),
+                _ => Err("an entry of 'userIds' is not an object".to_string()),
+            })
+            .collect(),
+        // CSV: `{type:id},{type:id}`
+        Some(Value::String(s)) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(parse_user_id)
+            .collect(),
+        Some(_) => Err("field 'userIds' should be a list".into()),
+    }
+}
+
+fn parse_user_id(raw: &str) -> Result<UserIdentifier, String> {
+    let inner = raw.trim().trim_start_matches('{').trim_end_matches('}');
+    match inner.split_once(':') {
+        Some((t, id)) if !t.is_empty() && !id.is_empty() => {
+            Ok(UserIdentifier { id_type: t.to_string(), identifier: id.to_string() })
+        }
+        _ => Err(format!("userId '{raw}' is not of the form {{type:identifier}}")),
+    }
+}
+
+impl FromRaw for User {
+    fn from_raw(obj: &Map<String, Value>) -> Result<Self, String> {
+        let f = Fields::new(obj);
+        let h = header(&f)?;
+        let roles = user_roles(&f, obj)?;
+        Ok(User {
+            enabled_user: f.flex_bool("enabledUser")?.unwrap_or(true),
+            username: f.opt_str("username")?,
+            given_name: f.opt_str("givenName")?.unwrap_or_default(),
+            family_name: f.opt_str("familyName")?.unwrap_or_default(),
+            middle_name: f.opt_str("middleName")?,
+            email: f.opt_str("email")?.map(|e| e.trim().to_string()),
+            identifier: f.opt_str("identifier")?,
+            roles,
+            primary_org: f.opt_ref("primaryOrg")?,
+            user_ids: user_ids(obj)?,
+            grades: f.str_list("grades")?,
+            agents: f.ref_list("agents")?,
+            extra: f.extra(&[
+                "enabledUser", "username", "givenName", "familyName", "middleName", "email", "identifier",
+                "roles", "role", "orgs", "primaryOrg", "userIds", "grades", "agents", "password",
+            ]),
+            sourced_id: h.sourced_id,
+            status: h.status,
+            date_last_modified: h.date_last_modified,
+            metadata: h.metadata,
+        })
+    }
+}
+
+impl FromRaw for Course {
+    fn from_raw(obj: &Map<String, Value>) -> Result<Self, String> {
+        let f = Fields::new(obj);
+        let h = header(&f)?;
+        Ok(Course {
+            title: f.req_str("title")?,
+            course_code: f.opt_str("courseCode")?,
+            org: f.req_ref("org")?,
+            school_year: f.opt_ref("schoolYear")?,
+            grades: f.str_list("grades")?,
+            subjects: f.str_list("subjects")?,
+            extra: f.extra(&["title", "courseCode", "org", "schoolYear", "grades", "subjects"]),
+            sourced_id: h.sourced_id,
+            status: h.status,
+            date_last_modified: h.date_last_modified,
+            metadata: h.metadata,
+        })
+    }
+}
+
+impl FromRaw for Class {
+    fn from_raw(obj: &Map<String, Value>) -> Result<Self, String> {
+        let f = Fields::new(obj);
+        let h = header(&f)?;
+        Ok(Class {
+            title: f.req_str("title")?,
+            class_code: f.opt_str("classCode")?,
+            class_type: f.opt_str("classType")?,
+            location: f.opt_str("location")?,
+            course: f.req_ref("course")?,
+            school: f.req_ref("school")?,
+            terms: f.ref_list("terms")?,
+            periods: f.str_list("periods")?,
+            subjects: f.str_list("subjects")?,
+            extra: f.extra(&[
+                "title", "classCode", "classType", "location", "course", "school", "terms", "periods", "subjects",
+            ]),
+            sourced_id: h.sourced_id,
+            status: h.status,
+            date_last_modified: h.date_last_modified,
+            metadata: h.metadata,
+        })
+    }
+}
+
+impl FromRaw for Enrollment {
+    fn from_raw(obj: &Map<String, Value>) -> Result<Self, String> {
+        let f = Fields::new(obj);
+        let h = header(&f)?;
+        Ok(Enrollment {
+            user: f.req_ref("user")?,
+            class: f.req_ref("class")?,
+            school: f.opt_ref("school")?.unwrap_or_default(),
+            role: check_role(&f.req_str("role")?)?,
+            primary: f.flex_bool("primary")?.unwrap_or(false),
+            begin_date: check_date("beginDate", f.opt_str("beginDate")?)?,
+            end_date: check_date("endDate", f.opt_str("endDate")?)?,
+            extra: f.extra(&["user", "class", "school", "role", "primary", "beginDate", "endDate"]),
+            sourced_id: h.sourced_id,
+            status: h.status,
+            date_last_modified: h.date_last_modified,
+            metadata: h.metadata,
+        })
+    }
+}
+
+impl FromRaw for Category {
+    fn from_raw(obj: &Map<String, Value>) -> Result<Self, String> {
+        let f = Fields::new(obj);
+        let h = header(&f)?;
+        Ok(Category {
+            title: f.req_str("title")?,
+            weight: f.opt_f64("weight")?,
+            class: f.opt_ref("class")?,
+            extra: f.extra(&["title", "weight", "class"]),
+            sourced_id: h.sourced_id,
+            status: h.status,
+            date_last_modified: h.date_last_modified,
+            metadata: h.metadata,
+        })
+    }
+}
+
+impl FromRaw for LineItem {
+    fn from_raw(obj: &Map<String, Value>) -> Result<Self, String> {
+        let f = Fields::new(obj);
+        let h = header(&f)?;
+        Ok(LineItem {
+            title: f.req_str("title")?,
+            description: f.opt_str("description")?,
+            assign_date: check_date("assignDate", f.opt_str("assignDate")?)?,
+            due_date: check_date("dueDate", f.opt_str("dueDate")?)?,
+            class: f.req_ref("class")?,
+            category: f.opt_ref("category")?,
+            grading_period: f.opt_ref("gradingPeriod")?,
+            result_value_min: f.opt_f64("resultValueMin")?,
+            result_value_max: f.opt_f64("resultValueMax")?,
+            extra: f.extra(&[
+                "title", "description", "assignDate", "dueDate", "class", "category", "gradingPeriod",
+                "resultValueMin", "resultValueMax",
+            ]),
+            sourced_id: h.sourced_id,
+            status: h.status,
+            date_last_modified: h.date_last_modified,
+            metadata: h.metadata,
+        })
+    }
+}
+
+impl FromRaw for GradeResult {
+    fn from_raw(obj: &Map<String, Value>) -> Result<Self, String> {
+        let f = Fields::new(obj);
+        let h = header(&f)?;
+        let raw_status = f.req_str("scoreStatus")?;
+        let score_status = ScoreStatus::parse(&raw_status).ok_or_else(|| {
+            format!("scoreStatus '{raw_status}' is not exempt, fully graded, not submitted, partially graded, submitted or ext:*")
+        })?;
+        Ok(GradeResult {
+            line_item: f.req_ref("lineItem")?,
+            student: f.req_ref("student")?,
+            score_status,
+            score: f.opt_f64("score")?,
+            text_score: f.opt_str("textScore")?,
+            score_date: check_date("scoreDate", f.opt_str("scoreDate")?)?,
+            comment: f.opt_str("comment")?,
+            late: f.flex_bool("late")?,
+            missing: f.flex_bool("missing")?,
+            incomplete: f.flex_bool("incomplete")?,
+            extra: f.extra(&[
+                "lineItem", "student", "scoreStatus", "score", "textScore", "scoreDate", "comment", "late",
+                "missing", "incomplete",
+            ]),
+            sourced_id: h.sourced_id,
+            status: h.status,
+            date_last_modified: h.date_last_modified,
+            metadata: h.metadata,
+        })
+    }
+}

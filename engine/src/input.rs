@@ -1,0 +1,77 @@
+//! What the host hands the engine for one run: config, raw source data, Classroom listings,
+//! the previous state, and the time.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::SyncConfig;
+use crate::state::SyncState;
+
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SyncInput {
+    pub config: SyncConfig,
+    pub sources: Vec<SourceData>,
+    #[serde(default)]
+    pub classroom: ClassroomListings,
+    #[serde(default)]
+    pub previous_state: SyncState,
+    /// The run's time, RFC 3339 UTC (`2026-11-22T10:00:00Z`); the engine has no clock.
+    pub now: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SourceData {
+    pub source_id: String,
+    pub payload: SourcePayload,
+}
+
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[serde(rename_all = "camelCase", tag = "format")]
+pub enum SourcePayload {
+    /// Pages of OneRoster REST collections, as the server sent them (envelope included).
+    #[serde(rename = "oneRosterJson")]
+    Json { collections: BTreeMap<String, Collection> },
+    /// A OneRoster CSV bundle: file name (`manifest.csv`, `users.csv`, ...) to file content.
+    #[serde(rename = "oneRosterCsv")]
+    Csv { files: BTreeMap<String, String> },
+}
+
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Collection {
+    #[serde(default)]
+    pub mode: FetchMode,
+    pub pages: Vec<Value>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum FetchMode {
+    /// Every record of the collection: absence can mean deletion (bulk upload mode).
+    #[default]
+    Full,
+    /// Only records changed since the last read (`dateLastModified>`): absence means nothing.
+    Delta,
+}
+
+/// Classroom list responses, page by page, as the API sent them.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct ClassroomListings {
+    /// `courses.list` pages: `{"courses": [...], "nextPageToken": ...}`.
+    pub courses: Vec<Value>,
+    /// `courses.aliases.list` pages per course id.
+    pub aliases: BTreeMap<String, Vec<Value>>,
+    pub teachers: Vec<Value>,
+    pub students: Vec<Value>,
+    pub topics: Vec<Value>,
+    pub course_work: Vec<Value>,
+    pub student_submissions: Vec<Value>,
+    /// Courses whose courseWork was read completely: only there may a vanished courseWork
+    /// delete its lineItem.
+    pub course_work_complete: BTreeSet<String>,
+}

@@ -1,0 +1,11 @@
+//! The canonical data model: OneRoster records and Classroom resources.
+
+pub mod classroom;
+pub mod common;
+pub mod oneroster;
+pub mod roster;
+
+pub use classroom::*;
+pub use common::*;
+pub use oneroster::*;
+pub use roster::*;

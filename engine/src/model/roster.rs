@@ -1,0 +1,124 @@
+//! A roster: one table per entity, keyed by (prefixed) sourcedId. BTreeMaps keep every
+//! iteration ordered, which is what makes plans byte-for-byte reproducible.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::oneroster::*;
+
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Roster {
+    pub orgs: BTreeMap<String, Org>,
+    pub academic_sessions: BTreeMap<String, AcademicSession>,
+    pub users: BTreeMap<String, User>,
+    pub courses: BTreeMap<String, Course>,
+    pub classes: BTreeMap<String, Class>,
+    pub enrollments: BTreeMap<String, Enrollment>,
+    pub categories: BTreeMap<String, Category>,
+    /// The SIS's current gradebook, when it was read; never kept in state.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub line_items: BTreeMap<String, LineItem>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub results: BTreeMap<String, GradeResult>,
+}
+
+impl Roster {
+    pub fn count(&self, kind: crate::model::EntityKind) -> usize {
+        use crate::model::EntityKind as K;
+        match kind {
+            K::Org => self.orgs.len(),
+            K::AcademicSession => self.academic_sessions.len(),
+            K::User => self.users.len(),
+            K::Course => self.courses.len(),
+            K::Class => self.classes.len(),
+            K::Enrollment => self.enrollments.len(),
+            K::Category => self.categories.len(),
+            K::LineItem => self.line_items.len(),
+            K::Result => self.results.len(),
+        }
+    }
+
+    pub fn roster_len(&self) -> usize {
+        crate::model::EntityKind::ROSTER.iter().map(|k| self.count(*k)).sum()
+    }
+
+    pub fn contains(&self, kind: crate::model::EntityKind, id: &str) -> bool {
+        use crate::model::EntityKind as K;
+        match kind {
+            K::Org => self.orgs.contains_key(id),
+            K::AcademicSession => self.academic_sessions.contains_key(id),
+            K::User => self.users.contains_key(id),
+            K::Course => self.courses.contains_key(id),
+            K::Class => self.classes.contains_key(id),
+            K::Enrollment => self.enrollments.contains_key(id),
+            K::Category => self.categories.contains_key(id),
+            K::LineItem => self.line_items.contains_key(id),
+            K::Result => self.results.contains_key(id),
+        }
+    }
+
+    /// The roster without the SIS gradebook, as it is kept in state.
+    pub fn without_gradebook(mut self) -> Roster {
+        self.line_items.clear();
+        self.results.clear();
+        self
+    }
+}
+
+/// A record type stored in a roster table.
+pub trait TableRecord: RosterRecord {
+    fn table(roster: &Roster) -> &BTreeMap<String, Self>;
+    fn table_mut(roster: &mut Roster) -> &mut BTreeMap<String, Self>;
+}
+
+macro_rules! table_record {
+    ($ty:ty, $field:ident) => {
+        impl TableRecord for $ty {
+            fn table(roster: &Roster) -> &BTreeMap<String, Self> {
+                &roster.$field
+            }
+            fn table_mut(roster: &mut Roster) -> &mut BTreeMap<String, Self> {
+                &mut roster.$field
+            }
+        }
+    };
+}
+
+table_record!(Org, orgs);
+table_record!(AcademicSession, academic_sessions);
+table_record!(User, users);
+table_record!(Course, courses);
+table_record!(Class, classes);
+table_record!(Enrollment, enrollments);
+table_record!(Category, categories);
+table_record!(LineItem, line_items);
+table_record!(GradeResult, results);
+
+/// Calls a generic function once per roster record type, in dependency order:
+/// `for_each_roster_kind!(prune::<>(&mut roster))` becomes `prune::<Org>(&mut roster); ...`.
+#[macro_export]
+macro_rules! for_each_roster_kind {
+    ($f:ident ( $($arg:expr),* $(,)? )) => {{
+        use $crate::model::oneroster as __or;
+        $f::<__or::Org>($($arg),*);
+        $f::<__or::AcademicSession>($($arg),*);
+        $f::<__or::User>($($arg),*);
+        $f::<__or::Course>($($arg),*);
+        $f::<__or::Class>($($arg),*);
+        $f::<__or::Enrollment>($($arg),*);
+        $f::<__or::Category>($($arg),*);
+    }};
+}
+
+/// Like `for_each_roster_kind!` but also over the gradebook tables.
+#[macro_export]
+macro_rules! for_each_kind {
+    ($f:ident ( $($arg:expr),* $(,)? )) => {{
+        use $crate::model::oneroster as __or;
+        $crate::for_each_roster_kind!($f($($arg),*));
+        $f::<__or::LineItem>($($arg),*);
+        $f::<__or::GradeResult>($($arg),*);
+    }};
+}

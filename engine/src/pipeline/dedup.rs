@@ -1,0 +1,109 @@
+//! Domains of uniqueness: sets of fields that must be unique within the district or a school.
+//! Duplicates are reported and resolved by the configured rule, never silently merged.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::config::{DuplicateAction, SyncConfig, UniquenessDomain, UniquenessScope};
+use crate::for_each_kind;
+use crate::ingest::lookup;
+use crate::model::*;
+use crate::plan::{HoldCode, HoldReason};
+
+pub struct DedupOutcome {
+    pub holds: Vec<HoldReason>,
+    pub skipped: BTreeMap<String, u64>,
+}
+
+pub fn dedup(config: &SyncConfig, roster: &mut Roster, issues: &mut Vec<RecordIssue>) -> DedupOutcome {
+    let mut out = DedupOutcome { holds: Vec::new(), skipped: BTreeMap::new() };
+    for domain in &config.uniqueness {
+        for_each_kind!(dedup_table(domain, roster, issues, &mut out));
+    }
+    for (kind, n) in super::integrity::prune(roster) {
+        *out.skipped.entry(format!("{}.dependsOnDuplicate", kind.singular())).or_default() += n;
+    }
+    out
+}
+
+fn key_part(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_lowercase()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// The school a record belongs to, for school-scoped domains.
+fn scope_of<R: RosterRecord>(record: &R) -> String {
+    record
+        .references()
+        .into_iter()
+        .find(|(k, id)| *k == EntityKind::Org && !id.is_empty())
+        .map(|(_, id)| id.to_string())
+        .unwrap_or_default()
+}
+
+fn dedup_table<R: TableRecord>(domain: &UniquenessDomain, roster: &mut Roster, issues: &mut Vec<RecordIssue>, out: &mut DedupOutcome) {
+    if domain.entity != R::KIND {
+        return;
+    }
+    let mut groups: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
+    for (id, record) in R::table(roster) {
+        let fields = record.fields();
+        // A record missing any field of the domain is not part of it.
+        let Some(mut key) = domain.fields.iter().map(|f| key_part(lookup(&fields, f))).collect::<Option<Vec<_>>>() else {
+            continue;
+        };
+        if domain.scope == UniquenessScope::School {
+            key.push(scope_of(record));
+        }
+        groups.entry(key).or_default().push(id.clone());
+    }
+    let fields = domain.fields.join("+");
+    let entity = R::KIND.collection();
+    let mut held = 0u64;
+    let mut drop = Vec::new();
+    for (key, ids) in groups.into_iter().filter(|(_, ids)| ids.len() > 1) {
+        let shown = key[..domain.fields.len()].join(", ");
+        for (i, id) in ids.iter().enumerate() {
+            let others: Vec<&str> = ids.iter().filter(|o| *o != id).map(String::as_str).collect();
+            let (dropped, what) = match domain.on_duplicate {
+                DuplicateAction::Report => (false, "kept"),
+                DuplicateAction::KeepFirst if i == 0 => (false, "kept (first by sourcedId)"),
+                DuplicateAction::KeepFirst => (true, "skipped"),
+                DuplicateAction::SkipAll => (true, "skipped"),
+                DuplicateAction::Hold => (false, "kept; the run is held"),
+            };
+            issues.push(RecordIssue::error(
+                "roster",
+                entity,
+                Some(id),
+                format!("duplicate {fields} '{shown}' (also {}); {what}", others.join(", ")),
+            ));
+            if dropped {
+                drop.push(id.clone());
+            }
+        }
+        if domain.on_duplicate == DuplicateAction::Hold {
+            held += ids.len() as u64;
+        }
+    }
+    if !drop.is_empty() {
+        *out.skipped.entry(format!("{}.duplicate", R::KIND.singular())).or_default() += drop.len() as u64;
+        let table = R::table_mut(roster);
+        for id in drop {
+            table.remove(&id);
+        }
+    }
+    if held > 0 {
+        out.holds.push(HoldReason {
+            code: HoldCode::Duplicates,
+            entity: Some(R::KIND),
+            source: None,
+            message: format!("{held} {entity} share a {fields} with another record"),
+        });
+    }
+}

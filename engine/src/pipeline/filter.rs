@@ -1,0 +1,160 @@
+//! Filter: schools mapping, then per-entity filter rules. Whatever depended on a removed record
+//! (a skipped school's classes, their enrollments) goes with it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value};
+
+use crate::config::{FilterAction, FilterOp, FilterRule, SchoolAction, SyncConfig};
+use crate::for_each_kind;
+use crate::ingest::lookup;
+use crate::model::*;
+
+/// Applies the rules; returns how many records each rule set removed, by reason.
+pub fn filter(config: &SyncConfig, roster: &mut Roster) -> BTreeMap<String, u64> {
+    let mut skipped = BTreeMap::new();
+    map_schools(config, roster, &mut skipped);
+    for_each_kind!(filter_table(&config.filters, roster, &mut skipped));
+    for (kind, n) in super::integrity::prune(roster) {
+        *skipped.entry(format!("{}.dependsOnFiltered", kind.singular())).or_default() += n;
+    }
+    skipped
+}
+
+fn map_schools(config: &SyncConfig, roster: &mut Roster, skipped: &mut BTreeMap<String, u64>) {
+    let mapping = &config.schools;
+    let renames: BTreeMap<String, String> = mapping
+        .schools
+        .iter()
+        .filter(|m| m.action == SchoolAction::Sync)
+        .filter_map(|m| m.map_to.as_ref().map(|t| (m.school.clone(), t.clone())))
+        .filter(|(from, to)| from != to)
+        .collect();
+    let mut skip: BTreeSet<String> = mapping
+        .schools
+        .iter()
+        .filter(|m| m.action == SchoolAction::Skip)
+        .map(|m| m.school.clone())
+        .collect();
+    if mapping.unmapped == SchoolAction::Skip {
+        let listed: BTreeSet<&str> = mapping.schools.iter().map(|m| m.school.as_str()).collect();
+        skip.extend(
+            roster
+                .orgs
+                .values()
+                .filter(|o| o.org_type == "school" && !listed.contains(o.sourced_id.as_str()))
+                .map(|o| o.sourced_id.clone()),
+        );
+    }
+    if !renames.is_empty() {
+        for_each_kind!(rename_orgs(roster, &renames));
+        for from in renames.keys() {
+            roster.orgs.remove(from);
+        }
+    }
+    if skip.is_empty() {
+        return;
+    }
+    let before = roster.orgs.len();
+    roster.orgs.retain(|id, _| !skip.contains(id));
+    count(skipped, "org.schoolSkipped", before - roster.orgs.len());
+    let before = roster.classes.len();
+    roster.classes.retain(|_, c| !skip.contains(&c.school));
+    count(skipped, "class.schoolSkipped", before - roster.classes.len());
+    let before = roster.courses.len();
+    roster.courses.retain(|_, c| !skip.contains(&c.org));
+    count(skipped, "course.schoolSkipped", before - roster.courses.len());
+    let before = roster.users.len();
+    roster.users.retain(|_, u| {
+        let orgs: Vec<&str> = u.orgs().filter(|o| !o.is_empty()).collect();
+        orgs.is_empty() || orgs.iter().any(|o| !skip.contains(*o))
+    });
+    count(skipped, "user.schoolSkipped", before - roster.users.len());
+}
+
+fn count(skipped: &mut BTreeMap<String, u64>, key: &str, n: usize) {
+    if n > 0 {
+        *skipped.entry(key.to_string()).or_default() += n as u64;
+    }
+}
+
+fn rename_orgs<R: TableRecord>(roster: &mut Roster, renames: &BTreeMap<String, String>) {
+    for record in R::table_mut(roster).values_mut() {
+        for (kind, reference) in record.references_mut() {
+            if kind == EntityKind::Org
+                && let Some(to) = renames.get(reference.as_str())
+            {
+                *reference = to.clone();
+            }
+        }
+    }
+}
+
+fn filter_table<R: TableRecord>(rules: &[FilterRule], roster: &mut Roster, skipped: &mut BTreeMap<String, u64>) {
+    let rules: Vec<&FilterRule> = rules.iter().filter(|r| r.entity == R::KIND).collect();
+    if rules.is_empty() {
+        return;
+    }
+    let table = R::table_mut(roster);
+    let before = table.len();
+    table.retain(|_, record| keep(&rules, record));
+    count(skipped, &format!("{}.filtered", R::KIND.singular()), before - table.len());
+}
+
+/// A record is kept when it matches no exclude rule and, if include rules exist, one of them.
+pub fn keep<R: RosterRecord>(rules: &[&FilterRule], record: &R) -> bool {
+    let mut fields = record.fields();
+    record.add_virtual_fields(&mut fields);
+    let mut includes = rules.iter().filter(|r| r.action == FilterAction::Include).peekable();
+    let included = includes.peek().is_none() || includes.any(|r| matches(r, &fields));
+    included && !rules.iter().filter(|r| r.action == FilterAction::Exclude).any(|r| matches(r, &fields))
+}
+
+fn as_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Lists match when any element matches (a user's `grades` contains "09").
+pub fn matches(rule: &FilterRule, fields: &Map<String, Value>) -> bool {
+    let value = lookup(fields, &rule.field).filter(|v| !v.is_null());
+    let present = value.is_some_and(|v| !matches!(v, Value::String(s) if s.is_empty()) && !matches!(v, Value::Array(a) if a.is_empty()));
+    match rule.op {
+        FilterOp::Exists => return present,
+        FilterOp::Missing => return !present,
+        _ => {}
+    }
+    let Some(value) = value else { return rule.op == FilterOp::NotEquals };
+    let candidates: Vec<String> = match value {
+        Value::Array(items) => items.iter().filter_map(as_text).collect(),
+        other => as_text(other).into_iter().collect(),
+    };
+    let wanted = as_text(&rule.value).unwrap_or_default();
+    let ci = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+    match rule.op {
+        FilterOp::Equals => candidates.iter().any(|c| ci(c, &wanted)),
+        FilterOp::NotEquals => !candidates.iter().any(|c| ci(c, &wanted)),
+        FilterOp::In => {
+            let set: Vec<String> = rule.value.as_array().map(|a| a.iter().filter_map(as_text).collect()).unwrap_or_default();
+            candidates.iter().any(|c| set.iter().any(|s| ci(c, s)))
+        }
+        FilterOp::Contains => candidates.iter().any(|c| c.to_lowercase().contains(&wanted.to_lowercase())),
+        FilterOp::StartsWith => candidates.iter().any(|c| c.to_lowercase().starts_with(&wanted.to_lowercase())),
+        FilterOp::EndsWith => candidates.iter().any(|c| c.to_lowercase().ends_with(&wanted.to_lowercase())),
+        FilterOp::GreaterThan => candidates.iter().any(|c| compare(c, &wanted).is_gt()),
+        FilterOp::LessThan => candidates.iter().any(|c| compare(c, &wanted).is_lt()),
+        FilterOp::Exists | FilterOp::Missing => unreachable!("handled above"),
+    }
+}
+
+/// Numbers compare as numbers, everything else (ISO dates included) as text.
+fn compare(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+        _ => a.cmp(b),
+    }
+}

@@ -1,0 +1,102 @@
+//! Referential integrity. A record whose essential reference points nowhere cannot be synced:
+//! an enrollment without its user or class, a result without its lineItem. When the target
+//! existed in the last accepted roster the record goes with it (cascade); otherwise the SIS
+//! sent a dangling reference and that is reported. Non-essential dangling references (a user's
+//! org, a class's term) are reported once per target, not once per record.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::for_each_kind;
+use crate::model::*;
+
+/// Whether a reference from `from` to `to` is needed for the record to mean anything.
+pub fn essential(from: EntityKind, to: EntityKind) -> bool {
+    use EntityKind as K;
+    matches!(
+        (from, to),
+        (K::Enrollment, K::User)
+            | (K::Enrollment, K::Class)
+            | (K::Category, K::Class)
+            | (K::LineItem, K::Class)
+            | (K::Result, K::LineItem)
+            | (K::Result, K::User)
+    )
+}
+
+/// Drops records with essential dangling references; reports them (or counts them as cascaded
+/// when the target was removed since the last run). Returns how many were cascaded.
+pub fn check(roster: &mut Roster, previous: &Roster, issues: &mut Vec<RecordIssue>) -> u64 {
+    let mut ctx = Check { previous, issues, cascaded: 0, loose: BTreeMap::new() };
+    for_each_kind!(check_table(roster, &mut ctx));
+    for ((from, to, target), count) in ctx.loose {
+        let noun = if count == 1 { from.singular().to_string() } else { format!("{count} {}", from.collection()) };
+        ctx.issues.push(RecordIssue::warning(
+            "roster",
+            from.collection(),
+            None,
+            format!("{noun} reference {to} '{target}', which is not in the roster; they were kept"),
+        ));
+    }
+    ctx.cascaded
+}
+
+struct Check<'a> {
+    previous: &'a Roster,
+    issues: &'a mut Vec<RecordIssue>,
+    cascaded: u64,
+    loose: BTreeMap<(EntityKind, EntityKind, String), u64>,
+}
+
+fn check_table<R: TableRecord>(roster: &mut Roster, ctx: &mut Check) {
+    let mut drop = Vec::new();
+    for (id, record) in R::table(roster) {
+        for (to, target) in record.references() {
+            if target.is_empty() || roster.contains(to, target) {
+                continue;
+            }
+            if essential(R::KIND, to) {
+                if ctx.previous.contains(to, target) {
+                    ctx.cascaded += 1;
+                } else {
+                    ctx.issues.push(RecordIssue::error(
+                        "roster",
+                        R::KIND.collection(),
+                        Some(id),
+                        format!("{} references {to} '{target}', which does not exist; the {} was not synced", R::KIND, R::KIND),
+                    ));
+                }
+                drop.push(id.clone());
+                break;
+            }
+            *ctx.loose.entry((R::KIND, to, target.to_string())).or_default() += 1;
+        }
+    }
+    let table = R::table_mut(roster);
+    for id in drop {
+        table.remove(&id);
+    }
+}
+
+/// After a stage removed records on purpose (filters, skips), removes what depended on them,
+/// silently: that is the rule's intended effect. Returns the count per entity.
+pub fn prune(roster: &mut Roster) -> BTreeMap<EntityKind, u64> {
+    let mut counts = BTreeMap::new();
+    for_each_kind!(prune_table(roster, &mut counts));
+    counts
+}
+
+fn prune_table<R: TableRecord>(roster: &mut Roster, counts: &mut BTreeMap<EntityKind, u64>) {
+    let orphans: BTreeSet<String> = R::table(roster)
+        .iter()
+        .filter(|(_, r)| {
+            r.references()
+                .iter()
+                .any(|(to, target)| !target.is_empty() && essential(R::KIND, *to) && !roster.contains(*to, target))
+        })
+        .map(|(id, _)| id.clone())
+        .collect();
+    if !orphans.is_empty() {
+        *counts.entry(R::KIND).or_default() += orphans.len() as u64;
+        R::table_mut(roster).retain(|id, _| !orphans.contains(id));
+    }
+}

@@ -1,0 +1,421 @@
+//! Map, gradebook side: Classroom courseWork of synced courses becomes OneRoster lineItems and
+//! graded submissions become results, written to the SIS the class came from. Ids are derived
+//! from Classroom ids, so a second export (or one after a reconnect) updates, never duplicates.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use super::grades::{NotExported, map_submission, result_value_max};
+use super::merge::origin;
+use super::ops::{OpDraft, Phase};
+use crate::config::{MissingDueDate, OneRosterVersion, SourceConfig, SyncConfig};
+use crate::hash::{digest, stable_uuid};
+use crate::model::*;
+use crate::plan::{Action, OpChange, OpEntity, StateEffect};
+use crate::state::{AppliedClassroom, ExportedGradebook};
+
+pub struct GradeContext<'a> {
+    pub config: &'a SyncConfig,
+    pub roster: &'a Roster,
+    pub sources: &'a BTreeMap<String, Roster>,
+    pub known: &'a AppliedClassroom,
+    pub exported: &'a ExportedGradebook,
+    pub snapshot: &'a ClassroomSnapshot,
+    pub course_work_complete: &'a std::collections::BTreeSet<String>,
+    pub now: &'a str,
+}
+
+pub struct GradeMapping {
+    pub ops: Vec<OpDraft>,
+    pub skipped: BTreeMap<String, u64>,
+    /// Records the SIS already holds exactly as we would write them: adopted without a write.
+    pub adopted: Vec<StateEffect>,
+}
+
+pub fn line_item_id(course_id: &str, course_work_id: &str) -> String {
+    stable_uuid(&format!("lineItem/{course_id}/{course_work_id}"))
+}
+
+pub fn result_id(course_id: &str, course_work_id: &str, user_id: &str) -> String {
+    stable_uuid(&format!("result/{course_id}/{course_work_id}/{user_id}"))
+}
+
+fn guid_ref(id: &str, kind: &str) -> Value {
+    json!({"sourcedId": id, "type": kind})
+}
+
+fn strip<'a>(source: &SourceConfig, id: &'a str) -> &'a str {
+    id.strip_prefix(source.sis_id_prefix.as_str()).unwrap_or(id)
+}
+
+fn date_of(work: &CourseWork) -> Option<String> {
+    let d = work.due_date?;
+    let t = work.due_time.unwrap_or(TimeOfDay { hours: 23, minutes: 59, seconds: 59 });
+    Some(format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", d.year, d.month, d.day, t.hours, t.minutes, t.seconds))
+}
+
+pub fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> GradeMapping {
+    let mut out = GradeMapping { ops: Vec::new(), skipped: BTreeMap::new(), adopted: Vec::new() };
+    let email_to_user: BTreeMap<String, &User> = ctx
+        .roster
+        .users
+        .values()
+        .filter_map(|u| u.normalized_email().map(|e| (e, u)))
+        .collect();
+    let mut live_items = std::collections::BTreeSet::new();
+    for (class_id, course) in &ctx.known.courses {
+        let Some(course_id) = &course.course_id else { continue };
+        let Some(class) = ctx.roster.classes.get(class_id) else { continue };
+        let Some(source) = origin(ctx.config, ctx.sources, EntityKind::Class, class_id).and_then(|s| ctx.config.source(s)) else {
+            continue;
+        };
+        let members: BTreeMap<&str, String> = ctx
+            .snapshot
+            .students
+            .get(course_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.email().map(|e| (m.user_id.as_str(), e)))
+            .collect();
+        for work in ctx.snapshot.course_work.get(course_id).into_iter().flatten() {
+            if work.state.as_deref().is_some_and(|s| s != "PUBLISHED") {
+                continue;
+            }
+            let Some(max_points) = work.max_points.filter(|p| *p > 0.0) else {
+                *out.skipped.entry("courseWork.ungraded".into()).or_default() += 1;
+                continue;
+            };
+            let li_id = line_item_id(course_id, &work.id);
+            let Some(line_item) = line_item_for(ctx, source, class, work, max_points, &li_id, issues, &mut out) else { continue };
+            live_items.insert(li_id.clone());
+            let li_key = put_op(ctx, source, EntityKind::LineItem, &li_id, Some(course_id), line_item, class, None, &mut out);
+            let due_passed = date_of(work).is_some_and(|d| d.as_str() < ctx.now);
+            for sub in ctx.snapshot.submissions.get(&format!("{course_id}/{}", work.id)).into_iter().flatten() {
+                let grade = match map_submission(&ctx.config.grades, work, sub, due_passed) {
+                    Ok(g) => g,
+                    Err(NotExported::Ungraded) => {
+                        *out.skipped.entry("submission.ungraded".into()).or_default() += 1;
+                        continue;
+                    }
+                    Err(NotExported::DraftOnly) => {
+                        *out.skipped.entry("submission.draftGradeOnly".into()).or_default() += 1;
+                        continue;
+                    }
+                };
+                let Some(user) = members.get(sub.user_id.as_str()).and_then(|e| email_to_user.get(e)) else {
+                    issues.push(RecordIssue::warning("classroom", "studentSubmissions", Some(&sub.id), format!(
+                        "submission of Classroom user {} in course {course_id} matches no roster user by email; its grade was not exported", sub.user_id
+                    )));
+                    continue;
+                };
+                if origin(ctx.config, ctx.sources, EntityKind::User, &user.sourced_id) != Some(source.id.as_str()) {
+                    issues.push(RecordIssue::warning("classroom", "studentSubmissions", Some(&sub.id), format!(
+                        "student '{}' is not in source '{}', where class '{class_id}' lives; the grade was not exported", user.sourced_id, source.id
+                    )));
+                    continue;
+                }
+                let r_id = result_id(course_id, &work.id, &sub.user_id);
+                let mut result = Map::new();
+                result.insert("sourcedId".into(), json!(r_id));
+                result.insert("status".into(), json!("active"));
+                result.insert("lineItem".into(), guid_ref(&li_id, "lineItem"));
+                result.insert("student".into(), guid_ref(strip(source, &user.sourced_id), "user"));
+                result.insert("scoreStatus".into(), json!(grade.status.as_str()));
+                if let Some(score) = grade.score {
+                    result.insert("score".into(), json!(score));
+                }
+                let score_date = sub.update_time.as_deref().unwrap_or(ctx.now);
+                result.insert("scoreDate".into(), json!(&score_date[..10.min(score_date.len())]));
+                if source.version == OneRosterVersion::V1_2 {
+                    if let Some(text) = &grade.text_score {
+                        result.insert("textScore".into(), json!(text));
+                    }
+                    result.insert("late".into(), json!(grade.late.to_string()));
+                    result.insert("missing".into(), json!(grade.missing.to_string()));
+                }
+                put_op(ctx, source, EntityKind::Result, &r_id, Some(&li_id), result, class, Some(li_key.clone()), &mut out);
+            }
+        }
+    }
+    delete_vanished(ctx, &live_items, &mut out);
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn line_item_for(
+    ctx: &GradeContext,
+    source: &SourceConfig,
+    class: &Class,
+    work: &CourseWork,
+    max_points: f64,
+    li_id: &str,
+    issues: &mut Vec<RecordIssue>,
+    out: &mut GradeMapping,
+) -> Option<Map<String, Value>> {
+    let assign = work.scheduled_time.as_deref().or(work.creation_time.as_deref()).unwrap_or(ctx.now).to_string();
+    let due = match date_of(work) {
+        Some(d) => d,
+        None => match source.limits.missing_due_date {
+            MissingDueDate::UseAssignDate => {
+                issues.push(RecordIssue::warning("classroom", "courseWork", Some(&work.id), format!(
+                    "'{}' has no due date; it was placed on its assign date {} in source '{}'", work.title, &assign[..10.min(assign.len())], source.id
+                )));
+                assign.clone()
+            }
+            MissingDueDate::Skip => {
+                issues.push(RecordIssue::warning("classroom", "courseWork", Some(&work.id), format!(
+                    "'{}' has no due date and source '{}' needs one; it was not exported", work.title, source.id
+                )));
+                *out.skipped.entry("courseWork.noDueDate".into()).or_default() += 1;
+                return None;
+            }
+        },
+    };
+    let mut title = work.title.clone();
+    if let Some(max) = source.limits.line_item_title_max
+        && title.chars().count() > max
+    {
+        title = title.chars().take(max).collect::<String>().trim_end().to_string();
+        issues.push(RecordIssue::warning("classroom", "courseWork", Some(&work.id), format!(
+            "title '{}' is longer than the {max} characters source '{}' accepts; exported as '{title}'", work.title, source.id
+        )));
+    }
+    let category = category_for(ctx, source, class, work);
+    if category.is_none() {
+        issues.push(RecordIssue::warning("classroom", "courseWork", Some(&work.id), format!(
+            "'{}' matches no category and source '{}' has no default category; exported without one", work.title, source.id
+        )));
+    }
+    let grading_period = grading_period_for(ctx.roster, class, &due);
+    let mut li = Map::new();
+    li.insert("sourcedId".into(), json!(li_id));
+    li.insert("status".into(), json!("active"));
+    li.insert("title".into(), json!(title));
+    if let Some(d) = &work.description {
+        li.insert("description".into(), json!(d));
+    }
+    li.insert("assignDate".into(), json!(assign));
+    li.insert("dueDate".into(), json!(due));
+    li.insert("class".into(), guid_ref(strip(source, &class.sourced_id), "class"));
+    if let Some(c) = category {
+        li.insert("category".into(), guid_ref(&c, "category"));
+    }
+    if let Some(gp) = grading_period {
+        let key = if source.version == OneRosterVersion::V1_2 { "academicSession" } else { "gradingPeriod" };
+        li.insert(key.into(), guid_ref(strip(source, &gp), "academicSession"));
+    }
+    if source.version == OneRosterVersion::V1_2 {
+        li.insert("school".into(), guid_ref(strip(source, &class.school), "org"));
+    }
+    li.insert("resultValueMin".into(), json!(0.0));
+    li.insert("resultValueMax".into(), json!(result_value_max(&ctx.config.grades, max_points)));
+    Some(li)
+}
+
+/// Topic the work sits under (a topic we made from a category), else a category whose title is
+/// the work's grade category, else the source's default category. Unprefixed SIS id.
+fn category_for(ctx: &GradeContext, source: &SourceConfig, class: &Class, work: &CourseWork) -> Option<String> {
+    let class_id = &class.sourced_id;
+    let by_topic = work.topic_id.as_ref().and_then(|topic_id| {
+        ctx.known.topics.get(class_id)?.iter().find(|(_, t)| t.topic_id.as_ref() == Some(topic_id)).map(|(cat, _)| cat.clone())
+    });
+    let by_grade_category = || {
+        let name = work.grade_category.as_ref()?.name.to_lowercase();
+        ctx.roster
+            .categories
+            .values()
+            .filter(|c| c.class.is_none() || c.class.as_deref() == Some(class_id.as_str()))
+            .find(|c| c.title.to_lowercase() == name)
+            .map(|c| c.sourced_id.clone())
+    };
+    by_topic
+        .or_else(by_grade_category)
+        .map(|c| strip(source, &c).to_string())
+        .or_else(|| source.limits.default_category.clone())
+}
+
+fn grading_period_for(roster: &Roster, class: &Class, due: &str) -> Option<String> {
+    let day = &due[..10.min(due.len())];
+    roster
+        .academic_sessions
+        .values()
+        .filter(|s| s.session_type == "gradingPeriod")
+        .filter(|s| class.terms.contains(&s.sourced_id) || s.parent.as_ref().is_some_and(|p| class.terms.contains(p)))
+        .find(|s| s.start_date.as_str() <= day && day <= &s.end_date[..10.min(s.end_date.len())])
+        .map(|s| s.sourced_id.clone())
+}
+
+/// Master fields on the gradebook: a field the SIS owns keeps the SIS's value.
+fn apply_masters(ctx: &GradeContext, source: &SourceConfig, kind: EntityKind, id: &str, body: &mut Map<String, Value>) {
+    let sis_roster = ctx.sources.get(&source.id);
+    let sis_record: Option<Map<String, Value>> = match kind {
+        EntityKind::LineItem => sis_roster.and_then(|r| r.line_items.get(&format!("{}{id}", source.sis_id_prefix))).map(RosterRecord::fields),
+        EntityKind::Result => sis_roster.and_then(|r| r.results.get(&format!("{}{id}", source.sis_id_prefix))).map(RosterRecord::fields),
+        _ => None,
+    };
+    let Some(sis) = sis_record else { return };
+    let keys: Vec<String> = body.keys().cloned().collect();
+    for key in keys {
+        if crate::config::resolve_master(ctx.config, kind, None, &key).sis_owns()
+            && let Some(v) = sis.get(&key)
+            && !matches!(key.as_str(), "sourcedId" | "status")
+        {
+            body.insert(key, v.clone());
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn put_op(
+    ctx: &GradeContext,
+    source: &SourceConfig,
+    kind: EntityKind,
+    id: &str,
+    parent: Option<&str>,
+    mut body: Map<String, Value>,
+    class: &Class,
+    depends_on: Option<String>,
+    out: &mut GradeMapping,
+) -> String {
+    apply_masters(ctx, source, kind, id, &mut body);
+    let key_base = format!("{}.put:{}:{id}", kind.singular(), source.id);
+    let record_digest = digest(&body);
+    let key = format!("{key_base}:{record_digest}");
+    let exported = match kind {
+        EntityKind::LineItem => &ctx.exported.line_items,
+        _ => &ctx.exported.results,
+    };
+    let effect = StateEffect::Exported {
+        kind,
+        sourced_id: id.to_string(),
+        source_id: source.id.clone(),
+        parent: parent.map(str::to_string),
+        digest: record_digest.clone(),
+    };
+    let previous = exported.get(id);
+    if previous.is_some_and(|p| p.digest == record_digest) {
+        return key;
+    }
+    if previous.is_none() && sis_has_same(ctx, source, kind, id, &body) {
+        out.adopted.push(effect);
+        return key;
+    }
+    // When, not what: kept out of the digest so an unchanged grade is never sent again.
+    body.insert("dateLastModified".into(), json!(ctx.now));
+    let body_value = Value::Object(body);
+    out.ops.push(OpDraft {
+        phase: if kind == EntityKind::LineItem { Phase::LineItemPut } else { Phase::ResultPut },
+        key: key.clone(),
+        entity: if kind == EntityKind::LineItem { OpEntity::LineItem } else { OpEntity::Result },
+        change: if previous.is_some() { OpChange::Update } else { OpChange::Create },
+        depends_on: depends_on.into_iter().collect(),
+        class_id: Some(class.sourced_id.clone()),
+        school_id: Some(class.school.clone()),
+        person: None,
+        summary: match kind {
+            EntityKind::LineItem => format!("put lineItem '{}' in source '{}'", body_value["title"].as_str().unwrap_or_default(), source.id),
+            _ => format!(
+                "put result {} for student {} in source '{}'",
+                body_value.get("score").map(Value::to_string).unwrap_or_else(|| body_value["scoreStatus"].as_str().unwrap_or_default().to_string()),
+                body_value["student"]["sourcedId"].as_str().unwrap_or_default(),
+                source.id
+            ),
+        },
+        before: None,
+        after: Some(body_value.clone()),
+        action: Action::OneRosterPut {
+            source_id: source.id.clone(),
+            collection: kind.collection().into(),
+            sourced_id: id.to_string(),
+            body: json!({ kind.singular(): body_value }),
+        },
+        effect,
+    });
+    key
+}
+
+/// After a reconnect the state knows nothing, but the SIS gradebook (when read) shows what was
+/// written before: an identical record needs no write.
+fn sis_has_same(ctx: &GradeContext, source: &SourceConfig, kind: EntityKind, id: &str, body: &Map<String, Value>) -> bool {
+    let Some(roster) = ctx.sources.get(&source.id) else { return false };
+    let prefixed = format!("{}{id}", source.sis_id_prefix);
+    let ours = Value::Object(body.clone());
+    let ours = ours.as_object().expect("object");
+    use crate::ingest::FromRaw;
+    match kind {
+        EntityKind::LineItem => match (roster.line_items.get(&prefixed), LineItem::from_raw(ours)) {
+            (Some(sis), Ok(mut mine)) => {
+                prefix_refs(&mut mine, source);
+                comparable(sis) == comparable(&mine)
+            }
+            _ => false,
+        },
+        _ => match (roster.results.get(&prefixed), GradeResult::from_raw(ours)) {
+            (Some(sis), Ok(mut mine)) => {
+                prefix_refs(&mut mine, source);
+                comparable(sis) == comparable(&mine)
+            }
+            _ => false,
+        },
+    }
+}
+
+fn prefix_refs<R: RosterRecord>(record: &mut R, source: &SourceConfig) {
+    let p = &source.sis_id_prefix;
+    let id = record.sourced_id_mut();
+    *id = format!("{p}{id}");
+    for (kind, r) in record.references_mut() {
+        // lineItem and result ids are ours, unprefixed in the SIS's own terms too.
+        if !matches!(kind, EntityKind::LineItem) {
+            *r = format!("{p}{r}");
+        }
+    }
+}
+
+fn comparable<R: RosterRecord>(record: &R) -> Map<String, Value> {
+    let mut f = record.fields();
+    for k in ["dateLastModified", "status", "metadata"] {
+        f.remove(k);
+    }
+    f
+}
+
+/// A lineItem we exported whose courseWork is gone (or no longer graded) from a course whose
+/// courseWork was read completely is deleted, results first.
+fn delete_vanished(ctx: &GradeContext, live: &std::collections::BTreeSet<String>, out: &mut GradeMapping) {
+    let complete_courses: std::collections::BTreeSet<&str> =
+        ctx.known.courses.values().filter_map(|c| c.course_id.as_deref()).filter(|id| ctx.course_work_complete.contains(*id)).collect();
+    for (li_id, record) in &ctx.exported.line_items {
+        let Some(course_id) = record.parent.as_deref() else { continue };
+        if live.contains(li_id) || !complete_courses.contains(course_id) {
+            continue;
+        }
+        let li_key = format!("lineItem.delete:{}:{li_id}", record.source_id);
+        let mut result_keys = Vec::new();
+        for (r_id, r) in ctx.exported.results.iter().filter(|(_, r)| r.parent.as_deref() == Some(li_id.as_str())) {
+            let key = format!("result.delete:{}:{r_id}", r.source_id);
+            result_keys.push(key.clone());
+            out.ops.push(delete_op(Phase::ResultDelete, key, EntityKind::Result, r_id, &r.source_id, Vec::new()));
+        }
+        out.ops.push(delete_op(Phase::LineItemDelete, li_key, EntityKind::LineItem, li_id, &record.source_id, result_keys));
+    }
+}
+
+fn delete_op(phase: Phase, key: String, kind: EntityKind, id: &str, source_id: &str, depends_on: Vec<String>) -> OpDraft {
+    OpDraft {
+        phase,
+        key,
+        entity: if kind == EntityKind::LineItem { OpEntity::LineItem } else { OpEntity::Result },
+        change: OpChange::Delete,
+        depends_on,
+        class_id: None,
+        school_id: None,
+        person: None,
+        summary: format!("delete {} {id} from source '{source_id}' (its Classroom work is gone)", kind.singular()),
+        before: None,
+        after: None,
+        action: Action::OneRosterDelete { source_id: source_id.to_string(), collection: kind.collection().into(), sourced_id: id.to_string() },
+        effect: StateEffect::ExportDeleted { kind, sourced_id: id.to_string() },
+    }
+}

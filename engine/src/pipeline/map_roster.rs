@@ -1,0 +1,418 @@
+//! Map, roster side: the merged roster says which Classroom courses, teachers, students and
+//! topics should exist; what we know exists (state, plus objects found in Classroom by alias
+//! and adopted) is subtracted; the rest becomes operations. Only members we know we added are
+//! ever removed: people a teacher invited by hand are left alone.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use super::ops::{OpDraft, Phase};
+use crate::config::{FieldMaster, SyncConfig, resolve_master};
+use crate::hash::digest;
+use crate::model::*;
+use crate::plan::{Action, MemberRole, OpChange, OpEntity, StateEffect};
+use crate::state::{AppliedClassroom, AppliedCourse, AppliedTopic};
+
+pub fn course_alias(class_id: &str) -> String {
+    format!("d:{class_id}")
+}
+
+/// What one class should look like in Classroom.
+struct DesiredCourse<'a> {
+    class: &'a Class,
+    course: AppliedCourse,
+    teachers: BTreeSet<String>,
+    students: BTreeSet<String>,
+    /// category id -> topic name
+    topics: BTreeMap<String, String>,
+}
+
+pub struct RosterMapping {
+    pub ops: Vec<OpDraft>,
+    pub skipped: BTreeMap<String, u64>,
+}
+
+/// Maps the roster; adoptions of objects found in Classroom are written into `known`.
+pub fn map_roster(
+    config: &SyncConfig,
+    roster: &Roster,
+    known: &mut AppliedClassroom,
+    snapshot: &ClassroomSnapshot,
+    today: &str,
+    issues: &mut Vec<RecordIssue>,
+) -> RosterMapping {
+    let mut out = RosterMapping { ops: Vec::new(), skipped: BTreeMap::new() };
+    let desired = desired_courses(config, roster, today, issues, &mut out.skipped);
+    adopt(known, snapshot, &desired);
+    for (class_id, want) in &desired {
+        course_ops(config, class_id, want, known, &mut out.ops);
+        member_ops(class_id, want, MemberRole::Teacher, known, &mut out.ops);
+        member_ops(class_id, want, MemberRole::Student, known, &mut out.ops);
+        topic_ops(class_id, want, known, &mut out.ops);
+    }
+    for (class_id, course) in &known.courses {
+        if !desired.contains_key(class_id) && course.course_state != "ARCHIVED" {
+            let mut archived = course.clone();
+            archived.course_state = "ARCHIVED".into();
+            out.ops.push(OpDraft {
+                phase: Phase::CourseArchive,
+                key: format!("course.archive:{}", course.alias),
+                entity: OpEntity::Course,
+                change: OpChange::Archive,
+                depends_on: Vec::new(),
+                class_id: Some(class_id.clone()),
+                school_id: None,
+                person: None,
+                summary: format!("archive course '{}' (class {class_id} is no longer in the roster)", course.name),
+                before: Some(json!({"courseState": course.course_state})),
+                after: Some(json!({"courseState": "ARCHIVED"})),
+                action: Action::ClassroomPatchCourse {
+                    alias: course.alias.clone(),
+                    update_mask: vec!["courseState".into()],
+                    course: json!({"courseState": "ARCHIVED"}),
+                },
+                effect: StateEffect::CourseUpsert { class_id: class_id.clone(), course: archived },
+            });
+        }
+    }
+    out
+}
+
+fn active_on(e: &Enrollment, today: &str) -> bool {
+    e.begin_date.as_deref().is_none_or(|b| &b[..10.min(b.len())] <= today)
+        && e.end_date.as_deref().is_none_or(|d| &d[..10.min(d.len())] >= today)
+}
+
+fn desired_courses<'a>(
+    config: &SyncConfig,
+    roster: &'a Roster,
+    today: &str,
+    issues: &mut Vec<RecordIssue>,
+    skipped: &mut BTreeMap<String, u64>,
+) -> BTreeMap<String, DesiredCourse<'a>> {
+    let mut teachers: BTreeMap<&str, Vec<&Enrollment>> = BTreeMap::new();
+    let mut students: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    let mut no_email = BTreeSet::new();
+    for e in roster.enrollments.values() {
+        if !active_on(e, today) {
+            *skipped.entry("enrollment.notCurrent".into()).or_default() += 1;
+            continue;
+        }
+        let Some(user) = roster.users.get(&e.user) else { continue };
+        if !user.enabled_user {
+            *skipped.entry("enrollment.userDisabled".into()).or_default() += 1;
+            continue;
+        }
+        let Some(email) = user.normalized_email() else {
+            no_email.insert(e.user.clone());
+            continue;
+        };
+        match e.role.as_str() {
+            "teacher" => teachers.entry(e.class.as_str()).or_default().push(e),
+            "student" => {
+                students.entry(e.class.as_str()).or_default().insert(email);
+            }
+            _ => {}
+        }
+    }
+    for id in no_email {
+        issues.push(RecordIssue::warning("roster", "users", Some(&id), "user has no email address, so cannot join Classroom courses"));
+    }
+    let global_topics = config.classroom.categories_as_topics && config.classroom.global_categories_as_topics;
+    let mut desired = BTreeMap::new();
+    for (class_id, class) in &roster.classes {
+        let mut class_teachers: Vec<&Enrollment> = teachers.remove(class_id.as_str()).unwrap_or_default();
+        // Primary teacher first, then by enrollment id: the owner is the first of them.
+        class_teachers.sort_by(|a, b| b.primary.cmp(&a.primary).then(a.sourced_id.cmp(&b.sourced_id)));
+        let teacher_emails: Vec<String> = class_teachers
+            .iter()
+            .filter_map(|e| roster.users.get(&e.user).and_then(User::normalized_email))
+            .collect();
+        let owner = teacher_emails.first().cloned().or_else(|| config.classroom.fallback_owner.clone());
+        let Some(owner) = owner else {
+            issues.push(RecordIssue::warning(
+                "roster",
+                "classes",
+                Some(class_id),
+                "class has no teacher with an email and no fallback owner is configured; its Classroom course was not created",
+            ));
+            *skipped.entry("class.noOwner".into()).or_default() += 1;
+            continue;
+        };
+        let topics = if config.classroom.categories_as_topics {
+            roster
+                .categories
+                .values()
+                .filter(|c| c.class.as_deref() == Some(class_id.as_str()) || (c.class.is_none() && global_topics))
+                .map(|c| (c.sourced_id.clone(), c.title.clone()))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
+        let section = class.class_code.clone().or_else(|| (!class.periods.is_empty()).then(|| class.periods.join(", ")));
+        desired.insert(
+            class_id.clone(),
+            DesiredCourse {
+                class,
+                course: AppliedCourse {
+                    alias: course_alias(class_id),
+                    course_id: None,
+                    name: class.title.clone(),
+                    section,
+                    room: class.location.clone(),
+                    owner: owner.clone(),
+                    course_state: config.classroom.new_course_state.clone(),
+                },
+                teachers: teacher_emails.into_iter().collect(),
+                students: students.remove(class_id.as_str()).unwrap_or_default(),
+                topics,
+            },
+        );
+    }
+    desired
+}
+
+/// Objects already in Classroom (found by alias after a reconnect or a crash) are adopted
+/// instead of created again.
+fn adopt(known: &mut AppliedClassroom, snapshot: &ClassroomSnapshot, desired: &BTreeMap<String, DesiredCourse>) {
+    if snapshot.courses.is_empty() {
+        return;
+    }
+    let by_alias: BTreeMap<&str, &ClassroomCourse> =
+        snapshot.courses.values().flat_map(|c| c.aliases.iter().map(move |a| (a.as_str(), c))).collect();
+    for (class_id, want) in desired {
+        let Some(found) = by_alias.get(want.course.alias.as_str()) else { continue };
+        let course = known.courses.entry(class_id.clone()).or_insert_with(|| AppliedCourse {
+            alias: want.course.alias.clone(),
+            course_id: None,
+            name: found.name.clone(),
+            section: found.section.clone(),
+            room: found.room.clone(),
+            owner: want.course.owner.clone(),
+            course_state: found.course_state.clone().unwrap_or_else(|| "ACTIVE".into()),
+        });
+        course.course_id.get_or_insert_with(|| found.id.clone());
+        for (role, members, wanted) in [
+            (MemberRole::Teacher, &snapshot.teachers, &want.teachers),
+            (MemberRole::Student, &snapshot.students, &want.students),
+        ] {
+            let present: BTreeSet<String> = members.get(&found.id).into_iter().flatten().filter_map(CourseMember::email).collect();
+            let set = match role {
+                MemberRole::Teacher => known.teachers.entry(class_id.clone()).or_default(),
+                MemberRole::Student => known.students.entry(class_id.clone()).or_default(),
+            };
+            set.extend(wanted.intersection(&present).cloned());
+        }
+        let topics = known.topics.entry(class_id.clone()).or_default();
+        for topic in snapshot.topics.get(&found.id).into_iter().flatten() {
+            if let Some((category, _)) = want.topics.iter().find(|(cat, name)| **name == topic.name && !topics.contains_key(*cat)) {
+                topics.insert(category.clone(), AppliedTopic { topic_id: Some(topic.topic_id.clone()), name: topic.name.clone() });
+            }
+        }
+    }
+}
+
+fn course_ops(config: &SyncConfig, class_id: &str, want: &DesiredCourse, known: &AppliedClassroom, ops: &mut Vec<OpDraft>) {
+    let alias = &want.course.alias;
+    let class = want.class;
+    let Some(have) = known.courses.get(class_id) else {
+        let mut body = json!({
+            "id": alias,
+            "name": want.course.name,
+            "ownerId": want.course.owner,
+            "courseState": want.course.course_state,
+        });
+        if let Some(section) = &want.course.section {
+            body["section"] = json!(section);
+        }
+        if let Some(room) = &want.course.room {
+            body["room"] = json!(room);
+        }
+        ops.push(OpDraft {
+            phase: Phase::CourseCreate,
+            key: format!("course.create:{alias}"),
+            entity: OpEntity::Course,
+            change: OpChange::Create,
+            depends_on: Vec::new(),
+            class_id: Some(class_id.to_string()),
+            school_id: Some(class.school.clone()),
+            person: Some(want.course.owner.clone()),
+            summary: format!("create course '{}' owned by {}", want.course.name, want.course.owner),
+            before: None,
+            after: Some(body.clone()),
+            action: Action::ClassroomCreateCourse { alias: alias.clone(), course: body },
+            effect: StateEffect::CourseUpsert { class_id: class_id.to_string(), course: want.course.clone() },
+        });
+        return;
+    };
+    let sis_owns = |field: &str| resolve_master(config, EntityKind::Class, None, field).sis_owns();
+    let mut next = have.clone();
+    let mut mask = Vec::new();
+    let mut before = serde_json::Map::new();
+    let mut after = serde_json::Map::new();
+    let mut change = |mask_field: &str, old: Value, new: Value, mask: &mut Vec<String>| {
+        before.insert(mask_field.to_string(), old);
+        after.insert(mask_field.to_string(), new);
+        mask.push(mask_field.to_string());
+    };
+    if sis_owns("title") && have.name != want.course.name {
+        change("name", json!(have.name), json!(want.course.name), &mut mask);
+        next.name = want.course.name.clone();
+    }
+    if sis_owns("classCode") && have.section != want.course.section {
+        change("section", json!(have.section), json!(want.course.section), &mut mask);
+        next.section = want.course.section.clone();
+    }
+    if sis_owns("location") && have.room != want.course.room {
+        change("room", json!(have.room), json!(want.course.room), &mut mask);
+        next.room = want.course.room.clone();
+    }
+    let owner_master = resolve_master(config, EntityKind::Class, None, "owner");
+    let mut depends_on = Vec::new();
+    if owner_master != FieldMaster::Classroom && owner_master != FieldMaster::Nobody && have.owner != want.course.owner {
+        change("ownerId", json!(have.owner), json!(want.course.owner), &mut mask);
+        next.owner = want.course.owner.clone();
+        // Classroom only hands a course to one of its teachers.
+        depends_on.push(format!("teacher.add:{alias}:{}", want.course.owner));
+    }
+    if have.course_state == "ARCHIVED" && sis_owns("status") {
+        change("courseState", json!(have.course_state), json!("ACTIVE"), &mut mask);
+        next.course_state = "ACTIVE".into();
+    }
+    if mask.is_empty() {
+        return;
+    }
+    let body = Value::Object(after.clone());
+    ops.push(OpDraft {
+        phase: Phase::CoursePatch,
+        key: format!("course.patch:{alias}:{}", digest(&body)),
+        entity: OpEntity::Course,
+        change: OpChange::Update,
+        depends_on,
+        class_id: Some(class_id.to_string()),
+        school_id: Some(class.school.clone()),
+        person: None,
+        summary: format!("update course '{}': {}", want.course.name, mask.join(", ")),
+        before: Some(Value::Object(before)),
+        after: Some(Value::Object(after)),
+        action: Action::ClassroomPatchCourse { alias: alias.clone(), update_mask: mask, course: body },
+        effect: StateEffect::CourseUpsert { class_id: class_id.to_string(), course: next },
+    });
+}
+
+fn member_ops(class_id: &str, want: &DesiredCourse, role: MemberRole, known: &AppliedClassroom, ops: &mut Vec<OpDraft>) {
+    let alias = &want.course.alias;
+    let empty = BTreeSet::new();
+    let (wanted, have, noun) = match role {
+        MemberRole::Teacher => (&want.teachers, known.teachers.get(class_id).unwrap_or(&empty), "teacher"),
+        MemberRole::Student => (&want.students, known.students.get(class_id).unwrap_or(&empty), "student"),
+    };
+    let course_known = known.courses.contains_key(class_id);
+    let owner = known.courses.get(class_id).map(|c| c.owner.as_str()).unwrap_or(&want.course.owner);
+    let entity = if role == MemberRole::Teacher { OpEntity::Teacher } else { OpEntity::Student };
+    let base = |phase, key: String, change, summary: String, email: &String, action, effect| OpDraft {
+        phase,
+        key,
+        entity,
+        change,
+        depends_on: vec![format!("course.create:{alias}")],
+        class_id: Some(class_id.to_string()),
+        school_id: Some(want.class.school.clone()),
+        person: Some(email.clone()),
+        summary,
+        before: None,
+        after: None,
+        action,
+        effect,
+    };
+    for email in wanted.difference(have) {
+        // Creating a course makes its owner a teacher already.
+        if role == MemberRole::Teacher && !course_known && *email == want.course.owner {
+            continue;
+        }
+        if role == MemberRole::Teacher && course_known && email == owner {
+            continue;
+        }
+        let action = match role {
+            MemberRole::Teacher => Action::ClassroomAddTeacher { alias: alias.clone(), user_id: email.clone() },
+            MemberRole::Student => Action::ClassroomAddStudent { alias: alias.clone(), user_id: email.clone() },
+        };
+        let phase = if role == MemberRole::Teacher { Phase::TeacherAdd } else { Phase::StudentAdd };
+        ops.push(base(
+            phase,
+            format!("{noun}.add:{alias}:{email}"),
+            OpChange::Create,
+            format!("add {noun} {email} to '{}'", want.course.name),
+            email,
+            action,
+            StateEffect::MemberAdded { class_id: class_id.to_string(), role, email: email.clone() },
+        ));
+    }
+    for email in have.difference(wanted) {
+        // The owner cannot be removed; a new owner is set first by the course patch.
+        if role == MemberRole::Teacher && *email == want.course.owner {
+            continue;
+        }
+        let action = match role {
+            MemberRole::Teacher => Action::ClassroomRemoveTeacher { alias: alias.clone(), user_id: email.clone() },
+            MemberRole::Student => Action::ClassroomRemoveStudent { alias: alias.clone(), user_id: email.clone() },
+        };
+        let phase = if role == MemberRole::Teacher { Phase::TeacherRemove } else { Phase::StudentRemove };
+        let mut op = base(
+            phase,
+            format!("{noun}.remove:{alias}:{email}"),
+            OpChange::Delete,
+            format!("remove {noun} {email} from '{}'", want.course.name),
+            email,
+            action,
+            StateEffect::MemberRemoved { class_id: class_id.to_string(), role, email: email.clone() },
+        );
+        op.depends_on.clear();
+        ops.push(op);
+    }
+}
+
+fn topic_ops(class_id: &str, want: &DesiredCourse, known: &AppliedClassroom, ops: &mut Vec<OpDraft>) {
+    let alias = &want.course.alias;
+    let empty = BTreeMap::new();
+    let have = known.topics.get(class_id).unwrap_or(&empty);
+    for (category, name) in &want.topics {
+        let (key, change, action, summary, before) = match have.get(category) {
+            None => (
+                format!("topic.create:{alias}:{category}"),
+                OpChange::Create,
+                Action::ClassroomCreateTopic { alias: alias.clone(), name: name.clone() },
+                format!("create topic '{name}' in '{}'", want.course.name),
+                None,
+            ),
+            Some(topic) if topic.name != *name => {
+                let Some(topic_id) = topic.topic_id.clone() else { continue };
+                (
+                    format!("topic.rename:{alias}:{category}:{}", digest(name)),
+                    OpChange::Update,
+                    Action::ClassroomPatchTopic { alias: alias.clone(), topic_id, name: name.clone() },
+                    format!("rename topic '{}' to '{name}' in '{}'", topic.name, want.course.name),
+                    Some(json!({"name": topic.name})),
+                )
+            }
+            Some(_) => continue,
+        };
+        let topic_id = have.get(category).and_then(|t| t.topic_id.clone());
+        ops.push(OpDraft {
+            phase: Phase::Topic,
+            key,
+            entity: OpEntity::Topic,
+            change,
+            depends_on: vec![format!("course.create:{alias}")],
+            class_id: Some(class_id.to_string()),
+            school_id: Some(want.class.school.clone()),
+            person: None,
+            summary,
+            before,
+            after: Some(json!({"name": name})),
+            action,
+            effect: StateEffect::TopicUpsert { class_id: class_id.to_string(), category_id: category.clone(), name: name.clone(), topic_id },
+        });
+    }
+}

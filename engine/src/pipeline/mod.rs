@@ -1,0 +1,111 @@
+//! The pipeline, one module per stage:
+//! ingest -> merge -> integrity -> filter -> requirements -> dedup -> diff -> cascade -> hold
+//! -> map (roster, grades) -> build.
+
+pub mod build;
+pub mod cascade;
+pub mod dedup;
+pub mod diff;
+pub mod filter;
+pub mod grades;
+pub mod hold;
+pub mod integrity;
+pub mod map_grades;
+pub mod map_roster;
+pub mod merge;
+pub mod ops;
+pub mod requirements;
+
+use std::collections::BTreeMap;
+
+use crate::config::{SyncMode, validate};
+use crate::error::EngineError;
+use crate::input::SyncInput;
+use crate::plan::SyncPlan;
+use crate::state::SyncState;
+
+fn add_counts(into: &mut BTreeMap<String, u64>, from: BTreeMap<String, u64>) {
+    for (k, v) in from {
+        *into.entry(k).or_default() += v;
+    }
+}
+
+pub fn run(input: &SyncInput) -> Result<SyncPlan, EngineError> {
+    validate(&input.config).map_err(|errors| EngineError::InvalidConfig { errors })?;
+    if input.now.len() < 10 {
+        return Err(EngineError::InvalidInput { message: format!("now '{}' is not an RFC 3339 time", input.now) });
+    }
+    let config = &input.config;
+    let previous = &input.previous_state;
+    let today = &input.now[..10];
+
+    let ingested = crate::ingest::ingest(config, &input.sources, previous);
+    let mut issues = ingested.issues;
+    let mut holds = ingested.holds;
+    let snapshot = crate::ingest::read_classroom(&input.classroom, &mut issues);
+
+    let mut roster = merge::merge(config, &ingested.sources);
+    let cascaded = integrity::check(&mut roster, &previous.roster, &mut issues);
+    let mut skipped = filter::filter(config, &mut roster);
+    if cascaded > 0 {
+        skipped.insert("cascade.dependantsOfRemoved".into(), cascaded);
+    }
+    let required = requirements::apply(config, &mut roster, &mut issues);
+    holds.extend(required.holds);
+    add_counts(&mut skipped, required.skipped);
+    let deduped = dedup::dedup(config, &mut roster, &mut issues);
+    holds.extend(deduped.holds);
+    add_counts(&mut skipped, deduped.skipped);
+
+    let gradebook = roster.clone();
+    let roster = roster.without_gradebook();
+    let mut changes = diff::diff(&previous.roster, &roster);
+    cascade::annotate(&previous.roster, &mut changes);
+    let sources_for_state: BTreeMap<_, _> =
+        ingested.sources.iter().map(|(k, v)| (k.clone(), v.clone().without_gradebook())).collect();
+    holds.extend(hold::evaluate(config, &previous.roster, &changes, &previous.sources, &sources_for_state));
+
+    let mut base: SyncState = build::base_state(previous);
+    let roster_map = map_roster::map_roster(config, &roster, &mut base.classroom, &snapshot, today, &mut issues);
+    add_counts(&mut skipped, roster_map.skipped);
+    let mut drafts = roster_map.ops;
+    if config.mode == SyncMode::TwoWay {
+        let ctx = map_grades::GradeContext {
+            config,
+            roster: &gradebook,
+            sources: &ingested.sources,
+            known: &base.classroom,
+            exported: &base.exported,
+            snapshot: &snapshot,
+            course_work_complete: &input.classroom.course_work_complete,
+            now: &input.now,
+        };
+        let grades = map_grades::map_grades(&ctx, &mut issues);
+        add_counts(&mut skipped, grades.skipped);
+        drafts.extend(grades.ops);
+        for effect in &grades.adopted {
+            crate::commit::apply_effect(&mut base, effect, None);
+        }
+    }
+
+    let ops = build::order(drafts, &previous.failures);
+    let issues = build::tidy_issues(issues);
+    let summary = build::summarize(&previous.roster, &roster, &changes, &ops, issues.len(), skipped);
+    base.sources = sources_for_state;
+    base.roster = roster;
+    let mut plan = SyncPlan {
+        id: String::new(),
+        engine_version: crate::ENGINE_VERSION.to_string(),
+        created_at: input.now.clone(),
+        ops,
+        holds,
+        preview_required: config.preview,
+        record_issues: issues,
+        roster_changes: changes,
+        summary,
+        base_state: base,
+        approval: None,
+    };
+    plan.id = build::content_id(&plan);
+    Ok(plan)
+}

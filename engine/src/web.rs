@@ -1,0 +1,68 @@
+//! wasm-bindgen exports for the browser console: JavaScript values in and out through
+//! serde-wasm-bindgen; the core knows nothing of JavaScript.
+
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use crate::{Decisions, EngineError, OpOutcome, SyncConfig, SyncInput, SyncPlan, SyncState};
+
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    // Maps as plain objects, so the console reads `plan.summary.roster.user` naturally.
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    value.serialize(&serializer).map_err(|e| JsValue::from_str(&e.to_string()))
+}
+
+fn from_js<T: serde::de::DeserializeOwned>(value: JsValue, what: &str) -> Result<T, JsValue> {
+    serde_wasm_bindgen::from_value(value).map_err(|e| JsValue::from_str(&format!("{what}: {e}")))
+}
+
+fn engine_err(e: EngineError) -> JsValue {
+    to_js(&e).unwrap_or_else(|_| JsValue::from_str(&e.to_string()))
+}
+
+#[wasm_bindgen(js_name = engineVersion)]
+pub fn engine_version() -> String {
+    crate::ENGINE_VERSION.to_string()
+}
+
+#[wasm_bindgen]
+pub fn plan(input: JsValue) -> Result<JsValue, JsValue> {
+    let input: SyncInput = from_js(input, "sync input")?;
+    to_js(&crate::plan(&input).map_err(engine_err)?)
+}
+
+/// Plans from the JSON text of a `SyncInput`, the exact bytes the host stored, and returns the
+/// plan's id: how the console proves it computed what the host did.
+#[wasm_bindgen(js_name = planIdFromJson)]
+pub fn plan_id_from_json(input_json: &str) -> Result<String, JsValue> {
+    let input: SyncInput = serde_json::from_str(input_json).map_err(|e| JsValue::from_str(&format!("sync input: {e}")))?;
+    Ok(crate::plan(&input).map_err(engine_err)?.id)
+}
+
+#[wasm_bindgen(js_name = planFromJson)]
+pub fn plan_from_json(input_json: &str) -> Result<JsValue, JsValue> {
+    let input: SyncInput = serde_json::from_str(input_json).map_err(|e| JsValue::from_str(&format!("sync input: {e}")))?;
+    to_js(&crate::plan(&input).map_err(engine_err)?)
+}
+
+#[wasm_bindgen]
+pub fn approve(plan: JsValue, decisions: JsValue) -> Result<JsValue, JsValue> {
+    let plan: SyncPlan = from_js(plan, "plan")?;
+    let decisions: Decisions = from_js(decisions, "decisions")?;
+    to_js(&crate::approve(&plan, &decisions).map_err(engine_err)?)
+}
+
+#[wasm_bindgen]
+pub fn commit(state: JsValue, plan: JsValue, outcomes: JsValue) -> Result<JsValue, JsValue> {
+    let state: SyncState = from_js(state, "state")?;
+    let plan: SyncPlan = from_js(plan, "plan")?;
+    let outcomes: Vec<OpOutcome> = from_js(outcomes, "outcomes")?;
+    to_js(&crate::commit(&state, &plan, &outcomes).map_err(engine_err)?)
+}
+
+#[wasm_bindgen(js_name = validateConfig)]
+pub fn validate_config(config: JsValue) -> Result<JsValue, JsValue> {
+    let config: SyncConfig = from_js(config, "config")?;
+    crate::validate_config(&config).map_err(engine_err)?;
+    Ok(JsValue::TRUE)
+}

@@ -1,0 +1,3 @@
+fn main() {
+    println!("classbridge {}", classbridge_engine::ENGINE_VERSION);
+}

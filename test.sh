@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every classbridge test on a fresh machine: installs what is missing first.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain (pinned in rust-toolchain.toml) with the wasm32 target"
+rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install "$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)"
+rustup target add wasm32-unknown-unknown
+rustup component add rustfmt clippy
+
+step "wasm-bindgen-cli at the version of the wasm-bindgen crate in Cargo.lock"
+want=$(awk '$0=="name = \"wasm-bindgen\"" {getline; gsub(/"/, "", $3); print $3; exit}' Cargo.lock)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [ -n "$want" ] && [ "$have" != "$want" ]; then
+  cargo install wasm-bindgen-cli --version "=$want" --locked
+fi
+
+step "format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "engine for WebAssembly: the ABI module (zero imports) and the web build"
+cargo build -p classbridge-engine --release --target wasm32-unknown-unknown
+if [ -x ../shared/tools/wasm-imports ]; then
+  ../shared/tools/wasm-imports target/wasm32-unknown-unknown/release/classbridge_engine.wasm --expect-none
+fi
+cargo build -p classbridge-engine --features web --target wasm32-unknown-unknown
+
+step "tests"
+cargo test --workspace

@@ -1,0 +1,1 @@
+//! Test support: fixtures shared by the end-to-end tests.
