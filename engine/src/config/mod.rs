@@ -79,7 +79,7 @@ pub enum OneRosterVersion {
     V1_2,
 }
 
-#[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct SourceConfig {
     pub id: String,
@@ -91,6 +91,18 @@ pub struct SourceConfig {
     /// Off: only `status: tobedeleted` deletes (delta feeds).
     pub bulk_upload: bool,
     pub limits: SisLimits,
+}
+
+impl Default for SourceConfig {
+    fn default() -> Self {
+        SourceConfig {
+            id: String::new(),
+            version: OneRosterVersion::V1_1,
+            sis_id_prefix: String::new(),
+            bulk_upload: true,
+            limits: SisLimits::default(),
+        }
+    }
 }
 
 /// Vendor limits that make other products drop records silently; here each one shortens or
