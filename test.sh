@@ -14,7 +14,10 @@ step "wasm-bindgen-cli at the version of the wasm-bindgen crate in Cargo.lock"
 want=$(awk '$0=="name = \"wasm-bindgen\"" {getline; gsub(/"/, "", $3); print $3; exit}' Cargo.lock)
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
 if [ -n "$want" ] && [ "$have" != "$want" ]; then
-  cargo install wasm-bindgen-cli --version "=$want" --locked
+  # --locked first for a reproducible tool; the registry mirror may lack a locked
+  # transitive version (seen: webpki-roots), so fall back to a fresh resolution.
+  cargo install wasm-bindgen-cli --version "=$want" --locked \
+    || cargo install wasm-bindgen-cli --version "=$want"
 fi
 
 step "format and lints"

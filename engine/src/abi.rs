@@ -74,12 +74,17 @@ fn error_envelope(kind: &str, message: &str, detail: Option<Value>) -> Vec<u8> {
 
 fn engine_error(e: EngineError) -> Vec<u8> {
     let detail = serde_json::to_value(&e).ok();
-    let kind = detail.as_ref().and_then(|d| d["kind"].as_str()).unwrap_or("engine").to_string();
+    let kind = detail
+        .as_ref()
+        .and_then(|d| d["kind"].as_str())
+        .unwrap_or("engine")
+        .to_string();
     error_envelope(&kind, &e.to_string(), detail)
 }
 
 fn parse<'a, T: Deserialize<'a>>(input: &'a [u8]) -> Result<T, Vec<u8>> {
-    serde_json::from_slice(input).map_err(|e| error_envelope("invalidRequest", &format!("request JSON: {e}"), None))
+    serde_json::from_slice(input)
+        .map_err(|e| error_envelope("invalidRequest", &format!("request JSON: {e}"), None))
 }
 
 /// Runs one entry on a JSON request and returns the JSON envelope. Natively testable; the
@@ -87,9 +92,13 @@ fn parse<'a, T: Deserialize<'a>>(input: &'a [u8]) -> Result<T, Vec<u8>> {
 pub fn dispatch(entry: Entry, input: &[u8]) -> Vec<u8> {
     let result = match entry {
         Entry::Plan => parse(input).map(|i| crate::plan(&i).map(|p| ok(&p))),
-        Entry::Approve => parse(input).map(|r: ApproveRequest| crate::approve(&r.plan, &r.decisions).map(|p| ok(&p))),
-        Entry::Commit => parse(input).map(|r: CommitRequest| crate::commit(&r.state, &r.plan, &r.outcomes).map(|s| ok(&s))),
-        Entry::ValidateConfig => parse(input).map(|r: ValidateRequest| crate::validate_config(&r.config).map(|()| ok(&json!({"valid": true})))),
+        Entry::Approve => parse(input)
+            .map(|r: ApproveRequest| crate::approve(&r.plan, &r.decisions).map(|p| ok(&p))),
+        Entry::Commit => parse(input)
+            .map(|r: CommitRequest| crate::commit(&r.state, &r.plan, &r.outcomes).map(|s| ok(&s))),
+        Entry::ValidateConfig => parse(input).map(|r: ValidateRequest| {
+            crate::validate_config(&r.config).map(|()| ok(&json!({"valid": true})))
+        }),
     };
     match result {
         Ok(Ok(bytes)) => bytes,
@@ -155,4 +164,41 @@ mod exports {
     entry!(cb_approve, Entry::Approve);
     entry!(cb_commit, Entry::Commit);
     entry!(cb_validate_config, Entry::ValidateConfig);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(bytes: &[u8]) -> Value {
+        serde_json::from_slice(bytes).expect("envelopes are JSON")
+    }
+
+    #[test]
+    fn bad_json_is_an_error_envelope_not_a_trap() {
+        let out = envelope(&dispatch(Entry::Plan, b"{not json"));
+        assert_eq!(out["abiVersion"], 1);
+        assert_eq!(out["error"]["kind"], "invalidRequest");
+        assert!(
+            out["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("request JSON")
+        );
+    }
+
+    #[test]
+    fn engine_errors_carry_their_details() {
+        let out = envelope(&dispatch(
+            Entry::ValidateConfig,
+            br#"{"config":{"sources":[]}}"#,
+        ));
+        assert_eq!(out["error"]["kind"], "invalidConfig");
+        assert_eq!(out["error"]["errors"][0]["field"], "sources");
+        let ok = envelope(&dispatch(
+            Entry::ValidateConfig,
+            br#"{"config":{"sources":[{"id":"a"}]}}"#,
+        ));
+        assert_eq!(ok["ok"]["valid"], true);
+    }
 }

@@ -9,7 +9,9 @@ use crate::plan::{Approval, Decisions, SyncPlan};
 
 pub fn approve(plan: &SyncPlan, decisions: &Decisions) -> Result<SyncPlan, EngineError> {
     if plan.approval.is_some() {
-        return Err(EngineError::AlreadyApproved { plan_id: plan.id.clone() });
+        return Err(EngineError::AlreadyApproved {
+            plan_id: plan.id.clone(),
+        });
     }
     let ids: BTreeSet<&str> = plan.ops.iter().map(|o| o.op_id.as_str()).collect();
     let mut rejected: BTreeSet<String> = BTreeSet::new();
@@ -22,12 +24,22 @@ pub fn approve(plan: &SyncPlan, decisions: &Decisions) -> Result<SyncPlan, Engin
     // Ops only depend on earlier ops, so one pass in plan order reaches every dependant.
     let mut dropped = BTreeSet::new();
     for op in &plan.ops {
-        if !rejected.contains(&op.op_id) && op.depends_on.iter().any(|d| rejected.contains(d) || dropped.contains(d)) {
+        if !rejected.contains(&op.op_id)
+            && op
+                .depends_on
+                .iter()
+                .any(|d| rejected.contains(d) || dropped.contains(d))
+        {
             dropped.insert(op.op_id.clone());
         }
     }
     let mut approved = plan.clone();
-    approved.ops.retain(|o| !rejected.contains(&o.op_id) && !dropped.contains(&o.op_id));
-    approved.approval = Some(Approval { rejected: rejected.into_iter().collect(), dropped_dependants: dropped.into_iter().collect() });
+    approved
+        .ops
+        .retain(|o| !rejected.contains(&o.op_id) && !dropped.contains(&o.op_id));
+    approved.approval = Some(Approval {
+        rejected: rejected.into_iter().collect(),
+        dropped_dependants: dropped.into_iter().collect(),
+    });
     Ok(approved)
 }

@@ -5,15 +5,24 @@ use crate::error::EngineError;
 use crate::plan::{MemberRole, OpOutcome, OutcomeResult, StateEffect, SyncPlan};
 use crate::state::{AppliedTopic, ExportedRecord, OpFailure, SyncState};
 
-pub fn commit(state: &SyncState, plan: &SyncPlan, outcomes: &[OpOutcome]) -> Result<SyncState, EngineError> {
+pub fn commit(
+    state: &SyncState,
+    plan: &SyncPlan,
+    outcomes: &[OpOutcome],
+) -> Result<SyncState, EngineError> {
     if state.revision != plan.base_state.revision {
-        return Err(EngineError::StalePlan { plan_revision: plan.base_state.revision, state_revision: state.revision });
+        return Err(EngineError::StalePlan {
+            plan_revision: plan.base_state.revision,
+            state_revision: state.revision,
+        });
     }
     let mut next = plan.base_state.clone();
     next.revision = state.revision + 1;
     for outcome in outcomes {
         let Some(op) = plan.ops.iter().find(|o| o.op_id == outcome.op_id) else {
-            return Err(EngineError::UnknownOperation { op_id: outcome.op_id.clone() });
+            return Err(EngineError::UnknownOperation {
+                op_id: outcome.op_id.clone(),
+            });
         };
         match &outcome.result {
             OutcomeResult::Succeeded { remote_id } => {
@@ -21,11 +30,14 @@ pub fn commit(state: &SyncState, plan: &SyncPlan, outcomes: &[OpOutcome]) -> Res
                 next.failures.remove(&op.key);
             }
             OutcomeResult::Failed { error } => {
-                let entry = next.failures.entry(op.key.clone()).or_insert_with(|| OpFailure {
-                    error: String::new(),
-                    attempts: 0,
-                    last_plan: String::new(),
-                });
+                let entry = next
+                    .failures
+                    .entry(op.key.clone())
+                    .or_insert_with(|| OpFailure {
+                        error: String::new(),
+                        attempts: 0,
+                        last_plan: String::new(),
+                    });
                 entry.error = error.clone();
                 entry.attempts += 1;
                 entry.last_plan = plan.id.clone();
@@ -42,19 +54,35 @@ pub fn apply_effect(state: &mut SyncState, effect: &StateEffect, remote_id: Opti
         StateEffect::CourseUpsert { class_id, course } => {
             let known_id = cls.courses.get(class_id).and_then(|c| c.course_id.clone());
             let mut course = course.clone();
-            course.course_id = remote_id.map(str::to_string).or(known_id).or(course.course_id);
+            course.course_id = remote_id
+                .map(str::to_string)
+                .or(known_id)
+                .or(course.course_id);
             // A new course's owner is one of its teachers from the start.
-            cls.teachers.entry(class_id.clone()).or_default().insert(course.owner.clone());
+            cls.teachers
+                .entry(class_id.clone())
+                .or_default()
+                .insert(course.owner.clone());
             cls.courses.insert(class_id.clone(), course);
         }
-        StateEffect::MemberAdded { class_id, role, email } => {
+        StateEffect::MemberAdded {
+            class_id,
+            role,
+            email,
+        } => {
             let set = match role {
                 MemberRole::Teacher => &mut cls.teachers,
                 MemberRole::Student => &mut cls.students,
             };
-            set.entry(class_id.clone()).or_default().insert(email.clone());
+            set.entry(class_id.clone())
+                .or_default()
+                .insert(email.clone());
         }
-        StateEffect::MemberRemoved { class_id, role, email } => {
+        StateEffect::MemberRemoved {
+            class_id,
+            role,
+            email,
+        } => {
             let set = match role {
                 MemberRole::Teacher => &mut cls.teachers,
                 MemberRole::Student => &mut cls.students,
@@ -63,12 +91,33 @@ pub fn apply_effect(state: &mut SyncState, effect: &StateEffect, remote_id: Opti
                 members.remove(email);
             }
         }
-        StateEffect::TopicUpsert { class_id, category_id, name, topic_id } => {
+        StateEffect::TopicUpsert {
+            class_id,
+            category_id,
+            name,
+            topic_id,
+        } => {
             let topic_id = remote_id.map(str::to_string).or_else(|| topic_id.clone());
-            cls.topics.entry(class_id.clone()).or_default().insert(category_id.clone(), AppliedTopic { topic_id, name: name.clone() });
+            cls.topics.entry(class_id.clone()).or_default().insert(
+                category_id.clone(),
+                AppliedTopic {
+                    topic_id,
+                    name: name.clone(),
+                },
+            );
         }
-        StateEffect::Exported { kind, sourced_id, source_id, parent, digest } => {
-            let record = ExportedRecord { source_id: source_id.clone(), parent: parent.clone(), digest: digest.clone() };
+        StateEffect::Exported {
+            kind,
+            sourced_id,
+            source_id,
+            parent,
+            digest,
+        } => {
+            let record = ExportedRecord {
+                source_id: source_id.clone(),
+                parent: parent.clone(),
+                digest: digest.clone(),
+            };
             let table = match kind {
                 crate::model::EntityKind::LineItem => &mut state.exported.line_items,
                 crate::model::EntityKind::Category => &mut state.exported.categories,

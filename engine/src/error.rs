@@ -15,6 +15,11 @@ pub enum EngineError {
     UnknownOperation { op_id: String },
     #[error("plan {plan_id} was already approved")]
     AlreadyApproved { plan_id: String },
-    #[error("the plan was made from state revision {plan_revision} but the state is at revision {state_revision}; plan again")]
-    StalePlan { plan_revision: u64, state_revision: u64 },
+    #[error(
+        "the plan was made from state revision {plan_revision} but the state is at revision {state_revision}; plan again"
+    )]
+    StalePlan {
+        plan_revision: u64,
+        state_revision: u64,
+    },
 }

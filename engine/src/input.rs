@@ -34,7 +34,9 @@ pub struct SourceData {
 pub enum SourcePayload {
     /// Pages of OneRoster REST collections, as the server sent them (envelope included).
     #[serde(rename = "oneRosterJson")]
-    Json { collections: BTreeMap<String, Collection> },
+    Json {
+        collections: BTreeMap<String, Collection>,
+    },
     /// A OneRoster CSV bundle: file name (`manifest.csv`, `users.csv`, ...) to file content.
     #[serde(rename = "oneRosterCsv")]
     Csv { files: BTreeMap<String, String> },

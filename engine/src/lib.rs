@@ -45,6 +45,10 @@ pub fn approve(plan: &SyncPlan, decisions: &Decisions) -> Result<SyncPlan, Engin
 }
 
 /// The state after applying `plan` with these outcomes.
-pub fn commit(state: &SyncState, plan: &SyncPlan, outcomes: &[OpOutcome]) -> Result<SyncState, EngineError> {
+pub fn commit(
+    state: &SyncState,
+    plan: &SyncPlan,
+    outcomes: &[OpOutcome],
+) -> Result<SyncState, EngineError> {
     commit::commit(state, plan, outcomes)
 }

@@ -104,18 +104,53 @@ pub enum OpChange {
 #[serde(rename_all = "camelCase", tag = "type")]
 pub enum Action {
     /// POST courses with `id` set to the alias; 409 ALREADY_EXISTS means it is there already.
-    ClassroomCreateCourse { alias: String, course: Value },
+    ClassroomCreateCourse {
+        alias: String,
+        course: Value,
+    },
     /// PATCH courses/{alias}?updateMask=...
-    ClassroomPatchCourse { alias: String, update_mask: Vec<String>, course: Value },
-    ClassroomAddTeacher { alias: String, user_id: String },
-    ClassroomRemoveTeacher { alias: String, user_id: String },
-    ClassroomAddStudent { alias: String, user_id: String },
-    ClassroomRemoveStudent { alias: String, user_id: String },
-    ClassroomCreateTopic { alias: String, name: String },
-    ClassroomPatchTopic { alias: String, topic_id: String, name: String },
+    ClassroomPatchCourse {
+        alias: String,
+        update_mask: Vec<String>,
+        course: Value,
+    },
+    ClassroomAddTeacher {
+        alias: String,
+        user_id: String,
+    },
+    ClassroomRemoveTeacher {
+        alias: String,
+        user_id: String,
+    },
+    ClassroomAddStudent {
+        alias: String,
+        user_id: String,
+    },
+    ClassroomRemoveStudent {
+        alias: String,
+        user_id: String,
+    },
+    ClassroomCreateTopic {
+        alias: String,
+        name: String,
+    },
+    ClassroomPatchTopic {
+        alias: String,
+        topic_id: String,
+        name: String,
+    },
     /// PUT {collection}/{sourcedId} with `body` (envelope included), idempotent by construction.
-    OneRosterPut { source_id: String, collection: String, sourced_id: String, body: Value },
-    OneRosterDelete { source_id: String, collection: String, sourced_id: String },
+    OneRosterPut {
+        source_id: String,
+        collection: String,
+        sourced_id: String,
+        body: Value,
+    },
+    OneRosterDelete {
+        source_id: String,
+        collection: String,
+        sourced_id: String,
+    },
 }
 
 /// What a successful operation changes in the engine's state.
@@ -123,13 +158,38 @@ pub enum Action {
 #[serde(rename_all = "camelCase", tag = "type")]
 pub enum StateEffect {
     /// The remote id from the outcome, when there is one, becomes the course id.
-    CourseUpsert { class_id: String, course: AppliedCourse },
-    MemberAdded { class_id: String, role: MemberRole, email: String },
-    MemberRemoved { class_id: String, role: MemberRole, email: String },
+    CourseUpsert {
+        class_id: String,
+        course: AppliedCourse,
+    },
+    MemberAdded {
+        class_id: String,
+        role: MemberRole,
+        email: String,
+    },
+    MemberRemoved {
+        class_id: String,
+        role: MemberRole,
+        email: String,
+    },
     /// The remote id from the outcome, when there is one, becomes the topic id.
-    TopicUpsert { class_id: String, category_id: String, name: String, topic_id: Option<String> },
-    Exported { kind: EntityKind, sourced_id: String, source_id: String, parent: Option<String>, digest: String },
-    ExportDeleted { kind: EntityKind, sourced_id: String },
+    TopicUpsert {
+        class_id: String,
+        category_id: String,
+        name: String,
+        topic_id: Option<String>,
+    },
+    Exported {
+        kind: EntityKind,
+        sourced_id: String,
+        source_id: String,
+        parent: Option<String>,
+        digest: String,
+    },
+    ExportDeleted {
+        kind: EntityKind,
+        sourced_id: String,
+    },
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
@@ -234,7 +294,9 @@ pub enum OutcomeResult {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         remote_id: Option<String>,
     },
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
     /// Not attempted (run stopped, dependency failed): retried next time.
     NotAttempted,
 }

@@ -9,7 +9,9 @@ use crate::{Decisions, EngineError, OpOutcome, SyncConfig, SyncInput, SyncPlan, 
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     // Maps as plain objects, so the console reads `plan.summary.roster.user` naturally.
     let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    value.serialize(&serializer).map_err(|e| JsValue::from_str(&e.to_string()))
+    value
+        .serialize(&serializer)
+        .map_err(|e| JsValue::from_str(&e.to_string()))
 }
 
 fn from_js<T: serde::de::DeserializeOwned>(value: JsValue, what: &str) -> Result<T, JsValue> {
@@ -35,13 +37,15 @@ pub fn plan(input: JsValue) -> Result<JsValue, JsValue> {
 /// plan's id: how the console proves it computed what the host did.
 #[wasm_bindgen(js_name = planIdFromJson)]
 pub fn plan_id_from_json(input_json: &str) -> Result<String, JsValue> {
-    let input: SyncInput = serde_json::from_str(input_json).map_err(|e| JsValue::from_str(&format!("sync input: {e}")))?;
+    let input: SyncInput = serde_json::from_str(input_json)
+        .map_err(|e| JsValue::from_str(&format!("sync input: {e}")))?;
     Ok(crate::plan(&input).map_err(engine_err)?.id)
 }
 
 #[wasm_bindgen(js_name = planFromJson)]
 pub fn plan_from_json(input_json: &str) -> Result<JsValue, JsValue> {
-    let input: SyncInput = serde_json::from_str(input_json).map_err(|e| JsValue::from_str(&format!("sync input: {e}")))?;
+    let input: SyncInput = serde_json::from_str(input_json)
+        .map_err(|e| JsValue::from_str(&format!("sync input: {e}")))?;
     to_js(&crate::plan(&input).map_err(engine_err)?)
 }
 

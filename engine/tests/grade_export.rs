@@ -24,12 +24,19 @@ fn body<'a>(op: &'a PlannedOp) -> &'a Value {
 
 fn result_for<'a>(plan: &'a SyncPlan, work: &str, user: &str) -> Option<&'a Value> {
     let id = result_id("5001", work, user);
-    plan.ops.iter().find(|o| matches!(&o.action, Action::OneRosterPut { sourced_id, .. } if *sourced_id == id)).map(|o| &body(o)["result"])
+    plan.ops
+        .iter()
+        .find(|o| matches!(&o.action, Action::OneRosterPut { sourced_id, .. } if *sourced_id == id))
+        .map(|o| &body(o)["result"])
 }
 
 fn line_item<'a>(plan: &'a SyncPlan, work: &str) -> &'a Value {
     let id = line_item_id("5001", work);
-    let op = plan.ops.iter().find(|o| matches!(&o.action, Action::OneRosterPut { sourced_id, .. } if *sourced_id == id)).expect("lineItem op");
+    let op = plan
+        .ops
+        .iter()
+        .find(|o| matches!(&o.action, Action::OneRosterPut { sourced_id, .. } if *sourced_id == id))
+        .expect("lineItem op");
     &body(op)["lineItem"]
 }
 
@@ -38,9 +45,21 @@ fn graded_work_becomes_line_items_and_results() {
     let plan = plan(&graded());
     let count = |e: OpEntity| plan.ops.iter().filter(|o| o.entity == e).count();
     assert_eq!(count(OpEntity::LineItem), 2, "graded work only");
-    assert_eq!(count(OpEntity::Result), 4, "late, missing, excused and extra credit; not the draft");
-    let li_pos = plan.ops.iter().position(|o| o.entity == OpEntity::LineItem).unwrap();
-    let r_pos = plan.ops.iter().position(|o| o.entity == OpEntity::Result).unwrap();
+    assert_eq!(
+        count(OpEntity::Result),
+        4,
+        "late, missing, excused and extra credit; not the draft"
+    );
+    let li_pos = plan
+        .ops
+        .iter()
+        .position(|o| o.entity == OpEntity::LineItem)
+        .unwrap();
+    let r_pos = plan
+        .ops
+        .iter()
+        .position(|o| o.entity == OpEntity::Result)
+        .unwrap();
     assert!(li_pos < r_pos, "lineItems before their results");
 }
 
@@ -84,7 +103,10 @@ fn missing_work_can_carry_a_configured_score() {
     let mut v = graded();
     v["config"]["grades"] = json!({"missing": {"export": true, "score": 0}});
     let plan = plan(&v);
-    assert_eq!(result_for(&plan, "9001", "112").unwrap()["score"], json!(0.0));
+    assert_eq!(
+        result_for(&plan, "9001", "112").unwrap()["score"],
+        json!(0.0)
+    );
 }
 
 #[test]
@@ -100,49 +122,88 @@ fn ungraded_work_is_never_exported() {
     let plan = plan(&graded());
     assert_eq!(plan.summary.skipped["courseWork.ungraded"], 1);
     let id = line_item_id("5001", "9002");
-    assert!(!plan.ops.iter().any(|o| matches!(&o.action, Action::OneRosterPut { sourced_id, .. } if *sourced_id == id)));
+    assert!(!plan.ops.iter().any(
+        |o| matches!(&o.action, Action::OneRosterPut { sourced_id, .. } if *sourced_id == id)
+    ));
 }
 
 #[test]
 fn long_titles_are_shortened_to_the_sis_limit_and_reported() {
     let plan = plan(&graded());
-    let title = line_item(&plan, "9001")["title"].as_str().unwrap().to_string();
+    let title = line_item(&plan, "9001")["title"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(title.chars().count() <= 30, "{title}");
     assert!(title.starts_with("Quadratic equations"));
-    assert!(plan.record_issues.iter().any(|i| i.sourced_id.as_deref() == Some("9001") && i.reason.contains("longer than the 30 characters")));
+    assert!(
+        plan.record_issues
+            .iter()
+            .any(|i| i.sourced_id.as_deref() == Some("9001")
+                && i.reason.contains("longer than the 30 characters"))
+    );
 }
 
 #[test]
 fn work_without_a_due_date_is_placed_and_reported_or_skipped() {
     let plan1 = plan(&graded());
     let li = line_item(&plan1, "9003");
-    assert_eq!(li["dueDate"], "2026-09-12T12:00:00Z", "placed on its assign date");
-    assert!(plan1.record_issues.iter().any(|i| i.sourced_id.as_deref() == Some("9003") && i.reason.contains("no due date")));
+    assert_eq!(
+        li["dueDate"], "2026-09-12T12:00:00Z",
+        "placed on its assign date"
+    );
+    assert!(
+        plan1
+            .record_issues
+            .iter()
+            .any(|i| i.sourced_id.as_deref() == Some("9003") && i.reason.contains("no due date"))
+    );
     let mut v = graded();
     v["config"]["sources"][0]["limits"]["missingDueDate"] = json!("skip");
     let plan2 = plan(&v);
     let id = line_item_id("5001", "9003");
-    assert!(!plan2.ops.iter().any(|o| matches!(&o.action, Action::OneRosterPut { sourced_id, .. } if *sourced_id == id)));
+    assert!(!plan2.ops.iter().any(
+        |o| matches!(&o.action, Action::OneRosterPut { sourced_id, .. } if *sourced_id == id)
+    ));
     assert_eq!(plan2.summary.skipped["courseWork.noDueDate"], 1);
-    assert!(plan2.record_issues.iter().any(|i| i.sourced_id.as_deref() == Some("9003") && i.reason.contains("not exported")));
+    assert!(
+        plan2
+            .record_issues
+            .iter()
+            .any(|i| i.sourced_id.as_deref() == Some("9003") && i.reason.contains("not exported"))
+    );
 }
 
 #[test]
 fn category_comes_from_topic_then_grade_category_then_default() {
     let plan1 = plan(&graded());
-    assert_eq!(line_item(&plan1, "9001")["category"]["sourcedId"], "cat-hw", "topic made from the category");
-    assert_eq!(line_item(&plan1, "9003")["category"]["sourcedId"], "cat-test", "grade category by title");
+    assert_eq!(
+        line_item(&plan1, "9001")["category"]["sourcedId"],
+        "cat-hw",
+        "topic made from the category"
+    );
+    assert_eq!(
+        line_item(&plan1, "9003")["category"]["sourcedId"],
+        "cat-test",
+        "grade category by title"
+    );
     let mut v = graded();
     v["config"]["sources"][0]["limits"]["defaultCategory"] = json!("Assignments");
     v["classroom"]["courseWork"][0]["courseWork"][0]["topicId"] = json!("unknown-topic");
     let plan2 = plan(&v);
-    assert_eq!(line_item(&plan2, "9001")["category"]["sourcedId"], "Assignments");
+    assert_eq!(
+        line_item(&plan2, "9001")["category"]["sourcedId"],
+        "Assignments"
+    );
 }
 
 #[test]
 fn grading_period_is_the_one_holding_the_due_date() {
     let plan = plan(&graded());
-    assert_eq!(line_item(&plan, "9001")["gradingPeriod"]["sourcedId"], "gp1");
+    assert_eq!(
+        line_item(&plan, "9001")["gradingPeriod"]["sourcedId"],
+        "gp1"
+    );
     assert_eq!(line_item(&plan, "9001")["class"]["sourcedId"], "cl1");
 }
 
@@ -153,7 +214,8 @@ fn exporting_again_writes_nothing_and_a_changed_grade_only_itself() {
     let mut again = v.clone();
     again["previousState"] = serde_json::to_value(&state).unwrap();
     assert!(plan(&again).ops.is_empty(), "{:?}", keys(&plan(&again)));
-    again["classroom"]["studentSubmissions"][0]["studentSubmissions"][0]["assignedGrade"] = json!(19);
+    again["classroom"]["studentSubmissions"][0]["studentSubmissions"][0]["assignedGrade"] =
+        json!(19);
     let p = plan(&again);
     assert_eq!(p.ops.len(), 1, "{:?}", keys(&p));
     assert_eq!(p.ops[0].change, OpChange::Update);
@@ -164,7 +226,10 @@ fn exporting_again_writes_nothing_and_a_changed_grade_only_itself() {
 fn ids_are_derived_from_classroom_ids() {
     assert_eq!(line_item_id("5001", "9001"), line_item_id("5001", "9001"));
     assert_ne!(line_item_id("5001", "9001"), line_item_id("5001", "9003"));
-    assert_ne!(result_id("5001", "9001", "111"), result_id("5001", "9001", "112"));
+    assert_ne!(
+        result_id("5001", "9001", "111"),
+        result_id("5001", "9001", "112")
+    );
     assert_eq!(line_item_id("5001", "9001").len(), 36, "a UUID");
 }
 
@@ -172,7 +237,10 @@ fn ids_are_derived_from_classroom_ids() {
 fn sis_gradebook_from(plan: &SyncPlan) -> (Vec<Value>, Vec<Value>) {
     let (mut items, mut results) = (Vec::new(), Vec::new());
     for op in &plan.ops {
-        if let Action::OneRosterPut { collection, body, .. } = &op.action {
+        if let Action::OneRosterPut {
+            collection, body, ..
+        } = &op.action
+        {
             match collection.as_str() {
                 "lineItems" => items.push(body["lineItem"].clone()),
                 _ => results.push(body["result"].clone()),
@@ -193,7 +261,13 @@ fn after_a_reconnect_grades_already_in_the_sis_are_not_written_again() {
     collections(&mut reconnect)["lineItems"] = json!({"pages": [{"lineItems": items}]});
     collections(&mut reconnect)["results"] = json!({"pages": [{"results": results}]});
     let p = plan(&reconnect);
-    assert!(!p.ops.iter().any(|o| matches!(o.entity, OpEntity::LineItem | OpEntity::Result)), "{:?}", keys(&p));
+    assert!(
+        !p.ops
+            .iter()
+            .any(|o| matches!(o.entity, OpEntity::LineItem | OpEntity::Result)),
+        "{:?}",
+        keys(&p)
+    );
     assert_eq!(p.base_state.exported.results.len(), 4, "adopted");
 }
 
@@ -205,9 +279,19 @@ fn after_a_reconnect_without_the_sis_gradebook_the_same_ids_are_put_again() {
     reconnect["previousState"]["exported"] = json!({});
     let second = plan(&reconnect);
     let ids = |p: &SyncPlan| -> Vec<String> {
-        p.ops.iter().filter_map(|o| match &o.action { Action::OneRosterPut { sourced_id, .. } => Some(sourced_id.clone()), _ => None }).collect()
+        p.ops
+            .iter()
+            .filter_map(|o| match &o.action {
+                Action::OneRosterPut { sourced_id, .. } => Some(sourced_id.clone()),
+                _ => None,
+            })
+            .collect()
     };
-    assert_eq!(ids(&first), ids(&second), "PUT by the same sourcedIds: updates, never duplicates");
+    assert_eq!(
+        ids(&first),
+        ids(&second),
+        "PUT by the same sourcedIds: updates, never duplicates"
+    );
 }
 
 #[test]
@@ -216,15 +300,32 @@ fn work_deleted_in_classroom_deletes_its_line_item_and_results() {
     let (_, state) = run_clean(&v);
     let mut next = v.clone();
     next["previousState"] = serde_json::to_value(&state).unwrap();
-    next["classroom"]["courseWork"][0]["courseWork"].as_array_mut().unwrap().retain(|w| w["id"] != "9003");
+    next["classroom"]["courseWork"][0]["courseWork"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|w| w["id"] != "9003");
     let p = plan(&next);
-    let deletes: Vec<_> = p.ops.iter().filter(|o| o.change == OpChange::Delete).collect();
+    let deletes: Vec<_> = p
+        .ops
+        .iter()
+        .filter(|o| o.change == OpChange::Delete)
+        .collect();
     assert_eq!(deletes.len(), 2, "{:?}", keys(&p));
     assert_eq!(deletes[0].entity, OpEntity::Result);
     assert_eq!(deletes[1].entity, OpEntity::LineItem);
     assert_eq!(deletes[1].depends_on, vec![deletes[0].op_id.clone()]);
-    let after = commit(&serde_json::from_value(next["previousState"].clone()).unwrap(), &p, &all_succeeded(&p)).unwrap();
-    assert!(!after.exported.line_items.contains_key(&line_item_id("5001", "9003")));
+    let after = commit(
+        &serde_json::from_value(next["previousState"].clone()).unwrap(),
+        &p,
+        &all_succeeded(&p),
+    )
+    .unwrap();
+    assert!(
+        !after
+            .exported
+            .line_items
+            .contains_key(&line_item_id("5001", "9003"))
+    );
     // A listing that was not read completely proves nothing.
     next["classroom"]["courseWorkComplete"] = json!([]);
     assert!(!plan(&next).ops.iter().any(|o| o.change == OpChange::Delete));
@@ -257,7 +358,11 @@ fn percent_and_letter_scores() {
     assert_eq!(line_item(&plan1, "9001")["resultValueMax"], json!(100.0));
     v["config"]["grades"] = json!({"score": "percent", "decimals": 1});
     let plan2 = plan(&v);
-    assert_eq!(result_for(&plan2, "9003", "111").unwrap()["score"], json!(110.0), "extra credit over 100%");
+    assert_eq!(
+        result_for(&plan2, "9003", "111").unwrap()["score"],
+        json!(110.0),
+        "extra credit over 100%"
+    );
 }
 
 #[test]
@@ -269,7 +374,8 @@ fn sis_mastered_line_item_fields_keep_the_sis_value() {
         item["title"] = json!("Renamed by the registrar");
     }
     let mut w = v.clone();
-    w["config"]["masterFields"] = json!([{"entity": "lineItem", "field": "title", "master": "riverside"}]);
+    w["config"]["masterFields"] =
+        json!([{"entity": "lineItem", "field": "title", "master": "riverside"}]);
     collections(&mut w)["lineItems"] = json!({"pages": [{"lineItems": items}]});
     w["previousState"]["exported"] = json!({});
     // Nothing else differs: the SIS already holds what would be written.
@@ -287,5 +393,10 @@ fn submissions_of_people_not_in_the_roster_are_reported() {
     v["classroom"]["students"][0]["students"].as_array_mut().unwrap().push(json!({"courseId": "5001", "userId": "150", "profile": {"emailAddress": "visitor@elsewhere.org"}}));
     v["classroom"]["studentSubmissions"][0]["studentSubmissions"].as_array_mut().unwrap().push(json!({"courseId": "5001", "courseWorkId": "9001", "id": "sub9", "userId": "150", "state": "RETURNED", "assignedGrade": 10}));
     let p = plan(&v);
-    assert!(p.record_issues.iter().any(|i| i.sourced_id.as_deref() == Some("sub9") && i.reason.contains("matches no roster user")));
+    assert!(
+        p.record_issues
+            .iter()
+            .any(|i| i.sourced_id.as_deref() == Some("sub9")
+                && i.reason.contains("matches no roster user"))
+    );
 }

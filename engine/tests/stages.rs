@@ -16,10 +16,14 @@ fn users_after(p: &classbridge_engine::SyncPlan) -> Vec<String> {
 #[test]
 fn an_exclude_filter_removes_records_and_what_depends_on_them() {
     let mut v = day1();
-    v["config"]["filters"] = json!([{"entity": "class", "field": "classCode", "op": "startsWith", "value": "geo"}]);
+    v["config"]["filters"] =
+        json!([{"entity": "class", "field": "classCode", "op": "startsWith", "value": "geo"}]);
     let p = plan(&v);
     assert!(!p.base_state.roster.classes.contains_key("cl3"));
-    assert!(!p.base_state.roster.enrollments.contains_key("e-s2b"), "enrollments of a filtered class go too");
+    assert!(
+        !p.base_state.roster.enrollments.contains_key("e-s2b"),
+        "enrollments of a filtered class go too"
+    );
     assert_eq!(p.summary.skipped["class.filtered"], 1);
     assert_eq!(p.summary.skipped["enrollment.dependsOnFiltered"], 3);
     assert!(!has_key(&p, "course.create:d:cl3"));
@@ -34,7 +38,10 @@ fn include_filters_keep_only_matches_and_can_name_the_users_role() {
     let p = plan(&v);
     let users = users_after(&p);
     assert!(!users.contains(&"u-a1".to_string()) && !users.contains(&"u-p1".to_string()));
-    assert!(!users.contains(&"u-s3".to_string()) && !users.contains(&"u-s4".to_string()), "grade 10 excluded");
+    assert!(
+        !users.contains(&"u-s3".to_string()) && !users.contains(&"u-s4".to_string()),
+        "grade 10 excluded"
+    );
     assert!(users.contains(&"u-t1".to_string()) && users.contains(&"u-s1".to_string()));
 }
 
@@ -44,9 +51,14 @@ fn filters_on_missing_fields_and_dates() {
     v["config"]["filters"] = json!([
         {"entity": "class", "field": "location", "op": "missing", "action": "exclude"},
         {"entity": "enrollment", "field": "beginDate", "op": "greaterThan", "value": "2026-09-01", "action": "exclude"}]);
-    edit(&mut v, "enrollments", "e-s4", |e| e["beginDate"] = json!("2026-10-01"));
+    edit(&mut v, "enrollments", "e-s4", |e| {
+        e["beginDate"] = json!("2026-10-01")
+    });
     let p = plan(&v);
-    assert!(!p.base_state.roster.classes.contains_key("cl3"), "no location");
+    assert!(
+        !p.base_state.roster.classes.contains_key("cl3"),
+        "no location"
+    );
     assert!(!p.base_state.roster.enrollments.contains_key("e-s4"));
 }
 
@@ -56,7 +68,11 @@ fn skipping_a_school_removes_its_classes_courses_and_only_users() {
     v["config"]["schools"] = json!({"schools": [{"school": "s2", "action": "skip"}]});
     let p = plan(&v);
     let r = &p.base_state.roster;
-    assert!(!r.orgs.contains_key("s2") && !r.classes.contains_key("cl2") && !r.courses.contains_key("c2"));
+    assert!(
+        !r.orgs.contains_key("s2")
+            && !r.classes.contains_key("cl2")
+            && !r.courses.contains_key("c2")
+    );
     assert!(!r.users.contains_key("u-t2") && !r.users.contains_key("u-s7"));
     assert!(r.users.contains_key("u-a1"), "district staff stay");
     assert!(!has_key(&p, "course.create:d:cl2"));
@@ -65,17 +81,22 @@ fn skipping_a_school_removes_its_classes_courses_and_only_users() {
 #[test]
 fn only_mapped_schools_sync_when_unmapped_are_skipped() {
     let mut v = day1();
-    v["config"]["schools"] = json!({"unmapped": "skip", "schools": [{"school": "s2", "action": "sync"}]});
+    v["config"]["schools"] =
+        json!({"unmapped": "skip", "schools": [{"school": "s2", "action": "sync"}]});
     let p = plan(&v);
     assert!(!p.base_state.roster.classes.contains_key("cl1"));
     assert!(p.base_state.roster.classes.contains_key("cl2"));
-    assert!(p.base_state.roster.orgs.contains_key("d1"), "the district itself is never skipped");
+    assert!(
+        p.base_state.roster.orgs.contains_key("d1"),
+        "the district itself is never skipped"
+    );
 }
 
 #[test]
 fn a_school_can_be_folded_into_another() {
     let mut v = day1();
-    v["config"]["schools"] = json!({"schools": [{"school": "s2", "action": "sync", "mapTo": "s1"}]});
+    v["config"]["schools"] =
+        json!({"schools": [{"school": "s2", "action": "sync", "mapTo": "s1"}]});
     let p = plan(&v);
     let r = &p.base_state.roster;
     assert!(!r.orgs.contains_key("s2"));
@@ -90,35 +111,62 @@ fn a_missing_required_field_can_skip_default_or_hold() {
     edit(&mut v, "users", "u-s1", |u| {
         u.as_object_mut().unwrap().remove("identifier");
     });
-    v["config"]["requirements"] = json!([{"entity": "user", "field": "identifier", "whenMissing": {"action": "skip"}}]);
+    v["config"]["requirements"] =
+        json!([{"entity": "user", "field": "identifier", "whenMissing": {"action": "skip"}}]);
     let p = plan(&v);
     assert!(!users_after(&p).contains(&"u-s1".to_string()));
     assert!(!p.base_state.roster.enrollments.contains_key("e-s1"));
-    assert!(p.record_issues.iter().any(|i| i.sourced_id.as_deref() == Some("u-s1") && i.reason.contains("skipped")));
+    assert!(
+        p.record_issues
+            .iter()
+            .any(|i| i.sourced_id.as_deref() == Some("u-s1") && i.reason.contains("skipped"))
+    );
 
     v["config"]["requirements"] = json!([{"entity": "user", "field": "identifier", "whenMissing": {"action": "default", "value": "UNKNOWN"}}]);
     let p = plan(&v);
-    assert_eq!(p.base_state.roster.users["u-s1"].identifier.as_deref(), Some("UNKNOWN"));
+    assert_eq!(
+        p.base_state.roster.users["u-s1"].identifier.as_deref(),
+        Some("UNKNOWN")
+    );
 
-    v["config"]["requirements"] = json!([{"entity": "user", "field": "identifier", "whenMissing": {"action": "hold"}}]);
+    v["config"]["requirements"] =
+        json!([{"entity": "user", "field": "identifier", "whenMissing": {"action": "hold"}}]);
     let p = plan(&v);
-    assert!(p.holds.iter().any(|h| h.code == HoldCode::MissingRequiredField));
+    assert!(
+        p.holds
+            .iter()
+            .any(|h| h.code == HoldCode::MissingRequiredField)
+    );
     assert!(users_after(&p).contains(&"u-s1".to_string()));
 }
 
 #[test]
 fn duplicates_by_domain_can_be_kept_first_reported_or_held() {
     let mut v = day1();
-    v["config"]["uniqueness"] = json!([{"entity": "user", "fields": ["email"], "onDuplicate": "keepFirst"}]);
+    v["config"]["uniqueness"] =
+        json!([{"entity": "user", "fields": ["email"], "onDuplicate": "keepFirst"}]);
     let p = plan(&v);
     let users = users_after(&p);
     assert!(users.contains(&"u-s5".to_string()) && !users.contains(&"u-s6".to_string()));
-    v["config"]["uniqueness"] = json!([{"entity": "user", "fields": ["email"], "onDuplicate": "report"}]);
+    v["config"]["uniqueness"] =
+        json!([{"entity": "user", "fields": ["email"], "onDuplicate": "report"}]);
     let p = plan(&v);
     assert!(users_after(&p).contains(&"u-s6".to_string()));
-    assert_eq!(p.record_issues.iter().filter(|i| i.reason.contains("duplicate email")).count(), 2);
-    v["config"]["uniqueness"] = json!([{"entity": "user", "fields": ["email"], "onDuplicate": "hold"}]);
-    assert!(plan(&v).holds.iter().any(|h| h.code == HoldCode::Duplicates));
+    assert_eq!(
+        p.record_issues
+            .iter()
+            .filter(|i| i.reason.contains("duplicate email"))
+            .count(),
+        2
+    );
+    v["config"]["uniqueness"] =
+        json!([{"entity": "user", "fields": ["email"], "onDuplicate": "hold"}]);
+    assert!(
+        plan(&v)
+            .holds
+            .iter()
+            .any(|h| h.code == HoldCode::Duplicates)
+    );
 }
 
 #[test]
@@ -126,10 +174,22 @@ fn school_scoped_uniqueness_allows_the_same_value_in_two_schools() {
     let mut v = day1();
     edit(&mut v, "users", "u-s1", |u| u["identifier"] = json!("SAME"));
     edit(&mut v, "users", "u-s7", |u| u["identifier"] = json!("SAME"));
-    v["config"]["uniqueness"] = json!([{"entity": "user", "fields": ["identifier"], "scope": "school"}]);
-    assert!(!plan(&v).record_issues.iter().any(|i| i.reason.contains("duplicate identifier")));
-    v["config"]["uniqueness"] = json!([{"entity": "user", "fields": ["identifier"], "scope": "district"}]);
-    assert!(plan(&v).record_issues.iter().any(|i| i.reason.contains("duplicate identifier")));
+    v["config"]["uniqueness"] =
+        json!([{"entity": "user", "fields": ["identifier"], "scope": "school"}]);
+    assert!(
+        !plan(&v)
+            .record_issues
+            .iter()
+            .any(|i| i.reason.contains("duplicate identifier"))
+    );
+    v["config"]["uniqueness"] =
+        json!([{"entity": "user", "fields": ["identifier"], "scope": "district"}]);
+    assert!(
+        plan(&v)
+            .record_issues
+            .iter()
+            .any(|i| i.reason.contains("duplicate identifier"))
+    );
 }
 
 fn two_sources(v: &mut Value, master: Option<&str>) {
@@ -141,14 +201,20 @@ fn two_sources(v: &mut Value, master: Option<&str>) {
         .filter(|u| u["sourcedId"] == "u-s1" || u["sourcedId"] == "u-s3")
         .map(|u| {
             let mut u = u.clone();
-            u["email"] = json!(format!("{}@health.district.org", u["sourcedId"].as_str().unwrap()));
+            u["email"] = json!(format!(
+                "{}@health.district.org",
+                u["sourcedId"].as_str().unwrap()
+            ));
             u["middleName"] = json!("Q");
             u
         })
         .collect();
     second["payload"]["collections"] = json!({"users": {"pages": [{"users": users}]}});
     v["sources"].as_array_mut().unwrap().push(second);
-    v["config"]["sources"].as_array_mut().unwrap().push(json!({"id": "health"}));
+    v["config"]["sources"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "health"}));
     if let Some(m) = master {
         v["config"]["masterFields"] = json!([{"entity": "Student", "field": "email", "master": m}]);
     }
@@ -160,13 +226,28 @@ fn several_sources_merge_field_by_field_by_master() {
     two_sources(&mut v, None);
     let p = plan(&v);
     let u = &p.base_state.roster.users["u-s1"];
-    assert_eq!(u.email.as_deref(), Some("liam.nguyen@students.district.org"), "first source by default");
-    assert_eq!(u.middle_name.as_deref(), Some("Q"), "a field only the second source has is taken from it");
+    assert_eq!(
+        u.email.as_deref(),
+        Some("liam.nguyen@students.district.org"),
+        "first source by default"
+    );
+    assert_eq!(
+        u.middle_name.as_deref(),
+        Some("Q"),
+        "a field only the second source has is taken from it"
+    );
     let mut v = day1();
     two_sources(&mut v, Some("health"));
     let p = plan(&v);
-    assert_eq!(p.base_state.roster.users["u-s1"].email.as_deref(), Some("u-s1@health.district.org"));
-    assert_eq!(p.base_state.roster.users["u-s2"].email.as_deref(), Some("olivia.garcia@students.district.org"), "only in one source");
+    assert_eq!(
+        p.base_state.roster.users["u-s1"].email.as_deref(),
+        Some("u-s1@health.district.org")
+    );
+    assert_eq!(
+        p.base_state.roster.users["u-s2"].email.as_deref(),
+        Some("olivia.garcia@students.district.org"),
+        "only in one source"
+    );
 }
 
 #[test]
@@ -182,10 +263,19 @@ fn prefixed_sources_never_merge_by_id() {
 #[test]
 fn a_dangling_reference_drops_the_enrollment_and_says_so() {
     let mut v = day1();
-    add(&mut v, "enrollments", json!({"sourcedId": "e-ghost", "user": {"sourcedId": "u-nobody"}, "class": {"sourcedId": "cl1"}, "school": {"sourcedId": "s1"}, "role": "student"}));
+    add(
+        &mut v,
+        "enrollments",
+        json!({"sourcedId": "e-ghost", "user": {"sourcedId": "u-nobody"}, "class": {"sourcedId": "cl1"}, "school": {"sourcedId": "s1"}, "role": "student"}),
+    );
     let p = plan(&v);
     assert!(!p.base_state.roster.enrollments.contains_key("e-ghost"));
-    assert!(p.record_issues.iter().any(|i| i.sourced_id.as_deref() == Some("e-ghost") && i.reason.contains("user 'u-nobody', which does not exist")));
+    assert!(
+        p.record_issues
+            .iter()
+            .any(|i| i.sourced_id.as_deref() == Some("e-ghost")
+                && i.reason.contains("user 'u-nobody', which does not exist"))
+    );
 }
 
 #[test]
@@ -193,9 +283,18 @@ fn loose_references_are_reported_once_per_target() {
     let mut v = day1();
     remove(&mut v, "academicSessions", "t1");
     let p = plan(&v);
-    let loose: Vec<_> = p.record_issues.iter().filter(|i| i.reason.contains("academicSession 't1'")).collect();
+    let loose: Vec<_> = p
+        .record_issues
+        .iter()
+        .filter(|i| i.reason.contains("academicSession 't1'"))
+        .collect();
     assert!(!loose.is_empty() && loose.len() <= 3, "{loose:?}");
-    assert!(loose.iter().any(|i| i.reason.starts_with("3 classes reference")), "{loose:?}");
+    assert!(
+        loose
+            .iter()
+            .any(|i| i.reason.starts_with("3 classes reference")),
+        "{loose:?}"
+    );
     assert!(p.base_state.roster.classes.contains_key("cl1"), "kept");
 }
 
@@ -206,9 +305,17 @@ fn deleting_more_than_ten_percent_holds_the_run() {
         remove(&mut v, "enrollments", id);
     }
     let p = plan(&v);
-    let hold = p.holds.iter().find(|h| h.code == HoldCode::Threshold).expect("held");
+    let hold = p
+        .holds
+        .iter()
+        .find(|h| h.code == HoldCode::Threshold)
+        .expect("held");
     assert_eq!(hold.entity, Some(EntityKind::Enrollment));
-    assert!(hold.message.contains("would be deleted"), "{}", hold.message);
+    assert!(
+        hold.message.contains("would be deleted"),
+        "{}",
+        hold.message
+    );
     assert!(p.needs_approval());
 }
 
@@ -225,7 +332,8 @@ fn small_changes_under_the_minimum_do_not_trip_percentages() {
 #[test]
 fn count_and_per_entity_thresholds() {
     let mut v = after_day1("2026-09-02T06:00:00Z");
-    v["config"]["holds"] = json!({"thresholds": [{"entity": "user", "change": "update", "maxCount": 1}]});
+    v["config"]["holds"] =
+        json!({"thresholds": [{"entity": "user", "change": "update", "maxCount": 1}]});
     edit(&mut v, "users", "u-s1", |u| u["familyName"] = json!("A"));
     assert!(plan(&v).holds.is_empty());
     edit(&mut v, "users", "u-s3", |u| u["familyName"] = json!("B"));
@@ -241,8 +349,18 @@ fn most_records_updated_holds_the_run() {
         u["familyName"] = json!("Changed");
     }
     let p = plan(&v);
-    assert!(p.holds.iter().any(|h| h.entity == Some(EntityKind::User) && h.message.contains("would be updated")));
-    assert!(p.roster_changes.iter().filter(|c| c.change == ChangeKind::Update).count() >= 10);
+    assert!(
+        p.holds
+            .iter()
+            .any(|h| h.entity == Some(EntityKind::User) && h.message.contains("would be updated"))
+    );
+    assert!(
+        p.roster_changes
+            .iter()
+            .filter(|c| c.change == ChangeKind::Update)
+            .count()
+            >= 10
+    );
 }
 
 #[test]
@@ -250,7 +368,13 @@ fn a_source_that_suddenly_sends_no_users_is_held_and_nothing_deleted_until_appro
     let mut v = after_day1("2026-09-02T06:00:00Z");
     collections(&mut v)["users"] = json!({"pages": [{"users": []}]});
     let p = plan(&v);
-    assert!(p.holds.iter().any(|h| h.code == HoldCode::EmptySource && h.entity == Some(EntityKind::User)), "{:?}", p.holds);
+    assert!(
+        p.holds
+            .iter()
+            .any(|h| h.code == HoldCode::EmptySource && h.entity == Some(EntityKind::User)),
+        "{:?}",
+        p.holds
+    );
     assert!(p.needs_approval());
 }
 
@@ -258,11 +382,21 @@ fn a_source_that_suddenly_sends_no_users_is_held_and_nothing_deleted_until_appro
 fn an_entirely_empty_source_is_held() {
     let mut v = after_day1("2026-09-02T06:00:00Z");
     for (_, c) in collections(&mut v).as_object_mut().unwrap() {
-        let key = c["pages"][0].as_object().unwrap().keys().next().unwrap().clone();
+        let key = c["pages"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .unwrap()
+            .clone();
         *c = json!({"pages": [{key: []}]});
     }
     let p = plan(&v);
-    assert!(p.holds.iter().any(|h| h.code == HoldCode::EmptySource && h.entity.is_none()));
+    assert!(
+        p.holds
+            .iter()
+            .any(|h| h.code == HoldCode::EmptySource && h.entity.is_none())
+    );
 }
 
 #[test]
@@ -273,7 +407,13 @@ fn a_sharp_shrink_is_held() {
         remove(&mut v, "users", id);
     }
     let p = plan(&v);
-    assert!(p.holds.iter().any(|h| h.code == HoldCode::SourceShrank && h.entity == Some(EntityKind::User)), "{:?}", p.holds);
+    assert!(
+        p.holds
+            .iter()
+            .any(|h| h.code == HoldCode::SourceShrank && h.entity == Some(EntityKind::User)),
+        "{:?}",
+        p.holds
+    );
 }
 
 #[test]
@@ -285,6 +425,12 @@ fn role_assignment_by_email_fills_or_overwrites() {
     edit(&mut v, "users", "u-t3", |u| u["role"] = json!("aide"));
     v["config"]["roleByEmail"] = json!([{"emailSuffix": "@students.district.org", "role": "student"}, {"emailSuffix": "@district.org", "role": "teacher", "overwrite": true}]);
     let p = plan(&v);
-    assert_eq!(p.base_state.roster.users["u-s1"].primary_role(), Some("student"));
-    assert_eq!(p.base_state.roster.users["u-t3"].primary_role(), Some("teacher"));
+    assert_eq!(
+        p.base_state.roster.users["u-s1"].primary_role(),
+        Some("student")
+    );
+    assert_eq!(
+        p.base_state.roster.users["u-t3"].primary_role(),
+        Some("teacher")
+    );
 }

@@ -57,7 +57,10 @@ impl MasterEntity {
         match self {
             MasterEntity::Student => role == "student",
             MasterEntity::Staff => matches!(role, "teacher" | "aide" | "proctor"),
-            MasterEntity::SchoolAdmin => matches!(role, "administrator" | "districtAdministrator" | "siteAdministrator"),
+            MasterEntity::SchoolAdmin => matches!(
+                role,
+                "administrator" | "districtAdministrator" | "siteAdministrator"
+            ),
             MasterEntity::Contact | MasterEntity::Relationships => {
                 matches!(role, "parent" | "guardian" | "relative")
             }
@@ -69,18 +72,40 @@ impl MasterEntity {
 /// Fields that are derived from other records (enrollments, assignments, relationships) and so
 /// can never be owned by one source: a master on them would fight the records they come from.
 pub const NEVER_MASTERED: &[(&str, &[&str])] = &[
-    ("Student", &["enrollment", "otherEnrollments", "rosters", "studentContacts"]),
-    ("Staff", &["primaryAssignment", "otherAssignments", "rosters"]),
-    ("SchoolAdmin", &["primaryAssignment", "otherAssignments", "rosters"]),
+    (
+        "Student",
+        &[
+            "enrollment",
+            "otherEnrollments",
+            "rosters",
+            "studentContacts",
+        ],
+    ),
+    (
+        "Staff",
+        &["primaryAssignment", "otherAssignments", "rosters"],
+    ),
+    (
+        "SchoolAdmin",
+        &["primaryAssignment", "otherAssignments", "rosters"],
+    ),
     ("Contact", &["schoolId", "otherSchoolIds"]),
-    ("Relationships", &["studentId", "contactRelationship", "contactType"]),
-    ("Calendar", &["schoolId", "otherSchoolIds", "rosters", "children"]),
+    (
+        "Relationships",
+        &["studentId", "contactRelationship", "contactType"],
+    ),
+    (
+        "Calendar",
+        &["schoolId", "otherSchoolIds", "rosters", "children"],
+    ),
     ("Course", &["schoolId", "otherSchoolIds", "rosters"]),
     ("Roster", &["students", "otherStaff", "calendars"]),
 ];
 
 pub fn is_never_mastered(entity: &str, field: &str) -> bool {
-    NEVER_MASTERED.iter().any(|(e, fields)| *e == entity && fields.contains(&field))
+    NEVER_MASTERED
+        .iter()
+        .any(|(e, fields)| *e == entity && fields.contains(&field))
 }
 
 /// Who owns a field after resolution.
@@ -113,12 +138,21 @@ impl FieldMaster {
 
 /// The master of `field` on `entity` for a record whose primary role (users only) is `role`.
 /// The last matching rule wins, so a specific rule may follow a general one.
-pub fn resolve_master(config: &SyncConfig, entity: EntityKind, role: Option<&str>, field: &str) -> FieldMaster {
-    let rule = config.master_fields.iter().rev().find(|rule: &&MasterFieldRule| {
-        rule.field == field
-            && MasterEntity::parse(&rule.entity)
-                .is_some_and(|e| e.entity() == entity && e.covers_role(role))
-    });
+pub fn resolve_master(
+    config: &SyncConfig,
+    entity: EntityKind,
+    role: Option<&str>,
+    field: &str,
+) -> FieldMaster {
+    let rule = config
+        .master_fields
+        .iter()
+        .rev()
+        .find(|rule: &&MasterFieldRule| {
+            rule.field == field
+                && MasterEntity::parse(&rule.entity)
+                    .is_some_and(|e| e.entity() == entity && e.covers_role(role))
+        });
     match rule {
         Some(rule) => FieldMaster::parse(&rule.master),
         None => match entity {

@@ -294,8 +294,18 @@ impl Default for HoldPolicy {
     fn default() -> Self {
         HoldPolicy {
             thresholds: vec![
-                HoldThreshold { entity: None, change: ChangeKind::Delete, max_count: None, max_percent: Some(10.0) },
-                HoldThreshold { entity: None, change: ChangeKind::Update, max_count: None, max_percent: Some(75.0) },
+                HoldThreshold {
+                    entity: None,
+                    change: ChangeKind::Delete,
+                    max_count: None,
+                    max_percent: Some(10.0),
+                },
+                HoldThreshold {
+                    entity: None,
+                    change: ChangeKind::Update,
+                    max_count: None,
+                    max_percent: Some(75.0),
+                },
             ],
             min_changes_for_percent: 5,
             max_shrink_percent: 50.0,
@@ -422,10 +432,19 @@ pub struct LetterGrade {
 
 impl LetterGrade {
     pub fn default_scale() -> Vec<LetterGrade> {
-        [("A", 90.0), ("B", 80.0), ("C", 70.0), ("D", 60.0), ("F", 0.0)]
-            .into_iter()
-            .map(|(l, m)| LetterGrade { letter: l.into(), min_percent: m })
-            .collect()
+        [
+            ("A", 90.0),
+            ("B", 80.0),
+            ("C", 70.0),
+            ("D", 60.0),
+            ("F", 0.0),
+        ]
+        .into_iter()
+        .map(|(l, m)| LetterGrade {
+            letter: l.into(),
+            min_percent: m,
+        })
+        .collect()
     }
 }
 
@@ -449,7 +468,10 @@ pub struct MissingWork {
 
 impl Default for MissingWork {
     fn default() -> Self {
-        MissingWork { export: true, score: None }
+        MissingWork {
+            export: true,
+            score: None,
+        }
     }
 }
 

@@ -22,7 +22,10 @@ impl std::fmt::Display for ConfigError {
 }
 
 fn err(errors: &mut Vec<ConfigError>, field: String, message: impl Into<String>) {
-    errors.push(ConfigError { field, message: message.into() });
+    errors.push(ConfigError {
+        field,
+        message: message.into(),
+    });
 }
 
 /// Every problem in the config at once, so an admin fixes them in one pass.
@@ -30,25 +33,59 @@ pub fn validate(config: &SyncConfig) -> Result<(), Vec<ConfigError>> {
     let mut errors = Vec::new();
     let mut ids = BTreeSet::new();
     if config.sources.is_empty() {
-        err(&mut errors, "sources".into(), "at least one SIS source is needed");
+        err(
+            &mut errors,
+            "sources".into(),
+            "at least one SIS source is needed",
+        );
     }
     for (i, source) in config.sources.iter().enumerate() {
         if source.id.trim().is_empty() {
-            err(&mut errors, format!("sources[{i}].id"), "a source needs a non-empty id");
+            err(
+                &mut errors,
+                format!("sources[{i}].id"),
+                "a source needs a non-empty id",
+            );
         } else if matches!(source.id.as_str(), "sis" | "classroom" | "none") {
-            err(&mut errors, format!("sources[{i}].id"), format!("'{}' is reserved for master fields; choose another id", source.id));
+            err(
+                &mut errors,
+                format!("sources[{i}].id"),
+                format!(
+                    "'{}' is reserved for master fields; choose another id",
+                    source.id
+                ),
+            );
         } else if !ids.insert(source.id.as_str()) {
-            err(&mut errors, format!("sources[{i}].id"), format!("source id '{}' is used twice; ids must be unique", source.id));
+            err(
+                &mut errors,
+                format!("sources[{i}].id"),
+                format!(
+                    "source id '{}' is used twice; ids must be unique",
+                    source.id
+                ),
+            );
         }
         if source.limits.line_item_title_max == Some(0) {
-            err(&mut errors, format!("sources[{i}].limits.lineItemTitleMax"), "must be at least 1 (or unset for no limit)");
+            err(
+                &mut errors,
+                format!("sources[{i}].limits.lineItemTitleMax"),
+                "must be at least 1 (or unset for no limit)",
+            );
         }
     }
-    let prefixes: Vec<&str> = config.sources.iter().map(|s| s.sis_id_prefix.as_str()).collect();
+    let prefixes: Vec<&str> = config
+        .sources
+        .iter()
+        .map(|s| s.sis_id_prefix.as_str())
+        .collect();
     for (i, p) in prefixes.iter().enumerate() {
         for (j, q) in prefixes.iter().enumerate().skip(i + 1) {
             if !p.is_empty() && !q.is_empty() && (p.starts_with(q) || q.starts_with(p)) {
-                err(&mut errors, format!("sources[{j}].sisIdPrefix"), format!("prefix '{q}' overlaps '{p}' of sources[{i}]; ids could collide"));
+                err(
+                    &mut errors,
+                    format!("sources[{j}].sisIdPrefix"),
+                    format!("prefix '{q}' overlaps '{p}' of sources[{i}]; ids could collide"),
+                );
             }
         }
     }
@@ -66,66 +103,133 @@ pub fn validate(config: &SyncConfig) -> Result<(), Vec<ConfigError>> {
             continue;
         }
         if MasterEntity::parse(&rule.entity).is_none() {
-            err(&mut errors, format!("{at}.entity"), format!("unknown entity '{}'", rule.entity));
+            err(
+                &mut errors,
+                format!("{at}.entity"),
+                format!("unknown entity '{}'", rule.entity),
+            );
         }
         if rule.field.trim().is_empty() {
-            err(&mut errors, format!("{at}.field"), "field must not be empty");
+            err(
+                &mut errors,
+                format!("{at}.field"),
+                "field must not be empty",
+            );
         }
-        let known = matches!(rule.master.as_str(), "sis" | "classroom" | "none") || ids.contains(rule.master.as_str());
+        let known = matches!(rule.master.as_str(), "sis" | "classroom" | "none")
+            || ids.contains(rule.master.as_str());
         if !known {
-            err(&mut errors, format!("{at}.master"), format!("'{}' is not 'sis', 'classroom', 'none' or a configured source id", rule.master));
+            err(
+                &mut errors,
+                format!("{at}.master"),
+                format!(
+                    "'{}' is not 'sis', 'classroom', 'none' or a configured source id",
+                    rule.master
+                ),
+            );
         }
     }
     for (i, filter) in config.filters.iter().enumerate() {
         let needs_value = !matches!(filter.op, FilterOp::Exists | FilterOp::Missing);
         if needs_value && filter.value.is_null() {
-            err(&mut errors, format!("filters[{i}].value"), format!("operator {:?} needs a value", filter.op));
+            err(
+                &mut errors,
+                format!("filters[{i}].value"),
+                format!("operator {:?} needs a value", filter.op),
+            );
         }
         if filter.op == FilterOp::In && !filter.value.is_array() {
-            err(&mut errors, format!("filters[{i}].value"), "operator 'in' needs a list of values");
+            err(
+                &mut errors,
+                format!("filters[{i}].value"),
+                "operator 'in' needs a list of values",
+            );
         }
     }
     for (i, a) in config.attributes.iter().enumerate() {
         if let Some(s) = &a.source
             && !ids.contains(s.as_str())
         {
-            err(&mut errors, format!("attributes[{i}].source"), format!("no source with id '{s}'"));
+            err(
+                &mut errors,
+                format!("attributes[{i}].source"),
+                format!("no source with id '{s}'"),
+            );
         }
         if a.to.contains('.') || a.to.is_empty() || a.to == "sourcedId" {
-            err(&mut errors, format!("attributes[{i}].to"), "must be a top-level field other than sourcedId");
+            err(
+                &mut errors,
+                format!("attributes[{i}].to"),
+                "must be a top-level field other than sourcedId",
+            );
         }
     }
     for (i, d) in config.uniqueness.iter().enumerate() {
         if d.fields.is_empty() {
-            err(&mut errors, format!("uniqueness[{i}].fields"), "a domain of uniqueness needs at least one field");
+            err(
+                &mut errors,
+                format!("uniqueness[{i}].fields"),
+                "a domain of uniqueness needs at least one field",
+            );
         }
     }
     for (i, t) in config.holds.thresholds.iter().enumerate() {
         if t.max_count.is_none() && t.max_percent.is_none() {
-            err(&mut errors, format!("holds.thresholds[{i}]"), "set maxCount, maxPercent or both");
+            err(
+                &mut errors,
+                format!("holds.thresholds[{i}]"),
+                "set maxCount, maxPercent or both",
+            );
         }
         if let Some(p) = t.max_percent
             && !(0.0..=100.0).contains(&p)
         {
-            err(&mut errors, format!("holds.thresholds[{i}].maxPercent"), "must be between 0 and 100");
+            err(
+                &mut errors,
+                format!("holds.thresholds[{i}].maxPercent"),
+                "must be between 0 and 100",
+            );
         }
     }
     if !(0.0..=100.0).contains(&config.holds.max_shrink_percent) {
-        err(&mut errors, "holds.maxShrinkPercent".into(), "must be between 0 and 100");
+        err(
+            &mut errors,
+            "holds.maxShrinkPercent".into(),
+            "must be between 0 and 100",
+        );
     }
     for (i, r) in config.role_by_email.iter().enumerate() {
         if !r.email_suffix.contains('@') && !r.email_suffix.starts_with('.') {
-            err(&mut errors, format!("roleByEmail[{i}].emailSuffix"), "use a suffix such as '@students.district.org'");
+            err(
+                &mut errors,
+                format!("roleByEmail[{i}].emailSuffix"),
+                "use a suffix such as '@students.district.org'",
+            );
         }
     }
-    if !matches!(config.classroom.new_course_state.as_str(), "ACTIVE" | "PROVISIONED") {
-        err(&mut errors, "classroom.newCourseState".into(), "must be ACTIVE or PROVISIONED");
+    if !matches!(
+        config.classroom.new_course_state.as_str(),
+        "ACTIVE" | "PROVISIONED"
+    ) {
+        err(
+            &mut errors,
+            "classroom.newCourseState".into(),
+            "must be ACTIVE or PROVISIONED",
+        );
     }
     if config.grades.decimals > 6 {
         err(&mut errors, "grades.decimals".into(), "at most 6 decimals");
     }
     if config.grades.score == ScoreMode::Letter && config.grades.letter_scale.is_empty() {
-        err(&mut errors, "grades.letterScale".into(), "letter scores need a letter scale");
+        err(
+            &mut errors,
+            "grades.letterScale".into(),
+            "letter scores need a letter scale",
+        );
     }
-    if errors.is_empty() { Ok(()) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }

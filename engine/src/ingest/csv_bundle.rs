@@ -9,7 +9,11 @@ use super::raw::{RawRecord, RawSource};
 use crate::input::FetchMode;
 use crate::model::{EntityKind, RecordIssue};
 
-pub fn read(source: &str, files: &BTreeMap<String, String>, issues: &mut Vec<RecordIssue>) -> RawSource {
+pub fn read(
+    source: &str,
+    files: &BTreeMap<String, String>,
+    issues: &mut Vec<RecordIssue>,
+) -> RawSource {
     let mut raw = RawSource::default();
     let Some(manifest) = files.get("manifest.csv") else {
         let reason = "the CSV bundle has no manifest.csv, so it cannot say which files are bulk or delta; nothing in it was used".to_string();
@@ -32,17 +36,28 @@ pub fn read(source: &str, files: &BTreeMap<String, String>, issues: &mut Vec<Rec
     let mut roles_rows = Vec::new();
     for kind in EntityKind::ALL {
         let file = format!("{}.csv", kind.collection());
-        let mode = match properties.get(&format!("file.{}", kind.collection())).map(String::as_str) {
+        let mode = match properties
+            .get(&format!("file.{}", kind.collection()))
+            .map(String::as_str)
+        {
             Some("bulk") => FetchMode::Full,
             Some("delta") => FetchMode::Delta,
             Some("absent") | None => {
                 if files.contains_key(&file) {
-                    issues.push(RecordIssue::warning(source, file.as_str(), None, "the manifest says this file is absent; it was ignored"));
+                    issues.push(RecordIssue::warning(
+                        source,
+                        file.as_str(),
+                        None,
+                        "the manifest says this file is absent; it was ignored",
+                    ));
                 }
                 continue;
             }
             Some(other) => {
-                let reason = format!("manifest: file.{} is '{other}', expected bulk, delta or absent", kind.collection());
+                let reason = format!(
+                    "manifest: file.{} is '{other}', expected bulk, delta or absent",
+                    kind.collection()
+                );
                 issues.push(RecordIssue::error(source, "manifest", None, reason.clone()));
                 raw.unreadable.insert(kind, reason);
                 continue;
@@ -50,14 +65,24 @@ pub fn read(source: &str, files: &BTreeMap<String, String>, issues: &mut Vec<Rec
         };
         let Some(content) = files.get(&file) else {
             let reason = format!("the manifest lists {file} but the bundle does not contain it");
-            issues.push(RecordIssue::error(source, file.as_str(), None, reason.clone()));
+            issues.push(RecordIssue::error(
+                source,
+                file.as_str(),
+                None,
+                reason.clone(),
+            ));
             raw.unreadable.insert(kind, reason);
             continue;
         };
         match rows(&file, content, source, issues) {
             Ok(records) => raw.push(kind, mode, records),
             Err(reason) => {
-                issues.push(RecordIssue::error(source, file.as_str(), None, reason.clone()));
+                issues.push(RecordIssue::error(
+                    source,
+                    file.as_str(),
+                    None,
+                    reason.clone(),
+                ));
                 raw.unreadable.insert(kind, reason);
             }
         }
@@ -78,7 +103,9 @@ pub fn read(source: &str, files: &BTreeMap<String, String>, issues: &mut Vec<Rec
 }
 
 fn read_manifest(content: &str) -> Result<BTreeMap<String, String>, String> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(content.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(content.as_bytes());
     let mut props = BTreeMap::new();
     for (i, row) in reader.records().enumerate() {
         let row = row.map_err(|e| format!("manifest.csv line {}: {e}", i + 2))?;
@@ -102,9 +129,16 @@ fn json_key(column: &str) -> (String, bool) {
     }
 }
 
-fn rows(file: &str, content: &str, source: &str, issues: &mut Vec<RecordIssue>) -> Result<Vec<RawRecord>, String> {
+fn rows(
+    file: &str,
+    content: &str,
+    source: &str,
+    issues: &mut Vec<RecordIssue>,
+) -> Result<Vec<RawRecord>, String> {
     let content = content.strip_prefix('\u{feff}').unwrap_or(content);
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(content.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(content.as_bytes());
     let headers: Vec<(String, bool)> = reader
         .headers()
         .map_err(|e| format!("{file}: the header row cannot be read: {e}"))?
@@ -120,7 +154,12 @@ fn rows(file: &str, content: &str, source: &str, issues: &mut Vec<RecordIssue>) 
         let row = match row {
             Ok(r) => r,
             Err(e) => {
-                issues.push(RecordIssue::error(source, file, None, format!("line {line}: {e}")));
+                issues.push(RecordIssue::error(
+                    source,
+                    file,
+                    None,
+                    format!("line {line}: {e}"),
+                ));
                 continue;
             }
         };
@@ -129,7 +168,11 @@ fn rows(file: &str, content: &str, source: &str, issues: &mut Vec<RecordIssue>) 
                 source,
                 file,
                 row.get(0).filter(|s| !s.is_empty()),
-                format!("line {line} has {} fields, the header has {}", row.len(), headers.len()),
+                format!(
+                    "line {line} has {} fields, the header has {}",
+                    row.len(),
+                    headers.len()
+                ),
             ));
             continue;
         }
@@ -140,30 +183,61 @@ fn rows(file: &str, content: &str, source: &str, issues: &mut Vec<RecordIssue>) 
                 continue;
             }
             let value = if *is_list {
-                Value::Array(super::fields::split_list(cell).into_iter().map(Value::String).collect())
+                Value::Array(
+                    super::fields::split_list(cell)
+                        .into_iter()
+                        .map(Value::String)
+                        .collect(),
+                )
             } else {
                 Value::String(cell.to_string())
             };
             obj.insert(key.clone(), value);
         }
-        out.push(RawRecord { obj, location: format!("{file} line {line}") });
+        out.push(RawRecord {
+            obj,
+            location: format!("{file} line {line}"),
+        });
     }
     Ok(out)
 }
 
-fn attach_roles(source: &str, users: &mut [RawRecord], roles: Vec<RawRecord>, issues: &mut Vec<RecordIssue>) {
+fn attach_roles(
+    source: &str,
+    users: &mut [RawRecord],
+    roles: Vec<RawRecord>,
+    issues: &mut Vec<RecordIssue>,
+) {
     let index: BTreeMap<String, usize> = users
         .iter()
         .enumerate()
-        .filter_map(|(i, u)| u.obj.get("sourcedId").and_then(Value::as_str).map(|id| (id.to_string(), i)))
+        .filter_map(|(i, u)| {
+            u.obj
+                .get("sourcedId")
+                .and_then(Value::as_str)
+                .map(|id| (id.to_string(), i))
+        })
         .collect();
     for role in roles {
-        let user_id = role.obj.get("user").and_then(Value::as_str).unwrap_or_default().to_string();
+        let user_id = role
+            .obj
+            .get("user")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let Some(&i) = index.get(&user_id) else {
-            issues.push(RecordIssue::error(source, "roles.csv", Some(&user_id), format!("{}: no user with this sourcedId", role.location)));
+            issues.push(RecordIssue::error(
+                source,
+                "roles.csv",
+                Some(&user_id),
+                format!("{}: no user with this sourcedId", role.location),
+            ));
             continue;
         };
-        let entry = users[i].obj.entry("roles").or_insert_with(|| Value::Array(Vec::new()));
+        let entry = users[i]
+            .obj
+            .entry("roles")
+            .or_insert_with(|| Value::Array(Vec::new()));
         if let Value::Array(list) = entry {
             let mut r = Map::new();
             for key in ["roleType", "role", "org"] {

@@ -38,25 +38,33 @@ impl<'a> Fields<'a> {
             Some(Value::String(s)) => Ok(Some(s.clone()).filter(|s| !s.trim().is_empty())),
             Some(Value::Number(n)) => Ok(Some(n.to_string())),
             Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-            Some(other) => Err(format!("field '{key}' should be text, found {}", kind(other))),
+            Some(other) => Err(format!(
+                "field '{key}' should be text, found {}",
+                kind(other)
+            )),
         }
     }
 
     pub fn req_str(&self, key: &str) -> Result<String, String> {
-        self.opt_str(key)?.ok_or_else(|| format!("required field '{key}' is missing or empty"))
+        self.opt_str(key)?
+            .ok_or_else(|| format!("required field '{key}' is missing or empty"))
     }
 
     pub fn opt_ref(&self, key: &str) -> Result<Option<String>, String> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => ref_id(v)
-                .map(Some)
-                .ok_or_else(|| format!("field '{key}' should be a reference with a sourcedId, found {}", kind(v))),
+            Some(v) => ref_id(v).map(Some).ok_or_else(|| {
+                format!(
+                    "field '{key}' should be a reference with a sourcedId, found {}",
+                    kind(v)
+                )
+            }),
         }
     }
 
     pub fn req_ref(&self, key: &str) -> Result<String, String> {
-        self.opt_ref(key)?.ok_or_else(|| format!("required reference '{key}' is missing"))
+        self.opt_ref(key)?
+            .ok_or_else(|| format!("required reference '{key}' is missing"))
     }
 
     pub fn ref_list(&self, key: &str) -> Result<Vec<String>, String> {
@@ -66,10 +74,13 @@ impl<'a> Fields<'a> {
                 .iter()
                 .map(|v| ref_id(v).ok_or_else(|| format!("an entry of '{key}' has no sourcedId")))
                 .collect(),
-            Some(v @ (Value::String(_) | Value::Object(_))) => {
-                ref_id(v).map(|id| vec![id]).ok_or_else(|| format!("field '{key}' has no sourcedId"))
-            }
-            Some(other) => Err(format!("field '{key}' should be a list of references, found {}", kind(other))),
+            Some(v @ (Value::String(_) | Value::Object(_))) => ref_id(v)
+                .map(|id| vec![id])
+                .ok_or_else(|| format!("field '{key}' has no sourcedId")),
+            Some(other) => Err(format!(
+                "field '{key}' should be a list of references, found {}",
+                kind(other)
+            )),
         }
     }
 
@@ -82,11 +93,17 @@ impl<'a> Fields<'a> {
                 .map(|v| match v {
                     Value::String(s) => Ok(s.clone()),
                     Value::Number(n) => Ok(n.to_string()),
-                    other => Err(format!("an entry of '{key}' should be text, found {}", kind(other))),
+                    other => Err(format!(
+                        "an entry of '{key}' should be text, found {}",
+                        kind(other)
+                    )),
                 })
                 .collect(),
             Some(Value::String(s)) => Ok(split_list(s)),
-            Some(other) => Err(format!("field '{key}' should be a list, found {}", kind(other))),
+            Some(other) => Err(format!(
+                "field '{key}' should be a list, found {}",
+                kind(other)
+            )),
         }
     }
 
@@ -98,7 +115,9 @@ impl<'a> Fields<'a> {
             Some(Value::Number(n)) => match n.as_i64() {
                 Some(0) => Ok(Some(false)),
                 Some(1) => Ok(Some(true)),
-                _ => Err(format!("field '{key}' should be a boolean, found the number {n}")),
+                _ => Err(format!(
+                    "field '{key}' should be a boolean, found the number {n}"
+                )),
             },
             Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" => Ok(Some(true)),
@@ -106,7 +125,10 @@ impl<'a> Fields<'a> {
                 "" => Ok(None),
                 _ => Err(format!("field '{key}' should be a boolean, found '{s}'")),
             },
-            Some(other) => Err(format!("field '{key}' should be a boolean, found {}", kind(other))),
+            Some(other) => Err(format!(
+                "field '{key}' should be a boolean, found {}",
+                kind(other)
+            )),
         }
     }
 
@@ -123,7 +145,10 @@ impl<'a> Fields<'a> {
                 .filter(|f| f.is_finite())
                 .map(Some)
                 .ok_or_else(|| format!("field '{key}' should be a number, found '{s}'")),
-            Some(other) => Err(format!("field '{key}' should be a number, found {}", kind(other))),
+            Some(other) => Err(format!(
+                "field '{key}' should be a number, found {}",
+                kind(other)
+            )),
         }
     }
 
@@ -145,7 +170,11 @@ impl<'a> Fields<'a> {
 pub const COMMON: &[&str] = &["sourcedId", "status", "dateLastModified", "metadata"];
 
 pub fn split_list(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 pub fn kind(v: &Value) -> &'static str {

@@ -11,17 +11,31 @@ use crate::model::{EntityKind, RecordIssue};
 
 /// Reads every page of every collection. A page without its envelope key is an error, never
 /// an empty roster: the whole collection is marked unreadable.
-pub fn read(source: &str, collections: &BTreeMap<String, Collection>, issues: &mut Vec<RecordIssue>) -> RawSource {
+pub fn read(
+    source: &str,
+    collections: &BTreeMap<String, Collection>,
+    issues: &mut Vec<RecordIssue>,
+) -> RawSource {
     let mut raw = RawSource::default();
     for (name, collection) in collections {
         let Some((entity, envelope)) = EntityKind::from_collection(name) else {
-            issues.push(RecordIssue::warning(source, name.as_str(), None, format!("collection '{name}' is not used by classbridge; ignored")));
+            issues.push(RecordIssue::warning(
+                source,
+                name.as_str(),
+                None,
+                format!("collection '{name}' is not used by classbridge; ignored"),
+            ));
             continue;
         };
         match read_pages(name, envelope, collection, issues, source) {
             Ok(records) => raw.push(entity, collection.mode, records),
             Err(reason) => {
-                issues.push(RecordIssue::error(source, name.as_str(), None, reason.clone()));
+                issues.push(RecordIssue::error(
+                    source,
+                    name.as_str(),
+                    None,
+                    reason.clone(),
+                ));
                 raw.unreadable.insert(entity, reason);
             }
         }
@@ -40,7 +54,10 @@ fn read_pages(
     for (page_no, page) in collection.pages.iter().enumerate() {
         let page_no = page_no + 1;
         let Value::Object(page_obj) = page else {
-            return Err(format!("{name} page {page_no} is {}, not an object; the collection was not used", kind(page)));
+            return Err(format!(
+                "{name} page {page_no} is {}, not an object; the collection was not used",
+                kind(page)
+            ));
         };
         let Some(items) = page_obj.get(envelope) else {
             return Err(format!(
@@ -48,12 +65,18 @@ fn read_pages(
             ));
         };
         let Value::Array(items) = items else {
-            return Err(format!("{name} page {page_no}: '{envelope}' is {}, not a list", kind(items)));
+            return Err(format!(
+                "{name} page {page_no}: '{envelope}' is {}, not a list",
+                kind(items)
+            ));
         };
         for (i, item) in items.iter().enumerate() {
             let location = format!("{name} page {page_no} item {}", i + 1);
             match item {
-                Value::Object(obj) => records.push(RawRecord { obj: obj.clone(), location }),
+                Value::Object(obj) => records.push(RawRecord {
+                    obj: obj.clone(),
+                    location,
+                }),
                 other => issues.push(RecordIssue::error(
                     source,
                     envelope,

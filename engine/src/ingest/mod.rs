@@ -37,15 +37,27 @@ pub fn ingest(config: &SyncConfig, data: &[SourceData], previous: &SyncState) ->
     for source_data in data {
         let id = source_data.source_id.as_str();
         let Some(source) = config.source(id) else {
-            out.issues.push(RecordIssue::error(id, "source", None, format!("data arrived for source '{id}', which is not configured; it was not used")));
+            out.issues.push(RecordIssue::error(
+                id,
+                "source",
+                None,
+                format!("data arrived for source '{id}', which is not configured; it was not used"),
+            ));
             continue;
         };
         if !seen.insert(id) {
-            out.issues.push(RecordIssue::error(id, "source", None, "data for this source arrived twice; only the first was used"));
+            out.issues.push(RecordIssue::error(
+                id,
+                "source",
+                None,
+                "data for this source arrived twice; only the first was used",
+            ));
             continue;
         }
         let raw = match &source_data.payload {
-            SourcePayload::Json { collections } => json_pages::read(id, collections, &mut out.issues),
+            SourcePayload::Json { collections } => {
+                json_pages::read(id, collections, &mut out.issues)
+            }
             SourcePayload::Csv { files } => csv_bundle::read(id, files, &mut out.issues),
         };
         for (kind, reason) in &raw.unreadable {
@@ -80,7 +92,11 @@ fn build_source_roster(
     issues: &mut Vec<RecordIssue>,
 ) -> Roster {
     let mut roster = Roster::default();
-    let mut ctx = Ctx { config, source, issues };
+    let mut ctx = Ctx {
+        config,
+        source,
+        issues,
+    };
     macro_rules! table {
         ($ty:ty, $field:ident) => {
             roster.$field = ctx.table::<$ty>(raw.collections.remove(&<$ty>::KIND), &prev.$field);
@@ -116,17 +132,28 @@ impl Ctx<'_> {
         let gradebook = matches!(R::KIND, EntityKind::LineItem | EntityKind::Result);
         let Some(collection) = collection else {
             // Not read this time: keep what we had (the SIS gradebook is never kept).
-            return if gradebook { BTreeMap::new() } else { prev.clone() };
+            return if gradebook {
+                BTreeMap::new()
+            } else {
+                prev.clone()
+            };
         };
         let absence_deletes = collection.mode == FetchMode::Full && self.source.bulk_upload;
-        let mut table = if absence_deletes || gradebook { BTreeMap::new() } else { prev.clone() };
+        let mut table = if absence_deletes || gradebook {
+            BTreeMap::new()
+        } else {
+            prev.clone()
+        };
         let mut seen = BTreeSet::new();
         let source_id = self.source.id.clone();
         let entity = R::KIND.collection();
         for raw in collection.records {
             let mut obj = raw.obj;
             self.map_attributes(R::KIND, &mut obj);
-            let raw_id = obj.get("sourcedId").and_then(Value::as_str).map(|s| self.prefixed(s.trim()));
+            let raw_id = obj
+                .get("sourcedId")
+                .and_then(Value::as_str)
+                .map(|s| self.prefixed(s.trim()));
             let parsed = R::from_raw(&obj).map(|mut r| {
                 self.prefix(&mut r);
                 r
@@ -135,7 +162,15 @@ impl Ctx<'_> {
                 Ok(record) => {
                     let id = record.sourced_id().to_string();
                     if !seen.insert(id.clone()) {
-                        self.issues.push(RecordIssue::error(&source_id, entity, Some(&id), format!("{}: duplicate sourcedId; the first record with this id was used", raw.location)));
+                        self.issues.push(RecordIssue::error(
+                            &source_id,
+                            entity,
+                            Some(&id),
+                            format!(
+                                "{}: duplicate sourcedId; the first record with this id was used",
+                                raw.location
+                            ),
+                        ));
                         continue;
                     }
                     if record.status() == Status::ToBeDeleted {
@@ -146,8 +181,17 @@ impl Ctx<'_> {
                 }
                 Err(reason) => {
                     let kept = raw_id.as_ref().and_then(|id| prev.get(id).map(|p| (id, p)));
-                    let note = if kept.is_some() { "; its previous version was kept" } else { "" };
-                    self.issues.push(RecordIssue::error(&source_id, entity, raw_id.as_deref(), format!("{}: {reason}{note}", raw.location)));
+                    let note = if kept.is_some() {
+                        "; its previous version was kept"
+                    } else {
+                        ""
+                    };
+                    self.issues.push(RecordIssue::error(
+                        &source_id,
+                        entity,
+                        raw_id.as_deref(),
+                        format!("{}: {reason}{note}", raw.location),
+                    ));
                     if let Some((id, previous)) = kept
                         && seen.insert(id.clone())
                     {
@@ -178,9 +222,13 @@ impl Ctx<'_> {
     }
 
     fn map_attributes(&self, kind: EntityKind, obj: &mut Map<String, Value>) {
-        let rules = self.config.attributes.iter().filter(|a: &&AttributeMapping| {
-            a.entity == kind && a.source.as_deref().is_none_or(|s| s == self.source.id)
-        });
+        let rules = self
+            .config
+            .attributes
+            .iter()
+            .filter(|a: &&AttributeMapping| {
+                a.entity == kind && a.source.as_deref().is_none_or(|s| s == self.source.id)
+            });
         for rule in rules {
             if let Some(value) = lookup(obj, &rule.from).filter(|v| !v.is_null()).cloned() {
                 obj.insert(rule.to.clone(), value);
@@ -191,13 +239,23 @@ impl Ctx<'_> {
 
 /// The first rule whose suffix matches sets the role (or fills a missing one).
 pub fn apply_role_by_email(config: &SyncConfig, user: &mut User) {
-    let Some(email) = user.normalized_email() else { return };
-    let Some(rule) = config.role_by_email.iter().find(|r| email.ends_with(&r.email_suffix.to_ascii_lowercase())) else {
+    let Some(email) = user.normalized_email() else {
+        return;
+    };
+    let Some(rule) = config
+        .role_by_email
+        .iter()
+        .find(|r| email.ends_with(&r.email_suffix.to_ascii_lowercase()))
+    else {
         return;
     };
     if user.roles.is_empty() {
         let org = user.primary_org.clone().unwrap_or_default();
-        user.roles.push(UserRole { role_type: "primary".into(), role: rule.role.clone(), org });
+        user.roles.push(UserRole {
+            role_type: "primary".into(),
+            role: rule.role.clone(),
+            org,
+        });
     } else if rule.overwrite {
         for role in &mut user.roles {
             role.role = rule.role.clone();

@@ -28,7 +28,10 @@ pub struct RawSource {
 
 impl RawSource {
     pub fn push(&mut self, kind: EntityKind, mode: FetchMode, records: Vec<RawRecord>) {
-        let entry = self.collections.entry(kind).or_insert(RawCollection { mode, records: Vec::new() });
+        let entry = self.collections.entry(kind).or_insert(RawCollection {
+            mode,
+            records: Vec::new(),
+        });
         // A collection read in part as delta is delta as a whole: absence proves nothing.
         if mode == FetchMode::Delta {
             entry.mode = FetchMode::Delta;

@@ -23,7 +23,12 @@ fn header(f: &Fields) -> Result<Header, String> {
         Some(raw) => Status::parse(&raw)
             .ok_or_else(|| format!("status '{raw}' is not one of active, tobedeleted"))?,
     };
-    Ok(Header { sourced_id, status, date_last_modified: f.opt_str("dateLastModified")?, metadata: f.metadata() })
+    Ok(Header {
+        sourced_id,
+        status,
+        date_last_modified: f.opt_str("dateLastModified")?,
+        metadata: f.metadata(),
+    })
 }
 
 /// `YYYY-MM-DD`, optionally followed by a time: the spec says date, servers send date-times.
@@ -38,7 +43,13 @@ pub fn check_date(field: &str, value: Option<String>) -> Result<Option<String>, 
                 && b[5..7].iter().all(u8::is_ascii_digit)
                 && b[7] == b'-'
                 && b[8..10].iter().all(u8::is_ascii_digit);
-            if ok { Ok(Some(v)) } else { Err(format!("field '{field}' should be a date (YYYY-MM-DD), found '{v}'")) }
+            if ok {
+                Ok(Some(v))
+            } else {
+                Err(format!(
+                    "field '{field}' should be a date (YYYY-MM-DD), found '{v}'"
+                ))
+            }
         }
     }
 }
@@ -66,10 +77,14 @@ impl FromRaw for AcademicSession {
         let f = Fields::new(obj);
         let h = header(&f)?;
         let session_type = f.req_str("type")?;
-        if !matches!(session_type.as_str(), "gradingPeriod" | "semester" | "schoolYear" | "term")
-            && !session_type.starts_with("ext:")
+        if !matches!(
+            session_type.as_str(),
+            "gradingPeriod" | "semester" | "schoolYear" | "term"
+        ) && !session_type.starts_with("ext:")
         {
-            return Err(format!("type '{session_type}' is not gradingPeriod, semester, schoolYear or term"));
+            return Err(format!(
+                "type '{session_type}' is not gradingPeriod, semester, schoolYear or term"
+            ));
         }
         Ok(AcademicSession {
             title: f.req_str("title")?,
@@ -78,7 +93,15 @@ impl FromRaw for AcademicSession {
             end_date: check_date("endDate", Some(f.req_str("endDate")?))?.unwrap_or_default(),
             parent: f.opt_ref("parent")?,
             school_year: f.opt_str("schoolYear")?,
-            extra: f.extra(&["title", "type", "startDate", "endDate", "parent", "schoolYear", "children"]),
+            extra: f.extra(&[
+                "title",
+                "type",
+                "startDate",
+                "endDate",
+                "parent",
+                "schoolYear",
+                "children",
+            ]),
             sourced_id: h.sourced_id,
             status: h.status,
             date_last_modified: h.date_last_modified,
@@ -88,8 +111,18 @@ impl FromRaw for AcademicSession {
 }
 
 const USER_ROLES: &[&str] = &[
-    "administrator", "aide", "guardian", "parent", "proctor", "relative", "student", "teacher",
-    "districtAdministrator", "siteAdministrator", "systemAdministrator", "principal",
+    "administrator",
+    "aide",
+    "guardian",
+    "parent",
+    "proctor",
+    "relative",
+    "student",
+    "teacher",
+    "districtAdministrator",
+    "siteAdministrator",
+    "systemAdministrator",
+    "principal",
 ];
 
 fn check_role(role: &str) -> Result<String, String> {
@@ -105,13 +138,21 @@ fn user_roles(f: &Fields, obj: &Map<String, Value>) -> Result<Vec<UserRole>, Str
     if let Some(Value::Array(items)) = obj.get("roles") {
         let mut roles = Vec::with_capacity(items.len());
         for item in items {
-            let Value::Object(r) = item else { return Err("an entry of 'roles' is not an object".into()) };
+            let Value::Object(r) = item else {
+                return Err("an entry of 'roles' is not an object".into());
+            };
             let rf = Fields::new(r);
             let role_type = rf.opt_str("roleType")?.unwrap_or_else(|| "primary".into());
             if !matches!(role_type.as_str(), "primary" | "secondary") {
-                return Err(format!("roleType '{role_type}' is not primary or secondary"));
+                return Err(format!(
+                    "roleType '{role_type}' is not primary or secondary"
+                ));
             }
-            roles.push(UserRole { role_type, role: check_role(&rf.req_str("role")?)?, org: rf.req_ref("org")? });
+            roles.push(UserRole {
+                role_type,
+                role: check_role(&rf.req_str("role")?)?,
+                org: rf.req_ref("org")?,
+            });
         }
         return Ok(roles);
     }
@@ -121,10 +162,18 @@ fn user_roles(f: &Fields, obj: &Map<String, Value>) -> Result<Vec<UserRole>, Str
     };
     let orgs = f.ref_list("orgs")?;
     match role {
-        Some(role) if orgs.is_empty() => Ok(vec![UserRole { role_type: "primary".into(), role, org: String::new() }]),
+        Some(role) if orgs.is_empty() => Ok(vec![UserRole {
+            role_type: "primary".into(),
+            role,
+            org: String::new(),
+        }]),
         Some(role) => Ok(orgs
             .into_iter()
-            .map(|org| UserRole { role_type: "primary".into(), role: role.clone(), org })
+            .map(|org| UserRole {
+                role_type: "primary".into(),
+                role: role.clone(),
+                org,
+            })
             .collect()),
         None => Ok(Vec::new()),
     }
@@ -138,7 +187,10 @@ fn user_ids(obj: &Map<String, Value>) -> Result<Vec<UserIdentifier>, String> {
             .map(|item| match item {
                 Value::Object(o) => {
                     let f = Fields::new(o);
-                    Ok(UserIdentifier { id_type: f.req_str("type")?, identifier: f.req_str("identifier")? })
+                    Ok(UserIdentifier {
+                        id_type: f.req_str("type")?,
+                        identifier: f.req_str("identifier")?,
+                    })
                 }
                 Value::String(s) => parse_user_id(s),
                 _ => Err("an entry of 'userIds' is not an object".to_string()),
@@ -158,10 +210,13 @@ fn user_ids(obj: &Map<String, Value>) -> Result<Vec<UserIdentifier>, String> {
 fn parse_user_id(raw: &str) -> Result<UserIdentifier, String> {
     let inner = raw.trim().trim_start_matches('{').trim_end_matches('}');
     match inner.split_once(':') {
-        Some((t, id)) if !t.is_empty() && !id.is_empty() => {
-            Ok(UserIdentifier { id_type: t.to_string(), identifier: id.to_string() })
-        }
-        _ => Err(format!("userId '{raw}' is not of the form {{type:identifier}}")),
+        Some((t, id)) if !t.is_empty() && !id.is_empty() => Ok(UserIdentifier {
+            id_type: t.to_string(),
+            identifier: id.to_string(),
+        }),
+        _ => Err(format!(
+            "userId '{raw}' is not of the form {{type:identifier}}"
+        )),
     }
 }
 
@@ -184,8 +239,21 @@ impl FromRaw for User {
             grades: f.str_list("grades")?,
             agents: f.ref_list("agents")?,
             extra: f.extra(&[
-                "enabledUser", "username", "givenName", "familyName", "middleName", "email", "identifier",
-                "roles", "role", "orgs", "primaryOrg", "userIds", "grades", "agents", "password",
+                "enabledUser",
+                "username",
+                "givenName",
+                "familyName",
+                "middleName",
+                "email",
+                "identifier",
+                "roles",
+                "role",
+                "orgs",
+                "primaryOrg",
+                "userIds",
+                "grades",
+                "agents",
+                "password",
             ]),
             sourced_id: h.sourced_id,
             status: h.status,
@@ -206,7 +274,14 @@ impl FromRaw for Course {
             school_year: f.opt_ref("schoolYear")?,
             grades: f.str_list("grades")?,
             subjects: f.str_list("subjects")?,
-            extra: f.extra(&["title", "courseCode", "org", "schoolYear", "grades", "subjects"]),
+            extra: f.extra(&[
+                "title",
+                "courseCode",
+                "org",
+                "schoolYear",
+                "grades",
+                "subjects",
+            ]),
             sourced_id: h.sourced_id,
             status: h.status,
             date_last_modified: h.date_last_modified,
@@ -230,7 +305,15 @@ impl FromRaw for Class {
             periods: f.str_list("periods")?,
             subjects: f.str_list("subjects")?,
             extra: f.extra(&[
-                "title", "classCode", "classType", "location", "course", "school", "terms", "periods", "subjects",
+                "title",
+                "classCode",
+                "classType",
+                "location",
+                "course",
+                "school",
+                "terms",
+                "periods",
+                "subjects",
             ]),
             sourced_id: h.sourced_id,
             status: h.status,
@@ -252,7 +335,15 @@ impl FromRaw for Enrollment {
             primary: f.flex_bool("primary")?.unwrap_or(false),
             begin_date: check_date("beginDate", f.opt_str("beginDate")?)?,
             end_date: check_date("endDate", f.opt_str("endDate")?)?,
-            extra: f.extra(&["user", "class", "school", "role", "primary", "beginDate", "endDate"]),
+            extra: f.extra(&[
+                "user",
+                "class",
+                "school",
+                "role",
+                "primary",
+                "beginDate",
+                "endDate",
+            ]),
             sourced_id: h.sourced_id,
             status: h.status,
             date_last_modified: h.date_last_modified,
@@ -293,8 +384,15 @@ impl FromRaw for LineItem {
             result_value_min: f.opt_f64("resultValueMin")?,
             result_value_max: f.opt_f64("resultValueMax")?,
             extra: f.extra(&[
-                "title", "description", "assignDate", "dueDate", "class", "category", "gradingPeriod",
-                "resultValueMin", "resultValueMax",
+                "title",
+                "description",
+                "assignDate",
+                "dueDate",
+                "class",
+                "category",
+                "gradingPeriod",
+                "resultValueMin",
+                "resultValueMax",
             ]),
             sourced_id: h.sourced_id,
             status: h.status,
@@ -324,8 +422,16 @@ impl FromRaw for GradeResult {
             missing: f.flex_bool("missing")?,
             incomplete: f.flex_bool("incomplete")?,
             extra: f.extra(&[
-                "lineItem", "student", "scoreStatus", "score", "textScore", "scoreDate", "comment", "late",
-                "missing", "incomplete",
+                "lineItem",
+                "student",
+                "scoreStatus",
+                "score",
+                "textScore",
+                "scoreDate",
+                "comment",
+                "late",
+                "missing",
+                "incomplete",
             ]),
             sourced_id: h.sourced_id,
             status: h.status,

@@ -173,6 +173,8 @@ pub struct ClassroomSnapshot {
 
 impl ClassroomSnapshot {
     pub fn course_by_alias(&self, alias: &str) -> Option<&ClassroomCourse> {
-        self.courses.values().find(|c| c.aliases.iter().any(|a| a == alias))
+        self.courses
+            .values()
+            .find(|c| c.aliases.iter().any(|a| a == alias))
     }
 }

@@ -151,7 +151,12 @@ pub struct RecordIssue {
 }
 
 impl RecordIssue {
-    pub fn error(source: &str, entity: impl Into<String>, id: Option<&str>, reason: impl Into<String>) -> Self {
+    pub fn error(
+        source: &str,
+        entity: impl Into<String>,
+        id: Option<&str>,
+        reason: impl Into<String>,
+    ) -> Self {
         RecordIssue {
             source: source.to_string(),
             entity: entity.into(),
@@ -161,7 +166,15 @@ impl RecordIssue {
         }
     }
 
-    pub fn warning(source: &str, entity: impl Into<String>, id: Option<&str>, reason: impl Into<String>) -> Self {
-        RecordIssue { severity: Severity::Warning, ..Self::error(source, entity, id, reason) }
+    pub fn warning(
+        source: &str,
+        entity: impl Into<String>,
+        id: Option<&str>,
+        reason: impl Into<String>,
+    ) -> Self {
+        RecordIssue {
+            severity: Severity::Warning,
+            ..Self::error(source, entity, id, reason)
+        }
     }
 }

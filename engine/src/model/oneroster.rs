@@ -1,7 +1,6 @@
 //! Canonical OneRoster records, one shape for 1.1 and 1.2. References are plain (prefixed)
 //! sourcedIds; unknown fields are kept in `extra` so nothing a vendor sends is dropped.
 
-
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -114,7 +113,10 @@ impl User {
     }
 
     pub fn orgs(&self) -> impl Iterator<Item = &str> {
-        self.roles.iter().map(|r| r.org.as_str()).chain(self.primary_org.as_deref())
+        self.roles
+            .iter()
+            .map(|r| r.org.as_str())
+            .chain(self.primary_org.as_deref())
     }
 
     pub fn normalized_email(&self) -> Option<String> {
@@ -382,20 +384,32 @@ macro_rules! record_basics {
 impl RosterRecord for Org {
     record_basics!(Org, EntityKind::Org);
     fn references(&self) -> Vec<(EntityKind, &str)> {
-        self.parent.iter().map(|p| (EntityKind::Org, p.as_str())).collect()
+        self.parent
+            .iter()
+            .map(|p| (EntityKind::Org, p.as_str()))
+            .collect()
     }
     fn references_mut(&mut self) -> Vec<(EntityKind, &mut String)> {
-        self.parent.iter_mut().map(|p| (EntityKind::Org, p)).collect()
+        self.parent
+            .iter_mut()
+            .map(|p| (EntityKind::Org, p))
+            .collect()
     }
 }
 
 impl RosterRecord for AcademicSession {
     record_basics!(AcademicSession, EntityKind::AcademicSession);
     fn references(&self) -> Vec<(EntityKind, &str)> {
-        self.parent.iter().map(|p| (EntityKind::AcademicSession, p.as_str())).collect()
+        self.parent
+            .iter()
+            .map(|p| (EntityKind::AcademicSession, p.as_str()))
+            .collect()
     }
     fn references_mut(&mut self) -> Vec<(EntityKind, &mut String)> {
-        self.parent.iter_mut().map(|p| (EntityKind::AcademicSession, p)).collect()
+        self.parent
+            .iter_mut()
+            .map(|p| (EntityKind::AcademicSession, p))
+            .collect()
     }
 }
 
@@ -405,8 +419,11 @@ impl RosterRecord for User {
         self.orgs().map(|o| (EntityKind::Org, o)).collect()
     }
     fn references_mut(&mut self) -> Vec<(EntityKind, &mut String)> {
-        let mut refs: Vec<(EntityKind, &mut String)> =
-            self.roles.iter_mut().map(|r| (EntityKind::Org, &mut r.org)).collect();
+        let mut refs: Vec<(EntityKind, &mut String)> = self
+            .roles
+            .iter_mut()
+            .map(|r| (EntityKind::Org, &mut r.org))
+            .collect();
         refs.extend(self.primary_org.iter_mut().map(|o| (EntityKind::Org, o)));
         refs.extend(self.agents.iter_mut().map(|a| (EntityKind::User, a)));
         refs
@@ -422,12 +439,20 @@ impl RosterRecord for Course {
     record_basics!(Course, EntityKind::Course);
     fn references(&self) -> Vec<(EntityKind, &str)> {
         let mut refs = vec![(EntityKind::Org, self.org.as_str())];
-        refs.extend(self.school_year.iter().map(|s| (EntityKind::AcademicSession, s.as_str())));
+        refs.extend(
+            self.school_year
+                .iter()
+                .map(|s| (EntityKind::AcademicSession, s.as_str())),
+        );
         refs
     }
     fn references_mut(&mut self) -> Vec<(EntityKind, &mut String)> {
         let mut refs = vec![(EntityKind::Org, &mut self.org)];
-        refs.extend(self.school_year.iter_mut().map(|s| (EntityKind::AcademicSession, s)));
+        refs.extend(
+            self.school_year
+                .iter_mut()
+                .map(|s| (EntityKind::AcademicSession, s)),
+        );
         refs
     }
 }
@@ -435,13 +460,27 @@ impl RosterRecord for Course {
 impl RosterRecord for Class {
     record_basics!(Class, EntityKind::Class);
     fn references(&self) -> Vec<(EntityKind, &str)> {
-        let mut refs = vec![(EntityKind::Course, self.course.as_str()), (EntityKind::Org, self.school.as_str())];
-        refs.extend(self.terms.iter().map(|t| (EntityKind::AcademicSession, t.as_str())));
+        let mut refs = vec![
+            (EntityKind::Course, self.course.as_str()),
+            (EntityKind::Org, self.school.as_str()),
+        ];
+        refs.extend(
+            self.terms
+                .iter()
+                .map(|t| (EntityKind::AcademicSession, t.as_str())),
+        );
         refs
     }
     fn references_mut(&mut self) -> Vec<(EntityKind, &mut String)> {
-        let mut refs = vec![(EntityKind::Course, &mut self.course), (EntityKind::Org, &mut self.school)];
-        refs.extend(self.terms.iter_mut().map(|t| (EntityKind::AcademicSession, t)));
+        let mut refs = vec![
+            (EntityKind::Course, &mut self.course),
+            (EntityKind::Org, &mut self.school),
+        ];
+        refs.extend(
+            self.terms
+                .iter_mut()
+                .map(|t| (EntityKind::AcademicSession, t)),
+        );
         refs
     }
 }
@@ -467,10 +506,16 @@ impl RosterRecord for Enrollment {
 impl RosterRecord for Category {
     record_basics!(Category, EntityKind::Category);
     fn references(&self) -> Vec<(EntityKind, &str)> {
-        self.class.iter().map(|c| (EntityKind::Class, c.as_str())).collect()
+        self.class
+            .iter()
+            .map(|c| (EntityKind::Class, c.as_str()))
+            .collect()
     }
     fn references_mut(&mut self) -> Vec<(EntityKind, &mut String)> {
-        self.class.iter_mut().map(|c| (EntityKind::Class, c)).collect()
+        self.class
+            .iter_mut()
+            .map(|c| (EntityKind::Class, c))
+            .collect()
     }
 }
 
@@ -478,14 +523,26 @@ impl RosterRecord for LineItem {
     record_basics!(LineItem, EntityKind::LineItem);
     fn references(&self) -> Vec<(EntityKind, &str)> {
         let mut refs = vec![(EntityKind::Class, self.class.as_str())];
-        refs.extend(self.category.iter().map(|c| (EntityKind::Category, c.as_str())));
-        refs.extend(self.grading_period.iter().map(|g| (EntityKind::AcademicSession, g.as_str())));
+        refs.extend(
+            self.category
+                .iter()
+                .map(|c| (EntityKind::Category, c.as_str())),
+        );
+        refs.extend(
+            self.grading_period
+                .iter()
+                .map(|g| (EntityKind::AcademicSession, g.as_str())),
+        );
         refs
     }
     fn references_mut(&mut self) -> Vec<(EntityKind, &mut String)> {
         let mut refs = vec![(EntityKind::Class, &mut self.class)];
         refs.extend(self.category.iter_mut().map(|c| (EntityKind::Category, c)));
-        refs.extend(self.grading_period.iter_mut().map(|g| (EntityKind::AcademicSession, g)));
+        refs.extend(
+            self.grading_period
+                .iter_mut()
+                .map(|g| (EntityKind::AcademicSession, g)),
+        );
         refs
     }
 }
@@ -493,9 +550,15 @@ impl RosterRecord for LineItem {
 impl RosterRecord for GradeResult {
     record_basics!(GradeResult, EntityKind::Result);
     fn references(&self) -> Vec<(EntityKind, &str)> {
-        vec![(EntityKind::LineItem, self.line_item.as_str()), (EntityKind::User, self.student.as_str())]
+        vec![
+            (EntityKind::LineItem, self.line_item.as_str()),
+            (EntityKind::User, self.student.as_str()),
+        ]
     }
     fn references_mut(&mut self) -> Vec<(EntityKind, &mut String)> {
-        vec![(EntityKind::LineItem, &mut self.line_item), (EntityKind::User, &mut self.student)]
+        vec![
+            (EntityKind::LineItem, &mut self.line_item),
+            (EntityKind::User, &mut self.student),
+        ]
     }
 }

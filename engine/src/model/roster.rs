@@ -41,7 +41,10 @@ impl Roster {
     }
 
     pub fn roster_len(&self) -> usize {
-        crate::model::EntityKind::ROSTER.iter().map(|k| self.count(*k)).sum()
+        crate::model::EntityKind::ROSTER
+            .iter()
+            .map(|k| self.count(*k))
+            .sum()
     }
 
     pub fn contains(&self, kind: crate::model::EntityKind, id: &str) -> bool {

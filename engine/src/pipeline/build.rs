@@ -15,7 +15,10 @@ pub fn op_id(key: &str) -> String {
     sha256_hex(key.as_bytes())[..16].to_string()
 }
 
-pub fn order(mut drafts: Vec<OpDraft>, failures: &BTreeMap<String, crate::state::OpFailure>) -> Vec<PlannedOp> {
+pub fn order(
+    mut drafts: Vec<OpDraft>,
+    failures: &BTreeMap<String, crate::state::OpFailure>,
+) -> Vec<PlannedOp> {
     drafts.sort_by(|a, b| a.phase.cmp(&b.phase).then_with(|| a.key.cmp(&b.key)));
     drafts.dedup_by(|a, b| a.key == b.key);
     let present: BTreeSet<String> = drafts.iter().map(|d| d.key.clone()).collect();
@@ -24,11 +27,19 @@ pub fn order(mut drafts: Vec<OpDraft>, failures: &BTreeMap<String, crate::state:
         .map(|d| {
             let mut summary = d.summary;
             if let Some(f) = failures.get(&d.key) {
-                summary.push_str(&format!(" (retry; failed {} time(s), last: {})", f.attempts, f.error));
+                summary.push_str(&format!(
+                    " (retry; failed {} time(s), last: {})",
+                    f.attempts, f.error
+                ));
             }
             PlannedOp {
                 op_id: op_id(&d.key),
-                depends_on: d.depends_on.iter().filter(|k| present.contains(*k)).map(|k| op_id(k)).collect(),
+                depends_on: d
+                    .depends_on
+                    .iter()
+                    .filter(|k| present.contains(*k))
+                    .map(|k| op_id(k))
+                    .collect(),
                 key: d.key,
                 entity: d.entity,
                 change: d.change,
@@ -55,11 +66,19 @@ pub fn summarize(
     issues: usize,
     skipped: BTreeMap<String, u64>,
 ) -> PreviewSummary {
-    let mut summary = PreviewSummary { record_issues: issues as u64, skipped, ..Default::default() };
+    let mut summary = PreviewSummary {
+        record_issues: issues as u64,
+        skipped,
+        ..Default::default()
+    };
     for kind in EntityKind::ROSTER {
         summary.roster.insert(
             kind,
-            ChangeCounts { before: previous.count(kind) as u64, after: current.count(kind) as u64, ..Default::default() },
+            ChangeCounts {
+                before: previous.count(kind) as u64,
+                after: current.count(kind) as u64,
+                ..Default::default()
+            },
         );
     }
     let mut shown: BTreeMap<(EntityKind, ChangeKind), usize> = BTreeMap::new();
@@ -81,7 +100,12 @@ pub fn summarize(
         }
     }
     for op in ops {
-        *summary.operations.entry(op.entity).or_default().entry(op.change).or_default() += 1;
+        *summary
+            .operations
+            .entry(op.entity)
+            .or_default()
+            .entry(op.change)
+            .or_default() += 1;
     }
     summary
 }
@@ -116,5 +140,8 @@ pub fn content_id(plan: &SyncPlan) -> String {
 }
 
 pub fn base_state(previous: &SyncState) -> SyncState {
-    SyncState { version: crate::state::STATE_VERSION, ..previous.clone() }
+    SyncState {
+        version: crate::state::STATE_VERSION,
+        ..previous.clone()
+    }
 }

@@ -21,8 +21,13 @@ pub fn annotate(previous: &Roster, changes: &mut [RosterChange]) {
     if users.is_empty() && classes.is_empty() {
         return;
     }
-    for change in changes.iter_mut().filter(|c| c.entity == EntityKind::Enrollment && c.change == ChangeKind::Delete) {
-        let Some(enrollment) = previous.enrollments.get(&change.sourced_id) else { continue };
+    for change in changes
+        .iter_mut()
+        .filter(|c| c.entity == EntityKind::Enrollment && c.change == ChangeKind::Delete)
+    {
+        let Some(enrollment) = previous.enrollments.get(&change.sourced_id) else {
+            continue;
+        };
         if users.contains(&enrollment.user) {
             change.cause = Some(format!("user '{}' was removed", enrollment.user));
         } else if classes.contains(&enrollment.class) {

@@ -16,13 +16,22 @@ pub struct DedupOutcome {
     pub skipped: BTreeMap<String, u64>,
 }
 
-pub fn dedup(config: &SyncConfig, roster: &mut Roster, issues: &mut Vec<RecordIssue>) -> DedupOutcome {
-    let mut out = DedupOutcome { holds: Vec::new(), skipped: BTreeMap::new() };
+pub fn dedup(
+    config: &SyncConfig,
+    roster: &mut Roster,
+    issues: &mut Vec<RecordIssue>,
+) -> DedupOutcome {
+    let mut out = DedupOutcome {
+        holds: Vec::new(),
+        skipped: BTreeMap::new(),
+    };
     for domain in &config.uniqueness {
         for_each_kind!(dedup_table(domain, roster, issues, &mut out));
     }
     for (kind, n) in super::integrity::prune(roster) {
-        *out.skipped.entry(format!("{}.dependsOnDuplicate", kind.singular())).or_default() += n;
+        *out.skipped
+            .entry(format!("{}.dependsOnDuplicate", kind.singular()))
+            .or_default() += n;
     }
     out
 }
@@ -46,7 +55,12 @@ fn scope_of<R: RosterRecord>(record: &R) -> String {
         .unwrap_or_default()
 }
 
-fn dedup_table<R: TableRecord>(domain: &UniquenessDomain, roster: &mut Roster, issues: &mut Vec<RecordIssue>, out: &mut DedupOutcome) {
+fn dedup_table<R: TableRecord>(
+    domain: &UniquenessDomain,
+    roster: &mut Roster,
+    issues: &mut Vec<RecordIssue>,
+    out: &mut DedupOutcome,
+) {
     if domain.entity != R::KIND {
         return;
     }
@@ -54,7 +68,12 @@ fn dedup_table<R: TableRecord>(domain: &UniquenessDomain, roster: &mut Roster, i
     for (id, record) in R::table(roster) {
         let fields = record.fields();
         // A record missing any field of the domain is not part of it.
-        let Some(mut key) = domain.fields.iter().map(|f| key_part(lookup(&fields, f))).collect::<Option<Vec<_>>>() else {
+        let Some(mut key) = domain
+            .fields
+            .iter()
+            .map(|f| key_part(lookup(&fields, f)))
+            .collect::<Option<Vec<_>>>()
+        else {
             continue;
         };
         if domain.scope == UniquenessScope::School {
@@ -69,7 +88,11 @@ fn dedup_table<R: TableRecord>(domain: &UniquenessDomain, roster: &mut Roster, i
     for (key, ids) in groups.into_iter().filter(|(_, ids)| ids.len() > 1) {
         let shown = key[..domain.fields.len()].join(", ");
         for (i, id) in ids.iter().enumerate() {
-            let others: Vec<&str> = ids.iter().filter(|o| *o != id).map(String::as_str).collect();
+            let others: Vec<&str> = ids
+                .iter()
+                .filter(|o| *o != id)
+                .map(String::as_str)
+                .collect();
             let (dropped, what) = match domain.on_duplicate {
                 DuplicateAction::Report => (false, "kept"),
                 DuplicateAction::KeepFirst if i == 0 => (false, "kept (first by sourcedId)"),
@@ -81,7 +104,10 @@ fn dedup_table<R: TableRecord>(domain: &UniquenessDomain, roster: &mut Roster, i
                 "roster",
                 entity,
                 Some(id),
-                format!("duplicate {fields} '{shown}' (also {}); {what}", others.join(", ")),
+                format!(
+                    "duplicate {fields} '{shown}' (also {}); {what}",
+                    others.join(", ")
+                ),
             ));
             if dropped {
                 drop.push(id.clone());
@@ -92,7 +118,9 @@ fn dedup_table<R: TableRecord>(domain: &UniquenessDomain, roster: &mut Roster, i
         }
     }
     if !drop.is_empty() {
-        *out.skipped.entry(format!("{}.duplicate", R::KIND.singular())).or_default() += drop.len() as u64;
+        *out.skipped
+            .entry(format!("{}.duplicate", R::KIND.singular()))
+            .or_default() += drop.len() as u64;
         let table = R::table_mut(roster);
         for id in drop {
             table.remove(&id);

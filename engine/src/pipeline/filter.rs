@@ -16,7 +16,9 @@ pub fn filter(config: &SyncConfig, roster: &mut Roster) -> BTreeMap<String, u64>
     map_schools(config, roster, &mut skipped);
     for_each_kind!(filter_table(&config.filters, roster, &mut skipped));
     for (kind, n) in super::integrity::prune(roster) {
-        *skipped.entry(format!("{}.dependsOnFiltered", kind.singular())).or_default() += n;
+        *skipped
+            .entry(format!("{}.dependsOnFiltered", kind.singular()))
+            .or_default() += n;
     }
     skipped
 }
@@ -60,10 +62,18 @@ fn map_schools(config: &SyncConfig, roster: &mut Roster, skipped: &mut BTreeMap<
     count(skipped, "org.schoolSkipped", before - roster.orgs.len());
     let before = roster.classes.len();
     roster.classes.retain(|_, c| !skip.contains(&c.school));
-    count(skipped, "class.schoolSkipped", before - roster.classes.len());
+    count(
+        skipped,
+        "class.schoolSkipped",
+        before - roster.classes.len(),
+    );
     let before = roster.courses.len();
     roster.courses.retain(|_, c| !skip.contains(&c.org));
-    count(skipped, "course.schoolSkipped", before - roster.courses.len());
+    count(
+        skipped,
+        "course.schoolSkipped",
+        before - roster.courses.len(),
+    );
     let before = roster.users.len();
     roster.users.retain(|_, u| {
         let orgs: Vec<&str> = u.orgs().filter(|o| !o.is_empty()).collect();
@@ -90,7 +100,11 @@ fn rename_orgs<R: TableRecord>(roster: &mut Roster, renames: &BTreeMap<String, S
     }
 }
 
-fn filter_table<R: TableRecord>(rules: &[FilterRule], roster: &mut Roster, skipped: &mut BTreeMap<String, u64>) {
+fn filter_table<R: TableRecord>(
+    rules: &[FilterRule],
+    roster: &mut Roster,
+    skipped: &mut BTreeMap<String, u64>,
+) {
     let rules: Vec<&FilterRule> = rules.iter().filter(|r| r.entity == R::KIND).collect();
     if rules.is_empty() {
         return;
@@ -98,16 +112,27 @@ fn filter_table<R: TableRecord>(rules: &[FilterRule], roster: &mut Roster, skipp
     let table = R::table_mut(roster);
     let before = table.len();
     table.retain(|_, record| keep(&rules, record));
-    count(skipped, &format!("{}.filtered", R::KIND.singular()), before - table.len());
+    count(
+        skipped,
+        &format!("{}.filtered", R::KIND.singular()),
+        before - table.len(),
+    );
 }
 
 /// A record is kept when it matches no exclude rule and, if include rules exist, one of them.
 pub fn keep<R: RosterRecord>(rules: &[&FilterRule], record: &R) -> bool {
     let mut fields = record.fields();
     record.add_virtual_fields(&mut fields);
-    let mut includes = rules.iter().filter(|r| r.action == FilterAction::Include).peekable();
+    let mut includes = rules
+        .iter()
+        .filter(|r| r.action == FilterAction::Include)
+        .peekable();
     let included = includes.peek().is_none() || includes.any(|r| matches(r, &fields));
-    included && !rules.iter().filter(|r| r.action == FilterAction::Exclude).any(|r| matches(r, &fields))
+    included
+        && !rules
+            .iter()
+            .filter(|r| r.action == FilterAction::Exclude)
+            .any(|r| matches(r, &fields))
 }
 
 fn as_text(v: &Value) -> Option<String> {
@@ -122,13 +147,18 @@ fn as_text(v: &Value) -> Option<String> {
 /// Lists match when any element matches (a user's `grades` contains "09").
 pub fn matches(rule: &FilterRule, fields: &Map<String, Value>) -> bool {
     let value = lookup(fields, &rule.field).filter(|v| !v.is_null());
-    let present = value.is_some_and(|v| !matches!(v, Value::String(s) if s.is_empty()) && !matches!(v, Value::Array(a) if a.is_empty()));
+    let present = value.is_some_and(|v| {
+        !matches!(v, Value::String(s) if s.is_empty())
+            && !matches!(v, Value::Array(a) if a.is_empty())
+    });
     match rule.op {
         FilterOp::Exists => return present,
         FilterOp::Missing => return !present,
         _ => {}
     }
-    let Some(value) = value else { return rule.op == FilterOp::NotEquals };
+    let Some(value) = value else {
+        return rule.op == FilterOp::NotEquals;
+    };
     let candidates: Vec<String> = match value {
         Value::Array(items) => items.iter().filter_map(as_text).collect(),
         other => as_text(other).into_iter().collect(),
@@ -139,12 +169,22 @@ pub fn matches(rule: &FilterRule, fields: &Map<String, Value>) -> bool {
         FilterOp::Equals => candidates.iter().any(|c| ci(c, &wanted)),
         FilterOp::NotEquals => !candidates.iter().any(|c| ci(c, &wanted)),
         FilterOp::In => {
-            let set: Vec<String> = rule.value.as_array().map(|a| a.iter().filter_map(as_text).collect()).unwrap_or_default();
+            let set: Vec<String> = rule
+                .value
+                .as_array()
+                .map(|a| a.iter().filter_map(as_text).collect())
+                .unwrap_or_default();
             candidates.iter().any(|c| set.iter().any(|s| ci(c, s)))
         }
-        FilterOp::Contains => candidates.iter().any(|c| c.to_lowercase().contains(&wanted.to_lowercase())),
-        FilterOp::StartsWith => candidates.iter().any(|c| c.to_lowercase().starts_with(&wanted.to_lowercase())),
-        FilterOp::EndsWith => candidates.iter().any(|c| c.to_lowercase().ends_with(&wanted.to_lowercase())),
+        FilterOp::Contains => candidates
+            .iter()
+            .any(|c| c.to_lowercase().contains(&wanted.to_lowercase())),
+        FilterOp::StartsWith => candidates
+            .iter()
+            .any(|c| c.to_lowercase().starts_with(&wanted.to_lowercase())),
+        FilterOp::EndsWith => candidates
+            .iter()
+            .any(|c| c.to_lowercase().ends_with(&wanted.to_lowercase())),
         FilterOp::GreaterThan => candidates.iter().any(|c| compare(c, &wanted).is_gt()),
         FilterOp::LessThan => candidates.iter().any(|c| compare(c, &wanted).is_lt()),
         FilterOp::Exists | FilterOp::Missing => unreachable!("handled above"),

@@ -38,7 +38,15 @@ pub fn evaluate(
             if let Some(max) = threshold.max_count
                 && n > max
             {
-                holds.push(hold(HoldCode::Threshold, kind, None, format!("{n} {} would be {verb} (more than {max})", kind.collection())));
+                holds.push(hold(
+                    HoldCode::Threshold,
+                    kind,
+                    None,
+                    format!(
+                        "{n} {} would be {verb} (more than {max})",
+                        kind.collection()
+                    ),
+                ));
                 continue;
             }
             if let Some(max) = threshold.max_percent
@@ -58,7 +66,9 @@ pub fn evaluate(
         }
     }
     for (source, now) in sources {
-        let Some(before) = previous_sources.get(source) else { continue };
+        let Some(before) = previous_sources.get(source) else {
+            continue;
+        };
         if before.roster_len() > 0 && now.roster_len() == 0 {
             holds.push(HoldReason {
                 code: HoldCode::EmptySource,
@@ -82,7 +92,10 @@ pub fn evaluate(
                         HoldCode::SourceShrank,
                         kind,
                         Some(source),
-                        format!("source '{source}' shrank from {b} to {a} {} ({shrink:.1}% fewer)", kind.collection()),
+                        format!(
+                            "source '{source}' shrank from {b} to {a} {} ({shrink:.1}% fewer)",
+                            kind.collection()
+                        ),
                     ));
                 }
             }
@@ -92,5 +105,10 @@ pub fn evaluate(
 }
 
 fn hold(code: HoldCode, entity: EntityKind, source: Option<&str>, message: String) -> HoldReason {
-    HoldReason { code, entity: Some(entity), source: source.map(str::to_string), message }
+    HoldReason {
+        code,
+        entity: Some(entity),
+        source: source.map(str::to_string),
+        message,
+    }
 }

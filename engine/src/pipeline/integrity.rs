@@ -26,10 +26,19 @@ pub fn essential(from: EntityKind, to: EntityKind) -> bool {
 /// Drops records with essential dangling references; reports them (or counts them as cascaded
 /// when the target was removed since the last run). Returns how many were cascaded.
 pub fn check(roster: &mut Roster, previous: &Roster, issues: &mut Vec<RecordIssue>) -> u64 {
-    let mut ctx = Check { previous, issues, cascaded: 0, loose: BTreeMap::new() };
+    let mut ctx = Check {
+        previous,
+        issues,
+        cascaded: 0,
+        loose: BTreeMap::new(),
+    };
     for_each_kind!(check_table(roster, &mut ctx));
     for ((from, to, target), count) in ctx.loose {
-        let noun = if count == 1 { from.singular().to_string() } else { format!("{count} {}", from.collection()) };
+        let noun = if count == 1 {
+            from.singular().to_string()
+        } else {
+            format!("{count} {}", from.collection())
+        };
         ctx.issues.push(RecordIssue::warning(
             "roster",
             from.collection(),
@@ -68,7 +77,9 @@ fn check_table<R: TableRecord>(roster: &mut Roster, ctx: &mut Check) {
                 drop.push(id.clone());
                 break;
             }
-            *ctx.loose.entry((R::KIND, to, target.to_string())).or_default() += 1;
+            *ctx.loose
+                .entry((R::KIND, to, target.to_string()))
+                .or_default() += 1;
         }
     }
     let table = R::table_mut(roster);
@@ -89,9 +100,9 @@ fn prune_table<R: TableRecord>(roster: &mut Roster, counts: &mut BTreeMap<Entity
     let orphans: BTreeSet<String> = R::table(roster)
         .iter()
         .filter(|(_, r)| {
-            r.references()
-                .iter()
-                .any(|(to, target)| !target.is_empty() && essential(R::KIND, *to) && !roster.contains(*to, target))
+            r.references().iter().any(|(to, target)| {
+                !target.is_empty() && essential(R::KIND, *to) && !roster.contains(*to, target)
+            })
         })
         .map(|(id, _)| id.clone())
         .collect();

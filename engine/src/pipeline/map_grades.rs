@@ -51,12 +51,23 @@ fn strip<'a>(source: &SourceConfig, id: &'a str) -> &'a str {
 
 fn date_of(work: &CourseWork) -> Option<String> {
     let d = work.due_date?;
-    let t = work.due_time.unwrap_or(TimeOfDay { hours: 23, minutes: 59, seconds: 59 });
-    Some(format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", d.year, d.month, d.day, t.hours, t.minutes, t.seconds))
+    let t = work.due_time.unwrap_or(TimeOfDay {
+        hours: 23,
+        minutes: 59,
+        seconds: 59,
+    });
+    Some(format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        d.year, d.month, d.day, t.hours, t.minutes, t.seconds
+    ))
 }
 
 pub fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> GradeMapping {
-    let mut out = GradeMapping { ops: Vec::new(), skipped: BTreeMap::new(), adopted: Vec::new() };
+    let mut out = GradeMapping {
+        ops: Vec::new(),
+        skipped: BTreeMap::new(),
+        adopted: Vec::new(),
+    };
     let email_to_user: BTreeMap<String, &User> = ctx
         .roster
         .users
@@ -65,9 +76,15 @@ pub fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> GradeMap
         .collect();
     let mut live_items = std::collections::BTreeSet::new();
     for (class_id, course) in &ctx.known.courses {
-        let Some(course_id) = &course.course_id else { continue };
-        let Some(class) = ctx.roster.classes.get(class_id) else { continue };
-        let Some(source) = origin(ctx.config, ctx.sources, EntityKind::Class, class_id).and_then(|s| ctx.config.source(s)) else {
+        let Some(course_id) = &course.course_id else {
+            continue;
+        };
+        let Some(class) = ctx.roster.classes.get(class_id) else {
+            continue;
+        };
+        let Some(source) = origin(ctx.config, ctx.sources, EntityKind::Class, class_id)
+            .and_then(|s| ctx.config.source(s))
+        else {
             continue;
         };
         let members: BTreeMap<&str, String> = ctx
@@ -78,7 +95,13 @@ pub fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> GradeMap
             .flatten()
             .filter_map(|m| m.email().map(|e| (m.user_id.as_str(), e)))
             .collect();
-        for work in ctx.snapshot.course_work.get(course_id).into_iter().flatten() {
+        for work in ctx
+            .snapshot
+            .course_work
+            .get(course_id)
+            .into_iter()
+            .flatten()
+        {
             if work.state.as_deref().is_some_and(|s| s != "PUBLISHED") {
                 continue;
             }
@@ -87,11 +110,31 @@ pub fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> GradeMap
                 continue;
             };
             let li_id = line_item_id(course_id, &work.id);
-            let Some(line_item) = line_item_for(ctx, source, class, work, max_points, &li_id, issues, &mut out) else { continue };
+            let Some(line_item) = line_item_for(
+                ctx, source, class, work, max_points, &li_id, issues, &mut out,
+            ) else {
+                continue;
+            };
             live_items.insert(li_id.clone());
-            let li_key = put_op(ctx, source, EntityKind::LineItem, &li_id, Some(course_id), line_item, class, None, &mut out);
+            let li_key = put_op(
+                ctx,
+                source,
+                EntityKind::LineItem,
+                &li_id,
+                Some(course_id),
+                line_item,
+                class,
+                None,
+                &mut out,
+            );
             let due_passed = date_of(work).is_some_and(|d| d.as_str() < ctx.now);
-            for sub in ctx.snapshot.submissions.get(&format!("{course_id}/{}", work.id)).into_iter().flatten() {
+            for sub in ctx
+                .snapshot
+                .submissions
+                .get(&format!("{course_id}/{}", work.id))
+                .into_iter()
+                .flatten()
+            {
                 let grade = match map_submission(&ctx.config.grades, work, sub, due_passed) {
                     Ok(g) => g,
                     Err(NotExported::Ungraded) => {
@@ -99,17 +142,24 @@ pub fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> GradeMap
                         continue;
                     }
                     Err(NotExported::DraftOnly) => {
-                        *out.skipped.entry("submission.draftGradeOnly".into()).or_default() += 1;
+                        *out.skipped
+                            .entry("submission.draftGradeOnly".into())
+                            .or_default() += 1;
                         continue;
                     }
                 };
-                let Some(user) = members.get(sub.user_id.as_str()).and_then(|e| email_to_user.get(e)) else {
+                let Some(user) = members
+                    .get(sub.user_id.as_str())
+                    .and_then(|e| email_to_user.get(e))
+                else {
                     issues.push(RecordIssue::warning("classroom", "studentSubmissions", Some(&sub.id), format!(
                         "submission of Classroom user {} in course {course_id} matches no roster user by email; its grade was not exported", sub.user_id
                     )));
                     continue;
                 };
-                if origin(ctx.config, ctx.sources, EntityKind::User, &user.sourced_id) != Some(source.id.as_str()) {
+                if origin(ctx.config, ctx.sources, EntityKind::User, &user.sourced_id)
+                    != Some(source.id.as_str())
+                {
                     issues.push(RecordIssue::warning("classroom", "studentSubmissions", Some(&sub.id), format!(
                         "student '{}' is not in source '{}', where class '{class_id}' lives; the grade was not exported", user.sourced_id, source.id
                     )));
@@ -120,13 +170,19 @@ pub fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> GradeMap
                 result.insert("sourcedId".into(), json!(r_id));
                 result.insert("status".into(), json!("active"));
                 result.insert("lineItem".into(), guid_ref(&li_id, "lineItem"));
-                result.insert("student".into(), guid_ref(strip(source, &user.sourced_id), "user"));
+                result.insert(
+                    "student".into(),
+                    guid_ref(strip(source, &user.sourced_id), "user"),
+                );
                 result.insert("scoreStatus".into(), json!(grade.status.as_str()));
                 if let Some(score) = grade.score {
                     result.insert("score".into(), json!(score));
                 }
                 let score_date = sub.update_time.as_deref().unwrap_or(ctx.now);
-                result.insert("scoreDate".into(), json!(&score_date[..10.min(score_date.len())]));
+                result.insert(
+                    "scoreDate".into(),
+                    json!(&score_date[..10.min(score_date.len())]),
+                );
                 if source.version == OneRosterVersion::V1_2 {
                     if let Some(text) = &grade.text_score {
                         result.insert("textScore".into(), json!(text));
@@ -134,7 +190,17 @@ pub fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> GradeMap
                     result.insert("late".into(), json!(grade.late.to_string()));
                     result.insert("missing".into(), json!(grade.missing.to_string()));
                 }
-                put_op(ctx, source, EntityKind::Result, &r_id, Some(&li_id), result, class, Some(li_key.clone()), &mut out);
+                put_op(
+                    ctx,
+                    source,
+                    EntityKind::Result,
+                    &r_id,
+                    Some(&li_id),
+                    result,
+                    class,
+                    Some(li_key.clone()),
+                    &mut out,
+                );
             }
         }
     }
@@ -153,30 +219,50 @@ fn line_item_for(
     issues: &mut Vec<RecordIssue>,
     out: &mut GradeMapping,
 ) -> Option<Map<String, Value>> {
-    let assign = work.scheduled_time.as_deref().or(work.creation_time.as_deref()).unwrap_or(ctx.now).to_string();
+    let assign = work
+        .scheduled_time
+        .as_deref()
+        .or(work.creation_time.as_deref())
+        .unwrap_or(ctx.now)
+        .to_string();
     let due = match date_of(work) {
         Some(d) => d,
-        None => match source.limits.missing_due_date {
-            MissingDueDate::UseAssignDate => {
-                issues.push(RecordIssue::warning("classroom", "courseWork", Some(&work.id), format!(
+        None => {
+            match source.limits.missing_due_date {
+                MissingDueDate::UseAssignDate => {
+                    issues.push(RecordIssue::warning("classroom", "courseWork", Some(&work.id), format!(
                     "'{}' has no due date; it was placed on its assign date {} in source '{}'", work.title, &assign[..10.min(assign.len())], source.id
                 )));
-                assign.clone()
+                    assign.clone()
+                }
+                MissingDueDate::Skip => {
+                    issues.push(RecordIssue::warning(
+                        "classroom",
+                        "courseWork",
+                        Some(&work.id),
+                        format!(
+                            "'{}' has no due date and source '{}' needs one; it was not exported",
+                            work.title, source.id
+                        ),
+                    ));
+                    *out.skipped
+                        .entry("courseWork.noDueDate".into())
+                        .or_default() += 1;
+                    return None;
+                }
             }
-            MissingDueDate::Skip => {
-                issues.push(RecordIssue::warning("classroom", "courseWork", Some(&work.id), format!(
-                    "'{}' has no due date and source '{}' needs one; it was not exported", work.title, source.id
-                )));
-                *out.skipped.entry("courseWork.noDueDate".into()).or_default() += 1;
-                return None;
-            }
-        },
+        }
     };
     let mut title = work.title.clone();
     if let Some(max) = source.limits.line_item_title_max
         && title.chars().count() > max
     {
-        title = title.chars().take(max).collect::<String>().trim_end().to_string();
+        title = title
+            .chars()
+            .take(max)
+            .collect::<String>()
+            .trim_end()
+            .to_string();
         issues.push(RecordIssue::warning("classroom", "courseWork", Some(&work.id), format!(
             "title '{}' is longer than the {max} characters source '{}' accepts; exported as '{title}'", work.title, source.id
         )));
@@ -197,28 +283,51 @@ fn line_item_for(
     }
     li.insert("assignDate".into(), json!(assign));
     li.insert("dueDate".into(), json!(due));
-    li.insert("class".into(), guid_ref(strip(source, &class.sourced_id), "class"));
+    li.insert(
+        "class".into(),
+        guid_ref(strip(source, &class.sourced_id), "class"),
+    );
     if let Some(c) = category {
         li.insert("category".into(), guid_ref(&c, "category"));
     }
     if let Some(gp) = grading_period {
-        let key = if source.version == OneRosterVersion::V1_2 { "academicSession" } else { "gradingPeriod" };
+        let key = if source.version == OneRosterVersion::V1_2 {
+            "academicSession"
+        } else {
+            "gradingPeriod"
+        };
         li.insert(key.into(), guid_ref(strip(source, &gp), "academicSession"));
     }
     if source.version == OneRosterVersion::V1_2 {
-        li.insert("school".into(), guid_ref(strip(source, &class.school), "org"));
+        li.insert(
+            "school".into(),
+            guid_ref(strip(source, &class.school), "org"),
+        );
     }
     li.insert("resultValueMin".into(), json!(0.0));
-    li.insert("resultValueMax".into(), json!(result_value_max(&ctx.config.grades, max_points)));
+    li.insert(
+        "resultValueMax".into(),
+        json!(result_value_max(&ctx.config.grades, max_points)),
+    );
     Some(li)
 }
 
 /// Topic the work sits under (a topic we made from a category), else a category whose title is
 /// the work's grade category, else the source's default category. Unprefixed SIS id.
-fn category_for(ctx: &GradeContext, source: &SourceConfig, class: &Class, work: &CourseWork) -> Option<String> {
+fn category_for(
+    ctx: &GradeContext,
+    source: &SourceConfig,
+    class: &Class,
+    work: &CourseWork,
+) -> Option<String> {
     let class_id = &class.sourced_id;
     let by_topic = work.topic_id.as_ref().and_then(|topic_id| {
-        ctx.known.topics.get(class_id)?.iter().find(|(_, t)| t.topic_id.as_ref() == Some(topic_id)).map(|(cat, _)| cat.clone())
+        ctx.known
+            .topics
+            .get(class_id)?
+            .iter()
+            .find(|(_, t)| t.topic_id.as_ref() == Some(topic_id))
+            .map(|(cat, _)| cat.clone())
     });
     let by_grade_category = || {
         let name = work.grade_category.as_ref()?.name.to_lowercase();
@@ -241,17 +350,30 @@ fn grading_period_for(roster: &Roster, class: &Class, due: &str) -> Option<Strin
         .academic_sessions
         .values()
         .filter(|s| s.session_type == "gradingPeriod")
-        .filter(|s| class.terms.contains(&s.sourced_id) || s.parent.as_ref().is_some_and(|p| class.terms.contains(p)))
+        .filter(|s| {
+            class.terms.contains(&s.sourced_id)
+                || s.parent.as_ref().is_some_and(|p| class.terms.contains(p))
+        })
         .find(|s| s.start_date.as_str() <= day && day <= &s.end_date[..10.min(s.end_date.len())])
         .map(|s| s.sourced_id.clone())
 }
 
 /// Master fields on the gradebook: a field the SIS owns keeps the SIS's value.
-fn apply_masters(ctx: &GradeContext, source: &SourceConfig, kind: EntityKind, id: &str, body: &mut Map<String, Value>) {
+fn apply_masters(
+    ctx: &GradeContext,
+    source: &SourceConfig,
+    kind: EntityKind,
+    id: &str,
+    body: &mut Map<String, Value>,
+) {
     let sis_roster = ctx.sources.get(&source.id);
     let sis_record: Option<Map<String, Value>> = match kind {
-        EntityKind::LineItem => sis_roster.and_then(|r| r.line_items.get(&format!("{}{id}", source.sis_id_prefix))).map(RosterRecord::fields),
-        EntityKind::Result => sis_roster.and_then(|r| r.results.get(&format!("{}{id}", source.sis_id_prefix))).map(RosterRecord::fields),
+        EntityKind::LineItem => sis_roster
+            .and_then(|r| r.line_items.get(&format!("{}{id}", source.sis_id_prefix)))
+            .map(RosterRecord::fields),
+        EntityKind::Result => sis_roster
+            .and_then(|r| r.results.get(&format!("{}{id}", source.sis_id_prefix)))
+            .map(RosterRecord::fields),
         _ => None,
     };
     let Some(sis) = sis_record else { return };
@@ -305,20 +427,44 @@ fn put_op(
     body.insert("dateLastModified".into(), json!(ctx.now));
     let body_value = Value::Object(body);
     out.ops.push(OpDraft {
-        phase: if kind == EntityKind::LineItem { Phase::LineItemPut } else { Phase::ResultPut },
+        phase: if kind == EntityKind::LineItem {
+            Phase::LineItemPut
+        } else {
+            Phase::ResultPut
+        },
         key: key.clone(),
-        entity: if kind == EntityKind::LineItem { OpEntity::LineItem } else { OpEntity::Result },
-        change: if previous.is_some() { OpChange::Update } else { OpChange::Create },
+        entity: if kind == EntityKind::LineItem {
+            OpEntity::LineItem
+        } else {
+            OpEntity::Result
+        },
+        change: if previous.is_some() {
+            OpChange::Update
+        } else {
+            OpChange::Create
+        },
         depends_on: depends_on.into_iter().collect(),
         class_id: Some(class.sourced_id.clone()),
         school_id: Some(class.school.clone()),
         person: None,
         summary: match kind {
-            EntityKind::LineItem => format!("put lineItem '{}' in source '{}'", body_value["title"].as_str().unwrap_or_default(), source.id),
+            EntityKind::LineItem => format!(
+                "put lineItem '{}' in source '{}'",
+                body_value["title"].as_str().unwrap_or_default(),
+                source.id
+            ),
             _ => format!(
                 "put result {} for student {} in source '{}'",
-                body_value.get("score").map(Value::to_string).unwrap_or_else(|| body_value["scoreStatus"].as_str().unwrap_or_default().to_string()),
-                body_value["student"]["sourcedId"].as_str().unwrap_or_default(),
+                body_value
+                    .get("score")
+                    .map(Value::to_string)
+                    .unwrap_or_else(|| body_value["scoreStatus"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string()),
+                body_value["student"]["sourcedId"]
+                    .as_str()
+                    .unwrap_or_default(),
                 source.id
             ),
         },
@@ -337,20 +483,30 @@ fn put_op(
 
 /// After a reconnect the state knows nothing, but the SIS gradebook (when read) shows what was
 /// written before: an identical record needs no write.
-fn sis_has_same(ctx: &GradeContext, source: &SourceConfig, kind: EntityKind, id: &str, body: &Map<String, Value>) -> bool {
-    let Some(roster) = ctx.sources.get(&source.id) else { return false };
+fn sis_has_same(
+    ctx: &GradeContext,
+    source: &SourceConfig,
+    kind: EntityKind,
+    id: &str,
+    body: &Map<String, Value>,
+) -> bool {
+    let Some(roster) = ctx.sources.get(&source.id) else {
+        return false;
+    };
     let prefixed = format!("{}{id}", source.sis_id_prefix);
     let ours = Value::Object(body.clone());
     let ours = ours.as_object().expect("object");
     use crate::ingest::FromRaw;
     match kind {
-        EntityKind::LineItem => match (roster.line_items.get(&prefixed), LineItem::from_raw(ours)) {
-            (Some(sis), Ok(mut mine)) => {
-                prefix_refs(&mut mine, source);
-                comparable(sis) == comparable(&mine)
+        EntityKind::LineItem => {
+            match (roster.line_items.get(&prefixed), LineItem::from_raw(ours)) {
+                (Some(sis), Ok(mut mine)) => {
+                    prefix_refs(&mut mine, source);
+                    comparable(sis) == comparable(&mine)
+                }
+                _ => false,
             }
-            _ => false,
-        },
+        }
         _ => match (roster.results.get(&prefixed), GradeResult::from_raw(ours)) {
             (Some(sis), Ok(mut mine)) => {
                 prefix_refs(&mut mine, source);
@@ -383,39 +539,90 @@ fn comparable<R: RosterRecord>(record: &R) -> Map<String, Value> {
 
 /// A lineItem we exported whose courseWork is gone (or no longer graded) from a course whose
 /// courseWork was read completely is deleted, results first.
-fn delete_vanished(ctx: &GradeContext, live: &std::collections::BTreeSet<String>, out: &mut GradeMapping) {
-    let complete_courses: std::collections::BTreeSet<&str> =
-        ctx.known.courses.values().filter_map(|c| c.course_id.as_deref()).filter(|id| ctx.course_work_complete.contains(*id)).collect();
+fn delete_vanished(
+    ctx: &GradeContext,
+    live: &std::collections::BTreeSet<String>,
+    out: &mut GradeMapping,
+) {
+    let complete_courses: std::collections::BTreeSet<&str> = ctx
+        .known
+        .courses
+        .values()
+        .filter_map(|c| c.course_id.as_deref())
+        .filter(|id| ctx.course_work_complete.contains(*id))
+        .collect();
     for (li_id, record) in &ctx.exported.line_items {
-        let Some(course_id) = record.parent.as_deref() else { continue };
+        let Some(course_id) = record.parent.as_deref() else {
+            continue;
+        };
         if live.contains(li_id) || !complete_courses.contains(course_id) {
             continue;
         }
         let li_key = format!("lineItem.delete:{}:{li_id}", record.source_id);
         let mut result_keys = Vec::new();
-        for (r_id, r) in ctx.exported.results.iter().filter(|(_, r)| r.parent.as_deref() == Some(li_id.as_str())) {
+        for (r_id, r) in ctx
+            .exported
+            .results
+            .iter()
+            .filter(|(_, r)| r.parent.as_deref() == Some(li_id.as_str()))
+        {
             let key = format!("result.delete:{}:{r_id}", r.source_id);
             result_keys.push(key.clone());
-            out.ops.push(delete_op(Phase::ResultDelete, key, EntityKind::Result, r_id, &r.source_id, Vec::new()));
+            out.ops.push(delete_op(
+                Phase::ResultDelete,
+                key,
+                EntityKind::Result,
+                r_id,
+                &r.source_id,
+                Vec::new(),
+            ));
         }
-        out.ops.push(delete_op(Phase::LineItemDelete, li_key, EntityKind::LineItem, li_id, &record.source_id, result_keys));
+        out.ops.push(delete_op(
+            Phase::LineItemDelete,
+            li_key,
+            EntityKind::LineItem,
+            li_id,
+            &record.source_id,
+            result_keys,
+        ));
     }
 }
 
-fn delete_op(phase: Phase, key: String, kind: EntityKind, id: &str, source_id: &str, depends_on: Vec<String>) -> OpDraft {
+fn delete_op(
+    phase: Phase,
+    key: String,
+    kind: EntityKind,
+    id: &str,
+    source_id: &str,
+    depends_on: Vec<String>,
+) -> OpDraft {
     OpDraft {
         phase,
         key,
-        entity: if kind == EntityKind::LineItem { OpEntity::LineItem } else { OpEntity::Result },
+        entity: if kind == EntityKind::LineItem {
+            OpEntity::LineItem
+        } else {
+            OpEntity::Result
+        },
         change: OpChange::Delete,
         depends_on,
         class_id: None,
         school_id: None,
         person: None,
-        summary: format!("delete {} {id} from source '{source_id}' (its Classroom work is gone)", kind.singular()),
+        summary: format!(
+            "delete {} {id} from source '{source_id}' (its Classroom work is gone)",
+            kind.singular()
+        ),
         before: None,
         after: None,
-        action: Action::OneRosterDelete { source_id: source_id.to_string(), collection: kind.collection().into(), sourced_id: id.to_string() },
-        effect: StateEffect::ExportDeleted { kind, sourced_id: id.to_string() },
+        action: Action::OneRosterDelete {
+            source_id: source_id.to_string(),
+            collection: kind.collection().into(),
+            sourced_id: id.to_string(),
+        },
+        effect: StateEffect::ExportDeleted {
+            kind,
+            sourced_id: id.to_string(),
+        },
     }
 }

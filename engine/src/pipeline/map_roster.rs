@@ -42,7 +42,10 @@ pub fn map_roster(
     today: &str,
     issues: &mut Vec<RecordIssue>,
 ) -> RosterMapping {
-    let mut out = RosterMapping { ops: Vec::new(), skipped: BTreeMap::new() };
+    let mut out = RosterMapping {
+        ops: Vec::new(),
+        skipped: BTreeMap::new(),
+    };
     let desired = desired_courses(config, roster, today, issues, &mut out.skipped);
     adopt(known, snapshot, &desired);
     for (class_id, want) in &desired {
@@ -64,7 +67,10 @@ pub fn map_roster(
                 class_id: Some(class_id.clone()),
                 school_id: None,
                 person: None,
-                summary: format!("archive course '{}' (class {class_id} is no longer in the roster)", course.name),
+                summary: format!(
+                    "archive course '{}' (class {class_id} is no longer in the roster)",
+                    course.name
+                ),
                 before: Some(json!({"courseState": course.course_state})),
                 after: Some(json!({"courseState": "ARCHIVED"})),
                 action: Action::ClassroomPatchCourse {
@@ -72,7 +78,10 @@ pub fn map_roster(
                     update_mask: vec!["courseState".into()],
                     course: json!({"courseState": "ARCHIVED"}),
                 },
-                effect: StateEffect::CourseUpsert { class_id: class_id.clone(), course: archived },
+                effect: StateEffect::CourseUpsert {
+                    class_id: class_id.clone(),
+                    course: archived,
+                },
             });
         }
     }
@@ -80,8 +89,12 @@ pub fn map_roster(
 }
 
 fn active_on(e: &Enrollment, today: &str) -> bool {
-    e.begin_date.as_deref().is_none_or(|b| &b[..10.min(b.len())] <= today)
-        && e.end_date.as_deref().is_none_or(|d| &d[..10.min(d.len())] >= today)
+    e.begin_date
+        .as_deref()
+        .is_none_or(|b| &b[..10.min(b.len())] <= today)
+        && e.end_date
+            .as_deref()
+            .is_none_or(|d| &d[..10.min(d.len())] >= today)
 }
 
 fn desired_courses<'a>(
@@ -99,7 +112,9 @@ fn desired_courses<'a>(
             *skipped.entry("enrollment.notCurrent".into()).or_default() += 1;
             continue;
         }
-        let Some(user) = roster.users.get(&e.user) else { continue };
+        let Some(user) = roster.users.get(&e.user) else {
+            continue;
+        };
         if !user.enabled_user {
             *skipped.entry("enrollment.userDisabled".into()).or_default() += 1;
             continue;
@@ -117,19 +132,33 @@ fn desired_courses<'a>(
         }
     }
     for id in no_email {
-        issues.push(RecordIssue::warning("roster", "users", Some(&id), "user has no email address, so cannot join Classroom courses"));
+        issues.push(RecordIssue::warning(
+            "roster",
+            "users",
+            Some(&id),
+            "user has no email address, so cannot join Classroom courses",
+        ));
     }
-    let global_topics = config.classroom.categories_as_topics && config.classroom.global_categories_as_topics;
+    let global_topics =
+        config.classroom.categories_as_topics && config.classroom.global_categories_as_topics;
     let mut desired = BTreeMap::new();
     for (class_id, class) in &roster.classes {
-        let mut class_teachers: Vec<&Enrollment> = teachers.remove(class_id.as_str()).unwrap_or_default();
+        let mut class_teachers: Vec<&Enrollment> =
+            teachers.remove(class_id.as_str()).unwrap_or_default();
         // Primary teacher first, then by enrollment id: the owner is the first of them.
-        class_teachers.sort_by(|a, b| b.primary.cmp(&a.primary).then(a.sourced_id.cmp(&b.sourced_id)));
+        class_teachers.sort_by(|a, b| {
+            b.primary
+                .cmp(&a.primary)
+                .then(a.sourced_id.cmp(&b.sourced_id))
+        });
         let teacher_emails: Vec<String> = class_teachers
             .iter()
             .filter_map(|e| roster.users.get(&e.user).and_then(User::normalized_email))
             .collect();
-        let owner = teacher_emails.first().cloned().or_else(|| config.classroom.fallback_owner.clone());
+        let owner = teacher_emails
+            .first()
+            .cloned()
+            .or_else(|| config.classroom.fallback_owner.clone());
         let Some(owner) = owner else {
             issues.push(RecordIssue::warning(
                 "roster",
@@ -144,13 +173,19 @@ fn desired_courses<'a>(
             roster
                 .categories
                 .values()
-                .filter(|c| c.class.as_deref() == Some(class_id.as_str()) || (c.class.is_none() && global_topics))
+                .filter(|c| {
+                    c.class.as_deref() == Some(class_id.as_str())
+                        || (c.class.is_none() && global_topics)
+                })
                 .map(|c| (c.sourced_id.clone(), c.title.clone()))
                 .collect()
         } else {
             BTreeMap::new()
         };
-        let section = class.class_code.clone().or_else(|| (!class.periods.is_empty()).then(|| class.periods.join(", ")));
+        let section = class
+            .class_code
+            .clone()
+            .or_else(|| (!class.periods.is_empty()).then(|| class.periods.join(", ")));
         desired.insert(
             class_id.clone(),
             DesiredCourse {
@@ -175,29 +210,49 @@ fn desired_courses<'a>(
 
 /// Objects already in Classroom (found by alias after a reconnect or a crash) are adopted
 /// instead of created again.
-fn adopt(known: &mut AppliedClassroom, snapshot: &ClassroomSnapshot, desired: &BTreeMap<String, DesiredCourse>) {
+fn adopt(
+    known: &mut AppliedClassroom,
+    snapshot: &ClassroomSnapshot,
+    desired: &BTreeMap<String, DesiredCourse>,
+) {
     if snapshot.courses.is_empty() {
         return;
     }
-    let by_alias: BTreeMap<&str, &ClassroomCourse> =
-        snapshot.courses.values().flat_map(|c| c.aliases.iter().map(move |a| (a.as_str(), c))).collect();
+    let by_alias: BTreeMap<&str, &ClassroomCourse> = snapshot
+        .courses
+        .values()
+        .flat_map(|c| c.aliases.iter().map(move |a| (a.as_str(), c)))
+        .collect();
     for (class_id, want) in desired {
-        let Some(found) = by_alias.get(want.course.alias.as_str()) else { continue };
-        let course = known.courses.entry(class_id.clone()).or_insert_with(|| AppliedCourse {
-            alias: want.course.alias.clone(),
-            course_id: None,
-            name: found.name.clone(),
-            section: found.section.clone(),
-            room: found.room.clone(),
-            owner: want.course.owner.clone(),
-            course_state: found.course_state.clone().unwrap_or_else(|| "ACTIVE".into()),
-        });
+        let Some(found) = by_alias.get(want.course.alias.as_str()) else {
+            continue;
+        };
+        let course = known
+            .courses
+            .entry(class_id.clone())
+            .or_insert_with(|| AppliedCourse {
+                alias: want.course.alias.clone(),
+                course_id: None,
+                name: found.name.clone(),
+                section: found.section.clone(),
+                room: found.room.clone(),
+                owner: want.course.owner.clone(),
+                course_state: found
+                    .course_state
+                    .clone()
+                    .unwrap_or_else(|| "ACTIVE".into()),
+            });
         course.course_id.get_or_insert_with(|| found.id.clone());
         for (role, members, wanted) in [
             (MemberRole::Teacher, &snapshot.teachers, &want.teachers),
             (MemberRole::Student, &snapshot.students, &want.students),
         ] {
-            let present: BTreeSet<String> = members.get(&found.id).into_iter().flatten().filter_map(CourseMember::email).collect();
+            let present: BTreeSet<String> = members
+                .get(&found.id)
+                .into_iter()
+                .flatten()
+                .filter_map(CourseMember::email)
+                .collect();
             let set = match role {
                 MemberRole::Teacher => known.teachers.entry(class_id.clone()).or_default(),
                 MemberRole::Student => known.students.entry(class_id.clone()).or_default(),
@@ -206,14 +261,30 @@ fn adopt(known: &mut AppliedClassroom, snapshot: &ClassroomSnapshot, desired: &B
         }
         let topics = known.topics.entry(class_id.clone()).or_default();
         for topic in snapshot.topics.get(&found.id).into_iter().flatten() {
-            if let Some((category, _)) = want.topics.iter().find(|(cat, name)| **name == topic.name && !topics.contains_key(*cat)) {
-                topics.insert(category.clone(), AppliedTopic { topic_id: Some(topic.topic_id.clone()), name: topic.name.clone() });
+            if let Some((category, _)) = want
+                .topics
+                .iter()
+                .find(|(cat, name)| **name == topic.name && !topics.contains_key(*cat))
+            {
+                topics.insert(
+                    category.clone(),
+                    AppliedTopic {
+                        topic_id: Some(topic.topic_id.clone()),
+                        name: topic.name.clone(),
+                    },
+                );
             }
         }
     }
 }
 
-fn course_ops(config: &SyncConfig, class_id: &str, want: &DesiredCourse, known: &AppliedClassroom, ops: &mut Vec<OpDraft>) {
+fn course_ops(
+    config: &SyncConfig,
+    class_id: &str,
+    want: &DesiredCourse,
+    known: &AppliedClassroom,
+    ops: &mut Vec<OpDraft>,
+) {
     let alias = &want.course.alias;
     let class = want.class;
     let Some(have) = known.courses.get(class_id) else {
@@ -238,11 +309,20 @@ fn course_ops(config: &SyncConfig, class_id: &str, want: &DesiredCourse, known: 
             class_id: Some(class_id.to_string()),
             school_id: Some(class.school.clone()),
             person: Some(want.course.owner.clone()),
-            summary: format!("create course '{}' owned by {}", want.course.name, want.course.owner),
+            summary: format!(
+                "create course '{}' owned by {}",
+                want.course.name, want.course.owner
+            ),
             before: None,
             after: Some(body.clone()),
-            action: Action::ClassroomCreateCourse { alias: alias.clone(), course: body },
-            effect: StateEffect::CourseUpsert { class_id: class_id.to_string(), course: want.course.clone() },
+            action: Action::ClassroomCreateCourse {
+                alias: alias.clone(),
+                course: body,
+            },
+            effect: StateEffect::CourseUpsert {
+                class_id: class_id.to_string(),
+                course: want.course.clone(),
+            },
         });
         return;
     };
@@ -261,7 +341,12 @@ fn course_ops(config: &SyncConfig, class_id: &str, want: &DesiredCourse, known: 
         next.name = want.course.name.clone();
     }
     if sis_owns("classCode") && have.section != want.course.section {
-        change("section", json!(have.section), json!(want.course.section), &mut mask);
+        change(
+            "section",
+            json!(have.section),
+            json!(want.course.section),
+            &mut mask,
+        );
         next.section = want.course.section.clone();
     }
     if sis_owns("location") && have.room != want.course.room {
@@ -270,14 +355,27 @@ fn course_ops(config: &SyncConfig, class_id: &str, want: &DesiredCourse, known: 
     }
     let owner_master = resolve_master(config, EntityKind::Class, None, "owner");
     let mut depends_on = Vec::new();
-    if owner_master != FieldMaster::Classroom && owner_master != FieldMaster::Nobody && have.owner != want.course.owner {
-        change("ownerId", json!(have.owner), json!(want.course.owner), &mut mask);
+    if owner_master != FieldMaster::Classroom
+        && owner_master != FieldMaster::Nobody
+        && have.owner != want.course.owner
+    {
+        change(
+            "ownerId",
+            json!(have.owner),
+            json!(want.course.owner),
+            &mut mask,
+        );
         next.owner = want.course.owner.clone();
         // Classroom only hands a course to one of its teachers.
         depends_on.push(format!("teacher.add:{alias}:{}", want.course.owner));
     }
     if have.course_state == "ARCHIVED" && sis_owns("status") {
-        change("courseState", json!(have.course_state), json!("ACTIVE"), &mut mask);
+        change(
+            "courseState",
+            json!(have.course_state),
+            json!("ACTIVE"),
+            &mut mask,
+        );
         next.course_state = "ACTIVE".into();
     }
     if mask.is_empty() {
@@ -296,36 +394,66 @@ fn course_ops(config: &SyncConfig, class_id: &str, want: &DesiredCourse, known: 
         summary: format!("update course '{}': {}", want.course.name, mask.join(", ")),
         before: Some(Value::Object(before)),
         after: Some(Value::Object(after)),
-        action: Action::ClassroomPatchCourse { alias: alias.clone(), update_mask: mask, course: body },
-        effect: StateEffect::CourseUpsert { class_id: class_id.to_string(), course: next },
+        action: Action::ClassroomPatchCourse {
+            alias: alias.clone(),
+            update_mask: mask,
+            course: body,
+        },
+        effect: StateEffect::CourseUpsert {
+            class_id: class_id.to_string(),
+            course: next,
+        },
     });
 }
 
-fn member_ops(class_id: &str, want: &DesiredCourse, role: MemberRole, known: &AppliedClassroom, ops: &mut Vec<OpDraft>) {
+fn member_ops(
+    class_id: &str,
+    want: &DesiredCourse,
+    role: MemberRole,
+    known: &AppliedClassroom,
+    ops: &mut Vec<OpDraft>,
+) {
     let alias = &want.course.alias;
     let empty = BTreeSet::new();
     let (wanted, have, noun) = match role {
-        MemberRole::Teacher => (&want.teachers, known.teachers.get(class_id).unwrap_or(&empty), "teacher"),
-        MemberRole::Student => (&want.students, known.students.get(class_id).unwrap_or(&empty), "student"),
+        MemberRole::Teacher => (
+            &want.teachers,
+            known.teachers.get(class_id).unwrap_or(&empty),
+            "teacher",
+        ),
+        MemberRole::Student => (
+            &want.students,
+            known.students.get(class_id).unwrap_or(&empty),
+            "student",
+        ),
     };
     let course_known = known.courses.contains_key(class_id);
-    let owner = known.courses.get(class_id).map(|c| c.owner.as_str()).unwrap_or(&want.course.owner);
-    let entity = if role == MemberRole::Teacher { OpEntity::Teacher } else { OpEntity::Student };
-    let base = |phase, key: String, change, summary: String, email: &String, action, effect| OpDraft {
-        phase,
-        key,
-        entity,
-        change,
-        depends_on: vec![format!("course.create:{alias}")],
-        class_id: Some(class_id.to_string()),
-        school_id: Some(want.class.school.clone()),
-        person: Some(email.clone()),
-        summary,
-        before: None,
-        after: None,
-        action,
-        effect,
+    let owner = known
+        .courses
+        .get(class_id)
+        .map(|c| c.owner.as_str())
+        .unwrap_or(&want.course.owner);
+    let entity = if role == MemberRole::Teacher {
+        OpEntity::Teacher
+    } else {
+        OpEntity::Student
     };
+    let base =
+        |phase, key: String, change, summary: String, email: &String, action, effect| OpDraft {
+            phase,
+            key,
+            entity,
+            change,
+            depends_on: vec![format!("course.create:{alias}")],
+            class_id: Some(class_id.to_string()),
+            school_id: Some(want.class.school.clone()),
+            person: Some(email.clone()),
+            summary,
+            before: None,
+            after: None,
+            action,
+            effect,
+        };
     for email in wanted.difference(have) {
         // Creating a course makes its owner a teacher already.
         if role == MemberRole::Teacher && !course_known && *email == want.course.owner {
@@ -335,10 +463,20 @@ fn member_ops(class_id: &str, want: &DesiredCourse, role: MemberRole, known: &Ap
             continue;
         }
         let action = match role {
-            MemberRole::Teacher => Action::ClassroomAddTeacher { alias: alias.clone(), user_id: email.clone() },
-            MemberRole::Student => Action::ClassroomAddStudent { alias: alias.clone(), user_id: email.clone() },
+            MemberRole::Teacher => Action::ClassroomAddTeacher {
+                alias: alias.clone(),
+                user_id: email.clone(),
+            },
+            MemberRole::Student => Action::ClassroomAddStudent {
+                alias: alias.clone(),
+                user_id: email.clone(),
+            },
         };
-        let phase = if role == MemberRole::Teacher { Phase::TeacherAdd } else { Phase::StudentAdd };
+        let phase = if role == MemberRole::Teacher {
+            Phase::TeacherAdd
+        } else {
+            Phase::StudentAdd
+        };
         ops.push(base(
             phase,
             format!("{noun}.add:{alias}:{email}"),
@@ -346,7 +484,11 @@ fn member_ops(class_id: &str, want: &DesiredCourse, role: MemberRole, known: &Ap
             format!("add {noun} {email} to '{}'", want.course.name),
             email,
             action,
-            StateEffect::MemberAdded { class_id: class_id.to_string(), role, email: email.clone() },
+            StateEffect::MemberAdded {
+                class_id: class_id.to_string(),
+                role,
+                email: email.clone(),
+            },
         ));
     }
     for email in have.difference(wanted) {
@@ -355,10 +497,20 @@ fn member_ops(class_id: &str, want: &DesiredCourse, role: MemberRole, known: &Ap
             continue;
         }
         let action = match role {
-            MemberRole::Teacher => Action::ClassroomRemoveTeacher { alias: alias.clone(), user_id: email.clone() },
-            MemberRole::Student => Action::ClassroomRemoveStudent { alias: alias.clone(), user_id: email.clone() },
+            MemberRole::Teacher => Action::ClassroomRemoveTeacher {
+                alias: alias.clone(),
+                user_id: email.clone(),
+            },
+            MemberRole::Student => Action::ClassroomRemoveStudent {
+                alias: alias.clone(),
+                user_id: email.clone(),
+            },
         };
-        let phase = if role == MemberRole::Teacher { Phase::TeacherRemove } else { Phase::StudentRemove };
+        let phase = if role == MemberRole::Teacher {
+            Phase::TeacherRemove
+        } else {
+            Phase::StudentRemove
+        };
         let mut op = base(
             phase,
             format!("{noun}.remove:{alias}:{email}"),
@@ -366,14 +518,23 @@ fn member_ops(class_id: &str, want: &DesiredCourse, role: MemberRole, known: &Ap
             format!("remove {noun} {email} from '{}'", want.course.name),
             email,
             action,
-            StateEffect::MemberRemoved { class_id: class_id.to_string(), role, email: email.clone() },
+            StateEffect::MemberRemoved {
+                class_id: class_id.to_string(),
+                role,
+                email: email.clone(),
+            },
         );
         op.depends_on.clear();
         ops.push(op);
     }
 }
 
-fn topic_ops(class_id: &str, want: &DesiredCourse, known: &AppliedClassroom, ops: &mut Vec<OpDraft>) {
+fn topic_ops(
+    class_id: &str,
+    want: &DesiredCourse,
+    known: &AppliedClassroom,
+    ops: &mut Vec<OpDraft>,
+) {
     let alias = &want.course.alias;
     let empty = BTreeMap::new();
     let have = known.topics.get(class_id).unwrap_or(&empty);
@@ -382,17 +543,29 @@ fn topic_ops(class_id: &str, want: &DesiredCourse, known: &AppliedClassroom, ops
             None => (
                 format!("topic.create:{alias}:{category}"),
                 OpChange::Create,
-                Action::ClassroomCreateTopic { alias: alias.clone(), name: name.clone() },
+                Action::ClassroomCreateTopic {
+                    alias: alias.clone(),
+                    name: name.clone(),
+                },
                 format!("create topic '{name}' in '{}'", want.course.name),
                 None,
             ),
             Some(topic) if topic.name != *name => {
-                let Some(topic_id) = topic.topic_id.clone() else { continue };
+                let Some(topic_id) = topic.topic_id.clone() else {
+                    continue;
+                };
                 (
                     format!("topic.rename:{alias}:{category}:{}", digest(name)),
                     OpChange::Update,
-                    Action::ClassroomPatchTopic { alias: alias.clone(), topic_id, name: name.clone() },
-                    format!("rename topic '{}' to '{name}' in '{}'", topic.name, want.course.name),
+                    Action::ClassroomPatchTopic {
+                        alias: alias.clone(),
+                        topic_id,
+                        name: name.clone(),
+                    },
+                    format!(
+                        "rename topic '{}' to '{name}' in '{}'",
+                        topic.name, want.course.name
+                    ),
                     Some(json!({"name": topic.name})),
                 )
             }
@@ -412,7 +585,12 @@ fn topic_ops(class_id: &str, want: &DesiredCourse, known: &AppliedClassroom, ops
             before,
             after: Some(json!({"name": name})),
             action,
-            effect: StateEffect::TopicUpsert { class_id: class_id.to_string(), category_id: category.clone(), name: name.clone(), topic_id },
+            effect: StateEffect::TopicUpsert {
+                class_id: class_id.to_string(),
+                category_id: category.clone(),
+                name: name.clone(),
+                topic_id,
+            },
         });
     }
 }

@@ -28,7 +28,10 @@ fn merge_table<R: TableRecord>(config: &SyncConfig, ordered: &[(&str, &Roster)],
     let mut versions: BTreeMap<&str, Vec<(&str, &R)>> = BTreeMap::new();
     for (source, roster) in ordered {
         for (id, record) in R::table(roster) {
-            versions.entry(id.as_str()).or_default().push((source, record));
+            versions
+                .entry(id.as_str())
+                .or_default()
+                .push((source, record));
         }
     }
     let table = R::table_mut(out);
@@ -44,7 +47,8 @@ fn merge_table<R: TableRecord>(config: &SyncConfig, ordered: &[(&str, &Roster)],
 }
 
 fn merge_record<R: RosterRecord>(config: &SyncConfig, versions: &[(&str, &R)]) -> Option<R> {
-    let maps: Vec<(&str, Map<String, Value>)> = versions.iter().map(|(s, r)| (*s, r.fields())).collect();
+    let maps: Vec<(&str, Map<String, Value>)> =
+        versions.iter().map(|(s, r)| (*s, r.fields())).collect();
     let role = {
         let mut virt = Map::new();
         versions[0].1.add_virtual_fields(&mut virt);
@@ -57,10 +61,16 @@ fn merge_record<R: RosterRecord>(config: &SyncConfig, versions: &[(&str, &R)]) -
     for name in names {
         let master = resolve_master(config, R::KIND, role.as_deref(), name);
         let from_master = match &master {
-            FieldMaster::Source(s) => maps.iter().find(|(src, _)| src == s).and_then(|(_, m)| m.get(name)),
+            FieldMaster::Source(s) => maps
+                .iter()
+                .find(|(src, _)| src == s)
+                .and_then(|(_, m)| m.get(name)),
             _ => None,
         };
-        let value = from_master.or_else(|| maps.iter().find_map(|(_, m)| m.get(name).filter(|v| !v.is_null())));
+        let value = from_master.or_else(|| {
+            maps.iter()
+                .find_map(|(_, m)| m.get(name).filter(|v| !v.is_null()))
+        });
         if let Some(v) = value {
             out.insert(name.clone(), v.clone());
         }
@@ -69,7 +79,12 @@ fn merge_record<R: RosterRecord>(config: &SyncConfig, versions: &[(&str, &R)]) -
 }
 
 /// The first configured source whose roster holds `id` of `kind`: where grades go back to.
-pub fn origin<'a>(config: &'a SyncConfig, sources: &BTreeMap<String, Roster>, kind: EntityKind, id: &str) -> Option<&'a str> {
+pub fn origin<'a>(
+    config: &'a SyncConfig,
+    sources: &BTreeMap<String, Roster>,
+    kind: EntityKind,
+    id: &str,
+) -> Option<&'a str> {
     config
         .sources
         .iter()

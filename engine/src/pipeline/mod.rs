@@ -33,7 +33,9 @@ fn add_counts(into: &mut BTreeMap<String, u64>, from: BTreeMap<String, u64>) {
 pub fn run(input: &SyncInput) -> Result<SyncPlan, EngineError> {
     validate(&input.config).map_err(|errors| EngineError::InvalidConfig { errors })?;
     if input.now.len() < 10 {
-        return Err(EngineError::InvalidInput { message: format!("now '{}' is not an RFC 3339 time", input.now) });
+        return Err(EngineError::InvalidInput {
+            message: format!("now '{}' is not an RFC 3339 time", input.now),
+        });
     }
     let config = &input.config;
     let previous = &input.previous_state;
@@ -61,12 +63,28 @@ pub fn run(input: &SyncInput) -> Result<SyncPlan, EngineError> {
     let roster = roster.without_gradebook();
     let mut changes = diff::diff(&previous.roster, &roster);
     cascade::annotate(&previous.roster, &mut changes);
-    let sources_for_state: BTreeMap<_, _> =
-        ingested.sources.iter().map(|(k, v)| (k.clone(), v.clone().without_gradebook())).collect();
-    holds.extend(hold::evaluate(config, &previous.roster, &changes, &previous.sources, &sources_for_state));
+    let sources_for_state: BTreeMap<_, _> = ingested
+        .sources
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone().without_gradebook()))
+        .collect();
+    holds.extend(hold::evaluate(
+        config,
+        &previous.roster,
+        &changes,
+        &previous.sources,
+        &sources_for_state,
+    ));
 
     let mut base: SyncState = build::base_state(previous);
-    let roster_map = map_roster::map_roster(config, &roster, &mut base.classroom, &snapshot, today, &mut issues);
+    let roster_map = map_roster::map_roster(
+        config,
+        &roster,
+        &mut base.classroom,
+        &snapshot,
+        today,
+        &mut issues,
+    );
     add_counts(&mut skipped, roster_map.skipped);
     let mut drafts = roster_map.ops;
     if config.mode == SyncMode::TwoWay {
@@ -90,7 +108,14 @@ pub fn run(input: &SyncInput) -> Result<SyncPlan, EngineError> {
 
     let ops = build::order(drafts, &previous.failures);
     let issues = build::tidy_issues(issues);
-    let summary = build::summarize(&previous.roster, &roster, &changes, &ops, issues.len(), skipped);
+    let summary = build::summarize(
+        &previous.roster,
+        &roster,
+        &changes,
+        &ops,
+        issues.len(),
+        skipped,
+    );
     base.sources = sources_for_state;
     base.roster = roster;
     let mut plan = SyncPlan {

@@ -16,14 +16,23 @@ pub struct RequirementsOutcome {
     pub skipped: BTreeMap<String, u64>,
 }
 
-pub fn apply(config: &SyncConfig, roster: &mut Roster, issues: &mut Vec<RecordIssue>) -> RequirementsOutcome {
-    let mut out = RequirementsOutcome { holds: Vec::new(), skipped: BTreeMap::new() };
+pub fn apply(
+    config: &SyncConfig,
+    roster: &mut Roster,
+    issues: &mut Vec<RecordIssue>,
+) -> RequirementsOutcome {
+    let mut out = RequirementsOutcome {
+        holds: Vec::new(),
+        skipped: BTreeMap::new(),
+    };
     if config.requirements.is_empty() {
         return out;
     }
     for_each_kind!(apply_table(&config.requirements, roster, issues, &mut out));
     for (kind, n) in super::integrity::prune(roster) {
-        *out.skipped.entry(format!("{}.dependsOnSkipped", kind.singular())).or_default() += n;
+        *out.skipped
+            .entry(format!("{}.dependsOnSkipped", kind.singular()))
+            .or_default() += n;
     }
     out
 }
@@ -58,33 +67,67 @@ fn apply_table<R: TableRecord>(
             MissingAction::Skip => {
                 for id in &missing {
                     table.remove(id);
-                    issues.push(RecordIssue::error("roster", entity, Some(id), format!("required field '{}' is missing; the record was skipped", req.field)));
+                    issues.push(RecordIssue::error(
+                        "roster",
+                        entity,
+                        Some(id),
+                        format!(
+                            "required field '{}' is missing; the record was skipped",
+                            req.field
+                        ),
+                    ));
                 }
-                *out.skipped.entry(format!("{}.missing.{}", R::KIND.singular(), req.field)).or_default() += missing.len() as u64;
+                *out.skipped
+                    .entry(format!("{}.missing.{}", R::KIND.singular(), req.field))
+                    .or_default() += missing.len() as u64;
             }
             MissingAction::Default(value) => {
                 for id in &missing {
-                    let Some(record) = table.get(id) else { continue };
+                    let Some(record) = table.get(id) else {
+                        continue;
+                    };
                     let mut fields = record.fields();
                     fields.insert(req.field.clone(), value.clone());
                     match R::from_fields(fields) {
                         Ok(filled) => {
                             table.insert(id.clone(), filled);
-                            issues.push(RecordIssue::warning("roster", entity, Some(id), format!("field '{}' was missing; the default {value} was used", req.field)));
+                            issues.push(RecordIssue::warning(
+                                "roster",
+                                entity,
+                                Some(id),
+                                format!(
+                                    "field '{}' was missing; the default {value} was used",
+                                    req.field
+                                ),
+                            ));
                         }
-                        Err(e) => issues.push(RecordIssue::error("roster", entity, Some(id), format!("default for '{}' does not fit the field: {e}", req.field))),
+                        Err(e) => issues.push(RecordIssue::error(
+                            "roster",
+                            entity,
+                            Some(id),
+                            format!("default for '{}' does not fit the field: {e}", req.field),
+                        )),
                     }
                 }
             }
             MissingAction::Hold => {
                 for id in &missing {
-                    issues.push(RecordIssue::error("roster", entity, Some(id), format!("required field '{}' is missing; the run is held", req.field)));
+                    issues.push(RecordIssue::error(
+                        "roster",
+                        entity,
+                        Some(id),
+                        format!("required field '{}' is missing; the run is held", req.field),
+                    ));
                 }
                 out.holds.push(HoldReason {
                     code: HoldCode::MissingRequiredField,
                     entity: Some(R::KIND),
                     source: None,
-                    message: format!("{} {entity} lack the required field '{}'", missing.len(), req.field),
+                    message: format!(
+                        "{} {entity} lack the required field '{}'",
+                        missing.len(),
+                        req.field
+                    ),
                 });
             }
         }

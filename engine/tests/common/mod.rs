@@ -35,24 +35,43 @@ pub fn records<'a>(v: &'a mut Value, collection: &str) -> Vec<&'a mut Value> {
         "schools" => "orgs",
         c => c,
     };
-    let pages = collections(v)[collection]["pages"].as_array_mut().expect("pages");
-    pages.iter_mut().flat_map(|p| p[envelope].as_array_mut().expect("envelope").iter_mut()).collect()
+    let pages = collections(v)[collection]["pages"]
+        .as_array_mut()
+        .expect("pages");
+    pages
+        .iter_mut()
+        .flat_map(|p| p[envelope].as_array_mut().expect("envelope").iter_mut())
+        .collect()
 }
 
 pub fn edit(v: &mut Value, collection: &str, id: &str, f: impl FnOnce(&mut Value)) {
-    let rec = records(v, collection).into_iter().find(|r| r["sourcedId"] == id).expect("record exists");
+    let rec = records(v, collection)
+        .into_iter()
+        .find(|r| r["sourcedId"] == id)
+        .expect("record exists");
     f(rec);
 }
 
 pub fn remove(v: &mut Value, collection: &str, id: &str) {
-    for page in collections(v)[collection]["pages"].as_array_mut().expect("pages") {
-        page[collection].as_array_mut().expect("envelope").retain(|r| r["sourcedId"] != id);
+    for page in collections(v)[collection]["pages"]
+        .as_array_mut()
+        .expect("pages")
+    {
+        page[collection]
+            .as_array_mut()
+            .expect("envelope")
+            .retain(|r| r["sourcedId"] != id);
     }
 }
 
 pub fn add(v: &mut Value, collection: &str, record: Value) {
-    let pages = collections(v)[collection]["pages"].as_array_mut().expect("pages");
-    pages.last_mut().expect("a page")[collection].as_array_mut().expect("envelope").push(record);
+    let pages = collections(v)[collection]["pages"]
+        .as_array_mut()
+        .expect("pages");
+    pages.last_mut().expect("a page")[collection]
+        .as_array_mut()
+        .expect("envelope")
+        .push(record);
 }
 
 /// Remote ids a real Classroom would hand back (courses match the graded fixture).
@@ -64,11 +83,13 @@ pub fn remote_id(op: &PlannedOp) -> Option<String> {
             "d:cl3" => "5003".into(),
             other => format!("course-{other}"),
         }),
-        Action::ClassroomCreateTopic { alias, name } => Some(match (alias.as_str(), name.as_str()) {
-            ("d:cl1", "Homework") => "7001".into(),
-            ("d:cl1", "Tests") => "7002".into(),
-            _ => format!("topic-{}", op.op_id),
-        }),
+        Action::ClassroomCreateTopic { alias, name } => {
+            Some(match (alias.as_str(), name.as_str()) {
+                ("d:cl1", "Homework") => "7001".into(),
+                ("d:cl1", "Tests") => "7002".into(),
+                _ => format!("topic-{}", op.op_id),
+            })
+        }
         _ => None,
     }
 }
@@ -76,7 +97,12 @@ pub fn remote_id(op: &PlannedOp) -> Option<String> {
 pub fn all_succeeded(plan: &SyncPlan) -> Vec<OpOutcome> {
     plan.ops
         .iter()
-        .map(|op| OpOutcome { op_id: op.op_id.clone(), result: OutcomeResult::Succeeded { remote_id: remote_id(op) } })
+        .map(|op| OpOutcome {
+            op_id: op.op_id.clone(),
+            result: OutcomeResult::Succeeded {
+                remote_id: remote_id(op),
+            },
+        })
         .collect()
 }
 
@@ -84,7 +110,8 @@ pub fn all_succeeded(plan: &SyncPlan) -> Vec<OpOutcome> {
 pub fn run_clean(v: &Value) -> (SyncPlan, SyncState) {
     let input = input(v);
     let plan = classbridge_engine::plan(&input).expect("plan");
-    let state = classbridge_engine::commit(&input.previous_state, &plan, &all_succeeded(&plan)).expect("commit");
+    let state = classbridge_engine::commit(&input.previous_state, &plan, &all_succeeded(&plan))
+        .expect("commit");
     (plan, state)
 }
 
@@ -107,5 +134,7 @@ pub fn has_key(plan: &SyncPlan, prefix: &str) -> bool {
 }
 
 pub fn issue_mentions(plan: &SyncPlan, needle: &str) -> bool {
-    plan.record_issues.iter().any(|i| i.reason.contains(needle) || i.sourced_id.as_deref() == Some(needle))
+    plan.record_issues
+        .iter()
+        .any(|i| i.reason.contains(needle) || i.sourced_id.as_deref() == Some(needle))
 }

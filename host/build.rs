@@ -1,0 +1,72 @@
+//! Builds the engine's ABI module (wasm32-unknown-unknown, release) with a nested cargo into
+//! its own target directory, and hands its path to the host, which embeds it. Set
+//! CLASSBRIDGE_ENGINE_WASM to use a module built elsewhere.
+
+use std::env;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=CLASSBRIDGE_ENGINE_WASM");
+    println!("cargo:rerun-if-changed=../engine/src");
+    println!("cargo:rerun-if-changed=../engine/Cargo.toml");
+    println!("cargo:rerun-if-changed=../Cargo.lock");
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR is set by cargo"));
+    let wasm = match env::var("CLASSBRIDGE_ENGINE_WASM") {
+        Ok(path) => PathBuf::from(path),
+        Err(_) => build_engine(),
+    };
+    let embedded = out_dir.join("classbridge_engine.wasm");
+    if let Err(e) = std::fs::copy(&wasm, &embedded) {
+        panic!("cannot copy the engine module from {}: {e}", wasm.display());
+    }
+}
+
+fn build_engine() -> PathBuf {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let workspace = manifest_dir
+        .parent()
+        .expect("host/ sits in the workspace")
+        .to_path_buf();
+    let target_root = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"));
+    // A separate target directory: the outer build holds the lock on its own.
+    let target_dir = target_root.join("engine-wasm");
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&workspace)
+        .args([
+            "build",
+            "--locked",
+            "-p",
+            "classbridge-engine",
+            "--release",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--target-dir",
+        ])
+        .arg(&target_dir);
+    // The outer build's wrappers and flags (clippy, coverage, host RUSTFLAGS) are not for this one.
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CLIPPY_ARGS",
+        "CARGO_TARGET_DIR",
+    ] {
+        cmd.env_remove(var);
+    }
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build the engine module: {e}"));
+    if !status.success() {
+        panic!(
+            "building the engine for wasm32-unknown-unknown failed ({status}). Is the target installed? \
+             Run `rustup target add wasm32-unknown-unknown` (./test.sh does it for you)."
+        );
+    }
+    target_dir.join("wasm32-unknown-unknown/release/classbridge_engine.wasm")
+}

@@ -1,0 +1,183 @@
+//! Runs the engine's ABI module in wasmtime: compiled once per process, a fresh instance per
+//! call, with fuel and a memory cap, so a runaway or hostile input fails the run cleanly
+//! instead of taking the host down.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use wasmtime::{Config, Engine, Instance, Module, Store, StoreLimits, StoreLimitsBuilder};
+
+/// The engine module, built by build.rs from engine/.
+pub static ENGINE_WASM: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/classbridge_engine.wasm"));
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct EngineLimits {
+    /// Fuel per call (roughly, wasm instructions).
+    pub fuel: u64,
+    /// Linear memory cap per call, in bytes.
+    pub memory_bytes: usize,
+}
+
+impl Default for EngineLimits {
+    fn default() -> Self {
+        EngineLimits {
+            fuel: 200_000_000_000,
+            memory_bytes: 4 << 30,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("the engine module could not be compiled: {0}")]
+    Compile(String),
+    #[error("the engine module is not the expected ABI: {0}")]
+    Abi(String),
+    #[error(
+        "the engine ran out of fuel (limit {0}); raise engine.fuel in the config if the district is that large"
+    )]
+    OutOfFuel(u64),
+    #[error(
+        "the engine needed more memory than the {0}-byte cap; raise engine.memoryBytes in the config"
+    )]
+    OutOfMemory(usize),
+    #[error("the engine trapped: {0}")]
+    Trap(String),
+    #[error("the engine refused the request: {kind}: {message}")]
+    Engine {
+        kind: String,
+        message: String,
+        detail: Value,
+    },
+    #[error("the engine's answer could not be read: {0}")]
+    BadAnswer(String),
+}
+
+struct CallState {
+    limits: StoreLimits,
+}
+
+pub struct EngineRuntime {
+    engine: Engine,
+    module: Module,
+    limits: EngineLimits,
+}
+
+impl EngineRuntime {
+    pub fn new(limits: EngineLimits) -> Result<Self, RuntimeError> {
+        Self::from_bytes(ENGINE_WASM, limits)
+    }
+
+    pub fn from_bytes(wasm: &[u8], limits: EngineLimits) -> Result<Self, RuntimeError> {
+        let mut config = Config::new();
+        config.consume_fuel(true);
+        let engine = Engine::new(&config).map_err(|e| RuntimeError::Compile(e.to_string()))?;
+        let module =
+            Module::new(&engine, wasm).map_err(|e| RuntimeError::Compile(e.to_string()))?;
+        if let Some(import) = module.imports().next() {
+            return Err(RuntimeError::Abi(format!(
+                "the module imports {}.{}; the engine must import nothing",
+                import.module(),
+                import.name()
+            )));
+        }
+        Ok(EngineRuntime {
+            engine,
+            module,
+            limits,
+        })
+    }
+
+    /// The same compiled module with other limits (compiling is the expensive part).
+    pub fn with_limits(&self, limits: EngineLimits) -> EngineRuntime {
+        EngineRuntime {
+            engine: self.engine.clone(),
+            module: self.module.clone(),
+            limits,
+        }
+    }
+
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// Calls one ABI entry (`cb_plan`, ...) with a JSON request and returns the raw envelope.
+    pub fn call_raw(&self, entry: &str, request: &[u8]) -> Result<Vec<u8>, RuntimeError> {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.limits.memory_bytes)
+            .trap_on_grow_failure(true)
+            .build();
+        let mut store = Store::new(&self.engine, CallState { limits });
+        store.limiter(|s| &mut s.limits);
+        store
+            .set_fuel(self.limits.fuel)
+            .map_err(|e| RuntimeError::Abi(e.to_string()))?;
+        let instance = Instance::new(&mut store, &self.module, &[])
+            .map_err(|e| self.classify(&mut store, e))?;
+        let memory = instance
+            .get_memory(&mut store, "memory")
+            .ok_or_else(|| RuntimeError::Abi("no exported memory".into()))?;
+        let abi = |e: wasmtime::Error| RuntimeError::Abi(e.to_string());
+        let alloc = instance
+            .get_typed_func::<i32, i32>(&mut store, "cb_alloc")
+            .map_err(abi)?;
+        let func = instance
+            .get_typed_func::<(i32, i32), i64>(&mut store, entry)
+            .map_err(abi)?;
+        let len = i32::try_from(request.len())
+            .map_err(|_| RuntimeError::Abi("request larger than 2 GiB".into()))?;
+        let ptr = alloc
+            .call(&mut store, len)
+            .map_err(|e| self.classify(&mut store, e))?;
+        memory
+            .write(&mut store, ptr as u32 as usize, request)
+            .map_err(|e| RuntimeError::Abi(e.to_string()))?;
+        let packed = func
+            .call(&mut store, (ptr, len))
+            .map_err(|e| self.classify(&mut store, e))? as u64;
+        let (out_ptr, out_len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
+        let mut out = vec![0u8; out_len];
+        memory
+            .read(&store, out_ptr, &mut out)
+            .map_err(|e| RuntimeError::Abi(e.to_string()))?;
+        Ok(out)
+    }
+
+    fn classify(&self, store: &mut Store<CallState>, e: wasmtime::Error) -> RuntimeError {
+        if store.get_fuel().is_ok_and(|f| f == 0) {
+            return RuntimeError::OutOfFuel(self.limits.fuel);
+        }
+        let text = format!("{e:?}");
+        if text.contains("memory")
+            && (text.contains("grow") || text.contains("limit") || text.contains("maximum"))
+        {
+            return RuntimeError::OutOfMemory(self.limits.memory_bytes);
+        }
+        RuntimeError::Trap(e.to_string())
+    }
+
+    /// Calls an entry and unwraps the envelope into `T`.
+    pub fn call<T: DeserializeOwned>(
+        &self,
+        entry: &str,
+        request: &[u8],
+    ) -> Result<T, RuntimeError> {
+        let raw = self.call_raw(entry, request)?;
+        let envelope: Value =
+            serde_json::from_slice(&raw).map_err(|e| RuntimeError::BadAnswer(e.to_string()))?;
+        if let Some(error) = envelope.get("error") {
+            return Err(RuntimeError::Engine {
+                kind: error["kind"].as_str().unwrap_or("engine").to_string(),
+                message: error["message"].as_str().unwrap_or_default().to_string(),
+                detail: error.clone(),
+            });
+        }
+        let ok = envelope
+            .get("ok")
+            .cloned()
+            .ok_or_else(|| RuntimeError::BadAnswer("neither ok nor error".into()))?;
+        serde_json::from_value(ok).map_err(|e| RuntimeError::BadAnswer(e.to_string()))
+    }
+}
