@@ -15,7 +15,7 @@ fn graded() -> Value {
     v
 }
 
-fn body<'a>(op: &'a PlannedOp) -> &'a Value {
+fn body(op: &PlannedOp) -> &Value {
     match &op.action {
         Action::OneRosterPut { body, .. } => body,
         other => panic!("not a put: {other:?}"),
