@@ -1,3 +1,17 @@
-//! The classbridge host: the thin shell around the engine.
+//! The classbridge host: the thin shell around the engine. It fetches, applies and remembers;
+//! the engine decides.
 
+pub mod classroom;
+pub mod config;
+pub mod console;
+pub mod demo;
 pub mod engine_runtime;
+pub mod http;
+pub mod oneroster;
+pub mod progress;
+pub mod report;
+pub mod runner;
+pub mod secrets;
+pub mod serve;
+pub mod store;
+pub mod vendor;

@@ -1,3 +1,275 @@
-fn main() {
-    println!("classbridge {}", classbridge_engine::ENGINE_VERSION);
+//! `classbridge`: keeps a district's SIS (OneRoster) and Google Classroom in step.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use classbridge::config::HostConfig;
+use classbridge::engine_runtime::EngineRuntime;
+use classbridge::progress::Progress;
+use classbridge::report;
+use classbridge::runner::{Host, RunError, RunReport};
+use classbridge::store::RunStatus;
+
+/// Exit codes, documented in the README.
+mod exit {
+    pub const OK: u8 = 0;
+    pub const OTHER: u8 = 1;
+    pub const CONFIG: u8 = 2;
+    pub const CONNECTION: u8 = 3;
+    pub const HELD: u8 = 4;
+    pub const FAILED: u8 = 5;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "classbridge",
+    version,
+    about = "Keeps a district's SIS (OneRoster) and Google Classroom in step",
+    long_about = "Rosters flow SIS -> Classroom; grades flow Classroom -> SIS.\n\n\
+        Every decision is made by the classbridge engine (run in wasmtime); this program fetches,\n\
+        applies and remembers. Nothing changes remotely until a plan is applied, and plans that\n\
+        trip a hold (mass deletions, an empty SIS) wait for `classbridge approve`.\n\n\
+        Exit codes: 0 ok, 2 config error, 3 connection error, 4 held for approval, 5 failed."
+)]
+struct Cli {
+    /// Config file (TOML).
+    #[arg(long, global = true, default_value = "classbridge.toml")]
+    config: PathBuf,
+    /// Machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    /// More logging on stderr (-v info, -vv debug). RUST_LOG works too.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate the config and test every connection: authenticate to each SIS and read one
+    /// page, reach Classroom. Changes nothing.
+    Check,
+    /// Fetch everything and print what a sync would change. Changes nothing remotely.
+    Plan,
+    /// Fetch, plan and apply. Stops with exit code 4 when preview mode is on or a hold fires;
+    /// the plan is then kept as a pending run for `classbridge approve`.
+    Sync {
+        /// Accepted for scripts, but never a way around a hold or preview mode.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Approve a pending run, whole or with exceptions, and apply it.
+    Approve {
+        /// The run number (see `classbridge runs`).
+        run: i64,
+        /// Leave out this operation (its id from `classbridge runs show RUN`); repeatable.
+        /// A rejected course drops everything that depends on it.
+        #[arg(long = "reject", value_name = "OP_ID")]
+        reject: Vec<String>,
+    },
+    /// History of runs: when, what changed, what failed and why.
+    Runs {
+        #[command(subcommand)]
+        show: Option<RunsCommand>,
+        /// How many runs to list.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Serve the admin console and its JSON API, and run scheduled syncs.
+    Serve {
+        /// Address to listen on (overrides serve.listen).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Run a whole cycle against stand-in servers on loopback: no credentials, no setup.
+    Demo {
+        /// Leave the console open afterwards.
+        #[arg(long)]
+        serve: bool,
+        /// District size: s, m or l.
+        #[arg(long, default_value = "s")]
+        size: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum RunsCommand {
+    /// One run in detail, with its plan and failures.
+    Show { run: i64 },
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::from(exit::OTHER);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let code = match e.downcast_ref::<RunError>() {
+                Some(RunError::Config(_)) => exit::CONFIG,
+                Some(RunError::Connection(_)) => exit::CONNECTION,
+                Some(RunError::Failed(_) | RunError::Engine(_)) => exit::FAILED,
+                _ if e
+                    .downcast_ref::<classbridge::config::ConfigError>()
+                    .is_some() =>
+                {
+                    exit::CONFIG
+                }
+                _ => exit::OTHER,
+            };
+            eprintln!("error: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn engine(config: &HostConfig) -> anyhow::Result<Arc<EngineRuntime>> {
+    Ok(Arc::new(
+        EngineRuntime::new(config.engine.limits()).context("loading the engine module")?,
+    ))
+}
+
+async fn open(cli: &Cli) -> anyhow::Result<Host> {
+    let config = HostConfig::load(&cli.config)?;
+    let progress = Progress {
+        visible: !cli.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    let runtime = engine(&config)?;
+    Ok(Host::new(config, runtime, progress)?)
+}
+
+fn report_exit(cli: &Cli, report: &RunReport) -> anyhow::Result<u8> {
+    if cli.json {
+        let mut v = serde_json::to_value(report)?;
+        if let Some(plan) = &report.plan {
+            v["plan"] = serde_json::json!({
+                "id": plan.id,
+                "summary": plan.summary,
+                "holds": plan.holds,
+                "recordIssues": plan.record_issues,
+                "ops": plan.ops.iter().map(|o| serde_json::json!({
+                    "opId": o.op_id, "entity": o.entity, "change": o.change, "summary": o.summary
+                })).collect::<Vec<_>>(),
+            });
+        }
+        print_json(&v)?;
+    } else {
+        print!("{}", report::run_report(report));
+    }
+    Ok(match report.status {
+        RunStatus::Pending => exit::HELD,
+        RunStatus::Partial | RunStatus::Failed => exit::FAILED,
+        _ => exit::OK,
+    })
+}
+
+async fn run(cli: Cli) -> anyhow::Result<u8> {
+    match &cli.command {
+        Command::Check => {
+            let mut host = open(&cli).await?;
+            let results = host.check().await;
+            let ok = results.iter().all(|(_, r)| r.is_ok());
+            if cli.json {
+                let v: Vec<_> = results
+                    .iter()
+                    .map(|(what, r)| match r {
+                        Ok(m) => serde_json::json!({"target": what, "ok": true, "detail": m}),
+                        Err(e) => serde_json::json!({"target": what, "ok": false, "error": e}),
+                    })
+                    .collect();
+                print_json(&serde_json::json!({"config": "valid", "connections": v}))?;
+            } else {
+                println!("config: valid ({} source(s))", host.config.sources.len());
+                for (what, r) in &results {
+                    match r {
+                        Ok(m) => println!("  ✓ {what}: {m}"),
+                        Err(e) => println!("  ✗ {what}: {e}"),
+                    }
+                }
+            }
+            Ok(if ok { exit::OK } else { exit::CONNECTION })
+        }
+        Command::Plan => {
+            let mut host = open(&cli).await?;
+            let report = host.run("plan", false).await?;
+            report_exit(&cli, &report)
+        }
+        Command::Sync { yes: _ } => {
+            let mut host = open(&cli).await?;
+            let report = host.run("sync", true).await?;
+            report_exit(&cli, &report)
+        }
+        Command::Approve { run, reject } => {
+            let mut host = open(&cli).await?;
+            let report = host.approve(*run, reject.clone()).await?;
+            report_exit(&cli, &report)
+        }
+        Command::Runs { show, limit } => {
+            let host = open(&cli).await?;
+            match show {
+                None => {
+                    let runs = host.store.runs(*limit)?;
+                    if cli.json {
+                        print_json(&runs)?;
+                    } else {
+                        print!("{}", report::runs_table(&runs));
+                    }
+                }
+                Some(RunsCommand::Show { run }) => {
+                    let row = host.store.run(*run)?;
+                    let plan = host.store.run_plan(*run)?;
+                    let journal = host.store.journal(*run)?;
+                    if cli.json {
+                        print_json(
+                            &serde_json::json!({"run": row, "plan": plan, "journal": journal}),
+                        )?;
+                    } else {
+                        print!("{}", report::run_detail(&row, plan.as_ref(), &journal));
+                    }
+                }
+            }
+            Ok(exit::OK)
+        }
+        Command::Serve { listen } => {
+            let host = open(&cli).await?;
+            classbridge::serve::serve(host, listen.clone()).await?;
+            Ok(exit::OK)
+        }
+        Command::Demo { serve, size } => {
+            classbridge::demo::run(*serve, size, cli.json).await?;
+            Ok(exit::OK)
+        }
+    }
 }

@@ -1,0 +1,433 @@
+//! The host's TOML config: where state lives, how to reach each SIS and Classroom, and the
+//! engine's rules (the `[rules]` table is the engine's `SyncConfig`, same keys as its JSON).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use classbridge_engine::SyncConfig;
+use classbridge_engine::config::{MissingDueDate, OneRosterVersion, SisLimits, SourceConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::engine_runtime::EngineLimits;
+use crate::secrets::SecretRef;
+use crate::vendor::{self, AuthFlavour, VendorProfile};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path} could not be read: {reason}")]
+    Read { path: String, reason: String },
+    #[error("config file {path}: {reason}")]
+    Parse { path: String, reason: String },
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct HostConfig {
+    /// SQLite file for state, runs and the journal; relative to the config file.
+    #[serde(default = "default_state")]
+    pub state: PathBuf,
+    #[serde(default)]
+    pub engine: EngineSettings,
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
+    #[serde(default)]
+    pub serve: ServeSettings,
+    pub classroom: ClassroomSettings,
+    #[serde(rename = "source", default)]
+    pub sources: Vec<SourceSettings>,
+    /// The engine's rules (camelCase keys, as in its JSON); `sources` come from `[[source]]`.
+    #[serde(default)]
+    pub rules: toml::Table,
+}
+
+fn default_state() -> PathBuf {
+    PathBuf::from("classbridge.db")
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSettings {
+    pub fuel: u64,
+    pub memory_mb: usize,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        let d = EngineLimits::default();
+        EngineSettings {
+            fuel: d.fuel,
+            memory_mb: d.memory_bytes >> 20,
+        }
+    }
+}
+
+impl EngineSettings {
+    pub fn limits(&self) -> EngineLimits {
+        EngineLimits {
+            fuel: self.fuel,
+            memory_bytes: self.memory_mb << 20,
+        }
+    }
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// How often `serve` runs a sync, e.g. "6h" or "30m".
+    pub every: String,
+}
+
+impl Schedule {
+    pub fn interval(&self) -> Result<Duration, ConfigError> {
+        humantime::parse_duration(&self.every)
+            .map_err(|e| ConfigError::Invalid(format!("schedule.every = {:?}: {e}", self.every)))
+    }
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeSettings {
+    pub listen: String,
+    /// Console sign-in token; a fresh one is printed at start when unset.
+    pub token: Option<SecretRef>,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        ServeSettings {
+            listen: "127.0.0.1:8787".into(),
+            token: None,
+        }
+    }
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ClassroomSettings {
+    #[serde(default = "default_classroom_url")]
+    pub base_url: String,
+    #[serde(default = "default_google_token_url")]
+    pub token_url: String,
+    /// A service-account key (JSON) with domain-wide delegation.
+    #[serde(default)]
+    pub service_account_key: Option<SecretRef>,
+    /// The Workspace admin the service account acts as.
+    #[serde(default)]
+    pub impersonate: Option<String>,
+    /// A fixed bearer token instead of a service account (tests, stand-ins).
+    #[serde(default)]
+    pub bearer_token: Option<SecretRef>,
+    #[serde(default = "default_concurrency")]
+    pub max_concurrency: usize,
+    /// Requests a minute this host may send (Google: 1,200 per user, 3,000 per project).
+    #[serde(default = "default_quota")]
+    pub quota_per_minute: u32,
+    #[serde(default = "default_retries")]
+    pub max_retries: u32,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn default_classroom_url() -> String {
+    "https://classroom.googleapis.com".into()
+}
+fn default_google_token_url() -> String {
+    "https://oauth2.googleapis.com/token".into()
+}
+fn default_concurrency() -> usize {
+    8
+}
+fn default_quota() -> u32 {
+    1200
+}
+fn default_retries() -> u32 {
+    6
+}
+fn default_timeout() -> u64 {
+    30
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    /// OneRoster REST.
+    #[default]
+    Rest,
+    /// A OneRoster CSV bundle, a folder or a zip (bulk upload).
+    Csv,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSettings {
+    pub id: String,
+    #[serde(default)]
+    pub kind: SourceKind,
+    #[serde(default = "default_profile")]
+    pub profile: String,
+    #[serde(default)]
+    pub version: Option<OneRosterVersion>,
+    #[serde(default)]
+    pub auth: Option<AuthFlavour>,
+    /// The SIS's URL up to the OneRoster path, e.g. `https://sis.example.org`.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// OAuth 2.0 token endpoint; the profile's default under base_url when unset.
+    #[serde(default)]
+    pub token_url: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<SecretRef>,
+    /// CSV bundle: a folder or a .zip.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    #[serde(default)]
+    pub sis_id_prefix: String,
+    /// Deletions by comparing with the previous complete read (default for full reads).
+    #[serde(default = "yes")]
+    pub bulk_upload: bool,
+    /// Read only records changed since the last run (`dateLastModified>`), after a first full read.
+    #[serde(default)]
+    pub delta: bool,
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+    #[serde(default)]
+    pub line_item_title_max: Option<usize>,
+    #[serde(default)]
+    pub default_category: Option<String>,
+    #[serde(default)]
+    pub missing_due_date: Option<MissingDueDate>,
+    /// Write grades back to this source.
+    #[serde(default = "yes")]
+    pub write_grades: bool,
+}
+
+fn default_profile() -> String {
+    "generic-1.1".into()
+}
+fn yes() -> bool {
+    true
+}
+fn default_page_size() -> u32 {
+    500
+}
+
+impl SourceSettings {
+    pub fn profile(&self) -> Result<&'static VendorProfile, ConfigError> {
+        vendor::profile_named(&self.profile).ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "source {}: unknown profile {:?}; known: {}",
+                self.id,
+                self.profile,
+                vendor::profile_names()
+            ))
+        })
+    }
+
+    pub fn version(&self) -> OneRosterVersion {
+        self.version
+            .or_else(|| self.profile().ok().map(|p| p.version))
+            .unwrap_or_default()
+    }
+
+    pub fn auth(&self) -> Result<AuthFlavour, ConfigError> {
+        Ok(self.profile()?.auth_for(self.version(), self.auth))
+    }
+
+    fn engine_source(&self) -> Result<SourceConfig, ConfigError> {
+        let profile = self.profile()?;
+        Ok(SourceConfig {
+            id: self.id.clone(),
+            version: self.version(),
+            sis_id_prefix: self.sis_id_prefix.clone(),
+            bulk_upload: self.bulk_upload,
+            limits: SisLimits {
+                line_item_title_max: self.line_item_title_max.or(profile.line_item_title_max),
+                missing_due_date: self.missing_due_date.unwrap_or_default(),
+                default_category: self.default_category.clone(),
+            },
+        })
+    }
+}
+
+impl HostConfig {
+    pub fn load(path: &Path) -> Result<HostConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let mut config: HostConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        if config.state.is_relative() {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            config.state = dir.join(&config.state);
+        }
+        for source in &mut config.sources {
+            if let Some(p) = &source.path
+                && p.is_relative()
+            {
+                source.path = Some(path.parent().unwrap_or(Path::new(".")).join(p));
+            }
+        }
+        config.check()?;
+        Ok(config)
+    }
+
+    /// The host's own checks; the engine validates the rules.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.sources.is_empty() {
+            return Err(ConfigError::Invalid(
+                "no [[source]]: add at least one SIS".into(),
+            ));
+        }
+        for s in &self.sources {
+            s.profile()?;
+            match s.kind {
+                SourceKind::Rest => {
+                    if s.base_url.is_none() {
+                        return Err(ConfigError::Invalid(format!(
+                            "source {}: base_url is required for a REST source",
+                            s.id
+                        )));
+                    }
+                    if s.client_id.is_none() || s.client_secret.is_none() {
+                        return Err(ConfigError::Invalid(format!(
+                            "source {}: client_id and client_secret (as {{ env = \"VAR\" }} or {{ file = \"path\" }}) are required",
+                            s.id
+                        )));
+                    }
+                    if s.page_size == 0 {
+                        return Err(ConfigError::Invalid(format!(
+                            "source {}: page_size must be at least 1",
+                            s.id
+                        )));
+                    }
+                }
+                SourceKind::Csv => {
+                    if s.path.is_none() {
+                        return Err(ConfigError::Invalid(format!(
+                            "source {}: path (a folder or .zip) is required for a CSV source",
+                            s.id
+                        )));
+                    }
+                }
+            }
+        }
+        if self.classroom.service_account_key.is_none() && self.classroom.bearer_token.is_none() {
+            return Err(ConfigError::Invalid(
+                "classroom: set service_account_key (with impersonate) or bearer_token".into(),
+            ));
+        }
+        if self.classroom.service_account_key.is_some() && self.classroom.impersonate.is_none() {
+            return Err(ConfigError::Invalid(
+                "classroom.impersonate: a service account needs an admin to act as".into(),
+            ));
+        }
+        if self.classroom.max_concurrency == 0 || self.classroom.quota_per_minute == 0 {
+            return Err(ConfigError::Invalid(
+                "classroom.max_concurrency and quota_per_minute must be at least 1".into(),
+            ));
+        }
+        if let Some(s) = &self.schedule {
+            s.interval()?;
+        }
+        Ok(())
+    }
+
+    /// The engine's `SyncConfig`: the `[rules]` table plus the sources.
+    pub fn sync_config(&self) -> Result<SyncConfig, ConfigError> {
+        if self.rules.contains_key("sources") {
+            return Err(ConfigError::Invalid(
+                "rules.sources: sources are configured with [[source]] tables".into(),
+            ));
+        }
+        let mut rules = serde_json::to_value(&self.rules)
+            .map_err(|e| ConfigError::Invalid(format!("rules: {e}")))?;
+        let sources = self
+            .sources
+            .iter()
+            .map(SourceSettings::engine_source)
+            .collect::<Result<Vec<_>, _>>()?;
+        rules["sources"] = serde_json::to_value(sources)
+            .map_err(|e| ConfigError::Invalid(format!("sources: {e}")))?;
+        serde_json::from_value(rules).map_err(|e| ConfigError::Invalid(format!("rules: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<HostConfig, ConfigError> {
+        let c: HostConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: "t".into(),
+            reason: e.to_string(),
+        })?;
+        c.check()?;
+        Ok(c)
+    }
+
+    const BASE: &str = r#"
+[classroom]
+bearer_token = { env = "T" }
+
+[[source]]
+id = "sis"
+profile = "aspen"
+base_url = "http://127.0.0.1:1"
+client_id = "id"
+client_secret = { env = "S" }
+"#;
+
+    #[test]
+    fn rules_become_the_engine_config_with_profile_limits() {
+        let c = parse(&format!("{BASE}\n[rules]\npreview = true\n")).unwrap();
+        let sync = c.sync_config().unwrap();
+        assert!(sync.preview);
+        assert_eq!(sync.sources[0].limits.line_item_title_max, Some(50));
+        assert!(sync.sources[0].bulk_upload);
+    }
+
+    #[test]
+    fn unknown_rule_keys_are_named() {
+        let c = parse(&format!("{BASE}\n[rules]\npreveiw = true\n")).unwrap();
+        let err = c.sync_config().unwrap_err().to_string();
+        assert!(err.contains("preveiw"), "{err}");
+    }
+
+    #[test]
+    fn unknown_profiles_list_the_known_ones() {
+        let err = parse(&BASE.replace("aspen", "aspne"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("aspne") && err.contains("skyward-sms"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn inline_secrets_are_refused() {
+        let err = parse(&BASE.replace(r#"{ env = "S" }"#, r#""plain""#))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("client_secret"), "{err}");
+    }
+
+    #[test]
+    fn one_point_two_uses_oauth2() {
+        let c = parse(&BASE.replace("aspen", "infinite-campus")).unwrap();
+        assert_eq!(c.sources[0].auth().unwrap(), AuthFlavour::Oauth1);
+        let c = parse(&format!(
+            "{}version = \"1.2\"\n",
+            BASE.replace("aspen", "infinite-campus")
+        ))
+        .unwrap();
+        assert_eq!(c.sources[0].auth().unwrap(), AuthFlavour::Oauth2);
+    }
+}

@@ -1,0 +1,207 @@
+//! Human-readable output of plans, runs and history.
+
+use std::fmt::Write as _;
+
+use classbridge_engine::SyncPlan;
+
+use crate::runner::RunReport;
+use crate::store::{JournalRow, RunRow};
+
+pub fn preview(plan: &SyncPlan) -> String {
+    let mut out = String::new();
+    let s = &plan.summary;
+    let _ = writeln!(out, "Plan {}", &plan.id[..12.min(plan.id.len())]);
+    let _ = writeln!(
+        out,
+        "\nRoster changes (SIS, against the last accepted state):"
+    );
+    let _ = writeln!(
+        out,
+        "  {:<18} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "entity", "before", "after", "create", "update", "delete"
+    );
+    for (kind, c) in &s.roster {
+        if c.before + c.after + c.create + c.update + c.delete == 0 {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "  {:<18} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            format!("{kind:?}"),
+            c.before,
+            c.after,
+            c.create,
+            c.update,
+            c.delete
+        );
+    }
+    let _ = writeln!(out, "\nOperations:");
+    if s.operations.is_empty() {
+        let _ = writeln!(out, "  none");
+    }
+    for (entity, changes) in &s.operations {
+        let parts: Vec<String> = changes
+            .iter()
+            .map(|(c, n)| format!("{n} {c:?}").to_lowercase())
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {:<10} {}",
+            format!("{entity:?}").to_lowercase(),
+            parts.join(", ")
+        );
+    }
+    if !s.skipped.is_empty() {
+        let _ = writeln!(out, "\nLeft out on purpose:");
+        for (why, n) in &s.skipped {
+            let _ = writeln!(out, "  {n:>6}  {why}");
+        }
+    }
+    if !plan.holds.is_empty() {
+        let _ = writeln!(out, "\nHolds (nothing applies until approved):");
+        for h in &plan.holds {
+            let _ = writeln!(out, "  - {:?}: {}", h.code, h.message);
+        }
+    }
+    if !plan.record_issues.is_empty() {
+        let _ = writeln!(out, "\nRecord issues ({}):", plan.record_issues.len());
+        for i in plan.record_issues.iter().take(15) {
+            let _ = writeln!(
+                out,
+                "  - [{:?}] {} {} {}: {}",
+                i.severity,
+                i.source,
+                i.entity,
+                i.sourced_id.as_deref().unwrap_or("-"),
+                i.reason
+            );
+        }
+        if plan.record_issues.len() > 15 {
+            let _ = writeln!(
+                out,
+                "  ... and {} more (--json for all)",
+                plan.record_issues.len() - 15
+            );
+        }
+    }
+    if !s.samples.is_empty() {
+        let _ = writeln!(out, "\nSamples:");
+        for c in s.samples.iter().take(12) {
+            let _ = writeln!(out, "  {:?} {:?} {}", c.change, c.entity, c.sourced_id);
+            for f in c.fields.iter().take(4) {
+                let show = |v: &Option<serde_json::Value>| {
+                    v.as_ref().map_or("—".to_string(), |v| v.to_string())
+                };
+                let _ = writeln!(
+                    out,
+                    "      {}: {} -> {}",
+                    f.field,
+                    show(&f.before),
+                    show(&f.after)
+                );
+            }
+        }
+    }
+    out
+}
+
+pub fn run_report(r: &RunReport) -> String {
+    let mut out = String::new();
+    if let Some(plan) = &r.plan {
+        out.push_str(&preview(plan));
+        out.push('\n');
+    }
+    let _ = writeln!(out, "Run {}: {} — {}", r.run, r.status.as_str(), r.message);
+    if r.succeeded + r.failed + r.not_attempted > 0 {
+        let _ = writeln!(
+            out,
+            "  {} succeeded, {} failed, {} not attempted",
+            r.succeeded, r.failed, r.not_attempted
+        );
+    }
+    for f in r.failures.iter().take(20) {
+        let _ = writeln!(out, "  ✗ {} {}: {}", f.op_id, f.summary, f.error);
+    }
+    out
+}
+
+pub fn runs_table(runs: &[RunRow]) -> String {
+    let mut out = String::new();
+    if runs.is_empty() {
+        return "No runs yet. Start with `classbridge plan` or `classbridge sync`.\n".into();
+    }
+    let _ = writeln!(
+        out,
+        "{:>5}  {:<20}  {:<11}  {:<9}  message",
+        "run", "started", "status", "trigger"
+    );
+    for r in runs {
+        let _ = writeln!(
+            out,
+            "{:>5}  {:<20}  {:<11}  {:<9}  {}",
+            r.id,
+            r.started_at,
+            r.status.as_str(),
+            r.trigger,
+            r.message.as_deref().unwrap_or("")
+        );
+    }
+    out
+}
+
+pub fn run_detail(row: &RunRow, plan: Option<&SyncPlan>, journal: &[JournalRow]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Run {} ({})", row.id, row.trigger);
+    let _ = writeln!(out, "  status:   {}", row.status.as_str());
+    let _ = writeln!(out, "  started:  {}", row.started_at);
+    let _ = writeln!(
+        out,
+        "  finished: {}",
+        row.finished_at.as_deref().unwrap_or("-")
+    );
+    if let Some(m) = &row.message {
+        let _ = writeln!(out, "  message:  {m}");
+    }
+    if let Some(c) = &row.outcome_counts {
+        let _ = writeln!(out, "  outcomes: {c}");
+    }
+    if let Some(plan) = plan {
+        out.push('\n');
+        out.push_str(&preview(plan));
+        let failed: Vec<_> = journal
+            .iter()
+            .filter_map(|j| match j.outcome.as_ref().map(|o| &o.result) {
+                Some(classbridge_engine::plan::OutcomeResult::Failed { error }) => Some((j, error)),
+                _ => None,
+            })
+            .collect();
+        if !failed.is_empty() {
+            let _ = writeln!(out, "\nFailed operations:");
+            for (j, error) in failed {
+                let summary = plan
+                    .ops
+                    .iter()
+                    .find(|o| o.op_id == j.op_id)
+                    .map_or("", |o| o.summary.as_str());
+                let _ = writeln!(out, "  ✗ {} {summary}: {error}", j.op_id);
+            }
+        }
+        if row.status == crate::store::RunStatus::Pending {
+            let _ = writeln!(
+                out,
+                "\nOperations awaiting approval (reject with --reject OP_ID):"
+            );
+            for op in plan.ops.iter().take(50) {
+                let _ = writeln!(out, "  {}  {}", op.op_id, op.summary);
+            }
+            if plan.ops.len() > 50 {
+                let _ = writeln!(
+                    out,
+                    "  ... and {} more (--json for all)",
+                    plan.ops.len() - 50
+                );
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,768 @@
+//! One run: fetch everything, plan in the engine, stop for approval when needed, apply the
+//! plan's operations in order with a journal, and commit the outcomes into the state.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use classbridge_engine::config::SyncMode;
+use classbridge_engine::input::{SourceData, SourcePayload, SyncInput};
+use classbridge_engine::plan::{Action, OpOutcome, OutcomeResult, PlannedOp};
+use classbridge_engine::{Decisions, SyncConfig, SyncPlan, SyncState};
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+
+use crate::classroom::ClassroomClient;
+use crate::config::{HostConfig, SourceKind};
+use crate::engine_runtime::{EngineRuntime, RuntimeError};
+use crate::http::HttpError;
+use crate::oneroster::{self, FetchError, OneRosterClient, csv_bundle};
+use crate::progress::Progress;
+use crate::store::{RunStatus, Store, StoreError};
+use crate::vendor;
+
+/// Why a run stopped; each maps to its own exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
+    Connection(String),
+    #[error("{0}")]
+    Engine(#[from] RuntimeError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<FetchError> for RunError {
+    fn from(e: FetchError) -> Self {
+        match e {
+            FetchError::Config(c) => RunError::Config(c.to_string()),
+            FetchError::Setup { .. } => RunError::Config(e.to_string()),
+            FetchError::Http(h) => h.into(),
+            FetchError::Incomplete { .. } => RunError::Connection(e.to_string()),
+        }
+    }
+}
+
+impl From<HttpError> for RunError {
+    fn from(e: HttpError) -> Self {
+        RunError::Connection(e.to_string())
+    }
+}
+
+/// What a run came to.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReport {
+    pub run: i64,
+    pub status: RunStatus,
+    pub plan_id: String,
+    pub message: String,
+    #[serde(skip)]
+    pub plan: Option<SyncPlan>,
+    pub succeeded: usize,
+    pub failed: usize,
+    pub not_attempted: usize,
+    pub failures: Vec<OpFailureLine>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpFailureLine {
+    pub op_id: String,
+    pub summary: String,
+    pub error: String,
+}
+
+pub struct Host {
+    pub config: HostConfig,
+    pub rules: SyncConfig,
+    pub runtime: Arc<EngineRuntime>,
+    pub store: Store,
+    pub progress: Progress,
+    http: reqwest::Client,
+    classroom: Option<Arc<ClassroomClient>>,
+    sis: HashMap<String, Arc<OneRosterClient>>,
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+impl Host {
+    pub fn new(
+        config: HostConfig,
+        runtime: Arc<EngineRuntime>,
+        progress: Progress,
+    ) -> Result<Host, RunError> {
+        let rules = config
+            .sync_config()
+            .map_err(|e| RunError::Config(e.to_string()))?;
+        // The engine is the judge of its rules.
+        runtime
+            .call::<Value>(
+                "cb_validate_config",
+                &serde_json::to_vec(&json!({ "config": rules }))
+                    .map_err(|e| RunError::Config(e.to_string()))?,
+            )
+            .map_err(|e| match e {
+                RuntimeError::Engine { detail, .. } => {
+                    RunError::Config(describe_config_errors(&detail))
+                }
+                other => RunError::Engine(other),
+            })?;
+        if let Some(dir) = config.state.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| RunError::Config(format!("state folder {}: {e}", dir.display())))?;
+        }
+        let store = Store::open(&config.state)?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(
+                config.classroom.timeout_secs,
+            ))
+            .user_agent(concat!("classbridge/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| RunError::Config(format!("HTTP client: {e}")))?;
+        Ok(Host {
+            config,
+            rules,
+            runtime,
+            store,
+            progress,
+            http,
+            classroom: None,
+            sis: HashMap::new(),
+        })
+    }
+
+    fn classroom(&mut self) -> Result<Arc<ClassroomClient>, RunError> {
+        if let Some(c) = &self.classroom {
+            return Ok(Arc::clone(c));
+        }
+        let c = Arc::new(ClassroomClient::new(
+            &self.config.classroom,
+            self.http.clone(),
+        )?);
+        self.classroom = Some(Arc::clone(&c));
+        Ok(c)
+    }
+
+    fn sis(&mut self, id: &str) -> Result<Arc<OneRosterClient>, RunError> {
+        if let Some(c) = self.sis.get(id) {
+            return Ok(Arc::clone(c));
+        }
+        let settings = self
+            .config
+            .sources
+            .iter()
+            .find(|s| s.id == id)
+            .ok_or_else(|| RunError::Config(format!("no source {id:?} in the config")))?;
+        if settings.kind != SourceKind::Rest {
+            return Err(RunError::Failed(format!(
+                "source {id} is a CSV bundle: grades cannot be written back to it"
+            )));
+        }
+        let c = Arc::new(OneRosterClient::new(settings, self.http.clone())?);
+        self.sis.insert(id.to_string(), Arc::clone(&c));
+        Ok(c)
+    }
+
+    /// "Test Connection": authenticate and read one page from each SIS, reach Classroom.
+    pub async fn check(&mut self) -> Vec<(String, Result<String, String>)> {
+        let mut out = Vec::new();
+        for s in self.config.sources.clone() {
+            let result = match s.kind {
+                SourceKind::Csv => s
+                    .path
+                    .as_ref()
+                    .ok_or_else(|| "no path".to_string())
+                    .and_then(|p| csv_bundle::read_bundle(&s.id, p).map_err(|e| e.to_string()))
+                    .map(|files| format!("CSV bundle with {} files", files.len())),
+                SourceKind::Rest => match self.sis(&s.id) {
+                    Ok(client) => client
+                        .check()
+                        .await
+                        .map(|n| {
+                            format!(
+                                "authenticated ({}), OneRoster {}, read {n} org(s)",
+                                match s.auth() {
+                                    Ok(vendor::AuthFlavour::Oauth1) => "OAuth 1.0a",
+                                    _ => "OAuth 2.0",
+                                },
+                                match s.version() {
+                                    classbridge_engine::config::OneRosterVersion::V1_1 => "1.1",
+                                    classbridge_engine::config::OneRosterVersion::V1_2 => "1.2",
+                                }
+                            )
+                        })
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                },
+            };
+            out.push((format!("source {}", s.id), result));
+        }
+        let classroom = match self.classroom() {
+            Ok(c) => c
+                .check()
+                .await
+                .map(|_| "reached, courses readable".to_string())
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        out.push(("classroom".into(), classroom));
+        out
+    }
+
+    /// Reads every source and Classroom completely. Any gap aborts before planning.
+    pub async fn fetch(
+        &mut self,
+        state: SyncState,
+    ) -> Result<(SyncInput, Vec<(String, String)>), RunError> {
+        let now = now_rfc3339();
+        let mut sources = Vec::new();
+        let mut cursors = Vec::new();
+        let two_way = self.rules.mode == SyncMode::TwoWay;
+        for s in self.config.sources.clone() {
+            let payload = match s.kind {
+                SourceKind::Csv => {
+                    let path = s
+                        .path
+                        .clone()
+                        .ok_or_else(|| RunError::Config(format!("source {}: no path", s.id)))?;
+                    let bar = self
+                        .progress
+                        .spinner(format!("Reading CSV bundle {}", s.id));
+                    let files = csv_bundle::read_bundle(&s.id, &path)?;
+                    bar.finish_and_clear();
+                    SourcePayload::Csv { files }
+                }
+                SourceKind::Rest => {
+                    let client = self.sis(&s.id)?;
+                    let since = if s.delta && state.sources.contains_key(&s.id) {
+                        self.store
+                            .source_cursor(&s.id)?
+                            .and_then(|t| oneroster::delta_since(&t))
+                    } else {
+                        None
+                    };
+                    let mut collections = BTreeMap::new();
+                    let mut names: Vec<&str> = vendor::ROSTER_COLLECTIONS.to_vec();
+                    if two_way {
+                        names.extend_from_slice(vendor::GRADEBOOK_COLLECTIONS);
+                    }
+                    for name in names {
+                        let bar = self.progress.spinner(format!("Reading {} {name}", s.id));
+                        let tick = |n: usize| bar.set_position(n as u64);
+                        let collection = client
+                            .fetch_collection(name, since.as_deref(), &tick)
+                            .await?;
+                        bar.finish_and_clear();
+                        tracing::info!(source = %s.id, collection = name, pages = collection.pages.len(), "read");
+                        collections.insert(name.to_string(), collection);
+                    }
+                    cursors.push((s.id.clone(), now.clone()));
+                    SourcePayload::Json { collections }
+                }
+            };
+            sources.push(SourceData {
+                source_id: s.id.clone(),
+                payload,
+            });
+        }
+        let classroom = self.classroom()?;
+        let bar = self.progress.bar(0, "Reading Classroom");
+        let tick = |done: usize, total: usize| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        };
+        let listings = classroom.fetch_listings(two_way, &tick).await?;
+        bar.finish_and_clear();
+        Ok((
+            SyncInput {
+                config: self.rules.clone(),
+                sources,
+                classroom: listings,
+                previous_state: state,
+                now,
+            },
+            cursors,
+        ))
+    }
+
+    fn engine_plan(&self, input_json: &[u8]) -> Result<SyncPlan, RunError> {
+        let bar = self.progress.spinner("Planning");
+        let plan = self.runtime.call::<SyncPlan>("cb_plan", input_json);
+        bar.finish_and_clear();
+        Ok(plan?)
+    }
+
+    /// Settles runs a killed process left half-applied: outcomes the journal recorded are
+    /// committed; operations begun without a recorded outcome are left to the next plan,
+    /// which re-reads Classroom (courses by alias, topics by name) and adopts what exists
+    /// before creating anything, and re-sends PUTs by sourcedId.
+    pub fn reconcile_interrupted(&mut self) -> Result<Vec<i64>, RunError> {
+        let mut settled = Vec::new();
+        for run in self.store.runs_with_status(RunStatus::Applying)? {
+            let Some(plan) = self.store.run_plan(run)? else {
+                self.store.set_status(
+                    run,
+                    RunStatus::Interrupted,
+                    Some("interrupted before planning finished"),
+                )?;
+                continue;
+            };
+            let journal = self.store.journal(run)?;
+            let recorded: HashMap<String, OpOutcome> = journal
+                .into_iter()
+                .filter_map(|j| j.outcome.map(|o| (j.op_id, o)))
+                .collect();
+            let outcomes: Vec<OpOutcome> = plan
+                .ops
+                .iter()
+                .map(|op| {
+                    recorded.get(&op.op_id).cloned().unwrap_or(OpOutcome {
+                        op_id: op.op_id.clone(),
+                        result: OutcomeResult::NotAttempted,
+                    })
+                })
+                .collect();
+            let done = recorded.len();
+            let state = self.store.state()?;
+            let message = format!(
+                "interrupted; reconciled: {done} operation(s) recorded as done or failed, {} left for the next run",
+                plan.ops.len() - done
+            );
+            match self.engine_commit(&state, &plan, &outcomes) {
+                Ok(next) => {
+                    let counts = count_outcomes(&outcomes);
+                    self.store.finish_apply(
+                        run,
+                        &next,
+                        RunStatus::Interrupted,
+                        &counts,
+                        Some(&message),
+                        &[],
+                    )?;
+                }
+                Err(e) => {
+                    tracing::warn!(run, error = %e, "could not commit an interrupted run");
+                    self.store.set_status(
+                        run,
+                        RunStatus::Interrupted,
+                        Some(&format!("interrupted; not committed: {e}")),
+                    )?;
+                }
+            }
+            settled.push(run);
+        }
+        Ok(settled)
+    }
+
+    fn engine_commit(
+        &self,
+        state: &SyncState,
+        plan: &SyncPlan,
+        outcomes: &[OpOutcome],
+    ) -> Result<SyncState, RunError> {
+        let request =
+            serde_json::to_vec(&json!({ "state": state, "plan": plan, "outcomes": outcomes }))
+                .map_err(|e| RunError::Failed(e.to_string()))?;
+        Ok(self.runtime.call::<SyncState>("cb_commit", &request)?)
+    }
+
+    /// `plan` (apply = false) and `sync` (apply = true).
+    pub async fn run(&mut self, trigger: &str, apply: bool) -> Result<RunReport, RunError> {
+        self.reconcile_interrupted()?;
+        let state = self.store.state()?;
+        let run = self.store.start_run(trigger)?;
+        let fetched = self.fetch(state.clone()).await;
+        let (input, cursors) = match fetched {
+            Ok(v) => v,
+            Err(e) => {
+                self.store
+                    .set_status(run, RunStatus::Failed, Some(&e.to_string()))?;
+                return Err(e);
+            }
+        };
+        let input_json = serde_json::to_vec(&input).map_err(|e| RunError::Failed(e.to_string()))?;
+        let plan = match self.engine_plan(&input_json) {
+            Ok(p) => p,
+            Err(e) => {
+                self.store
+                    .set_status(run, RunStatus::Failed, Some(&e.to_string()))?;
+                return Err(e);
+            }
+        };
+        let input_value: Value = serde_json::from_slice(&input_json).unwrap_or(Value::Null);
+        if !apply {
+            self.store.save_plan(
+                run,
+                &input_value,
+                &plan,
+                RunStatus::Planned,
+                Some("preview only (classbridge plan)"),
+            )?;
+            return Ok(report(
+                run,
+                RunStatus::Planned,
+                &plan,
+                "preview only: nothing was changed".into(),
+                &[],
+                &[],
+            ));
+        }
+        if plan.needs_approval() {
+            let why = if plan.is_held() {
+                format!(
+                    "held for approval: {}",
+                    plan.holds
+                        .iter()
+                        .map(|h| h.message.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            } else {
+                "preview mode is on: waiting for approval".to_string()
+            };
+            self.store
+                .save_plan(run, &input_value, &plan, RunStatus::Pending, Some(&why))?;
+            return Ok(report(
+                run,
+                RunStatus::Pending,
+                &plan,
+                format!("{why}. Review it, then run `classbridge approve {run}`"),
+                &[],
+                &[],
+            ));
+        }
+        self.store
+            .save_plan(run, &input_value, &plan, RunStatus::Applying, None)?;
+        self.apply(run, plan, &[], &cursors).await
+    }
+
+    /// Approves a pending run (all, or all but `reject`) and applies it.
+    pub async fn approve(&mut self, run: i64, reject: Vec<String>) -> Result<RunReport, RunError> {
+        self.reconcile_interrupted()?;
+        let row = self.store.run(run)?;
+        if row.status != RunStatus::Pending {
+            return Err(RunError::Failed(format!(
+                "run {run} is {}, not pending approval; only the newest pending run can be approved",
+                row.status.as_str()
+            )));
+        }
+        let plan = self
+            .store
+            .run_plan(run)?
+            .ok_or_else(|| RunError::Failed(format!("run {run} has no plan")))?;
+        let state = self.store.state()?;
+        if state.revision != plan.base_state.revision {
+            self.store.set_status(
+                run,
+                RunStatus::Superseded,
+                Some("the state moved on since this plan was made"),
+            )?;
+            return Err(RunError::Failed(format!(
+                "run {run} was planned on an older state (revision {} vs {}): run `classbridge sync` again for a fresh plan",
+                plan.base_state.revision, state.revision
+            )));
+        }
+        let request = serde_json::to_vec(
+            &json!({ "plan": plan, "decisions": Decisions { reject: reject.clone() } }),
+        )
+        .map_err(|e| RunError::Failed(e.to_string()))?;
+        let approved: SyncPlan = self.runtime.call("cb_approve", &request)?;
+        let cursors = self.cursors_of(&plan);
+        self.apply(run, approved, &reject, &cursors).await
+    }
+
+    fn cursors_of(&self, plan: &SyncPlan) -> Vec<(String, String)> {
+        self.config
+            .sources
+            .iter()
+            .filter(|s| s.kind == SourceKind::Rest)
+            .map(|s| (s.id.clone(), plan.created_at.clone()))
+            .collect()
+    }
+
+    /// Applies a plan in waves of the same kind of operation (the plan's order already puts
+    /// courses before their members, lineItems before their results), concurrently within a
+    /// wave up to the quota, writing the journal around every call. Then commits.
+    async fn apply(
+        &mut self,
+        run: i64,
+        plan: SyncPlan,
+        rejected: &[String],
+        cursors: &[(String, String)],
+    ) -> Result<RunReport, RunError> {
+        self.store.begin_apply(run, &plan, rejected)?;
+        let total = plan.ops.len();
+        let bar = self.progress.bar(total as u64, "Applying");
+        let mut outcomes: HashMap<String, OpOutcome> = HashMap::new();
+        let mut start = 0;
+        while start < plan.ops.len() {
+            let head = &plan.ops[start];
+            let end = plan.ops[start..]
+                .iter()
+                .position(|op| (op.entity, op.change) != (head.entity, head.change))
+                .map_or(plan.ops.len(), |n| start + n);
+            let wave = &plan.ops[start..end];
+            start = end;
+            let mut tasks = JoinSet::new();
+            for op in wave {
+                let blocked = op.depends_on.iter().any(|d| {
+                    outcomes
+                        .get(d)
+                        .is_some_and(|o| !matches!(o.result, OutcomeResult::Succeeded { .. }))
+                });
+                if blocked {
+                    let o = OpOutcome {
+                        op_id: op.op_id.clone(),
+                        result: OutcomeResult::NotAttempted,
+                    };
+                    outcomes.insert(op.op_id.clone(), o);
+                    bar.inc(1);
+                    continue;
+                }
+                self.store.journal_intent(
+                    run,
+                    &op.op_id,
+                    &op.key,
+                    &serde_json::to_value(&op.action).unwrap_or(Value::Null),
+                )?;
+                let target = match self.target_for(op) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        let o = OpOutcome {
+                            op_id: op.op_id.clone(),
+                            result: OutcomeResult::Failed {
+                                error: e.to_string(),
+                            },
+                        };
+                        self.store.journal_outcome(run, &o)?;
+                        outcomes.insert(op.op_id.clone(), o);
+                        bar.inc(1);
+                        continue;
+                    }
+                };
+                let op = op.clone();
+                tasks.spawn(async move {
+                    let result = execute(&target, &op.action).await;
+                    OpOutcome {
+                        op_id: op.op_id,
+                        result,
+                    }
+                });
+            }
+            while let Some(joined) = tasks.join_next().await {
+                let outcome =
+                    joined.map_err(|e| RunError::Failed(format!("an apply task failed: {e}")))?;
+                self.store.journal_outcome(run, &outcome)?;
+                outcomes.insert(outcome.op_id.clone(), outcome);
+                bar.inc(1);
+            }
+        }
+        bar.finish_and_clear();
+        let ordered: Vec<OpOutcome> = plan
+            .ops
+            .iter()
+            .filter_map(|op| outcomes.get(&op.op_id).cloned())
+            .collect();
+        let state = self.store.state()?;
+        let next = self.engine_commit(&state, &plan, &ordered)?;
+        let counts = count_outcomes(&ordered);
+        let failures: Vec<OpFailureLine> = plan
+            .ops
+            .iter()
+            .filter_map(|op| match outcomes.get(&op.op_id).map(|o| &o.result) {
+                Some(OutcomeResult::Failed { error }) => Some(OpFailureLine {
+                    op_id: op.op_id.clone(),
+                    summary: op.summary.clone(),
+                    error: error.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        let (status, message) = if total == 0 {
+            (
+                RunStatus::NoChanges,
+                "no changes: Classroom and the SIS are in step".to_string(),
+            )
+        } else if failures.is_empty() {
+            (RunStatus::Applied, format!("applied {total} operation(s)"))
+        } else {
+            (
+                RunStatus::Partial,
+                format!(
+                    "{} of {total} operation(s) failed; they are retried on the next run",
+                    failures.len()
+                ),
+            )
+        };
+        self.store
+            .finish_apply(run, &next, status, &counts, Some(&message), cursors)?;
+        Ok(report(run, status, &plan, message, &failures, &ordered))
+    }
+
+    fn target_for(&mut self, op: &PlannedOp) -> Result<Target, RunError> {
+        Ok(match &op.action {
+            Action::OneRosterPut { source_id, .. } | Action::OneRosterDelete { source_id, .. } => {
+                Target::Sis(self.sis(source_id)?)
+            }
+            _ => Target::Classroom(self.classroom()?),
+        })
+    }
+}
+
+enum Target {
+    Sis(Arc<OneRosterClient>),
+    Classroom(Arc<ClassroomClient>),
+}
+
+async fn execute(target: &Target, action: &Action) -> OutcomeResult {
+    let done = |id: Option<String>| OutcomeResult::Succeeded { remote_id: id };
+    let failed = |e: String| OutcomeResult::Failed { error: e };
+    match (target, action) {
+        (Target::Classroom(c), Action::ClassroomCreateCourse { alias, course }) => c
+            .create_course(alias, course)
+            .await
+            .map(|id| done(Some(id)))
+            .unwrap_or_else(|e| failed(e.0)),
+        (
+            Target::Classroom(c),
+            Action::ClassroomPatchCourse {
+                alias,
+                update_mask,
+                course,
+            },
+        ) => c
+            .patch_course(alias, update_mask, course)
+            .await
+            .map(|_| done(None))
+            .unwrap_or_else(|e| failed(e.0)),
+        (Target::Classroom(c), Action::ClassroomAddTeacher { alias, user_id }) => c
+            .add_member(alias, "teachers", user_id)
+            .await
+            .map(|_| done(None))
+            .unwrap_or_else(|e| failed(e.0)),
+        (Target::Classroom(c), Action::ClassroomAddStudent { alias, user_id }) => c
+            .add_member(alias, "students", user_id)
+            .await
+            .map(|_| done(None))
+            .unwrap_or_else(|e| failed(e.0)),
+        (Target::Classroom(c), Action::ClassroomRemoveTeacher { alias, user_id }) => c
+            .remove_member(alias, "teachers", user_id)
+            .await
+            .map(|_| done(None))
+            .unwrap_or_else(|e| failed(e.0)),
+        (Target::Classroom(c), Action::ClassroomRemoveStudent { alias, user_id }) => c
+            .remove_member(alias, "students", user_id)
+            .await
+            .map(|_| done(None))
+            .unwrap_or_else(|e| failed(e.0)),
+        (Target::Classroom(c), Action::ClassroomCreateTopic { alias, name }) => c
+            .create_topic(alias, name)
+            .await
+            .map(|id| done(Some(id)))
+            .unwrap_or_else(|e| failed(e.0)),
+        (
+            Target::Classroom(c),
+            Action::ClassroomPatchTopic {
+                alias,
+                topic_id,
+                name,
+            },
+        ) => c
+            .patch_topic(alias, topic_id, name)
+            .await
+            .map(|_| done(None))
+            .unwrap_or_else(|e| failed(e.0)),
+        (
+            Target::Sis(s),
+            Action::OneRosterPut {
+                collection,
+                sourced_id,
+                body,
+                ..
+            },
+        ) => s
+            .put(collection, sourced_id, body)
+            .await
+            .map(|_| done(None))
+            .unwrap_or_else(|e| failed(e.to_string())),
+        (
+            Target::Sis(s),
+            Action::OneRosterDelete {
+                collection,
+                sourced_id,
+                ..
+            },
+        ) => s
+            .delete(collection, sourced_id)
+            .await
+            .map(|_| done(None))
+            .unwrap_or_else(|e| failed(e.to_string())),
+        _ => failed("the operation's target does not match its action".into()),
+    }
+}
+
+fn count_outcomes(outcomes: &[OpOutcome]) -> Value {
+    let mut c = [0usize; 3];
+    for o in outcomes {
+        match o.result {
+            OutcomeResult::Succeeded { .. } => c[0] += 1,
+            OutcomeResult::Failed { .. } => c[1] += 1,
+            OutcomeResult::NotAttempted => c[2] += 1,
+        }
+    }
+    json!({ "succeeded": c[0], "failed": c[1], "notAttempted": c[2] })
+}
+
+fn report(
+    run: i64,
+    status: RunStatus,
+    plan: &SyncPlan,
+    message: String,
+    failures: &[OpFailureLine],
+    outcomes: &[OpOutcome],
+) -> RunReport {
+    let count = |f: fn(&OutcomeResult) -> bool| outcomes.iter().filter(|o| f(&o.result)).count();
+    RunReport {
+        run,
+        status,
+        plan_id: plan.id.clone(),
+        message,
+        plan: Some(plan.clone()),
+        succeeded: count(|r| matches!(r, OutcomeResult::Succeeded { .. })),
+        failed: count(|r| matches!(r, OutcomeResult::Failed { .. })),
+        not_attempted: count(|r| matches!(r, OutcomeResult::NotAttempted)),
+        failures: failures.to_vec(),
+    }
+}
+
+/// The engine's config errors, one per line, each naming its field.
+pub fn describe_config_errors(detail: &Value) -> String {
+    let lines: Vec<String> = detail["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            format!(
+                "  rules.{}: {}",
+                e["field"].as_str().unwrap_or("?"),
+                e["message"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    if lines.is_empty() {
+        detail["message"]
+            .as_str()
+            .unwrap_or("invalid config")
+            .to_string()
+    } else {
+        format!("the rules are invalid:\n{}", lines.join("\n"))
+    }
+}

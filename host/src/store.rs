@@ -1,0 +1,496 @@
+//! SQLite state: the engine's state, runs, pending approvals and decisions, and the operation
+//! journal. WAL mode; every step is one transaction. No secrets are ever written here.
+
+use std::path::Path;
+
+use classbridge_engine::{OpOutcome, SyncPlan, SyncState};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("state database holds unreadable {what}: {reason}")]
+    Corrupt { what: String, reason: String },
+    #[error("run {0} does not exist")]
+    NoSuchRun(i64),
+}
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "CREATE TABLE engine_state (id INTEGER PRIMARY KEY CHECK (id = 1), revision INTEGER NOT NULL, state TEXT NOT NULL, updated_at TEXT NOT NULL);
+     CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        trigger TEXT NOT NULL,
+        status TEXT NOT NULL,
+        message TEXT,
+        plan_id TEXT,
+        base_revision INTEGER,
+        input TEXT,
+        plan TEXT,
+        summary TEXT,
+        outcome_counts TEXT
+     );
+     CREATE TABLE decisions (run_id INTEGER NOT NULL REFERENCES runs(id), decided_at TEXT NOT NULL, rejected TEXT NOT NULL);
+     CREATE TABLE journal (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        op_id TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        intent TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        outcome TEXT,
+        finished_at TEXT,
+        PRIMARY KEY (run_id, op_id)
+     );
+     CREATE TABLE source_cursors (source_id TEXT PRIMARY KEY, read_at TEXT NOT NULL);",
+];
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRow {
+    pub id: i64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub trigger: String,
+    pub status: RunStatus,
+    pub message: Option<String>,
+    pub plan_id: Option<String>,
+    pub summary: Option<Value>,
+    pub outcome_counts: Option<Value>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum RunStatus {
+    /// Fetching and planning.
+    Planning,
+    /// Plan printed, nothing to apply (`classbridge plan`).
+    Planned,
+    /// Waiting for an admin: preview mode or a hold.
+    Pending,
+    Applying,
+    /// Every approved operation succeeded.
+    Applied,
+    /// Some operations failed; they are retried next run.
+    Partial,
+    /// Nothing to do.
+    NoChanges,
+    Failed,
+    Rejected,
+    /// Killed mid-apply; reconciled by the next run.
+    Interrupted,
+    /// A newer run replaced this pending plan.
+    Superseded,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Planning => "planning",
+            RunStatus::Planned => "planned",
+            RunStatus::Pending => "pending",
+            RunStatus::Applying => "applying",
+            RunStatus::Applied => "applied",
+            RunStatus::Partial => "partial",
+            RunStatus::NoChanges => "noChanges",
+            RunStatus::Failed => "failed",
+            RunStatus::Rejected => "rejected",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Superseded => "superseded",
+        }
+    }
+
+    fn parse(s: &str) -> RunStatus {
+        serde_json::from_value(Value::String(s.to_string())).unwrap_or(RunStatus::Failed)
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct JournalRow {
+    pub op_id: String,
+    pub key: String,
+    pub intent: Value,
+    pub outcome: Option<OpOutcome>,
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        what: what.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open(path)?;
+        Self::init(conn)
+    }
+
+    pub fn in_memory() -> Result<Store, StoreError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Store, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(Store { conn })
+    }
+
+    pub fn state(&self) -> Result<SyncState, StoreError> {
+        let text: Option<String> = self
+            .conn
+            .query_row("SELECT state FROM engine_state WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match text {
+            Some(t) => serde_json::from_str(&t).map_err(|e| corrupt("engine state", e)),
+            None => Ok(SyncState::default()),
+        }
+    }
+
+    fn put_state(tx: &rusqlite::Transaction<'_>, state: &SyncState) -> Result<(), StoreError> {
+        let text = serde_json::to_string(state).map_err(|e| corrupt("engine state", e))?;
+        tx.execute(
+            "INSERT INTO engine_state (id, revision, state, updated_at) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT(id) DO UPDATE SET revision = ?1, state = ?2, updated_at = ?3",
+            params![state.revision as i64, text, now()],
+        )?;
+        Ok(())
+    }
+
+    pub fn start_run(&mut self, trigger: &str) -> Result<i64, StoreError> {
+        self.conn.execute(
+            "INSERT INTO runs (started_at, trigger, status) VALUES (?1, ?2, 'planning')",
+            params![now(), trigger],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Stores the run's input and plan (one transaction).
+    pub fn save_plan(
+        &mut self,
+        run: i64,
+        input: &Value,
+        plan: &SyncPlan,
+        status: RunStatus,
+        message: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        if status == RunStatus::Pending {
+            // Only the newest pending plan can be approved; older ones are built on old data.
+            tx.execute(
+                "UPDATE runs SET status = 'superseded', finished_at = ?1 WHERE status = 'pending' AND id != ?2",
+                params![now(), run],
+            )?;
+        }
+        tx.execute(
+            "UPDATE runs SET status = ?1, message = ?2, plan_id = ?3, base_revision = ?4, input = ?5, plan = ?6, summary = ?7,
+             finished_at = CASE WHEN ?1 IN ('pending','applying') THEN NULL ELSE ?8 END WHERE id = ?9",
+            params![
+                status.as_str(),
+                message,
+                plan.id,
+                plan.base_state.revision as i64,
+                serde_json::to_string(input).map_err(|e| corrupt("input", e))?,
+                serde_json::to_string(plan).map_err(|e| corrupt("plan", e))?,
+                serde_json::to_string(&plan.summary).map_err(|e| corrupt("summary", e))?,
+                now(),
+                run
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn set_status(
+        &mut self,
+        run: i64,
+        status: RunStatus,
+        message: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let finished = !matches!(
+            status,
+            RunStatus::Pending | RunStatus::Applying | RunStatus::Planning
+        );
+        self.conn.execute(
+            "UPDATE runs SET status = ?1, message = COALESCE(?2, message), finished_at = CASE WHEN ?3 THEN ?4 ELSE finished_at END WHERE id = ?5",
+            params![status.as_str(), message, finished, now(), run],
+        )?;
+        Ok(())
+    }
+
+    /// Replaces the plan of a run (after approval) and marks it applying.
+    pub fn begin_apply(
+        &mut self,
+        run: i64,
+        plan: &SyncPlan,
+        rejected: &[String],
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE runs SET status = 'applying', plan = ?1, finished_at = NULL WHERE id = ?2",
+            params![
+                serde_json::to_string(plan).map_err(|e| corrupt("plan", e))?,
+                run
+            ],
+        )?;
+        if plan.approval.is_some() {
+            tx.execute(
+                "INSERT INTO decisions (run_id, decided_at, rejected) VALUES (?1, ?2, ?3)",
+                params![
+                    run,
+                    now(),
+                    serde_json::to_string(rejected).map_err(|e| corrupt("decision", e))?
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Written before the remote call.
+    pub fn journal_intent(
+        &self,
+        run: i64,
+        op_id: &str,
+        key: &str,
+        intent: &Value,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO journal (run_id, op_id, idempotency_key, intent, started_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(run_id, op_id) DO UPDATE SET started_at = ?5, outcome = NULL, finished_at = NULL",
+            params![run, op_id, key, intent.to_string(), now()],
+        )?;
+        Ok(())
+    }
+
+    /// Written after the remote call.
+    pub fn journal_outcome(&self, run: i64, outcome: &OpOutcome) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE journal SET outcome = ?1, finished_at = ?2 WHERE run_id = ?3 AND op_id = ?4",
+            params![
+                serde_json::to_string(outcome).map_err(|e| corrupt("outcome", e))?,
+                now(),
+                run,
+                outcome.op_id
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn journal(&self, run: i64) -> Result<Vec<JournalRow>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT op_id, idempotency_key, intent, outcome FROM journal WHERE run_id = ?1 ORDER BY started_at, op_id",
+        )?;
+        let rows = stmt.query_map(params![run], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (op_id, key, intent, outcome) = row?;
+            out.push(JournalRow {
+                op_id,
+                key,
+                intent: serde_json::from_str(&intent).map_err(|e| corrupt("journal intent", e))?,
+                outcome: outcome
+                    .map(|o| serde_json::from_str(&o))
+                    .transpose()
+                    .map_err(|e| corrupt("journal outcome", e))?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The state after the run, and the run's end, in one transaction.
+    pub fn finish_apply(
+        &mut self,
+        run: i64,
+        state: &SyncState,
+        status: RunStatus,
+        counts: &Value,
+        message: Option<&str>,
+        source_reads: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        Self::put_state(&tx, state)?;
+        for (source, read_at) in source_reads {
+            tx.execute(
+                "INSERT INTO source_cursors (source_id, read_at) VALUES (?1, ?2)
+                 ON CONFLICT(source_id) DO UPDATE SET read_at = ?2",
+                params![source, read_at],
+            )?;
+        }
+        tx.execute(
+            "UPDATE runs SET status = ?1, outcome_counts = ?2, message = COALESCE(?3, message), finished_at = ?4 WHERE id = ?5",
+            params![status.as_str(), counts.to_string(), message, now(), run],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn source_cursor(&self, source: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT read_at FROM source_cursors WHERE source_id = ?1",
+                params![source],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+        let json = |s: Option<String>| s.and_then(|t| serde_json::from_str(&t).ok());
+        Ok(RunRow {
+            id: r.get(0)?,
+            started_at: r.get(1)?,
+            finished_at: r.get(2)?,
+            trigger: r.get(3)?,
+            status: RunStatus::parse(&r.get::<_, String>(4)?),
+            message: r.get(5)?,
+            plan_id: r.get(6)?,
+            summary: json(r.get(7)?),
+            outcome_counts: json(r.get(8)?),
+        })
+    }
+
+    const RUN_COLUMNS: &'static str =
+        "id, started_at, finished_at, trigger, status, message, plan_id, summary, outcome_counts";
+
+    pub fn runs(&self, limit: usize) -> Result<Vec<RunRow>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {} FROM runs ORDER BY id DESC LIMIT ?1",
+            Self::RUN_COLUMNS
+        ))?;
+        let rows = stmt.query_map(params![limit as i64], Self::row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn run(&self, id: i64) -> Result<RunRow, StoreError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {} FROM runs WHERE id = ?1", Self::RUN_COLUMNS),
+                params![id],
+                Self::row,
+            )
+            .optional()?
+            .ok_or(StoreError::NoSuchRun(id))
+    }
+
+    pub fn run_plan(&self, id: i64) -> Result<Option<SyncPlan>, StoreError> {
+        let text: Option<Option<String>> = self
+            .conn
+            .query_row("SELECT plan FROM runs WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let Some(text) = text else {
+            return Err(StoreError::NoSuchRun(id));
+        };
+        text.map(|t| serde_json::from_str(&t).map_err(|e| corrupt("plan", e)))
+            .transpose()
+    }
+
+    pub fn run_input(&self, id: i64) -> Result<Option<Value>, StoreError> {
+        let text: Option<Option<String>> = self
+            .conn
+            .query_row("SELECT input FROM runs WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let Some(text) = text else {
+            return Err(StoreError::NoSuchRun(id));
+        };
+        text.map(|t| serde_json::from_str(&t).map_err(|e| corrupt("input", e)))
+            .transpose()
+    }
+
+    pub fn runs_with_status(&self, status: RunStatus) -> Result<Vec<i64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM runs WHERE status = ?1 ORDER BY id")?;
+        let rows = stmt.query_map(params![status.as_str()], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn rejected(&self, run: i64) -> Result<Vec<String>, StoreError> {
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT rejected FROM decisions WHERE run_id = ?1 ORDER BY decided_at DESC LIMIT 1",
+                params![run],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(text
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_run_once_and_state_round_trips() {
+        let dir = std::env::temp_dir().join(format!("cb-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.db");
+        let _ = std::fs::remove_file(&path);
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(store.state().unwrap(), SyncState::default());
+        let run = store.start_run("test").unwrap();
+        let state = SyncState {
+            revision: 7,
+            ..SyncState::default()
+        };
+        store
+            .finish_apply(
+                run,
+                &state,
+                RunStatus::Applied,
+                &Value::Null,
+                None,
+                &[("sis".into(), "2026-01-01T00:00:00Z".into())],
+            )
+            .unwrap();
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.state().unwrap().revision, 7);
+        assert_eq!(store.run(run).unwrap().status, RunStatus::Applied);
+        assert_eq!(
+            store.source_cursor("sis").unwrap().as_deref(),
+            Some("2026-01-01T00:00:00Z")
+        );
+        assert!(matches!(store.run(99), Err(StoreError::NoSuchRun(99))));
+    }
+}
