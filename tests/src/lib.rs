@@ -1,1 +1,8 @@
-//! Test support: fixtures shared by the end-to-end tests.
+//! Stand-in OneRoster and Google Classroom servers for loopback tests and the demo, written
+//! from the public specs (not from classbridge's client), and a seeded district generator.
+
+pub mod classroom;
+pub mod district;
+pub mod faults;
+pub mod rng;
+pub mod sis;

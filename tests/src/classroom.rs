@@ -1,0 +1,597 @@
+//! A stand-in Google Classroom API v1 on loopback: courses (alias as id on create, 409
+//! ALREADY_EXISTS on a taken alias, owner required), aliases, teachers, students, topics,
+//! courseWork and studentSubmissions with pageToken paging, a per-minute quota answering 429
+//! RESOURCE_EXHAUSTED with Retry-After, and helpers that play teachers grading work.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::faults::Faults;
+
+#[derive(Clone, Debug, Default)]
+pub struct Course {
+    pub id: String,
+    pub body: Value,
+    pub aliases: Vec<String>,
+    /// email -> member
+    pub teachers: BTreeMap<String, Value>,
+    pub students: BTreeMap<String, Value>,
+    pub topics: Vec<Value>,
+    pub course_work: Vec<Value>,
+    pub submissions: Vec<Value>,
+}
+
+#[derive(Default)]
+pub struct World {
+    pub courses: BTreeMap<String, Course>,
+    pub next_id: u64,
+}
+
+pub struct ClassroomState {
+    pub token: String,
+    pub world: Mutex<World>,
+    pub quota_per_minute: Mutex<Option<u32>>,
+    window: Mutex<(Instant, u32)>,
+    pub faults: Faults,
+    pub requests: AtomicU64,
+    pub writes: AtomicU64,
+    pub throttled: AtomicU64,
+    /// (method, path, query) of every request, for checks against the discovery document.
+    pub log: Mutex<Vec<(String, String, String)>>,
+}
+
+pub struct StandInClassroom {
+    pub addr: SocketAddr,
+    pub state: Arc<ClassroomState>,
+}
+
+fn google_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({"error": {"code": status.as_u16(), "message": message, "status": code}})),
+    )
+        .into_response()
+}
+
+/// Google ids are opaque numbers; derive one per email so a person keeps it.
+pub fn user_id(email: &str) -> String {
+    let mut h: u64 = 1469598103934665603;
+    for b in email.to_ascii_lowercase().bytes() {
+        h = (h ^ b as u64).wrapping_mul(1099511628211);
+    }
+    format!("1{:017}", h % 100_000_000_000_000_000)
+}
+
+impl StandInClassroom {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn writes(&self) -> u64 {
+        self.state.writes.load(Ordering::SeqCst)
+    }
+
+    pub fn set_quota(&self, per_minute: Option<u32>) {
+        if let Ok(mut q) = self.state.quota_per_minute.lock() {
+            *q = per_minute;
+        }
+    }
+
+    pub fn world<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
+        let mut w = self.state.world.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut w)
+    }
+
+    /// A teacher posts graded work in the course with this alias; every student gets a
+    /// submission. Returns the courseWork id.
+    pub fn post_work(
+        &self,
+        alias: &str,
+        title: &str,
+        max_points: Option<f64>,
+        topic_name: Option<&str>,
+    ) -> Option<String> {
+        self.world(|w| {
+            let course_id = w.courses.values().find(|c| c.aliases.iter().any(|a| a == alias))?.id.clone();
+            w.next_id += 1;
+            let cw_id = format!("{}", 900_000 + w.next_id);
+            let course = w.courses.get_mut(&course_id)?;
+            let topic_id = topic_name.and_then(|n| course.topics.iter().find(|t| t["name"] == n)).map(|t| t["topicId"].clone());
+            let mut work = json!({"courseId": course_id, "id": cw_id, "title": title, "state": "PUBLISHED",
+                "workType": "ASSIGNMENT", "creationTime": "2026-09-02T08:00:00Z", "updateTime": "2026-09-02T08:00:00Z",
+                "dueDate": {"year": 2026, "month": 9, "day": 20}, "dueTime": {"hours": 23, "minutes": 59}});
+            if let Some(mp) = max_points {
+                work["maxPoints"] = json!(mp);
+            }
+            if let Some(t) = topic_id {
+                work["topicId"] = t;
+            }
+            course.course_work.push(work);
+            let students: Vec<Value> = course.students.values().cloned().collect();
+            for (i, s) in students.iter().enumerate() {
+                course.submissions.push(json!({"courseId": course_id, "courseWorkId": cw_id,
+                    "id": format!("sub-{cw_id}-{i}"), "userId": s["userId"], "state": "CREATED",
+                    "late": false, "creationTime": "2026-09-02T08:00:00Z", "updateTime": "2026-09-02T08:00:00Z"}));
+            }
+            Some(cw_id)
+        })
+    }
+
+    /// A teacher grades one student's submission (by email).
+    pub fn grade(
+        &self,
+        course_work_id: &str,
+        email: &str,
+        assigned: Option<f64>,
+        draft: Option<f64>,
+        late: bool,
+        state: &str,
+    ) -> bool {
+        let uid = user_id(email);
+        self.world(|w| {
+            for c in w.courses.values_mut() {
+                for s in c.submissions.iter_mut() {
+                    if s["courseWorkId"] == course_work_id && s["userId"] == uid {
+                        s["state"] = json!(state);
+                        s["late"] = json!(late);
+                        if let Some(a) = assigned {
+                            s["assignedGrade"] = json!(a);
+                        }
+                        if let Some(d) = draft {
+                            s["draftGrade"] = json!(d);
+                        }
+                        s["updateTime"] = json!("2026-09-21T08:00:00Z");
+                        return true;
+                    }
+                }
+            }
+            false
+        })
+    }
+
+    pub fn course_by_alias(&self, alias: &str) -> Option<Course> {
+        self.world(|w| {
+            w.courses
+                .values()
+                .find(|c| c.aliases.iter().any(|a| a == alias))
+                .cloned()
+        })
+    }
+}
+
+pub async fn start(token: &str) -> std::io::Result<StandInClassroom> {
+    let state = Arc::new(ClassroomState {
+        token: token.to_string(),
+        world: Mutex::new(World::default()),
+        quota_per_minute: Mutex::new(None),
+        window: Mutex::new((Instant::now(), 0)),
+        faults: Faults::default(),
+        requests: AtomicU64::new(0),
+        writes: AtomicU64::new(0),
+        throttled: AtomicU64::new(0),
+        log: Mutex::new(Vec::new()),
+    });
+    let app = Router::new()
+        .fallback(handle)
+        .with_state(Arc::clone(&state));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(StandInClassroom { addr, state })
+}
+
+fn over_quota(state: &ClassroomState) -> Option<u64> {
+    let quota = (*state.quota_per_minute.lock().ok()?)?;
+    let mut w = state.window.lock().ok()?;
+    let now = Instant::now();
+    if now.duration_since(w.0) >= Duration::from_secs(60) {
+        *w = (now, 0);
+    }
+    if w.1 >= quota {
+        let left = Duration::from_secs(60).saturating_sub(now.duration_since(w.0));
+        return Some(left.as_secs().max(1));
+    }
+    w.1 += 1;
+    None
+}
+
+fn page(items: Vec<Value>, key: &str, q: &BTreeMap<String, String>) -> Response {
+    let size: usize = q
+        .get("pageSize")
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(100)
+        .min(1000);
+    let start: usize = q
+        .get("pageToken")
+        .and_then(|v| v.strip_prefix("p"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let end = (start + size).min(items.len());
+    let mut body = json!({});
+    let chunk: Vec<Value> = items
+        .get(start..end)
+        .map(<[Value]>::to_vec)
+        .unwrap_or_default();
+    // Google leaves empty lists out of the answer.
+    if !chunk.is_empty() {
+        body[key] = Value::Array(chunk);
+    }
+    if end < items.len() {
+        body["nextPageToken"] = json!(format!("p{end}"));
+    }
+    axum::Json(body).into_response()
+}
+
+fn course_json(c: &Course) -> Value {
+    let mut b = c.body.clone();
+    b["id"] = json!(c.id);
+    b
+}
+
+async fn handle(
+    State(state): State<Arc<ClassroomState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    state.requests.fetch_add(1, Ordering::SeqCst);
+    if let Ok(mut log) = state.log.lock() {
+        log.push((
+            method.to_string(),
+            uri.path().to_string(),
+            uri.query().unwrap_or_default().to_string(),
+        ));
+    }
+    let slow = state.faults.slow_ms.load(Ordering::SeqCst);
+    if slow > 0 {
+        tokio::time::sleep(Duration::from_millis(slow)).await;
+    }
+    let authorized = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| t == state.token);
+    if !authorized {
+        return google_error(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "Request had invalid authentication credentials.",
+        );
+    }
+    if Faults::take(&state.faults.server_errors) {
+        return google_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UNAVAILABLE",
+            "The service is currently unavailable.",
+        );
+    }
+    let storm = Faults::take(&state.faults.rate_limited);
+    if let Some(wait) = over_quota(&state).or(storm.then_some(1)) {
+        state.throttled.fetch_add(1, Ordering::SeqCst);
+        let mut r = google_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RESOURCE_EXHAUSTED",
+            "Quota exceeded for quota metric 'Requests' per minute.",
+        );
+        if let Ok(v) = header::HeaderValue::from_str(&wait.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
+    let q: BTreeMap<String, String> = uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                percent_encoding::percent_decode_str(v)
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            )
+        })
+        .collect();
+    let segs: Vec<String> = uri
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let body: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(_) => {
+                return google_error(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_ARGUMENT",
+                    "Invalid JSON payload received.",
+                );
+            }
+        }
+    };
+    let mut w = state.world.lock().unwrap_or_else(|p| p.into_inner());
+    let writes = &state.writes;
+    let resolve = |w: &World, key: &str| -> Option<String> {
+        if w.courses.contains_key(key) {
+            return Some(key.to_string());
+        }
+        w.courses
+            .values()
+            .find(|c| c.aliases.iter().any(|a| a == key))
+            .map(|c| c.id.clone())
+    };
+    match (&method, segs.as_slice()) {
+        (&Method::GET, ["v1", "courses"]) => {
+            let list: Vec<Value> = w.courses.values().map(course_json).collect();
+            page(list, "courses", &q)
+        }
+        (&Method::POST, ["v1", "courses"]) => {
+            if body["name"].as_str().is_none_or(str::is_empty) {
+                return google_error(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_ARGUMENT",
+                    "name is required",
+                );
+            }
+            let Some(owner) = body["ownerId"].as_str().filter(|n| !n.is_empty()) else {
+                return google_error(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_ARGUMENT",
+                    "ownerId is required",
+                );
+            };
+            let alias = body["id"].as_str().map(str::to_string);
+            if let Some(a) = &alias {
+                if !(a.starts_with("d:") || a.starts_with("p:")) {
+                    return google_error(
+                        StatusCode::BAD_REQUEST,
+                        "INVALID_ARGUMENT",
+                        "alias must start with d: or p:",
+                    );
+                }
+                if resolve(&w, a).is_some() {
+                    return google_error(
+                        StatusCode::CONFLICT,
+                        "ALREADY_EXISTS",
+                        "Requested entity already exists",
+                    );
+                }
+            }
+            writes.fetch_add(1, Ordering::SeqCst);
+            w.next_id += 1;
+            let id = format!("{}", 100_000 + w.next_id);
+            let mut b = body.clone();
+            if let Some(o) = b.as_object_mut() {
+                o.remove("id");
+                o.insert("ownerId".into(), json!(user_id(owner)));
+                o.entry("courseState").or_insert(json!("PROVISIONED"));
+                o.insert("enrollmentCode".into(), json!(format!("ec{id}")));
+            }
+            let mut course = Course {
+                id: id.clone(),
+                body: b,
+                aliases: alias.into_iter().collect(),
+                ..Course::default()
+            };
+            // The owner is a teacher of the course from the start.
+            course
+                .teachers
+                .insert(owner.to_ascii_lowercase(), member(&id, owner));
+            let out = course_json(&course);
+            w.courses.insert(id, course);
+            axum::Json(out).into_response()
+        }
+        (m, ["v1", "courses", key, rest @ ..]) => {
+            let Some(id) = resolve(&w, key) else {
+                return google_error(
+                    StatusCode::NOT_FOUND,
+                    "NOT_FOUND",
+                    "Requested entity was not found.",
+                );
+            };
+            let Some(course) = w.courses.get_mut(&id) else {
+                return google_error(
+                    StatusCode::NOT_FOUND,
+                    "NOT_FOUND",
+                    "Requested entity was not found.",
+                );
+            };
+            course_route(m, rest, course, &body, &q, writes)
+        }
+        _ => google_error(StatusCode::NOT_FOUND, "NOT_FOUND", "Method not found."),
+    }
+}
+
+fn member(course_id: &str, email: &str) -> Value {
+    let uid = user_id(email);
+    json!({"courseId": course_id, "userId": uid, "profile": {"id": uid, "emailAddress": email.to_ascii_lowercase(),
+        "name": {"fullName": email.split('@').next().unwrap_or_default()}}})
+}
+
+fn course_route(
+    m: &Method,
+    rest: &[&str],
+    course: &mut Course,
+    body: &Value,
+    q: &BTreeMap<String, String>,
+    writes: &AtomicU64,
+) -> Response {
+    let conflict = || {
+        google_error(
+            StatusCode::CONFLICT,
+            "ALREADY_EXISTS",
+            "Requested entity already exists",
+        )
+    };
+    let missing = || {
+        google_error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "Requested entity was not found.",
+        )
+    };
+    match (m, rest) {
+        (&Method::GET, []) => axum::Json(course_json(course)).into_response(),
+        (&Method::PATCH, []) => {
+            let Some(mask) = q.get("updateMask") else {
+                return google_error(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_ARGUMENT",
+                    "updateMask is required",
+                );
+            };
+            writes.fetch_add(1, Ordering::SeqCst);
+            for field in mask.split(',') {
+                let field = field.trim();
+                if ![
+                    "name",
+                    "section",
+                    "descriptionHeading",
+                    "description",
+                    "room",
+                    "courseState",
+                    "ownerId",
+                ]
+                .contains(&field)
+                {
+                    return google_error(
+                        StatusCode::BAD_REQUEST,
+                        "INVALID_ARGUMENT",
+                        &format!("field {field} cannot be updated"),
+                    );
+                }
+                course.body[field] = body[field].clone();
+            }
+            axum::Json(course_json(course)).into_response()
+        }
+        (&Method::GET, ["aliases"]) => {
+            let list = course.aliases.iter().map(|a| json!({"alias": a})).collect();
+            page(list, "aliases", q)
+        }
+        (&Method::GET, [role @ ("teachers" | "students")]) => {
+            let map = if *role == "teachers" {
+                &course.teachers
+            } else {
+                &course.students
+            };
+            page(map.values().cloned().collect(), role, q)
+        }
+        (&Method::POST, [role @ ("teachers" | "students")]) => {
+            let Some(who) = body["userId"].as_str() else {
+                return google_error(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_ARGUMENT",
+                    "userId is required",
+                );
+            };
+            let email = who.to_ascii_lowercase();
+            let exists =
+                course.teachers.contains_key(&email) || course.students.contains_key(&email);
+            if exists {
+                return conflict();
+            }
+            writes.fetch_add(1, Ordering::SeqCst);
+            let m = member(&course.id, &email);
+            if *role == "teachers" {
+                course.teachers.insert(email, m.clone());
+            } else {
+                course.students.insert(email, m.clone());
+            }
+            axum::Json(m).into_response()
+        }
+        (&Method::DELETE, [role @ ("teachers" | "students"), who]) => {
+            let key = who.to_ascii_lowercase();
+            let map = if *role == "teachers" {
+                &mut course.teachers
+            } else {
+                &mut course.students
+            };
+            let found = map
+                .keys()
+                .find(|e| **e == key || user_id(e) == *who)
+                .cloned();
+            match found {
+                Some(e) => {
+                    writes.fetch_add(1, Ordering::SeqCst);
+                    map.remove(&e);
+                    axum::Json(json!({})).into_response()
+                }
+                None => missing(),
+            }
+        }
+        (&Method::GET, ["topics"]) => page(course.topics.clone(), "topic", q),
+        (&Method::POST, ["topics"]) => {
+            let Some(name) = body["name"].as_str().filter(|n| !n.is_empty()) else {
+                return google_error(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_ARGUMENT",
+                    "name is required",
+                );
+            };
+            if course.topics.iter().any(|t| t["name"] == name) {
+                return conflict();
+            }
+            writes.fetch_add(1, Ordering::SeqCst);
+            let t = json!({"courseId": course.id, "topicId": format!("{}{:03}", course.id, course.topics.len() + 1), "name": name, "updateTime": "2026-09-01T00:00:00Z"});
+            course.topics.push(t.clone());
+            axum::Json(t).into_response()
+        }
+        (&Method::PATCH, ["topics", topic]) => {
+            let Some(name) = body["name"].as_str() else {
+                return google_error(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_ARGUMENT",
+                    "name is required",
+                );
+            };
+            if course
+                .topics
+                .iter()
+                .any(|t| t["name"] == name && t["topicId"] != *topic)
+            {
+                return conflict();
+            }
+            match course.topics.iter_mut().find(|t| t["topicId"] == *topic) {
+                Some(t) => {
+                    writes.fetch_add(1, Ordering::SeqCst);
+                    t["name"] = json!(name);
+                    axum::Json(t.clone()).into_response()
+                }
+                None => missing(),
+            }
+        }
+        (&Method::GET, ["courseWork"]) => page(course.course_work.clone(), "courseWork", q),
+        (&Method::GET, ["courseWork", cw, "studentSubmissions"]) => {
+            let subs: Vec<Value> = course
+                .submissions
+                .iter()
+                .filter(|s| *cw == "-" || s["courseWorkId"] == *cw)
+                .cloned()
+                .collect();
+            page(subs, "studentSubmissions", q)
+        }
+        _ => google_error(StatusCode::NOT_FOUND, "NOT_FOUND", "Method not found."),
+    }
+}

@@ -1,0 +1,38 @@
+//! Faults a test can switch on in a stand-in, to see the host survive what real servers do.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+#[derive(Default)]
+pub struct Faults {
+    /// The next N requests answer 503.
+    pub server_errors: AtomicU32,
+    /// The next N requests answer 429 with Retry-After: 1.
+    pub rate_limited: AtomicU32,
+    /// Milliseconds added to every answer.
+    pub slow_ms: AtomicU64,
+    /// Collection pages after the first come back empty without a total: a truncated read.
+    pub truncate_after_first_page: AtomicBool,
+    /// Pages are malformed JSON.
+    pub malformed_json: AtomicBool,
+    /// Pages lack their envelope key.
+    pub missing_envelope: AtomicBool,
+    /// `limit` is capped at this many records, silently, with no count header (0 = off).
+    pub silent_limit_cap: AtomicU32,
+    /// Issued tokens expire after this many uses (0 = never).
+    pub token_uses: AtomicU32,
+    /// Every request hangs this long before answering (ms), to trip client timeouts.
+    pub hang_ms: AtomicU64,
+}
+
+impl Faults {
+    /// Takes one from a counter; true when the fault fires.
+    pub fn take(counter: &AtomicU32) -> bool {
+        counter
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    pub fn on(flag: &AtomicBool) -> bool {
+        flag.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,697 @@
+//! A stand-in OneRoster provider on loopback: 1.1 (`/ims/oneroster/v1p1`) and 1.2
+//! (`/ims/oneroster/rostering/v1p2`, `/ims/oneroster/gradebook/v1p2`) under a vendor prefix,
+//! OAuth 1.0a HMAC-SHA256 signatures checked per RFC 5849 (bad signature, stale timestamp or
+//! reused nonce → 401) or OAuth 2.0 client-credentials tokens with expiry, limit/offset paging
+//! with X-Total-Count, `filter`, and gradebook PUT/GET/DELETE.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::district::District;
+use crate::faults::Faults;
+
+#[derive(Clone, Debug)]
+pub enum SisAuth {
+    Oauth1 {
+        key: String,
+        secret: String,
+    },
+    Oauth2 {
+        client_id: String,
+        secret: String,
+        ttl: Duration,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct SisSpec {
+    /// "1.1" or "1.2".
+    pub version: String,
+    /// Vendor prefix before the OneRoster path, e.g. "/api".
+    pub prefix: String,
+    pub auth: SisAuth,
+}
+
+#[derive(Default)]
+pub struct Counters {
+    pub requests: AtomicU64,
+    pub writes: AtomicU64,
+    pub unauthorized: AtomicU64,
+}
+
+pub struct SisState {
+    pub spec: SisSpec,
+    pub district: Mutex<District>,
+    /// (collection, sourcedId) -> record, for lineItems, results and written categories.
+    pub gradebook: Mutex<BTreeMap<(String, String), Value>>,
+    nonces: Mutex<HashSet<(String, String)>>,
+    tokens: Mutex<HashMap<String, (Instant, u32)>>,
+    pub faults: Faults,
+    pub counters: Counters,
+}
+
+pub struct StandInSis {
+    pub addr: SocketAddr,
+    pub state: Arc<SisState>,
+}
+
+impl StandInSis {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn writes(&self) -> u64 {
+        self.state.counters.writes.load(Ordering::SeqCst)
+    }
+
+    pub fn gradebook(&self, collection: &str) -> Vec<Value> {
+        self.state
+            .gradebook
+            .lock()
+            .map(|g| {
+                g.iter()
+                    .filter(|((c, _), _)| c == collection)
+                    .map(|(_, v)| v.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn with_district<R>(&self, f: impl FnOnce(&mut District) -> R) -> R {
+        let mut d = self
+            .state
+            .district
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        f(&mut d)
+    }
+}
+
+pub async fn start(spec: SisSpec, district: District) -> std::io::Result<StandInSis> {
+    let state = Arc::new(SisState {
+        spec,
+        district: Mutex::new(district),
+        gradebook: Mutex::new(BTreeMap::new()),
+        nonces: Mutex::new(HashSet::new()),
+        tokens: Mutex::new(HashMap::new()),
+        faults: Faults::default(),
+        counters: Counters::default(),
+    });
+    let app = Router::new()
+        .fallback(handle)
+        .with_state(Arc::clone(&state));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(StandInSis { addr, state })
+}
+
+fn ims_error(status: StatusCode, minor: &str, description: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({
+            "imsx_codeMajor": "failure",
+            "imsx_severity": "error",
+            "imsx_description": description,
+            "imsx_CodeMinor": { "imsx_codeMinorField": [{ "imsx_codeMinorFieldName": "TargetEndSystem", "imsx_codeMinorFieldValue": minor }] }
+        })),
+    )
+        .into_response()
+}
+
+const RFC3986: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+fn pct(s: &str) -> String {
+    utf8_percent_encode(s, RFC3986).to_string()
+}
+
+fn decode(s: &str) -> String {
+    percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
+    uri.query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// RFC 5849 §3.4.1 signature base string, from the request as received.
+fn base_string(method: &Method, host: &str, uri: &Uri, oauth: &[(String, String)]) -> String {
+    let mut params: Vec<(String, String)> = query_pairs(uri)
+        .into_iter()
+        .chain(
+            oauth
+                .iter()
+                .filter(|(k, _)| k != "oauth_signature" && k != "realm")
+                .cloned(),
+        )
+        .map(|(k, v)| (pct(&k), pct(&v)))
+        .collect();
+    params.sort();
+    let joined: Vec<String> = params
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let base_uri = format!("http://{}{}", host.to_ascii_lowercase(), uri.path());
+    format!(
+        "{}&{}&{}",
+        method.as_str(),
+        pct(&base_uri),
+        pct(&joined.join("&"))
+    )
+}
+
+fn check_oauth1(
+    state: &SisState,
+    key: &str,
+    secret: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<(), String> {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or("no Authorization header")?;
+    let params = auth.strip_prefix("OAuth ").ok_or("not an OAuth header")?;
+    let oauth: Vec<(String, String)> = params
+        .split(',')
+        .filter_map(|p| {
+            let (k, v) = p.trim().split_once('=')?;
+            Some((k.to_string(), decode(v.trim_matches('"'))))
+        })
+        .collect();
+    let get = |k: &str| oauth.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    if get("oauth_consumer_key").as_deref() != Some(key) {
+        return Err("unknown consumer key".into());
+    }
+    if get("oauth_signature_method").as_deref() != Some("HMAC-SHA256") {
+        return Err("signature method must be HMAC-SHA256".into());
+    }
+    let ts: u64 = get("oauth_timestamp")
+        .and_then(|t| t.parse().ok())
+        .ok_or("no timestamp")?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    if now.abs_diff(ts) > 600 {
+        return Err("stale timestamp".into());
+    }
+    let nonce = get("oauth_nonce").ok_or("no nonce")?;
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let base = base_string(method, host, uri, &oauth);
+    let mut mac = Hmac::<Sha256>::new_from_slice(format!("{}&", pct(secret)).as_bytes())
+        .map_err(|e| e.to_string())?;
+    mac.update(base.as_bytes());
+    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    if get("oauth_signature").as_deref() != Some(expected.as_str()) {
+        return Err("bad signature".into());
+    }
+    let mut nonces = state.nonces.lock().map_err(|e| e.to_string())?;
+    if !nonces.insert((ts.to_string(), nonce)) {
+        return Err("reused nonce".into());
+    }
+    Ok(())
+}
+
+fn check_bearer(state: &SisState, headers: &HeaderMap) -> Result<(), String> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or("no bearer token")?;
+    let mut tokens = state.tokens.lock().map_err(|e| e.to_string())?;
+    let limit = state.faults.token_uses.load(Ordering::SeqCst);
+    let Some((expiry, uses)) = tokens.get_mut(token) else {
+        return Err("unknown token".into());
+    };
+    *uses += 1;
+    if Instant::now() > *expiry || (limit > 0 && *uses > limit) {
+        return Err("token expired".into());
+    }
+    Ok(())
+}
+
+fn issue_token(
+    state: &SisState,
+    client_id: &str,
+    secret: &str,
+    ttl: Duration,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok());
+    let form: HashMap<String, String> = String::from_utf8_lossy(body)
+        .split('&')
+        .filter_map(|p| p.split_once('=').map(|(k, v)| (decode(k), decode(v))))
+        .collect();
+    let (id, pw) = match basic.as_deref().and_then(|b| b.split_once(':')) {
+        Some((i, p)) => (i.to_string(), p.to_string()),
+        None => (
+            form.get("client_id").cloned().unwrap_or_default(),
+            form.get("client_secret").cloned().unwrap_or_default(),
+        ),
+    };
+    if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": "unsupported_grant_type"})),
+        )
+            .into_response();
+    }
+    if id != client_id || pw != secret {
+        state.counters.unauthorized.fetch_add(1, Ordering::SeqCst);
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"error": "invalid_client"})),
+        )
+            .into_response();
+    }
+    let n = state.counters.requests.load(Ordering::SeqCst);
+    let token = format!(
+        "tok-{n}-{}",
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    );
+    if let Ok(mut t) = state.tokens.lock() {
+        t.insert(token.clone(), (Instant::now() + ttl, 0));
+    }
+    axum::Json(json!({"access_token": token, "token_type": "bearer", "expires_in": ttl.as_secs()}))
+        .into_response()
+}
+
+/// OneRoster 1.1 user → 1.2 (`roles[]` in place of `role` and `orgs`).
+fn as_v1p2_user(u: &Value) -> Value {
+    let mut u = u.clone();
+    let role = u["role"].clone();
+    let orgs = u["orgs"].as_array().cloned().unwrap_or_default();
+    let roles: Vec<Value> = orgs
+        .iter()
+        .enumerate()
+        .map(|(i, org)| json!({"roleType": if i == 0 { "primary" } else { "secondary" }, "role": role, "org": org}))
+        .collect();
+    if let Some(o) = u.as_object_mut() {
+        o.remove("role");
+        o.remove("orgs");
+        o.insert("roles".into(), Value::Array(roles));
+        if let Some(first) = orgs.first() {
+            o.insert("primaryOrg".into(), first.clone());
+        }
+    }
+    u
+}
+
+/// `field<op>'value'`, optionally two joined by AND / OR.
+fn matches_filter(record: &Value, filter: &str) -> bool {
+    let one = |pred: &str| -> bool {
+        for op in [">=", "<=", "!=", ">", "<", "=", "~"] {
+            if let Some((field, value)) = pred.split_once(op) {
+                let value = value.trim().trim_matches('\'');
+                let have = match &record[field.trim()] {
+                    Value::String(s) => s.clone(),
+                    Value::Null => return false,
+                    other => other.to_string(),
+                };
+                return match op {
+                    ">=" => have.as_str() >= value,
+                    "<=" => have.as_str() <= value,
+                    "!=" => have != value,
+                    ">" => have.as_str() > value,
+                    "<" => have.as_str() < value,
+                    "=" => have == value,
+                    _ => have.contains(value),
+                };
+            }
+        }
+        true
+    };
+    if let Some((a, b)) = filter.split_once(" AND ") {
+        one(a) && one(b)
+    } else if let Some((a, b)) = filter.split_once(" OR ") {
+        one(a) || one(b)
+    } else {
+        one(filter)
+    }
+}
+
+const ROSTER: &[&str] = &[
+    "orgs",
+    "academicSessions",
+    "courses",
+    "classes",
+    "users",
+    "enrollments",
+];
+const GRADEBOOK: &[&str] = &["categories", "lineItems", "results"];
+
+fn singular(collection: &str) -> &'static str {
+    match collection {
+        "categories" => "category",
+        "lineItems" => "lineItem",
+        _ => "result",
+    }
+}
+
+async fn handle(
+    State(state): State<Arc<SisState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    state.counters.requests.fetch_add(1, Ordering::SeqCst);
+    let slow =
+        state.faults.slow_ms.load(Ordering::SeqCst) + state.faults.hang_ms.load(Ordering::SeqCst);
+    if slow > 0 {
+        tokio::time::sleep(Duration::from_millis(slow)).await;
+    }
+    if Faults::take(&state.faults.server_errors) {
+        return ims_error(StatusCode::SERVICE_UNAVAILABLE, "server_busy", "try again");
+    }
+    if Faults::take(&state.faults.rate_limited) {
+        let mut r = ims_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "slow down");
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        return r;
+    }
+    let path = uri.path().to_string();
+    if path == "/oauth2/token" && method == Method::POST {
+        return match &state.spec.auth {
+            SisAuth::Oauth2 {
+                client_id,
+                secret,
+                ttl,
+            } => issue_token(&state, client_id, secret, *ttl, &headers, &body),
+            SisAuth::Oauth1 { .. } => ims_error(
+                StatusCode::NOT_FOUND,
+                "unknown_object",
+                "no token endpoint: this server signs with OAuth 1.0a",
+            ),
+        };
+    }
+    let auth = match &state.spec.auth {
+        SisAuth::Oauth1 { key, secret } => {
+            check_oauth1(&state, key, secret, &method, &uri, &headers)
+        }
+        SisAuth::Oauth2 { .. } => check_bearer(&state, &headers),
+    };
+    if let Err(why) = auth {
+        state.counters.unauthorized.fetch_add(1, Ordering::SeqCst);
+        return ims_error(StatusCode::UNAUTHORIZED, "unauthorisedrequest", &why);
+    }
+    let Some(rest) = path.strip_prefix(state.spec.prefix.as_str()) else {
+        return ims_error(StatusCode::NOT_FOUND, "unknown_object", "no such path");
+    };
+    let (service, rest) = if state.spec.version == "1.2" {
+        if let Some(r) = rest.strip_prefix("/ims/oneroster/rostering/v1p2/") {
+            ("rostering", r)
+        } else if let Some(r) = rest.strip_prefix("/ims/oneroster/gradebook/v1p2/") {
+            ("gradebook", r)
+        } else {
+            return ims_error(StatusCode::NOT_FOUND, "unknown_object", "no such path");
+        }
+    } else {
+        match rest.strip_prefix("/ims/oneroster/v1p1/") {
+            Some(r) => ("any", r),
+            None => return ims_error(StatusCode::NOT_FOUND, "unknown_object", "no such path"),
+        }
+    };
+    let mut parts = rest.splitn(2, '/');
+    let collection = parts.next().unwrap_or_default().to_string();
+    let id = parts.next().map(decode);
+    let allowed = match service {
+        "rostering" => ROSTER.contains(&collection.as_str()),
+        "gradebook" => GRADEBOOK.contains(&collection.as_str()),
+        _ => ROSTER.contains(&collection.as_str()) || GRADEBOOK.contains(&collection.as_str()),
+    };
+    if !allowed {
+        return ims_error(
+            StatusCode::NOT_FOUND,
+            "unknown_object",
+            &format!("no collection {collection}"),
+        );
+    }
+    match (method, id) {
+        (Method::GET, None) => list(&state, &collection, &uri),
+        (Method::GET, Some(id)) => get_one(&state, &collection, &id),
+        (Method::PUT, Some(id)) if GRADEBOOK.contains(&collection.as_str()) => {
+            put(&state, &collection, &id, &body)
+        }
+        (Method::DELETE, Some(id)) if GRADEBOOK.contains(&collection.as_str()) => {
+            state.counters.writes.fetch_add(1, Ordering::SeqCst);
+            let removed = state
+                .gradebook
+                .lock()
+                .map(|mut g| g.remove(&(collection.clone(), id.clone())))
+                .ok()
+                .flatten();
+            match removed {
+                Some(_) => StatusCode::NO_CONTENT.into_response(),
+                None => ims_error(
+                    StatusCode::NOT_FOUND,
+                    "unknown_object",
+                    &format!("no {collection} {id}"),
+                ),
+            }
+        }
+        _ => ims_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_data",
+            "method not allowed here",
+        ),
+    }
+}
+
+fn records(state: &SisState, collection: &str) -> Vec<Value> {
+    let mut out: Vec<Value> = state
+        .district
+        .lock()
+        .map(|d| d.collection(collection).cloned().unwrap_or_default())
+        .unwrap_or_default();
+    if GRADEBOOK.contains(&collection) {
+        let written: Vec<Value> = state
+            .gradebook
+            .lock()
+            .map(|g| {
+                g.iter()
+                    .filter(|((c, _), _)| c == collection)
+                    .map(|(_, v)| v.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let ids: HashSet<String> = written
+            .iter()
+            .filter_map(|v| v["sourcedId"].as_str().map(str::to_string))
+            .collect();
+        out.retain(|v| !v["sourcedId"].as_str().is_some_and(|i| ids.contains(i)));
+        out.extend(written);
+    }
+    if state.spec.version == "1.2" && collection == "users" {
+        out = out.iter().map(as_v1p2_user).collect();
+    }
+    out
+}
+
+fn list(state: &SisState, collection: &str, uri: &Uri) -> Response {
+    let q: HashMap<String, String> = query_pairs(uri).into_iter().collect();
+    let mut limit: usize = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(100);
+    let offset: usize = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let cap = state.faults.silent_limit_cap.load(Ordering::SeqCst) as usize;
+    if cap > 0 {
+        limit = limit.min(cap);
+    }
+    let mut all = records(state, collection);
+    if let Some(f) = q.get("filter") {
+        all.retain(|r| matches_filter(r, f));
+    }
+    let total = all.len();
+    let mut page: Vec<Value> = all.into_iter().skip(offset).take(limit).collect();
+    if offset > 0 && Faults::on(&state.faults.truncate_after_first_page) {
+        page.clear();
+    }
+    if Faults::on(&state.faults.malformed_json) {
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            format!("{{\"{collection}\": [{{\"sourcedId\": "),
+        )
+            .into_response();
+    }
+    let key = if Faults::on(&state.faults.missing_envelope) {
+        "data"
+    } else {
+        collection
+    };
+    let mut resp = axum::Json(json!({ key: page })).into_response();
+    if cap == 0 {
+        resp.headers_mut()
+            .insert("x-total-count", header::HeaderValue::from(total as u64));
+    }
+    resp
+}
+
+fn get_one(state: &SisState, collection: &str, id: &str) -> Response {
+    match records(state, collection)
+        .into_iter()
+        .find(|r| r["sourcedId"] == id)
+    {
+        Some(r) => {
+            let key = match collection {
+                "orgs" => "org",
+                "academicSessions" => "academicSession",
+                "courses" => "course",
+                "classes" => "class",
+                "users" => "user",
+                "enrollments" => "enrollment",
+                other => singular(other),
+            };
+            axum::Json(json!({ key: r })).into_response()
+        }
+        None => ims_error(
+            StatusCode::NOT_FOUND,
+            "unknown_object",
+            &format!("no {collection} {id}"),
+        ),
+    }
+}
+
+fn put(state: &SisState, collection: &str, id: &str, body: &[u8]) -> Response {
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return ims_error(StatusCode::BAD_REQUEST, "invalid_data", "body is not JSON");
+    };
+    let key = singular(collection);
+    let Some(record) = v.get(key).cloned() else {
+        return ims_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_data",
+            &format!("body needs a '{key}' object"),
+        );
+    };
+    if record
+        .get("sourcedId")
+        .and_then(Value::as_str)
+        .is_some_and(|s| s != id)
+    {
+        return ims_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_data",
+            "sourcedId in the body differs from the path",
+        );
+    }
+    let mut record = record;
+    record["sourcedId"] = json!(id);
+    // Referential checks a SIS makes: a result's lineItem must exist.
+    if collection == "results" {
+        let li = record["lineItem"]["sourcedId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let known = state
+            .gradebook
+            .lock()
+            .map(|g| g.contains_key(&("lineItems".to_string(), li.clone())))
+            .unwrap_or(false);
+        if !known {
+            return ims_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_data",
+                &format!("unknown lineItem {li}"),
+            );
+        }
+    }
+    state.counters.writes.fetch_add(1, Ordering::SeqCst);
+    let existed = state
+        .gradebook
+        .lock()
+        .map(|mut g| {
+            g.insert((collection.to_string(), id.to_string()), record.clone())
+                .is_some()
+        })
+        .unwrap_or(false);
+    let status = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    (status, axum::Json(json!({ key: record }))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The published vector, checked by this independent implementation too.
+    #[test]
+    fn base_string_matches_the_published_vector() {
+        let uri: Uri = "/ims/oneroster/v1p1/users?limit=100&offset=0&filter=status%3D%27active%27%20AND%20dateLastModified%3E%272024-01-01T00%3A00%3A00Z%27".parse().unwrap();
+        let oauth = vec![
+            ("oauth_consumer_key".into(), "ck_test".into()),
+            ("oauth_nonce".into(), "abc123".into()),
+            ("oauth_signature_method".into(), "HMAC-SHA256".into()),
+            ("oauth_timestamp".into(), "1700000000".into()),
+            ("oauth_version".into(), "1.0".into()),
+        ];
+        let base = base_string(&Method::GET, "sis.example.org", &uri, &oauth)
+            .replacen("http%3A", "https%3A", 1);
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"cs_test&").unwrap();
+        mac.update(base.as_bytes());
+        let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        assert_eq!(sig, "q21yHlDasKYQM2ACyLhPD1vExyAnh2nsP0ye8OQ3CqU=");
+    }
+
+    #[test]
+    fn filters_compare_fields() {
+        let r = json!({"dateLastModified": "2026-09-01T00:00:00Z", "status": "active"});
+        assert!(matches_filter(
+            &r,
+            "dateLastModified>'2026-08-01T00:00:00Z'"
+        ));
+        assert!(!matches_filter(
+            &r,
+            "dateLastModified>'2026-10-01T00:00:00Z'"
+        ));
+        assert!(matches_filter(
+            &r,
+            "status='active' AND dateLastModified>'2026-01-01'"
+        ));
+    }
+}
