@@ -32,4 +32,7 @@ fi
 cargo build -p classbridge-engine --features web --target wasm32-unknown-unknown
 
 step "tests"
+# The end-to-end tests in tests/ run the real classbridge binary; build it first so they
+# never run a stale one.
+cargo build -p classbridge
 cargo test --workspace

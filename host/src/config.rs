@@ -267,12 +267,26 @@ impl HostConfig {
             let dir = path.parent().unwrap_or(Path::new("."));
             config.state = dir.join(&config.state);
         }
+        let dir = path.parent().unwrap_or(Path::new("."));
         for source in &mut config.sources {
             if let Some(p) = &source.path
                 && p.is_relative()
             {
-                source.path = Some(path.parent().unwrap_or(Path::new(".")).join(p));
+                source.path = Some(dir.join(p));
             }
+            if let Some(s) = &mut source.client_secret {
+                s.relative_to(dir);
+            }
+        }
+        for s in [
+            &mut config.classroom.bearer_token,
+            &mut config.classroom.service_account_key,
+            &mut config.serve.token,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            s.relative_to(dir);
         }
         config.check()?;
         Ok(config)

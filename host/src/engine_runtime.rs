@@ -55,6 +55,10 @@ pub enum RuntimeError {
     BadAnswer(String),
 }
 
+fn hex_prefix(bytes: &[u8]) -> String {
+    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
 struct CallState {
     limits: StoreLimits,
 }
@@ -88,6 +92,43 @@ impl EngineRuntime {
             module,
             limits,
         })
+    }
+
+    /// Like [`EngineRuntime::new`], but keeps the compiled module in `cache_dir` so later
+    /// processes skip compilation (seconds) and only deserialize it (milliseconds).
+    pub fn new_cached(
+        limits: EngineLimits,
+        cache_dir: &std::path::Path,
+    ) -> Result<Self, RuntimeError> {
+        use sha2::Digest as _;
+        let key = hex_prefix(&sha2::Sha256::digest(ENGINE_WASM));
+        let path = cache_dir.join(format!("engine-{key}.cwasm"));
+        let mut config = Config::new();
+        config.consume_fuel(true);
+        let engine = Engine::new(&config).map_err(|e| RuntimeError::Compile(e.to_string()))?;
+        if path.exists() {
+            // SAFETY: the file is one this function wrote from our own embedded module, keyed by
+            // its hash; wasmtime checks its version and settings header and refuses a
+            // mismatched artifact, in which case we recompile and overwrite it below.
+            if let Ok(module) = unsafe { Module::deserialize_file(&engine, &path) } {
+                return Ok(EngineRuntime {
+                    engine,
+                    module,
+                    limits,
+                });
+            }
+        }
+        let runtime = Self::from_bytes(ENGINE_WASM, limits)?;
+        if let Ok(bytes) = runtime.module.serialize()
+            && std::fs::create_dir_all(cache_dir).is_ok()
+        {
+            // Write then rename, so a concurrent reader never sees half a file.
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            if std::fs::write(&tmp, bytes).is_ok() {
+                let _ = std::fs::rename(&tmp, &path);
+            }
+        }
+        Ok(runtime)
     }
 
     /// The same compiled module with other limits (compiling is the expensive part).

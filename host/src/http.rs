@@ -172,6 +172,9 @@ where
             reason: e.to_string(),
         })?;
     let mut attempt = 0;
+    // 429 answers say when to come back; a storm of them is waited out over a longer budget
+    // than errors are, since waiting is exactly what the server asked for.
+    let mut throttled = 0;
     loop {
         throttle.wait_turn().await;
         let result = build()?.send().await;
@@ -180,10 +183,16 @@ where
                 let status = resp.status();
                 if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
                     let wait = retry_after(&resp).unwrap_or_else(|| backoff(policy, attempt));
-                    if status == StatusCode::TOO_MANY_REQUESTS {
+                    let is_429 = status == StatusCode::TOO_MANY_REQUESTS;
+                    if is_429 {
                         throttle.back_off_all(Instant::now() + wait).await;
                     }
-                    if attempt >= policy.max_retries {
+                    let exhausted = if is_429 {
+                        throttled >= policy.max_retries.saturating_mul(5).max(30)
+                    } else {
+                        attempt >= policy.max_retries
+                    };
+                    if exhausted {
                         let body = resp.bytes().await.unwrap_or_default();
                         return Err(HttpError::Status {
                             service,
@@ -198,6 +207,12 @@ where
                         });
                     }
                     tracing::debug!(%status, path, attempt, "retrying");
+                    if is_429 {
+                        throttled += 1;
+                        // Not an error of ours: the backoff exponent stays where it was.
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
                     wait
                 } else {
                     let headers = resp.headers().clone();

@@ -155,9 +155,19 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Compiled engine modules live beside the state database.
+fn cache_dir(config: &HostConfig) -> PathBuf {
+    config
+        .state
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join(".classbridge-cache")
+}
+
 fn engine(config: &HostConfig) -> anyhow::Result<Arc<EngineRuntime>> {
     Ok(Arc::new(
-        EngineRuntime::new(config.engine.limits()).context("loading the engine module")?,
+        EngineRuntime::new_cached(config.engine.limits(), &cache_dir(config))
+            .context("loading the engine module")?,
     ))
 }
 

@@ -32,6 +32,15 @@ impl SecretRef {
         }
     }
 
+    /// Secret files named relative to the config file are found beside it.
+    pub fn relative_to(&mut self, dir: &std::path::Path) {
+        if let SecretRef::File(p) = self
+            && std::path::Path::new(p).is_relative()
+        {
+            *p = dir.join(&*p).display().to_string();
+        }
+    }
+
     pub fn resolve(&self) -> Result<Secret, SecretError> {
         let value = match self {
             SecretRef::Env(name) => {

@@ -46,7 +46,7 @@ pub fn map_roster(
         ops: Vec::new(),
         skipped: BTreeMap::new(),
     };
-    let desired = desired_courses(config, roster, today, issues, &mut out.skipped);
+    let desired = desired_courses(config, roster, known, today, issues, &mut out.skipped);
     adopt(known, snapshot, &desired);
     for (class_id, want) in &desired {
         course_ops(config, class_id, want, known, &mut out.ops);
@@ -100,6 +100,7 @@ fn active_on(e: &Enrollment, today: &str) -> bool {
 fn desired_courses<'a>(
     config: &SyncConfig,
     roster: &'a Roster,
+    known: &AppliedClassroom,
     today: &str,
     issues: &mut Vec<RecordIssue>,
     skipped: &mut BTreeMap<String, u64>,
@@ -155,9 +156,12 @@ fn desired_courses<'a>(
             .iter()
             .filter_map(|e| roster.users.get(&e.user).and_then(User::normalized_email))
             .collect();
+        // A course that exists keeps its owner while its class has no teacher (a teacher
+        // leaving must not archive the course and strand its students).
         let owner = teacher_emails
             .first()
             .cloned()
+            .or_else(|| known.courses.get(class_id).map(|c| c.owner.clone()))
             .or_else(|| config.classroom.fallback_owner.clone());
         let Some(owner) = owner else {
             issues.push(RecordIssue::warning(

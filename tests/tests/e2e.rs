@@ -1,0 +1,335 @@
+//! End to end: the real `classbridge` binary against the stand-ins on loopback.
+
+mod support;
+
+use std::sync::atomic::Ordering;
+
+use classbridge_tests::district::Size;
+use serde_json::json;
+use support::{CLASSROOM_TOKEN, Harness, SIS_SECRET, contains};
+
+const HELD: i32 = 4;
+const CONNECTION: i32 = 3;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_cycle_then_a_second_sync_writes_nothing() {
+    let h = Harness::start(Size::Tiny, "").await;
+    let check = h.cli(&["check"]).await;
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    assert!(check.stdout.contains("source riverside") && check.stdout.contains("classroom"));
+
+    let first = h.cli(&["sync", "--json"]).await;
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let classes = h.sis.with_district(|d| d.classes.len());
+    let (courses, dup_aliases, members, topics) = h.classroom_shape();
+    assert_eq!(courses, classes);
+    assert_eq!(dup_aliases, 0);
+    assert_eq!(members, 210, "10 teachers and 200 student seats");
+    assert_eq!(
+        topics,
+        classes * 3,
+        "three categories become topics in every course"
+    );
+
+    // Teachers grade: one graded, one late, one draft only, one excused.
+    let alias = h
+        .classroom
+        .world(|w| w.courses.values().next().map(|c| c.aliases[0].clone()))
+        .unwrap();
+    let students: Vec<String> = h
+        .classroom
+        .course_by_alias(&alias)
+        .unwrap()
+        .students
+        .keys()
+        .cloned()
+        .collect();
+    let cw = h
+        .classroom
+        .post_work(&alias, "Lab report", Some(50.0), Some("Homework"))
+        .unwrap();
+    h.classroom
+        .grade(&cw, &students[0], Some(45.0), None, false, "RETURNED");
+    h.classroom
+        .grade(&cw, &students[1], Some(30.0), None, true, "RETURNED");
+    h.classroom
+        .grade(&cw, &students[2], None, Some(40.0), false, "TURNED_IN");
+    h.classroom
+        .grade(&cw, &students[3], None, None, false, "RETURNED");
+    let grades = h.cli(&["sync"]).await;
+    assert_eq!(grades.code, 0, "{}{}", grades.stdout, grades.stderr);
+    let line_items = h.sis.gradebook("lineItems");
+    assert_eq!(line_items.len(), 1);
+    assert_eq!(line_items[0]["title"], "Lab report");
+    assert_eq!(line_items[0]["category"]["sourcedId"], "cat-hw");
+    let results = h.sis.gradebook("results");
+    let score_of = |email: &str| {
+        let n: usize = email
+            .trim_start_matches('s')
+            .split('@')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        results
+            .iter()
+            .find(|r| r["student"]["sourcedId"] == format!("s{n}"))
+            .cloned()
+    };
+    assert_eq!(score_of(&students[0]).unwrap()["score"], json!(45.0));
+    assert_eq!(
+        score_of(&students[0]).unwrap()["scoreStatus"],
+        "fully graded"
+    );
+    assert!(
+        score_of(&students[2]).is_none_or(|r| r["score"] != json!(40.0)),
+        "draft grades are never exported"
+    );
+    assert_eq!(score_of(&students[3]).unwrap()["scoreStatus"], "exempt");
+
+    let writes = (h.sis.writes(), h.classroom.writes());
+    let idle = h.cli(&["sync", "--json"]).await;
+    assert_eq!(idle.code, 0, "{}{}", idle.stdout, idle.stderr);
+    assert_eq!(idle.json()["status"], "noChanges");
+    assert_eq!(
+        (h.sis.writes(), h.classroom.writes()),
+        writes,
+        "an unchanged district writes nothing"
+    );
+
+    let runs = h.cli(&["runs"]).await;
+    assert!(
+        runs.stdout.contains("applied") && runs.stdout.contains("noChanges"),
+        "{}",
+        runs.stdout
+    );
+    let show = h.cli(&["runs", "show", "1"]).await;
+    assert_eq!(show.code, 0);
+    assert!(show.stdout.contains("Operations:"), "{}", show.stdout);
+
+    // Secrets never reach output or the state folder.
+    let state = h.state_bytes();
+    assert!(!state.is_empty());
+    for secret in [SIS_SECRET, CLASSROOM_TOKEN] {
+        assert!(!contains(&state, secret), "secret in the state folder");
+        for out in [&check, &first, &grades, &idle, &runs, &show] {
+            assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sis_changes_propagate() {
+    let h = Harness::start(Size::Tiny, "").await;
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    let dropped = "s3";
+    h.sis.with_district(|d| {
+        d.classes[0]["title"] = json!("Algebra 0 (honors)");
+        d.users.push(json!({"sourcedId": "s999", "status": "active", "dateLastModified": "2026-09-05T00:00:00Z",
+            "enabledUser": true, "username": "s999", "givenName": "New", "familyName": "Student", "role": "student",
+            "email": "s999@students.district.example", "orgs": [{"sourcedId": "sch0", "type": "org"}]}));
+        d.enrollments.push(json!({"sourcedId": "e-new", "status": "active", "dateLastModified": "2026-09-05T00:00:00Z",
+            "role": "student", "user": {"sourcedId": "s999", "type": "user"}, "class": {"sourcedId": "cl0", "type": "class"},
+            "school": {"sourcedId": "sch0", "type": "org"}}));
+        d.users.retain(|u| u["sourcedId"] != dropped);
+    });
+    let run = h.cli(&["sync"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let course = h.classroom.course_by_alias("d:cl0").unwrap();
+    assert_eq!(course.body["name"], "Algebra 0 (honors)");
+    assert!(
+        course
+            .students
+            .contains_key("s999@students.district.example")
+    );
+    let still_there = h.classroom.world(|w| {
+        w.courses
+            .values()
+            .filter(|c| c.students.contains_key("s3@students.district.example"))
+            .count()
+    });
+    assert_eq!(
+        still_there, 0,
+        "a dropped student's enrollments are removed everywhere"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_user_list_is_held_and_nothing_is_deleted_until_approved() {
+    let h = Harness::start(Size::Tiny, "").await;
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    let before = h.classroom_shape();
+    h.sis.with_district(|d| d.users.clear());
+    let held = h.cli(&["sync", "--yes", "--json"]).await;
+    assert_eq!(held.code, HELD, "{}{}", held.stdout, held.stderr);
+    let report = held.json();
+    assert_eq!(report["status"], "pending");
+    assert!(
+        report["plan"]["holds"]
+            .as_array()
+            .is_some_and(|h| !h.is_empty())
+    );
+    assert_eq!(h.classroom_shape(), before, "nothing deleted while held");
+
+    let run = report["run"].as_i64().unwrap().to_string();
+    let approved = h.cli(&["approve", &run]).await;
+    assert_eq!(approved.code, 0, "{}{}", approved.stdout, approved.stderr);
+    let (_, _, members, _) = h.classroom_shape();
+    assert!(members < before.2, "approved removals applied");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_page_aborts_the_run_and_deletes_nothing() {
+    let h = Harness::start(Size::Tiny, "").await;
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    let before = h.classroom_shape();
+    h.sis
+        .state
+        .faults
+        .truncate_after_first_page
+        .store(true, Ordering::SeqCst);
+    let run = h.cli(&["sync"]).await;
+    assert_eq!(run.code, CONNECTION, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("could not be read completely"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(h.classroom_shape(), before);
+
+    h.sis
+        .state
+        .faults
+        .truncate_after_first_page
+        .store(false, Ordering::SeqCst);
+    h.sis
+        .state
+        .faults
+        .missing_envelope
+        .store(true, Ordering::SeqCst);
+    let run = h.cli(&["sync"]).await;
+    assert_eq!(run.code, CONNECTION, "{}", run.stderr);
+    assert!(run.stderr.contains("envelope"), "{}", run.stderr);
+    assert_eq!(h.classroom_shape(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_limit_cap_is_paged_through() {
+    let h = Harness::start(Size::Tiny, "").await;
+    // The server returns at most 7 records per page and no count header.
+    h.sis
+        .state
+        .faults
+        .silent_limit_cap
+        .store(7, Ordering::SeqCst);
+    let run = h.cli(&["sync"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(h.classroom_shape().2, 210);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_storm_and_5xx_burst_complete_without_duplicates() {
+    let h = Harness::start(Size::Tiny, "").await;
+    h.classroom
+        .state
+        .faults
+        .rate_limited
+        .store(40, Ordering::SeqCst);
+    h.classroom
+        .state
+        .faults
+        .server_errors
+        .store(6, Ordering::SeqCst);
+    h.sis.state.faults.server_errors.store(3, Ordering::SeqCst);
+    let run = h.cli(&["sync"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let (courses, dup, members, topics) = h.classroom_shape();
+    assert_eq!((courses, dup, members, topics), (10, 0, 210, 30));
+    assert!(h.classroom.state.throttled.load(Ordering::SeqCst) >= 40);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnecting_with_a_wiped_state_makes_no_duplicates() {
+    let h = Harness::start(Size::Tiny, "").await;
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    let alias = "d:cl1";
+    let students: Vec<String> = h
+        .classroom
+        .course_by_alias(alias)
+        .unwrap()
+        .students
+        .keys()
+        .cloned()
+        .collect();
+    let cw = h
+        .classroom
+        .post_work(alias, "Quiz", Some(10.0), None)
+        .unwrap();
+    h.classroom
+        .grade(&cw, &students[0], Some(9.0), None, false, "RETURNED");
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    let shape = h.classroom_shape();
+    let gradebook = (h.sis.gradebook("lineItems"), h.sis.gradebook("results"));
+
+    std::fs::remove_dir_all(h.state_dir()).unwrap();
+    let again = h.cli(&["sync"]).await;
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert_eq!(
+        h.classroom_shape(),
+        shape,
+        "courses, members and topics adopted, not duplicated"
+    );
+    assert_eq!(h.sis.gradebook("lineItems").len(), gradebook.0.len());
+    assert_eq!(h.sis.gradebook("results").len(), gradebook.1.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_fail_check_with_a_clear_message() {
+    let h = Harness::start(Size::Tiny, "").await;
+    std::fs::write(h.dir.path().join("sis.secret"), "not-the-secret").unwrap();
+    let check = h.cli(&["check"]).await;
+    assert_eq!(check.code, CONNECTION, "{}{}", check.stdout, check.stderr);
+    assert!(check.stdout.contains("401"), "{}", check.stdout);
+    assert!(!check.stdout.contains("not-the-secret"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_mode_waits_and_a_rejected_course_drops_its_members() {
+    let h = Harness::start(Size::Tiny, "preview = true").await;
+    let pending = h.cli(&["sync", "--json"]).await;
+    assert_eq!(pending.code, HELD, "{}", pending.stderr);
+    assert_eq!(h.course_count(), 0, "nothing applies before approval");
+    let report = pending.json();
+    let course_op = report["plan"]["ops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["entity"] == "course" && o["change"] == "create")
+        .unwrap()["opId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let run = report["run"].as_i64().unwrap().to_string();
+    let approved = h.cli(&["approve", &run, "--reject", &course_op]).await;
+    assert_eq!(approved.code, 0, "{}{}", approved.stdout, approved.stderr);
+    let (courses, _, members, _) = h.classroom_shape();
+    assert_eq!(courses, 9);
+    assert!(members < 210);
+    let again = h.cli(&["approve", &run]).await;
+    assert_ne!(again.code, 0, "a run is approved once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_emails_are_reported_by_the_uniqueness_domain() {
+    let h = Harness::start(Size::Tiny, "").await;
+    h.sis.with_district(|d| {
+        let mut twin = d.users[5].clone();
+        twin["sourcedId"] = json!("dup-1");
+        d.users.push(twin);
+    });
+    let plan = h.cli(&["plan", "--json"]).await;
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let issues = plan.json()["plan"]["recordIssues"].to_string();
+    assert!(issues.contains("dup-1"), "{issues}");
+    assert_eq!(h.course_count(), 0, "plan changes nothing");
+}
