@@ -195,7 +195,7 @@ impl District {
             _ => String::new(),
         };
         let table = |header: &[&str], rows: Vec<Vec<String>>| {
-            let mut w = String::from(header.join(","));
+            let mut w = header.join(",");
             w.push('\n');
             for row in rows {
                 let cells: Vec<String> = row

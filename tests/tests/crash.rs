@@ -21,11 +21,19 @@ fn shape(h: &Harness) -> (Shape, usize) {
     h.classroom.world(|w| {
         let mut out = Shape::new();
         for c in w.courses.values() {
-            let mut topics: Vec<String> = c.topics.iter().map(|t| t["name"].as_str().unwrap_or_default().to_string()).collect();
+            let mut topics: Vec<String> = c
+                .topics
+                .iter()
+                .map(|t| t["name"].as_str().unwrap_or_default().to_string())
+                .collect();
             topics.sort();
             out.insert(
                 c.aliases.join(","),
-                (c.teachers.keys().cloned().collect(), c.students.keys().cloned().collect(), topics),
+                (
+                    c.teachers.keys().cloned().collect(),
+                    c.students.keys().cloned().collect(),
+                    topics,
+                ),
             );
         }
         (out, w.courses.len())
@@ -34,10 +42,21 @@ fn shape(h: &Harness) -> (Shape, usize) {
 
 fn grade_some(h: &Harness) {
     for alias in ["d:cl0", "d:cl1"] {
-        let students: Vec<String> = h.classroom.course_by_alias(alias).unwrap().students.keys().cloned().collect();
-        let cw = h.classroom.post_work(alias, "Unit test", Some(40.0), Some("Tests")).unwrap();
+        let students: Vec<String> = h
+            .classroom
+            .course_by_alias(alias)
+            .unwrap()
+            .students
+            .keys()
+            .cloned()
+            .collect();
+        let cw = h
+            .classroom
+            .post_work(alias, "Unit test", Some(40.0), Some("Tests"))
+            .unwrap();
         for (i, s) in students.iter().enumerate() {
-            h.classroom.grade(&cw, s, Some(20.0 + i as f64), None, i % 3 == 0, "RETURNED");
+            h.classroom
+                .grade(&cw, s, Some(20.0 + i as f64), None, i % 3 == 0, "RETURNED");
         }
     }
 }
@@ -68,7 +87,12 @@ async fn converge(h: &Harness) {
         if run.code == 0 && run.json()["status"] == "noChanges" {
             return;
         }
-        assert!(run.code == 0 || attempt < 3, "did not converge: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.code == 0 || attempt < 3,
+            "did not converge: {}{}",
+            run.stdout,
+            run.stderr
+        );
     }
     panic!("no quiet run after four tries");
 }
@@ -77,7 +101,12 @@ async fn converge(h: &Harness) {
 async fn killed_mid_apply_every_rerun_converges_without_duplicates() {
     // The clean run, and how long its apply takes.
     let clean = Harness::start(Size::Tiny, "").await;
-    clean.classroom.state.faults.slow_ms.store(4, Ordering::SeqCst);
+    clean
+        .classroom
+        .state
+        .faults
+        .slow_ms
+        .store(4, Ordering::SeqCst);
     clean.sis.state.faults.slow_ms.store(4, Ordering::SeqCst);
     let started = Instant::now();
     assert_eq!(clean.cli(&["sync"]).await.code, 0);
@@ -85,7 +114,10 @@ async fn killed_mid_apply_every_rerun_converges_without_duplicates() {
     grade_some(&clean);
     assert_eq!(clean.cli(&["sync"]).await.code, 0);
     let expected = shape(&clean);
-    let expected_grades = (clean.sis.gradebook("lineItems").len(), clean.sis.gradebook("results").len());
+    let expected_grades = (
+        clean.sis.gradebook("lineItems").len(),
+        clean.sis.gradebook("results").len(),
+    );
     assert!(expected_grades.1 > 0);
 
     let mut rng = SeededRng::new(0xC1A55);
@@ -101,7 +133,10 @@ async fn killed_mid_apply_every_rerun_converges_without_duplicates() {
         converge(&h).await;
         let got = shape(&h);
         assert_eq!(got.1, expected.1, "trial {trial}: course count");
-        assert_eq!(got.0, expected.0, "trial {trial}: courses, members and topics");
+        assert_eq!(
+            got.0, expected.0,
+            "trial {trial}: courses, members and topics"
+        );
 
         // Grades: kill the export too.
         grade_some(&h);
@@ -112,12 +147,28 @@ async fn killed_mid_apply_every_rerun_converges_without_duplicates() {
         converge(&h).await;
         let line_items = h.sis.gradebook("lineItems");
         let results = h.sis.gradebook("results");
-        assert_eq!((line_items.len(), results.len()), expected_grades, "trial {trial}: gradebook");
+        assert_eq!(
+            (line_items.len(), results.len()),
+            expected_grades,
+            "trial {trial}: gradebook"
+        );
         let result_keys: BTreeSet<(String, String)> = results
             .iter()
-            .map(|r| (r["lineItem"]["sourcedId"].to_string(), r["student"]["sourcedId"].to_string()))
+            .map(|r| {
+                (
+                    r["lineItem"]["sourcedId"].to_string(),
+                    r["student"]["sourcedId"].to_string(),
+                )
+            })
             .collect();
-        assert_eq!(result_keys.len(), results.len(), "trial {trial}: one result per student and lineItem");
+        assert_eq!(
+            result_keys.len(),
+            results.len(),
+            "trial {trial}: one result per student and lineItem"
+        );
     }
-    assert!(killed >= TRIALS / 2, "most trials must really kill mid-run ({killed})");
+    assert!(
+        killed >= TRIALS / 2,
+        "most trials must really kill mid-run ({killed})"
+    );
 }

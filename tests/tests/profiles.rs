@@ -13,11 +13,18 @@ use serde_json::json;
 use support::{Harness, SIS_SECRET};
 
 fn oauth1() -> SisAuth {
-    SisAuth::Oauth1 { key: "vendor-key".into(), secret: SIS_SECRET.into() }
+    SisAuth::Oauth1 {
+        key: "vendor-key".into(),
+        secret: SIS_SECRET.into(),
+    }
 }
 
 fn oauth2() -> SisAuth {
-    SisAuth::Oauth2 { client_id: "vendor-client".into(), secret: SIS_SECRET.into(), ttl: Duration::from_secs(3600) }
+    SisAuth::Oauth2 {
+        client_id: "vendor-client".into(),
+        secret: SIS_SECRET.into(),
+        ttl: Duration::from_secs(3600),
+    }
 }
 
 /// What each vendor serves, from their published OneRoster docs.
@@ -43,30 +50,69 @@ async fn every_vendor_profile_connects_and_syncs() {
     // Infinite Campus also serves 1.2 with OAuth 2.0.
     runs.push(("infinite-campus", "1.2", "", oauth2()));
     for (profile, version, prefix, auth) in runs {
-        let spec = SisSpec { version: version.into(), prefix: prefix.into(), auth };
+        let spec = SisSpec {
+            version: version.into(),
+            prefix: prefix.into(),
+            auth,
+        };
         let h = Harness::start_with(spec, profile, District::generate(Size::Tiny, 3), "").await;
         let check = h.cli(&["check"]).await;
-        assert_eq!(check.code, 0, "{profile} {version}: {}{}", check.stdout, check.stderr);
+        assert_eq!(
+            check.code, 0,
+            "{profile} {version}: {}{}",
+            check.stdout, check.stderr
+        );
         let sync = h.cli(&["sync"]).await;
-        assert_eq!(sync.code, 0, "{profile} {version}: {}{}", sync.stdout, sync.stderr);
+        assert_eq!(
+            sync.code, 0,
+            "{profile} {version}: {}{}",
+            sync.stdout, sync.stderr
+        );
         assert_eq!(h.classroom_shape(), (10, 0, 210, 30), "{profile} {version}");
         // Grades go back through the same profile.
-        let students: Vec<String> = h.classroom.course_by_alias("d:cl0").unwrap().students.keys().cloned().collect();
-        let cw = h.classroom.post_work("d:cl0", "Essay", Some(100.0), None).unwrap();
-        h.classroom.grade(&cw, &students[0], Some(88.0), None, false, "RETURNED");
+        let students: Vec<String> = h
+            .classroom
+            .course_by_alias("d:cl0")
+            .unwrap()
+            .students
+            .keys()
+            .cloned()
+            .collect();
+        let cw = h
+            .classroom
+            .post_work("d:cl0", "Essay", Some(100.0), None)
+            .unwrap();
+        h.classroom
+            .grade(&cw, &students[0], Some(88.0), None, false, "RETURNED");
         let grades = h.cli(&["sync"]).await;
-        assert_eq!(grades.code, 0, "{profile} {version}: {}{}", grades.stdout, grades.stderr);
+        assert_eq!(
+            grades.code, 0,
+            "{profile} {version}: {}{}",
+            grades.stdout, grades.stderr
+        );
         // The graded one, and the rest as missing work (the due date has passed).
         let results = h.sis.gradebook("results");
         assert_eq!(results.len(), students.len(), "{profile} {version}");
-        assert_eq!(results.iter().filter(|r| r["score"] == json!(88.0)).count(), 1, "{profile} {version}");
-        assert_eq!(h.sis.state.counters.unauthorized.load(Ordering::SeqCst), 0, "{profile} {version}");
+        assert_eq!(
+            results.iter().filter(|r| r["score"] == json!(88.0)).count(),
+            1,
+            "{profile} {version}"
+        );
+        assert_eq!(
+            h.sis.state.counters.unauthorized.load(Ordering::SeqCst),
+            0,
+            "{profile} {version}"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_token_mid_run_is_renewed() {
-    let spec = SisSpec { version: "1.2".into(), prefix: String::new(), auth: oauth2() };
+    let spec = SisSpec {
+        version: "1.2".into(),
+        prefix: String::new(),
+        auth: oauth2(),
+    };
     let h = Harness::start_with(spec, "generic-1.2", District::generate(Size::Tiny, 3), "").await;
     // Each token is good for 3 requests, then the server calls it expired.
     h.sis.state.faults.token_uses.store(3, Ordering::SeqCst);
@@ -77,10 +123,21 @@ async fn an_expired_token_mid_run_is_renewed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oauth1_signatures_are_checked_by_the_stand_in() {
-    let spec = SisSpec { version: "1.1".into(), prefix: String::new(), auth: SisAuth::Oauth1 { key: "vendor-key".into(), secret: "another-secret".into() } };
+    let spec = SisSpec {
+        version: "1.1".into(),
+        prefix: String::new(),
+        auth: SisAuth::Oauth1 {
+            key: "vendor-key".into(),
+            secret: "another-secret".into(),
+        },
+    };
     let h = Harness::start_with(spec, "generic-1.1", District::generate(Size::Tiny, 3), "").await;
     let sync = h.cli(&["sync"]).await;
-    assert_eq!(sync.code, 3, "a wrong secret signs wrongly: {}", sync.stderr);
+    assert_eq!(
+        sync.code, 3,
+        "a wrong secret signs wrongly: {}",
+        sync.stderr
+    );
     assert!(sync.stderr.contains("bad signature"), "{}", sync.stderr);
     assert_eq!(h.course_count(), 0);
 }
@@ -88,7 +145,9 @@ async fn oauth1_signatures_are_checked_by_the_stand_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delta_reads_carry_changes_without_deleting_the_rest() {
     let h = Harness::start(Size::Tiny, "").await;
-    let config = std::fs::read_to_string(&h.config).unwrap().replace("page_size = 25", "page_size = 25\ndelta = true");
+    let config = std::fs::read_to_string(&h.config)
+        .unwrap()
+        .replace("page_size = 25", "page_size = 25\ndelta = true");
     std::fs::write(&h.config, config).unwrap();
     assert_eq!(h.cli(&["sync"]).await.code, 0);
     let before = h.classroom_shape();
@@ -100,14 +159,27 @@ async fn delta_reads_carry_changes_without_deleting_the_rest() {
     let requests_before = h.sis.state.counters.requests.load(Ordering::SeqCst);
     let sync = h.cli(&["sync"]).await;
     assert_eq!(sync.code, 0, "{}{}", sync.stdout, sync.stderr);
-    assert_eq!(h.classroom.course_by_alias("d:cl2").unwrap().body["name"], "Renamed by delta");
-    assert_eq!(h.classroom_shape(), before, "records absent from a delta read are not deletions");
+    assert_eq!(
+        h.classroom.course_by_alias("d:cl2").unwrap().body["name"],
+        "Renamed by delta"
+    );
+    assert_eq!(
+        h.classroom_shape(),
+        before,
+        "records absent from a delta read are not deletions"
+    );
     let requests = h.sis.state.counters.requests.load(Ordering::SeqCst) - requests_before;
-    assert!(requests < 20, "a delta read asks only for changes ({requests} requests)");
+    assert!(
+        requests < 20,
+        "a delta read asks only for changes ({requests} requests)"
+    );
 }
 
 fn chrono_like_now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     // Days to civil date (Howard Hinnant's algorithm), to stay free of a date crate here.
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
@@ -120,7 +192,12 @@ fn chrono_like_now() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
