@@ -521,3 +521,23 @@ fn import_only_mode_never_exports_grades() {
             .any(|o| matches!(o.entity, OpEntity::LineItem | OpEntity::Result))
     );
 }
+
+#[test]
+fn a_class_whose_teacher_leaves_keeps_its_course_and_owner() {
+    let mut v = after_day1("2026-09-02T06:00:00Z");
+    // cl3's only teacher enrollment ends; the class itself stays in the SIS.
+    remove(&mut v, "enrollments", "e-t3b");
+    let plan = plan(&v);
+    assert!(
+        !plan.ops.iter().any(|o| o.change == OpChange::Archive),
+        "no archive: {:?}",
+        keys(&plan)
+    );
+    assert!(
+        !plan
+            .ops
+            .iter()
+            .any(|o| o.key.starts_with("teacher.remove:d:cl3")),
+        "the owner stays a teacher"
+    );
+}

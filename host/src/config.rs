@@ -445,3 +445,22 @@ client_secret = { env = "S" }
         assert_eq!(c.sources[0].auth().unwrap(), AuthFlavour::Oauth2);
     }
 }
+
+#[cfg(test)]
+mod readme_example {
+    use super::*;
+
+    /// The README's commented example is a config that loads and that the engine accepts.
+    #[test]
+    fn the_readme_config_example_is_valid() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("```toml\n").expect("a toml block") + "```toml\n".len();
+        let end = start + readme[start..].find("```").expect("end of block");
+        let config: HostConfig = toml::from_str(&readme[start..end]).expect("parses");
+        config.check().expect("host checks");
+        let rules = config.sync_config().expect("rules");
+        classbridge_engine::validate_config(&rules).expect("engine accepts the rules");
+        assert_eq!(rules.sources[0].limits.line_item_title_max, Some(30));
+        assert_eq!(rules.holds.thresholds.len(), 3);
+    }
+}
