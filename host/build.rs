@@ -1,6 +1,8 @@
-//! Builds the engine's ABI module (wasm32-unknown-unknown, release) with a nested cargo into
-//! its own target directory, and hands its path to the host, which embeds it. Set
-//! CLASSBRIDGE_ENGINE_WASM to use a module built elsewhere.
+//! Builds, with a nested cargo into their own target directory, the engine's ABI module
+//! (wasm32-unknown-unknown, release) and the admin console (web/, then wasm-bindgen as a
+//! library, pinned to the wasm-bindgen crate's version), and hands them to the host, which
+//! embeds them: a fresh clone needs no manual step. CLASSBRIDGE_ENGINE_WASM uses an engine
+//! module built elsewhere.
 
 use std::env;
 use std::path::PathBuf;
@@ -11,6 +13,8 @@ fn main() {
     println!("cargo:rerun-if-changed=../engine/src");
     println!("cargo:rerun-if-changed=../engine/Cargo.toml");
     println!("cargo:rerun-if-changed=../Cargo.lock");
+    println!("cargo:rerun-if-changed=../web/src");
+    println!("cargo:rerun-if-changed=../web/Cargo.toml");
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR is set by cargo"));
     let wasm = match env::var("CLASSBRIDGE_ENGINE_WASM") {
         Ok(path) => PathBuf::from(path),
@@ -20,9 +24,24 @@ fn main() {
     if let Err(e) = std::fs::copy(&wasm, &embedded) {
         panic!("cannot copy the engine module from {}: {e}", wasm.display());
     }
+    let console = nested_build("classbridge-web", "classbridge_web.wasm");
+    let out = out_dir.join("console");
+    let mut bindgen = wasm_bindgen_cli_support::Bindgen::new();
+    bindgen
+        .input_path(&console)
+        .web(true)
+        .unwrap_or_else(|e| panic!("wasm-bindgen: {e}"))
+        .typescript(false);
+    if let Err(e) = bindgen.generate(&out) {
+        panic!("wasm-bindgen could not generate the console's bindings: {e}");
+    }
 }
 
 fn build_engine() -> PathBuf {
+    nested_build("classbridge-engine", "classbridge_engine.wasm")
+}
+
+fn nested_build(package: &str, artifact: &str) -> PathBuf {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let workspace = manifest_dir
         .parent()
@@ -40,7 +59,7 @@ fn build_engine() -> PathBuf {
             "build",
             "--locked",
             "-p",
-            "classbridge-engine",
+            package,
             "--release",
             "--target",
             "wasm32-unknown-unknown",
@@ -61,12 +80,14 @@ fn build_engine() -> PathBuf {
     }
     let status = cmd
         .status()
-        .unwrap_or_else(|e| panic!("cannot run cargo to build the engine module: {e}"));
+        .unwrap_or_else(|e| panic!("cannot run cargo to build {package}: {e}"));
     if !status.success() {
         panic!(
-            "building the engine for wasm32-unknown-unknown failed ({status}). Is the target installed? \
+            "building {package} for wasm32-unknown-unknown failed ({status}). Is the target installed? \
              Run `rustup target add wasm32-unknown-unknown` (./test.sh does it for you)."
         );
     }
-    target_dir.join("wasm32-unknown-unknown/release/classbridge_engine.wasm")
+    target_dir
+        .join("wasm32-unknown-unknown/release")
+        .join(artifact)
 }

@@ -1,20 +1,45 @@
-//! The admin console's assets. The console itself (web/, Rust compiled to WebAssembly) is
-//! not built yet; until then `/` explains the JSON API.
+//! The admin console's assets (web/, built to WebAssembly by build.rs), embedded in the
+//! binary and served by `classbridge serve`.
 
 use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
 
 use crate::serve::AppState;
 
-pub const INDEX_HTML: &str = r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>classbridge</title></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto">
-<h1>classbridge</h1>
-<p>The browser console is not built yet. The JSON API is live: sign in with
-<code>POST /api/login {"token": ...}</code> (the token is in the URL printed at start), then
-<code>GET /api/runs</code>, <code>GET /api/runs/ID</code>, and
-<code>POST /api/runs/ID/approve {"reject": [...]}</code> with the <code>X-CSRF-Token</code> header.</p>
-</body></html>"#;
+pub const INDEX_HTML: &str = include_str!("../assets/console.html");
+const STYLE_CSS: &str = include_str!("../assets/console.css");
+const CONSOLE_JS: &str = include_str!(concat!(env!("OUT_DIR"), "/console/classbridge_web.js"));
+const CONSOLE_WASM: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/console/classbridge_web_bg.wasm"));
 
 pub fn asset_routes() -> Router<AppState> {
     Router::new()
+        .route(
+            "/console/style.css",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+                    STYLE_CSS,
+                )
+                    .into_response()
+            }),
+        )
+        .route(
+            "/console/classbridge_web.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    CONSOLE_JS,
+                )
+                    .into_response()
+            }),
+        )
+        .route(
+            "/console/classbridge_web_bg.wasm",
+            get(|| async {
+                ([(header::CONTENT_TYPE, "application/wasm")], CONSOLE_WASM).into_response()
+            }),
+        )
 }

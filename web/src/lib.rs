@@ -1,6 +1,22 @@
-//! The admin console. Not built yet: see the README's status section.
+//! classbridge admin console: Rust compiled to WebAssembly. It talks to `classbridge serve`
+//! for runs and decisions, and links the engine itself, so previews, verification and
+//! what-if edits are computed here by the same code the host runs.
 
-/// The engine version the console links, shown in its footer.
-pub fn engine_version() -> &'static str {
-    classbridge_engine::ENGINE_VERSION
+mod api;
+mod app;
+mod html;
+mod view;
+
+use wasm_bindgen::prelude::*;
+
+/// Entry point, called by the page's module script.
+#[wasm_bindgen(start)]
+pub fn start() {
+    app::boot();
+}
+
+/// For tests: the engine version this console was built with.
+#[wasm_bindgen(js_name = consoleEngineVersion)]
+pub fn console_engine_version() -> String {
+    classbridge_engine::ENGINE_VERSION.to_string()
 }

@@ -1,0 +1,233 @@
+//! The admin console in headless Chromium against `classbridge serve` on the stand-ins:
+//! sign in, open a held run, verify its plan in the browser, a what-if edit that changes the
+//! counts, reject one change, approve the rest, see it applied. Screenshots of the main
+//! screens go to target/screenshots/.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use classbridge_tests::district::Size;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use support::{Harness, binary};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+fn screenshots_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test path");
+    let target = exe.ancestors().nth(3).expect("target dir").to_path_buf();
+    let dir = target.join("screenshots");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+async fn shot(c: &Client, name: &str) {
+    if let Ok(png) = c.screenshot().await {
+        let _ = std::fs::write(screenshots_dir().join(format!("{name}.png")), png);
+    }
+}
+
+async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
+    for _ in 0..200 {
+        if let Ok(el) = c.find(Locator::Css(css)).await
+            && let Ok(text) = el.text().await
+            && text.contains(needle)
+        {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let body = c.source().await.unwrap_or_default();
+    panic!(
+        "{css} never showed {needle:?}; page: {}",
+        &body[..body.len().min(3000)]
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
+    let chromedriver =
+        std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    assert!(
+        std::path::Path::new(&chromedriver).exists(),
+        "browser tests need chromium and chromium-driver (./test.sh installs them); set CHROMEDRIVER to another path"
+    );
+    let h = Harness::start(Size::Tiny, "").await;
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    // Eight students leave: their enrollments go, past the 10% deletion hold.
+    h.sis.with_district(|d| {
+        d.users.retain(|u| {
+            !["s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7"]
+                .contains(&u["sourcedId"].as_str().unwrap_or(""))
+        })
+    });
+    let held = h.cli(&["sync", "--json"]).await;
+    assert_eq!(held.code, 4, "{}{}", held.stdout, held.stderr);
+    let run_id = held.json()["run"].as_i64().unwrap();
+
+    let mut serve = tokio::process::Command::new(binary())
+        .arg("--config")
+        .arg(&h.config)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("serve");
+    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("serve prints its URL")
+            .unwrap()
+            .expect("a line");
+        if let Some(at) = line.find("http://") {
+            break line[at..].trim().to_string();
+        }
+    };
+
+    let port = free_port();
+    let _driver = tokio::process::Command::new(&chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("chromedriver");
+    let profile = tempfile::tempdir().unwrap();
+    let caps = json!({
+        "goog:chromeOptions": {
+            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                "--window-size=1280,1000", format!("--user-data-dir={}", profile.path().display())]
+        }
+    });
+    let mut client = None;
+    for _ in 0..50 {
+        let builder = ClientBuilder::rustls()
+            .expect("rustls")
+            .capabilities(caps.as_object().unwrap().clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await;
+        if let Ok(c) = builder {
+            client = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let c = client.expect("chromedriver session");
+
+    // Signing in with the printed URL lands on the runs list.
+    c.goto(&url).await.unwrap();
+    wait_text(&c, &format!("#run-{run_id}"), "pending approval").await;
+    shot(&c, "01-runs").await;
+
+    // The held run: holds, summary, changes.
+    c.find(Locator::Css(&format!("#run-{run_id}")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#holds", "Held for approval").await;
+    wait_text(&c, "#ops-count", "change").await;
+    shot(&c, "02-held-run").await;
+
+    // Verify: the browser's engine computes the same plan id as the host's.
+    c.find(Locator::Css("button[data-action=verify]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#verified", "Same plan").await;
+
+    // What if: exclude school sch0's classes; the counts change at once, in the browser.
+    c.find(Locator::Css("button[data-action=whatif]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#whatif-holds", "held").await;
+    let before = c
+        .find(Locator::Css("#whatif-counts"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    c.execute(
+        r#"const t = document.querySelector('textarea[data-action=rules]');
+           const rules = JSON.parse(t.value);
+           rules.filters = [{entity: "class", field: "school", op: "equals", value: "sch0", action: "exclude"}];
+           t.value = JSON.stringify(rules, null, 2);
+           t.dispatchEvent(new Event('input', {bubbles: true}));
+           document.querySelector('button[data-action=recompute]').click();"#,
+        vec![],
+    )
+    .await
+    .unwrap();
+    let mut after = before.clone();
+    for _ in 0..100 {
+        after = c
+            .find(Locator::Css("#whatif-counts"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if after != before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_ne!(after, before, "a what-if filter changes the counts");
+    shot(&c, "03-what-if").await;
+
+    // Reject one change, approve the rest.
+    let first = c
+        .find(Locator::Css("input[data-action=toggle-reject]"))
+        .await
+        .unwrap();
+    let rejected = first.attr("data-op").await.unwrap().unwrap();
+    first.click().await.unwrap();
+    wait_text(&c, "#approve", "Approve all but 1 rejected").await;
+    c.find(Locator::Css("#approve"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#notice", "applied").await;
+    shot(&c, "04-applied").await;
+    c.close().await.ok();
+
+    let detail = h
+        .cli(&["runs", "show", &run_id.to_string(), "--json"])
+        .await
+        .json();
+    assert_eq!(detail["run"]["status"], "applied");
+    let journal = detail["journal"].as_array().unwrap();
+    assert!(!journal.is_empty());
+    assert!(
+        journal.iter().all(|j| j["opId"] != rejected.as_str()),
+        "the rejected change was not applied"
+    );
+    assert!(
+        journal
+            .iter()
+            .all(|j| j["outcome"]["status"] == "succeeded")
+    );
+    let _ = serve.kill().await;
+}

@@ -1,0 +1,115 @@
+//! The host's JSON API, with the session cookie and the CSRF token.
+
+use gloo_net::http::{Request, Response};
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRow {
+    pub id: i64,
+    pub started_at: String,
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    pub trigger: String,
+    pub status: String,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub plan_id: Option<String>,
+    #[serde(default)]
+    pub summary: Option<Value>,
+    #[serde(default)]
+    pub outcome_counts: Option<Value>,
+}
+
+#[derive(Deserialize, Clone, Debug)]
+pub struct RunDetail {
+    pub run: RunRow,
+    pub plan: Option<classbridge_engine::SyncPlan>,
+    #[serde(default)]
+    pub journal: Vec<Value>,
+}
+
+async fn read<T: for<'de> Deserialize<'de>>(resp: Response) -> Result<T, String> {
+    let status = resp.status();
+    if !(200..300).contains(&status) {
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let msg = body["error"].as_str().unwrap_or("no details").to_string();
+        return Err(format!("{msg} (HTTP {status})"));
+    }
+    resp.json::<T>()
+        .await
+        .map_err(|e| format!("the host's answer could not be read: {e}"))
+}
+
+fn net(e: gloo_net::Error) -> String {
+    format!("the host could not be reached: {e}")
+}
+
+pub async fn login(token: &str) -> Result<String, String> {
+    let resp = Request::post("/api/login")
+        .json(&serde_json::json!({ "token": token }))
+        .map_err(|e| e.to_string())?
+        .send()
+        .await
+        .map_err(net)?;
+    let v: Value = read(resp).await?;
+    v["csrf"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or("no CSRF token in the answer".into())
+}
+
+pub async fn session() -> Result<String, String> {
+    let v: Value = read(Request::get("/api/session").send().await.map_err(net)?).await?;
+    v["csrf"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or("no CSRF token".into())
+}
+
+pub async fn runs() -> Result<Vec<RunRow>, String> {
+    let v: Value = read(Request::get("/api/runs").send().await.map_err(net)?).await?;
+    serde_json::from_value(v["runs"].clone()).map_err(|e| e.to_string())
+}
+
+pub async fn run(id: i64) -> Result<RunDetail, String> {
+    read(
+        Request::get(&format!("/api/runs/{id}"))
+            .send()
+            .await
+            .map_err(net)?,
+    )
+    .await
+}
+
+pub async fn input(id: i64) -> Result<classbridge_engine::SyncInput, String> {
+    read(
+        Request::get(&format!("/api/runs/{id}/input"))
+            .send()
+            .await
+            .map_err(net)?,
+    )
+    .await
+}
+
+pub async fn approve(id: i64, csrf: &str, reject: &[String]) -> Result<Value, String> {
+    let resp = Request::post(&format!("/api/runs/{id}/approve"))
+        .header("X-CSRF-Token", csrf)
+        .json(&serde_json::json!({ "reject": reject }))
+        .map_err(|e| e.to_string())?
+        .send()
+        .await
+        .map_err(net)?;
+    read(resp).await
+}
+
+pub async fn sync_now(csrf: &str) -> Result<Value, String> {
+    let resp = Request::post("/api/sync")
+        .header("X-CSRF-Token", csrf)
+        .send()
+        .await
+        .map_err(net)?;
+    read(resp).await
+}

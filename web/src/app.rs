@@ -1,0 +1,441 @@
+//! Console state, events and actions. One delegated listener per event type dispatches on
+//! `data-action`; the page is re-rendered from state after every change.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
+use classbridge_engine::{SyncConfig, SyncInput, SyncPlan};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::{Element, Event, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
+
+use crate::api::{self, RunDetail, RunRow};
+use crate::view;
+
+pub const PAGE_SIZE: usize = 100;
+
+#[derive(Default, Clone, PartialEq)]
+pub enum Screen {
+    #[default]
+    SignIn,
+    Runs,
+    Run(i64),
+}
+
+#[derive(Default, Clone)]
+pub struct OpFilter {
+    pub text: String,
+    pub entity: String,
+    pub change: String,
+    pub page: usize,
+}
+
+/// The browser's own plan for a run's input, under edited rules.
+pub struct WhatIf {
+    pub rules_text: String,
+    pub plan: Option<Result<SyncPlan, String>>,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub screen: Screen,
+    pub csrf: Option<String>,
+    pub runs: Vec<RunRow>,
+    pub detail: Option<RunDetail>,
+    pub filter: OpFilter,
+    pub rejected: BTreeSet<String>,
+    pub verify: Option<Result<String, String>>,
+    pub input: Option<(i64, SyncInput)>,
+    pub whatif: Option<WhatIf>,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    pub busy: Option<String>,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State::default());
+}
+
+pub fn with<R>(f: impl FnOnce(&mut State) -> R) -> R {
+    STATE.with(|s| f(&mut s.borrow_mut()))
+}
+
+fn document() -> Option<web_sys::Document> {
+    web_sys::window()?.document()
+}
+
+pub fn render() {
+    let Some(root) = document().and_then(|d| d.get_element_by_id("app")) else {
+        return;
+    };
+    let html = with(|s| view::page(s));
+    root.set_inner_html(&html);
+}
+
+/// Only the operations list, so typing in the search box keeps its focus.
+fn render_ops() {
+    let Some(list) = document().and_then(|d| d.get_element_by_id("ops")) else {
+        return render();
+    };
+    let html = with(|s| view::ops_list(s));
+    list.set_inner_html(&html);
+}
+
+fn spawn(f: impl std::future::Future<Output = ()> + 'static) {
+    wasm_bindgen_futures::spawn_local(f);
+}
+
+fn fail(message: String) {
+    with(|s| {
+        s.busy = None;
+        s.error = Some(message);
+    });
+    render();
+}
+
+pub fn boot() {
+    let Some(doc) = document() else { return };
+    for kind in ["click", "input", "change", "submit"] {
+        let handler = Closure::<dyn FnMut(Event)>::new(move |e: Event| on_event(kind, e));
+        let _ = doc.add_event_listener_with_callback(kind, handler.as_ref().unchecked_ref());
+        // The listener lives as long as the page.
+        handler.forget();
+    }
+    // A token in the URL fragment (as `classbridge serve` prints it) signs in directly.
+    let hash = web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .unwrap_or_default();
+    let token = hash.strip_prefix("#token=").map(str::to_string);
+    render();
+    spawn(async move {
+        let csrf = match token {
+            Some(t) => api::login(&t).await,
+            None => api::session().await,
+        };
+        if let Ok(csrf) = csrf {
+            if let Some(w) = web_sys::window() {
+                // Keep the token out of the address bar and history.
+                let _ = w.location().set_hash("");
+            }
+            with(|s| {
+                s.csrf = Some(csrf);
+                s.screen = Screen::Runs;
+            });
+            load_runs().await;
+        } else {
+            render();
+        }
+    });
+}
+
+async fn load_runs() {
+    with(|s| s.busy = Some("Loading runs".into()));
+    render();
+    match api::runs().await {
+        Ok(runs) => {
+            with(|s| {
+                s.runs = runs;
+                s.busy = None;
+            });
+            render();
+        }
+        Err(e) => fail(e),
+    }
+}
+
+async fn open_run(id: i64) {
+    with(|s| {
+        s.busy = Some(format!("Loading run {id}"));
+        s.screen = Screen::Run(id);
+        s.detail = None;
+        s.rejected.clear();
+        s.verify = None;
+        s.whatif = None;
+        s.filter = OpFilter::default();
+        s.error = None;
+        s.notice = None;
+    });
+    render();
+    match api::run(id).await {
+        Ok(d) => {
+            with(|s| {
+                s.detail = Some(d);
+                s.busy = None;
+            });
+            render();
+        }
+        Err(e) => fail(e),
+    }
+}
+
+async fn run_input(id: i64) -> Result<SyncInput, String> {
+    if let Some(input) = with(|s| {
+        s.input
+            .as_ref()
+            .filter(|(i, _)| *i == id)
+            .map(|(_, inp)| inp.clone())
+    }) {
+        return Ok(input);
+    }
+    let input = api::input(id).await?;
+    with(|s| s.input = Some((id, input.clone())));
+    Ok(input)
+}
+
+/// Plans the run's input here, with the engine linked into this page.
+async fn verify(id: i64) {
+    with(|s| s.busy = Some("Recomputing the plan in the browser".into()));
+    render();
+    let result = match run_input(id).await {
+        Ok(input) => match classbridge_engine::plan(&input) {
+            Ok(plan) => {
+                let host_id = with(|s| s.detail.as_ref().and_then(|d| d.run.plan_id.clone()));
+                if host_id.as_deref() == Some(plan.id.as_str()) {
+                    Ok(plan.id)
+                } else {
+                    Err(format!(
+                        "the browser computed plan {} but the host stored {}",
+                        plan.id,
+                        host_id.unwrap_or_default()
+                    ))
+                }
+            }
+            Err(e) => Err(format!("the engine refused the input: {e}")),
+        },
+        Err(e) => Err(e),
+    };
+    with(|s| {
+        s.busy = None;
+        s.verify = Some(result);
+    });
+    render();
+}
+
+async fn open_whatif(id: i64) {
+    match run_input(id).await {
+        Ok(input) => {
+            let mut rules = serde_json::to_value(&input.config).unwrap_or_default();
+            // Sources are connection settings, not rules to play with.
+            if let Some(o) = rules.as_object_mut() {
+                o.remove("sources");
+            }
+            let text = serde_json::to_string_pretty(&rules).unwrap_or_default();
+            with(|s| {
+                s.whatif = Some(WhatIf {
+                    rules_text: text,
+                    plan: None,
+                })
+            });
+            recompute(id).await;
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// Replans the stored input under the edited rules.
+async fn recompute(id: i64) {
+    let Ok(input) = run_input(id).await else {
+        return;
+    };
+    let text = with(|s| s.whatif.as_ref().map(|w| w.rules_text.clone())).unwrap_or_default();
+    let result = (|| {
+        let mut rules: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("the rules are not valid JSON: {e}"))?;
+        rules["sources"] =
+            serde_json::to_value(&input.config.sources).map_err(|e| e.to_string())?;
+        let config: SyncConfig =
+            serde_json::from_value(rules).map_err(|e| format!("the rules do not fit: {e}"))?;
+        classbridge_engine::validate_config(&config).map_err(|e| e.to_string())?;
+        let mut changed = input.clone();
+        changed.config = config;
+        classbridge_engine::plan(&changed).map_err(|e| e.to_string())
+    })();
+    with(|s| {
+        if let Some(w) = s.whatif.as_mut() {
+            w.plan = Some(result);
+        }
+    });
+    render();
+}
+
+async fn approve(id: i64) {
+    let (csrf, reject) = with(|s| {
+        (
+            s.csrf.clone().unwrap_or_default(),
+            s.rejected.iter().cloned().collect::<Vec<_>>(),
+        )
+    });
+    with(|s| s.busy = Some(format!("Applying run {id}")));
+    render();
+    match api::approve(id, &csrf, &reject).await {
+        Ok(v) => {
+            let msg = v["report"]["message"]
+                .as_str()
+                .unwrap_or("applied")
+                .to_string();
+            open_run(id).await;
+            with(|s| s.notice = Some(msg));
+            render();
+        }
+        Err(e) => fail(e),
+    }
+}
+
+async fn sync_now() {
+    let csrf = with(|s| s.csrf.clone().unwrap_or_default());
+    with(|s| s.busy = Some("Syncing: fetching, planning, applying".into()));
+    render();
+    match api::sync_now(&csrf).await {
+        Ok(v) => {
+            with(|s| s.notice = v["report"]["message"].as_str().map(str::to_string));
+            load_runs().await;
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn attr(el: &Element, name: &str) -> String {
+    el.get_attribute(name).unwrap_or_default()
+}
+
+fn on_event(kind: &str, e: Event) {
+    let Some(target) = e.target().and_then(|t| t.dyn_into::<Element>().ok()) else {
+        return;
+    };
+    let Ok(Some(el)) = target.closest("[data-action]") else {
+        return;
+    };
+    let action = attr(&el, "data-action");
+    let id: i64 = attr(&el, "data-run").parse().unwrap_or_default();
+    match (kind, action.as_str()) {
+        ("submit", "sign-in") => {
+            e.prevent_default();
+            let token = document()
+                .and_then(|d| d.get_element_by_id("token"))
+                .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
+                .map(|t| t.value())
+                .unwrap_or_default();
+            spawn(async move {
+                match api::login(token.trim()).await {
+                    Ok(csrf) => {
+                        with(|s| {
+                            s.csrf = Some(csrf);
+                            s.screen = Screen::Runs;
+                            s.error = None;
+                        });
+                        load_runs().await;
+                    }
+                    Err(err) => fail(err),
+                }
+            });
+        }
+        ("click", "runs") => spawn(async {
+            with(|s| {
+                s.screen = Screen::Runs;
+                s.error = None;
+            });
+            load_runs().await;
+        }),
+        ("click", "open-run") => spawn(open_run(id)),
+        ("click", "verify") => spawn(verify(id)),
+        ("click", "whatif") => spawn(open_whatif(id)),
+        ("click", "recompute") => spawn(recompute(id)),
+        ("click", "approve") => spawn(approve(id)),
+        ("click", "sync-now") => spawn(sync_now()),
+        ("click", "dismiss") => {
+            with(|s| {
+                s.error = None;
+                s.notice = None;
+            });
+            render();
+        }
+        ("click", "page") => {
+            let page: usize = attr(&el, "data-page").parse().unwrap_or_default();
+            with(|s| s.filter.page = page);
+            render_ops();
+        }
+        ("change", "toggle-reject") => {
+            let op = attr(&el, "data-op");
+            let checked = el
+                .dyn_ref::<HtmlInputElement>()
+                .is_some_and(HtmlInputElement::checked);
+            with(|s| {
+                if checked {
+                    s.rejected.insert(op);
+                } else {
+                    s.rejected.remove(&op);
+                }
+            });
+            render_approve_bar();
+        }
+        ("input", "search") => {
+            let text = el
+                .dyn_ref::<HtmlInputElement>()
+                .map(HtmlInputElement::value)
+                .unwrap_or_default();
+            with(|s| {
+                s.filter.text = text;
+                s.filter.page = 0;
+            });
+            render_ops();
+        }
+        ("change", "filter-entity") | ("change", "filter-change") => {
+            let value = el
+                .dyn_ref::<HtmlSelectElement>()
+                .map(HtmlSelectElement::value)
+                .unwrap_or_default();
+            with(|s| {
+                if action == "filter-entity" {
+                    s.filter.entity = value;
+                } else {
+                    s.filter.change = value;
+                }
+                s.filter.page = 0;
+            });
+            render_ops();
+        }
+        ("input", "rules") => {
+            let text = el
+                .dyn_ref::<HtmlTextAreaElement>()
+                .map(HtmlTextAreaElement::value)
+                .unwrap_or_default();
+            with(|s| {
+                if let Some(w) = s.whatif.as_mut() {
+                    w.rules_text = text;
+                }
+            });
+        }
+        ("change", "hold-delete") => {
+            // A quick control for the commonest what-if: the deletion threshold.
+            let value: f64 = el
+                .dyn_ref::<HtmlInputElement>()
+                .and_then(|i| i.value().parse().ok())
+                .unwrap_or(10.0);
+            with(|s| {
+                if let Some(w) = s.whatif.as_mut()
+                    && let Ok(mut rules) = serde_json::from_str::<serde_json::Value>(&w.rules_text)
+                {
+                    if let Some(list) = rules["holds"]["thresholds"].as_array_mut() {
+                        for t in list.iter_mut().filter(|t| {
+                            t["change"] == "delete"
+                                && t.get("entity").is_none_or(serde_json::Value::is_null)
+                        }) {
+                            t["maxPercent"] = serde_json::json!(value);
+                        }
+                    }
+                    w.rules_text = serde_json::to_string_pretty(&rules).unwrap_or_default();
+                }
+            });
+            spawn(recompute(id));
+        }
+        _ => {}
+    }
+}
+
+fn render_approve_bar() {
+    let Some(bar) = document().and_then(|d| d.get_element_by_id("approve-bar")) else {
+        return;
+    };
+    let html = with(|s| view::approve_bar(s));
+    bar.set_inner_html(&html);
+}
