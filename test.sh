@@ -20,6 +20,15 @@ if [ -n "$want" ] && [ "$have" != "$want" ]; then
     || cargo install wasm-bindgen-cli --version "=$want"
 fi
 
+step "Chromium and ChromeDriver for the browser tests"
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+export CHROMEDRIVER="$(command -v chromedriver)"
+export CHROMIUM="$(command -v chromium)"
+
 step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
@@ -31,8 +40,14 @@ if [ -x ../shared/tools/wasm-imports ]; then
 fi
 cargo build -p classbridge-engine --features web --target wasm32-unknown-unknown
 
+step "the engine's web bindings in headless Chromium (wasm-bindgen-test)"
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  cargo test -p classbridge-engine --features web --target wasm32-unknown-unknown --test web
+
 step "tests"
 # The end-to-end tests in tests/ run the real classbridge binary; build it first so they
 # never run a stale one.
 cargo build -p classbridge
 cargo test --workspace
+echo
+echo "Console screenshots: target/screenshots/"

@@ -1,5 +1,7 @@
 //! Properties that must hold for any district, not just the fixture.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 mod common;
 
 use classbridge_engine::plan::HoldCode;
