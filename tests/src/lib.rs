@@ -6,3 +6,4 @@ pub mod district;
 pub mod faults;
 pub mod rng;
 pub mod sis;
+pub mod workload;

@@ -1,0 +1,377 @@
+//! classbridge-bench: measures the engine at district scale (natively, in wasmtime, and the
+//! parse-only baseline), the engine module itself, and sync throughput against a quota.
+//! Results go to stdout as Markdown; BENCHMARKS.md records them with the command.
+//!
+//!   cargo run --release -p classbridge --bin classbridge-bench -- plan --sizes s,m
+//!   cargo run --release -p classbridge --bin classbridge-bench -- module
+//!   cargo run --release -p classbridge --bin classbridge-bench -- quota
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+use classbridge::engine_runtime::{EngineLimits, EngineRuntime};
+use classbridge_engine::plan::{OpOutcome, OutcomeResult};
+use classbridge_engine::{SyncInput, SyncPlan};
+use classbridge_tests::district::{District, Size};
+use classbridge_tests::workload;
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+#[command(about = "Benchmarks for classbridge (see BENCHMARKS.md)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// plan on generated districts: first sync and incremental, native, wasmtime, parse-only.
+    Plan {
+        #[arg(long, default_value = "s,m")]
+        sizes: String,
+        /// Where generated inputs are kept.
+        #[arg(long, default_value = "target/bench")]
+        dir: PathBuf,
+    },
+    /// Generate the inputs for one size (used by `plan`).
+    Gen {
+        size: String,
+        #[arg(long, default_value = "target/bench")]
+        dir: PathBuf,
+    },
+    /// One measurement in a fresh process, so peak memory is its own (used by `plan`).
+    Measure { input: PathBuf, runtime: String },
+    /// The ABI module: size, cold compile, cached load, instantiate.
+    Module,
+    /// Sync against the stand-in Classroom with a per-minute quota: the share of the quota the
+    /// apply uses, and topics for many categories against one request at a time.
+    Quota {
+        /// Per-minute quota of the stand-in and the host.
+        #[arg(long, default_value_t = 600)]
+        per_minute: u32,
+        /// How long to let the roster sync run.
+        #[arg(long, default_value_t = 120)]
+        seconds: u64,
+        /// Categories for the topic export (each becomes a topic in every course).
+        #[arg(long, default_value_t = 500)]
+        categories: usize,
+    },
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn limits() -> EngineLimits {
+    EngineLimits {
+        fuel: u64::MAX / 4,
+        memory_bytes: 4 << 30,
+    }
+}
+
+fn generate(size: &str, dir: &Path) -> anyhow::Result<()> {
+    let size_v = Size::parse(size).context("size must be tiny, s, m or l")?;
+    std::fs::create_dir_all(dir)?;
+    let t = Instant::now();
+    let mut district = District::generate(size_v, 2026);
+    let classroom = workload::classroom(&district, 2);
+    let first = workload::input(
+        &district,
+        classroom.clone(),
+        Value::Null,
+        "2026-09-21T06:00:00Z",
+    );
+    let first_bytes = serde_json::to_vec(&first)?;
+    std::fs::write(dir.join(format!("{size}-first.json")), &first_bytes)?;
+    // The state after a fully successful first sync, then 1% of the district changes.
+    let input: SyncInput = serde_json::from_slice(&first_bytes)?;
+    let plan = classbridge_engine::plan(&input).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let outcomes: Vec<OpOutcome> = plan
+        .ops
+        .iter()
+        .map(|op| OpOutcome {
+            op_id: op.op_id.clone(),
+            result: OutcomeResult::Succeeded {
+                remote_id: Some(format!("r{}", op.op_id)),
+            },
+        })
+        .collect();
+    let state = classbridge_engine::commit(&input.previous_state, &plan, &outcomes)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    drop(input);
+    workload::change_one_percent(&mut district);
+    let incremental = workload::input(
+        &district,
+        classroom,
+        serde_json::to_value(&state)?,
+        "2026-09-22T06:00:00Z",
+    );
+    std::fs::write(
+        dir.join(format!("{size}-incremental.json")),
+        serde_json::to_vec(&incremental)?,
+    )?;
+    eprintln!(
+        "generated {size} in {:.1}s ({} first-sync operations)",
+        t.elapsed().as_secs_f64(),
+        plan.ops.len()
+    );
+    Ok(())
+}
+
+fn measure(input: &Path, runtime: &str) -> anyhow::Result<Value> {
+    let bytes = std::fs::read(input)?;
+    let input_mb = bytes.len() as f64 / (1 << 20) as f64;
+    let (ops, elapsed) = match runtime {
+        "parse" => {
+            let t = Instant::now();
+            let parsed: SyncInput = serde_json::from_slice(&bytes)?;
+            let e = t.elapsed();
+            std::hint::black_box(&parsed);
+            (0, e)
+        }
+        "native" => {
+            let t = Instant::now();
+            let parsed: SyncInput = serde_json::from_slice(&bytes)?;
+            let plan = classbridge_engine::plan(&parsed).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let out = serde_json::to_vec(&plan)?;
+            let e = t.elapsed();
+            std::hint::black_box(&out);
+            (plan.ops.len(), e)
+        }
+        "wasm" => {
+            // Compile outside the timing (the host caches the compiled module).
+            let rt = EngineRuntime::new(limits())?;
+            let t = Instant::now();
+            let plan: SyncPlan = rt.call("cb_plan", &bytes)?;
+            (plan.ops.len(), t.elapsed())
+        }
+        other => bail!("runtime must be parse, native or wasm, not {other}"),
+    };
+    Ok(
+        json!({"wall_ms": elapsed.as_secs_f64() * 1000.0, "peak_rss_mb": peak_rss_mb(), "input_mb": input_mb, "ops": ops}),
+    )
+}
+
+fn run_self(args: &[&str]) -> anyhow::Result<Value> {
+    let exe = std::env::current_exe()?;
+    let out = std::process::Command::new(exe).args(args).output()?;
+    if !out.status.success() {
+        return Ok(
+            json!({"error": String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("failed").to_string()}),
+        );
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+fn plan_table(sizes: &str, dir: &Path) -> anyhow::Result<()> {
+    println!(
+        "| size | sync | input MB | parse-only ms | native ms | wasmtime ms | wasmtime/native | plan/parse (native) | native peak MB | wasmtime peak MB | peak/input (native) | ops |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for size in sizes.split(',').map(str::trim) {
+        let first = dir.join(format!("{size}-first.json"));
+        if !first.exists() {
+            let r = run_self(&["gen", size, "--dir", &dir.display().to_string()])?;
+            if r.get("error").is_some() {
+                println!("| {size} | — | generation failed: {} |", r["error"]);
+                continue;
+            }
+        }
+        for mode in ["first", "incremental"] {
+            let path = dir
+                .join(format!("{size}-{mode}.json"))
+                .display()
+                .to_string();
+            let parse = run_self(&["measure", &path, "parse"])?;
+            let native = run_self(&["measure", &path, "native"])?;
+            let wasm = run_self(&["measure", &path, "wasm"])?;
+            let f = |v: &Value, k: &str| v[k].as_f64();
+            let cell = |v: &Value, k: &str| match f(v, k) {
+                Some(x) => format!("{x:.0}"),
+                None => format!("failed: {}", v["error"].as_str().unwrap_or("?")),
+            };
+            let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+                _ => "—".into(),
+            };
+            println!(
+                "| {size} | {mode} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                f(&native, "input_mb")
+                    .or(f(&parse, "input_mb"))
+                    .unwrap_or(0.0),
+                cell(&parse, "wall_ms"),
+                cell(&native, "wall_ms"),
+                cell(&wasm, "wall_ms"),
+                ratio(f(&wasm, "wall_ms"), f(&native, "wall_ms")),
+                ratio(f(&native, "wall_ms"), f(&parse, "wall_ms")),
+                cell(&native, "peak_rss_mb"),
+                cell(&wasm, "peak_rss_mb"),
+                ratio(f(&native, "peak_rss_mb"), f(&native, "input_mb")),
+                native["ops"].as_u64().map_or("—".into(), |n| n.to_string()),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn module() -> anyhow::Result<()> {
+    let size = classbridge::engine_runtime::ENGINE_WASM.len();
+    let t = Instant::now();
+    let rt = EngineRuntime::new(limits())?;
+    let cold = t.elapsed();
+    let dir = tempfile::tempdir()?;
+    let _ = EngineRuntime::new_cached(limits(), dir.path())?;
+    let t = Instant::now();
+    let cached = EngineRuntime::new_cached(limits(), dir.path())?;
+    let load = t.elapsed();
+    let t = Instant::now();
+    let n = 20;
+    for _ in 0..n {
+        let _: Value = cached.call("cb_validate_config", br#"{"config":{}}"#)?;
+    }
+    let call = t.elapsed() / n;
+    drop(rt);
+    println!("| measure | value |\n|---|---|");
+    println!(
+        "| ABI module size | {:.2} MB ({size} bytes) |",
+        size as f64 / (1 << 20) as f64
+    );
+    println!(
+        "| cold compile (Cranelift) | {:.0} ms |",
+        cold.as_secs_f64() * 1000.0
+    );
+    println!(
+        "| load of the cached compiled module | {:.1} ms |",
+        load.as_secs_f64() * 1000.0
+    );
+    println!(
+        "| fresh instance + a small call (validate_config) | {:.2} ms |",
+        call.as_secs_f64() * 1000.0
+    );
+    Ok(())
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    host: classbridge::runner::Host,
+    classroom: classbridge_tests::classroom::StandInClassroom,
+}
+
+async fn setup(district: District, per_minute: u32, concurrency: usize) -> anyhow::Result<Setup> {
+    use classbridge_tests::{classroom, sis};
+    let secret = "bench-secret";
+    let sis = sis::start(
+        sis::SisSpec {
+            version: "1.1".into(),
+            prefix: String::new(),
+            auth: sis::SisAuth::Oauth1 {
+                key: "bench".into(),
+                secret: secret.into(),
+            },
+        },
+        district,
+    )
+    .await?;
+    let classroom = classroom::start("bench-token").await?;
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("s"), secret)?;
+    std::fs::write(dir.path().join("t"), "bench-token")?;
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "state = \"b.db\"\n[classroom]\nbase_url = \"{}\"\nbearer_token = {{ file = \"t\" }}\nquota_per_minute = {per_minute}\nmax_concurrency = {concurrency}\n\n[[source]]\nid = \"riverside\"\nbase_url = \"{}\"\nclient_id = \"bench\"\nclient_secret = {{ file = \"s\" }}\n\n[rules]\nholds = {{ thresholds = [] }}\n",
+            classroom.base_url(),
+            sis.base_url()
+        ),
+    )?;
+    // The SIS stand-in must outlive the run: leak it for the benchmark's lifetime.
+    std::mem::forget(sis);
+    let cfg = classbridge::config::HostConfig::load(&config)?;
+    let rt = std::sync::Arc::new(EngineRuntime::new(cfg.engine.limits())?);
+    let host = classbridge::runner::Host::new(
+        cfg,
+        rt,
+        classbridge::progress::Progress { visible: false },
+    )?;
+    Ok(Setup {
+        _dir: dir,
+        host,
+        classroom,
+    })
+}
+
+async fn quota(per_minute: u32, seconds: u64, categories: usize) -> anyhow::Result<()> {
+    use std::sync::atomic::Ordering;
+    // 1. First roster sync of district S under the quota, for a fixed window.
+    let mut s = setup(District::generate(Size::S, 2026), per_minute, 8).await?;
+    s.classroom.set_quota(Some(per_minute));
+    let start = Instant::now();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(seconds),
+        s.host.run("bench", true),
+    )
+    .await;
+    let elapsed = start.elapsed().as_secs_f64();
+    let requests = s.classroom.state.requests.load(Ordering::SeqCst);
+    let throttled = s.classroom.state.throttled.load(Ordering::SeqCst);
+    let accepted = requests - throttled;
+    let rate = accepted as f64 / elapsed * 60.0;
+    println!("| measure | value |\n|---|---|");
+    println!("| quota (stand-in and host) | {per_minute} requests/minute |");
+    println!("| window | {elapsed:.0} s of the first roster sync of district S |");
+    println!(
+        "| requests accepted | {accepted} ({rate:.0}/minute, {:.0}% of the quota) |",
+        rate * 100.0 / per_minute as f64
+    );
+    println!("| requests refused with 429 | {throttled} |");
+
+    // 2. Topics: every category becomes a topic in every course, against 40 ms of latency.
+    for concurrency in [8usize, 1] {
+        let mut d = District::generate(Size::Tiny, 2026);
+        d.categories = (0..categories)
+            .map(|i| json!({"sourcedId": format!("cat{i}"), "status": "active", "dateLastModified": "2026-08-01T00:00:00Z", "title": format!("Category {i}")}))
+            .collect();
+        let classes = d.classes.len();
+        let mut s = setup(d, 60_000, concurrency).await?;
+        s.classroom.state.faults.slow_ms.store(40, Ordering::SeqCst);
+        let start = Instant::now();
+        s.host.run("bench", true).await?;
+        let secs = start.elapsed().as_secs_f64();
+        let topics: usize = s
+            .classroom
+            .world(|w| w.courses.values().map(|c| c.topics.len()).sum());
+        println!(
+            "| {topics} topics ({categories} categories × {classes} courses), concurrency {concurrency}, 40 ms latency | {secs:.1} s for the whole first sync ({:.0} topics/s) |",
+            topics as f64 / secs
+        );
+    }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Plan { sizes, dir } => plan_table(&sizes, &dir),
+        Command::Gen { size, dir } => generate(&size, &dir),
+        Command::Measure { input, runtime } => {
+            println!("{}", measure(&input, &runtime)?);
+            Ok(())
+        }
+        Command::Module => module(),
+        Command::Quota {
+            per_minute,
+            seconds,
+            categories,
+        } => tokio::runtime::Runtime::new()?.block_on(quota(per_minute, seconds, categories)),
+    }
+}
