@@ -5,18 +5,42 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
+    hex(&Sha256::digest(bytes))
+}
+
+/// SHA-256 of a value's JSON form, hashed as it is written: no copy of the JSON is kept.
+pub fn json_sha256_hex<T: Serialize + ?Sized>(value: &T) -> String {
+    struct HashWriter(Sha256);
+    impl std::io::Write for HashWriter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut writer = HashWriter(Sha256::new());
+    // Serialising plain data into a writer that cannot fail does not fail.
+    let _ = serde_json::to_writer(&mut writer, value);
+    hex(&writer.0.finalize())
+}
+
+fn hex(digest: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(digest.len() * 2);
     for b in digest {
-        out.push_str(&format!("{b:02x}"));
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
     }
     out
 }
 
 /// A short digest of a value's JSON form (maps are ordered, so the form is canonical).
 pub fn digest<T: Serialize + ?Sized>(value: &T) -> String {
-    let bytes = serde_json::to_vec(value).unwrap_or_default();
-    sha256_hex(&bytes)[..16].to_string()
+    let mut full = json_sha256_hex(value);
+    full.truncate(16);
+    full
 }
 
 /// The namespace of classbridge's derived OneRoster sourcedIds (a fixed, random UUID).

@@ -101,11 +101,13 @@ pub fn classroom(d: &District, works: usize) -> Value {
         for w in 0..works {
             let cw = format!("{id}{w:02}");
             course_work.push(json!({"courseId": id, "id": cw, "title": format!("Assignment {w} of {class_id}"),
-                "maxPoints": 100.0, "state": "PUBLISHED", "dueDate": {"year": 2026, "month": 9, "day": 20}}));
+                "maxPoints": 100.0, "state": "PUBLISHED", "dueDate": {"year": 2026, "month": 9, "day": 20},
+                "creationTime": "2026-09-01T12:00:00Z", "updateTime": "2026-09-01T12:00:00Z"}));
             for (k, email) in course_students.iter().enumerate() {
                 let grade = ((k * 7 + w * 13) % 101) as f64;
                 submissions.push(json!({"courseId": id, "courseWorkId": cw, "id": format!("{cw}-{k}"), "userId": user_id(email),
-                    "state": "RETURNED", "late": k % 10 == 0, "assignedGrade": grade}));
+                    "state": "RETURNED", "late": k % 10 == 0, "assignedGrade": grade,
+                    "creationTime": "2026-09-01T12:00:00Z", "updateTime": "2026-09-19T15:00:00Z"}));
             }
         }
         complete.push(id);
@@ -126,6 +128,25 @@ pub fn classroom(d: &District, works: usize) -> Value {
 
 pub fn input(d: &District, classroom: Value, previous_state: Value, now: &str) -> Value {
     json!({"config": rules(), "sources": [source(d)], "classroom": classroom, "previousState": previous_state, "now": now})
+}
+
+/// Regrades about 1% of the submissions in a `classroom()` snapshot.
+pub fn regrade_one_percent(classroom: &mut Value) {
+    let mut k = 0;
+    if let Some(pages) = classroom["studentSubmissions"].as_array_mut() {
+        for page in pages {
+            if let Some(subs) = page["studentSubmissions"].as_array_mut() {
+                for sub in subs {
+                    k += 1;
+                    if k % 100 == 0 {
+                        let grade = sub["assignedGrade"].as_f64().unwrap_or(0.0);
+                        sub["assignedGrade"] = json!((grade + 1.0) % 101.0);
+                        sub["updateTime"] = json!("2026-09-21T15:00:00Z");
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Changes about 1% of users (renamed) and enrollments (dropped).

@@ -5,15 +5,17 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::raw::{RawRecord, RawSource};
+use std::borrow::Cow;
+
+use super::raw::{Location, RawRecord, RawSource};
 use crate::input::FetchMode;
 use crate::model::{EntityKind, RecordIssue};
 
-pub fn read(
+pub fn read<'a>(
     source: &str,
-    files: &BTreeMap<String, String>,
+    files: &'a BTreeMap<String, String>,
     issues: &mut Vec<RecordIssue>,
-) -> RawSource {
+) -> RawSource<'a> {
     let mut raw = RawSource::default();
     let Some(manifest) = files.get("manifest.csv") else {
         let reason = "the CSV bundle has no manifest.csv, so it cannot say which files are bulk or delta; nothing in it was used".to_string();
@@ -63,7 +65,7 @@ pub fn read(
                 continue;
             }
         };
-        let Some(content) = files.get(&file) else {
+        let Some((file_name, content)) = files.get_key_value(&file) else {
             let reason = format!("the manifest lists {file} but the bundle does not contain it");
             issues.push(RecordIssue::error(
                 source,
@@ -74,7 +76,7 @@ pub fn read(
             raw.unreadable.insert(kind, reason);
             continue;
         };
-        match rows(&file, content, source, issues) {
+        match rows(file_name, content, source, issues) {
             Ok(records) => raw.push(kind, mode, records),
             Err(reason) => {
                 issues.push(RecordIssue::error(
@@ -129,12 +131,12 @@ fn json_key(column: &str) -> (String, bool) {
     }
 }
 
-fn rows(
-    file: &str,
+fn rows<'a>(
+    file: &'a str,
     content: &str,
     source: &str,
     issues: &mut Vec<RecordIssue>,
-) -> Result<Vec<RawRecord>, String> {
+) -> Result<Vec<RawRecord<'a>>, String> {
     let content = content.strip_prefix('\u{feff}').unwrap_or(content);
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
@@ -195,8 +197,8 @@ fn rows(
             obj.insert(key.clone(), value);
         }
         out.push(RawRecord {
-            obj,
-            location: format!("{file} line {line}"),
+            obj: Cow::Owned(obj),
+            location: Location::CsvLine { file, line },
         });
     }
     Ok(out)
@@ -204,8 +206,8 @@ fn rows(
 
 fn attach_roles(
     source: &str,
-    users: &mut [RawRecord],
-    roles: Vec<RawRecord>,
+    users: &mut [RawRecord<'_>],
+    roles: Vec<RawRecord<'_>>,
     issues: &mut Vec<RecordIssue>,
 ) {
     let index: BTreeMap<String, usize> = users
@@ -236,6 +238,7 @@ fn attach_roles(
         };
         let entry = users[i]
             .obj
+            .to_mut()
             .entry("roles")
             .or_insert_with(|| Value::Array(Vec::new()));
         if let Value::Array(list) = entry {

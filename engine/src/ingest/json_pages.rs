@@ -5,17 +5,19 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::fields::kind;
-use super::raw::{RawRecord, RawSource};
+use std::borrow::Cow;
+
+use super::raw::{Location, RawRecord, RawSource};
 use crate::input::Collection;
 use crate::model::{EntityKind, RecordIssue};
 
 /// Reads every page of every collection. A page without its envelope key is an error, never
 /// an empty roster: the whole collection is marked unreadable.
-pub fn read(
+pub fn read<'a>(
     source: &str,
-    collections: &BTreeMap<String, Collection>,
+    collections: &'a BTreeMap<String, Collection>,
     issues: &mut Vec<RecordIssue>,
-) -> RawSource {
+) -> RawSource<'a> {
     let mut raw = RawSource::default();
     for (name, collection) in collections {
         let Some((entity, envelope)) = EntityKind::from_collection(name) else {
@@ -43,13 +45,13 @@ pub fn read(
     raw
 }
 
-fn read_pages(
-    name: &str,
+fn read_pages<'a>(
+    name: &'a str,
     envelope: &str,
-    collection: &Collection,
+    collection: &'a Collection,
     issues: &mut Vec<RecordIssue>,
     source: &str,
-) -> Result<Vec<RawRecord>, String> {
+) -> Result<Vec<RawRecord<'a>>, String> {
     let mut records = Vec::new();
     for (page_no, page) in collection.pages.iter().enumerate() {
         let page_no = page_no + 1;
@@ -71,10 +73,14 @@ fn read_pages(
             ));
         };
         for (i, item) in items.iter().enumerate() {
-            let location = format!("{name} page {page_no} item {}", i + 1);
+            let location = Location::Page {
+                collection: name,
+                page: page_no,
+                item: i + 1,
+            };
             match item {
                 Value::Object(obj) => records.push(RawRecord {
-                    obj: obj.clone(),
+                    obj: Cow::Borrowed(obj),
                     location,
                 }),
                 other => issues.push(RecordIssue::error(

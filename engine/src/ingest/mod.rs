@@ -9,7 +9,8 @@ mod json_pages;
 mod raw;
 mod record;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde_json::{Map, Value};
 
@@ -87,7 +88,7 @@ pub fn ingest(config: &SyncConfig, data: &[SourceData], previous: &SyncState) ->
 fn build_source_roster(
     config: &SyncConfig,
     source: &SourceConfig,
-    mut raw: RawSource,
+    mut raw: RawSource<'_>,
     prev: &Roster,
     issues: &mut Vec<RecordIssue>,
 ) -> Roster {
@@ -126,7 +127,7 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn table<R: RosterRecord + FromRaw>(
         &mut self,
-        collection: Option<RawCollection>,
+        collection: Option<RawCollection<'_>>,
         prev: &BTreeMap<String, R>,
     ) -> BTreeMap<String, R> {
         let gradebook = matches!(R::KIND, EntityKind::LineItem | EntityKind::Result);
@@ -139,22 +140,24 @@ impl Ctx<'_> {
             };
         };
         let absence_deletes = collection.mode == FetchMode::Full && self.source.bulk_upload;
-        let mut table = if absence_deletes || gradebook {
-            BTreeMap::new()
-        } else {
-            prev.clone()
-        };
-        let mut seen = BTreeSet::new();
+        let starts_empty = absence_deletes || gradebook;
+        // Records read this time and ids marked tobedeleted; laid over the starting table at
+        // the end, because building a map from sorted records beats inserting one by one.
+        let mut fresh: Vec<(String, R)> = Vec::with_capacity(collection.records.len());
+        let mut deleted: Vec<String> = Vec::new();
+        // Membership only, never iterated: hashing keeps the output order-independent.
+        let mut seen: HashSet<String> = HashSet::with_capacity(collection.records.len());
         let source_id = self.source.id.clone();
         let entity = R::KIND.collection();
         for raw in collection.records {
             let mut obj = raw.obj;
             self.map_attributes(R::KIND, &mut obj);
+            let obj = &*obj;
             let raw_id = obj
                 .get("sourcedId")
                 .and_then(Value::as_str)
                 .map(|s| self.prefixed(s.trim()));
-            let parsed = R::from_raw(&obj).map(|mut r| {
+            let parsed = R::from_raw(obj).map(|mut r| {
                 self.prefix(&mut r);
                 r
             });
@@ -174,10 +177,10 @@ impl Ctx<'_> {
                         continue;
                     }
                     if record.status() == Status::ToBeDeleted {
-                        table.remove(&id);
+                        deleted.push(id);
                         continue;
                     }
-                    table.insert(id, record);
+                    fresh.push((id, record));
                 }
                 Err(reason) => {
                     let kept = raw_id.as_ref().and_then(|id| prev.get(id).map(|p| (id, p)));
@@ -195,11 +198,20 @@ impl Ctx<'_> {
                     if let Some((id, previous)) = kept
                         && seen.insert(id.clone())
                     {
-                        table.insert(id.clone(), previous.clone());
+                        fresh.push((id.clone(), previous.clone()));
                     }
                 }
             }
         }
+        // Ids are unique here (`seen`), so the order of `fresh` does not matter.
+        if starts_empty || prev.is_empty() {
+            return sorted_table(fresh);
+        }
+        let mut table = prev.clone();
+        for id in &deleted {
+            table.remove(id);
+        }
+        table.extend(fresh);
         table
     }
 
@@ -221,7 +233,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn map_attributes(&self, kind: EntityKind, obj: &mut Map<String, Value>) {
+    fn map_attributes(&self, kind: EntityKind, obj: &mut Cow<'_, Map<String, Value>>) {
         let rules = self
             .config
             .attributes
@@ -231,10 +243,20 @@ impl Ctx<'_> {
             });
         for rule in rules {
             if let Some(value) = lookup(obj, &rule.from).filter(|v| !v.is_null()).cloned() {
-                obj.insert(rule.to.clone(), value);
+                obj.to_mut().insert(rule.to.clone(), value);
             }
         }
     }
+}
+
+/// A map from records with unique ids. Records are large, so sort their positions and move
+/// each record once, rather than letting a sort shuffle the records themselves.
+fn sorted_table<R>(records: Vec<(String, R)>) -> BTreeMap<String, R> {
+    let mut order: Vec<usize> = (0..records.len()).collect();
+    order.sort_unstable_by(|&a, &b| records[a].0.cmp(&records[b].0));
+    let mut slots: Vec<Option<(String, R)>> = records.into_iter().map(Some).collect();
+    // Already sorted, so building the map is linear.
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
 /// The first rule whose suffix matches sets the role (or fills a missing one).

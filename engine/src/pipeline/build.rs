@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::diff::created_fields;
 use super::ops::OpDraft;
 use crate::config::ChangeKind;
-use crate::hash::sha256_hex;
+use crate::hash::{json_sha256_hex, sha256_hex};
 use crate::model::*;
 use crate::plan::*;
 use crate::state::SyncState;
@@ -133,10 +133,12 @@ pub fn tidy_issues(mut issues: Vec<RecordIssue>) -> Vec<RecordIssue> {
 }
 
 /// The plan's id: sha256 of its JSON with the id left empty.
-pub fn content_id(plan: &SyncPlan) -> String {
-    let mut unsigned = plan.clone();
-    unsigned.id = String::new();
-    sha256_hex(&serde_json::to_vec(&unsigned).unwrap_or_default())
+/// The plan's id: the hash of everything else in it (taken with the id blank).
+pub fn content_id(plan: &mut SyncPlan) -> String {
+    let id = std::mem::take(&mut plan.id);
+    let content = json_sha256_hex(&*plan);
+    plan.id = id;
+    content
 }
 
 pub fn base_state(previous: &SyncState) -> SyncState {

@@ -131,6 +131,6 @@ pub fn run(input: &SyncInput) -> Result<SyncPlan, EngineError> {
         base_state: base,
         approval: None,
     };
-    plan.id = build::content_id(&plan);
+    plan.id = build::content_id(&mut plan);
     Ok(plan)
 }

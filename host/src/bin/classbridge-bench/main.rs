@@ -3,8 +3,11 @@
 //! Results go to stdout as Markdown; BENCHMARKS.md records them with the command.
 //!
 //!   cargo run --release -p classbridge --bin classbridge-bench -- plan --sizes s,m
+//!   cargo run --release -p classbridge --bin classbridge-bench -- csv-diff --size m
 //!   cargo run --release -p classbridge --bin classbridge-bench -- module
 //!   cargo run --release -p classbridge --bin classbridge-bench -- quota
+
+mod csvdiff;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -43,6 +46,14 @@ enum Command {
     },
     /// One measurement in a fresh process, so peak memory is its own (used by `plan`).
     Measure { input: PathBuf, runtime: String },
+    /// Diff two OneRoster CSV snapshots (users and enrollments, 1% changed) with the engine
+    /// and with the peers daff (npm) and csv-diff (PyPI), installed under DIR/peers if missing.
+    CsvDiff {
+        #[arg(long, default_value = "m")]
+        size: String,
+        #[arg(long, default_value = "target/bench")]
+        dir: PathBuf,
+    },
     /// The ABI module: size, cold compile, cached load, instantiate.
     Module,
     /// Sync against the stand-in Classroom with a per-minute quota: the share of the quota the
@@ -84,11 +95,11 @@ fn generate(size: &str, dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     let t = Instant::now();
     let mut district = District::generate(size_v, 2026);
-    let classroom = workload::classroom(&district, 2);
+    let mut classroom = workload::classroom(&district, 2);
     let first = workload::input(
         &district,
         classroom.clone(),
-        Value::Null,
+        serde_json::to_value(classbridge_engine::SyncState::default())?,
         "2026-09-21T06:00:00Z",
     );
     let first_bytes = serde_json::to_vec(&first)?;
@@ -110,16 +121,41 @@ fn generate(size: &str, dir: &Path) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     drop(input);
     workload::change_one_percent(&mut district);
+    workload::regrade_one_percent(&mut classroom);
+    let kinds = |plan: &SyncPlan| {
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for op in &plan.ops {
+            *counts
+                .entry(format!("{:?} {:?}", op.entity, op.change))
+                .or_default() += 1;
+        }
+        counts
+    };
+    eprintln!("first-sync operations: {:?}", kinds(&plan));
     let incremental = workload::input(
         &district,
         classroom,
         serde_json::to_value(&state)?,
         "2026-09-22T06:00:00Z",
     );
+    let incremental_bytes = serde_json::to_vec(&incremental)?;
     std::fs::write(
         dir.join(format!("{size}-incremental.json")),
-        serde_json::to_vec(&incremental)?,
+        &incremental_bytes,
     )?;
+    if std::env::var_os("CB_BENCH_EXPLAIN").is_some() {
+        let input: SyncInput = serde_json::from_slice(&incremental_bytes)?;
+        let plan = classbridge_engine::plan(&input).map_err(|e| anyhow::anyhow!("{e}"))?;
+        eprintln!("incremental operations: {:?}", kinds(&plan));
+        for op in plan
+            .ops
+            .iter()
+            .filter(|o| o.entity != classbridge_engine::plan::OpEntity::Student)
+            .take(2)
+        {
+            eprintln!("first: {}", serde_json::to_string(op)?);
+        }
+    }
     eprintln!(
         "generated {size} in {:.1}s ({} first-sync operations)",
         t.elapsed().as_secs_f64(),
@@ -164,11 +200,19 @@ fn measure(input: &Path, runtime: &str) -> anyhow::Result<Value> {
 
 fn run_self(args: &[&str]) -> anyhow::Result<Value> {
     let exe = std::env::current_exe()?;
-    let out = std::process::Command::new(exe).args(args).output()?;
+    let out = std::process::Command::new(exe)
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .output()?;
     if !out.status.success() {
-        return Ok(
-            json!({"error": String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("failed").to_string()}),
-        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let error = stderr
+            .lines()
+            .find(|l| l.starts_with("Error:"))
+            .or(stderr.lines().last())
+            .unwrap_or("failed")
+            .to_string();
+        return Ok(json!({ "error": error }));
     }
     Ok(serde_json::from_slice(&out.stdout)?)
 }
@@ -237,7 +281,10 @@ fn module() -> anyhow::Result<()> {
     let t = Instant::now();
     let n = 20;
     for _ in 0..n {
-        let _: Value = cached.call("cb_validate_config", br#"{"config":{}}"#)?;
+        let _: Value = cached.call(
+            "cb_validate_config",
+            br#"{"config":{"sources":[{"id":"riverside"}]}}"#,
+        )?;
     }
     let call = t.elapsed() / n;
     drop(rt);
@@ -367,6 +414,7 @@ fn main() -> anyhow::Result<()> {
             println!("{}", measure(&input, &runtime)?);
             Ok(())
         }
+        Command::CsvDiff { size, dir } => csvdiff::run(&size, &dir),
         Command::Module => module(),
         Command::Quota {
             per_minute,
