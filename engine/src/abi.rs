@@ -91,7 +91,12 @@ fn parse<'a, T: Deserialize<'a>>(input: &'a [u8]) -> Result<T, Vec<u8>> {
 /// wasm exports below are thin wrappers.
 pub fn dispatch(entry: Entry, input: &[u8]) -> Vec<u8> {
     let result = match entry {
-        Entry::Plan => parse(input).map(|i| crate::plan(&i).map(|p| ok(&p))),
+        Entry::Plan => parse(input).map(|i: crate::SyncInput| {
+            let plan = crate::plan(&i);
+            // The parsed input is as large as the plan: free it before the plan is written out.
+            drop(i);
+            plan.map(|p| ok(&p))
+        }),
         Entry::Approve => parse(input)
             .map(|r: ApproveRequest| crate::approve(&r.plan, &r.decisions).map(|p| ok(&p))),
         Entry::Commit => parse(input)

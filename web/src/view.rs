@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use classbridge_engine::SyncPlan;
-use classbridge_engine::plan::{OpChange, OpEntity, PlannedOp, PreviewSummary};
+use classbridge_engine::plan::{Action, OpChange, OpEntity, PlannedOp, PreviewSummary};
 use serde_json::Value;
 
 use crate::app::{PAGE_SIZE, Screen, State};
@@ -474,8 +474,9 @@ pub fn ops_list(s: &State) -> String {
             cls = change_class(&change),
             entity = esc(&format!("{:?}", op.entity).to_lowercase()),
             summary = esc(&op.summary),
-            diff = if op.before.is_some() || op.after.is_some() {
-                format!("{} → {}", show(&op.before), show(&op.after))
+            diff = if op.before.is_some() || op.after.is_some() || sent(op).is_some() {
+                let after = op.after.clone().or_else(|| sent(op));
+                format!("{} → {}", show(&op.before), show(&after))
             } else {
                 String::new()
             },
@@ -528,4 +529,12 @@ pub fn approve_bar(s: &State) -> String {
             "Rejected changes, and what depends on them, are left out."
         }
     )
+}
+
+/// The record a OneRoster write sends (grade exports keep it only in the action's body).
+fn sent(op: &PlannedOp) -> Option<Value> {
+    match &op.action {
+        Action::OneRosterPut { body, .. } => body.as_object()?.values().next().cloned(),
+        _ => None,
+    }
 }

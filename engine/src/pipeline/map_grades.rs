@@ -469,7 +469,8 @@ fn put_op(
             ),
         },
         before: None,
-        after: Some(body_value.clone()),
+        // The record is the action's body; a copy here would double a gradebook plan's size.
+        after: None,
         action: Action::OneRosterPut {
             source_id: source.id.clone(),
             collection: kind.collection().into(),

@@ -59,8 +59,10 @@ pub fn run(input: &SyncInput) -> Result<SyncPlan, EngineError> {
     holds.extend(deduped.holds);
     add_counts(&mut skipped, deduped.skipped);
 
-    let gradebook = roster.clone();
-    let roster = roster.without_gradebook();
+    // The SIS gradebook is not part of the roster diff or the stored state; it is set aside
+    // (not copied: a district's roster is large) and lent back to grade mapping below.
+    let sis_line_items = std::mem::take(&mut roster.line_items);
+    let sis_results = std::mem::take(&mut roster.results);
     let mut changes = diff::diff(&previous.roster, &roster);
     cascade::annotate(&previous.roster, &mut changes);
     let sources_for_state: BTreeMap<_, _> = ingested
@@ -88,9 +90,11 @@ pub fn run(input: &SyncInput) -> Result<SyncPlan, EngineError> {
     add_counts(&mut skipped, roster_map.skipped);
     let mut drafts = roster_map.ops;
     if config.mode == SyncMode::TwoWay {
+        roster.line_items = sis_line_items;
+        roster.results = sis_results;
         let ctx = map_grades::GradeContext {
             config,
-            roster: &gradebook,
+            roster: &roster,
             sources: &ingested.sources,
             known: &base.classroom,
             exported: &base.exported,
@@ -104,6 +108,8 @@ pub fn run(input: &SyncInput) -> Result<SyncPlan, EngineError> {
         for effect in &grades.adopted {
             crate::commit::apply_effect(&mut base, effect, None);
         }
+        roster.line_items.clear();
+        roster.results.clear();
     }
 
     let ops = build::order(drafts, &previous.failures);
