@@ -365,31 +365,6 @@ async fn setup(district: District, per_minute: u32, concurrency: usize) -> anyho
     })
 }
 
-/// Accepted requests (all minus 429s) sampled every 250 ms while `run` goes on.
-async fn sampled<F: std::future::Future>(
-    classroom: &classbridge_tests::classroom::StandInClassroom,
-    window: std::time::Duration,
-    run: F,
-) -> Vec<(f64, u64)> {
-    use std::sync::atomic::Ordering;
-    let state = classroom.state.clone();
-    let start = Instant::now();
-    let sampler = tokio::spawn(async move {
-        let mut samples = Vec::new();
-        loop {
-            let accepted =
-                state.requests.load(Ordering::SeqCst) - state.throttled.load(Ordering::SeqCst);
-            samples.push((start.elapsed().as_secs_f64(), accepted));
-            if start.elapsed() >= window {
-                return samples;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        }
-    });
-    let _ = tokio::time::timeout(window, run).await;
-    sampler.await.unwrap_or_default()
-}
-
 async fn quota(
     per_minute: u32,
     seconds: u64,
@@ -398,50 +373,62 @@ async fn quota(
     latency_ms: u64,
 ) -> anyhow::Result<()> {
     use std::sync::atomic::Ordering;
-    // 1. The first roster sync of district M under the quota. Fetching and planning come
-    //    first, so the share is taken over the apply: from the first write to the window's end.
+    use std::time::Duration;
+    // 1. The first roster sync of district M under the quota. Reading the SIS and planning
+    //    come first; the share is taken over `seconds` of the apply, from the first course.
     let district = District::generate(Size::M, 2026);
     let mut s = setup(district, per_minute, 8).await?;
     s.classroom.set_quota(Some(per_minute));
-    let samples = sampled(
-        &s.classroom,
-        std::time::Duration::from_secs(seconds),
-        s.host.run("bench", true),
-    )
-    .await;
+    let accepted = |c: &classbridge_tests::classroom::StandInClassroom| {
+        c.state.requests.load(Ordering::SeqCst) - c.state.throttled.load(Ordering::SeqCst)
+    };
+    let start = Instant::now();
+    let mut apply_start: Option<(Duration, u64)> = None;
+    let mut end = (Duration::ZERO, 0);
+    {
+        let run = s.host.run("bench", true);
+        tokio::pin!(run);
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                _ = &mut run => break,
+                _ = tick.tick() => {
+                    let now = start.elapsed();
+                    let count = accepted(&s.classroom) as u64;
+                    end = (now, count);
+                    if apply_start.is_none() && s.classroom.world(|w| !w.courses.is_empty()) {
+                        apply_start = Some((now, count));
+                    }
+                    let applied_enough = apply_start
+                        .is_some_and(|(t0, _)| now - t0 >= Duration::from_secs(seconds));
+                    if applied_enough || now > Duration::from_secs(seconds + 900) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
     let throttled = s.classroom.state.throttled.load(Ordering::SeqCst);
-    // The apply starts where the count leaves the plateau that follows the reads.
-    let plateau = samples
-        .windows(9)
-        .find(|w| w[0].1 > 0 && w[8].1 == w[0].1)
-        .map(|w| w[0]);
-    let last = samples.last().copied().unwrap_or((0.0, 0));
     println!("| measure | value |\n|---|---|");
     println!("| quota (stand-in and host) | {per_minute} requests/minute, concurrency 8 |");
-    println!(
-        "| window | {:.0} s of the first roster sync of district M |",
-        last.0
-    );
-    if let Some(apply_start) = samples
-        .iter()
-        .skip_while(|s| plateau.is_none_or(|p| s.0 <= p.0))
-        .find(|s| plateau.is_none_or(|p| s.1 > p.1))
-        .copied()
-    {
-        let rate = (last.1 - apply_start.1) as f64 / (last.0 - apply_start.0).max(1.0) * 60.0;
-        println!(
-            "| reads before planning | {} requests, {:.1} s |",
-            plateau.map_or(0, |p| p.1),
-            plateau.map_or(0.0, |p| p.0)
-        );
-        println!(
-            "| apply: requests accepted | {} in {:.0} s = {rate:.0}/minute = **{:.0}% of the quota** |",
-            last.1 - apply_start.1,
-            last.0 - apply_start.0,
-            rate * 100.0 / per_minute as f64
-        );
-    } else {
-        println!("| apply | did not start within the window |");
+    match apply_start {
+        Some((t0, c0)) => {
+            let secs = (end.0 - t0).as_secs_f64().max(1.0);
+            let rate = (end.1 - c0) as f64 / secs * 60.0;
+            println!(
+                "| reading SIS and Classroom, planning (before the first write) | {:.1} s, {c0} Classroom requests |",
+                t0.as_secs_f64()
+            );
+            println!(
+                "| apply: Classroom requests accepted | {} in {secs:.0} s = {rate:.0}/minute = **{:.1}% of the quota** |",
+                end.1 - c0,
+                rate * 100.0 / per_minute as f64
+            );
+        }
+        None => println!(
+            "| apply | did not start within {:.0} s |",
+            end.0.as_secs_f64()
+        ),
     }
     println!("| requests refused with 429 | {throttled} |");
 
