@@ -167,6 +167,13 @@ impl StandInClassroom {
                 .cloned()
         })
     }
+
+    /// The student ids of the course with this alias (none if there is no such course).
+    pub fn student_ids(&self, alias: &str) -> Vec<String> {
+        self.course_by_alias(alias)
+            .map(|c| c.students.keys().cloned().collect())
+            .unwrap_or_default()
+    }
 }
 
 pub async fn start(token: &str) -> std::io::Result<StandInClassroom> {

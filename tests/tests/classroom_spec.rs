@@ -70,14 +70,7 @@ async fn every_request_is_in_the_discovery_document() {
 
     let h = Harness::start(Size::Tiny, "").await;
     assert_eq!(h.cli(&["sync"]).await.code, 0);
-    let students: Vec<String> = h
-        .classroom
-        .course_by_alias("d:cl0")
-        .unwrap()
-        .students
-        .keys()
-        .cloned()
-        .collect();
+    let students: Vec<String> = h.classroom.student_ids("d:cl0");
     let cw = h
         .classroom
         .post_work("d:cl0", "Poster", Some(10.0), None)

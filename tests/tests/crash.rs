@@ -42,14 +42,7 @@ fn shape(h: &Harness) -> (Shape, usize) {
 
 fn grade_some(h: &Harness) {
     for alias in ["d:cl0", "d:cl1"] {
-        let students: Vec<String> = h
-            .classroom
-            .course_by_alias(alias)
-            .unwrap()
-            .students
-            .keys()
-            .cloned()
-            .collect();
+        let students: Vec<String> = h.classroom.student_ids(alias);
         let cw = h
             .classroom
             .post_work(alias, "Unit test", Some(40.0), Some("Tests"))

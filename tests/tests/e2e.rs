@@ -36,14 +36,7 @@ async fn full_cycle_then_a_second_sync_writes_nothing() {
         .classroom
         .world(|w| w.courses.values().next().map(|c| c.aliases[0].clone()))
         .unwrap();
-    let students: Vec<String> = h
-        .classroom
-        .course_by_alias(&alias)
-        .unwrap()
-        .students
-        .keys()
-        .cloned()
-        .collect();
+    let students: Vec<String> = h.classroom.student_ids(&alias);
     let cw = h
         .classroom
         .post_work(&alias, "Lab report", Some(50.0), Some("Homework"))
@@ -253,14 +246,7 @@ async fn reconnecting_with_a_wiped_state_makes_no_duplicates() {
     let h = Harness::start(Size::Tiny, "").await;
     assert_eq!(h.cli(&["sync"]).await.code, 0);
     let alias = "d:cl1";
-    let students: Vec<String> = h
-        .classroom
-        .course_by_alias(alias)
-        .unwrap()
-        .students
-        .keys()
-        .cloned()
-        .collect();
+    let students: Vec<String> = h.classroom.student_ids(alias);
     let cw = h
         .classroom
         .post_work(alias, "Quiz", Some(10.0), None)

@@ -70,14 +70,7 @@ async fn every_vendor_profile_connects_and_syncs() {
         );
         assert_eq!(h.classroom_shape(), (10, 0, 210, 30), "{profile} {version}");
         // Grades go back through the same profile.
-        let students: Vec<String> = h
-            .classroom
-            .course_by_alias("d:cl0")
-            .unwrap()
-            .students
-            .keys()
-            .cloned()
-            .collect();
+        let students: Vec<String> = h.classroom.student_ids("d:cl0");
         let cw = h
             .classroom
             .post_work("d:cl0", "Essay", Some(100.0), None)
