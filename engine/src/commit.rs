@@ -1,4 +1,5 @@
-//! Commit: lay the outcomes of applied operations over the plan's base state. Successes are
+//! Commit: lay the plan's state delta, then the outcomes of applied operations, over the state
+//! the plan was made from. Successes are
 //! remembered (never re-created), failures are recorded and retried by the next plan.
 
 use std::collections::HashMap;
@@ -12,13 +13,14 @@ pub fn commit(
     plan: &SyncPlan,
     outcomes: &[OpOutcome],
 ) -> Result<SyncState, EngineError> {
-    if state.revision != plan.base_state.revision {
+    if state.revision != plan.state_delta.base_revision {
         return Err(EngineError::StalePlan {
-            plan_revision: plan.base_state.revision,
+            plan_revision: plan.state_delta.base_revision,
             state_revision: state.revision,
         });
     }
-    let mut next = plan.base_state.clone();
+    let mut next = state.clone();
+    plan.state_delta.apply_to(&mut next);
     next.revision = state.revision + 1;
     // Looked up once per outcome: a district's first sync has hundreds of thousands.
     let by_id: HashMap<&str, &PlannedOp> = plan.ops.iter().map(|o| (o.op_id.as_str(), o)).collect();

@@ -2,7 +2,7 @@
 //!
 //! Plain data in, plain data out: [`plan`] turns a [`SyncInput`] (config, raw SIS data,
 //! Classroom listings, previous state, the time) into a [`SyncPlan`]; [`approve`] applies an
-//! admin's decisions; [`commit`] lays the host's operation outcomes over the plan's base state.
+//! admin's decisions; [`commit`] lays the plan's state delta and the host's operation outcomes over the state it was made from.
 //! No I/O, no clock, no randomness: the same input gives the same plan, byte for byte, natively,
 //! in wasmtime (see [`abi`]) and in the browser (feature `web`).
 
@@ -10,6 +10,7 @@ pub mod abi;
 mod approve;
 pub(crate) mod commit;
 pub mod config;
+pub mod delta;
 mod error;
 pub mod hash;
 pub mod ingest;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::ChangeKind;
+use crate::delta::StateDelta;
 use crate::model::{EntityKind, RecordIssue};
 use crate::state::{AppliedCourse, SyncState};
 
@@ -24,9 +25,10 @@ pub struct SyncPlan {
     pub record_issues: Vec<RecordIssue>,
     pub roster_changes: Vec<RosterChange>,
     pub summary: PreviewSummary,
-    /// The state to build on at commit: new source snapshots and roster, adoptions of objects
-    /// found in Classroom. Operation outcomes are laid over it by `commit`.
-    pub base_state: SyncState,
+    /// What the plan changes in the state it was made from, apart from operation outcomes:
+    /// new source snapshots and roster, adoptions. `commit` lays it, then the outcomes, over
+    /// that state.
+    pub state_delta: StateDelta,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
 }
@@ -34,6 +36,14 @@ pub struct SyncPlan {
 impl SyncPlan {
     pub fn is_held(&self) -> bool {
         !self.holds.is_empty()
+    }
+
+    /// The state this plan builds on: `previous` (the state it was made from) with the plan's
+    /// delta laid over it, before any operation outcome.
+    pub fn base_state(&self, previous: &SyncState) -> SyncState {
+        let mut state = previous.clone();
+        self.state_delta.apply_to(&mut state);
+        state
     }
 
     /// Whether the plan may be applied without an explicit approval.

@@ -268,7 +268,7 @@ fn after_a_reconnect_grades_already_in_the_sis_are_not_written_again() {
         "{:?}",
         keys(&p)
     );
-    assert_eq!(p.base_state.exported.results.len(), 4, "adopted");
+    assert_eq!(base(&reconnect, &p).exported.results.len(), 4, "adopted");
 }
 
 #[test]

@@ -117,6 +117,46 @@ fn planning_again_after_a_clean_commit_plans_nothing() {
     let plan = plan(&v);
     assert!(plan.ops.is_empty(), "{:?}", keys(&plan));
     assert!(plan.roster_changes.is_empty());
+    let delta = &plan.state_delta;
+    assert!(delta.roster.is_empty(), "{:?}", delta.roster);
+    assert!(delta.sources.values().all(|d| d.is_empty()));
+}
+
+#[test]
+fn an_incremental_plan_carries_only_the_changed_records_and_commits_to_the_full_state() {
+    let mut v = after_day1("2026-09-02T06:00:00Z");
+    edit(&mut v, "classes", "cl1", |c| {
+        c["title"] = json!("Algebra I - Period 1")
+    });
+    remove(&mut v, "enrollments", "e-s1");
+    let p = plan(&v);
+    let delta = &p.state_delta;
+    assert_eq!(
+        delta.roster.classes.upsert.keys().collect::<Vec<_>>(),
+        ["cl1"]
+    );
+    assert_eq!(delta.roster.enrollments.remove, ["e-s1"]);
+    assert!(delta.roster.users.is_empty() && delta.roster.orgs.is_empty());
+    let source = delta.sources.values().next().expect("one source");
+    assert_eq!(source.classes.upsert.len(), 1);
+    assert_eq!(source.enrollments.remove, ["e-s1"]);
+
+    let previous = input(&v).previous_state;
+    let next = classbridge_engine::commit(&previous, &p, &all_succeeded(&p)).expect("commit");
+    assert_eq!(next.revision, previous.revision + 1);
+    assert_eq!(next.roster.classes["cl1"].title, "Algebra I - Period 1");
+    assert!(!next.roster.enrollments.contains_key("e-s1"));
+    assert_eq!(
+        next.roster.users, previous.roster.users,
+        "untouched tables stay"
+    );
+    // The same day planned from scratch reaches the same roster.
+    let mut fresh = v.clone();
+    fresh
+        .as_object_mut()
+        .expect("object")
+        .remove("previousState");
+    assert_eq!(next.roster, base(&fresh, &plan(&fresh)).roster);
 }
 
 #[test]
@@ -255,7 +295,7 @@ fn reconnect_with_wiped_state_adopts_what_classroom_has() {
         ]
     );
     assert_eq!(
-        plan.base_state.classroom.courses["cl1"]
+        base(&v, &plan).classroom.courses["cl1"]
             .course_id
             .as_deref(),
         Some("5001")

@@ -151,7 +151,7 @@ proptest! {
             add(&mut dirty, "users", bad);
         }
         let p = plan(&dirty);
-        prop_assert_eq!(&p.base_state.roster.users, &clean.base_state.roster.users);
+        prop_assert_eq!(&base(&dirty, &p).roster.users, &base(&v, &clean).roster.users);
         prop_assert_eq!(keys(&p), keys(&clean));
         prop_assert!(p.record_issues.len() >= junk.len());
     }

@@ -9,8 +9,8 @@ use classbridge_engine::plan::HoldCode;
 use common::*;
 use serde_json::{Value, json};
 
-fn users_after(p: &classbridge_engine::SyncPlan) -> Vec<String> {
-    p.base_state.roster.users.keys().cloned().collect()
+fn users_after(v: &Value, p: &classbridge_engine::SyncPlan) -> Vec<String> {
+    base(v, p).roster.users.keys().cloned().collect()
 }
 
 #[test]
@@ -19,9 +19,9 @@ fn an_exclude_filter_removes_records_and_what_depends_on_them() {
     v["config"]["filters"] =
         json!([{"entity": "class", "field": "classCode", "op": "startsWith", "value": "geo"}]);
     let p = plan(&v);
-    assert!(!p.base_state.roster.classes.contains_key("cl3"));
+    assert!(!base(&v, &p).roster.classes.contains_key("cl3"));
     assert!(
-        !p.base_state.roster.enrollments.contains_key("e-s2b"),
+        !base(&v, &p).roster.enrollments.contains_key("e-s2b"),
         "enrollments of a filtered class go too"
     );
     assert_eq!(p.summary.skipped["class.filtered"], 1);
@@ -36,7 +36,7 @@ fn include_filters_keep_only_matches_and_can_name_the_users_role() {
         {"entity": "user", "field": "role", "op": "in", "value": ["teacher", "student"], "action": "include"},
         {"entity": "user", "field": "grades", "op": "equals", "value": "10", "action": "exclude"}]);
     let p = plan(&v);
-    let users = users_after(&p);
+    let users = users_after(&v, &p);
     assert!(!users.contains(&"u-a1".to_string()) && !users.contains(&"u-p1".to_string()));
     assert!(
         !users.contains(&"u-s3".to_string()) && !users.contains(&"u-s4".to_string()),
@@ -56,10 +56,10 @@ fn filters_on_missing_fields_and_dates() {
     });
     let p = plan(&v);
     assert!(
-        !p.base_state.roster.classes.contains_key("cl3"),
+        !base(&v, &p).roster.classes.contains_key("cl3"),
         "no location"
     );
-    assert!(!p.base_state.roster.enrollments.contains_key("e-s4"));
+    assert!(!base(&v, &p).roster.enrollments.contains_key("e-s4"));
 }
 
 #[test]
@@ -67,7 +67,7 @@ fn skipping_a_school_removes_its_classes_courses_and_only_users() {
     let mut v = day1();
     v["config"]["schools"] = json!({"schools": [{"school": "s2", "action": "skip"}]});
     let p = plan(&v);
-    let r = &p.base_state.roster;
+    let r = &base(&v, &p).roster;
     assert!(
         !r.orgs.contains_key("s2")
             && !r.classes.contains_key("cl2")
@@ -84,10 +84,10 @@ fn only_mapped_schools_sync_when_unmapped_are_skipped() {
     v["config"]["schools"] =
         json!({"unmapped": "skip", "schools": [{"school": "s2", "action": "sync"}]});
     let p = plan(&v);
-    assert!(!p.base_state.roster.classes.contains_key("cl1"));
-    assert!(p.base_state.roster.classes.contains_key("cl2"));
+    assert!(!base(&v, &p).roster.classes.contains_key("cl1"));
+    assert!(base(&v, &p).roster.classes.contains_key("cl2"));
     assert!(
-        p.base_state.roster.orgs.contains_key("d1"),
+        base(&v, &p).roster.orgs.contains_key("d1"),
         "the district itself is never skipped"
     );
 }
@@ -98,7 +98,7 @@ fn a_school_can_be_folded_into_another() {
     v["config"]["schools"] =
         json!({"schools": [{"school": "s2", "action": "sync", "mapTo": "s1"}]});
     let p = plan(&v);
-    let r = &p.base_state.roster;
+    let r = &base(&v, &p).roster;
     assert!(!r.orgs.contains_key("s2"));
     assert_eq!(r.classes["cl2"].school, "s1");
     assert_eq!(r.enrollments["e-s7"].school, "s1");
@@ -114,8 +114,8 @@ fn a_missing_required_field_can_skip_default_or_hold() {
     v["config"]["requirements"] =
         json!([{"entity": "user", "field": "identifier", "whenMissing": {"action": "skip"}}]);
     let p = plan(&v);
-    assert!(!users_after(&p).contains(&"u-s1".to_string()));
-    assert!(!p.base_state.roster.enrollments.contains_key("e-s1"));
+    assert!(!users_after(&v, &p).contains(&"u-s1".to_string()));
+    assert!(!base(&v, &p).roster.enrollments.contains_key("e-s1"));
     assert!(
         p.record_issues
             .iter()
@@ -125,7 +125,7 @@ fn a_missing_required_field_can_skip_default_or_hold() {
     v["config"]["requirements"] = json!([{"entity": "user", "field": "identifier", "whenMissing": {"action": "default", "value": "UNKNOWN"}}]);
     let p = plan(&v);
     assert_eq!(
-        p.base_state.roster.users["u-s1"].identifier.as_deref(),
+        base(&v, &p).roster.users["u-s1"].identifier.as_deref(),
         Some("UNKNOWN")
     );
 
@@ -137,7 +137,7 @@ fn a_missing_required_field_can_skip_default_or_hold() {
             .iter()
             .any(|h| h.code == HoldCode::MissingRequiredField)
     );
-    assert!(users_after(&p).contains(&"u-s1".to_string()));
+    assert!(users_after(&v, &p).contains(&"u-s1".to_string()));
 }
 
 #[test]
@@ -146,12 +146,12 @@ fn duplicates_by_domain_can_be_kept_first_reported_or_held() {
     v["config"]["uniqueness"] =
         json!([{"entity": "user", "fields": ["email"], "onDuplicate": "keepFirst"}]);
     let p = plan(&v);
-    let users = users_after(&p);
+    let users = users_after(&v, &p);
     assert!(users.contains(&"u-s5".to_string()) && !users.contains(&"u-s6".to_string()));
     v["config"]["uniqueness"] =
         json!([{"entity": "user", "fields": ["email"], "onDuplicate": "report"}]);
     let p = plan(&v);
-    assert!(users_after(&p).contains(&"u-s6".to_string()));
+    assert!(users_after(&v, &p).contains(&"u-s6".to_string()));
     assert_eq!(
         p.record_issues
             .iter()
@@ -225,7 +225,7 @@ fn several_sources_merge_field_by_field_by_master() {
     let mut v = day1();
     two_sources(&mut v, None);
     let p = plan(&v);
-    let u = &p.base_state.roster.users["u-s1"];
+    let u = &base(&v, &p).roster.users["u-s1"];
     assert_eq!(
         u.email.as_deref(),
         Some("liam.nguyen@students.district.org"),
@@ -240,11 +240,11 @@ fn several_sources_merge_field_by_field_by_master() {
     two_sources(&mut v, Some("health"));
     let p = plan(&v);
     assert_eq!(
-        p.base_state.roster.users["u-s1"].email.as_deref(),
+        base(&v, &p).roster.users["u-s1"].email.as_deref(),
         Some("u-s1@health.district.org")
     );
     assert_eq!(
-        p.base_state.roster.users["u-s2"].email.as_deref(),
+        base(&v, &p).roster.users["u-s2"].email.as_deref(),
         Some("olivia.garcia@students.district.org"),
         "only in one source"
     );
@@ -256,8 +256,8 @@ fn prefixed_sources_never_merge_by_id() {
     two_sources(&mut v, None);
     v["config"]["sources"][1]["sisIdPrefix"] = json!("h-");
     let p = plan(&v);
-    assert!(p.base_state.roster.users.contains_key("h-u-s1"));
-    assert!(p.base_state.roster.users.contains_key("u-s1"));
+    assert!(base(&v, &p).roster.users.contains_key("h-u-s1"));
+    assert!(base(&v, &p).roster.users.contains_key("u-s1"));
 }
 
 #[test]
@@ -269,7 +269,7 @@ fn a_dangling_reference_drops_the_enrollment_and_says_so() {
         json!({"sourcedId": "e-ghost", "user": {"sourcedId": "u-nobody"}, "class": {"sourcedId": "cl1"}, "school": {"sourcedId": "s1"}, "role": "student"}),
     );
     let p = plan(&v);
-    assert!(!p.base_state.roster.enrollments.contains_key("e-ghost"));
+    assert!(!base(&v, &p).roster.enrollments.contains_key("e-ghost"));
     assert!(
         p.record_issues
             .iter()
@@ -295,7 +295,7 @@ fn loose_references_are_reported_once_per_target() {
             .any(|i| i.reason.starts_with("3 classes reference")),
         "{loose:?}"
     );
-    assert!(p.base_state.roster.classes.contains_key("cl1"), "kept");
+    assert!(base(&v, &p).roster.classes.contains_key("cl1"), "kept");
 }
 
 #[test]
@@ -426,11 +426,11 @@ fn role_assignment_by_email_fills_or_overwrites() {
     v["config"]["roleByEmail"] = json!([{"emailSuffix": "@students.district.org", "role": "student"}, {"emailSuffix": "@district.org", "role": "teacher", "overwrite": true}]);
     let p = plan(&v);
     assert_eq!(
-        p.base_state.roster.users["u-s1"].primary_role(),
+        base(&v, &p).roster.users["u-s1"].primary_role(),
         Some("student")
     );
     assert_eq!(
-        p.base_state.roster.users["u-t3"].primary_role(),
+        base(&v, &p).roster.users["u-t3"].primary_role(),
         Some("teacher")
     );
 }

@@ -307,7 +307,21 @@ impl Host {
     pub fn reconcile_interrupted(&mut self) -> Result<Vec<i64>, RunError> {
         let mut settled = Vec::new();
         for run in self.store.runs_with_status(RunStatus::Applying)? {
-            let Some(plan) = self.store.run_plan(run)? else {
+            let plan = match self.store.run_plan(run) {
+                Err(e @ StoreError::UnreadablePlan { .. }) => {
+                    // Its outcomes cannot be replayed; every operation is idempotent, so the
+                    // next run adopts whatever this one managed to do.
+                    tracing::warn!(run, error = %e, "interrupted run left for the next plan");
+                    self.store.set_status(
+                        run,
+                        RunStatus::Interrupted,
+                        Some("interrupted; planned by another engine version, so the next run plans again and adopts what was done"),
+                    )?;
+                    continue;
+                }
+                other => other?,
+            };
+            let Some(plan) = plan else {
                 self.store.set_status(
                     run,
                     RunStatus::Interrupted,
@@ -454,12 +468,22 @@ impl Host {
                 row.status.as_str()
             )));
         }
-        let plan = self
-            .store
-            .run_plan(run)?
-            .ok_or_else(|| RunError::Failed(format!("run {run} has no plan")))?;
+        let plan = match self.store.run_plan(run) {
+            Err(e @ StoreError::UnreadablePlan { .. }) => {
+                self.store.set_status(
+                    run,
+                    RunStatus::Superseded,
+                    Some("planned by another engine version"),
+                )?;
+                return Err(RunError::Failed(format!(
+                    "{e}: run `classbridge sync` again for a fresh plan"
+                )));
+            }
+            other => other?,
+        }
+        .ok_or_else(|| RunError::Failed(format!("run {run} has no plan")))?;
         let state = self.store.state()?;
-        if state.revision != plan.base_state.revision {
+        if state.revision != plan.state_delta.base_revision {
             self.store.set_status(
                 run,
                 RunStatus::Superseded,
@@ -467,7 +491,7 @@ impl Host {
             )?;
             return Err(RunError::Failed(format!(
                 "run {run} was planned on an older state (revision {} vs {}): run `classbridge sync` again for a fresh plan",
-                plan.base_state.revision, state.revision
+                plan.state_delta.base_revision, state.revision
             )));
         }
         let request = serde_json::to_vec(

@@ -16,6 +16,9 @@ pub enum StoreError {
     Corrupt { what: String, reason: String },
     #[error("run {0} does not exist")]
     NoSuchRun(i64),
+    /// A stored plan this engine cannot read, typically one made by an older version.
+    #[error("run {run}'s plan cannot be read by this engine version ({reason})")]
+    UnreadablePlan { run: i64, reason: String },
 }
 
 const MIGRATIONS: &[&str] = &[
@@ -213,7 +216,7 @@ impl Store {
                 status.as_str(),
                 message,
                 plan.id,
-                plan.base_state.revision as i64,
+                plan.state_delta.base_revision as i64,
                 serde_json::to_string(input).map_err(|e| corrupt("input", e))?,
                 serde_json::to_string(plan).map_err(|e| corrupt("plan", e))?,
                 serde_json::to_string(&plan.summary).map_err(|e| corrupt("summary", e))?,
@@ -415,8 +418,13 @@ impl Store {
         let Some(text) = text else {
             return Err(StoreError::NoSuchRun(id));
         };
-        text.map(|t| serde_json::from_str(&t).map_err(|e| corrupt("plan", e)))
-            .transpose()
+        text.map(|t| {
+            serde_json::from_str(&t).map_err(|e| StoreError::UnreadablePlan {
+                run: id,
+                reason: e.to_string(),
+            })
+        })
+        .transpose()
     }
 
     pub fn run_input(&self, id: i64) -> Result<Option<Value>, StoreError> {

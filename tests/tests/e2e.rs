@@ -305,6 +305,62 @@ async fn preview_mode_waits_and_a_rejected_course_drops_its_members() {
     assert_ne!(again.code, 0, "a run is approved once");
 }
 
+/// Rewrites a stored plan as an older engine version wrote it (a whole `baseState` instead of
+/// a `stateDelta`) and sets the run's status.
+fn make_plan_legacy(h: &Harness, run: i64, status: &str) {
+    let db = rusqlite::Connection::open(h.state_dir().join("classbridge.db")).expect("state db");
+    let plan: String = db
+        .query_row("SELECT plan FROM runs WHERE id = ?1", [run], |r| r.get(0))
+        .expect("stored plan");
+    let mut plan: serde_json::Value = serde_json::from_str(&plan).expect("plan JSON");
+    let object = plan.as_object_mut().expect("plan object");
+    object
+        .remove("stateDelta")
+        .expect("a current plan has a state delta");
+    object.insert("baseState".into(), json!({"revision": 0}));
+    db.execute(
+        "UPDATE runs SET plan = ?1, status = ?2 WHERE id = ?3",
+        rusqlite::params![plan.to_string(), status, run],
+    )
+    .expect("rewrite plan");
+}
+
+fn run_status(h: &Harness, run: i64) -> String {
+    let db = rusqlite::Connection::open(h.state_dir().join("classbridge.db")).expect("state db");
+    db.query_row("SELECT status FROM runs WHERE id = ?1", [run], |r| r.get(0))
+        .expect("run row")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plans_stored_by_an_older_engine_are_set_aside_not_fatal() {
+    let h = Harness::start(Size::Tiny, "preview = true").await;
+    let pending = h.cli(&["sync", "--json"]).await;
+    assert_eq!(pending.code, HELD, "{}", pending.stderr);
+    let run = pending.json()["run"].as_i64().unwrap();
+    make_plan_legacy(&h, run, "pending");
+    let approved = h.cli(&["approve", &run.to_string()]).await;
+    assert_ne!(approved.code, 0);
+    assert!(
+        approved
+            .stderr
+            .contains("cannot be read by this engine version")
+            && approved.stderr.contains("sync"),
+        "{}",
+        approved.stderr
+    );
+    assert_eq!(run_status(&h, run), "superseded");
+    assert_eq!(h.course_count(), 0, "nothing applied");
+
+    // A run that was applying when an older version stopped: the next sync goes on.
+    let second = h.cli(&["sync", "--json"]).await;
+    assert_eq!(second.code, HELD, "{}", second.stderr);
+    let second_run = second.json()["run"].as_i64().unwrap();
+    make_plan_legacy(&h, second_run, "applying");
+    let third = h.cli(&["sync", "--json"]).await;
+    assert_eq!(third.code, HELD, "{}", third.stderr);
+    assert_eq!(run_status(&h, second_run), "interrupted");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_emails_are_reported_by_the_uniqueness_domain() {
     let h = Harness::start(Size::Tiny, "").await;

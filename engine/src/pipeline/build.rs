@@ -6,10 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::diff::created_fields;
 use super::ops::OpDraft;
 use crate::config::ChangeKind;
+use crate::delta::{ClassroomDelta, RosterDelta, StateDelta};
 use crate::hash::{json_sha256_hex, sha256_hex};
 use crate::model::*;
 use crate::plan::*;
-use crate::state::SyncState;
+use crate::state::{AppliedClassroom, SyncState};
 
 pub fn op_id(key: &str) -> String {
     sha256_hex(key.as_bytes())[..16].to_string()
@@ -141,9 +142,36 @@ pub fn content_id(plan: &mut SyncPlan) -> String {
     content
 }
 
-pub fn base_state(previous: &SyncState) -> SyncState {
-    SyncState {
-        version: crate::state::STATE_VERSION,
-        ..previous.clone()
+/// What the plan changes in the state besides its operations' effects, as a delta from
+/// `previous`: the new values are moved in, not copied.
+pub fn state_delta(
+    previous: &SyncState,
+    sources: BTreeMap<String, Roster>,
+    roster: Roster,
+    classroom: AppliedClassroom,
+    adopted: Vec<StateEffect>,
+) -> StateDelta {
+    let removed_sources = previous
+        .sources
+        .keys()
+        .filter(|id| !sources.contains_key(*id))
+        .cloned()
+        .collect();
+    let empty = Roster::default();
+    let sources = sources
+        .into_iter()
+        .map(|(id, now)| {
+            let before = previous.sources.get(&id).unwrap_or(&empty);
+            let delta = RosterDelta::between(before, now);
+            (id, delta)
+        })
+        .collect();
+    StateDelta {
+        base_revision: previous.revision,
+        sources,
+        removed_sources,
+        roster: RosterDelta::between(&previous.roster, roster),
+        classroom: ClassroomDelta::between(&previous.classroom, classroom),
+        adopted,
     }
 }

@@ -22,7 +22,6 @@ use crate::config::{SyncMode, validate};
 use crate::error::EngineError;
 use crate::input::SyncInput;
 use crate::plan::SyncPlan;
-use crate::state::SyncState;
 
 fn add_counts(into: &mut BTreeMap<String, u64>, from: BTreeMap<String, u64>) {
     for (k, v) in from {
@@ -78,17 +77,20 @@ pub fn run(input: &SyncInput) -> Result<SyncPlan, EngineError> {
         &sources_for_state,
     ));
 
-    let mut base: SyncState = build::base_state(previous);
+    // Only the Classroom part of the state changes while mapping (adoptions); the rest of the
+    // state's change is computed as a delta at the end, never by copying the state.
+    let mut classroom = previous.classroom.clone();
     let roster_map = map_roster::map_roster(
         config,
         &roster,
-        &mut base.classroom,
+        &mut classroom,
         &snapshot,
         today,
         &mut issues,
     );
     add_counts(&mut skipped, roster_map.skipped);
     let mut drafts = roster_map.ops;
+    let mut adopted = Vec::new();
     if config.mode == SyncMode::TwoWay {
         roster.line_items = sis_line_items;
         roster.results = sis_results;
@@ -96,8 +98,8 @@ pub fn run(input: &SyncInput) -> Result<SyncPlan, EngineError> {
             config,
             roster: &roster,
             sources: &ingested.sources,
-            known: &base.classroom,
-            exported: &base.exported,
+            known: &classroom,
+            exported: &previous.exported,
             snapshot: &snapshot,
             course_work_complete: &input.classroom.course_work_complete,
             now: &input.now,
@@ -105,9 +107,7 @@ pub fn run(input: &SyncInput) -> Result<SyncPlan, EngineError> {
         let grades = map_grades::map_grades(&ctx, &mut issues);
         add_counts(&mut skipped, grades.skipped);
         drafts.extend(grades.ops);
-        for effect in &grades.adopted {
-            crate::commit::apply_effect(&mut base, effect, None);
-        }
+        adopted = grades.adopted;
         roster.line_items.clear();
         roster.results.clear();
     }
@@ -122,8 +122,7 @@ pub fn run(input: &SyncInput) -> Result<SyncPlan, EngineError> {
         issues.len(),
         skipped,
     );
-    base.sources = sources_for_state;
-    base.roster = roster;
+    let state_delta = build::state_delta(previous, sources_for_state, roster, classroom, adopted);
     let mut plan = SyncPlan {
         id: String::new(),
         engine_version: crate::ENGINE_VERSION.to_string(),
@@ -134,7 +133,7 @@ pub fn run(input: &SyncInput) -> Result<SyncPlan, EngineError> {
         record_issues: issues,
         roster_changes: changes,
         summary,
-        base_state: base,
+        state_delta,
         approval: None,
     };
     plan.id = build::content_id(&mut plan);

@@ -24,6 +24,11 @@ pub fn plan(v: &Value) -> SyncPlan {
     classbridge_engine::plan(&input(v)).expect("plan")
 }
 
+/// The state a plan builds on: the input's previous state with the plan's delta laid over it.
+pub fn base(v: &Value, p: &SyncPlan) -> SyncState {
+    p.base_state(&input(v).previous_state)
+}
+
 /// The SIS collections of the first source.
 pub fn collections(v: &mut Value) -> &mut Value {
     &mut v["sources"][0]["payload"]["collections"]

@@ -1,0 +1,247 @@
+//! What a plan changes in the state besides its operations' effects: the new source snapshots
+//! and merged roster, and objects adopted from Classroom or the SIS. A plan carries only the
+//! difference from the state it was made from, so an incremental plan is the size of the
+//! change, not the size of the district; `commit` lays it over that same state.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Roster;
+use crate::model::oneroster::*;
+use crate::plan::StateEffect;
+use crate::state::{AppliedClassroom, AppliedCourse, AppliedTopic, STATE_VERSION, SyncState};
+
+/// Entries of one keyed table that were added or changed (whole new value) or removed.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct TableDelta<V> {
+    #[serde(default = "BTreeMap::new", skip_serializing_if = "BTreeMap::is_empty")]
+    pub upsert: BTreeMap<String, V>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<String>,
+}
+
+impl<V> Default for TableDelta<V> {
+    fn default() -> Self {
+        TableDelta {
+            upsert: BTreeMap::new(),
+            remove: Vec::new(),
+        }
+    }
+}
+
+impl<V: PartialEq> TableDelta<V> {
+    /// The delta from `before` to `after`. `after` is consumed so changed values move into the
+    /// delta instead of being copied; both tables are sorted, so they are walked side by side.
+    pub fn between(before: &BTreeMap<String, V>, after: BTreeMap<String, V>) -> Self {
+        let mut delta = TableDelta::default();
+        let mut old = before.iter().peekable();
+        let mut new = after.into_iter().peekable();
+        loop {
+            let step = match (old.peek(), new.peek()) {
+                (None, None) => break,
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (Some((old_id, _)), Some((new_id, _))) => (*old_id).cmp(new_id),
+            };
+            match step {
+                Ordering::Less => {
+                    if let Some((id, _)) = old.next() {
+                        delta.remove.push(id.clone());
+                    }
+                }
+                Ordering::Greater => {
+                    if let Some((id, value)) = new.next() {
+                        delta.upsert.insert(id, value);
+                    }
+                }
+                Ordering::Equal => {
+                    if let (Some((_, was)), Some((id, value))) = (old.next(), new.next())
+                        && *was != value
+                    {
+                        delta.upsert.insert(id, value);
+                    }
+                }
+            }
+        }
+        delta
+    }
+}
+
+impl<V: Clone> TableDelta<V> {
+    pub fn is_empty(&self) -> bool {
+        self.upsert.is_empty() && self.remove.is_empty()
+    }
+
+    pub fn apply_to(&self, table: &mut BTreeMap<String, V>) {
+        for id in &self.remove {
+            table.remove(id);
+        }
+        for (id, value) in &self.upsert {
+            table.insert(id.clone(), value.clone());
+        }
+    }
+}
+
+macro_rules! roster_delta {
+    ($($field:ident: $ty:ty),* $(,)?) => {
+        /// The change to a roster's tables (the SIS gradebook is never kept in state).
+        #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+        #[serde(rename_all = "camelCase", default)]
+        pub struct RosterDelta {
+            $(
+                #[serde(skip_serializing_if = "TableDelta::is_empty")]
+                pub $field: TableDelta<$ty>,
+            )*
+        }
+
+        impl RosterDelta {
+            pub fn between(before: &Roster, after: Roster) -> Self {
+                RosterDelta {
+                    $($field: TableDelta::between(&before.$field, after.$field),)*
+                }
+            }
+
+            pub fn apply_to(&self, roster: &mut Roster) {
+                $(self.$field.apply_to(&mut roster.$field);)*
+            }
+
+            pub fn is_empty(&self) -> bool {
+                true $(&& self.$field.is_empty())*
+            }
+        }
+    };
+}
+
+roster_delta!(
+    orgs: Org,
+    academic_sessions: AcademicSession,
+    users: User,
+    courses: Course,
+    classes: Class,
+    enrollments: Enrollment,
+    categories: Category,
+);
+
+/// Courses, members and topics adopted from Classroom while planning.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ClassroomDelta {
+    #[serde(skip_serializing_if = "TableDelta::is_empty")]
+    pub courses: TableDelta<AppliedCourse>,
+    #[serde(skip_serializing_if = "TableDelta::is_empty")]
+    pub teachers: TableDelta<BTreeSet<String>>,
+    #[serde(skip_serializing_if = "TableDelta::is_empty")]
+    pub students: TableDelta<BTreeSet<String>>,
+    #[serde(skip_serializing_if = "TableDelta::is_empty")]
+    pub topics: TableDelta<BTreeMap<String, AppliedTopic>>,
+}
+
+impl ClassroomDelta {
+    pub fn between(before: &AppliedClassroom, after: AppliedClassroom) -> Self {
+        ClassroomDelta {
+            courses: TableDelta::between(&before.courses, after.courses),
+            teachers: TableDelta::between(&before.teachers, after.teachers),
+            students: TableDelta::between(&before.students, after.students),
+            topics: TableDelta::between(&before.topics, after.topics),
+        }
+    }
+
+    pub fn apply_to(&self, classroom: &mut AppliedClassroom) {
+        self.courses.apply_to(&mut classroom.courses);
+        self.teachers.apply_to(&mut classroom.teachers);
+        self.students.apply_to(&mut classroom.students);
+        self.topics.apply_to(&mut classroom.topics);
+    }
+}
+
+/// Everything a plan changes in the state apart from its operations' effects.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct StateDelta {
+    /// The revision of the state the plan was made from; commit refuses any other.
+    pub base_revision: u64,
+    /// Each source read this run, as a change to its last snapshot (empty when unchanged).
+    pub sources: BTreeMap<String, RosterDelta>,
+    /// Sources in the state that this run no longer has.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed_sources: Vec<String>,
+    pub roster: RosterDelta,
+    #[serde(default)]
+    pub classroom: ClassroomDelta,
+    /// Grades the SIS already holds exactly as we would write them: recorded, never written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adopted: Vec<StateEffect>,
+}
+
+impl StateDelta {
+    /// `state` with this delta laid over it. The caller checks the revision.
+    pub fn apply_to(&self, state: &mut SyncState) {
+        state.version = STATE_VERSION;
+        for id in &self.removed_sources {
+            state.sources.remove(id);
+        }
+        for (id, delta) in &self.sources {
+            delta.apply_to(state.sources.entry(id.clone()).or_default());
+        }
+        self.roster.apply_to(&mut state.roster);
+        self.classroom.apply_to(&mut state.classroom);
+        for effect in &self.adopted {
+            crate::commit::apply_effect(state, effect, None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(entries: &[(&str, u32)]) -> BTreeMap<String, u32> {
+        entries.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
+    #[test]
+    fn a_table_delta_holds_only_what_changed_and_rebuilds_the_new_table() {
+        let before = table(&[("a", 1), ("b", 2), ("c", 3), ("e", 5)]);
+        let after = table(&[("b", 2), ("c", 30), ("d", 4), ("e", 5), ("f", 6)]);
+        let delta = TableDelta::between(&before, after.clone());
+        assert_eq!(delta.remove, vec!["a".to_string()]);
+        assert_eq!(delta.upsert, table(&[("c", 30), ("d", 4), ("f", 6)]));
+        let mut rebuilt = before.clone();
+        delta.apply_to(&mut rebuilt);
+        assert_eq!(rebuilt, after);
+    }
+
+    #[test]
+    fn equal_tables_give_an_empty_delta() {
+        let t = table(&[("a", 1), ("b", 2)]);
+        assert!(TableDelta::between(&t, t.clone()).is_empty());
+        assert!(TableDelta::between(&BTreeMap::<String, u32>::new(), BTreeMap::new()).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::TableDelta;
+
+    proptest! {
+        #[test]
+        fn applying_the_delta_to_the_old_table_gives_the_new_one(
+            before in proptest::collection::btree_map("[a-f]{1,2}", 0u8..4, 0..20),
+            after in proptest::collection::btree_map("[a-f]{1,2}", 0u8..4, 0..20),
+        ) {
+            let delta = TableDelta::between(&before, after.clone());
+            let unchanged = delta.upsert.iter().filter(|(k, v)| before.get(*k) == Some(*v)).count();
+            prop_assert_eq!(unchanged, 0, "an unchanged entry is never in the delta");
+            let mut rebuilt: BTreeMap<String, u8> = before;
+            delta.apply_to(&mut rebuilt);
+            prop_assert_eq!(rebuilt, after);
+        }
+    }
+}
