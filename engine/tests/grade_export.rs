@@ -223,6 +223,32 @@ fn exporting_again_writes_nothing_and_a_changed_grade_only_itself() {
 }
 
 #[test]
+fn exporting_again_writes_nothing_under_every_version_and_score_rule() {
+    for (version, score) in [("1.2", "letter"), ("1.2", "points"), ("1.1", "percent")] {
+        let mut v = graded();
+        v["config"]["sources"][0]["version"] = json!(version);
+        v["config"]["grades"] = json!({"score": score, "missing": {"export": true}});
+        let (first, state) = run_clean(&v);
+        assert!(first.ops.iter().any(|o| o.entity == OpEntity::Result));
+        let mut again = v.clone();
+        again["previousState"] = serde_json::to_value(&state).unwrap();
+        let p = plan(&again);
+        assert!(p.ops.is_empty(), "{version} {score}: {:?}", keys(&p));
+    }
+}
+
+#[test]
+fn a_sis_mastered_result_field_is_read_from_the_sis_and_not_written_again() {
+    let mut v = graded();
+    v["config"]["masterFields"] =
+        json!([{"entity": "result", "field": "scoreDate", "master": "sis"}]);
+    let (_, state) = run_clean(&v);
+    let mut again = v.clone();
+    again["previousState"] = serde_json::to_value(&state).unwrap();
+    assert!(plan(&again).ops.is_empty(), "{:?}", keys(&plan(&again)));
+}
+
+#[test]
 fn ids_are_derived_from_classroom_ids() {
     assert_eq!(line_item_id("5001", "9001"), line_item_id("5001", "9001"));
     assert_ne!(line_item_id("5001", "9001"), line_item_id("5001", "9003"));

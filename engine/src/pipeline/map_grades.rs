@@ -2,18 +2,19 @@
 //! graded submissions become results, written to the SIS the class came from. Ids are derived
 //! from Classroom ids, so a second export (or one after a reconnect) updates, never duplicates.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value, json};
 
 use super::grades::{NotExported, map_submission, result_value_max};
 use super::merge::origin;
 use super::ops::{OpDraft, Phase};
+use super::result_body::{GuidRef, ResultBody, flag};
 use crate::config::{MissingDueDate, OneRosterVersion, SourceConfig, SyncConfig};
 use crate::hash::{digest, stable_uuid};
 use crate::model::*;
 use crate::plan::{Action, OpChange, OpEntity, StateEffect};
-use crate::state::{AppliedClassroom, ExportedGradebook};
+use crate::state::{AppliedClassroom, ExportedGradebook, ExportedRecord};
 
 pub struct GradeContext<'a> {
     pub config: &'a SyncConfig,
@@ -21,9 +22,37 @@ pub struct GradeContext<'a> {
     pub sources: &'a BTreeMap<String, Roster>,
     pub known: &'a AppliedClassroom,
     pub exported: &'a ExportedGradebook,
+    /// `exported`, hashed: looked up once per submission.
+    pub ledger: Ledger<'a>,
     pub snapshot: &'a ClassroomSnapshot,
     pub course_work_complete: &'a std::collections::BTreeSet<String>,
     pub now: &'a str,
+}
+
+/// The export ledger indexed by sourcedId. The state keeps it ordered (for stable output);
+/// a district's hundreds of thousands of lookups are cheaper in a hash table.
+pub struct Ledger<'a> {
+    line_items: HashMap<&'a str, &'a ExportedRecord>,
+    results: HashMap<&'a str, &'a ExportedRecord>,
+}
+
+impl<'a> Ledger<'a> {
+    pub fn new(exported: &'a ExportedGradebook) -> Self {
+        let index = |table: &'a BTreeMap<String, ExportedRecord>| {
+            table.iter().map(|(id, r)| (id.as_str(), r)).collect()
+        };
+        Ledger {
+            line_items: index(&exported.line_items),
+            results: index(&exported.results),
+        }
+    }
+
+    fn get(&self, kind: EntityKind, id: &str) -> Option<&'a ExportedRecord> {
+        match kind {
+            EntityKind::LineItem => self.line_items.get(id).copied(),
+            _ => self.results.get(id).copied(),
+        }
+    }
 }
 
 pub struct GradeMapping {
@@ -68,12 +97,22 @@ pub fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> GradeMap
         skipped: BTreeMap::new(),
         adopted: Vec::new(),
     };
-    let email_to_user: BTreeMap<String, &User> = ctx
+    // Each user with the source it came from, worked out once per user, not per submission.
+    let email_to_user: HashMap<String, (&User, Option<&str>)> = ctx
         .roster
         .users
         .values()
-        .filter_map(|u| u.normalized_email().map(|e| (e, u)))
+        .filter_map(|u| {
+            let from = origin(ctx.config, ctx.sources, EntityKind::User, &u.sourced_id);
+            u.normalized_email().map(|e| (e, (u, from)))
+        })
         .collect();
+    // With a master-field rule on results, the SIS's values go into the body before hashing,
+    // so the quick unchanged check below does not apply.
+    let masters_on_results = ctx.config.master_fields.iter().any(|rule| {
+        crate::config::MasterEntity::parse(&rule.entity)
+            .is_some_and(|e| e.entity() == EntityKind::Result)
+    });
     let mut live_items = std::collections::BTreeSet::new();
     for (class_id, course) in &ctx.known.courses {
         let Some(course_id) = &course.course_id else {
@@ -148,7 +187,7 @@ pub fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> GradeMap
                         continue;
                     }
                 };
-                let Some(user) = members
+                let Some(&(user, user_origin)) = members
                     .get(sub.user_id.as_str())
                     .and_then(|e| email_to_user.get(e))
                 else {
@@ -157,38 +196,45 @@ pub fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> GradeMap
                     )));
                     continue;
                 };
-                if origin(ctx.config, ctx.sources, EntityKind::User, &user.sourced_id)
-                    != Some(source.id.as_str())
-                {
+                if user_origin != Some(source.id.as_str()) {
                     issues.push(RecordIssue::warning("classroom", "studentSubmissions", Some(&sub.id), format!(
                         "student '{}' is not in source '{}', where class '{class_id}' lives; the grade was not exported", user.sourced_id, source.id
                     )));
                     continue;
                 }
                 let r_id = result_id(course_id, &work.id, &sub.user_id);
-                let mut result = Map::new();
-                result.insert("sourcedId".into(), json!(r_id));
-                result.insert("status".into(), json!("active"));
-                result.insert("lineItem".into(), guid_ref(&li_id, "lineItem"));
-                result.insert(
-                    "student".into(),
-                    guid_ref(strip(source, &user.sourced_id), "user"),
-                );
-                result.insert("scoreStatus".into(), json!(grade.status.as_str()));
-                if let Some(score) = grade.score {
-                    result.insert("score".into(), json!(score));
-                }
                 let score_date = sub.update_time.as_deref().unwrap_or(ctx.now);
-                result.insert(
-                    "scoreDate".into(),
-                    json!(&score_date[..10.min(score_date.len())]),
-                );
-                if source.version == OneRosterVersion::V1_2 {
-                    if let Some(text) = &grade.text_score {
-                        result.insert("textScore".into(), json!(text));
-                    }
-                    result.insert("late".into(), json!(grade.late.to_string()));
-                    result.insert("missing".into(), json!(grade.missing.to_string()));
+                let v12 = source.version == OneRosterVersion::V1_2;
+                let body = ResultBody {
+                    late: v12.then(|| flag(grade.late)),
+                    line_item: GuidRef {
+                        sourced_id: &li_id,
+                        kind: "lineItem",
+                    },
+                    missing: v12.then(|| flag(grade.missing)),
+                    score: grade.score,
+                    score_date: score_date.get(..10).unwrap_or(score_date),
+                    score_status: grade.status.as_str(),
+                    sourced_id: &r_id,
+                    status: "active",
+                    student: GuidRef {
+                        sourced_id: strip(source, &user.sourced_id),
+                        kind: "user",
+                    },
+                    text_score: if v12 {
+                        grade.text_score.as_deref()
+                    } else {
+                        None
+                    },
+                };
+                // Most results are as last exported: tell so from the typed body alone.
+                if !masters_on_results
+                    && ctx
+                        .ledger
+                        .get(EntityKind::Result, &r_id)
+                        .is_some_and(|p| p.digest == digest(&body))
+                {
+                    continue;
                 }
                 put_op(
                     ctx,
@@ -196,9 +242,9 @@ pub fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> GradeMap
                     EntityKind::Result,
                     &r_id,
                     Some(&li_id),
-                    result,
+                    body.to_map(),
                     class,
-                    Some(li_key.clone()),
+                    Some(&li_key),
                     &mut out,
                 );
             }
@@ -366,6 +412,19 @@ fn apply_masters(
     id: &str,
     body: &mut Map<String, Value>,
 ) {
+    // By default Classroom owns every gradebook field: then there is nothing to look up, and
+    // a district has hundreds of thousands of results.
+    let owned: Vec<String> = body
+        .keys()
+        .filter(|key| {
+            !matches!(key.as_str(), "sourcedId" | "status")
+                && crate::config::resolve_master(ctx.config, kind, None, key).sis_owns()
+        })
+        .cloned()
+        .collect();
+    if owned.is_empty() {
+        return;
+    }
     let sis_roster = ctx.sources.get(&source.id);
     let sis_record: Option<Map<String, Value>> = match kind {
         EntityKind::LineItem => sis_roster
@@ -377,12 +436,8 @@ fn apply_masters(
         _ => None,
     };
     let Some(sis) = sis_record else { return };
-    let keys: Vec<String> = body.keys().cloned().collect();
-    for key in keys {
-        if crate::config::resolve_master(ctx.config, kind, None, &key).sis_owns()
-            && let Some(v) = sis.get(&key)
-            && !matches!(key.as_str(), "sourcedId" | "status")
-        {
+    for key in owned {
+        if let Some(v) = sis.get(&key) {
             body.insert(key, v.clone());
         }
     }
@@ -397,28 +452,24 @@ fn put_op(
     parent: Option<&str>,
     mut body: Map<String, Value>,
     class: &Class,
-    depends_on: Option<String>,
+    depends_on: Option<&str>,
     out: &mut GradeMapping,
 ) -> String {
     apply_masters(ctx, source, kind, id, &mut body);
     let key_base = format!("{}.put:{}:{id}", kind.singular(), source.id);
     let record_digest = digest(&body);
     let key = format!("{key_base}:{record_digest}");
-    let exported = match kind {
-        EntityKind::LineItem => &ctx.exported.line_items,
-        _ => &ctx.exported.results,
-    };
+    let previous = ctx.ledger.get(kind, id);
+    if previous.is_some_and(|p| p.digest == record_digest) {
+        return key;
+    }
     let effect = StateEffect::Exported {
         kind,
         sourced_id: id.to_string(),
         source_id: source.id.clone(),
         parent: parent.map(str::to_string),
-        digest: record_digest.clone(),
+        digest: record_digest,
     };
-    let previous = exported.get(id);
-    if previous.is_some_and(|p| p.digest == record_digest) {
-        return key;
-    }
     if previous.is_none() && sis_has_same(ctx, source, kind, id, &body) {
         out.adopted.push(effect);
         return key;
@@ -443,7 +494,7 @@ fn put_op(
         } else {
             OpChange::Create
         },
-        depends_on: depends_on.into_iter().collect(),
+        depends_on: depends_on.into_iter().map(str::to_string).collect(),
         class_id: Some(class.sourced_id.clone()),
         school_id: Some(class.school.clone()),
         person: None,

@@ -15,6 +15,7 @@ pub mod map_roster;
 pub mod merge;
 pub mod ops;
 pub mod requirements;
+pub mod result_body;
 
 use std::collections::BTreeMap;
 
@@ -100,6 +101,7 @@ pub fn run(input: &SyncInput) -> Result<SyncPlan, EngineError> {
             sources: &ingested.sources,
             known: &classroom,
             exported: &previous.exported,
+            ledger: map_grades::Ledger::new(&previous.exported),
             snapshot: &snapshot,
             course_work_complete: &input.classroom.course_work_complete,
             now: &input.now,
