@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::config::SyncConfig;
 use crate::state::SyncState;
@@ -60,19 +61,43 @@ pub enum FetchMode {
     Delta,
 }
 
+/// One page of a Classroom list response, kept as the JSON text the API sent until the engine
+/// reads it record by record. A district's listings are most of a run's input; held as text
+/// they take a fraction of the memory of a parsed JSON tree, and a bad record is still reported
+/// on its own.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+#[serde(transparent)]
+pub struct ListPage(Box<RawValue>);
+
+impl ListPage {
+    pub fn from_value(page: &Value) -> Result<ListPage, serde_json::Error> {
+        serde_json::value::to_raw_value(page).map(ListPage)
+    }
+
+    pub fn json(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for ListPage {
+    fn eq(&self, other: &Self) -> bool {
+        self.json() == other.json()
+    }
+}
+
 /// Classroom list responses, page by page, as the API sent them.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct ClassroomListings {
     /// `courses.list` pages: `{"courses": [...], "nextPageToken": ...}`.
-    pub courses: Vec<Value>,
+    pub courses: Vec<ListPage>,
     /// `courses.aliases.list` pages per course id.
-    pub aliases: BTreeMap<String, Vec<Value>>,
-    pub teachers: Vec<Value>,
-    pub students: Vec<Value>,
-    pub topics: Vec<Value>,
-    pub course_work: Vec<Value>,
-    pub student_submissions: Vec<Value>,
+    pub aliases: BTreeMap<String, Vec<ListPage>>,
+    pub teachers: Vec<ListPage>,
+    pub students: Vec<ListPage>,
+    pub topics: Vec<ListPage>,
+    pub course_work: Vec<ListPage>,
+    pub student_submissions: Vec<ListPage>,
     /// Courses whose courseWork was read completely: only there may a vanished courseWork
     /// delete its lineItem.
     pub course_work_complete: BTreeSet<String>,

@@ -29,7 +29,10 @@ pub fn engine_version() -> String {
 
 #[wasm_bindgen]
 pub fn plan(input: JsValue) -> Result<JsValue, JsValue> {
-    let input: SyncInput = from_js(input, "sync input")?;
+    // Through a JSON value: the Classroom listings keep their pages as JSON text.
+    let input: serde_json::Value = from_js(input, "sync input")?;
+    let input: SyncInput = serde_json::from_value(input)
+        .map_err(|e| JsValue::from_str(&format!("sync input: {e}")))?;
     to_js(&crate::plan(&input).map_err(engine_err)?)
 }
 

@@ -522,6 +522,10 @@ fn bad_classroom_items_are_reported_and_empty_pages_are_fine() {
     let snap = read_classroom(&listings, &mut issues);
     assert_eq!(snap.courses.len(), 1);
     assert_eq!(issues.len(), 3, "{issues:?}");
+    assert!(
+        issues.iter().any(|i| format!("{i:?}").contains("\"w\"")),
+        "the unreadable courseWork is named: {issues:?}"
+    );
 }
 
 #[test]

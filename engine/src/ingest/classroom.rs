@@ -1,10 +1,14 @@
 //! Classroom list responses -> a snapshot keyed for lookups. Google omits empty lists, so a
 //! page without its key is simply empty here (unlike OneRoster envelopes).
 
-use serde::de::DeserializeOwned;
-use serde_json::Value;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 
-use crate::input::ClassroomListings;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use crate::input::{ClassroomListings, ListPage};
 use crate::model::{
     ClassroomCourse, ClassroomSnapshot, CourseMember, CourseWork, RecordIssue, StudentSubmission,
     Topic,
@@ -12,42 +16,65 @@ use crate::model::{
 
 const SOURCE: &str = "classroom";
 
-fn items<T: DeserializeOwned>(pages: &[Value], key: &str, issues: &mut Vec<RecordIssue>) -> Vec<T> {
+/// The record's id, for naming it when it cannot be read.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RecordId<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    user_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    topic_id: Option<Cow<'a, str>>,
+}
+
+/// The records under `key` of one page, each still as its JSON text.
+fn page_records<'p>(
+    page: &'p ListPage,
+    page_no: usize,
+    key: &str,
+    issues: &mut Vec<RecordIssue>,
+) -> Vec<&'p RawValue> {
+    let mut error = |message: String| {
+        issues.push(RecordIssue::error(SOURCE, key, None, message));
+        Vec::new()
+    };
+    let fields: BTreeMap<Cow<'p, str>, &'p RawValue> = match serde_json::from_str(page.json()) {
+        Ok(fields) => fields,
+        Err(_) => return error(format!("{key} page {page_no} is not an object")),
+    };
+    let Some(list) = fields.get(key) else {
+        return Vec::new();
+    };
+    match serde_json::from_str(list.get()) {
+        Ok(records) => records,
+        Err(_) => error(format!("{key} page {page_no}: '{key}' is not a list")),
+    }
+}
+
+fn items<T: DeserializeOwned>(
+    pages: &[ListPage],
+    key: &str,
+    issues: &mut Vec<RecordIssue>,
+) -> Vec<T> {
     let mut out = Vec::new();
-    for (page_no, page) in pages.iter().enumerate() {
-        let Some(obj) = page.as_object() else {
-            issues.push(RecordIssue::error(
-                SOURCE,
-                key,
-                None,
-                format!("{key} page {} is not an object", page_no + 1),
-            ));
-            continue;
-        };
-        let Some(list) = obj.get(key) else { continue };
-        let Some(list) = list.as_array() else {
-            issues.push(RecordIssue::error(
-                SOURCE,
-                key,
-                None,
-                format!("{key} page {}: '{key}' is not a list", page_no + 1),
-            ));
-            continue;
-        };
-        for item in list {
-            match T::deserialize(item) {
+    for (i, page) in pages.iter().enumerate() {
+        let page_no = i + 1;
+        for item in page_records(page, page_no, key, issues) {
+            match serde_json::from_str::<T>(item.get()) {
                 Ok(v) => out.push(v),
                 Err(e) => {
-                    let id = item
-                        .get("id")
-                        .or_else(|| item.get("userId"))
-                        .or_else(|| item.get("topicId"))
-                        .and_then(Value::as_str);
+                    let named = serde_json::from_str::<RecordId>(item.get()).ok();
+                    let id = named.as_ref().and_then(|n| {
+                        n.id.as_deref()
+                            .or(n.user_id.as_deref())
+                            .or(n.topic_id.as_deref())
+                    });
                     issues.push(RecordIssue::error(
                         SOURCE,
                         key,
                         id,
-                        format!("{key} page {}: {e}", page_no + 1),
+                        format!("{key} page {page_no}: {e}"),
                     ));
                 }
             }
@@ -64,20 +91,14 @@ pub fn read_classroom(
     for course in items::<ClassroomCourse>(&listings.courses, "courses", issues) {
         snap.courses.insert(course.id.clone(), course);
     }
+    #[derive(Deserialize)]
+    struct Alias {
+        alias: String,
+    }
     for (course_id, pages) in &listings.aliases {
-        for page in pages {
-            let list = page
-                .get("aliases")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            for alias in list {
-                if let (Some(name), Some(course)) = (
-                    alias.get("alias").and_then(Value::as_str),
-                    snap.courses.get_mut(course_id),
-                ) {
-                    course.aliases.push(name.to_string());
-                }
+        for alias in items::<Alias>(pages, "aliases", issues) {
+            if let Some(course) = snap.courses.get_mut(course_id) {
+                course.aliases.push(alias.alias);
             }
         }
     }

@@ -7,7 +7,7 @@ pub mod auth;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use classbridge_engine::input::ClassroomListings;
+use classbridge_engine::input::{ClassroomListings, ListPage};
 use reqwest::{Client, Method, StatusCode, Url};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
@@ -235,6 +235,25 @@ impl ClassroomClient {
         }
     }
 
+    /// Like `list`, keeping each page as JSON text for the engine.
+    async fn list_pages(&self, path: &str) -> Result<Vec<ListPage>, HttpError> {
+        Self::keep(path, self.list(path, &[]).await?)
+    }
+
+    fn keep(path: &str, pages: Vec<Value>) -> Result<Vec<ListPage>, HttpError> {
+        pages
+            .iter()
+            .map(|p| {
+                ListPage::from_value(p).map_err(|e| HttpError::Transport {
+                    service: SERVICE,
+                    method: Method::GET,
+                    path: path.to_string(),
+                    reason: format!("page could not be kept: {e}"),
+                })
+            })
+            .collect()
+    }
+
     /// Reaches Classroom and lists one page of courses.
     pub async fn check(&self) -> Result<(), HttpError> {
         let (status, page) = self
@@ -267,7 +286,7 @@ impl ClassroomClient {
             .filter_map(|c| c.get("id").and_then(Value::as_str).map(str::to_string))
             .collect();
         let mut listings = ClassroomListings {
-            courses,
+            courses: Self::keep("/v1/courses", courses)?,
             ..ClassroomListings::default()
         };
         // Aliases of every course, to find ours.
@@ -304,7 +323,9 @@ impl ClassroomClient {
             if managed {
                 ours.push(id.clone());
             }
-            listings.aliases.insert(id, pages);
+            listings
+                .aliases
+                .insert(id, Self::keep("/v1/courses/-/aliases", pages)?);
             done += 1;
             on_progress(done, total * 2);
         }
@@ -314,31 +335,29 @@ impl ClassroomClient {
             let me = Arc::clone(self);
             tasks.spawn(async move {
                 let c = seg(&id);
-                let mut out: BTreeMap<&'static str, Vec<Value>> = BTreeMap::new();
+                let mut out: BTreeMap<&'static str, Vec<ListPage>> = BTreeMap::new();
                 out.insert(
                     "teachers",
-                    me.list(&format!("/v1/courses/{c}/teachers"), &[]).await?,
+                    me.list_pages(&format!("/v1/courses/{c}/teachers")).await?,
                 );
                 out.insert(
                     "students",
-                    me.list(&format!("/v1/courses/{c}/students"), &[]).await?,
+                    me.list_pages(&format!("/v1/courses/{c}/students")).await?,
                 );
                 out.insert(
                     "topics",
-                    me.list(&format!("/v1/courses/{c}/topics"), &[]).await?,
+                    me.list_pages(&format!("/v1/courses/{c}/topics")).await?,
                 );
                 if with_grades {
                     out.insert(
                         "courseWork",
-                        me.list(&format!("/v1/courses/{c}/courseWork"), &[]).await?,
+                        me.list_pages(&format!("/v1/courses/{c}/courseWork"))
+                            .await?,
                     );
                     out.insert(
                         "studentSubmissions",
-                        me.list(
-                            &format!("/v1/courses/{c}/courseWork/-/studentSubmissions"),
-                            &[],
-                        )
-                        .await?,
+                        me.list_pages(&format!("/v1/courses/{c}/courseWork/-/studentSubmissions"))
+                            .await?,
                     );
                 }
                 Ok::<_, HttpError>((id, out))
