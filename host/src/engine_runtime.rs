@@ -206,19 +206,28 @@ impl EngineRuntime {
         request: &[u8],
     ) -> Result<T, RuntimeError> {
         let raw = self.call_raw(entry, request)?;
-        let envelope: Value =
+        // Read straight into the answer's type: a district's plan is hundreds of megabytes, and
+        // going through a JSON tree (and a copy of it) cost more than the engine's own writing.
+        let envelope: Envelope<T> =
             serde_json::from_slice(&raw).map_err(|e| RuntimeError::BadAnswer(e.to_string()))?;
-        if let Some(error) = envelope.get("error") {
+        if let Some(error) = envelope.error {
             return Err(RuntimeError::Engine {
                 kind: error["kind"].as_str().unwrap_or("engine").to_string(),
                 message: error["message"].as_str().unwrap_or_default().to_string(),
-                detail: error.clone(),
+                detail: error,
             });
         }
-        let ok = envelope
-            .get("ok")
-            .cloned()
-            .ok_or_else(|| RuntimeError::BadAnswer("neither ok nor error".into()))?;
-        serde_json::from_value(ok).map_err(|e| RuntimeError::BadAnswer(e.to_string()))
+        envelope
+            .ok
+            .ok_or_else(|| RuntimeError::BadAnswer("neither ok nor error".into()))
     }
+}
+
+/// The ABI's answer: `{"abiVersion":1,"ok":…}` or `{"abiVersion":1,"error":{…}}`.
+#[derive(serde::Deserialize)]
+struct Envelope<T> {
+    #[serde(default = "Option::default")]
+    ok: Option<T>,
+    #[serde(default)]
+    error: Option<Value>,
 }
