@@ -32,6 +32,8 @@ struct Cli {
 enum Command {
     /// plan on generated districts: first sync and incremental, native, wasmtime, parse-only.
     Plan {
+        /// Comma-separated district sizes (s, m; l needs more memory than 24 GiB, see
+        /// BENCHMARKS.md).
         #[arg(long, default_value = "s,m")]
         sizes: String,
         /// Processes per cell; the median wall time is reported (the machine is shared).
