@@ -1,6 +1,6 @@
 //! Commit: lay the plan's state delta, then the outcomes of applied operations, over the state
-//! the plan was made from. Successes are
-//! remembered (never re-created), failures are recorded and retried by the next plan.
+//! the plan was made from. Successes are remembered (never re-created), failures are recorded
+//! and retried by the next plan.
 
 use std::collections::HashMap;
 
@@ -19,8 +19,7 @@ pub fn commit(
             state_revision: state.revision,
         });
     }
-    let mut next = state.clone();
-    plan.state_delta.apply_to(&mut next);
+    let mut next = plan.base_state(state);
     next.revision = state.revision + 1;
     // Looked up once per outcome: a district's first sync has hundreds of thousands.
     let by_id: HashMap<&str, &PlannedOp> = plan.ops.iter().map(|o| (o.op_id.as_str(), o)).collect();

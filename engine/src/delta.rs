@@ -32,6 +32,12 @@ impl<V> Default for TableDelta<V> {
     }
 }
 
+impl<V> TableDelta<V> {
+    pub fn is_empty(&self) -> bool {
+        self.upsert.is_empty() && self.remove.is_empty()
+    }
+}
+
 impl<V: PartialEq> TableDelta<V> {
     /// The delta from `before` to `after`. `after` is consumed so changed values move into the
     /// delta instead of being copied; both tables are sorted, so they are walked side by side.
@@ -71,10 +77,6 @@ impl<V: PartialEq> TableDelta<V> {
 }
 
 impl<V: Clone> TableDelta<V> {
-    pub fn is_empty(&self) -> bool {
-        self.upsert.is_empty() && self.remove.is_empty()
-    }
-
     pub fn apply_to(&self, table: &mut BTreeMap<String, V>) {
         for id in &self.remove {
             table.remove(id);

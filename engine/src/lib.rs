@@ -2,7 +2,8 @@
 //!
 //! Plain data in, plain data out: [`plan`] turns a [`SyncInput`] (config, raw SIS data,
 //! Classroom listings, previous state, the time) into a [`SyncPlan`]; [`approve`] applies an
-//! admin's decisions; [`commit`] lays the plan's state delta and the host's operation outcomes over the state it was made from.
+//! admin's decisions; [`commit`] lays the plan's state delta and the host's operation outcomes
+//! over the state it was made from.
 //! No I/O, no clock, no randomness: the same input gives the same plan, byte for byte, natively,
 //! in wasmtime (see [`abi`]) and in the browser (feature `web`).
 

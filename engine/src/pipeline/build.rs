@@ -162,8 +162,7 @@ pub fn state_delta(
         .into_iter()
         .map(|(id, now)| {
             let before = previous.sources.get(&id).unwrap_or(&empty);
-            let delta = RosterDelta::between(before, now);
-            (id, delta)
+            (id, RosterDelta::between(before, now))
         })
         .collect();
     StateDelta {
