@@ -49,5 +49,9 @@ step "tests"
 # never run a stale one.
 cargo build -p classbridge
 cargo test --workspace
+
+step "the README's demo (cargo run -p classbridge -- demo)"
+cargo run -q -p classbridge -- demo > target/demo.log 2>&1 || { tail -n 40 target/demo.log; exit 1; }
+tail -n 3 target/demo.log
 echo
 echo "Console screenshots: target/screenshots/"
