@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use crate::config::SyncConfig;
+use crate::json_text::JsonText;
 use crate::state::SyncState;
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
@@ -62,28 +62,8 @@ pub enum FetchMode {
 }
 
 /// One page of a Classroom list response, kept as the JSON text the API sent until the engine
-/// reads it record by record. A district's listings are most of a run's input; held as text
-/// they take a fraction of the memory of a parsed JSON tree, and a bad record is still reported
-/// on its own.
-#[derive(Serialize, Deserialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct ListPage(Box<RawValue>);
-
-impl ListPage {
-    pub fn from_value(page: &Value) -> Result<ListPage, serde_json::Error> {
-        serde_json::value::to_raw_value(page).map(ListPage)
-    }
-
-    pub fn json(&self) -> &str {
-        self.0.get()
-    }
-}
-
-impl PartialEq for ListPage {
-    fn eq(&self, other: &Self) -> bool {
-        self.json() == other.json()
-    }
-}
+/// reads it record by record (a bad record is still reported on its own).
+pub type ListPage = JsonText;
 
 /// Classroom list responses, page by page, as the API sent them.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]

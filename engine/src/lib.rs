@@ -16,6 +16,7 @@ mod error;
 pub mod hash;
 pub mod ingest;
 pub mod input;
+pub mod json_text;
 pub mod model;
 pub mod pipeline;
 pub mod plan;

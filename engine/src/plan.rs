@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::config::ChangeKind;
 use crate::delta::StateDelta;
+use crate::json_text::JsonText;
 use crate::model::{EntityKind, RecordIssue};
 use crate::state::{AppliedCourse, SyncState};
 
@@ -154,7 +155,10 @@ pub enum Action {
         source_id: String,
         collection: String,
         sourced_id: String,
-        body: Value,
+        /// The request body as JSON text: a district's first export holds hundreds of
+        /// thousands of them, and the host sends them as they are.
+        #[serde(deserialize_with = "crate::json_text::from_tree")]
+        body: JsonText,
     },
     OneRosterDelete {
         source_id: String,

@@ -6,6 +6,12 @@ use wasm_bindgen::prelude::*;
 
 use crate::{Decisions, EngineError, OpOutcome, SyncConfig, SyncInput, SyncPlan, SyncState};
 
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    fn json_parse(text: &str) -> Result<JsValue, JsValue>;
+}
+
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     // Maps as plain objects, so the console reads `plan.summary.roster.user` naturally.
     let serializer = serde_wasm_bindgen::Serializer::json_compatible();
@@ -14,8 +20,21 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
         .map_err(|e| JsValue::from_str(&e.to_string()))
 }
 
+/// Plans hold JSON text (grade write bodies), which only a JSON serialiser writes as JSON:
+/// they cross as text and JavaScript's own parser builds the objects.
+fn plan_to_js(plan: &SyncPlan) -> Result<JsValue, JsValue> {
+    let text = serde_json::to_string(plan).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    json_parse(&text)
+}
+
 fn from_js<T: serde::de::DeserializeOwned>(value: JsValue, what: &str) -> Result<T, JsValue> {
     serde_wasm_bindgen::from_value(value).map_err(|e| JsValue::from_str(&format!("{what}: {e}")))
+}
+
+/// Through a JSON value, for types that keep JSON text (plans, Classroom listings).
+fn from_js_json<T: serde::de::DeserializeOwned>(value: JsValue, what: &str) -> Result<T, JsValue> {
+    let value: serde_json::Value = from_js(value, what)?;
+    serde_json::from_value(value).map_err(|e| JsValue::from_str(&format!("{what}: {e}")))
 }
 
 fn engine_err(e: EngineError) -> JsValue {
@@ -29,11 +48,8 @@ pub fn engine_version() -> String {
 
 #[wasm_bindgen]
 pub fn plan(input: JsValue) -> Result<JsValue, JsValue> {
-    // Through a JSON value: the Classroom listings keep their pages as JSON text.
-    let input: serde_json::Value = from_js(input, "sync input")?;
-    let input: SyncInput = serde_json::from_value(input)
-        .map_err(|e| JsValue::from_str(&format!("sync input: {e}")))?;
-    to_js(&crate::plan(&input).map_err(engine_err)?)
+    let input: SyncInput = from_js_json(input, "sync input")?;
+    plan_to_js(&crate::plan(&input).map_err(engine_err)?)
 }
 
 /// Plans from the JSON text of a `SyncInput`, the exact bytes the host stored, and returns the
@@ -49,20 +65,20 @@ pub fn plan_id_from_json(input_json: &str) -> Result<String, JsValue> {
 pub fn plan_from_json(input_json: &str) -> Result<JsValue, JsValue> {
     let input: SyncInput = serde_json::from_str(input_json)
         .map_err(|e| JsValue::from_str(&format!("sync input: {e}")))?;
-    to_js(&crate::plan(&input).map_err(engine_err)?)
+    plan_to_js(&crate::plan(&input).map_err(engine_err)?)
 }
 
 #[wasm_bindgen]
 pub fn approve(plan: JsValue, decisions: JsValue) -> Result<JsValue, JsValue> {
-    let plan: SyncPlan = from_js(plan, "plan")?;
+    let plan: SyncPlan = from_js_json(plan, "plan")?;
     let decisions: Decisions = from_js(decisions, "decisions")?;
-    to_js(&crate::approve(&plan, &decisions).map_err(engine_err)?)
+    plan_to_js(&crate::approve(&plan, &decisions).map_err(engine_err)?)
 }
 
 #[wasm_bindgen]
 pub fn commit(state: JsValue, plan: JsValue, outcomes: JsValue) -> Result<JsValue, JsValue> {
     let state: SyncState = from_js(state, "state")?;
-    let plan: SyncPlan = from_js(plan, "plan")?;
+    let plan: SyncPlan = from_js_json(plan, "plan")?;
     let outcomes: Vec<OpOutcome> = from_js(outcomes, "outcomes")?;
     to_js(&crate::commit(&state, &plan, &outcomes).map_err(engine_err)?)
 }

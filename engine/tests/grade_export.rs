@@ -15,29 +15,29 @@ fn graded() -> Value {
     v
 }
 
-fn body(op: &PlannedOp) -> &Value {
+fn body(op: &PlannedOp) -> Value {
     match &op.action {
-        Action::OneRosterPut { body, .. } => body,
+        Action::OneRosterPut { body, .. } => body.to_value().expect("a put's body is JSON"),
         other => panic!("not a put: {other:?}"),
     }
 }
 
-fn result_for<'a>(plan: &'a SyncPlan, work: &str, user: &str) -> Option<&'a Value> {
+fn result_for(plan: &SyncPlan, work: &str, user: &str) -> Option<Value> {
     let id = result_id("5001", work, user);
     plan.ops
         .iter()
         .find(|o| matches!(&o.action, Action::OneRosterPut { sourced_id, .. } if *sourced_id == id))
-        .map(|o| &body(o)["result"])
+        .map(|o| body(o)["result"].clone())
 }
 
-fn line_item<'a>(plan: &'a SyncPlan, work: &str) -> &'a Value {
+fn line_item(plan: &SyncPlan, work: &str) -> Value {
     let id = line_item_id("5001", work);
     let op = plan
         .ops
         .iter()
         .find(|o| matches!(&o.action, Action::OneRosterPut { sourced_id, .. } if *sourced_id == id))
         .expect("lineItem op");
-    &body(op)["lineItem"]
+    body(op)["lineItem"].clone()
 }
 
 #[test]
@@ -263,13 +263,10 @@ fn ids_are_derived_from_classroom_ids() {
 fn sis_gradebook_from(plan: &SyncPlan) -> (Vec<Value>, Vec<Value>) {
     let (mut items, mut results) = (Vec::new(), Vec::new());
     for op in &plan.ops {
-        if let Action::OneRosterPut {
-            collection, body, ..
-        } = &op.action
-        {
+        if let Action::OneRosterPut { collection, .. } = &op.action {
             match collection.as_str() {
-                "lineItems" => items.push(body["lineItem"].clone()),
-                _ => results.push(body["result"].clone()),
+                "lineItems" => items.push(body(op)["lineItem"].clone()),
+                _ => results.push(body(op)["result"].clone()),
             }
         }
     }

@@ -11,6 +11,7 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 const DAY1: &str = include_str!("../../tests/fixtures/district-day1.json");
+const GRADED: &str = include_str!("../../tests/fixtures/classroom-graded.json");
 
 fn js(json: &str) -> JsValue {
     js_sys_parse(json)
@@ -76,4 +77,56 @@ fn errors_come_back_as_values() {
             .contains("enrollment")
     );
     assert!(!web::engine_version().is_empty());
+}
+
+#[wasm_bindgen_test]
+fn grade_writes_reach_javascript_as_objects_and_come_back() {
+    use classbridge_engine::plan::{Action, OutcomeResult};
+    use classbridge_engine::{OpOutcome, SyncInput};
+    // Day 1 applied cleanly, then teachers grade: the next plan writes grades to the SIS.
+    let day1: SyncInput = serde_json::from_str(DAY1).unwrap();
+    let first = classbridge_engine::plan(&day1).unwrap();
+    let outcomes: Vec<OpOutcome> = first
+        .ops
+        .iter()
+        .map(|op| OpOutcome {
+            op_id: op.op_id.clone(),
+            // The course ids the graded fixture's listings use.
+            result: OutcomeResult::Succeeded {
+                remote_id: match &op.action {
+                    Action::ClassroomCreateCourse { alias, .. } => {
+                        Some(alias.replace("d:cl", "500"))
+                    }
+                    _ => None,
+                },
+            },
+        })
+        .collect();
+    let state = classbridge_engine::commit(&day1.previous_state, &first, &outcomes).unwrap();
+    let mut next: serde_json::Value = serde_json::from_str(DAY1).unwrap();
+    next["previousState"] = serde_json::to_value(&state).unwrap();
+    next["now"] = "2026-10-01T06:00:00Z".into();
+    next["classroom"] = serde_json::from_str(GRADED).unwrap();
+
+    let plan = web::plan(js(&next.to_string())).expect("a plan");
+    let json = to_json(&plan);
+    let puts: Vec<&serde_json::Value> = json["ops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|op| op["action"]["type"] == "oneRosterPut")
+        .collect();
+    assert!(!puts.is_empty(), "graded work is written to the SIS");
+    for put in &puts {
+        let body = &put["action"]["body"];
+        assert!(
+            body.get("result")
+                .or(body.get("lineItem"))
+                .is_some_and(|r| r["sourcedId"].is_string()),
+            "a write's body is a plain object with its record: {body}"
+        );
+    }
+    // The plan goes back in as it came out.
+    let approved = web::approve(plan, js("{}")).expect("approved");
+    assert_eq!(to_json(&approved)["ops"], json["ops"]);
 }

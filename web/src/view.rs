@@ -534,7 +534,9 @@ pub fn approve_bar(s: &State) -> String {
 /// The record a OneRoster write sends (grade exports keep it only in the action's body).
 fn sent(op: &PlannedOp) -> Option<Value> {
     match &op.action {
-        Action::OneRosterPut { body, .. } => body.as_object()?.values().next().cloned(),
+        Action::OneRosterPut { body, .. } => {
+            body.to_value().ok()?.as_object()?.values().next().cloned()
+        }
         _ => None,
     }
 }

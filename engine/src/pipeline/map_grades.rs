@@ -12,6 +12,7 @@ use super::ops::{OpDraft, Phase};
 use super::result_body::{GuidRef, ResultBody, flag};
 use crate::config::{MissingDueDate, OneRosterVersion, SourceConfig, SyncConfig};
 use crate::hash::{digest, stable_uuid};
+use crate::json_text::JsonText;
 use crate::model::*;
 use crate::plan::{Action, OpChange, OpEntity, StateEffect};
 use crate::state::{AppliedClassroom, ExportedGradebook, ExportedRecord};
@@ -476,7 +477,30 @@ fn put_op(
     }
     // When, not what: kept out of the digest so an unchanged grade is never sent again.
     body.insert("dateLastModified".into(), json!(ctx.now));
-    let body_value = Value::Object(body);
+    let summary = match kind {
+        EntityKind::LineItem => format!(
+            "put lineItem '{}' in source '{}'",
+            body.get("title")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+            source.id
+        ),
+        _ => format!(
+            "put result {} for student {} in source '{}'",
+            body.get("score")
+                .map(Value::to_string)
+                .unwrap_or_else(|| body
+                    .get("scoreStatus")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()),
+            body.get("student")
+                .and_then(|s| s.get("sourcedId"))
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+            source.id
+        ),
+    };
     out.ops.push(OpDraft {
         phase: if kind == EntityKind::LineItem {
             Phase::LineItemPut
@@ -498,27 +522,7 @@ fn put_op(
         class_id: Some(class.sourced_id.clone()),
         school_id: Some(class.school.clone()),
         person: None,
-        summary: match kind {
-            EntityKind::LineItem => format!(
-                "put lineItem '{}' in source '{}'",
-                body_value["title"].as_str().unwrap_or_default(),
-                source.id
-            ),
-            _ => format!(
-                "put result {} for student {} in source '{}'",
-                body_value
-                    .get("score")
-                    .map(Value::to_string)
-                    .unwrap_or_else(|| body_value["scoreStatus"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string()),
-                body_value["student"]["sourcedId"]
-                    .as_str()
-                    .unwrap_or_default(),
-                source.id
-            ),
-        },
+        summary,
         before: None,
         // The record is the action's body; a copy here would double a gradebook plan's size.
         after: None,
@@ -526,7 +530,7 @@ fn put_op(
             source_id: source.id.clone(),
             collection: kind.collection().into(),
             sourced_id: id.to_string(),
-            body: json!({ kind.singular(): body_value }),
+            body: JsonText::enveloped(kind.singular(), body),
         },
         effect,
     });

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use classbridge_engine::config::OneRosterVersion;
 use classbridge_engine::input::{Collection, FetchMode};
+use classbridge_engine::json_text::JsonText;
 use rand::RngExt;
 use reqwest::{Client, Method, StatusCode, Url};
 use serde_json::Value;
@@ -142,7 +143,7 @@ impl OneRosterClient {
         &self,
         method: Method,
         url: Url,
-        body: Option<&Value>,
+        body: Option<&JsonText>,
     ) -> Result<(StatusCode, reqwest::header::HeaderMap, Vec<u8>), HttpError> {
         let path = url.path().to_string();
         for attempt in 0..2 {
@@ -370,7 +371,7 @@ impl OneRosterClient {
         &self,
         collection: &str,
         sourced_id: &str,
-        body: &Value,
+        body: &JsonText,
     ) -> Result<(), HttpError> {
         let url = self.record_url(collection, sourced_id)?;
         let answer = self.call(Method::PUT, url.clone(), Some(body)).await?;
