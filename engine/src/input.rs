@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::config::SyncConfig;
 use crate::json_text::JsonText;
@@ -31,7 +30,7 @@ pub struct SourceData {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
-#[serde(rename_all = "camelCase", tag = "format")]
+#[serde(rename_all = "camelCase", tag = "format", try_from = "PayloadFields")]
 pub enum SourcePayload {
     /// Pages of OneRoster REST collections, as the server sent them (envelope included).
     #[serde(rename = "oneRosterJson")]
@@ -43,12 +42,50 @@ pub enum SourcePayload {
     Csv { files: BTreeMap<String, String> },
 }
 
+/// The payload's wire form, read as a plain struct: serde would read an internally tagged
+/// enum into a tree first (to find the tag), and the pages are to stay text.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PayloadFields {
+    format: PayloadFormat,
+    collections: Option<BTreeMap<String, Collection>>,
+    files: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+enum PayloadFormat {
+    #[serde(rename = "oneRosterJson")]
+    Json,
+    #[serde(rename = "oneRosterCsv")]
+    Csv,
+}
+
+impl TryFrom<PayloadFields> for SourcePayload {
+    type Error = String;
+
+    fn try_from(fields: PayloadFields) -> Result<Self, String> {
+        match (fields.format, fields.collections, fields.files) {
+            (PayloadFormat::Json, Some(collections), None) => {
+                Ok(SourcePayload::Json { collections })
+            }
+            (PayloadFormat::Csv, None, Some(files)) => Ok(SourcePayload::Csv { files }),
+            (PayloadFormat::Json, _, _) => {
+                Err("a oneRosterJson payload has `collections` (and no `files`)".into())
+            }
+            (PayloadFormat::Csv, _, _) => {
+                Err("a oneRosterCsv payload has `files` (and no `collections`)".into())
+            }
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Collection {
     #[serde(default)]
     pub mode: FetchMode,
-    pub pages: Vec<Value>,
+    /// Pages as the server sent them (JSON text), read record by record during ingest.
+    pub pages: Vec<JsonText>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]

@@ -533,3 +533,55 @@ fn the_fetch_mode_defaults_to_full() {
     let c: Collection = serde_json::from_value(json!({"pages": []})).unwrap();
     assert_eq!(c.mode, FetchMode::Full);
 }
+
+#[test]
+fn a_page_that_is_not_an_object_or_a_list_that_is_not_one_holds_the_collection() {
+    for (page, reason) in [
+        (json!("oops"), "users page 2 is text, not an object"),
+        (
+            json!({"users": 5}),
+            "users page 2: 'users' is a number, not a list",
+        ),
+        (
+            json!({"users": {"sourcedId": "u1"}}),
+            "'users' is an object, not a list",
+        ),
+    ] {
+        let mut v = after_day1("2026-09-02T06:00:00Z");
+        collections(&mut v)["users"]["pages"][1] = page;
+        let p = plan(&v);
+        assert!(
+            p.holds
+                .iter()
+                .any(|h| h.code == HoldCode::UnreadableCollection
+                    && h.entity == Some(EntityKind::User)),
+            "{reason}"
+        );
+        assert!(
+            p.record_issues.iter().any(|i| i.reason.contains(reason)),
+            "{reason}: {:?}",
+            p.record_issues
+        );
+    }
+}
+
+#[test]
+fn a_payload_must_carry_what_its_format_says() {
+    let mut v = day1();
+    let payload = &mut v["sources"][0]["payload"];
+    payload["files"] = json!({});
+    let err = serde_json::from_value::<classbridge_engine::SyncInput>(v.clone())
+        .expect_err("collections and files together");
+    assert!(
+        err.to_string()
+            .contains("oneRosterJson payload has `collections`"),
+        "{err}"
+    );
+    v["sources"][0]["payload"] = json!({"format": "oneRosterCsv", "collections": {}});
+    let err =
+        serde_json::from_value::<classbridge_engine::SyncInput>(v).expect_err("csv without files");
+    assert!(
+        err.to_string().contains("oneRosterCsv payload has `files`"),
+        "{err}"
+    );
+}

@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use std::borrow::Cow;
-
-use super::raw::{Location, RawRecord, RawSource};
+use super::raw::{Location, RawObject, RawRecord, RawSource};
 use crate::input::FetchMode;
 use crate::model::{EntityKind, RecordIssue};
 
@@ -197,7 +195,7 @@ fn rows<'a>(
             obj.insert(key.clone(), value);
         }
         out.push(RawRecord {
-            obj: Cow::Owned(obj),
+            obj: RawObject::Tree(obj),
             location: Location::CsvLine { file, line },
         });
     }
@@ -214,15 +212,17 @@ fn attach_roles(
         .iter()
         .enumerate()
         .filter_map(|(i, u)| {
-            u.obj
+            tree(&u.obj)?
                 .get("sourcedId")
                 .and_then(Value::as_str)
                 .map(|id| (id.to_string(), i))
         })
         .collect();
     for role in roles {
-        let user_id = role
-            .obj
+        let Some(role_row) = tree(&role.obj) else {
+            continue;
+        };
+        let user_id = role_row
             .get("user")
             .and_then(Value::as_str)
             .unwrap_or_default()
@@ -236,19 +236,28 @@ fn attach_roles(
             ));
             continue;
         };
-        let entry = users[i]
-            .obj
-            .to_mut()
+        let RawObject::Tree(user) = &mut users[i].obj else {
+            continue;
+        };
+        let entry = user
             .entry("roles")
             .or_insert_with(|| Value::Array(Vec::new()));
         if let Value::Array(list) = entry {
             let mut r = Map::new();
             for key in ["roleType", "role", "org"] {
-                if let Some(v) = role.obj.get(key) {
+                if let Some(v) = role_row.get(key) {
                     r.insert(key.into(), v.clone());
                 }
             }
             list.push(Value::Object(r));
         }
+    }
+}
+
+/// CSV rows are always built as objects.
+fn tree<'r>(obj: &'r RawObject<'_>) -> Option<&'r Map<String, Value>> {
+    match obj {
+        RawObject::Tree(map) => Some(map),
+        RawObject::Text(_) => None,
     }
 }

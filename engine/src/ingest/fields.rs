@@ -177,6 +177,18 @@ pub fn split_list(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// What a piece of JSON text is, from its first character (it is valid JSON already).
+pub fn raw_kind(text: &str) -> &'static str {
+    match text.trim_start().as_bytes().first() {
+        Some(b'{') => "an object",
+        Some(b'[') => "a list",
+        Some(b'"') => "text",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    }
+}
+
 pub fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",

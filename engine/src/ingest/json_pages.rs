@@ -2,12 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use serde_json::value::RawValue;
 
-use super::fields::kind;
-use std::borrow::Cow;
-
-use super::raw::{Location, RawRecord, RawSource};
+use super::fields::raw_kind;
+use super::raw::{Location, RawObject, RawRecord, RawSource};
 use crate::input::Collection;
 use crate::model::{EntityKind, RecordIssue};
 
@@ -55,10 +53,12 @@ fn read_pages<'a>(
     let mut records = Vec::new();
     for (page_no, page) in collection.pages.iter().enumerate() {
         let page_no = page_no + 1;
-        let Value::Object(page_obj) = page else {
+        // Only the page's top level is read here; its records stay text until their table
+        // is built.
+        let Ok(page_obj) = serde_json::from_str::<BTreeMap<String, &RawValue>>(page.json()) else {
             return Err(format!(
                 "{name} page {page_no} is {}, not an object; the collection was not used",
-                kind(page)
+                raw_kind(page.json())
             ));
         };
         let Some(items) = page_obj.get(envelope) else {
@@ -66,28 +66,28 @@ fn read_pages<'a>(
                 "{name} page {page_no} has no '{envelope}' key; a page without its envelope is an error, not an empty roster"
             ));
         };
-        let Value::Array(items) = items else {
+        let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(items.get()) else {
             return Err(format!(
                 "{name} page {page_no}: '{envelope}' is {}, not a list",
-                kind(items)
+                raw_kind(items.get())
             ));
         };
-        for (i, item) in items.iter().enumerate() {
+        for (i, item) in items.into_iter().enumerate() {
             let location = Location::Page {
                 collection: name,
                 page: page_no,
                 item: i + 1,
             };
-            match item {
-                Value::Object(obj) => records.push(RawRecord {
-                    obj: Cow::Borrowed(obj),
+            match raw_kind(item.get()) {
+                "an object" => records.push(RawRecord {
+                    obj: RawObject::Text(item),
                     location,
                 }),
                 other => issues.push(RecordIssue::error(
                     source,
                     envelope,
                     None,
-                    format!("{location} is {}, not an object", kind(other)),
+                    format!("{location} is {other}, not an object"),
                 )),
             }
         }

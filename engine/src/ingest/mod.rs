@@ -9,7 +9,6 @@ mod json_pages;
 mod raw;
 mod record;
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde_json::{Map, Value};
@@ -150,9 +149,20 @@ impl Ctx<'_> {
         let source_id = self.source.id.clone();
         let entity = R::KIND.collection();
         for raw in collection.records {
-            let mut obj = raw.obj;
+            let mut obj = match raw.obj.into_tree() {
+                Ok(obj) => obj,
+                Err(reason) => {
+                    self.issues.push(RecordIssue::error(
+                        &source_id,
+                        entity,
+                        None,
+                        format!("{} {reason}", raw.location),
+                    ));
+                    continue;
+                }
+            };
             self.map_attributes(R::KIND, &mut obj);
-            let obj = &*obj;
+            let obj = &obj;
             let raw_id = obj
                 .get("sourcedId")
                 .and_then(Value::as_str)
@@ -233,7 +243,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn map_attributes(&self, kind: EntityKind, obj: &mut Cow<'_, Map<String, Value>>) {
+    fn map_attributes(&self, kind: EntityKind, obj: &mut Map<String, Value>) {
         let rules = self
             .config
             .attributes
@@ -243,7 +253,7 @@ impl Ctx<'_> {
             });
         for rule in rules {
             if let Some(value) = lookup(obj, &rule.from).filter(|v| !v.is_null()).cloned() {
-                obj.to_mut().insert(rule.to.clone(), value);
+                obj.insert(rule.to.clone(), value);
             }
         }
     }

@@ -1,19 +1,36 @@
 //! Raw collections: records still as JSON objects, grouped by entity, with where each came from.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::input::FetchMode;
 use crate::model::EntityKind;
 
-/// A record as read. REST records are borrowed from the input and only copied when an
-/// attribute mapping has to change them; CSV rows are built here and owned.
+/// A record as read, with where it was found.
 pub struct RawRecord<'a> {
-    pub obj: Cow<'a, Map<String, Value>>,
+    pub obj: RawObject<'a>,
     pub location: Location<'a>,
+}
+
+/// REST records stay JSON text, borrowed from the page, until their table is built: a
+/// collection's records are then parsed one at a time, never all at once. CSV rows are built
+/// as objects.
+pub enum RawObject<'a> {
+    Tree(Map<String, Value>),
+    Text(&'a RawValue),
+}
+
+impl RawObject<'_> {
+    pub fn into_tree(self) -> Result<Map<String, Value>, String> {
+        match self {
+            RawObject::Tree(map) => Ok(map),
+            RawObject::Text(text) => serde_json::from_str(text.get())
+                .map_err(|e| format!("is not a readable JSON object ({e})")),
+        }
+    }
 }
 
 /// Where a record was found. Formatted only when a message needs it: most records never do.

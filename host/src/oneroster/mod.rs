@@ -316,7 +316,10 @@ impl OneRosterClient {
             }
             previous_first = first;
             offset += count;
-            pages.push(page);
+            // Held as text until the engine reads it: a parsed page takes several times more.
+            pages.push(JsonText::from_value(&page).map_err(|e| {
+                incomplete(format!("the page at offset {offset} cannot be kept: {e}"))
+            })?);
             on_page(offset as usize);
             if total.is_some_and(|t| offset >= t) {
                 break;
