@@ -1,11 +1,10 @@
 //! Google Classroom resources as the API returns them (field names per the v1 discovery
-//! document). Unknown fields are kept in `extra`.
+//! document). Only the fields classbridge reads are kept: these are read-only views of what
+//! the API listed, never written back, and a district lists millions of them.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-
-pub use super::common::Extra;
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[serde(rename_all = "camelCase")]
@@ -25,8 +24,6 @@ pub struct ClassroomCourse {
     /// Filled from `courses.aliases.list`; not a field of the Course resource itself.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
@@ -36,8 +33,6 @@ pub struct UserProfile {
     pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_address: Option<String>,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
 
 /// A teacher or student of a course (both resources have the same shape).
@@ -48,8 +43,6 @@ pub struct CourseMember {
     pub user_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<UserProfile>,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
 
 impl CourseMember {
@@ -68,8 +61,6 @@ pub struct Topic {
     pub topic_id: String,
     #[serde(default)]
     pub name: String,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -97,8 +88,6 @@ pub struct GradeCategory {
     pub id: String,
     #[serde(default)]
     pub name: String,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
@@ -130,8 +119,6 @@ pub struct CourseWork {
     pub scheduled_time: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_time: Option<String>,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
@@ -153,8 +140,6 @@ pub struct StudentSubmission {
     pub draft_grade: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_time: Option<String>,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
 
 /// Everything read from Classroom, canonicalised and keyed for lookups.
