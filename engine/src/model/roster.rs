@@ -63,10 +63,13 @@ impl Roster {
     }
 
     /// The roster without the SIS gradebook, as it is kept in state.
-    pub fn without_gradebook(mut self) -> Roster {
-        self.line_items.clear();
-        self.results.clear();
-        self
+    /// Moves the gradebook (lineItems and results) out into a roster of its own.
+    pub fn take_gradebook(&mut self) -> Roster {
+        Roster {
+            line_items: std::mem::take(&mut self.line_items),
+            results: std::mem::take(&mut self.results),
+            ..Roster::default()
+        }
     }
 }
 

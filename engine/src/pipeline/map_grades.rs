@@ -20,7 +20,10 @@ use crate::state::{AppliedClassroom, ExportedGradebook, ExportedRecord};
 pub struct GradeContext<'a> {
     pub config: &'a SyncConfig,
     pub roster: &'a Roster,
+    /// Each source's roster, without its gradebook: where users and classes come from.
     pub sources: &'a BTreeMap<String, Roster>,
+    /// Each source's gradebook as read this run.
+    pub sis_gradebooks: &'a BTreeMap<String, Roster>,
     pub known: &'a AppliedClassroom,
     pub exported: &'a ExportedGradebook,
     /// `exported`, hashed: looked up once per submission.
@@ -426,7 +429,7 @@ fn apply_masters(
     if owned.is_empty() {
         return;
     }
-    let sis_roster = ctx.sources.get(&source.id);
+    let sis_roster = ctx.sis_gradebooks.get(&source.id);
     let sis_record: Option<Map<String, Value>> = match kind {
         EntityKind::LineItem => sis_roster
             .and_then(|r| r.line_items.get(&format!("{}{id}", source.sis_id_prefix)))
@@ -546,7 +549,7 @@ fn sis_has_same(
     id: &str,
     body: &Map<String, Value>,
 ) -> bool {
-    let Some(roster) = ctx.sources.get(&source.id) else {
+    let Some(roster) = ctx.sis_gradebooks.get(&source.id) else {
         return false;
     };
     let prefixed = format!("{}{id}", source.sis_id_prefix);

@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use crate::config::{SyncMode, validate};
 use crate::error::EngineError;
 use crate::input::SyncInput;
+use crate::model::Roster;
 use crate::plan::SyncPlan;
 
 fn add_counts(into: &mut BTreeMap<String, u64>, from: BTreeMap<String, u64>) {
@@ -65,10 +66,12 @@ pub fn run(input: &SyncInput) -> Result<SyncPlan, EngineError> {
     let sis_results = std::mem::take(&mut roster.results);
     let mut changes = diff::diff(&previous.roster, &roster);
     cascade::annotate(&previous.roster, &mut changes);
-    let sources_for_state: BTreeMap<_, _> = ingested
-        .sources
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone().without_gradebook()))
+    // Each source's gradebook (read only to compare with Classroom) is split off; the rest is
+    // what the state keeps of the source, moved there rather than copied.
+    let mut sources_for_state = ingested.sources;
+    let sis_gradebooks: BTreeMap<String, Roster> = sources_for_state
+        .iter_mut()
+        .map(|(id, source)| (id.clone(), source.take_gradebook()))
         .collect();
     holds.extend(hold::evaluate(
         config,
@@ -98,7 +101,8 @@ pub fn run(input: &SyncInput) -> Result<SyncPlan, EngineError> {
         let ctx = map_grades::GradeContext {
             config,
             roster: &roster,
-            sources: &ingested.sources,
+            sources: &sources_for_state,
+            sis_gradebooks: &sis_gradebooks,
             known: &classroom,
             exported: &previous.exported,
             ledger: map_grades::Ledger::new(&previous.exported),
