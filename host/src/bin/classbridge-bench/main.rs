@@ -32,8 +32,8 @@ struct Cli {
 enum Command {
     /// plan on generated districts: first sync and incremental, native, wasmtime, parse-only.
     Plan {
-        /// Comma-separated district sizes (s, m; l needs more memory than 24 GiB, see
-        /// BENCHMARKS.md).
+        /// Comma-separated district sizes: s, m, l (l is measured natively only: its input
+        /// does not fit wasm32's 4 GiB; see BENCHMARKS.md).
         #[arg(long, default_value = "s,m")]
         sizes: String,
         /// Processes per cell; the median wall time is reported (the machine is shared).
@@ -50,7 +50,11 @@ enum Command {
         dir: PathBuf,
     },
     /// One measurement in a fresh process, so peak memory is its own (used by `plan`).
+    /// RUNTIME: parse (into the engine's input types), tree (into a JSON tree), native, wasm.
     Measure { input: PathBuf, runtime: String },
+    /// The state after a fully successful first sync, computed in a process of its own
+    /// (used by `gen`).
+    FirstState { input: PathBuf, out: PathBuf },
     /// Diff two OneRoster CSV snapshots (users and enrollments, 1% changed) with the engine
     /// and with the peers daff (npm) and csv-diff (PyPI), installed under DIR/peers if missing.
     CsvDiff {
@@ -101,23 +105,85 @@ fn limits() -> EngineLimits {
     }
 }
 
+/// Writes `{size}-first.json` and `{size}-incremental.json`. Built to fit district L in this
+/// machine's memory: the first sync's state is computed in a process of its own, and the
+/// district is generated again (it is seeded) rather than kept while that runs.
 fn generate(size: &str, dir: &Path) -> anyhow::Result<()> {
     let size_v = Size::parse(size).context("size must be tiny, s, m or l")?;
     std::fs::create_dir_all(dir)?;
     let t = Instant::now();
+    let first_path = dir.join(format!("{size}-first.json"));
+    let state_path = dir.join(format!("{size}-first-state.json"));
+    {
+        let district = District::generate(size_v, 2026);
+        let classroom = workload::classroom(&district, 2);
+        let first = workload::input(
+            &district,
+            classroom,
+            serde_json::to_value(classbridge_engine::SyncState::default())?,
+            "2026-09-21T06:00:00Z",
+        );
+        drop(district);
+        write_json(&first_path, &first)?;
+    }
+    eprintln!(
+        "first-sync input written ({:.0}s)",
+        t.elapsed().as_secs_f64()
+    );
+    let r = run_self(&[
+        "first-state",
+        &first_path.display().to_string(),
+        &state_path.display().to_string(),
+    ])?;
+    if let Some(e) = r.get("error") {
+        bail!("the first sync's state could not be computed: {e}");
+    }
+    eprintln!("first-sync state: {r} ({:.0}s)", t.elapsed().as_secs_f64());
+    // 1% of the district changes, and 1% of the grades.
     let mut district = District::generate(size_v, 2026);
     let mut classroom = workload::classroom(&district, 2);
-    let first = workload::input(
-        &district,
-        classroom.clone(),
-        serde_json::to_value(classbridge_engine::SyncState::default())?,
-        "2026-09-21T06:00:00Z",
-    );
-    let first_bytes = serde_json::to_vec(&first)?;
-    std::fs::write(dir.join(format!("{size}-first.json")), &first_bytes)?;
-    // The state after a fully successful first sync, then 1% of the district changes.
-    let input: SyncInput = serde_json::from_slice(&first_bytes)?;
+    workload::change_one_percent(&mut district);
+    workload::regrade_one_percent(&mut classroom);
+    let incremental = workload::input(&district, classroom, Value::Null, "2026-09-22T06:00:00Z");
+    drop(district);
+    let state_text = std::fs::read_to_string(&state_path)?;
+    let state = serde_json::value::RawValue::from_string(state_text)?;
+    let Value::Object(fields) = &incremental else {
+        bail!("the generated input is not an object");
+    };
+    // The state goes in as the text the first run wrote: parsed, L's would need many GB.
+    #[derive(serde::Serialize)]
+    #[serde(untagged)]
+    enum Part<'a> {
+        Tree(&'a Value),
+        Text(&'a serde_json::value::RawValue),
+    }
+    let mut parts: std::collections::BTreeMap<&str, Part> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), Part::Tree(v)))
+        .collect();
+    parts.insert("previousState", Part::Text(&state));
+    write_json(&dir.join(format!("{size}-incremental.json")), &parts)?;
+    std::fs::remove_file(&state_path)?;
+    eprintln!("generated {size} in {:.1}s", t.elapsed().as_secs_f64());
+    println!("{}", json!({"generated": size}));
+    Ok(())
+}
+
+fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    serde_json::to_writer(&mut out, value)?;
+    std::io::Write::flush(&mut out)?;
+    Ok(())
+}
+
+/// The state after a fully successful first sync (every operation succeeded).
+fn first_state(input: &Path, out: &Path) -> anyhow::Result<Value> {
+    let bytes = std::fs::read(input)?;
+    let input: SyncInput = serde_json::from_slice(&bytes)?;
+    drop(bytes);
     let plan = classbridge_engine::plan(&input).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let previous = input.previous_state;
     let outcomes: Vec<OpOutcome> = plan
         .ops
         .iter()
@@ -128,52 +194,12 @@ fn generate(size: &str, dir: &Path) -> anyhow::Result<()> {
             },
         })
         .collect();
-    let state = classbridge_engine::commit(&input.previous_state, &plan, &outcomes)
+    let state = classbridge_engine::commit(&previous, &plan, &outcomes)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    drop(input);
-    workload::change_one_percent(&mut district);
-    workload::regrade_one_percent(&mut classroom);
-    let kinds = |plan: &SyncPlan| {
-        let mut counts = std::collections::BTreeMap::<String, usize>::new();
-        for op in &plan.ops {
-            *counts
-                .entry(format!("{:?} {:?}", op.entity, op.change))
-                .or_default() += 1;
-        }
-        counts
-    };
-    eprintln!("first-sync operations: {:?}", kinds(&plan));
-    let incremental = workload::input(
-        &district,
-        classroom,
-        serde_json::to_value(&state)?,
-        "2026-09-22T06:00:00Z",
-    );
-    let incremental_bytes = serde_json::to_vec(&incremental)?;
-    std::fs::write(
-        dir.join(format!("{size}-incremental.json")),
-        &incremental_bytes,
-    )?;
-    if std::env::var_os("CB_BENCH_EXPLAIN").is_some() {
-        let input: SyncInput = serde_json::from_slice(&incremental_bytes)?;
-        let plan = classbridge_engine::plan(&input).map_err(|e| anyhow::anyhow!("{e}"))?;
-        eprintln!("incremental operations: {:?}", kinds(&plan));
-        for op in plan
-            .ops
-            .iter()
-            .filter(|o| o.entity != classbridge_engine::plan::OpEntity::Student)
-            .take(2)
-        {
-            eprintln!("first: {}", serde_json::to_string(op)?);
-        }
-    }
-    eprintln!(
-        "generated {size} in {:.1}s ({} first-sync operations)",
-        t.elapsed().as_secs_f64(),
-        plan.ops.len()
-    );
-    println!("{}", json!({"generated": size}));
-    Ok(())
+    let ops = plan.ops.len();
+    drop((plan, outcomes, previous));
+    write_json(out, &state)?;
+    Ok(json!({"ops": ops, "peak_rss_mb": peak_rss_mb()}))
 }
 
 fn measure(input: &Path, runtime: &str) -> anyhow::Result<Value> {
@@ -187,9 +213,18 @@ fn measure(input: &Path, runtime: &str) -> anyhow::Result<Value> {
             std::hint::black_box(&parsed);
             (0, e)
         }
+        "tree" => {
+            let t = Instant::now();
+            let parsed: Value = serde_json::from_slice(&bytes)?;
+            let e = t.elapsed();
+            std::hint::black_box(&parsed);
+            (0, e)
+        }
         "native" => {
             let t = Instant::now();
             let parsed: SyncInput = serde_json::from_slice(&bytes)?;
+            // An embedder has no use for the bytes once they are parsed.
+            drop(bytes);
             let plan = classbridge_engine::plan(&parsed).map_err(|e| anyhow::anyhow!("{e}"))?;
             let out = serde_json::to_vec(&plan)?;
             let e = t.elapsed();
@@ -203,7 +238,7 @@ fn measure(input: &Path, runtime: &str) -> anyhow::Result<Value> {
             let plan: SyncPlan = rt.call("cb_plan", &bytes)?;
             (plan.ops.len(), t.elapsed())
         }
-        other => bail!("runtime must be parse, native or wasm, not {other}"),
+        other => bail!("runtime must be parse, tree, native or wasm, not {other}"),
     };
     Ok(
         json!({"wall_ms": elapsed.as_secs_f64() * 1000.0, "peak_rss_mb": peak_rss_mb(), "input_mb": input_mb, "ops": ops}),
@@ -250,9 +285,9 @@ fn measure_median(path: &str, runtime: &str, runs: usize) -> anyhow::Result<Valu
 
 fn plan_table(sizes: &str, runs: usize, dir: &Path) -> anyhow::Result<()> {
     println!(
-        "| size | sync | input MB | parse-only ms | native ms | wasmtime ms | wasmtime/native | plan/parse (native) | native peak MB | wasmtime peak MB | peak/input (native) | ops |"
+        "| size | sync | input MB | parse ms (engine input) | parse ms (JSON tree) | native ms | wasmtime ms | wasmtime/native | native/parse (engine input) | native/parse (JSON tree) | native peak MB | wasmtime peak MB | peak/input (native) | peak/input (wasmtime) | ops |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for size in sizes.split(',').map(str::trim) {
         let first = dir.join(format!("{size}-first.json"));
         if !first.exists() {
@@ -268,6 +303,7 @@ fn plan_table(sizes: &str, runs: usize, dir: &Path) -> anyhow::Result<()> {
                 .display()
                 .to_string();
             let parse = measure_median(&path, "parse", runs)?;
+            let tree = measure_median(&path, "tree", runs)?;
             let native = measure_median(&path, "native", runs)?;
             let wasm = measure_median(&path, "wasm", runs)?;
             let f = |v: &Value, k: &str| v[k].as_f64();
@@ -280,18 +316,21 @@ fn plan_table(sizes: &str, runs: usize, dir: &Path) -> anyhow::Result<()> {
                 _ => "—".into(),
             };
             println!(
-                "| {size} | {mode} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {size} | {mode} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 f(&native, "input_mb")
                     .or(f(&parse, "input_mb"))
                     .unwrap_or(0.0),
                 cell(&parse, "wall_ms"),
+                cell(&tree, "wall_ms"),
                 cell(&native, "wall_ms"),
                 cell(&wasm, "wall_ms"),
                 ratio(f(&wasm, "wall_ms"), f(&native, "wall_ms")),
                 ratio(f(&native, "wall_ms"), f(&parse, "wall_ms")),
+                ratio(f(&native, "wall_ms"), f(&tree, "wall_ms")),
                 cell(&native, "peak_rss_mb"),
                 cell(&wasm, "peak_rss_mb"),
                 ratio(f(&native, "peak_rss_mb"), f(&native, "input_mb")),
+                ratio(f(&wasm, "peak_rss_mb"), f(&wasm, "input_mb")),
                 native["ops"].as_u64().map_or("—".into(), |n| n.to_string()),
             );
         }
@@ -494,6 +533,10 @@ fn main() -> anyhow::Result<()> {
         Command::Gen { size, dir } => generate(&size, &dir),
         Command::Measure { input, runtime } => {
             println!("{}", measure(&input, &runtime)?);
+            Ok(())
+        }
+        Command::FirstState { input, out } => {
+            println!("{}", first_state(&input, &out)?);
             Ok(())
         }
         Command::CsvDiff { size, dir } => csvdiff::run(&size, &dir),
