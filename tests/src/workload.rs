@@ -1,6 +1,13 @@
 //! Benchmark workloads: a generated district as the engine's `SyncInput`, with Classroom
-//! listings holding graded work (2 courseWork per class, a submission per student each).
+//! listings holding graded work (a submission per student for each assignment).
+//!
+//! The input is streamed to a writer record by record: district L's input is several GB of
+//! JSON, and as one JSON tree it would not fit this machine's memory.
 
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::classroom::user_id;
@@ -16,18 +23,106 @@ pub fn rules() -> Value {
     })
 }
 
-fn pages(name: &str, records: &[Value]) -> Value {
-    let pages: Vec<Value> = if records.is_empty() {
-        vec![json!({ name: [] })]
-    } else {
-        records.chunks(PAGE).map(|c| json!({ name: c })).collect()
-    };
-    json!({"mode": "full", "pages": pages})
+/// What one benchmark run's input holds besides the district.
+pub struct Workload<'a, S: Serialize> {
+    /// Graded assignments per class.
+    pub works: usize,
+    /// Regrade about 1% of the submissions (every hundredth).
+    pub regrade: bool,
+    /// After the Classroom listings are written (so Classroom still shows the district as it
+    /// was), change 1% of the district before the SIS side is written.
+    pub change: bool,
+    pub previous_state: &'a S,
+    pub now: &'a str,
 }
 
-pub fn source(d: &District) -> Value {
-    let mut collections = serde_json::Map::new();
-    for name in [
+/// Writes a whole `SyncInput`. With `change`, `district` is left changed.
+pub fn write_input<W: Write, S: Serialize>(
+    out: &mut W,
+    district: &mut District,
+    workload: &Workload<'_, S>,
+) -> io::Result<()> {
+    out.write_all(br#"{"config":"#)?;
+    serde_json::to_writer(&mut *out, &rules())?;
+    out.write_all(br#","classroom":"#)?;
+    write_classroom(out, district, workload.works, workload.regrade)?;
+    if workload.change {
+        change_one_percent(district);
+    }
+    out.write_all(br#","sources":["#)?;
+    write_source(out, district)?;
+    out.write_all(br#"],"previousState":"#)?;
+    serde_json::to_writer(&mut *out, workload.previous_state)?;
+    out.write_all(br#","now":"#)?;
+    serde_json::to_writer(&mut *out, workload.now)?;
+    out.write_all(b"}")
+}
+
+/// A JSON array of pages `[{"key": [...]}, ...]` of `PAGE` records each, written as records
+/// arrive.
+struct PageWriter<'w, W: Write> {
+    out: &'w mut W,
+    key: &'static str,
+    in_page: usize,
+    pages: usize,
+}
+
+impl<'w, W: Write> PageWriter<'w, W> {
+    fn start(out: &'w mut W, key: &'static str) -> io::Result<Self> {
+        out.write_all(b"[")?;
+        Ok(PageWriter {
+            out,
+            key,
+            in_page: 0,
+            pages: 0,
+        })
+    }
+
+    fn open_page(&mut self) -> io::Result<()> {
+        if self.pages > 0 {
+            self.out.write_all(b",")?;
+        }
+        self.out.write_all(b"{")?;
+        serde_json::to_writer(&mut *self.out, self.key)?;
+        self.out.write_all(b":[")?;
+        self.pages += 1;
+        Ok(())
+    }
+
+    fn push<T: Serialize>(&mut self, record: &T) -> io::Result<()> {
+        if self.in_page == PAGE {
+            self.out.write_all(b"]}")?;
+            self.in_page = 0;
+        }
+        if self.in_page == 0 {
+            self.open_page()?;
+        } else {
+            self.out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *self.out, record)?;
+        self.in_page += 1;
+        Ok(())
+    }
+
+    /// `empty_page`: an empty listing is still one (empty) page, as a SIS answers.
+    fn finish(mut self, empty_page: bool) -> io::Result<()> {
+        if self.pages == 0 && empty_page {
+            self.open_page()?;
+            self.in_page = 1;
+        }
+        if self.pages > 0 {
+            self.out.write_all(b"]}")?;
+        }
+        self.out.write_all(b"]")
+    }
+}
+
+/// The district's SIS as one OneRoster REST source, in pages.
+pub fn write_source<W: Write>(out: &mut W, d: &District) -> io::Result<()> {
+    out.write_all(
+        br#"{"sourceId":"riverside","payload":{"format":"oneRosterJson","collections":{"#,
+    )?;
+    let names = [
         "orgs",
         "academicSessions",
         "courses",
@@ -35,31 +130,40 @@ pub fn source(d: &District) -> Value {
         "users",
         "enrollments",
         "categories",
-    ] {
-        collections.insert(
-            name.into(),
-            pages(name, d.collection(name).map(Vec::as_slice).unwrap_or(&[])),
-        );
+    ];
+    for (i, name) in names.into_iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, name)?;
+        out.write_all(br#":{"mode":"full","pages":"#)?;
+        let mut pages = PageWriter::start(out, name)?;
+        for record in d.collection(name).map(Vec::as_slice).unwrap_or(&[]) {
+            pages.push(record)?;
+        }
+        pages.finish(true)?;
+        out.write_all(b"}")?;
     }
-    json!({"sourceId": "riverside", "payload": {"format": "oneRosterJson", "collections": collections}})
+    out.write_all(b"}}}")
 }
 
-/// Classroom as it stands after a first roster sync, with `works` graded assignments per class.
-pub fn classroom(d: &District, works: usize) -> Value {
-    let mut courses = Vec::new();
-    let mut aliases = serde_json::Map::new();
-    let mut teachers = Vec::new();
-    let mut students = Vec::new();
-    let mut course_work = Vec::new();
-    let mut submissions = Vec::new();
-    let mut complete = Vec::new();
-    let email_of: std::collections::HashMap<&str, &str> = d
+/// One class as Classroom shows it after a first roster sync.
+struct ClassroomCourse<'d> {
+    id: String,
+    class_id: &'d str,
+    class: &'d Value,
+    owner: &'d str,
+    teachers: Vec<&'d str>,
+    students: Vec<&'d str>,
+}
+
+fn classroom_courses(d: &District) -> Vec<ClassroomCourse<'_>> {
+    let email_of: HashMap<&str, &str> = d
         .users
         .iter()
         .filter_map(|u| Some((u["sourcedId"].as_str()?, u["email"].as_str()?)))
         .collect();
-    let mut by_class: std::collections::HashMap<&str, Vec<(&str, &str)>> =
-        std::collections::HashMap::new();
+    let mut by_class: HashMap<&str, Vec<(&str, &str)>> = HashMap::new();
     for e in &d.enrollments {
         if let (Some(c), Some(u), Some(r)) = (
             e["class"]["sourcedId"].as_str(),
@@ -69,84 +173,125 @@ pub fn classroom(d: &District, works: usize) -> Value {
             by_class.entry(c).or_default().push((u, r));
         }
     }
-    for (n, class) in d.classes.iter().enumerate() {
-        let class_id = class["sourcedId"].as_str().unwrap_or_default();
-        let id = format!("{}", 100_000 + n);
-        let members = by_class.get(class_id).cloned().unwrap_or_default();
-        let owner = members
-            .iter()
-            .find(|(_, r)| *r == "teacher")
-            .and_then(|(u, _)| email_of.get(u))
-            .copied()
-            .unwrap_or("nobody@district.example");
-        courses.push(json!({"id": id, "name": class["title"], "section": class["classCode"], "room": class["location"],
-            "ownerId": user_id(owner), "courseState": "ACTIVE"}));
-        aliases.insert(
-            id.clone(),
-            json!([{"aliases": [{"alias": format!("d:{class_id}")}]}]),
-        );
-        let member = |email: &str| json!({"courseId": id, "userId": user_id(email), "profile": {"id": user_id(email), "emailAddress": email}});
-        let mut course_students = Vec::new();
-        for (u, role) in &members {
-            let Some(email) = email_of.get(u) else {
-                continue;
-            };
-            if *role == "teacher" {
-                teachers.push(member(email));
-            } else {
-                students.push(member(email));
-                course_students.push(*email);
-            }
-        }
-        for w in 0..works {
-            let cw = format!("{id}{w:02}");
-            course_work.push(json!({"courseId": id, "id": cw, "title": format!("Assignment {w} of {class_id}"),
-                "maxPoints": 100.0, "state": "PUBLISHED", "dueDate": {"year": 2026, "month": 9, "day": 20},
-                "creationTime": "2026-09-01T12:00:00Z", "updateTime": "2026-09-01T12:00:00Z"}));
-            for (k, email) in course_students.iter().enumerate() {
-                let grade = ((k * 7 + w * 13) % 101) as f64;
-                submissions.push(json!({"courseId": id, "courseWorkId": cw, "id": format!("{cw}-{k}"), "userId": user_id(email),
-                    "state": "RETURNED", "late": k % 10 == 0, "assignedGrade": grade,
-                    "creationTime": "2026-09-01T12:00:00Z", "updateTime": "2026-09-19T15:00:00Z"}));
-            }
-        }
-        complete.push(id);
-    }
-    let chunked = |key: &str, items: Vec<Value>| -> Vec<Value> {
-        items.chunks(PAGE).map(|c| json!({ key: c })).collect()
-    };
-    json!({
-        "courses": chunked("courses", courses),
-        "aliases": aliases,
-        "teachers": chunked("teachers", teachers),
-        "students": chunked("students", students),
-        "courseWork": chunked("courseWork", course_work),
-        "studentSubmissions": chunked("studentSubmissions", submissions),
-        "courseWorkComplete": complete,
-    })
-}
-
-pub fn input(d: &District, classroom: Value, previous_state: Value, now: &str) -> Value {
-    json!({"config": rules(), "sources": [source(d)], "classroom": classroom, "previousState": previous_state, "now": now})
-}
-
-/// Regrades about 1% of the submissions in a `classroom()` snapshot.
-pub fn regrade_one_percent(classroom: &mut Value) {
-    let mut k = 0;
-    if let Some(pages) = classroom["studentSubmissions"].as_array_mut() {
-        for page in pages {
-            if let Some(subs) = page["studentSubmissions"].as_array_mut() {
-                for sub in subs {
-                    k += 1;
-                    if k % 100 == 0 {
-                        let grade = sub["assignedGrade"].as_f64().unwrap_or(0.0);
-                        sub["assignedGrade"] = json!((grade + 1.0) % 101.0);
-                        sub["updateTime"] = json!("2026-09-21T15:00:00Z");
+    d.classes
+        .iter()
+        .enumerate()
+        .map(|(n, class)| {
+            let class_id = class["sourcedId"].as_str().unwrap_or_default();
+            let members = by_class.remove(class_id).unwrap_or_default();
+            let owner = members
+                .iter()
+                .find(|(_, r)| *r == "teacher")
+                .and_then(|(u, _)| email_of.get(u))
+                .copied()
+                .unwrap_or("nobody@district.example");
+            let mut teachers = Vec::new();
+            let mut students = Vec::new();
+            for (u, role) in members {
+                if let Some(email) = email_of.get(u) {
+                    if role == "teacher" {
+                        teachers.push(*email);
+                    } else {
+                        students.push(*email);
                     }
                 }
             }
+            ClassroomCourse {
+                id: format!("{}", 100_000 + n),
+                class_id,
+                class,
+                owner,
+                teachers,
+                students,
+            }
+        })
+        .collect()
+}
+
+/// Classroom's listings after a first roster sync, with `works` graded assignments per class.
+pub fn write_classroom<W: Write>(
+    out: &mut W,
+    d: &District,
+    works: usize,
+    regrade: bool,
+) -> io::Result<()> {
+    let courses = classroom_courses(d);
+    out.write_all(br#"{"courses":"#)?;
+    let mut pages = PageWriter::start(out, "courses")?;
+    for c in &courses {
+        pages.push(
+            &json!({"id": c.id, "name": c.class["title"], "section": c.class["classCode"],
+            "room": c.class["location"], "ownerId": user_id(c.owner), "courseState": "ACTIVE"}),
+        )?;
+    }
+    pages.finish(false)?;
+
+    out.write_all(br#","aliases":{"#)?;
+    for (i, c) in courses.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, &c.id)?;
+        out.write_all(b":")?;
+        serde_json::to_writer(
+            &mut *out,
+            &json!([{"aliases": [{"alias": format!("d:{}", c.class_id)}]}]),
+        )?;
+    }
+    out.write_all(b"}")?;
+
+    let member = |id: &str, email: &str| json!({"courseId": id, "userId": user_id(email), "profile": {"id": user_id(email), "emailAddress": email}});
+    for (key, teachers) in [("teachers", true), ("students", false)] {
+        write!(out, r#","{key}":"#)?;
+        let mut pages = PageWriter::start(out, key)?;
+        for c in &courses {
+            for email in if teachers { &c.teachers } else { &c.students } {
+                pages.push(&member(&c.id, email))?;
+            }
+        }
+        pages.finish(false)?;
+    }
+
+    out.write_all(br#","courseWork":"#)?;
+    let mut pages = PageWriter::start(out, "courseWork")?;
+    for c in &courses {
+        for w in 0..works {
+            pages.push(&json!({"courseId": c.id, "id": format!("{}{w:02}", c.id),
+                "title": format!("Assignment {w} of {}", c.class_id),
+                "maxPoints": 100.0, "state": "PUBLISHED", "dueDate": {"year": 2026, "month": 9, "day": 20},
+                "creationTime": "2026-09-01T12:00:00Z", "updateTime": "2026-09-01T12:00:00Z"}))?;
         }
     }
+    pages.finish(false)?;
+
+    out.write_all(br#","studentSubmissions":"#)?;
+    let mut pages = PageWriter::start(out, "studentSubmissions")?;
+    let mut n = 0usize;
+    for c in &courses {
+        for w in 0..works {
+            let cw = format!("{}{w:02}", c.id);
+            for (k, email) in c.students.iter().enumerate() {
+                n += 1;
+                let mut grade = ((k * 7 + w * 13) % 101) as f64;
+                let mut updated = "2026-09-19T15:00:00Z";
+                if regrade && n.is_multiple_of(100) {
+                    grade = (grade + 1.0) % 101.0;
+                    updated = "2026-09-21T15:00:00Z";
+                }
+                pages.push(&json!({"courseId": c.id, "courseWorkId": cw, "id": format!("{cw}-{k}"),
+                    "userId": user_id(email), "state": "RETURNED", "late": k % 10 == 0, "assignedGrade": grade,
+                    "creationTime": "2026-09-01T12:00:00Z", "updateTime": updated}))?;
+            }
+        }
+    }
+    pages.finish(false)?;
+
+    out.write_all(br#","courseWorkComplete":"#)?;
+    serde_json::to_writer(
+        &mut *out,
+        &courses.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+    )?;
+    out.write_all(b"}")
 }
 
 /// Changes about 1% of users (renamed) and enrollments (dropped).

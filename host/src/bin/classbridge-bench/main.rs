@@ -52,6 +52,14 @@ enum Command {
     /// One measurement in a fresh process, so peak memory is its own (used by `plan`).
     /// RUNTIME: parse (into the engine's input types), tree (into a JSON tree), native, wasm.
     Measure { input: PathBuf, runtime: String },
+    /// One generated input, streamed to OUT (used by `gen`): the first sync's, or with
+    /// `--state` the next day's over that state.
+    WriteInput {
+        size: String,
+        out: PathBuf,
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
     /// The state after a fully successful first sync, computed in a process of its own
     /// (used by `gen`).
     FirstState { input: PathBuf, out: PathBuf },
@@ -106,73 +114,80 @@ fn limits() -> EngineLimits {
 }
 
 /// Writes `{size}-first.json` and `{size}-incremental.json`. Built to fit district L in this
-/// machine's memory: the first sync's state is computed in a process of its own, and the
-/// district is generated again (it is seeded) rather than kept while that runs.
+/// machine's memory: each step runs in a process of its own (the district, about 6 GB as JSON
+/// trees at L, is generated again from its seed rather than kept), and inputs are streamed to
+/// disk record by record, never built as one JSON tree.
 fn generate(size: &str, dir: &Path) -> anyhow::Result<()> {
-    let size_v = Size::parse(size).context("size must be tiny, s, m or l")?;
+    Size::parse(size).context("size must be tiny, s, m or l")?;
     std::fs::create_dir_all(dir)?;
     let t = Instant::now();
-    let first_path = dir.join(format!("{size}-first.json"));
-    let state_path = dir.join(format!("{size}-first-state.json"));
-    {
-        let district = District::generate(size_v, 2026);
-        let classroom = workload::classroom(&district, 2);
-        let first = workload::input(
-            &district,
-            classroom,
-            serde_json::to_value(classbridge_engine::SyncState::default())?,
-            "2026-09-21T06:00:00Z",
-        );
-        drop(district);
-        write_json(&first_path, &first)?;
-    }
-    eprintln!(
-        "first-sync input written ({:.0}s)",
-        t.elapsed().as_secs_f64()
-    );
-    let r = run_self(&[
-        "first-state",
-        &first_path.display().to_string(),
-        &state_path.display().to_string(),
-    ])?;
-    if let Some(e) = r.get("error") {
-        bail!("the first sync's state could not be computed: {e}");
-    }
-    eprintln!("first-sync state: {r} ({:.0}s)", t.elapsed().as_secs_f64());
-    // 1% of the district changes, and 1% of the grades.
-    let mut district = District::generate(size_v, 2026);
-    let mut classroom = workload::classroom(&district, 2);
-    workload::change_one_percent(&mut district);
-    workload::regrade_one_percent(&mut classroom);
-    let incremental = workload::input(&district, classroom, Value::Null, "2026-09-22T06:00:00Z");
-    drop(district);
-    let state_text = std::fs::read_to_string(&state_path)?;
-    let state = serde_json::value::RawValue::from_string(state_text)?;
-    let Value::Object(fields) = &incremental else {
-        bail!("the generated input is not an object");
+    let path = |name: &str| {
+        dir.join(format!("{size}-{name}.json"))
+            .display()
+            .to_string()
     };
-    // The state goes in as the text the first run wrote: parsed, L's would need many GB.
-    #[derive(serde::Serialize)]
-    #[serde(untagged)]
-    enum Part<'a> {
-        Tree(&'a Value),
-        Text(&'a serde_json::value::RawValue),
-    }
-    let mut parts: std::collections::BTreeMap<&str, Part> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), Part::Tree(v)))
-        .collect();
-    parts.insert("previousState", Part::Text(&state));
-    write_json(&dir.join(format!("{size}-incremental.json")), &parts)?;
-    std::fs::remove_file(&state_path)?;
+    let (first, state, incremental) = (path("first"), path("first-state"), path("incremental"));
+    let step = |args: &[&str], what: &str| -> anyhow::Result<()> {
+        let r = run_self(args)?;
+        if let Some(e) = r.get("error") {
+            bail!("{what} failed: {e}");
+        }
+        eprintln!("{what}: {r} ({:.0}s)", t.elapsed().as_secs_f64());
+        Ok(())
+    };
+    step(&["write-input", size, &first], "first-sync input")?;
+    step(&["first-state", &first, &state], "first-sync state")?;
+    step(
+        &["write-input", size, &incremental, "--state", &state],
+        "incremental input",
+    )?;
+    std::fs::remove_file(&state)?;
     eprintln!("generated {size} in {:.1}s", t.elapsed().as_secs_f64());
     println!("{}", json!({"generated": size}));
     Ok(())
 }
 
+/// One generated input. Without `state`: the first sync's (empty state). With it: the next
+/// day's, 1% of the district and of the grades changed, over that state.
+fn write_input(size: &str, out: &Path, state: Option<&Path>) -> anyhow::Result<Value> {
+    let size = Size::parse(size).context("size must be tiny, s, m or l")?;
+    let mut district = District::generate(size, 2026);
+    // The state goes in as the text the first run wrote: parsed, L's would need many GB.
+    let previous = match state {
+        Some(path) => serde_json::value::RawValue::from_string(std::fs::read_to_string(path)?)?,
+        None => serde_json::value::to_raw_value(&classbridge_engine::SyncState::default())?,
+    };
+    let changed = state.is_some();
+    write_with(out, |w| {
+        workload::write_input(
+            w,
+            &mut district,
+            &workload::Workload {
+                works: 2,
+                regrade: changed,
+                change: changed,
+                previous_state: &previous,
+                now: if changed {
+                    "2026-09-22T06:00:00Z"
+                } else {
+                    "2026-09-21T06:00:00Z"
+                },
+            },
+        )
+    })?;
+    Ok(json!({"peak_rss_mb": peak_rss_mb()}))
+}
+
 fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    serde_json::to_writer(&mut out, value)?;
+    write_with(path, |out| Ok(serde_json::to_writer(out, value)?))
+}
+
+fn write_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    write(&mut out).with_context(|| format!("writing {}", path.display()))?;
     std::io::Write::flush(&mut out)?;
     Ok(())
 }
@@ -251,6 +266,15 @@ fn run_self(args: &[&str]) -> anyhow::Result<Value> {
         .args(args)
         .env("RUST_BACKTRACE", "0")
         .output()?;
+    if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&out.status) {
+        // SIGKILL from the kernel's out-of-memory killer is the usual one at district L.
+        let why = if signal == 9 {
+            "killed (signal 9: out of memory)".to_string()
+        } else {
+            format!("killed by signal {signal}")
+        };
+        return Ok(json!({ "error": why }));
+    }
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let error = stderr
@@ -533,6 +557,10 @@ fn main() -> anyhow::Result<()> {
         Command::Gen { size, dir } => generate(&size, &dir),
         Command::Measure { input, runtime } => {
             println!("{}", measure(&input, &runtime)?);
+            Ok(())
+        }
+        Command::WriteInput { size, out, state } => {
+            println!("{}", write_input(&size, &out, state.as_deref())?);
             Ok(())
         }
         Command::FirstState { input, out } => {
