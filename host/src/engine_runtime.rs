@@ -39,10 +39,12 @@ pub enum RuntimeError {
         "the engine ran out of fuel (limit {0}); raise engine.fuel in the config if the district is that large"
     )]
     OutOfFuel(u64),
-    #[error(
-        "the engine needed more memory than the {0}-byte cap; raise engine.memoryBytes in the config"
-    )]
+    #[error("{}", out_of_memory(*.0))]
     OutOfMemory(usize),
+    #[error(
+        "the engine's input is {0} bytes; one call of the engine module takes at most 2 GiB (its memory is 32-bit)"
+    )]
+    RequestTooLarge(usize),
     #[error("the engine trapped: {0}")]
     Trap(String),
     #[error("the engine refused the request: {kind}: {message}")]
@@ -53,6 +55,26 @@ pub enum RuntimeError {
     },
     #[error("the engine's answer could not be read: {0}")]
     BadAnswer(String),
+}
+
+/// The advice depends on the cap: a wasm32 module cannot address more than 4 GiB.
+fn out_of_memory(cap: usize) -> String {
+    if cap >= WASM32_MEMORY_MAX {
+        format!(
+            "the engine needed more than {cap} bytes, all a wasm32 module can address: this input is too large for one run of the engine module"
+        )
+    } else {
+        format!(
+            "the engine needed more memory than the {cap}-byte cap; raise engine.memory_mb in the config (at most 4096)"
+        )
+    }
+}
+
+const WASM32_MEMORY_MAX: usize = 4 << 30;
+
+/// The ABI passes lengths as i32.
+fn request_len(len: usize) -> Result<i32, RuntimeError> {
+    i32::try_from(len).map_err(|_| RuntimeError::RequestTooLarge(len))
 }
 
 fn hex_prefix(bytes: &[u8]) -> String {
@@ -67,6 +89,8 @@ pub struct EngineRuntime {
     engine: Engine,
     module: Module,
     limits: EngineLimits,
+    /// Whether calls are metered with fuel (always, except in benchmarks).
+    metered: bool,
 }
 
 impl EngineRuntime {
@@ -75,8 +99,18 @@ impl EngineRuntime {
     }
 
     pub fn from_bytes(wasm: &[u8], limits: EngineLimits) -> Result<Self, RuntimeError> {
+        Self::compile(wasm, limits, true)
+    }
+
+    /// The embedded module without fuel metering (`limits.fuel` is ignored), so a benchmark
+    /// can show what metering costs. The host itself always meters.
+    pub fn without_fuel_metering(limits: EngineLimits) -> Result<Self, RuntimeError> {
+        Self::compile(ENGINE_WASM, limits, false)
+    }
+
+    fn compile(wasm: &[u8], limits: EngineLimits, metered: bool) -> Result<Self, RuntimeError> {
         let mut config = Config::new();
-        config.consume_fuel(true);
+        config.consume_fuel(metered);
         let engine = Engine::new(&config).map_err(|e| RuntimeError::Compile(e.to_string()))?;
         let module =
             Module::new(&engine, wasm).map_err(|e| RuntimeError::Compile(e.to_string()))?;
@@ -91,6 +125,7 @@ impl EngineRuntime {
             engine,
             module,
             limits,
+            metered,
         })
     }
 
@@ -115,6 +150,7 @@ impl EngineRuntime {
                     engine,
                     module,
                     limits,
+                    metered: true,
                 });
             }
         }
@@ -137,6 +173,7 @@ impl EngineRuntime {
             engine: self.engine.clone(),
             module: self.module.clone(),
             limits,
+            metered: self.metered,
         }
     }
 
@@ -146,15 +183,28 @@ impl EngineRuntime {
 
     /// Calls one ABI entry (`cb_plan`, ...) with a JSON request and returns the raw envelope.
     pub fn call_raw(&self, entry: &str, request: &[u8]) -> Result<Vec<u8>, RuntimeError> {
+        self.call_with(entry, request, |envelope| Ok(envelope.to_vec()))
+    }
+
+    /// Calls one ABI entry and hands `read` the envelope where it lies in the module's
+    /// memory: a district's plan is hundreds of megabytes, not worth a copy.
+    fn call_with<R>(
+        &self,
+        entry: &str,
+        request: &[u8],
+        read: impl FnOnce(&[u8]) -> Result<R, RuntimeError>,
+    ) -> Result<R, RuntimeError> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.limits.memory_bytes)
             .trap_on_grow_failure(true)
             .build();
         let mut store = Store::new(&self.engine, CallState { limits });
         store.limiter(|s| &mut s.limits);
-        store
-            .set_fuel(self.limits.fuel)
-            .map_err(|e| RuntimeError::Abi(e.to_string()))?;
+        if self.metered {
+            store
+                .set_fuel(self.limits.fuel)
+                .map_err(|e| RuntimeError::Abi(e.to_string()))?;
+        }
         let instance = Instance::new(&mut store, &self.module, &[])
             .map_err(|e| self.classify(&mut store, e))?;
         let memory = instance
@@ -167,8 +217,7 @@ impl EngineRuntime {
         let func = instance
             .get_typed_func::<(i32, i32), i64>(&mut store, entry)
             .map_err(abi)?;
-        let len = i32::try_from(request.len())
-            .map_err(|_| RuntimeError::Abi("request larger than 2 GiB".into()))?;
+        let len = request_len(request.len())?;
         let ptr = alloc
             .call(&mut store, len)
             .map_err(|e| self.classify(&mut store, e))?;
@@ -179,11 +228,13 @@ impl EngineRuntime {
             .call(&mut store, (ptr, len))
             .map_err(|e| self.classify(&mut store, e))? as u64;
         let (out_ptr, out_len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
-        let mut out = vec![0u8; out_len];
-        memory
-            .read(&store, out_ptr, &mut out)
-            .map_err(|e| RuntimeError::Abi(e.to_string()))?;
-        Ok(out)
+        let envelope = out_ptr
+            .checked_add(out_len)
+            .and_then(|end| memory.data(&store).get(out_ptr..end))
+            .ok_or_else(|| {
+                RuntimeError::Abi("the answer lies outside the module's memory".into())
+            })?;
+        read(envelope)
     }
 
     fn classify(&self, store: &mut Store<CallState>, e: wasmtime::Error) -> RuntimeError {
@@ -205,11 +256,11 @@ impl EngineRuntime {
         entry: &str,
         request: &[u8],
     ) -> Result<T, RuntimeError> {
-        let raw = self.call_raw(entry, request)?;
         // Read straight into the answer's type: a district's plan is hundreds of megabytes, and
         // going through a JSON tree (and a copy of it) cost more than the engine's own writing.
-        let envelope: Envelope<T> =
-            serde_json::from_slice(&raw).map_err(|e| RuntimeError::BadAnswer(e.to_string()))?;
+        let envelope: Envelope<T> = self.call_with(entry, request, |raw| {
+            serde_json::from_slice(raw).map_err(|e| RuntimeError::BadAnswer(e.to_string()))
+        })?;
         if let Some(error) = envelope.error {
             return Err(RuntimeError::Engine {
                 kind: error["kind"].as_str().unwrap_or("engine").to_string(),
@@ -230,4 +281,26 @@ struct Envelope<T> {
     ok: Option<T>,
     #[serde(default)]
     error: Option<Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_over_2_gib_are_refused_by_size() {
+        let err = request_len(3 << 30).unwrap_err();
+        assert!(matches!(err, RuntimeError::RequestTooLarge(n) if n == 3 << 30));
+        assert!(err.to_string().contains("at most 2 GiB"), "{err}");
+        assert_eq!(request_len(1024).unwrap(), 1024);
+    }
+
+    #[test]
+    fn out_of_memory_advice_fits_the_cap() {
+        let small = RuntimeError::OutOfMemory(64 << 20).to_string();
+        assert!(small.contains("raise engine.memory_mb"), "{small}");
+        let max = RuntimeError::OutOfMemory(4 << 30).to_string();
+        assert!(!max.contains("raise"), "{max}");
+        assert!(max.contains("too large for one run"), "{max}");
+    }
 }

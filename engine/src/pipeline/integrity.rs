@@ -4,7 +4,7 @@
 //! sent a dangling reference and that is reported. Non-essential dangling references (a user's
 //! org, a class's term) are reported once per target, not once per record.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::for_each_kind;
 use crate::model::*;
@@ -56,11 +56,54 @@ struct Check<'a> {
     loose: BTreeMap<(EntityKind, EntityKind, String), u64>,
 }
 
+/// The ids of the tables a scan looks references up in, hashed on first use: a B-tree lookup
+/// by string compares about twenty keys, and a district's enrollments alone make millions.
+struct RosterIds<'a> {
+    roster: &'a Roster,
+    tables: HashMap<EntityKind, HashSet<&'a str>>,
+}
+
+impl<'a> RosterIds<'a> {
+    fn new(roster: &'a Roster) -> Self {
+        RosterIds {
+            roster,
+            tables: HashMap::new(),
+        }
+    }
+
+    fn contains(&mut self, kind: EntityKind, id: &str) -> bool {
+        let roster = self.roster;
+        self.tables
+            .entry(kind)
+            .or_insert_with(|| ids_of(roster, kind))
+            .contains(id)
+    }
+}
+
+fn ids_of(roster: &Roster, kind: EntityKind) -> HashSet<&str> {
+    fn keys<V>(table: &BTreeMap<String, V>) -> HashSet<&str> {
+        table.keys().map(String::as_str).collect()
+    }
+    use EntityKind as K;
+    match kind {
+        K::Org => keys(&roster.orgs),
+        K::AcademicSession => keys(&roster.academic_sessions),
+        K::User => keys(&roster.users),
+        K::Course => keys(&roster.courses),
+        K::Class => keys(&roster.classes),
+        K::Enrollment => keys(&roster.enrollments),
+        K::Category => keys(&roster.categories),
+        K::LineItem => keys(&roster.line_items),
+        K::Result => keys(&roster.results),
+    }
+}
+
 fn check_table<R: TableRecord>(roster: &mut Roster, ctx: &mut Check) {
     let mut drop = Vec::new();
+    let mut ids = RosterIds::new(roster);
     for (id, record) in R::table(roster) {
         for (to, target) in record.references() {
-            if target.is_empty() || roster.contains(to, target) {
+            if target.is_empty() || ids.contains(to, target) {
                 continue;
             }
             if essential(R::KIND, to) {
@@ -97,11 +140,12 @@ pub fn prune(roster: &mut Roster) -> BTreeMap<EntityKind, u64> {
 }
 
 fn prune_table<R: TableRecord>(roster: &mut Roster, counts: &mut BTreeMap<EntityKind, u64>) {
+    let mut ids = RosterIds::new(roster);
     let orphans: BTreeSet<String> = R::table(roster)
         .iter()
         .filter(|(_, r)| {
             r.references().iter().any(|(to, target)| {
-                !target.is_empty() && essential(R::KIND, *to) && !roster.contains(*to, target)
+                !target.is_empty() && essential(R::KIND, *to) && !ids.contains(*to, target)
             })
         })
         .map(|(id, _)| id.clone())

@@ -130,7 +130,8 @@ pub fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> GradeMap
         else {
             continue;
         };
-        let members: BTreeMap<&str, String> = ctx
+        // Looked up once per submission: hashed, as user ids share long prefixes.
+        let members: HashMap<&str, String> = ctx
             .snapshot
             .students
             .get(course_id)

@@ -50,7 +50,8 @@ enum Command {
         dir: PathBuf,
     },
     /// One measurement in a fresh process, so peak memory is its own (used by `plan`).
-    /// RUNTIME: parse (into the engine's input types), tree (into a JSON tree), native, wasm.
+    /// RUNTIME: parse (into the engine's input types), tree (into a JSON tree), native, wasm,
+    /// wasm-unmetered (wasmtime without fuel metering, to show what metering costs).
     Measure { input: PathBuf, runtime: String },
     /// One generated input, streamed to OUT (used by `gen`): the first sync's, or with
     /// `--state` the next day's over that state.
@@ -246,14 +247,18 @@ fn measure(input: &Path, runtime: &str) -> anyhow::Result<Value> {
             std::hint::black_box(&out);
             (plan.ops.len(), e)
         }
-        "wasm" => {
+        "wasm" | "wasm-unmetered" => {
             // Compile outside the timing (the host caches the compiled module).
-            let rt = EngineRuntime::new(limits())?;
+            let rt = if runtime == "wasm" {
+                EngineRuntime::new(limits())?
+            } else {
+                EngineRuntime::without_fuel_metering(limits())?
+            };
             let t = Instant::now();
             let plan: SyncPlan = rt.call("cb_plan", &bytes)?;
             (plan.ops.len(), t.elapsed())
         }
-        other => bail!("runtime must be parse, tree, native or wasm, not {other}"),
+        other => bail!("runtime must be parse, tree, native, wasm or wasm-unmetered, not {other}"),
     };
     Ok(
         json!({"wall_ms": elapsed.as_secs_f64() * 1000.0, "peak_rss_mb": peak_rss_mb(), "input_mb": input_mb, "ops": ops}),
@@ -309,9 +314,9 @@ fn measure_median(path: &str, runtime: &str, runs: usize) -> anyhow::Result<Valu
 
 fn plan_table(sizes: &str, runs: usize, dir: &Path) -> anyhow::Result<()> {
     println!(
-        "| size | sync | input MB | parse ms (engine input) | parse ms (JSON tree) | native ms | wasmtime ms | wasmtime/native | native/parse (engine input) | native/parse (JSON tree) | native peak MB | wasmtime peak MB | peak/input (native) | peak/input (wasmtime) | ops |"
+        "| size | sync | input MB | parse ms (engine input) | parse ms (JSON tree) | native ms | wasmtime ms | wasmtime/native | wasmtime ms, no fuel metering | unmetered/native | native/parse (engine input) | native/parse (JSON tree) | native peak MB | wasmtime peak MB | peak/input (native) | peak/input (wasmtime) | ops |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for size in sizes.split(',').map(str::trim) {
         let first = dir.join(format!("{size}-first.json"));
         if !first.exists() {
@@ -330,6 +335,12 @@ fn plan_table(sizes: &str, runs: usize, dir: &Path) -> anyhow::Result<()> {
             let tree = measure_median(&path, "tree", runs)?;
             let native = measure_median(&path, "native", runs)?;
             let wasm = measure_median(&path, "wasm", runs)?;
+            // Where the module cannot run the input at all, metering is not the question.
+            let unmetered = if wasm.get("error").is_some() {
+                wasm.clone()
+            } else {
+                measure_median(&path, "wasm-unmetered", runs)?
+            };
             let f = |v: &Value, k: &str| v[k].as_f64();
             let cell = |v: &Value, k: &str| match f(v, k) {
                 Some(x) => format!("{x:.0}"),
@@ -340,7 +351,7 @@ fn plan_table(sizes: &str, runs: usize, dir: &Path) -> anyhow::Result<()> {
                 _ => "—".into(),
             };
             println!(
-                "| {size} | {mode} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {size} | {mode} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 f(&native, "input_mb")
                     .or(f(&parse, "input_mb"))
                     .unwrap_or(0.0),
@@ -349,6 +360,8 @@ fn plan_table(sizes: &str, runs: usize, dir: &Path) -> anyhow::Result<()> {
                 cell(&native, "wall_ms"),
                 cell(&wasm, "wall_ms"),
                 ratio(f(&wasm, "wall_ms"), f(&native, "wall_ms")),
+                cell(&unmetered, "wall_ms"),
+                ratio(f(&unmetered, "wall_ms"), f(&native, "wall_ms")),
                 ratio(f(&native, "wall_ms"), f(&parse, "wall_ms")),
                 ratio(f(&native, "wall_ms"), f(&tree, "wall_ms")),
                 cell(&native, "peak_rss_mb"),
