@@ -46,6 +46,21 @@ fn plans_are_byte_identical_natively_and_in_wasmtime() {
 }
 
 #[test]
+fn the_unmetered_runtime_plans_the_same_and_ignores_the_fuel_limit() {
+    // Benchmarks use it to show what metering costs; a tiny fuel limit must not stop it.
+    let unmetered = EngineRuntime::without_fuel_metering(EngineLimits {
+        fuel: 1,
+        ..EngineLimits::default()
+    })
+    .unwrap();
+    let metered = runtime().call_raw("cb_plan", DAY1.as_bytes()).unwrap();
+    assert_eq!(
+        unmetered.call_raw("cb_plan", DAY1.as_bytes()).unwrap(),
+        metered
+    );
+}
+
+#[test]
 fn a_whole_cycle_through_the_module_matches_native() {
     let rt = runtime();
     let input: SyncInput = serde_json::from_str(DAY1).unwrap();
