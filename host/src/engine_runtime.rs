@@ -24,7 +24,7 @@ impl Default for EngineLimits {
     fn default() -> Self {
         EngineLimits {
             fuel: 200_000_000_000,
-            memory_bytes: 4 << 30,
+            memory_bytes: WASM32_MEMORY_MAX,
         }
     }
 }
@@ -70,7 +70,8 @@ fn out_of_memory(cap: usize) -> String {
     }
 }
 
-const WASM32_MEMORY_MAX: usize = 4 << 30;
+/// All a wasm32 module can address.
+pub const WASM32_MEMORY_MAX: usize = 4 << 30;
 
 /// The ABI passes lengths as i32.
 fn request_len(len: usize) -> Result<i32, RuntimeError> {
@@ -182,9 +183,8 @@ impl EngineRuntime {
     }
 
     /// Calls one ABI entry (`cb_plan`, ...) with a JSON request and returns the raw envelope.
-    /// The envelope is copied out so the module's memory (gigabytes for a district) is gone
-    /// before the caller parses the answer: reading it in place cost M's first sync 450 MB of
-    /// peak memory to save a copy of tenths of a second.
+    /// The envelope is copied out so the module's memory (gigabytes for a district) is freed
+    /// before the caller parses it: reading it in place raised M's first-sync peak by 450 MB.
     pub fn call_raw(&self, entry: &str, request: &[u8]) -> Result<Vec<u8>, RuntimeError> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.limits.memory_bytes)
@@ -220,13 +220,11 @@ impl EngineRuntime {
             .call(&mut store, (ptr, len))
             .map_err(|e| self.classify(&mut store, e))? as u64;
         let (out_ptr, out_len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
-        let envelope = out_ptr
-            .checked_add(out_len)
-            .and_then(|end| memory.data(&store).get(out_ptr..end))
-            .ok_or_else(|| {
-                RuntimeError::Abi("the answer lies outside the module's memory".into())
-            })?;
-        Ok(envelope.to_vec())
+        let mut out = vec![0u8; out_len];
+        memory
+            .read(&store, out_ptr, &mut out)
+            .map_err(|e| RuntimeError::Abi(e.to_string()))?;
+        Ok(out)
     }
 
     fn classify(&self, store: &mut Store<CallState>, e: wasmtime::Error) -> RuntimeError {
@@ -248,9 +246,9 @@ impl EngineRuntime {
         entry: &str,
         request: &[u8],
     ) -> Result<T, RuntimeError> {
+        let raw = self.call_raw(entry, request)?;
         // Read straight into the answer's type: a district's plan is hundreds of megabytes, and
         // going through a JSON tree (and a copy of it) cost more than the engine's own writing.
-        let raw = self.call_raw(entry, request)?;
         let envelope: Envelope<T> =
             serde_json::from_slice(&raw).map_err(|e| RuntimeError::BadAnswer(e.to_string()))?;
         if let Some(error) = envelope.error {

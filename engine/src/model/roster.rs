@@ -62,6 +62,25 @@ impl Roster {
         }
     }
 
+    /// The ids of one table, hashed, for scans that look many references up in it.
+    pub fn ids(&self, kind: crate::model::EntityKind) -> std::collections::HashSet<&str> {
+        fn keys<V>(table: &BTreeMap<String, V>) -> std::collections::HashSet<&str> {
+            table.keys().map(String::as_str).collect()
+        }
+        use crate::model::EntityKind as K;
+        match kind {
+            K::Org => keys(&self.orgs),
+            K::AcademicSession => keys(&self.academic_sessions),
+            K::User => keys(&self.users),
+            K::Course => keys(&self.courses),
+            K::Class => keys(&self.classes),
+            K::Enrollment => keys(&self.enrollments),
+            K::Category => keys(&self.categories),
+            K::LineItem => keys(&self.line_items),
+            K::Result => keys(&self.results),
+        }
+    }
+
     /// The roster without the SIS gradebook, as it is kept in state.
     /// Moves the gradebook (lineItems and results) out into a roster of its own.
     pub fn take_gradebook(&mut self) -> Roster {

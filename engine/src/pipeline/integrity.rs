@@ -75,26 +75,8 @@ impl<'a> RosterIds<'a> {
         let roster = self.roster;
         self.tables
             .entry(kind)
-            .or_insert_with(|| ids_of(roster, kind))
+            .or_insert_with(|| roster.ids(kind))
             .contains(id)
-    }
-}
-
-fn ids_of(roster: &Roster, kind: EntityKind) -> HashSet<&str> {
-    fn keys<V>(table: &BTreeMap<String, V>) -> HashSet<&str> {
-        table.keys().map(String::as_str).collect()
-    }
-    use EntityKind as K;
-    match kind {
-        K::Org => keys(&roster.orgs),
-        K::AcademicSession => keys(&roster.academic_sessions),
-        K::User => keys(&roster.users),
-        K::Course => keys(&roster.courses),
-        K::Class => keys(&roster.classes),
-        K::Enrollment => keys(&roster.enrollments),
-        K::Category => keys(&roster.categories),
-        K::LineItem => keys(&roster.line_items),
-        K::Result => keys(&roster.results),
     }
 }
 

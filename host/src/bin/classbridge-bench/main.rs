@@ -10,7 +10,7 @@
 mod csvdiff;
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
@@ -110,7 +110,7 @@ fn peak_rss_mb() -> f64 {
 fn limits() -> EngineLimits {
     EngineLimits {
         fuel: u64::MAX / 4,
-        memory_bytes: 4 << 30,
+        memory_bytes: classbridge::engine_runtime::WASM32_MEMORY_MAX,
     }
 }
 
@@ -222,20 +222,8 @@ fn measure(input: &Path, runtime: &str) -> anyhow::Result<Value> {
     let bytes = std::fs::read(input)?;
     let input_mb = bytes.len() as f64 / (1 << 20) as f64;
     let (ops, elapsed) = match runtime {
-        "parse" => {
-            let t = Instant::now();
-            let parsed: SyncInput = serde_json::from_slice(&bytes)?;
-            let e = t.elapsed();
-            std::hint::black_box(&parsed);
-            (0, e)
-        }
-        "tree" => {
-            let t = Instant::now();
-            let parsed: Value = serde_json::from_slice(&bytes)?;
-            let e = t.elapsed();
-            std::hint::black_box(&parsed);
-            (0, e)
-        }
+        "parse" => (0, time_parse::<SyncInput>(&bytes)?),
+        "tree" => (0, time_parse::<Value>(&bytes)?),
         "native" => {
             let t = Instant::now();
             let parsed: SyncInput = serde_json::from_slice(&bytes)?;
@@ -263,6 +251,15 @@ fn measure(input: &Path, runtime: &str) -> anyhow::Result<Value> {
     Ok(
         json!({"wall_ms": elapsed.as_secs_f64() * 1000.0, "peak_rss_mb": peak_rss_mb(), "input_mb": input_mb, "ops": ops}),
     )
+}
+
+/// How long deserialising `bytes` into `T` takes, and nothing else.
+fn time_parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> anyhow::Result<Duration> {
+    let t = Instant::now();
+    let parsed: T = serde_json::from_slice(bytes)?;
+    let e = t.elapsed();
+    std::hint::black_box(&parsed);
+    Ok(e)
 }
 
 fn run_self(args: &[&str]) -> anyhow::Result<Value> {
