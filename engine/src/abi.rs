@@ -91,12 +91,8 @@ fn parse<'a, T: Deserialize<'a>>(input: &'a [u8]) -> Result<T, Vec<u8>> {
 /// wasm exports below are thin wrappers.
 pub fn dispatch(entry: Entry, input: &[u8]) -> Vec<u8> {
     let result = match entry {
-        Entry::Plan => parse(input).map(|i: crate::SyncInput| {
-            let plan = crate::plan(&i);
-            // The parsed input is as large as the plan: free it before the plan is written out.
-            drop(i);
-            plan.map(|p| ok(&p))
-        }),
+        // The input is consumed by planning, so it is freed before the plan is written out.
+        Entry::Plan => parse(input).map(|i: crate::SyncInput| crate::plan(i).map(|p| ok(&p))),
         Entry::Approve => parse(input)
             .map(|r: ApproveRequest| crate::approve(&r.plan, &r.decisions).map(|p| ok(&p))),
         Entry::Commit => parse(input)

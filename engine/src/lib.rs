@@ -37,8 +37,9 @@ pub fn validate_config(config: &SyncConfig) -> Result<(), EngineError> {
     config::validate(config).map_err(|errors| EngineError::InvalidConfig { errors })
 }
 
-/// Plans one run. Nothing is applied: the plan says what would be, and why.
-pub fn plan(input: &SyncInput) -> Result<SyncPlan, EngineError> {
+/// Plans one run. Nothing is applied: the plan says what would be, and why. The input is
+/// consumed, so its pages can be freed as they are read.
+pub fn plan(input: SyncInput) -> Result<SyncPlan, EngineError> {
     pipeline::run(input)
 }
 

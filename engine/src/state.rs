@@ -46,6 +46,7 @@ impl Default for SyncState {
 #[serde(rename_all = "camelCase", default)]
 pub struct AppliedClassroom {
     /// class sourcedId -> course
+    #[serde(deserialize_with = "crate::model::dense_map::deserialize")]
     pub courses: BTreeMap<String, AppliedCourse>,
     /// class sourcedId -> emails
     pub teachers: BTreeMap<String, BTreeSet<String>>,
@@ -80,8 +81,11 @@ pub struct AppliedTopic {
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ExportedGradebook {
+    #[serde(deserialize_with = "crate::model::dense_map::deserialize")]
     pub line_items: BTreeMap<String, ExportedRecord>,
+    #[serde(deserialize_with = "crate::model::dense_map::deserialize")]
     pub results: BTreeMap<String, ExportedRecord>,
+    #[serde(deserialize_with = "crate::model::dense_map::deserialize")]
     pub categories: BTreeMap<String, ExportedRecord>,
 }
 

@@ -49,7 +49,7 @@ pub fn engine_version() -> String {
 #[wasm_bindgen]
 pub fn plan(input: JsValue) -> Result<JsValue, JsValue> {
     let input: SyncInput = from_js_json(input, "sync input")?;
-    plan_to_js(&crate::plan(&input).map_err(engine_err)?)
+    plan_to_js(&crate::plan(input).map_err(engine_err)?)
 }
 
 /// Plans from the JSON text of a `SyncInput`, the exact bytes the host stored, and returns the
@@ -58,14 +58,14 @@ pub fn plan(input: JsValue) -> Result<JsValue, JsValue> {
 pub fn plan_id_from_json(input_json: &str) -> Result<String, JsValue> {
     let input: SyncInput = serde_json::from_str(input_json)
         .map_err(|e| JsValue::from_str(&format!("sync input: {e}")))?;
-    Ok(crate::plan(&input).map_err(engine_err)?.id)
+    Ok(crate::plan(input).map_err(engine_err)?.id)
 }
 
 #[wasm_bindgen(js_name = planFromJson)]
 pub fn plan_from_json(input_json: &str) -> Result<JsValue, JsValue> {
     let input: SyncInput = serde_json::from_str(input_json)
         .map_err(|e| JsValue::from_str(&format!("sync input: {e}")))?;
-    plan_to_js(&crate::plan(&input).map_err(engine_err)?)
+    plan_to_js(&crate::plan(input).map_err(engine_err)?)
 }
 
 #[wasm_bindgen]

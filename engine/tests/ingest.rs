@@ -45,7 +45,7 @@ fn roster_of(
     data: &[SourceData],
     prev: &SyncState,
 ) -> (Roster, classbridge_engine::ingest::Ingested) {
-    let out = ingest(cfg, data, prev);
+    let out = ingest(cfg, data.to_vec(), prev);
     (out.sources["sis"].clone(), out)
 }
 
@@ -336,6 +336,31 @@ fn data_for_an_unknown_source_is_reported() {
 }
 
 #[test]
+fn one_unreadable_collection_keeps_every_previous_record_of_its_entity() {
+    let cfg = config(true, "");
+    let mut prev = SyncState::default();
+    let first = json_source(json!({
+        "students": {"pages": [{"users": [{"sourcedId": "u1", "role": "student", "givenName": "A", "familyName": "B"}]}]},
+        "teachers": {"pages": [{"users": [{"sourcedId": "t1", "role": "teacher", "givenName": "C", "familyName": "D"}]}]},
+    }));
+    prev.sources = ingest(&cfg, first, &prev).sources;
+    // Teachers read fine, students did not: in bulk upload mode the teachers alone would
+    // look like every student had left.
+    let next = json_source(json!({
+        "students": {"pages": [{"data": []}]},
+        "teachers": {"pages": [{"users": [{"sourcedId": "t1", "role": "teacher", "givenName": "C", "familyName": "E"}]}]},
+    }));
+    let (r, out) = roster_of(&cfg, &next, &prev);
+    assert!(r.users.contains_key("u1"), "the student was kept");
+    assert_eq!(
+        r.users["t1"].family_name, "D",
+        "the entity keeps its previous version whole"
+    );
+    assert!(out.holds.iter().any(|h| h.code == HoldCode::UnreadableCollection
+        && h.entity == Some(EntityKind::User)));
+}
+
+#[test]
 fn unknown_collections_are_warned_about_and_ignored() {
     let data = json_source(json!({"demographics": {"pages": [{"demographics": []}]}}));
     let (_, out) = roster_of(&config(true, ""), &data, &SyncState::default());
@@ -402,7 +427,7 @@ fn a_csv_bundle_is_read_like_the_rest_api() {
 #[test]
 fn a_csv_bundle_without_a_manifest_is_unreadable_not_empty() {
     let data = csv_source(&[("users.csv", "sourcedId,role\nu1,student\n")]);
-    let out = ingest(&config(true, ""), &data, &SyncState::default());
+    let out = ingest(&config(true, ""), data, &SyncState::default());
     assert!(
         out.holds
             .iter()
@@ -437,7 +462,7 @@ fn a_csv_row_with_the_wrong_number_of_fields_is_reported_alone() {
 #[test]
 fn a_listed_but_missing_csv_file_keeps_the_previous_records() {
     let data = csv_source(&[("manifest.csv", "propertyName,value\nfile.users,bulk\n")]);
-    let out = ingest(&config(true, ""), &data, &SyncState::default());
+    let out = ingest(&config(true, ""), data, &SyncState::default());
     assert!(
         out.issues
             .iter()
@@ -481,7 +506,7 @@ fn csv_delta_files_overlay_and_tobedeleted_rows_delete() {
         ("manifest.csv", "propertyName,value\nfile.users,bulk\n"),
         ("users.csv", "sourcedId,role\nu1,student\nu2,student\n"),
     ]);
-    prev.sources = ingest(&config(true, ""), &first, &prev).sources;
+    prev.sources = ingest(&config(true, ""), first, &prev).sources;
     let delta = csv_source(&[
         ("manifest.csv", "propertyName,value\nfile.users,delta\n"),
         (
@@ -497,7 +522,7 @@ fn csv_delta_files_overlay_and_tobedeleted_rows_delete() {
 fn classroom_listings_are_read_with_aliases_and_submissions_by_work() {
     let listings: ClassroomListings = serde_json::from_value(classroom_graded()).unwrap();
     let mut issues = Vec::new();
-    let snap = read_classroom(&listings, &mut issues);
+    let snap = read_classroom(listings, &mut issues);
     assert!(issues.is_empty(), "{issues:?}");
     assert_eq!(snap.courses["5001"].aliases, vec!["d:cl1"]);
     assert_eq!(
@@ -519,7 +544,7 @@ fn bad_classroom_items_are_reported_and_empty_pages_are_fine() {
         "courseWork": [{"courseWork": [{"courseId": "1", "id": "w", "maxPoints": "ten"}]}]}))
     .unwrap();
     let mut issues = Vec::new();
-    let snap = read_classroom(&listings, &mut issues);
+    let snap = read_classroom(listings, &mut issues);
     assert_eq!(snap.courses.len(), 1);
     assert_eq!(issues.len(), 3, "{issues:?}");
     assert!(

@@ -39,7 +39,7 @@ fn plan_takes_and_gives_js_values() {
     assert_eq!(plan["id"], id, "the value path and the JSON path agree");
     assert_eq!(
         id,
-        classbridge_engine::plan(&serde_json::from_str(DAY1).unwrap())
+        classbridge_engine::plan(serde_json::from_str(DAY1).unwrap())
             .unwrap()
             .id
     );
@@ -85,7 +85,7 @@ fn grade_writes_reach_javascript_as_objects_and_come_back() {
     use classbridge_engine::{OpOutcome, SyncInput};
     // Day 1 applied cleanly, then teachers grade: the next plan writes grades to the SIS.
     let day1: SyncInput = serde_json::from_str(DAY1).unwrap();
-    let first = classbridge_engine::plan(&day1).unwrap();
+    let first = classbridge_engine::plan(day1.clone()).unwrap();
     let outcomes: Vec<OpOutcome> = first
         .ops
         .iter()

@@ -34,7 +34,7 @@ fn the_module_imports_nothing() {
 fn plans_are_byte_identical_natively_and_in_wasmtime() {
     let rt = runtime();
     let native_plan =
-        classbridge_engine::plan(&serde_json::from_str::<SyncInput>(DAY1).unwrap()).unwrap();
+        classbridge_engine::plan(serde_json::from_str::<SyncInput>(DAY1).unwrap()).unwrap();
     let native = serde_json::to_vec(&native_plan).unwrap();
     let wasm = rt.call_raw("cb_plan", DAY1.as_bytes()).unwrap();
     assert_eq!(ok_bytes(&wasm), native.as_slice());
@@ -100,7 +100,7 @@ fn a_whole_cycle_through_the_module_matches_native() {
     let bytes = serde_json::to_vec(&later).unwrap();
     let wasm = rt.call_raw("cb_plan", &bytes).unwrap();
     let native = serde_json::to_vec(
-        &classbridge_engine::plan(&serde_json::from_slice(&bytes).unwrap()).unwrap(),
+        &classbridge_engine::plan(serde_json::from_slice(&bytes).unwrap()).unwrap(),
     )
     .unwrap();
     assert_eq!(ok_bytes(&wasm), native.as_slice());

@@ -187,7 +187,7 @@ async fn verify(id: i64) {
     with(|s| s.busy = Some("Recomputing the plan in the browser".into()));
     render();
     let result = match run_input(id).await {
-        Ok(input) => match classbridge_engine::plan(&input) {
+        Ok(input) => match classbridge_engine::plan(input) {
             Ok(plan) => {
                 let host_id = with(|s| s.detail.as_ref().and_then(|d| d.run.plan_id.clone()));
                 if host_id.as_deref() == Some(plan.id.as_str()) {
@@ -248,7 +248,7 @@ async fn recompute(id: i64) {
         classbridge_engine::validate_config(&config).map_err(|e| e.to_string())?;
         let mut changed = input.clone();
         changed.config = config;
-        classbridge_engine::plan(&changed).map_err(|e| e.to_string())
+        classbridge_engine::plan(changed).map_err(|e| e.to_string())
     })();
     with(|s| {
         if let Some(w) = s.whatif.as_mut() {

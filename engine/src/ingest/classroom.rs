@@ -52,17 +52,20 @@ fn page_records<'p>(
     }
 }
 
-fn items<T: DeserializeOwned>(
-    pages: &[ListPage],
+/// Reads every record under `key`, page by page, handing each to `take`. Pages are consumed:
+/// each page's text is freed as soon as its records are read, so a large listing never sits
+/// in memory twice (as text and as records).
+fn each_item<T: DeserializeOwned>(
+    pages: Vec<ListPage>,
     key: &str,
     issues: &mut Vec<RecordIssue>,
-) -> Vec<T> {
-    let mut out = Vec::new();
-    for (i, page) in pages.iter().enumerate() {
+    mut take: impl FnMut(T),
+) {
+    for (i, page) in pages.into_iter().enumerate() {
         let page_no = i + 1;
-        for item in page_records(page, page_no, key, issues) {
+        for item in page_records(&page, page_no, key, issues) {
             match serde_json::from_str::<T>(item.get()) {
-                Ok(v) => out.push(v),
+                Ok(v) => take(v),
                 Err(e) => {
                     let named = serde_json::from_str::<RecordId>(item.get()).ok();
                     let id = named.as_ref().and_then(|n| {
@@ -80,59 +83,70 @@ fn items<T: DeserializeOwned>(
             }
         }
     }
-    out
 }
 
+/// Reads the listings into a snapshot, consuming them page by page.
 pub fn read_classroom(
-    listings: &ClassroomListings,
+    listings: ClassroomListings,
     issues: &mut Vec<RecordIssue>,
 ) -> ClassroomSnapshot {
+    let ClassroomListings {
+        courses,
+        aliases,
+        teachers,
+        students,
+        topics,
+        course_work,
+        student_submissions,
+        course_work_complete: _,
+    } = listings;
     let mut snap = ClassroomSnapshot::default();
-    for course in items::<ClassroomCourse>(&listings.courses, "courses", issues) {
+    each_item(courses, "courses", issues, |course: ClassroomCourse| {
         snap.courses.insert(course.id.clone(), course);
-    }
+    });
     #[derive(Deserialize)]
     struct Alias {
         alias: String,
     }
-    for (course_id, pages) in &listings.aliases {
-        for alias in items::<Alias>(pages, "aliases", issues) {
-            if let Some(course) = snap.courses.get_mut(course_id) {
+    for (course_id, pages) in aliases {
+        each_item(pages, "aliases", issues, |alias: Alias| {
+            if let Some(course) = snap.courses.get_mut(&course_id) {
                 course.aliases.push(alias.alias);
             }
-        }
+        });
     }
-    for member in items::<CourseMember>(&listings.teachers, "teachers", issues) {
+    each_item(teachers, "teachers", issues, |member: CourseMember| {
         snap.teachers
             .entry(member.course_id.clone())
             .or_default()
             .push(member);
-    }
-    for member in items::<CourseMember>(&listings.students, "students", issues) {
+    });
+    each_item(students, "students", issues, |member: CourseMember| {
         snap.students
             .entry(member.course_id.clone())
             .or_default()
             .push(member);
-    }
-    for topic in items::<Topic>(&listings.topics, "topic", issues) {
+    });
+    each_item(topics, "topic", issues, |topic: Topic| {
         snap.topics
             .entry(topic.course_id.clone())
             .or_default()
             .push(topic);
-    }
-    for work in items::<CourseWork>(&listings.course_work, "courseWork", issues) {
+    });
+    each_item(course_work, "courseWork", issues, |work: CourseWork| {
         snap.course_work
             .entry(work.course_id.clone())
             .or_default()
             .push(work);
-    }
-    for sub in
-        items::<StudentSubmission>(&listings.student_submissions, "studentSubmissions", issues)
-    {
-        snap.submissions
-            .entry(format!("{}/{}", sub.course_id, sub.course_work_id))
-            .or_default()
-            .push(sub);
-    }
+    });
+    each_item(
+        student_submissions,
+        "studentSubmissions",
+        issues,
+        |sub: StudentSubmission| {
+            let key = format!("{}/{}", sub.course_id, sub.course_work_id);
+            snap.submissions.entry(key).or_default().push(sub);
+        },
+    );
     snap
 }

@@ -5,20 +5,23 @@ use std::collections::BTreeMap;
 use serde_json::value::RawValue;
 
 use super::fields::raw_kind;
-use super::raw::{Location, RawObject, RawRecord, RawSource};
-use crate::input::Collection;
+use super::raw::{Location, RawCollection, RawObject, RawRecord};
+use crate::input::{Collection, FetchMode};
 use crate::model::{EntityKind, RecordIssue};
 
-/// Reads every page of every collection. A page without its envelope key is an error, never
-/// an empty roster: the whole collection is marked unreadable.
-pub fn read<'a>(
+/// A source's REST collections grouped by the entity they hold ("students" and "teachers"
+/// are users), each group still as the pages' text. Collections classbridge does not use are
+/// reported and dropped here.
+pub type EntityPages = BTreeMap<EntityKind, Vec<(String, Collection)>>;
+
+pub fn by_entity(
     source: &str,
-    collections: &'a BTreeMap<String, Collection>,
+    collections: BTreeMap<String, Collection>,
     issues: &mut Vec<RecordIssue>,
-) -> RawSource<'a> {
-    let mut raw = RawSource::default();
+) -> EntityPages {
+    let mut groups = EntityPages::new();
     for (name, collection) in collections {
-        let Some((entity, envelope)) = EntityKind::from_collection(name) else {
+        let Some((entity, _)) = EntityKind::from_collection(&name) else {
             issues.push(RecordIssue::warning(
                 source,
                 name.as_str(),
@@ -27,8 +30,35 @@ pub fn read<'a>(
             ));
             continue;
         };
+        groups.entry(entity).or_default().push((name, collection));
+    }
+    groups
+}
+
+/// Reads every page of one entity's collections. A page without its envelope key is an
+/// error, never an empty roster: the entity is then unreadable (`Err` with the reason).
+pub fn read_entity<'a>(
+    source: &str,
+    group: &'a [(String, Collection)],
+    issues: &mut Vec<RecordIssue>,
+) -> Result<RawCollection<'a>, String> {
+    let mut out = RawCollection {
+        mode: FetchMode::Full,
+        records: Vec::new(),
+    };
+    let mut unreadable = None;
+    for (name, collection) in group {
+        let Some((_, envelope)) = EntityKind::from_collection(name) else {
+            continue;
+        };
         match read_pages(name, envelope, collection, issues, source) {
-            Ok(records) => raw.push(entity, collection.mode, records),
+            Ok(records) => {
+                // A collection read in part as delta is delta as a whole: absence proves nothing.
+                if collection.mode == FetchMode::Delta {
+                    out.mode = FetchMode::Delta;
+                }
+                out.records.extend(records);
+            }
             Err(reason) => {
                 issues.push(RecordIssue::error(
                     source,
@@ -36,11 +66,16 @@ pub fn read<'a>(
                     None,
                     reason.clone(),
                 ));
-                raw.unreadable.insert(entity, reason);
+                unreadable.get_or_insert(reason);
             }
         }
     }
-    raw
+    // One unreadable collection makes the entity unreadable: its other collections alone
+    // would look like deletions.
+    match unreadable {
+        Some(reason) => Err(reason),
+        None => Ok(out),
+    }
 }
 
 fn read_pages<'a>(

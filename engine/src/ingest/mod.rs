@@ -31,7 +31,9 @@ pub struct Ingested {
     pub holds: Vec<HoldReason>,
 }
 
-pub fn ingest(config: &SyncConfig, data: &[SourceData], previous: &SyncState) -> Ingested {
+/// Reads each source into its roster. The data is consumed: a REST source's pages are read one
+/// entity at a time and freed once that entity's table is built.
+pub fn ingest(config: &SyncConfig, data: Vec<SourceData>, previous: &SyncState) -> Ingested {
     let mut out = Ingested::default();
     let mut seen = BTreeSet::new();
     for source_data in data {
@@ -45,7 +47,7 @@ pub fn ingest(config: &SyncConfig, data: &[SourceData], previous: &SyncState) ->
             ));
             continue;
         };
-        if !seen.insert(id) {
+        if !seen.insert(id.to_string()) {
             out.issues.push(RecordIssue::error(
                 id,
                 "source",
@@ -54,13 +56,19 @@ pub fn ingest(config: &SyncConfig, data: &[SourceData], previous: &SyncState) ->
             ));
             continue;
         }
-        let raw = match &source_data.payload {
+        let reader = match source_data.payload {
             SourcePayload::Json { collections } => {
-                json_pages::read(id, collections, &mut out.issues)
+                SourceReader::Json(json_pages::by_entity(id, collections, &mut out.issues))
             }
-            SourcePayload::Csv { files } => csv_bundle::read(id, files, &mut out.issues),
+            SourcePayload::Csv { ref files } => {
+                SourceReader::Csv(csv_bundle::read(id, files, &mut out.issues))
+            }
         };
-        for (kind, reason) in &raw.unreadable {
+        let empty = Roster::default();
+        let prev = previous.sources.get(id).unwrap_or(&empty);
+        let (roster, unreadable) =
+            build_source_roster(config, source, reader, prev, &mut out.issues);
+        for (kind, reason) in &unreadable {
             out.holds.push(HoldReason {
                 code: HoldCode::UnreadableCollection,
                 entity: Some(*kind),
@@ -68,9 +76,6 @@ pub fn ingest(config: &SyncConfig, data: &[SourceData], previous: &SyncState) ->
                 message: format!("{} of source '{id}' could not be read ({reason}); its previous records were kept", kind.collection()),
             });
         }
-        let empty = Roster::default();
-        let prev = previous.sources.get(id).unwrap_or(&empty);
-        let roster = build_source_roster(config, source, raw, prev, &mut out.issues);
         out.sources.insert(id.to_string(), roster);
     }
     // A configured source that sent nothing keeps what it had: silence is not deletion.
@@ -84,23 +89,57 @@ pub fn ingest(config: &SyncConfig, data: &[SourceData], previous: &SyncState) ->
     out
 }
 
+/// Where a source's records come from while its tables are built.
+enum SourceReader<'a> {
+    /// REST pages, still text, by entity: each group is read when its table is built.
+    Json(json_pages::EntityPages),
+    /// A CSV bundle, read whole (its rows borrow the files' names for locations).
+    Csv(RawSource<'a>),
+}
+
 fn build_source_roster(
     config: &SyncConfig,
     source: &SourceConfig,
-    mut raw: RawSource<'_>,
+    mut reader: SourceReader<'_>,
     prev: &Roster,
     issues: &mut Vec<RecordIssue>,
-) -> Roster {
+) -> (Roster, BTreeMap<EntityKind, String>) {
     let mut roster = Roster::default();
+    let mut unreadable = match &mut reader {
+        SourceReader::Csv(raw) => std::mem::take(&mut raw.unreadable),
+        SourceReader::Json(_) => BTreeMap::new(),
+    };
     let mut ctx = Ctx {
         config,
         source,
         issues,
     };
     macro_rules! table {
-        ($ty:ty, $field:ident) => {
-            roster.$field = ctx.table::<$ty>(raw.collections.remove(&<$ty>::KIND), &prev.$field);
-        };
+        ($ty:ty, $field:ident) => {{
+            let kind = <$ty>::KIND;
+            match &mut reader {
+                SourceReader::Csv(raw) => {
+                    roster.$field = ctx.table::<$ty>(raw.collections.remove(&kind), &prev.$field);
+                }
+                SourceReader::Json(groups) => {
+                    // Owned here, so the group's page text is freed at the end of this block.
+                    let group = groups.remove(&kind);
+                    let collection = match &group {
+                        Some(group) => {
+                            match json_pages::read_entity(&source.id, group, ctx.issues) {
+                                Ok(collection) => Some(collection),
+                                Err(reason) => {
+                                    unreadable.insert(kind, reason);
+                                    None
+                                }
+                            }
+                        }
+                        None => None,
+                    };
+                    roster.$field = ctx.table::<$ty>(collection, &prev.$field);
+                }
+            }
+        }};
     }
     table!(Org, orgs);
     table!(AcademicSession, academic_sessions);
@@ -114,7 +153,7 @@ fn build_source_roster(
     for user in roster.users.values_mut() {
         apply_role_by_email(config, user);
     }
-    roster
+    (roster, unreadable)
 }
 
 struct Ctx<'a> {

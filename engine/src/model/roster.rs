@@ -10,17 +10,26 @@ use super::oneroster::*;
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Roster {
+    #[serde(deserialize_with = "super::dense_map::deserialize")]
     pub orgs: BTreeMap<String, Org>,
+    #[serde(deserialize_with = "super::dense_map::deserialize")]
     pub academic_sessions: BTreeMap<String, AcademicSession>,
+    #[serde(deserialize_with = "super::dense_map::deserialize")]
     pub users: BTreeMap<String, User>,
+    #[serde(deserialize_with = "super::dense_map::deserialize")]
     pub courses: BTreeMap<String, Course>,
+    #[serde(deserialize_with = "super::dense_map::deserialize")]
     pub classes: BTreeMap<String, Class>,
+    #[serde(deserialize_with = "super::dense_map::deserialize")]
     pub enrollments: BTreeMap<String, Enrollment>,
+    #[serde(deserialize_with = "super::dense_map::deserialize")]
     pub categories: BTreeMap<String, Category>,
     /// The SIS's current gradebook, when it was read; never kept in state.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(deserialize_with = "super::dense_map::deserialize")]
     pub line_items: BTreeMap<String, LineItem>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(deserialize_with = "super::dense_map::deserialize")]
     pub results: BTreeMap<String, GradeResult>,
 }
 

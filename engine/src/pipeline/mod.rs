@@ -31,21 +31,31 @@ fn add_counts(into: &mut BTreeMap<String, u64>, from: BTreeMap<String, u64>) {
     }
 }
 
-pub fn run(input: &SyncInput) -> Result<SyncPlan, EngineError> {
+/// Plans one run. The input is consumed: source pages and Classroom listings are freed as
+/// they are read, so a district's data is never held as text and as records at once.
+pub fn run(input: SyncInput) -> Result<SyncPlan, EngineError> {
     validate(&input.config).map_err(|errors| EngineError::InvalidConfig { errors })?;
     if input.now.len() < 10 {
         return Err(EngineError::InvalidInput {
             message: format!("now '{}' is not an RFC 3339 time", input.now),
         });
     }
-    let config = &input.config;
-    let previous = &input.previous_state;
-    let today = &input.now[..10];
+    let SyncInput {
+        config,
+        sources,
+        mut classroom,
+        previous_state,
+        now,
+    } = input;
+    let config = &config;
+    let previous = &previous_state;
+    let today = &now[..10];
+    let course_work_complete = std::mem::take(&mut classroom.course_work_complete);
 
-    let ingested = crate::ingest::ingest(config, &input.sources, previous);
+    let ingested = crate::ingest::ingest(config, sources, previous);
     let mut issues = ingested.issues;
     let mut holds = ingested.holds;
-    let snapshot = crate::ingest::read_classroom(&input.classroom, &mut issues);
+    let snapshot = crate::ingest::read_classroom(classroom, &mut issues);
 
     let mut roster = merge::merge(config, &ingested.sources);
     let cascaded = integrity::check(&mut roster, &previous.roster, &mut issues);
@@ -107,8 +117,8 @@ pub fn run(input: &SyncInput) -> Result<SyncPlan, EngineError> {
             exported: &previous.exported,
             ledger: map_grades::Ledger::new(&previous.exported),
             snapshot: &snapshot,
-            course_work_complete: &input.classroom.course_work_complete,
-            now: &input.now,
+            course_work_complete: &course_work_complete,
+            now: &now,
         };
         let grades = map_grades::map_grades(&ctx, &mut issues);
         add_counts(&mut skipped, grades.skipped);
@@ -132,7 +142,7 @@ pub fn run(input: &SyncInput) -> Result<SyncPlan, EngineError> {
     let mut plan = SyncPlan {
         id: String::new(),
         engine_version: crate::ENGINE_VERSION.to_string(),
-        created_at: input.now.clone(),
+        created_at: now.clone(),
         ops,
         holds,
         preview_required: config.preview,

@@ -21,7 +21,7 @@ pub fn input(v: &Value) -> SyncInput {
 }
 
 pub fn plan(v: &Value) -> SyncPlan {
-    classbridge_engine::plan(&input(v)).expect("plan")
+    classbridge_engine::plan(input(v)).expect("plan")
 }
 
 /// The state a plan builds on: the input's previous state with the plan's delta laid over it.
@@ -114,9 +114,10 @@ pub fn all_succeeded(plan: &SyncPlan) -> Vec<OpOutcome> {
 /// Plan, apply everything successfully, commit: the state after a clean run.
 pub fn run_clean(v: &Value) -> (SyncPlan, SyncState) {
     let input = input(v);
-    let plan = classbridge_engine::plan(&input).expect("plan");
-    let state = classbridge_engine::commit(&input.previous_state, &plan, &all_succeeded(&plan))
-        .expect("commit");
+    let previous = input.previous_state.clone();
+    let plan = classbridge_engine::plan(input).expect("plan");
+    let state =
+        classbridge_engine::commit(&previous, &plan, &all_succeeded(&plan)).expect("commit");
     (plan, state)
 }
 

@@ -92,8 +92,8 @@ fn classbridge_diff(a: &Path, b: &Path) -> anyhow::Result<(f64, usize)> {
     };
     let empty = SyncState::default();
     let (ra, rb) = (read(a)?, read(b)?);
-    let before = classbridge_engine::ingest::ingest(&config, &[ra], &empty);
-    let after = classbridge_engine::ingest::ingest(&config, &[rb], &empty);
+    let before = classbridge_engine::ingest::ingest(&config, vec![ra], &empty);
+    let after = classbridge_engine::ingest::ingest(&config, vec![rb], &empty);
     let (Some(old), Some(new)) = (
         before.sources.get("riverside"),
         after.sources.get("riverside"),

@@ -198,8 +198,8 @@ fn first_state(input: &Path, out: &Path) -> anyhow::Result<Value> {
     let bytes = std::fs::read(input)?;
     let input: SyncInput = serde_json::from_slice(&bytes)?;
     drop(bytes);
-    let plan = classbridge_engine::plan(&input).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let previous = input.previous_state;
+    let previous = input.previous_state.clone();
+    let plan = classbridge_engine::plan(input).map_err(|e| anyhow::anyhow!("{e}"))?;
     let outcomes: Vec<OpOutcome> = plan
         .ops
         .iter()
@@ -229,7 +229,7 @@ fn measure(input: &Path, runtime: &str) -> anyhow::Result<Value> {
             let parsed: SyncInput = serde_json::from_slice(&bytes)?;
             // An embedder has no use for the bytes once they are parsed.
             drop(bytes);
-            let plan = classbridge_engine::plan(&parsed).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let plan = classbridge_engine::plan(parsed).map_err(|e| anyhow::anyhow!("{e}"))?;
             let out = serde_json::to_vec(&plan)?;
             let e = t.elapsed();
             std::hint::black_box(&out);
