@@ -90,6 +90,11 @@ fn parse<'a, T: Deserialize<'a>>(input: &'a [u8]) -> Result<T, Vec<u8>> {
 /// Runs one entry on a JSON request and returns the JSON envelope. Natively testable; the
 /// wasm exports below are thin wrappers.
 pub fn dispatch(entry: Entry, input: &[u8]) -> Vec<u8> {
+    // Requests carry a district's state: its repeated strings are read once each.
+    crate::model::interning(|| dispatch_request(entry, input))
+}
+
+fn dispatch_request(entry: Entry, input: &[u8]) -> Vec<u8> {
     let result = match entry {
         // The input is consumed by planning, so it is freed before the plan is written out.
         Entry::Plan => parse(input).map(|i: crate::SyncInput| crate::plan(i).map(|p| ok(&p))),

@@ -120,7 +120,7 @@ pub fn apply_effect(state: &mut SyncState, effect: &StateEffect, remote_id: Opti
         } => {
             let record = ExportedRecord {
                 source_id: source_id.clone(),
-                parent: parent.clone(),
+                parent: parent.as_deref().map(crate::model::Shared::from),
                 digest: digest.clone(),
             };
             let table = match kind {

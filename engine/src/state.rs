@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Roster;
+use crate::model::{Roster, Shared};
 
 pub const STATE_VERSION: u32 = 1;
 
@@ -95,7 +95,7 @@ pub struct ExportedRecord {
     pub source_id: String,
     /// lineItems: the Classroom course they came from; results: their lineItem.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent: Option<String>,
+    pub parent: Option<Shared>,
     pub digest: String,
 }
 

@@ -48,24 +48,28 @@ pub fn engine_version() -> String {
 
 #[wasm_bindgen]
 pub fn plan(input: JsValue) -> Result<JsValue, JsValue> {
-    let input: SyncInput = from_js_json(input, "sync input")?;
-    plan_to_js(&crate::plan(input).map_err(engine_err)?)
+    crate::model::interning(|| {
+        let input: SyncInput = from_js_json(input, "sync input")?;
+        plan_to_js(&crate::plan(input).map_err(engine_err)?)
+    })
 }
 
 /// Plans from the JSON text of a `SyncInput`, the exact bytes the host stored, and returns the
 /// plan's id: how the console proves it computed what the host did.
 #[wasm_bindgen(js_name = planIdFromJson)]
 pub fn plan_id_from_json(input_json: &str) -> Result<String, JsValue> {
-    let input: SyncInput = serde_json::from_str(input_json)
-        .map_err(|e| JsValue::from_str(&format!("sync input: {e}")))?;
-    Ok(crate::plan(input).map_err(engine_err)?.id)
+    crate::model::interning(|| Ok(crate::plan(read_input(input_json)?).map_err(engine_err)?.id))
+}
+
+fn read_input(input_json: &str) -> Result<SyncInput, JsValue> {
+    serde_json::from_str(input_json).map_err(|e| JsValue::from_str(&format!("sync input: {e}")))
 }
 
 #[wasm_bindgen(js_name = planFromJson)]
 pub fn plan_from_json(input_json: &str) -> Result<JsValue, JsValue> {
-    let input: SyncInput = serde_json::from_str(input_json)
-        .map_err(|e| JsValue::from_str(&format!("sync input: {e}")))?;
-    plan_to_js(&crate::plan(input).map_err(engine_err)?)
+    crate::model::interning(|| {
+        plan_to_js(&crate::plan(read_input(input_json)?).map_err(engine_err)?)
+    })
 }
 
 #[wasm_bindgen]

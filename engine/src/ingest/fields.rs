@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::model::Shared;
 use crate::model::oneroster::Extra;
 
 pub struct Fields<'a> {
@@ -11,14 +12,14 @@ pub struct Fields<'a> {
 }
 
 /// The id inside a reference: a GUIDRef object `{"sourcedId": ..}` or a plain string.
-fn ref_id(value: &Value) -> Option<String> {
+fn ref_id(value: &Value) -> Option<Shared> {
     match value {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::String(s) if !s.trim().is_empty() => Some(Shared::from(s.trim())),
         Value::Object(o) => match o.get("sourcedId") {
-            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(Shared::from(s.trim())),
             _ => None,
         },
-        Value::Number(n) => Some(n.to_string()),
+        Value::Number(n) => Some(Shared::from(n.to_string())),
         _ => None,
     }
 }
@@ -50,7 +51,16 @@ impl<'a> Fields<'a> {
             .ok_or_else(|| format!("required field '{key}' is missing or empty"))
     }
 
-    pub fn opt_ref(&self, key: &str) -> Result<Option<String>, String> {
+    /// Text that many records repeat (dates, roles, grade levels): stored once.
+    pub fn opt_shared(&self, key: &str) -> Result<Option<Shared>, String> {
+        Ok(self.opt_str(key)?.map(Shared::from))
+    }
+
+    pub fn shared_list(&self, key: &str) -> Result<Vec<Shared>, String> {
+        Ok(self.str_list(key)?.into_iter().map(Shared::from).collect())
+    }
+
+    pub fn opt_ref(&self, key: &str) -> Result<Option<Shared>, String> {
         match self.get(key) {
             None => Ok(None),
             Some(v) => ref_id(v).map(Some).ok_or_else(|| {
@@ -62,12 +72,12 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub fn req_ref(&self, key: &str) -> Result<String, String> {
+    pub fn req_ref(&self, key: &str) -> Result<Shared, String> {
         self.opt_ref(key)?
             .ok_or_else(|| format!("required reference '{key}' is missing"))
     }
 
-    pub fn ref_list(&self, key: &str) -> Result<Vec<String>, String> {
+    pub fn ref_list(&self, key: &str) -> Result<Vec<Shared>, String> {
         match self.get(key) {
             None => Ok(Vec::new()),
             Some(Value::Array(items)) => items

@@ -277,7 +277,7 @@ impl Ctx<'_> {
         *id = format!("{prefix}{id}");
         for (_, reference) in record.references_mut() {
             if !reference.is_empty() {
-                *reference = format!("{prefix}{reference}");
+                *reference = format!("{prefix}{reference}").into();
             }
         }
     }
@@ -324,12 +324,12 @@ pub fn apply_role_by_email(config: &SyncConfig, user: &mut User) {
         let org = user.primary_org.clone().unwrap_or_default();
         user.roles.push(UserRole {
             role_type: "primary".into(),
-            role: rule.role.clone(),
+            role: Shared::from(rule.role.as_str()),
             org,
         });
     } else if rule.overwrite {
         for role in &mut user.roles {
-            role.role = rule.role.clone();
+            role.role = Shared::from(rule.role.as_str());
         }
     }
 }

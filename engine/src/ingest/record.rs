@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::fields::Fields;
+use crate::model::Shared;
 use crate::model::*;
 
 pub trait FromRaw: Sized {
@@ -12,7 +13,7 @@ pub trait FromRaw: Sized {
 struct Header {
     sourced_id: String,
     status: Status,
-    date_last_modified: Option<String>,
+    date_last_modified: Option<Shared>,
     metadata: Option<Value>,
 }
 
@@ -26,17 +27,20 @@ fn header(f: &Fields) -> Result<Header, String> {
     Ok(Header {
         sourced_id,
         status,
-        date_last_modified: f.opt_str("dateLastModified")?,
+        date_last_modified: f.opt_shared("dateLastModified")?,
         metadata: f.metadata(),
     })
 }
 
 /// `YYYY-MM-DD`, optionally followed by a time: the spec says date, servers send date-times.
-pub fn check_date(field: &str, value: Option<String>) -> Result<Option<String>, String> {
+pub fn check_date<T: AsRef<str> + std::fmt::Display>(
+    field: &str,
+    value: Option<T>,
+) -> Result<Option<T>, String> {
     match value {
         None => Ok(None),
         Some(v) => {
-            let b = v.as_bytes();
+            let b = v.as_ref().as_bytes();
             let ok = b.len() >= 10
                 && b[..4].iter().all(u8::is_ascii_digit)
                 && b[4] == b'-'
@@ -88,11 +92,11 @@ impl FromRaw for AcademicSession {
         }
         Ok(AcademicSession {
             title: f.req_str("title")?,
-            session_type,
+            session_type: session_type.into(),
             start_date: check_date("startDate", Some(f.req_str("startDate")?))?.unwrap_or_default(),
             end_date: check_date("endDate", Some(f.req_str("endDate")?))?.unwrap_or_default(),
             parent: f.opt_ref("parent")?,
-            school_year: f.opt_str("schoolYear")?,
+            school_year: f.opt_shared("schoolYear")?,
             extra: f.extra(&[
                 "title",
                 "type",
@@ -125,9 +129,9 @@ const USER_ROLES: &[&str] = &[
     "principal",
 ];
 
-fn check_role(role: &str) -> Result<String, String> {
+fn check_role(role: &str) -> Result<Shared, String> {
     if USER_ROLES.contains(&role) || role.starts_with("ext:") {
-        Ok(role.to_string())
+        Ok(Shared::from(role))
     } else {
         Err(format!("role '{role}' is not a OneRoster role"))
     }
@@ -149,7 +153,7 @@ fn user_roles(f: &Fields, obj: &Map<String, Value>) -> Result<Vec<UserRole>, Str
                 ));
             }
             roles.push(UserRole {
-                role_type,
+                role_type: role_type.into(),
                 role: check_role(&rf.req_str("role")?)?,
                 org: rf.req_ref("org")?,
             });
@@ -165,7 +169,7 @@ fn user_roles(f: &Fields, obj: &Map<String, Value>) -> Result<Vec<UserRole>, Str
         Some(role) if orgs.is_empty() => Ok(vec![UserRole {
             role_type: "primary".into(),
             role,
-            org: String::new(),
+            org: Shared::default(),
         }]),
         Some(role) => Ok(orgs
             .into_iter()
@@ -236,7 +240,7 @@ impl FromRaw for User {
             roles,
             primary_org: f.opt_ref("primaryOrg")?,
             user_ids: user_ids(obj)?,
-            grades: f.str_list("grades")?,
+            grades: f.shared_list("grades")?,
             agents: f.ref_list("agents")?,
             extra: f.extra(&[
                 "enabledUser",
@@ -272,8 +276,8 @@ impl FromRaw for Course {
             course_code: f.opt_str("courseCode")?,
             org: f.req_ref("org")?,
             school_year: f.opt_ref("schoolYear")?,
-            grades: f.str_list("grades")?,
-            subjects: f.str_list("subjects")?,
+            grades: f.shared_list("grades")?,
+            subjects: f.shared_list("subjects")?,
             extra: f.extra(&[
                 "title",
                 "courseCode",
@@ -297,13 +301,13 @@ impl FromRaw for Class {
         Ok(Class {
             title: f.req_str("title")?,
             class_code: f.opt_str("classCode")?,
-            class_type: f.opt_str("classType")?,
+            class_type: f.opt_shared("classType")?,
             location: f.opt_str("location")?,
             course: f.req_ref("course")?,
             school: f.req_ref("school")?,
             terms: f.ref_list("terms")?,
-            periods: f.str_list("periods")?,
-            subjects: f.str_list("subjects")?,
+            periods: f.shared_list("periods")?,
+            subjects: f.shared_list("subjects")?,
             extra: f.extra(&[
                 "title",
                 "classCode",
@@ -333,8 +337,8 @@ impl FromRaw for Enrollment {
             school: f.opt_ref("school")?.unwrap_or_default(),
             role: check_role(&f.req_str("role")?)?,
             primary: f.flex_bool("primary")?.unwrap_or(false),
-            begin_date: check_date("beginDate", f.opt_str("beginDate")?)?,
-            end_date: check_date("endDate", f.opt_str("endDate")?)?,
+            begin_date: check_date("beginDate", f.opt_shared("beginDate")?)?,
+            end_date: check_date("endDate", f.opt_shared("endDate")?)?,
             extra: f.extra(&[
                 "user",
                 "class",
@@ -376,8 +380,8 @@ impl FromRaw for LineItem {
         Ok(LineItem {
             title: f.req_str("title")?,
             description: f.opt_str("description")?,
-            assign_date: check_date("assignDate", f.opt_str("assignDate")?)?,
-            due_date: check_date("dueDate", f.opt_str("dueDate")?)?,
+            assign_date: check_date("assignDate", f.opt_shared("assignDate")?)?,
+            due_date: check_date("dueDate", f.opt_shared("dueDate")?)?,
             class: f.req_ref("class")?,
             category: f.opt_ref("category")?,
             grading_period: f.opt_ref("gradingPeriod")?,
@@ -416,7 +420,7 @@ impl FromRaw for GradeResult {
             score_status,
             score: f.opt_f64("score")?,
             text_score: f.opt_str("textScore")?,
-            score_date: check_date("scoreDate", f.opt_str("scoreDate")?)?,
+            score_date: check_date("scoreDate", f.opt_shared("scoreDate")?)?,
             comment: f.opt_str("comment")?,
             late: f.flex_bool("late")?,
             missing: f.flex_bool("missing")?,

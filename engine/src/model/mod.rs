@@ -5,8 +5,10 @@ pub mod common;
 pub mod dense_map;
 pub mod oneroster;
 pub mod roster;
+pub mod shared;
 
 pub use classroom::*;
 pub use common::*;
 pub use oneroster::*;
 pub use roster::*;
+pub use shared::{Shared, interning};

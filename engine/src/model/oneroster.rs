@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::common::{EntityKind, Status};
+use super::shared::Shared;
 
 pub use super::common::Extra;
 
@@ -15,7 +16,7 @@ pub struct Org {
     pub sourced_id: String,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_last_modified: Option<String>,
+    pub date_last_modified: Option<Shared>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
     pub name: String,
@@ -24,7 +25,7 @@ pub struct Org {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identifier: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent: Option<String>,
+    pub parent: Option<Shared>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -35,19 +36,19 @@ pub struct AcademicSession {
     pub sourced_id: String,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_last_modified: Option<String>,
+    pub date_last_modified: Option<Shared>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
     pub title: String,
     /// gradingPeriod, semester, schoolYear or term.
     #[serde(rename = "type")]
-    pub session_type: String,
+    pub session_type: Shared,
     pub start_date: String,
     pub end_date: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent: Option<String>,
+    pub parent: Option<Shared>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub school_year: Option<String>,
+    pub school_year: Option<Shared>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -56,9 +57,9 @@ pub struct AcademicSession {
 #[serde(rename_all = "camelCase")]
 pub struct UserRole {
     /// primary or secondary (1.1's single `role` becomes one primary role per org).
-    pub role_type: String,
-    pub role: String,
-    pub org: String,
+    pub role_type: Shared,
+    pub role: Shared,
+    pub org: Shared,
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
@@ -75,7 +76,7 @@ pub struct User {
     pub sourced_id: String,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_last_modified: Option<String>,
+    pub date_last_modified: Option<Shared>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
     pub enabled_user: bool,
@@ -91,13 +92,13 @@ pub struct User {
     pub identifier: Option<String>,
     pub roles: Vec<UserRole>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub primary_org: Option<String>,
+    pub primary_org: Option<Shared>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub user_ids: Vec<UserIdentifier>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub grades: Vec<String>,
+    pub grades: Vec<Shared>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub agents: Vec<String>,
+    pub agents: Vec<Shared>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -137,19 +138,19 @@ pub struct Course {
     pub sourced_id: String,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_last_modified: Option<String>,
+    pub date_last_modified: Option<Shared>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub course_code: Option<String>,
-    pub org: String,
+    pub org: Shared,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub school_year: Option<String>,
+    pub school_year: Option<Shared>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub grades: Vec<String>,
+    pub grades: Vec<Shared>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub subjects: Vec<String>,
+    pub subjects: Vec<Shared>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -160,24 +161,24 @@ pub struct Class {
     pub sourced_id: String,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_last_modified: Option<String>,
+    pub date_last_modified: Option<Shared>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub class_type: Option<String>,
+    pub class_type: Option<Shared>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
-    pub course: String,
-    pub school: String,
+    pub course: Shared,
+    pub school: Shared,
     #[serde(default)]
-    pub terms: Vec<String>,
+    pub terms: Vec<Shared>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub periods: Vec<String>,
+    pub periods: Vec<Shared>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub subjects: Vec<String>,
+    pub subjects: Vec<Shared>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -188,20 +189,20 @@ pub struct Enrollment {
     pub sourced_id: String,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_last_modified: Option<String>,
+    pub date_last_modified: Option<Shared>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
-    pub user: String,
-    pub class: String,
-    pub school: String,
+    pub user: Shared,
+    pub class: Shared,
+    pub school: Shared,
     /// administrator, proctor, student, teacher (1.2 adds aide, guardian, parent, ...).
-    pub role: String,
+    pub role: Shared,
     #[serde(default)]
     pub primary: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub begin_date: Option<String>,
+    pub begin_date: Option<Shared>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_date: Option<String>,
+    pub end_date: Option<Shared>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -212,7 +213,7 @@ pub struct Category {
     pub sourced_id: String,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_last_modified: Option<String>,
+    pub date_last_modified: Option<Shared>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
     pub title: String,
@@ -220,7 +221,7 @@ pub struct Category {
     pub weight: Option<f64>,
     /// Set when the category belongs to one class (1.2's `/classes/{id}/categories`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub class: Option<String>,
+    pub class: Option<Shared>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -231,21 +232,21 @@ pub struct LineItem {
     pub sourced_id: String,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_last_modified: Option<String>,
+    pub date_last_modified: Option<Shared>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assign_date: Option<String>,
+    pub assign_date: Option<Shared>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub due_date: Option<String>,
-    pub class: String,
+    pub due_date: Option<Shared>,
+    pub class: Shared,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
+    pub category: Option<Shared>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grading_period: Option<String>,
+    pub grading_period: Option<Shared>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_value_min: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -314,18 +315,18 @@ pub struct GradeResult {
     pub sourced_id: String,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_last_modified: Option<String>,
+    pub date_last_modified: Option<Shared>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
-    pub line_item: String,
-    pub student: String,
+    pub line_item: Shared,
+    pub student: Shared,
     pub score_status: ScoreStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_score: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub score_date: Option<String>,
+    pub score_date: Option<Shared>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -346,7 +347,7 @@ pub trait RosterRecord: Clone + PartialEq + Serialize + DeserializeOwned {
     /// Every reference this record holds, with the kind it points to.
     fn references(&self) -> Vec<(EntityKind, &str)>;
     /// Mutable access to every reference, for SIS ID prefixes and schools mapping.
-    fn references_mut(&mut self) -> Vec<(EntityKind, &mut String)>;
+    fn references_mut(&mut self) -> Vec<(EntityKind, &mut Shared)>;
     fn sourced_id_mut(&mut self) -> &mut String;
 
     /// The record as a JSON object, for the stages that work field by field.
@@ -389,7 +390,7 @@ impl RosterRecord for Org {
             .map(|p| (EntityKind::Org, p.as_str()))
             .collect()
     }
-    fn references_mut(&mut self) -> Vec<(EntityKind, &mut String)> {
+    fn references_mut(&mut self) -> Vec<(EntityKind, &mut Shared)> {
         self.parent
             .iter_mut()
             .map(|p| (EntityKind::Org, p))
@@ -405,7 +406,7 @@ impl RosterRecord for AcademicSession {
             .map(|p| (EntityKind::AcademicSession, p.as_str()))
             .collect()
     }
-    fn references_mut(&mut self) -> Vec<(EntityKind, &mut String)> {
+    fn references_mut(&mut self) -> Vec<(EntityKind, &mut Shared)> {
         self.parent
             .iter_mut()
             .map(|p| (EntityKind::AcademicSession, p))
@@ -418,8 +419,8 @@ impl RosterRecord for User {
     fn references(&self) -> Vec<(EntityKind, &str)> {
         self.orgs().map(|o| (EntityKind::Org, o)).collect()
     }
-    fn references_mut(&mut self) -> Vec<(EntityKind, &mut String)> {
-        let mut refs: Vec<(EntityKind, &mut String)> = self
+    fn references_mut(&mut self) -> Vec<(EntityKind, &mut Shared)> {
+        let mut refs: Vec<(EntityKind, &mut Shared)> = self
             .roles
             .iter_mut()
             .map(|r| (EntityKind::Org, &mut r.org))
@@ -446,7 +447,7 @@ impl RosterRecord for Course {
         );
         refs
     }
-    fn references_mut(&mut self) -> Vec<(EntityKind, &mut String)> {
+    fn references_mut(&mut self) -> Vec<(EntityKind, &mut Shared)> {
         let mut refs = vec![(EntityKind::Org, &mut self.org)];
         refs.extend(
             self.school_year
@@ -471,7 +472,7 @@ impl RosterRecord for Class {
         );
         refs
     }
-    fn references_mut(&mut self) -> Vec<(EntityKind, &mut String)> {
+    fn references_mut(&mut self) -> Vec<(EntityKind, &mut Shared)> {
         let mut refs = vec![
             (EntityKind::Course, &mut self.course),
             (EntityKind::Org, &mut self.school),
@@ -494,7 +495,7 @@ impl RosterRecord for Enrollment {
             (EntityKind::Org, self.school.as_str()),
         ]
     }
-    fn references_mut(&mut self) -> Vec<(EntityKind, &mut String)> {
+    fn references_mut(&mut self) -> Vec<(EntityKind, &mut Shared)> {
         vec![
             (EntityKind::User, &mut self.user),
             (EntityKind::Class, &mut self.class),
@@ -511,7 +512,7 @@ impl RosterRecord for Category {
             .map(|c| (EntityKind::Class, c.as_str()))
             .collect()
     }
-    fn references_mut(&mut self) -> Vec<(EntityKind, &mut String)> {
+    fn references_mut(&mut self) -> Vec<(EntityKind, &mut Shared)> {
         self.class
             .iter_mut()
             .map(|c| (EntityKind::Class, c))
@@ -535,7 +536,7 @@ impl RosterRecord for LineItem {
         );
         refs
     }
-    fn references_mut(&mut self) -> Vec<(EntityKind, &mut String)> {
+    fn references_mut(&mut self) -> Vec<(EntityKind, &mut Shared)> {
         let mut refs = vec![(EntityKind::Class, &mut self.class)];
         refs.extend(self.category.iter_mut().map(|c| (EntityKind::Category, c)));
         refs.extend(
@@ -555,7 +556,7 @@ impl RosterRecord for GradeResult {
             (EntityKind::User, self.student.as_str()),
         ]
     }
-    fn references_mut(&mut self) -> Vec<(EntityKind, &mut String)> {
+    fn references_mut(&mut self) -> Vec<(EntityKind, &mut Shared)> {
         vec![
             (EntityKind::LineItem, &mut self.line_item),
             (EntityKind::User, &mut self.student),

@@ -28,9 +28,9 @@ pub fn annotate(previous: &Roster, changes: &mut [RosterChange]) {
         let Some(enrollment) = previous.enrollments.get(&change.sourced_id) else {
             continue;
         };
-        if users.contains(&enrollment.user) {
+        if users.contains(enrollment.user.as_str()) {
             change.cause = Some(format!("user '{}' was removed", enrollment.user));
-        } else if classes.contains(&enrollment.class) {
+        } else if classes.contains(enrollment.class.as_str()) {
             change.cause = Some(format!("class '{}' was removed", enrollment.class));
         }
     }

@@ -121,7 +121,7 @@ mod tests {
                 Org {
                     sourced_id: (*id).to_string(),
                     name: (*name).to_string(),
-                    date_last_modified: Some(format!("2026-09-0{}", name.len() % 9)),
+                    date_last_modified: Some(format!("2026-09-0{}", name.len() % 9).into()),
                     ..Org::default()
                 },
             );

@@ -61,14 +61,16 @@ fn map_schools(config: &SyncConfig, roster: &mut Roster, skipped: &mut BTreeMap<
     roster.orgs.retain(|id, _| !skip.contains(id));
     count(skipped, "org.schoolSkipped", before - roster.orgs.len());
     let before = roster.classes.len();
-    roster.classes.retain(|_, c| !skip.contains(&c.school));
+    roster
+        .classes
+        .retain(|_, c| !skip.contains(c.school.as_str()));
     count(
         skipped,
         "class.schoolSkipped",
         before - roster.classes.len(),
     );
     let before = roster.courses.len();
-    roster.courses.retain(|_, c| !skip.contains(&c.org));
+    roster.courses.retain(|_, c| !skip.contains(c.org.as_str()));
     count(
         skipped,
         "course.schoolSkipped",
@@ -94,7 +96,7 @@ fn rename_orgs<R: TableRecord>(roster: &mut Roster, renames: &BTreeMap<String, S
             if kind == EntityKind::Org
                 && let Some(to) = renames.get(reference.as_str())
             {
-                *reference = to.clone();
+                *reference = Shared::from(to.as_str());
             }
         }
     }

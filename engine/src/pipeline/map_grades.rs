@@ -402,7 +402,7 @@ fn grading_period_for(roster: &Roster, class: &Class, due: &str) -> Option<Strin
         .values()
         .filter(|s| s.session_type == "gradingPeriod")
         .filter(|s| {
-            class.terms.contains(&s.sourced_id)
+            class.terms.iter().any(|t| *t == s.sourced_id)
                 || s.parent.as_ref().is_some_and(|p| class.terms.contains(p))
         })
         .find(|s| s.start_date.as_str() <= day && day <= &s.end_date[..10.min(s.end_date.len())])
@@ -524,7 +524,7 @@ fn put_op(
         },
         depends_on: depends_on.into_iter().map(str::to_string).collect(),
         class_id: Some(class.sourced_id.clone()),
-        school_id: Some(class.school.clone()),
+        school_id: Some(class.school.to_string()),
         person: None,
         summary,
         before: None,
@@ -584,7 +584,7 @@ fn prefix_refs<R: RosterRecord>(record: &mut R, source: &SourceConfig) {
     for (kind, r) in record.references_mut() {
         // lineItem and result ids are ours, unprefixed in the SIS's own terms too.
         if !matches!(kind, EntityKind::LineItem) {
-            *r = format!("{p}{r}");
+            *r = format!("{p}{r}").into();
         }
     }
 }

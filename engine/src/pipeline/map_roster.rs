@@ -113,7 +113,7 @@ fn desired_courses<'a>(
             *skipped.entry("enrollment.notCurrent".into()).or_default() += 1;
             continue;
         }
-        let Some(user) = roster.users.get(&e.user) else {
+        let Some(user) = roster.users.get(e.user.as_str()) else {
             continue;
         };
         if !user.enabled_user {
@@ -154,7 +154,12 @@ fn desired_courses<'a>(
         });
         let teacher_emails: Vec<String> = class_teachers
             .iter()
-            .filter_map(|e| roster.users.get(&e.user).and_then(User::normalized_email))
+            .filter_map(|e| {
+                roster
+                    .users
+                    .get(e.user.as_str())
+                    .and_then(User::normalized_email)
+            })
             .collect();
         // A course that exists keeps its owner while its class has no teacher (a teacher
         // leaving must not archive the course and strand its students).
@@ -311,7 +316,7 @@ fn course_ops(
             change: OpChange::Create,
             depends_on: Vec::new(),
             class_id: Some(class_id.to_string()),
-            school_id: Some(class.school.clone()),
+            school_id: Some(class.school.to_string()),
             person: Some(want.course.owner.clone()),
             summary: format!(
                 "create course '{}' owned by {}",
@@ -393,7 +398,7 @@ fn course_ops(
         change: OpChange::Update,
         depends_on,
         class_id: Some(class_id.to_string()),
-        school_id: Some(class.school.clone()),
+        school_id: Some(class.school.to_string()),
         person: None,
         summary: format!("update course '{}': {}", want.course.name, mask.join(", ")),
         before: Some(Value::Object(before)),
@@ -450,7 +455,7 @@ fn member_ops(
             change,
             depends_on: vec![format!("course.create:{alias}")],
             class_id: Some(class_id.to_string()),
-            school_id: Some(want.class.school.clone()),
+            school_id: Some(want.class.school.to_string()),
             person: Some(email.clone()),
             summary,
             before: None,
@@ -583,7 +588,7 @@ fn topic_ops(
             change,
             depends_on: vec![format!("course.create:{alias}")],
             class_id: Some(class_id.to_string()),
-            school_id: Some(want.class.school.clone()),
+            school_id: Some(want.class.school.to_string()),
             person: None,
             summary,
             before,

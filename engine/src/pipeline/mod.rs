@@ -34,6 +34,12 @@ fn add_counts(into: &mut BTreeMap<String, u64>, from: BTreeMap<String, u64>) {
 /// Plans one run. The input is consumed: source pages and Classroom listings are freed as
 /// they are read, so a district's data is never held as text and as records at once.
 pub fn run(input: SyncInput) -> Result<SyncPlan, EngineError> {
+    // Records made while planning share their repeated strings, as the parsed input's do
+    // when the caller parsed it inside `interning` too.
+    crate::model::interning(|| plan_run(input))
+}
+
+fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
     validate(&input.config).map_err(|errors| EngineError::InvalidConfig { errors })?;
     if input.now.len() < 10 {
         return Err(EngineError::InvalidInput {
