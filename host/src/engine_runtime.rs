@@ -2,6 +2,8 @@
 //! call, with fuel and a memory cap, so a runaway or hostile input fails the run cleanly
 //! instead of taking the host down.
 
+use std::borrow::Cow;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -186,6 +188,16 @@ impl EngineRuntime {
     /// The envelope is copied out so the module's memory (gigabytes for a district) is freed
     /// before the caller parses it: reading it in place raised M's first-sync peak by 450 MB.
     pub fn call_raw(&self, entry: &str, request: &[u8]) -> Result<Vec<u8>, RuntimeError> {
+        self.invoke(entry, Cow::Borrowed(request))
+    }
+
+    /// As `call_raw`, taking the request: it is freed once copied into the module, so the
+    /// host does not hold it beside the module's copy for the whole call.
+    pub fn call_raw_owned(&self, entry: &str, request: Vec<u8>) -> Result<Vec<u8>, RuntimeError> {
+        self.invoke(entry, Cow::Owned(request))
+    }
+
+    fn invoke(&self, entry: &str, request: Cow<'_, [u8]>) -> Result<Vec<u8>, RuntimeError> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.limits.memory_bytes)
             .trap_on_grow_failure(true)
@@ -214,8 +226,9 @@ impl EngineRuntime {
             .call(&mut store, len)
             .map_err(|e| self.classify(&mut store, e))?;
         memory
-            .write(&mut store, ptr as u32 as usize, request)
+            .write(&mut store, ptr as u32 as usize, &request)
             .map_err(|e| RuntimeError::Abi(e.to_string()))?;
+        drop(request);
         let packed = func
             .call(&mut store, (ptr, len))
             .map_err(|e| self.classify(&mut store, e))? as u64;
@@ -246,22 +259,35 @@ impl EngineRuntime {
         entry: &str,
         request: &[u8],
     ) -> Result<T, RuntimeError> {
-        let raw = self.call_raw(entry, request)?;
-        // Read straight into the answer's type: a district's plan is hundreds of megabytes, and
-        // going through a JSON tree (and a copy of it) cost more than the engine's own writing.
-        let envelope: Envelope<T> =
-            serde_json::from_slice(&raw).map_err(|e| RuntimeError::BadAnswer(e.to_string()))?;
-        if let Some(error) = envelope.error {
-            return Err(RuntimeError::Engine {
-                kind: error["kind"].as_str().unwrap_or("engine").to_string(),
-                message: error["message"].as_str().unwrap_or_default().to_string(),
-                detail: error,
-            });
-        }
-        envelope
-            .ok
-            .ok_or_else(|| RuntimeError::BadAnswer("neither ok nor error".into()))
+        open_envelope(&self.call_raw(entry, request)?)
     }
+
+    /// As `call`, taking the request (see `call_raw_owned`).
+    pub fn call_owned<T: DeserializeOwned>(
+        &self,
+        entry: &str,
+        request: Vec<u8>,
+    ) -> Result<T, RuntimeError> {
+        open_envelope(&self.call_raw_owned(entry, request)?)
+    }
+}
+
+/// Unwraps the ABI's answer into `T`, or its error.
+fn open_envelope<T: DeserializeOwned>(raw: &[u8]) -> Result<T, RuntimeError> {
+    // Read straight into the answer's type: a district's plan is hundreds of megabytes, and
+    // going through a JSON tree (and a copy of it) cost more than the engine's own writing.
+    let envelope: Envelope<T> =
+        serde_json::from_slice(raw).map_err(|e| RuntimeError::BadAnswer(e.to_string()))?;
+    if let Some(error) = envelope.error {
+        return Err(RuntimeError::Engine {
+            kind: error["kind"].as_str().unwrap_or("engine").to_string(),
+            message: error["message"].as_str().unwrap_or_default().to_string(),
+            detail: error,
+        });
+    }
+    envelope
+        .ok
+        .ok_or_else(|| RuntimeError::BadAnswer("neither ok nor error".into()))
 }
 
 /// The ABI's answer: `{"abiVersion":1,"ok":…}` or `{"abiVersion":1,"error":{…}}`.

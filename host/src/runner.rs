@@ -293,9 +293,9 @@ impl Host {
         ))
     }
 
-    fn engine_plan(&self, input_json: &[u8]) -> Result<SyncPlan, RunError> {
+    fn engine_plan(&self, input_json: Vec<u8>) -> Result<SyncPlan, RunError> {
         let bar = self.progress.spinner("Planning");
-        let plan = self.runtime.call::<SyncPlan>("cb_plan", input_json);
+        let plan = self.runtime.call_owned::<SyncPlan>("cb_plan", input_json);
         bar.finish_and_clear();
         Ok(plan?)
     }
@@ -403,7 +403,11 @@ impl Host {
             }
         };
         let input_json = serde_json::to_vec(&input).map_err(|e| RunError::Failed(e.to_string()))?;
-        let plan = match self.engine_plan(&input_json) {
+        // The engine gets the only copy: a district's input is hundreds of megabytes, and the
+        // host has no use for it once it is stored.
+        drop(input);
+        self.store.save_input(run, &input_json)?;
+        let plan = match self.engine_plan(input_json) {
             Ok(p) => p,
             Err(e) => {
                 self.store
@@ -411,11 +415,9 @@ impl Host {
                 return Err(e);
             }
         };
-        let input_value: Value = serde_json::from_slice(&input_json).unwrap_or(Value::Null);
         if !apply {
             self.store.save_plan(
                 run,
-                &input_value,
                 &plan,
                 RunStatus::Planned,
                 Some("preview only (classbridge plan)"),
@@ -443,7 +445,7 @@ impl Host {
                 "preview mode is on: waiting for approval".to_string()
             };
             self.store
-                .save_plan(run, &input_value, &plan, RunStatus::Pending, Some(&why))?;
+                .save_plan(run, &plan, RunStatus::Pending, Some(&why))?;
             return Ok(report(
                 run,
                 RunStatus::Pending,
@@ -454,7 +456,7 @@ impl Host {
             ));
         }
         self.store
-            .save_plan(run, &input_value, &plan, RunStatus::Applying, None)?;
+            .save_plan(run, &plan, RunStatus::Applying, None)?;
         self.apply(run, plan, &[], &cursors).await
     }
 

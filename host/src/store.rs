@@ -192,11 +192,22 @@ impl Store {
         Ok(self.conn.last_insert_rowid())
     }
 
-    /// Stores the run's input and plan (one transaction).
+    /// Stores the engine input a run is planned from, as the JSON text the engine is given,
+    /// so the console can plan from the same bytes. Stored before planning, so the host need
+    /// not hold its copy while the engine runs.
+    pub fn save_input(&mut self, run: i64, input_json: &[u8]) -> Result<(), StoreError> {
+        let text = std::str::from_utf8(input_json).map_err(|e| corrupt("input", e))?;
+        self.conn.execute(
+            "UPDATE runs SET input = ?1 WHERE id = ?2",
+            params![text, run],
+        )?;
+        Ok(())
+    }
+
+    /// Stores the run's plan and status (one transaction).
     pub fn save_plan(
         &mut self,
         run: i64,
-        input: &Value,
         plan: &SyncPlan,
         status: RunStatus,
         message: Option<&str>,
@@ -210,14 +221,13 @@ impl Store {
             )?;
         }
         tx.execute(
-            "UPDATE runs SET status = ?1, message = ?2, plan_id = ?3, base_revision = ?4, input = ?5, plan = ?6, summary = ?7,
-             finished_at = CASE WHEN ?1 IN ('pending','applying') THEN NULL ELSE ?8 END WHERE id = ?9",
+            "UPDATE runs SET status = ?1, message = ?2, plan_id = ?3, base_revision = ?4, plan = ?5, summary = ?6,
+             finished_at = CASE WHEN ?1 IN ('pending','applying') THEN NULL ELSE ?7 END WHERE id = ?8",
             params![
                 status.as_str(),
                 message,
                 plan.id,
                 plan.state_delta.base_revision as i64,
-                serde_json::to_string(input).map_err(|e| corrupt("input", e))?,
                 serde_json::to_string(plan).map_err(|e| corrupt("plan", e))?,
                 serde_json::to_string(&plan.summary).map_err(|e| corrupt("summary", e))?,
                 now(),

@@ -46,6 +46,21 @@ fn plans_are_byte_identical_natively_and_in_wasmtime() {
 }
 
 #[test]
+fn a_request_handed_over_plans_as_one_lent() {
+    // The host hands its only copy of a district's input to the module (`call_owned`).
+    let rt = runtime();
+    let lent: SyncPlan = rt.call("cb_plan", DAY1.as_bytes()).unwrap();
+    let owned: SyncPlan = rt.call_owned("cb_plan", DAY1.as_bytes().to_vec()).unwrap();
+    assert_eq!(owned, lent);
+    assert!(!owned.ops.is_empty());
+    let bad = rt.call_owned::<SyncPlan>("cb_plan", b"{not json".to_vec());
+    assert!(
+        matches!(&bad, Err(RuntimeError::Engine { kind, .. }) if kind == "invalidRequest"),
+        "{bad:?}"
+    );
+}
+
+#[test]
 fn the_unmetered_runtime_plans_the_same_and_ignores_the_fuel_limit() {
     // Benchmarks use it to show what metering costs; a tiny fuel limit must not stop it.
     let unmetered = EngineRuntime::without_fuel_metering(EngineLimits {

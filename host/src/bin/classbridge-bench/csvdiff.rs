@@ -92,16 +92,21 @@ fn classbridge_diff(a: &Path, b: &Path) -> anyhow::Result<(f64, usize)> {
     };
     let empty = SyncState::default();
     let (ra, rb) = (read(a)?, read(b)?);
-    let before = classbridge_engine::ingest::ingest(&config, vec![ra], &empty);
-    let after = classbridge_engine::ingest::ingest(&config, vec![rb], &empty);
-    let (Some(old), Some(new)) = (
-        before.sources.get("riverside"),
-        after.sources.get("riverside"),
-    ) else {
-        bail!("the engine read no roster from the snapshots");
-    };
-    let changes = diff(old, new);
-    Ok((t.elapsed().as_secs_f64() * 1000.0, changes.len()))
+    // Inside one interning scope, as a plan runs.
+    let changes = classbridge_engine::model::interning(|| {
+        let before = classbridge_engine::ingest::ingest(&config, vec![ra], &empty);
+        let after = classbridge_engine::ingest::ingest(&config, vec![rb], &empty);
+        match (
+            before.sources.get("riverside"),
+            after.sources.get("riverside"),
+        ) {
+            (Some(old), Some(new)) => Ok(diff(old, new).len()),
+            _ => Err(anyhow::anyhow!(
+                "the engine read no roster from the snapshots"
+            )),
+        }
+    })?;
+    Ok((t.elapsed().as_secs_f64() * 1000.0, changes))
 }
 
 /// One peer over both files; returns (milliseconds, changed rows it reported).

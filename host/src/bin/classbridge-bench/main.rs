@@ -251,7 +251,7 @@ fn measure(input: &Path, runtime: &str) -> anyhow::Result<Value> {
                 EngineRuntime::without_fuel_metering(limits())?
             };
             let t = Instant::now();
-            let plan: SyncPlan = rt.call("cb_plan", &bytes)?;
+            let plan: SyncPlan = rt.call_owned("cb_plan", bytes)?;
             (plan.ops.len(), t.elapsed())
         }
         other => bail!("runtime must be parse, tree, native, wasm or wasm-unmetered, not {other}"),
