@@ -8,19 +8,21 @@
 
 use std::borrow::Borrow;
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use rustc_hash::FxHashSet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Shared(Arc<str>);
 
 thread_local! {
-    /// The strings seen in the current [`interning`] scope; `None` outside any scope.
-    static POOL: RefCell<Option<HashSet<Arc<str>>>> = const { RefCell::new(None) };
+    /// The strings seen in the current [`interning`] scope; `None` outside any scope. Fx
+    /// hashing: the keys are short ids and dates, looked up once per field read, and SipHash's
+    /// resistance to chosen keys buys nothing for a pool that lives one run.
+    static POOL: RefCell<Option<FxHashSet<Arc<str>>>> = const { RefCell::new(None) };
 }
 
 /// Runs `f` with a pool of strings, so every `Shared` made inside it (by deserialising or by
@@ -30,7 +32,7 @@ pub fn interning<T>(f: impl FnOnce() -> T) -> T {
     let outermost = POOL.with(|p| {
         let mut pool = p.borrow_mut();
         let outermost = pool.is_none();
-        pool.get_or_insert_with(HashSet::new);
+        pool.get_or_insert_with(FxHashSet::default);
         outermost
     });
     // Dropping the pool even if `f` panics keeps a later run from inheriting it.
