@@ -185,8 +185,7 @@ fn rows<'a>(
             let value = if *is_list {
                 Value::Array(
                     super::fields::split_list(cell)
-                        .into_iter()
-                        .map(Value::String)
+                        .map(|part| Value::String(part.to_string()))
                         .collect(),
                 )
             } else {

@@ -2,6 +2,8 @@
 //! send (GUIDRef objects or bare ids, `enabledUser` as bool, number or string), and says
 //! exactly what is wrong otherwise.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::model::Shared;
@@ -33,17 +35,24 @@ impl<'a> Fields<'a> {
         self.obj.get(key).filter(|v| !v.is_null())
     }
 
-    pub fn opt_str(&self, key: &str) -> Result<Option<String>, String> {
+    /// The field as text, borrowed from the record where it already is text.
+    fn opt_text(&self, key: &str) -> Result<Option<Cow<'a, str>>, String> {
         match self.get(key) {
             None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone()).filter(|s| !s.trim().is_empty())),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+            Some(Value::String(s)) => {
+                Ok(Some(Cow::from(s.as_str())).filter(|s| !s.trim().is_empty()))
+            }
+            Some(Value::Number(n)) => Ok(Some(Cow::from(n.to_string()))),
+            Some(Value::Bool(b)) => Ok(Some(Cow::from(b.to_string()))),
             Some(other) => Err(format!(
                 "field '{key}' should be text, found {}",
                 kind(other)
             )),
         }
+    }
+
+    pub fn opt_str(&self, key: &str) -> Result<Option<String>, String> {
+        Ok(self.opt_text(key)?.map(Cow::into_owned))
     }
 
     pub fn req_str(&self, key: &str) -> Result<String, String> {
@@ -53,11 +62,7 @@ impl<'a> Fields<'a> {
 
     /// Text that many records repeat (dates, roles, grade levels): stored once.
     pub fn opt_shared(&self, key: &str) -> Result<Option<Shared>, String> {
-        Ok(self.opt_str(key)?.map(Shared::from))
-    }
-
-    pub fn shared_list(&self, key: &str) -> Result<Vec<Shared>, String> {
-        Ok(self.str_list(key)?.into_iter().map(Shared::from).collect())
+        Ok(self.opt_text(key)?.map(|text| Shared::from(&*text)))
     }
 
     pub fn opt_ref(&self, key: &str) -> Result<Option<Shared>, String> {
@@ -94,22 +99,23 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// A list of strings, also accepted as one comma-separated string (CSV style).
-    pub fn str_list(&self, key: &str) -> Result<Vec<String>, String> {
+    /// A list of strings, also accepted as one comma-separated string (CSV style). Grade
+    /// levels, subjects and periods repeat across records, so they are stored once.
+    pub fn shared_list(&self, key: &str) -> Result<Vec<Shared>, String> {
         match self.get(key) {
             None => Ok(Vec::new()),
             Some(Value::Array(items)) => items
                 .iter()
                 .map(|v| match v {
-                    Value::String(s) => Ok(s.clone()),
-                    Value::Number(n) => Ok(n.to_string()),
+                    Value::String(s) => Ok(Shared::from(s.as_str())),
+                    Value::Number(n) => Ok(Shared::from(n.to_string())),
                     other => Err(format!(
                         "an entry of '{key}' should be text, found {}",
                         kind(other)
                     )),
                 })
                 .collect(),
-            Some(Value::String(s)) => Ok(split_list(s)),
+            Some(Value::String(s)) => Ok(split_list(s).map(Shared::from).collect()),
             Some(other) => Err(format!(
                 "field '{key}' should be a list, found {}",
                 kind(other)
@@ -179,12 +185,8 @@ impl<'a> Fields<'a> {
 /// Fields every record has; never copied into `extra`.
 pub const COMMON: &[&str] = &["sourcedId", "status", "dateLastModified", "metadata"];
 
-pub fn split_list(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_string)
-        .collect()
+pub fn split_list(s: &str) -> impl Iterator<Item = &str> {
+    s.split(',').map(str::trim).filter(|p| !p.is_empty())
 }
 
 /// What a piece of JSON text is, from its first character (it is valid JSON already).

@@ -12,7 +12,14 @@ use crate::model::{EntityKind, RecordIssue};
 /// A source's REST collections grouped by the entity they hold ("students" and "teachers"
 /// are users), each group still as the pages' text. Collections classbridge does not use are
 /// reported and dropped here.
-pub type EntityPages = BTreeMap<EntityKind, Vec<(String, Collection)>>;
+pub type EntityPages = BTreeMap<EntityKind, Vec<NamedCollection>>;
+
+/// One REST collection as sent, with the envelope key its pages carry.
+pub struct NamedCollection {
+    name: String,
+    envelope: &'static str,
+    collection: Collection,
+}
 
 pub fn by_entity(
     source: &str,
@@ -21,7 +28,7 @@ pub fn by_entity(
 ) -> EntityPages {
     let mut groups = EntityPages::new();
     for (name, collection) in collections {
-        let Some((entity, _)) = EntityKind::from_collection(&name) else {
+        let Some((entity, envelope)) = EntityKind::from_collection(&name) else {
             issues.push(RecordIssue::warning(
                 source,
                 name.as_str(),
@@ -30,7 +37,11 @@ pub fn by_entity(
             ));
             continue;
         };
-        groups.entry(entity).or_default().push((name, collection));
+        groups.entry(entity).or_default().push(NamedCollection {
+            name,
+            envelope,
+            collection,
+        });
     }
     groups
 }
@@ -39,7 +50,7 @@ pub fn by_entity(
 /// error, never an empty roster: the entity is then unreadable (`Err` with the reason).
 pub fn read_entity<'a>(
     source: &str,
-    group: &'a [(String, Collection)],
+    group: &'a [NamedCollection],
     issues: &mut Vec<RecordIssue>,
 ) -> Result<RawCollection<'a>, String> {
     let mut out = RawCollection {
@@ -47,10 +58,12 @@ pub fn read_entity<'a>(
         records: Vec::new(),
     };
     let mut unreadable = None;
-    for (name, collection) in group {
-        let Some((_, envelope)) = EntityKind::from_collection(name) else {
-            continue;
-        };
+    for NamedCollection {
+        name,
+        envelope,
+        collection,
+    } in group
+    {
         match read_pages(name, envelope, collection, issues, source) {
             Ok(records) => {
                 // A collection read in part as delta is delta as a whole: absence proves nothing.

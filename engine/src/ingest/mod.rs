@@ -124,18 +124,11 @@ fn build_source_roster(
                 SourceReader::Json(groups) => {
                     // Owned here, so the group's page text is freed at the end of this block.
                     let group = groups.remove(&kind);
-                    let collection = match &group {
-                        Some(group) => {
-                            match json_pages::read_entity(&source.id, group, ctx.issues) {
-                                Ok(collection) => Some(collection),
-                                Err(reason) => {
-                                    unreadable.insert(kind, reason);
-                                    None
-                                }
-                            }
-                        }
-                        None => None,
-                    };
+                    let collection = group.as_deref().and_then(|group| {
+                        json_pages::read_entity(&source.id, group, ctx.issues)
+                            .map_err(|reason| unreadable.insert(kind, reason))
+                            .ok()
+                    });
                     roster.$field = ctx.table::<$ty>(collection, &prev.$field);
                 }
             }
