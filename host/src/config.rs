@@ -40,10 +40,128 @@ pub struct HostConfig {
     /// The engine's rules (camelCase keys, as in its JSON); `sources` come from `[[source]]`.
     #[serde(default)]
     pub rules: toml::Table,
+    /// Allow plain `http://` to hosts other than loopback. Credentials and student data then
+    /// cross the network in clear: only for a lab behind its own encryption.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+    #[serde(default)]
+    pub retention: Retention,
+}
+
+/// How much of each run the state database keeps.
+#[derive(Deserialize, Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Runs (newest first) whose whole input and plan are kept, for `runs show` and the
+    /// console's verification. Older runs keep their summary, counts, decisions and journal.
+    pub keep_run_details: usize,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            keep_run_details: 10,
+        }
+    }
 }
 
 fn default_state() -> PathBuf {
     PathBuf::from("classbridge.db")
+}
+
+/// A TOML error as line, column and reason, never the offending text: the line may be
+/// `client_secret = "..."` written inline by mistake, and errors end up in logs.
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let at = e.span().map(|span| {
+        let before = &text[..span.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before.len() - line_start + 1;
+        // The key on that line is safe to show (its value may not be).
+        let key = text[line_start..]
+            .lines()
+            .next()
+            .and_then(|l| l.split_once('='))
+            .map(|(k, _)| k.trim())
+            .filter(|k| !k.is_empty() && !k.contains('"'))
+            .map(|k| format!("{k}: "))
+            .unwrap_or_default();
+        format!("line {line}, column {column}: {key}")
+    });
+    format!("{}{}", at.unwrap_or_default(), redact_quoted(e.message()))
+}
+
+/// Replaces every double-quoted value in a message with `"…"`, and the value serde names in
+/// "unknown variant `…`" (an inline string where `{ env = … }` belongs). Field names, also in
+/// backticks, stay: they are what the admin needs to find the line.
+pub fn redact_quoted(message: &str) -> String {
+    let message = match message.split_once("unknown variant `") {
+        Some((head, tail)) => match tail.split_once('`') {
+            Some((_, rest)) => format!("{head}unknown variant `…`{rest}"),
+            None => format!("{head}unknown variant `…`"),
+        },
+        None => message.to_string(),
+    };
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        if c == '\"' {
+            if quoted {
+                out.push_str("…\"");
+            } else {
+                out.push('"');
+            }
+            quoted = !quoted;
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    if quoted {
+        out.push('…');
+    }
+    out
+}
+
+/// A URL with any `user:password@` cut out, for messages.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Ok(_) => url.to_string(),
+        Err(_) => "<unparseable URL>".to_string(),
+    }
+}
+
+/// https, or http to loopback only (unless allowed), and never credentials in the URL.
+fn check_url(what: &str, url: &str, allow_insecure_http: bool) -> Result<(), ConfigError> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| {
+        ConfigError::Invalid(format!("{what} = {:?} is not a URL: {e}", redact_url(url)))
+    })?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(ConfigError::Invalid(format!(
+            "{what} = {:?} carries credentials; put them in client_id and client_secret (as {{ env = \"VAR\" }} or {{ file = \"path\" }})",
+            redact_url(url)
+        )));
+    }
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if loopback || allow_insecure_http => Ok(()),
+        "http" => Err(ConfigError::Invalid(format!(
+            "{what} = {url:?} is plain http to another host: credentials and student data would cross the network in clear. Use https, or set allow_insecure_http = true at the top of the config if this network is encrypted otherwise"
+        ))),
+        other => Err(ConfigError::Invalid(format!(
+            "{what}: scheme {other:?} is not supported; use https"
+        ))),
+    }
 }
 
 #[derive(Deserialize, Serialize, Clone, Debug)]
@@ -128,6 +246,19 @@ pub struct ClassroomSettings {
     pub max_retries: u32,
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
+    /// The longest one `Retry-After` may make a request wait; longer asks are cut to this.
+    #[serde(default = "default_max_retry_after")]
+    pub max_retry_after_secs: u64,
+    /// The largest answer read from Classroom.
+    #[serde(default = "default_max_response_mb")]
+    pub max_response_mb: u64,
+    /// Pages of one list call before the read is refused as endless.
+    #[serde(default = "default_max_pages")]
+    pub max_pages_per_listing: u64,
+}
+
+fn default_max_retry_after() -> u64 {
+    crate::http::MAX_RETRY_AFTER.as_secs()
 }
 
 fn default_classroom_url() -> String {
@@ -203,6 +334,34 @@ pub struct SourceSettings {
     /// Write grades back to this source.
     #[serde(default = "yes")]
     pub write_grades: bool,
+    /// Limits on what one read may bring, so a broken or hostile server cannot exhaust
+    /// memory or keep a run reading forever. Each error names its setting.
+    #[serde(default = "default_max_response_mb")]
+    pub max_response_mb: u64,
+    #[serde(default = "default_max_records")]
+    pub max_records_per_collection: u64,
+    /// A CSV bundle's decompressed size: each file, and all of them together.
+    #[serde(default = "default_max_csv_file_mb")]
+    pub max_csv_file_mb: u64,
+    #[serde(default = "default_max_bundle_mb")]
+    pub max_bundle_mb: u64,
+}
+
+fn default_max_response_mb() -> u64 {
+    crate::http::DEFAULT_MAX_RESPONSE_MB
+}
+fn default_max_records() -> u64 {
+    // Eight times the largest district's largest collection (1.6M enrollments at L).
+    12_800_000
+}
+fn default_max_csv_file_mb() -> u64 {
+    2048
+}
+fn default_max_bundle_mb() -> u64 {
+    4096
+}
+fn default_max_pages() -> u64 {
+    100_000
 }
 
 fn default_profile() -> String {
@@ -216,6 +375,13 @@ fn default_page_size() -> u32 {
 }
 
 impl SourceSettings {
+    pub fn bundle_limits(&self) -> crate::oneroster::csv_bundle::BundleLimits {
+        crate::oneroster::csv_bundle::BundleLimits::from_mb(
+            self.max_csv_file_mb,
+            self.max_bundle_mb,
+        )
+    }
+
     pub fn profile(&self) -> Result<&'static VendorProfile, ConfigError> {
         vendor::profile_named(&self.profile).ok_or_else(|| {
             ConfigError::Invalid(format!(
@@ -261,7 +427,7 @@ impl HostConfig {
         })?;
         let mut config: HostConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.display().to_string(),
-            reason: e.to_string(),
+            reason: describe_toml_error(&text, &e),
         })?;
         if config.state.is_relative() {
             let dir = path.parent().unwrap_or(Path::new("."));
@@ -350,6 +516,21 @@ impl HostConfig {
         if let Some(s) = &self.schedule {
             s.interval()?;
         }
+        let mut urls: Vec<(String, &str)> = vec![
+            ("classroom.base_url".into(), &self.classroom.base_url),
+            ("classroom.token_url".into(), &self.classroom.token_url),
+        ];
+        for s in &self.sources {
+            if let Some(u) = &s.base_url {
+                urls.push((format!("source {}: base_url", s.id), u));
+            }
+            if let Some(u) = &s.token_url {
+                urls.push((format!("source {}: token_url", s.id), u));
+            }
+        }
+        for (what, url) in urls {
+            check_url(&what, url, self.allow_insecure_http)?;
+        }
         Ok(())
     }
 
@@ -380,7 +561,7 @@ mod tests {
     fn parse(text: &str) -> Result<HostConfig, ConfigError> {
         let c: HostConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: "t".into(),
-            reason: e.to_string(),
+            reason: describe_toml_error(text, &e),
         })?;
         c.check()?;
         Ok(c)
@@ -431,6 +612,61 @@ client_secret = { env = "S" }
             .unwrap_err()
             .to_string();
         assert!(err.contains("client_secret"), "{err}");
+    }
+
+    #[test]
+    fn an_inline_secret_is_not_repeated_in_the_error() {
+        let err = parse(&BASE.replace(r#"{ env = "S" }"#, r#""hunter2-very-secret""#))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(err.contains("line 10"), "{err}");
+    }
+
+    #[test]
+    fn urls_with_credentials_are_refused_without_repeating_them() {
+        let err = parse(&BASE.replace(
+            "http://127.0.0.1:1",
+            "https://admin:pa55word@sis.example.org",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("carries credentials"), "{err}");
+        assert!(
+            !err.contains("pa55word") && !err.contains("admin:"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn plain_http_is_refused_off_loopback_unless_allowed() {
+        let remote = BASE.replace("http://127.0.0.1:1", "http://sis.example.org");
+        let err = parse(&remote).unwrap_err().to_string();
+        assert!(
+            err.contains("plain http") && err.contains("allow_insecure_http"),
+            "{err}"
+        );
+        parse(&format!("allow_insecure_http = true\n{remote}")).unwrap();
+        parse(&BASE.replace("http://127.0.0.1:1", "http://localhost:8080")).unwrap();
+        parse(&BASE.replace("http://127.0.0.1:1", "https://sis.example.org")).unwrap();
+        let err = parse(&format!(
+            "{BASE}token_url = \"http://idp.example.org/token\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("token_url"), "{err}");
+    }
+
+    #[test]
+    fn quoted_values_are_redacted_and_names_kept() {
+        assert_eq!(
+            redact_quoted(r#"invalid type: string "s3cret", expected `client_secret`"#),
+            r#"invalid type: string "…", expected `client_secret`"#
+        );
+        assert_eq!(
+            redact_quoted("unknown variant `s3cret`, expected `env` or `file`"),
+            "unknown variant `…`, expected `env` or `file`"
+        );
     }
 
     #[test]

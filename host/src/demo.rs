@@ -142,7 +142,7 @@ preview = true
         json_out,
         "\n2. The admin approves; the plan is applied to Classroom",
     );
-    let applied = host.approve(first.run, Vec::new()).await?;
+    let applied = host.approve(first.run, Vec::new(), "demo").await?;
     let courses = classroom.world(|w| w.courses.len());
     let members: usize = classroom.world(|w| {
         w.courses
@@ -203,7 +203,7 @@ preview = true
     );
     let grades = host.run("demo", true).await?;
     let grades = if grades.status == crate::store::RunStatus::Pending {
-        host.approve(grades.run, Vec::new()).await?
+        host.approve(grades.run, Vec::new(), "demo").await?
     } else {
         grades
     };
@@ -225,7 +225,7 @@ preview = true
     let before = (sis.writes(), classroom.writes());
     let again = host.run("demo", true).await?;
     let again = if again.status == crate::store::RunStatus::Pending {
-        host.approve(again.run, Vec::new()).await?
+        host.approve(again.run, Vec::new(), "demo").await?
     } else {
         again
     };

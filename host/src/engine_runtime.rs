@@ -80,6 +80,33 @@ fn request_len(len: usize) -> Result<i32, RuntimeError> {
     i32::try_from(len).map_err(|_| RuntimeError::RequestTooLarge(len))
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Half-written artefacts from a process killed mid-write.
+fn remove_stale_temp_files(dir: &std::path::Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.starts_with("tmp"))
+        {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+#[cfg(unix)]
+fn private_dir(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+}
+
+#[cfg(not(unix))]
+fn private_dir(_dir: &std::path::Path) {}
+
 fn hex_prefix(bytes: &[u8]) -> String {
     bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
@@ -134,40 +161,60 @@ impl EngineRuntime {
 
     /// Like [`EngineRuntime::new`], but keeps the compiled module in `cache_dir` so later
     /// processes skip compilation (seconds) and only deserialize it (milliseconds).
+    /// The embedded module, compiled once and cached in `cache_dir` as native code.
+    ///
+    /// Loading a cached artefact runs it as native code outside the wasm sandbox, so it is
+    /// trusted only if its sha256 equals `trusted_digest`, which the caller keeps apart from
+    /// the artefact (in the state database). A missing, corrupted or planted file is
+    /// recompiled and replaced. Returns the runtime and, when it wrote a new artefact, that
+    /// artefact's digest for the caller to keep.
     pub fn new_cached(
         limits: EngineLimits,
         cache_dir: &std::path::Path,
-    ) -> Result<Self, RuntimeError> {
+        trusted_digest: Option<&str>,
+    ) -> Result<(Self, Option<String>), RuntimeError> {
         use sha2::Digest as _;
         let key = hex_prefix(&sha2::Sha256::digest(ENGINE_WASM));
         let path = cache_dir.join(format!("engine-{key}.cwasm"));
         let mut config = Config::new();
         config.consume_fuel(true);
         let engine = Engine::new(&config).map_err(|e| RuntimeError::Compile(e.to_string()))?;
-        if path.exists() {
-            // SAFETY: the file is one this function wrote from our own embedded module, keyed by
-            // its hash; wasmtime checks its version and settings header and refuses a
-            // mismatched artifact, in which case we recompile and overwrite it below.
-            if let Ok(module) = unsafe { Module::deserialize_file(&engine, &path) } {
-                return Ok(EngineRuntime {
-                    engine,
-                    module,
-                    limits,
-                    metered: true,
-                });
+        remove_stale_temp_files(cache_dir);
+        if let (Some(trusted), Ok(bytes)) = (trusted_digest, std::fs::read(&path)) {
+            let digest = hex(&sha2::Sha256::digest(&bytes));
+            if digest == trusted {
+                // SAFETY: these exact bytes are the artefact this host compiled from its own
+                // embedded module (their digest matches the one recorded when it was written);
+                // wasmtime also checks its version and settings header.
+                if let Ok(module) = unsafe { Module::deserialize(&engine, &bytes) } {
+                    return Ok((
+                        EngineRuntime {
+                            engine,
+                            module,
+                            limits,
+                            metered: true,
+                        },
+                        None,
+                    ));
+                }
+            } else {
+                tracing::warn!(file = %path.display(), "the compiled engine cache does not match its recorded digest; recompiling");
             }
         }
         let runtime = Self::from_bytes(ENGINE_WASM, limits)?;
+        let mut written = None;
         if let Ok(bytes) = runtime.module.serialize()
             && std::fs::create_dir_all(cache_dir).is_ok()
         {
+            private_dir(cache_dir);
             // Write then rename, so a concurrent reader never sees half a file.
             let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-            if std::fs::write(&tmp, bytes).is_ok() {
-                let _ = std::fs::rename(&tmp, &path);
+            if std::fs::write(&tmp, &bytes).is_ok() && std::fs::rename(&tmp, &path).is_ok() {
+                written = Some(hex(&sha2::Sha256::digest(&bytes)));
             }
+            let _ = std::fs::remove_file(&tmp);
         }
-        Ok(runtime)
+        Ok((runtime, written))
     }
 
     /// The same compiled module with other limits (compiling is the expensive part).

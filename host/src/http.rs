@@ -40,6 +40,16 @@ pub enum HttpError {
         service: &'static str,
         reason: String,
     },
+    #[error(
+        "{service}: {method} {path}: the answer is larger than {limit_mb} MiB, the limit set by {setting}; it was not read. Raise {setting} if the server is right to send that much"
+    )]
+    TooLarge {
+        service: &'static str,
+        method: Method,
+        path: String,
+        limit_mb: u64,
+        setting: &'static str,
+    },
 }
 
 impl HttpError {
@@ -96,6 +106,11 @@ pub struct RetryPolicy {
     pub max_retries: u32,
     pub base_delay: Duration,
     pub max_delay: Duration,
+    /// The longest one `Retry-After` may make us wait.
+    pub max_retry_after: Duration,
+    /// The largest answer body read, in bytes, and the config setting that raises it.
+    pub max_response_bytes: u64,
+    pub max_response_setting: &'static str,
 }
 
 impl Default for RetryPolicy {
@@ -104,9 +119,26 @@ impl Default for RetryPolicy {
             max_retries: 6,
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(30),
+            max_retry_after: MAX_RETRY_AFTER,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_MB << 20,
+            max_response_setting: "max_response_mb",
         }
     }
 }
+
+/// The longest single wait a `Retry-After` header can ask of us. A server that asks for more
+/// (a hostile `18446744073709551615` included) gets this; the whole wait is counted against
+/// [`MAX_TOTAL_WAIT`].
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+/// The most one request may spend waiting on 429s and retries before it gives up.
+pub const MAX_TOTAL_WAIT: Duration = Duration::from_secs(15 * 60);
+
+/// The default cap on one answer's body: a OneRoster page of 10,000 users is a few MB.
+pub const DEFAULT_MAX_RESPONSE_MB: u64 = 256;
+
+/// The longest an OAuth token is trusted, whatever `expires_in` says.
+pub const MAX_TOKEN_LIFE: Duration = Duration::from_secs(24 * 3600);
 
 fn retry_after(resp: &Response) -> Option<Duration> {
     let v = resp
@@ -114,7 +146,27 @@ fn retry_after(resp: &Response) -> Option<Duration> {
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
         .ok()?;
-    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+    parse_retry_after(v)
+}
+
+/// Seconds, capped at [`MAX_RETRY_AFTER`]; anything else (an HTTP date, garbage) is ignored and
+/// our own backoff applies.
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // All digits but too long for u64 is still "very long": cap it.
+    let secs = v.parse::<u64>().unwrap_or(u64::MAX);
+    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
+}
+
+/// When a token answered with `expires_in` seconds stops being used: a minute early, and
+/// never later than [`MAX_TOKEN_LIFE`] from now, whatever the server says.
+pub fn token_deadline(now: Instant, expires_in: Option<u64>) -> Instant {
+    let life = Duration::from_secs(expires_in.unwrap_or(3600)).min(MAX_TOKEN_LIFE);
+    now.checked_add(life.saturating_sub(Duration::from_secs(60)))
+        .unwrap_or(now)
 }
 
 fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
@@ -175,6 +227,7 @@ where
     // 429 answers say when to come back; a storm of them is waited out over a longer budget
     // than errors are, since waiting is exactly what the server asked for.
     let mut throttled = 0;
+    let mut waited = Duration::ZERO;
     loop {
         throttle.wait_turn().await;
         let result = build()?.send().await;
@@ -182,33 +235,37 @@ where
             Ok(resp) => {
                 let status = resp.status();
                 if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-                    let wait = retry_after(&resp).unwrap_or_else(|| backoff(policy, attempt));
+                    let wait = retry_after(&resp)
+                        .map(|w| w.min(policy.max_retry_after))
+                        .unwrap_or_else(|| backoff(policy, attempt));
                     let is_429 = status == StatusCode::TOO_MANY_REQUESTS;
-                    if is_429 {
-                        throttle.back_off_all(Instant::now() + wait).await;
+                    if is_429 && let Some(until) = Instant::now().checked_add(wait) {
+                        throttle.back_off_all(until).await;
                     }
                     let exhausted = if is_429 {
                         throttled >= policy.max_retries.saturating_mul(5).max(30)
                     } else {
                         attempt >= policy.max_retries
-                    };
+                    } || waited.saturating_add(wait) > MAX_TOTAL_WAIT;
                     if exhausted {
-                        let body = resp.bytes().await.unwrap_or_default();
+                        let body = error_body(resp).await;
                         return Err(HttpError::Status {
                             service,
                             method,
                             path: path.to_string(),
                             status,
                             message: format!(
-                                "{} (gave up after {} retries)",
+                                "{} (gave up after {} retries and {}s of waiting)",
                                 error_message(&body),
-                                policy.max_retries
+                                attempt + throttled,
+                                waited.as_secs()
                             ),
                         });
                     }
                     tracing::debug!(%status, path, attempt, "retrying");
                     if is_429 {
                         throttled += 1;
+                        waited = waited.saturating_add(wait);
                         // Not an error of ours: the backoff exponent stays where it was.
                         tokio::time::sleep(wait).await;
                         continue;
@@ -216,13 +273,8 @@ where
                     wait
                 } else {
                     let headers = resp.headers().clone();
-                    let body = resp.bytes().await.map_err(|e| HttpError::Transport {
-                        service,
-                        method: method.clone(),
-                        path: path.to_string(),
-                        reason: format!("reading the answer: {e}"),
-                    })?;
-                    return Ok((status, headers, body.to_vec()));
+                    let body = read_capped(service, &method, path, policy, resp).await?;
+                    return Ok((status, headers, body));
                 }
             }
             Err(e) => {
@@ -242,8 +294,66 @@ where
                 backoff(policy, attempt)
             }
         };
+        waited = waited.saturating_add(retryable_wait);
         tokio::time::sleep(retryable_wait).await;
         attempt += 1;
+    }
+}
+
+/// At most about 64 KiB of an answer that should be small (an error, a token): enough for its
+/// message, never a hostile flood.
+pub async fn error_body(mut resp: Response) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() > 64 << 10 {
+            break;
+        }
+    }
+    body
+}
+
+/// Reads a body chunk by chunk, refusing it as soon as it passes the policy's cap (a declared
+/// `Content-Length` over the cap is refused before reading a byte).
+async fn read_capped(
+    service: &'static str,
+    method: &Method,
+    path: &str,
+    policy: &RetryPolicy,
+    mut resp: Response,
+) -> Result<Vec<u8>, HttpError> {
+    let too_large = || HttpError::TooLarge {
+        service,
+        method: method.clone(),
+        path: path.to_string(),
+        limit_mb: policy.max_response_bytes >> 20,
+        setting: policy.max_response_setting,
+    };
+    if resp
+        .content_length()
+        .is_some_and(|n| n > policy.max_response_bytes)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() as u64 + chunk.len() as u64 > policy.max_response_bytes {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) => {
+                return Err(HttpError::Transport {
+                    service,
+                    method: method.clone(),
+                    path: path.to_string(),
+                    reason: format!("reading the answer: {}", describe(&e)),
+                });
+            }
+        }
     }
 }
 
@@ -298,4 +408,38 @@ pub fn expect_json(
         path: path.to_string(),
         reason: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_capped_and_never_overflows() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_retry_after("18446744073709551615"),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(
+            parse_retry_after("99999999999999999999999999"),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(parse_retry_after("-1"), None);
+        assert_eq!(parse_retry_after(""), None);
+    }
+
+    #[test]
+    fn a_huge_token_lifetime_is_capped_not_added_blindly() {
+        let now = Instant::now();
+        let until = token_deadline(now, Some(u64::MAX));
+        assert_eq!(until - now, MAX_TOKEN_LIFE - Duration::from_secs(60));
+        assert_eq!(
+            token_deadline(now, Some(30)),
+            now,
+            "a short token is renewed at once"
+        );
+        assert_eq!(token_deadline(now, None) - now, Duration::from_secs(3540));
+    }
 }

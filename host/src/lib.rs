@@ -10,6 +10,7 @@ pub mod http;
 pub mod oneroster;
 pub mod progress;
 pub mod report;
+pub mod run_lock;
 pub mod runner;
 pub mod secrets;
 pub mod serve;

@@ -21,6 +21,7 @@ mod exit {
     pub const CONNECTION: u8 = 3;
     pub const HELD: u8 = 4;
     pub const FAILED: u8 = 5;
+    pub const BUSY: u8 = 6;
 }
 
 #[derive(Parser)]
@@ -32,7 +33,8 @@ mod exit {
         Every decision is made by the classbridge engine (run in wasmtime); this program fetches,\n\
         applies and remembers. Nothing changes remotely until a plan is applied, and plans that\n\
         trip a hold (mass deletions, an empty SIS) wait for `classbridge approve`.\n\n\
-        Exit codes: 0 ok, 2 config error, 3 connection error, 4 held for approval, 5 failed."
+        Exit codes: 0 ok, 2 config error, 3 connection error, 4 held for approval, 5 failed,\n\
+        6 another run holds the state database."
 )]
 struct Cli {
     /// Config file (TOML).
@@ -129,6 +131,7 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::OTHER);
         }
     };
+    let json = cli.json;
     match runtime.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -136,6 +139,7 @@ fn main() -> ExitCode {
                 Some(RunError::Config(_)) => exit::CONFIG,
                 Some(RunError::Connection(_)) => exit::CONNECTION,
                 Some(RunError::Failed(_) | RunError::Engine(_)) => exit::FAILED,
+                Some(RunError::Busy(_)) => exit::BUSY,
                 _ if e
                     .downcast_ref::<classbridge::config::ConfigError>()
                     .is_some() =>
@@ -145,6 +149,25 @@ fn main() -> ExitCode {
                 _ => exit::OTHER,
             };
             eprintln!("error: {e:#}");
+            if json {
+                // Automation reads stdout: a failure is a report too, never silence.
+                let kind = match code {
+                    exit::CONFIG => "config",
+                    exit::CONNECTION => "connection",
+                    exit::FAILED => "failed",
+                    exit::BUSY => "busy",
+                    _ => "other",
+                };
+                let report = serde_json::json!({
+                    "status": "error",
+                    "exitCode": code,
+                    "kind": kind,
+                    "error": format!("{e:#}"),
+                });
+                if let Ok(text) = serde_json::to_string_pretty(&report) {
+                    println!("{text}");
+                }
+            }
             ExitCode::from(code)
         }
     }
@@ -155,20 +178,23 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Compiled engine modules live beside the state database.
-fn cache_dir(config: &HostConfig) -> PathBuf {
-    config
-        .state
-        .parent()
-        .unwrap_or(std::path::Path::new("."))
-        .join(".classbridge-cache")
-}
-
+/// The engine runtime, from the compiled-module cache when its digest (kept in the state
+/// database, apart from the file) vouches for it.
 fn engine(config: &HostConfig) -> anyhow::Result<Arc<EngineRuntime>> {
-    Ok(Arc::new(
-        EngineRuntime::new_cached(config.engine.limits(), &cache_dir(config))
-            .context("loading the engine module")?,
-    ))
+    let dir = classbridge::runner::prepare_state_folder(config)?;
+    let store = classbridge::store::Store::open(&config.state)?;
+    const CACHE_KEY: &str = "engine.cwasm";
+    let trusted = store.engine_digest(CACHE_KEY)?;
+    let (runtime, written) = EngineRuntime::new_cached(
+        config.engine.limits(),
+        &dir.join(".classbridge-cache"),
+        trusted.as_deref(),
+    )
+    .context("loading the engine module")?;
+    if let Some(digest) = written {
+        store.set_engine_digest(CACHE_KEY, &digest)?;
+    }
+    Ok(Arc::new(runtime))
 }
 
 async fn open(cli: &Cli) -> anyhow::Result<Host> {
@@ -243,7 +269,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Approve { run, reject } => {
             let mut host = open(&cli).await?;
-            let report = host.approve(*run, reject.clone()).await?;
+            let who = format!(
+                "cli:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+            );
+            let report = host.approve(*run, reject.clone(), &who).await?;
             report_exit(&cli, &report)
         }
         Command::Runs { show, limit } => {
@@ -261,12 +291,16 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     let row = host.store.run(*run)?;
                     let plan = host.store.run_plan(*run)?;
                     let journal = host.store.journal(*run)?;
+                    let decision = host.store.decision(*run)?;
                     if cli.json {
-                        print_json(
-                            &serde_json::json!({"run": row, "plan": plan, "journal": journal}),
-                        )?;
+                        print_json(&serde_json::json!({
+                            "run": row, "plan": plan, "journal": journal, "decision": decision
+                        }))?;
                     } else {
-                        print!("{}", report::run_detail(&row, plan.as_ref(), &journal));
+                        print!(
+                            "{}",
+                            report::run_detail(&row, plan.as_ref(), &journal, decision.as_ref())
+                        );
                     }
                 }
             }

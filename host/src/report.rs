@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use classbridge_engine::SyncPlan;
 
 use crate::runner::RunReport;
-use crate::store::{JournalRow, RunRow};
+use crate::store::{Decision, JournalRow, RunRow};
 
 pub fn preview(plan: &SyncPlan) -> String {
     let mut out = String::new();
@@ -119,6 +119,9 @@ pub fn run_report(r: &RunReport) -> String {
             r.succeeded, r.failed, r.not_attempted
         );
     }
+    if r.rejected > 0 {
+        let _ = writeln!(out, "  {} rejected by the admin", r.rejected);
+    }
     for f in r.failures.iter().take(20) {
         let _ = writeln!(out, "  ✗ {} {}: {}", f.op_id, f.summary, f.error);
     }
@@ -149,7 +152,12 @@ pub fn runs_table(runs: &[RunRow]) -> String {
     out
 }
 
-pub fn run_detail(row: &RunRow, plan: Option<&SyncPlan>, journal: &[JournalRow]) -> String {
+pub fn run_detail(
+    row: &RunRow,
+    plan: Option<&SyncPlan>,
+    journal: &[JournalRow],
+    decision: Option<&Decision>,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Run {} ({})", row.id, row.trigger);
     let _ = writeln!(out, "  status:   {}", row.status.as_str());
@@ -164,6 +172,26 @@ pub fn run_detail(row: &RunRow, plan: Option<&SyncPlan>, journal: &[JournalRow])
     }
     if let Some(c) = &row.outcome_counts {
         let _ = writeln!(out, "  outcomes: {c}");
+    }
+    if let Some(d) = decision {
+        let _ = writeln!(
+            out,
+            "  decided:  {} by {}, {} operation(s) rejected",
+            d.decided_at,
+            d.decided_by,
+            d.left_out.len()
+        );
+        if !d.left_out.is_empty() {
+            let _ = writeln!(out, "\nRejected (not applied):");
+            for o in &d.left_out {
+                let why = if o.why == "rejected" {
+                    "rejected"
+                } else {
+                    "rejected with what it depends on"
+                };
+                let _ = writeln!(out, "  ⊘ {}  {}  ({why})", o.op_id, o.summary);
+            }
+        }
     }
     if let Some(plan) = plan {
         out.push('\n');

@@ -17,7 +17,7 @@ use crate::engine_runtime::{EngineRuntime, RuntimeError};
 use crate::http::HttpError;
 use crate::oneroster::{self, FetchError, OneRosterClient, csv_bundle};
 use crate::progress::Progress;
-use crate::store::{RunStatus, Store, StoreError};
+use crate::store::{Decision, LeftOutOp, RunStatus, Store, StoreError};
 use crate::vendor;
 
 /// Why a run stopped; each maps to its own exit code.
@@ -33,6 +33,9 @@ pub enum RunError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Failed(String),
+    /// Another process is running against the same state database.
+    #[error(transparent)]
+    Busy(#[from] crate::run_lock::LockError),
 }
 
 impl From<FetchError> for RunError {
@@ -65,6 +68,8 @@ pub struct RunReport {
     pub succeeded: usize,
     pub failed: usize,
     pub not_attempted: usize,
+    /// Operations an approval left out (rejected, or dropped with what they depend on).
+    pub rejected: usize,
     pub failures: Vec<OpFailureLine>,
 }
 
@@ -85,6 +90,36 @@ pub struct Host {
     http: reqwest::Client,
     classroom: Option<Arc<ClassroomClient>>,
     sis: HashMap<String, Arc<OneRosterClient>>,
+}
+
+/// Creates the folder the state database lives in, private to this user, and returns it.
+pub fn prepare_state_folder(config: &HostConfig) -> Result<std::path::PathBuf, RunError> {
+    let dir = match config.state.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| RunError::Config(format!("state folder {}: {e}", dir.display())))?;
+    private_folder(&dir)
+        .map_err(|e| RunError::Config(format!("state folder {}: {e}", dir.display())))?;
+    Ok(dir)
+}
+
+/// The state folder holds minors' data and the compiled engine: this user only.
+#[cfg(unix)]
+fn private_folder(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode != 0o700 {
+        tracing::info!(folder = %dir.display(), "state folder made private (0700)");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn private_folder(_dir: &std::path::Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 fn now_rfc3339() -> String {
@@ -113,12 +148,7 @@ impl Host {
                 }
                 other => RunError::Engine(other),
             })?;
-        if let Some(dir) = config.state.parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| RunError::Config(format!("state folder {}: {e}", dir.display())))?;
-        }
+        prepare_state_folder(&config)?;
         let store = Store::open(&config.state)?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(
@@ -180,7 +210,10 @@ impl Host {
                     .path
                     .as_ref()
                     .ok_or_else(|| "no path".to_string())
-                    .and_then(|p| csv_bundle::read_bundle(&s.id, p).map_err(|e| e.to_string()))
+                    .and_then(|p| {
+                        csv_bundle::read_bundle(&s.id, p, s.bundle_limits())
+                            .map_err(|e| e.to_string())
+                    })
                     .map(|files| format!("CSV bundle with {} files", files.len())),
                 SourceKind::Rest => match self.sis(&s.id) {
                     Ok(client) => client
@@ -236,7 +269,7 @@ impl Host {
                     let bar = self
                         .progress
                         .spinner(format!("Reading CSV bundle {}", s.id));
-                    let files = csv_bundle::read_bundle(&s.id, &path)?;
+                    let files = csv_bundle::read_bundle(&s.id, &path, s.bundle_limits())?;
                     bar.finish_and_clear();
                     SourcePayload::Csv { files }
                 }
@@ -390,6 +423,36 @@ impl Host {
 
     /// `plan` (apply = false) and `sync` (apply = true).
     pub async fn run(&mut self, trigger: &str, apply: bool) -> Result<RunReport, RunError> {
+        let _lock = self.take_run_lock(trigger)?;
+        let result = self.run_once(trigger, apply).await;
+        self.apply_retention();
+        result
+    }
+
+    /// The single-writer lock, then the leftovers of processes that died holding it: runs
+    /// they left in `planning` are closed as failed (applying ones are reconciled next).
+    fn take_run_lock(&mut self, what: &str) -> Result<crate::run_lock::RunLock, RunError> {
+        let lock = crate::run_lock::RunLock::acquire(&self.config.state, what)?;
+        let closed = self.store.close_abandoned_planning()?;
+        if closed > 0 {
+            tracing::warn!(
+                runs = closed,
+                "runs left in planning by a stopped process were closed as failed"
+            );
+        }
+        Ok(lock)
+    }
+
+    /// Thins old runs' stored inputs and plans; a failure here never fails the run.
+    fn apply_retention(&mut self) {
+        match self.store.prune(self.config.retention.keep_run_details) {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(runs = n, "retention: old inputs and plans dropped"),
+            Err(e) => tracing::warn!(error = %e, "retention could not thin old runs"),
+        }
+    }
+
+    async fn run_once(&mut self, trigger: &str, apply: bool) -> Result<RunReport, RunError> {
         self.reconcile_interrupted()?;
         let state = self.store.state()?;
         let run = self.store.start_run(trigger)?;
@@ -457,11 +520,29 @@ impl Host {
         }
         self.store
             .save_plan(run, &plan, RunStatus::Applying, None)?;
-        self.apply(run, plan, &[], &cursors).await
+        self.apply(run, plan, None, &cursors).await
     }
 
-    /// Approves a pending run (all, or all but `reject`) and applies it.
-    pub async fn approve(&mut self, run: i64, reject: Vec<String>) -> Result<RunReport, RunError> {
+    /// Approves a pending run (all, or all but `reject`) and applies it. `by` says who decided
+    /// (`console`, `cli:<user>`); the decision is stored with the run.
+    pub async fn approve(
+        &mut self,
+        run: i64,
+        reject: Vec<String>,
+        by: &str,
+    ) -> Result<RunReport, RunError> {
+        let _lock = self.take_run_lock("approve")?;
+        let result = self.approve_once(run, reject, by).await;
+        self.apply_retention();
+        result
+    }
+
+    async fn approve_once(
+        &mut self,
+        run: i64,
+        reject: Vec<String>,
+        by: &str,
+    ) -> Result<RunReport, RunError> {
         self.reconcile_interrupted()?;
         let row = self.store.run(run)?;
         if row.status != RunStatus::Pending {
@@ -501,8 +582,9 @@ impl Host {
         )
         .map_err(|e| RunError::Failed(e.to_string()))?;
         let approved: SyncPlan = self.runtime.call("cb_approve", &request)?;
+        let decision = decision_of(&plan, &approved, reject, by);
         let cursors = self.cursors_of(&plan);
-        self.apply(run, approved, &reject, &cursors).await
+        self.apply(run, approved, Some(&decision), &cursors).await
     }
 
     fn cursors_of(&self, plan: &SyncPlan) -> Vec<(String, String)> {
@@ -521,10 +603,10 @@ impl Host {
         &mut self,
         run: i64,
         plan: SyncPlan,
-        rejected: &[String],
+        decision: Option<&Decision>,
         cursors: &[(String, String)],
     ) -> Result<RunReport, RunError> {
-        self.store.begin_apply(run, &plan, rejected)?;
+        self.store.begin_apply(run, &plan, decision)?;
         let total = plan.ops.len();
         let bar = self.progress.bar(total as u64, "Applying");
         let mut outcomes: HashMap<String, OpOutcome> = HashMap::new();
@@ -599,7 +681,9 @@ impl Host {
             .collect();
         let state = self.store.state()?;
         let next = self.engine_commit(&state, &plan, &ordered)?;
-        let counts = count_outcomes(&ordered);
+        let mut counts = count_outcomes(&ordered);
+        let left_out = decision.map_or(0, |d| d.left_out.len());
+        counts["rejected"] = json!(left_out);
         let failures: Vec<OpFailureLine> = plan
             .ops
             .iter()
@@ -612,13 +696,23 @@ impl Host {
                 _ => None,
             })
             .collect();
-        let (status, message) = if total == 0 {
+        let rejected_note = if left_out > 0 {
+            format!("; {left_out} rejected by the admin and not applied")
+        } else {
+            String::new()
+        };
+        let (status, message) = if total == 0 && left_out > 0 {
             (
-                RunStatus::NoChanges,
-                "no changes: Classroom and the SIS are in step".to_string(),
+                RunStatus::Applied,
+                format!("nothing applied{rejected_note}"),
             )
+        } else if total == 0 {
+            (RunStatus::NoChanges, no_changes_message(&plan, &next))
         } else if failures.is_empty() {
-            (RunStatus::Applied, format!("applied {total} operation(s)"))
+            (
+                RunStatus::Applied,
+                format!("applied {total} operation(s){rejected_note}"),
+            )
         } else {
             (
                 RunStatus::Partial,
@@ -630,7 +724,9 @@ impl Host {
         };
         self.store
             .finish_apply(run, &next, status, &counts, Some(&message), cursors)?;
-        Ok(report(run, status, &plan, message, &failures, &ordered))
+        let mut report = report(run, status, &plan, message, &failures, &ordered);
+        report.rejected = left_out;
+        Ok(report)
     }
 
     fn target_for(&mut self, op: &PlannedOp) -> Result<Target, RunError> {
@@ -765,7 +861,74 @@ fn report(
         succeeded: count(|r| matches!(r, OutcomeResult::Succeeded { .. })),
         failed: count(|r| matches!(r, OutcomeResult::Failed { .. })),
         not_attempted: count(|r| matches!(r, OutcomeResult::NotAttempted)),
+        rejected: 0,
         failures: failures.to_vec(),
+    }
+}
+
+/// "In step" only when it is true: when records were left out (no current enrollment, no
+/// owner, a filter), the admin is told what and why instead of being reassured.
+fn no_changes_message(plan: &SyncPlan, state: &SyncState) -> String {
+    let left_out: Vec<String> = plan
+        .summary
+        .skipped
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(why, n)| format!("{n} {}", describe_skip(why)))
+        .collect();
+    let nothing_synced = state.classroom.courses.is_empty();
+    if left_out.is_empty() {
+        "no changes: Classroom and the SIS are in step".to_string()
+    } else if nothing_synced {
+        format!(
+            "no changes, and nothing is synced yet: {} (see `classbridge runs show`)",
+            left_out.join("; ")
+        )
+    } else {
+        format!(
+            "no changes to apply; left out on purpose: {}",
+            left_out.join("; ")
+        )
+    }
+}
+
+/// The engine's skip reasons in words.
+fn describe_skip(key: &str) -> String {
+    let words = match key {
+        "enrollment.notCurrent" => "enrollment(s) not current today (begin/end dates)",
+        "enrollment.userDisabled" => "enrollment(s) of disabled users",
+        "class.noOwner" => "class(es) with no teacher email and no fallbackOwner",
+        "courseWork.ungraded" => "ungraded courseWork",
+        "submission.ungraded" => "submission(s) without an assigned grade",
+        "cascade.dependantsOfRemoved" => "record(s) removed with what they belong to",
+        other => return other.to_string(),
+    };
+    words.to_string()
+}
+
+/// What an approval decided: the operations of `pending` that `approved` no longer has.
+fn decision_of(pending: &SyncPlan, approved: &SyncPlan, reject: Vec<String>, by: &str) -> Decision {
+    let kept: std::collections::HashSet<&str> =
+        approved.ops.iter().map(|o| o.op_id.as_str()).collect();
+    let left_out = pending
+        .ops
+        .iter()
+        .filter(|o| !kept.contains(o.op_id.as_str()))
+        .map(|o| LeftOutOp {
+            op_id: o.op_id.clone(),
+            summary: o.summary.clone(),
+            why: if reject.contains(&o.op_id) {
+                "rejected".into()
+            } else {
+                "dependsOnRejected".into()
+            },
+        })
+        .collect();
+    Decision {
+        decided_at: crate::store::now(),
+        decided_by: by.to_string(),
+        rejected: reject,
+        left_out,
     }
 }
 

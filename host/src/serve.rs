@@ -71,6 +71,11 @@ fn run_error(e: RunError) -> Response {
         RunError::Config(_) => StatusCode::UNPROCESSABLE_ENTITY,
         RunError::Connection(_) => StatusCode::BAD_GATEWAY,
         RunError::Store(crate::store::StoreError::NoSuchRun(_)) => StatusCode::NOT_FOUND,
+        RunError::Engine(crate::engine_runtime::RuntimeError::Engine { ref kind, .. })
+            if kind == "unknownOperation" =>
+        {
+            StatusCode::BAD_REQUEST
+        }
         _ => StatusCode::CONFLICT,
     };
     error(status, e.to_string())
@@ -141,7 +146,8 @@ async fn run_detail(
         let row = host.store.run(id)?;
         let plan = host.store.run_plan(id)?;
         let journal = host.store.journal(id)?;
-        Ok(json!({ "run": row, "plan": plan, "journal": journal }))
+        let decision = host.store.decision(id)?;
+        Ok(json!({ "run": row, "plan": plan, "journal": journal, "decision": decision }))
     })();
     match detail {
         Ok(v) => Json(v).into_response(),
@@ -166,22 +172,50 @@ async fn run_input(
     }
 }
 
-#[derive(Deserialize, Default)]
+/// The body of an approval: required, JSON, and exactly this shape. A misspelt key must never
+/// read as "reject nothing", which would apply every change the admin meant to leave out.
+#[derive(Deserialize, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
 struct ApproveBody {
-    #[serde(default)]
     reject: Vec<String>,
+}
+
+/// Reads an approval body, or says why it is refused (415 or 400).
+fn approve_body(headers: &HeaderMap, body: &[u8]) -> Result<ApproveBody, (StatusCode, String)> {
+    let json_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+    if !json_type {
+        return Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "an approval needs Content-Type: application/json and a body {\"reject\": [op ids]} (an empty list approves everything); nothing was applied".into(),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        (
+            StatusCode::BAD_REQUEST,
+            format!(
+                "the approval body must be exactly {{\"reject\": [op ids]}}: {e}; nothing was applied"
+            ),
+        )
+    })
 }
 
 async fn approve(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<i64>,
-    body: Option<Json<ApproveBody>>,
+    body: axum::body::Bytes,
 ) -> Response {
     require_csrf!(state, headers);
-    let reject = body.map(|Json(b)| b.reject).unwrap_or_default();
+    let reject = match approve_body(&headers, &body) {
+        Ok(b) => b.reject,
+        Err((status, message)) => return error(status, message),
+    };
     let mut host = state.host.lock().await;
-    match host.approve(id, reject).await {
+    match host.approve(id, reject, "console").await {
         Ok(r) => Json(json!({ "report": r })).into_response(),
         Err(e) => run_error(e),
     }
@@ -258,12 +292,21 @@ pub async fn serve(host: Host, listen: Option<String>) -> Result<(), RunError> {
             tick.tick().await;
             loop {
                 tick.tick().await;
-                let mut host = host.lock().await;
-                match host.run("schedule", true).await {
-                    Ok(r) => {
+                // Each run in its own task: a run that fails, or even panics, is logged and the
+                // schedule goes on; it must never silently stop later runs.
+                let host = Arc::clone(&host);
+                let run = tokio::spawn(async move {
+                    let mut host = host.lock().await;
+                    host.run("schedule", true).await
+                });
+                match run.await {
+                    Ok(Ok(r)) => {
                         tracing::info!(run = r.run, status = r.status.as_str(), "scheduled sync")
                     }
-                    Err(e) => tracing::warn!(error = %e, "scheduled sync failed"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "scheduled sync failed"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "scheduled sync crashed; the schedule goes on")
+                    }
                 }
             }
         });
@@ -278,7 +321,34 @@ pub async fn serve(host: Host, listen: Option<String>) -> Result<(), RunError> {
 
 #[cfg(test)]
 mod tests {
-    use super::same;
+    use super::*;
+
+    fn json_headers() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn an_approval_body_is_required_typed_and_strict() {
+        let ok = approve_body(&json_headers(), br#"{"reject": ["a1"]}"#).unwrap();
+        assert_eq!(ok.reject, vec!["a1".to_string()]);
+        let status = |h: &HeaderMap, b: &[u8]| approve_body(h, b).unwrap_err().0;
+        assert_eq!(
+            status(&HeaderMap::new(), br#"{"reject": []}"#),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert_eq!(status(&json_headers(), b""), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            status(&json_headers(), br#"{"rejects": ["a1"]}"#),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(status(&json_headers(), br#"{}"#), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            status(&json_headers(), br#"{"reject": "a1"}"#),
+            StatusCode::BAD_REQUEST
+        );
+    }
 
     #[test]
     fn token_comparison_needs_equal_strings() {

@@ -50,7 +50,35 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, op_id)
      );
      CREATE TABLE source_cursors (source_id TEXT PRIMARY KEY, read_at TEXT NOT NULL);",
+    // 2: who decided, and the operations an approval left out, kept after the plan is replaced
+    // by the approved one so a rejection stays visible.
+    "ALTER TABLE decisions ADD COLUMN decided_by TEXT NOT NULL DEFAULT 'unknown';
+     ALTER TABLE decisions ADD COLUMN left_out TEXT NOT NULL DEFAULT '[]';",
+    // 3: digests of compiled engine artefacts, kept apart from the files they vouch for.
+    "CREATE TABLE compiled_engine (file TEXT PRIMARY KEY, sha256 TEXT NOT NULL, written_at TEXT NOT NULL);",
 ];
+
+/// An admin's decision on a pending run, as stored.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Decision {
+    pub decided_at: String,
+    /// `console` or `cli:<user>`.
+    pub decided_by: String,
+    /// The operation ids the admin rejected.
+    pub rejected: Vec<String>,
+    /// Every operation the approval left out: the rejected ones and their dependants.
+    pub left_out: Vec<LeftOutOp>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LeftOutOp {
+    pub op_id: String,
+    pub summary: String,
+    /// `rejected`, or `dependsOnRejected` for an operation dropped with what it needs.
+    pub why: String,
+}
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -125,6 +153,23 @@ pub struct Store {
     conn: Connection,
 }
 
+/// Creates `path` as an empty 0600 file if missing, else sets it to 0600.
+#[cfg(unix)]
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
+#[cfg(not(unix))]
+fn private_file(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt {
         what: what.to_string(),
@@ -132,14 +177,30 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     }
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 impl Store {
+    /// Opens (or creates) the state database, private to this user: it holds minors' data.
+    /// The file is created 0600 before SQLite touches it, and SQLite gives its `-wal` and
+    /// `-shm` files the database file's mode; an existing database is made 0600 as well.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        private_file(path).map_err(|e| corrupt("state database permissions", e))?;
         let conn = Connection::open(path)?;
-        Self::init(conn)
+        let store = Self::init(conn)?;
+        for suffix in ["-wal", "-shm"] {
+            let side = path.with_file_name(format!(
+                "{}{suffix}",
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("classbridge.db")
+            ));
+            if side.exists() {
+                private_file(&side).map_err(|e| corrupt("state database permissions", e))?;
+            }
+        }
+        Ok(store)
     }
 
     pub fn in_memory() -> Result<Store, StoreError> {
@@ -255,12 +316,13 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces the plan of a run (after approval) and marks it applying.
+    /// Replaces the plan of a run (after approval) and marks it applying; an approval's
+    /// decision is recorded in the same transaction.
     pub fn begin_apply(
         &mut self,
         run: i64,
         plan: &SyncPlan,
-        rejected: &[String],
+        decision: Option<&Decision>,
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         tx.execute(
@@ -270,13 +332,15 @@ impl Store {
                 run
             ],
         )?;
-        if plan.approval.is_some() {
+        if let Some(d) = decision {
             tx.execute(
-                "INSERT INTO decisions (run_id, decided_at, rejected) VALUES (?1, ?2, ?3)",
+                "INSERT INTO decisions (run_id, decided_at, rejected, decided_by, left_out) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     run,
-                    now(),
-                    serde_json::to_string(rejected).map_err(|e| corrupt("decision", e))?
+                    d.decided_at,
+                    serde_json::to_string(&d.rejected).map_err(|e| corrupt("decision", e))?,
+                    d.decided_by,
+                    serde_json::to_string(&d.left_out).map_err(|e| corrupt("decision", e))?,
                 ],
             )?;
         }
@@ -459,18 +523,75 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn rejected(&self, run: i64) -> Result<Vec<String>, StoreError> {
-        let text: Option<String> = self
+    /// Retention: a run's input and plan (the bulk of the database: a copy of the district)
+    /// are kept for the newest `keep` runs that have them, and never for a run that changed
+    /// nothing. Summaries, counts, decisions and the journal are kept for good. A pending or
+    /// applying run always keeps its plan. Returns how many runs were thinned.
+    pub fn prune(&mut self, keep: usize) -> Result<usize, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE runs SET input = NULL, plan = NULL
+             WHERE (input IS NOT NULL OR plan IS NOT NULL)
+               AND status NOT IN ('pending', 'applying', 'planning')
+               AND (status = 'noChanges' OR id NOT IN (
+                    SELECT id FROM runs WHERE (input IS NOT NULL OR plan IS NOT NULL)
+                      AND status NOT IN ('noChanges', 'pending', 'applying', 'planning')
+                    ORDER BY id DESC LIMIT ?1))",
+            params![keep as i64],
+        )?;
+        Ok(n)
+    }
+
+    /// Closes runs a stopped process left in `planning` (call only while holding the run lock,
+    /// so none of them is live).
+    pub fn close_abandoned_planning(&mut self) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE runs SET status = 'failed', finished_at = ?1,
+             message = 'the process planning this run stopped before it finished; nothing was applied'
+             WHERE status = 'planning'",
+            params![now()],
+        )?)
+    }
+
+    /// The digest recorded for a compiled engine artefact.
+    pub fn engine_digest(&self, file: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
             .conn
             .query_row(
-                "SELECT rejected FROM decisions WHERE run_id = ?1 ORDER BY decided_at DESC LIMIT 1",
-                params![run],
+                "SELECT sha256 FROM compiled_engine WHERE file = ?1",
+                params![file],
                 |r| r.get(0),
             )
+            .optional()?)
+    }
+
+    pub fn set_engine_digest(&self, file: &str, sha256: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO compiled_engine (file, sha256, written_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(file) DO UPDATE SET sha256 = ?2, written_at = ?3",
+            params![file, sha256, now()],
+        )?;
+        Ok(())
+    }
+
+    /// The decision an admin made on a run, if any.
+    pub fn decision(&self, run: i64) -> Result<Option<Decision>, StoreError> {
+        let row: Option<(String, String, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT decided_at, decided_by, rejected, left_out FROM decisions WHERE run_id = ?1 ORDER BY rowid DESC LIMIT 1",
+                params![run],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
             .optional()?;
-        Ok(text
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default())
+        row.map(|(decided_at, decided_by, rejected, left_out)| {
+            Ok(Decision {
+                decided_at,
+                decided_by,
+                rejected: serde_json::from_str(&rejected).map_err(|e| corrupt("decision", e))?,
+                left_out: serde_json::from_str(&left_out).map_err(|e| corrupt("decision", e))?,
+            })
+        })
+        .transpose()
     }
 }
 
@@ -510,5 +631,76 @@ mod tests {
             Some("2026-01-01T00:00:00Z")
         );
         assert!(matches!(store.run(99), Err(StoreError::NoSuchRun(99))));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_database_and_its_side_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile_dir("perm");
+        let path = dir.join("s.db");
+        let mut store = Store::open(&path).unwrap();
+        store.start_run("t").unwrap();
+        for name in ["s.db", "s.db-wal", "s.db-shm"] {
+            let mode = std::fs::metadata(dir.join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}");
+        }
+        // An old world-readable database is made private when opened.
+        drop(store);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _store = Store::open(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn retention_drops_old_inputs_and_plans_but_keeps_history() {
+        let mut store = Store::in_memory().unwrap();
+        let mut ids = Vec::new();
+        for i in 0..6 {
+            let run = store.start_run("t").unwrap();
+            store.save_input(run, b"{\"big\": 1}").unwrap();
+            let status = if i % 2 == 0 {
+                RunStatus::NoChanges
+            } else {
+                RunStatus::Applied
+            };
+            store.set_status(run, status, Some("done")).unwrap();
+            ids.push(run);
+        }
+        let pending = store.start_run("t").unwrap();
+        store.save_input(pending, b"{}").unwrap();
+        store.set_status(pending, RunStatus::Pending, None).unwrap();
+        store.prune(2).unwrap();
+        let kept: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|&id| store.run_input(id).unwrap().is_some())
+            .collect();
+        assert_eq!(
+            kept,
+            vec![ids[3], ids[5]],
+            "the two newest runs that changed something"
+        );
+        assert!(
+            store.run_input(pending).unwrap().is_some(),
+            "a pending run keeps its input"
+        );
+        assert_eq!(
+            store.runs(100).unwrap().len(),
+            7,
+            "every run stays in the history"
+        );
+        assert_eq!(store.run(ids[0]).unwrap().message.as_deref(), Some("done"));
+    }
+
+    fn tempfile_dir(tag: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("cb-store-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 }

@@ -287,7 +287,11 @@ async fn handle(
         );
     }
     let storm = Faults::take(&state.faults.rate_limited);
-    if let Some(wait) = over_quota(&state).or(storm.then_some(1)) {
+    let hostile = Faults::take(&state.faults.hostile_retry_after);
+    if let Some(wait) = over_quota(&state)
+        .or(storm.then_some(1))
+        .or(hostile.then_some(u64::MAX))
+    {
         state.throttled.fetch_add(1, Ordering::SeqCst);
         let mut r = google_error(
             StatusCode::TOO_MANY_REQUESTS,

@@ -1,5 +1,6 @@
 //! Faults a test can switch on in a stand-in, to see the host survive what real servers do.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 #[derive(Default)]
@@ -20,6 +21,20 @@ pub struct Faults {
     pub silent_limit_cap: AtomicU32,
     /// Issued tokens expire after this many uses (0 = never).
     pub token_uses: AtomicU32,
+    /// The next N requests answer 429 with `Retry-After: 18446744073709551615` (u64::MAX).
+    pub hostile_retry_after: AtomicU32,
+    /// Collection pages name their next page with `Link: <this origin + same path>; rel="next"`:
+    /// set to another server's origin to see whether a client follows a link off-site.
+    pub next_link_origin: Mutex<Option<String>>,
+    /// Pages never run out: past the end, each offset serves fresh made-up records (no count).
+    pub endless_pages: AtomicBool,
+    /// Each collection page carries this many bytes of padding (a flood of a response).
+    pub padding_bytes: AtomicU64,
+    /// An offset past the end is answered with the last page again, with no count (some SIS
+    /// do this instead of an empty page).
+    pub repeat_last_page_past_end: AtomicBool,
+    /// `offset` is ignored: every page is the first one, with no count.
+    pub ignore_offset: AtomicBool,
     /// Every request hangs this long before answering (ms), to trip client timeouts.
     pub hang_ms: AtomicU64,
 }

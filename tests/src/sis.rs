@@ -313,7 +313,11 @@ fn issue_token(
             .unwrap_or_default()
     );
     if let Ok(mut t) = state.tokens.lock() {
-        t.insert(token.clone(), (Instant::now() + ttl, 0));
+        // A hostile server may promise a token forever: keep the stand-in itself from overflowing.
+        let expiry = Instant::now()
+            .checked_add(ttl)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86400));
+        t.insert(token.clone(), (expiry, 0));
     }
     axum::Json(json!({"access_token": token, "token_type": "bearer", "expires_in": ttl.as_secs()}))
         .into_response()
@@ -571,9 +575,22 @@ fn list(state: &SisState, collection: &str, uri: &Uri) -> Response {
         limit = limit.min(cap);
     }
     let filter = q.get("filter");
+    let ignore_offset = Faults::on(&state.faults.ignore_offset);
+    let repeat_last = Faults::on(&state.faults.repeat_last_page_past_end);
+    let offset = if ignore_offset { 0 } else { offset };
     let (total, mut page) = page_of(state, collection, filter, offset, limit);
+    if repeat_last && page.is_empty() && total > 0 {
+        let last_start = (total - 1) / limit.max(1) * limit.max(1);
+        page = page_of(state, collection, filter, last_start, limit).1;
+    }
     if offset > 0 && Faults::on(&state.faults.truncate_after_first_page) {
         page.clear();
+    }
+    let endless = Faults::on(&state.faults.endless_pages);
+    if endless && page.is_empty() {
+        page = (offset..offset + limit.max(1))
+            .map(|i| json!({"sourcedId": format!("endless-{i}"), "status": "active"}))
+            .collect();
     }
     if Faults::on(&state.faults.malformed_json) {
         return (
@@ -588,8 +605,33 @@ fn list(state: &SisState, collection: &str, uri: &Uri) -> Response {
     } else {
         collection
     };
-    let mut resp = axum::Json(json!({ key: page })).into_response();
-    if cap == 0 {
+    let served = page.len();
+    let padding = state.faults.padding_bytes.load(Ordering::SeqCst) as usize;
+    let body = if padding > 0 {
+        json!({ key: page, "padding": "x".repeat(padding) })
+    } else {
+        json!({ key: page })
+    };
+    let mut resp = axum::Json(body).into_response();
+    let link_origin = state
+        .faults
+        .next_link_origin
+        .lock()
+        .ok()
+        .and_then(|o| o.clone());
+    if let Some(origin) = link_origin
+        && served > 0
+    {
+        let next = format!(
+            "<{origin}{}?limit={limit}&offset={}>; rel=\"next\"",
+            uri.path(),
+            offset + served
+        );
+        if let Ok(v) = header::HeaderValue::from_str(&next) {
+            resp.headers_mut().insert(header::LINK, v);
+        }
+    }
+    if cap == 0 && !endless && !ignore_offset && !repeat_last {
         resp.headers_mut()
             .insert("x-total-count", header::HeaderValue::from(total as u64));
     }

@@ -210,6 +210,8 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
         .await
         .unwrap();
     wait_text(&c, "#notice", "applied").await;
+    wait_text(&c, "#decision", &rejected).await;
+    wait_text(&c, "#decision", "by console").await;
     shot(&c, "04-applied").await;
     c.close().await.ok();
 
@@ -229,5 +231,16 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
             .iter()
             .all(|j| j["outcome"]["status"] == "succeeded")
     );
+    assert_eq!(detail["decision"]["decidedBy"], "console");
+    assert!(
+        detail["decision"]["leftOut"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["opId"] == rejected.as_str() && o["why"] == "rejected"),
+        "the rejected change stays visible: {}",
+        detail["decision"]
+    );
+    assert!(detail["run"]["outcomeCounts"]["rejected"].as_u64().unwrap() >= 1);
     let _ = serve.kill().await;
 }

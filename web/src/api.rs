@@ -29,6 +29,9 @@ pub struct RunDetail {
     pub plan: Option<classbridge_engine::SyncPlan>,
     #[serde(default)]
     pub journal: Vec<Value>,
+    /// The admin's decision, when the run was approved: who, when, and what was left out.
+    #[serde(default)]
+    pub decision: Option<Value>,
 }
 
 async fn read<T: for<'de> Deserialize<'de>>(resp: Response) -> Result<T, String> {

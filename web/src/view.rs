@@ -220,6 +220,9 @@ fn run(s: &State, id: i64) -> String {
         }
         out.push_str("</ul></section>");
     }
+    if let Some(decision) = &d.decision {
+        out.push_str(&decision_section(decision));
+    }
     let _ = write!(
         out,
         r#"<section class="card"><h3>Roster changes</h3>{}</section>"#,
@@ -507,6 +510,37 @@ pub fn ops_list(s: &State) -> String {
         }
         out.push_str("</nav>");
     }
+    out
+}
+
+/// Who approved the run and, one line each, the changes they rejected: a rejection stays
+/// visible after the approved plan replaced the pending one.
+fn decision_section(decision: &serde_json::Value) -> String {
+    let left_out = decision["leftOut"].as_array().cloned().unwrap_or_default();
+    let mut out = format!(
+        r#"<section class="card" id="decision"><h3>Decision</h3><p>Approved {} by {}; {} change(s) rejected.</p>"#,
+        esc(decision["decidedAt"].as_str().unwrap_or("")),
+        esc(decision["decidedBy"].as_str().unwrap_or("")),
+        left_out.len()
+    );
+    if !left_out.is_empty() {
+        out.push_str("<ul>");
+        for o in &left_out {
+            let why = if o["why"] == "rejected" {
+                "rejected"
+            } else {
+                "rejected with what it depends on"
+            };
+            let _ = write!(
+                out,
+                r#"<li class="rejected"><code>{}</code> {} <span class="tag">{why}</span></li>"#,
+                esc(o["opId"].as_str().unwrap_or("")),
+                esc(o["summary"].as_str().unwrap_or(""))
+            );
+        }
+        out.push_str("</ul>");
+    }
+    out.push_str("</section>");
     out
 }
 

@@ -1,7 +1,7 @@
 //! Classroom credentials: a service account with domain-wide delegation (a JWT signed with
 //! RS256, exchanged for an access token that is cached and refreshed) or a fixed bearer token.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use reqwest::Client;
 use serde::{Deserialize, Serialize};
@@ -138,7 +138,7 @@ impl ClassroomAuth {
             .await
             .map_err(|_| auth_error("could not reach the token endpoint"))?;
         let status = resp.status();
-        let body = resp.bytes().await.unwrap_or_default();
+        let body = crate::http::error_body(resp).await;
         if !status.is_success() {
             return Err(auth_error(format!(
                 "the token endpoint answered {status}: {} (is domain-wide delegation granted for these scopes, and is {subject} an admin?)",
@@ -147,11 +147,10 @@ impl ClassroomAuth {
         }
         let answer: TokenAnswer = serde_json::from_slice(&body)
             .map_err(|_| auth_error("the token endpoint's answer has no access_token"))?;
-        let life = Duration::from_secs(answer.expires_in.unwrap_or(3600));
         let token = Secret::new(answer.access_token);
         *cached = Some((
             token.clone(),
-            Instant::now() + life.saturating_sub(Duration::from_secs(60)),
+            crate::http::token_deadline(Instant::now(), answer.expires_in),
         ));
         Ok(token)
     }

@@ -25,6 +25,7 @@ pub struct ClassroomClient {
     throttle: Arc<Throttle>,
     policy: RetryPolicy,
     page_size: u32,
+    max_pages: u64,
 }
 
 /// Google's precondition failures, in words an admin can act on.
@@ -110,9 +111,13 @@ impl ClassroomClient {
             throttle: Throttle::new(settings.quota_per_minute, settings.max_concurrency),
             policy: RetryPolicy {
                 max_retries: settings.max_retries,
+                max_retry_after: std::time::Duration::from_secs(settings.max_retry_after_secs),
+                max_response_bytes: settings.max_response_mb.saturating_mul(1 << 20),
+                max_response_setting: "classroom.max_response_mb",
                 ..RetryPolicy::default()
             },
             page_size: 100,
+            max_pages: settings.max_pages_per_listing,
         })
     }
 
@@ -212,6 +217,18 @@ impl ClassroomClient {
             let (status, page) = self.call(Method::GET, path, &query, None).await?;
             if !status.is_success() {
                 return Err(Self::fail(Method::GET, path, status, &page));
+            }
+            if pages.len() as u64 >= self.max_pages {
+                return Err(HttpError::Status {
+                    service: SERVICE,
+                    method: Method::GET,
+                    path: path.to_string(),
+                    status,
+                    message: format!(
+                        "more than {} pages: the listing looks endless (classroom.max_pages_per_listing raises the limit)",
+                        self.max_pages
+                    ),
+                });
             }
             token = page
                 .get("nextPageToken")

@@ -55,6 +55,7 @@ pub struct OneRosterClient {
     http: Client,
     throttle: Arc<Throttle>,
     policy: RetryPolicy,
+    max_records: u64,
 }
 
 fn unix_now() -> u64 {
@@ -78,7 +79,12 @@ impl OneRosterClient {
             .ok_or_else(|| setup("base_url is not set".into()))?
             .trim_end_matches('/')
             .to_string();
-        Url::parse(&base).map_err(|e| setup(format!("base_url {base:?}: {e}")))?;
+        Url::parse(&base).map_err(|e| {
+            setup(format!(
+                "base_url {:?}: {e}",
+                crate::config::redact_url(&base)
+            ))
+        })?;
         let (rostering, gradebook) = vendor::service_roots(version, profile.path_prefix);
         let client_id = settings
             .client_id
@@ -128,7 +134,12 @@ impl OneRosterClient {
             http,
             // The SIS has no published quota; stay polite.
             throttle: Throttle::new(6000, 4),
-            policy: RetryPolicy::default(),
+            policy: RetryPolicy {
+                max_response_bytes: settings.max_response_mb.saturating_mul(1 << 20),
+                max_response_setting: "max_response_mb (in [[source]])",
+                ..RetryPolicy::default()
+            },
+            max_records: settings.max_records_per_collection,
         })
     }
 
@@ -274,7 +285,9 @@ impl OneRosterClient {
         let mut pages = Vec::new();
         let mut offset: u64 = 0;
         let mut total: Option<u64> = None;
-        let mut previous_first: Option<String> = None;
+        let mut previous_ids: Vec<Option<String>> = Vec::new();
+        // The last record of the page before the previous one, for probing offset support.
+        let mut before_previous: Option<String> = None;
         let mut next_url =
             Some(self.collection_url(collection, 0, self.page_size, filter.as_deref())?);
         while let Some(url) = next_url.take() {
@@ -304,18 +317,54 @@ impl OneRosterClient {
             if count == 0 {
                 break;
             }
-            let first = records
-                .first()
-                .and_then(|r| r.get("sourcedId"))
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            if first.is_some() && first == previous_first {
+            let ids: Vec<Option<String>> = records
+                .iter()
+                .map(|r| {
+                    r.get("sourcedId")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+                .collect();
+            if ids == previous_ids {
+                // The same page again: either offset is ignored (every page is the first),
+                // or the server answers an offset past the end with its last page. One
+                // record read at a known position tells them apart.
+                let previous_offset = offset - count;
+                match self
+                    .offsets_honoured(
+                        collection,
+                        filter.as_deref(),
+                        previous_offset,
+                        &previous_ids,
+                        before_previous.as_deref(),
+                    )
+                    .await?
+                {
+                    OffsetProbe::Honoured => {
+                        tracing::info!(source = %self.source_id, collection, offset, "the server repeats its last page past the end; the read is complete");
+                        break;
+                    }
+                    OffsetProbe::Ignored => {
+                        return Err(incomplete(format!(
+                            "the server sent the same page again at offset {offset}, and a probe shows it ignores offset: paging cannot reach the rest"
+                        )));
+                    }
+                    OffsetProbe::Ambiguous => {
+                        return Err(incomplete(format!(
+                            "the server sent the same one-record page again at offset {offset}; with one record it cannot be told whether it ignores offset or repeats its last page past the end, so the read is not trusted. A server that sends X-Total-Count or Link headers avoids this"
+                        )));
+                    }
+                }
+            }
+            before_previous = previous_ids.last().cloned().flatten();
+            previous_ids = ids;
+            offset += count;
+            if offset > self.max_records {
                 return Err(incomplete(format!(
-                    "the server sent the same page again at offset {offset}: it ignores offset"
+                    "more than {} records and still reading: the collection looks endless (max_records_per_collection in [[source]] raises the limit)",
+                    self.max_records
                 )));
             }
-            previous_first = first;
-            offset += count;
             // Held as text until the engine reads it: a parsed page takes several times more.
             pages.push(JsonText::from_value(&page).map_err(|e| {
                 incomplete(format!("the page at offset {offset} cannot be kept: {e}"))
@@ -325,11 +374,21 @@ impl OneRosterClient {
                 break;
             }
             next_url = match link_next(&headers) {
-                Some(next) => Some(
-                    Url::parse(&next)
+                Some(next) => {
+                    let next = Url::parse(&next)
                         .or_else(|_| url.join(&next))
-                        .map_err(|e| incomplete(format!("bad Link header: {e}")))?,
-                ),
+                        .map_err(|e| incomplete(format!("bad Link header: {e}")))?;
+                    // Credentials go with every request: a link elsewhere would hand them, and
+                    // the trust we give SIS data, to whoever the header names.
+                    if next.origin() != url.origin() {
+                        return Err(incomplete(format!(
+                            "the Link header's next page is on another origin ({}), not the SIS's ({}); it was not followed",
+                            next.origin().ascii_serialization(),
+                            url.origin().ascii_serialization()
+                        )));
+                    }
+                    Some(next)
+                }
                 None => Some(self.collection_url(
                     collection,
                     offset,
@@ -352,6 +411,62 @@ impl OneRosterClient {
                 FetchMode::Full
             },
             pages,
+        })
+    }
+
+    /// Whether the server honours `offset`, judged by reading one record whose position is
+    /// known: the second record of the previous page, or else the record just before it.
+    async fn offsets_honoured(
+        &self,
+        collection: &str,
+        filter: Option<&str>,
+        previous_offset: u64,
+        previous_ids: &[Option<String>],
+        before_previous: Option<&str>,
+    ) -> Result<OffsetProbe, FetchError> {
+        let (at, expected, first_of_page) = match (previous_ids, before_previous) {
+            ([Some(first), Some(second), ..], _) => (previous_offset + 1, second.as_str(), first),
+            ([Some(only)], Some(before)) if previous_offset > 0 => {
+                (previous_offset - 1, before, only)
+            }
+            ([Some(only)], None) if previous_offset == 0 => {
+                // A one-record collection answered at offset 0 and again past it. If two
+                // records are asked for and one comes, the collection is that record: only a
+                // server capping pages at one record *and* ignoring offset could hide more,
+                // and such a server fails every larger collection.
+                let url = self.collection_url(collection, 0, 2, filter)?;
+                let answer = self.call(Method::GET, url.clone(), None).await?;
+                let page = http::expect_json(SERVICE, Method::GET, url.path(), answer)?;
+                let ids: Vec<&str> = page
+                    .get(collection)
+                    .and_then(Value::as_array)
+                    .map(|r| {
+                        r.iter()
+                            .filter_map(|r| r.get("sourcedId").and_then(Value::as_str))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                return Ok(if ids == [only.as_str()] {
+                    OffsetProbe::Honoured
+                } else {
+                    OffsetProbe::Ambiguous
+                });
+            }
+            _ => return Ok(OffsetProbe::Ambiguous),
+        };
+        let url = self.collection_url(collection, at, 1, filter)?;
+        let answer = self.call(Method::GET, url.clone(), None).await?;
+        let page = http::expect_json(SERVICE, Method::GET, url.path(), answer)?;
+        let got = page
+            .get(collection)
+            .and_then(Value::as_array)
+            .and_then(|r| r.first())
+            .and_then(|r| r.get("sourcedId"))
+            .and_then(Value::as_str);
+        Ok(match got {
+            Some(id) if id == expected => OffsetProbe::Honoured,
+            Some(id) if id == first_of_page.as_str() => OffsetProbe::Ignored,
+            _ => OffsetProbe::Ambiguous,
         })
     }
 
@@ -390,6 +505,13 @@ impl OneRosterClient {
         }
         http::expect_json(SERVICE, Method::DELETE, url.path(), answer).map(|_| ())
     }
+}
+
+/// What one probing read says about a server's paging.
+enum OffsetProbe {
+    Honoured,
+    Ignored,
+    Ambiguous,
 }
 
 /// `Link: <url>; rel="next", <url>; rel="last"` -> the next url.

@@ -1,7 +1,5 @@
 //! OAuth 2.0 client credentials with a cached token, refreshed a minute before it expires.
 
-use std::time::Duration;
-
 use reqwest::Client;
 use serde::Deserialize;
 use tokio::sync::Mutex;
@@ -78,7 +76,7 @@ impl TokenCache {
                 })
             })?;
         let status = resp.status();
-        let body = resp.bytes().await.unwrap_or_default();
+        let body = crate::http::error_body(resp).await;
         if !status.is_success() {
             return Err(auth(format!(
                 "the token endpoint answered {status}: {}",
@@ -87,8 +85,7 @@ impl TokenCache {
         }
         let answer: TokenAnswer = serde_json::from_slice(&body)
             .map_err(|_| auth("the token endpoint's answer has no access_token".into()))?;
-        let life = Duration::from_secs(answer.expires_in.unwrap_or(3600));
-        let until = Instant::now() + life.saturating_sub(Duration::from_secs(60));
+        let until = crate::http::token_deadline(Instant::now(), answer.expires_in);
         let token = Secret::new(answer.access_token);
         *cached = Some((token.clone(), until));
         Ok(token)

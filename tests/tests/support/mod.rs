@@ -147,6 +147,12 @@ default_category = "cat-asg"
         Run::from(out)
     }
 
+    /// Rewrites the config file, e.g. to add a setting under a section.
+    pub fn edit_config(&self, f: impl FnOnce(String) -> String) {
+        let text = std::fs::read_to_string(&self.config).expect("config");
+        std::fs::write(&self.config, f(text)).expect("config");
+    }
+
     pub fn state_dir(&self) -> PathBuf {
         self.dir.path().join("state")
     }
@@ -185,6 +191,101 @@ default_category = "cat-asg"
                 w.courses.values().map(|c| c.topics.len()).sum(),
             )
         })
+    }
+}
+
+/// `classbridge serve` on a free loopback port, signed in: the child (killed on drop), the
+/// base URL, a client holding the session cookie, and the CSRF token.
+pub struct Console {
+    pub child: tokio::process::Child,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub csrf: String,
+    pub token: String,
+}
+
+impl Harness {
+    pub async fn serve(&self) -> Console {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(binary())
+            .arg("--config")
+            .arg(&self.config)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("serve");
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let url = loop {
+            let line = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
+                .await
+                .expect("serve prints its URL")
+                .expect("read stdout")
+                .expect("a line");
+            if let Some(at) = line.find("http://") {
+                break line[at..].trim().to_string();
+            }
+        };
+        let (base, token) = url.split_once("/#token=").expect("sign-in URL");
+        let client = reqwest::Client::new();
+        let login: serde_json::Value = client
+            .post(format!("{base}/api/login"))
+            .json(&serde_json::json!({ "token": token }))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("login JSON");
+        Console {
+            child,
+            base: base.to_string(),
+            client,
+            csrf: login["csrf"].as_str().expect("csrf").to_string(),
+            token: token.to_string(),
+        }
+    }
+}
+
+impl Console {
+    /// A POST with the session and CSRF token, `body` sent as is with `content_type` if given.
+    pub async fn post(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> (u16, serde_json::Value) {
+        // The session rides in the Authorization header: reqwest keeps no cookies here.
+        let token_header = self.session_header();
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("X-CSRF-Token", &self.csrf)
+            .header("Authorization", token_header)
+            .body(body.to_string());
+        if let Some(t) = content_type {
+            req = req.header("Content-Type", t);
+        }
+        let resp = req.send().await.expect("POST");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("Authorization", self.session_header())
+            .send()
+            .await
+            .expect("GET");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    fn session_header(&self) -> String {
+        format!("Bearer {}", self.token)
     }
 }
 

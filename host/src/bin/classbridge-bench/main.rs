@@ -386,9 +386,9 @@ fn module() -> anyhow::Result<()> {
     let rt = EngineRuntime::new(limits())?;
     let cold = t.elapsed();
     let dir = tempfile::tempdir()?;
-    let _ = EngineRuntime::new_cached(limits(), dir.path())?;
+    let (_, digest) = EngineRuntime::new_cached(limits(), dir.path(), None)?;
     let t = Instant::now();
-    let cached = EngineRuntime::new_cached(limits(), dir.path())?;
+    let (cached, _) = EngineRuntime::new_cached(limits(), dir.path(), digest.as_deref())?;
     let load = t.elapsed();
     let t = Instant::now();
     let n = 20;
