@@ -233,6 +233,8 @@ pub enum HoldCode {
     UnreadableCollection,
     MissingRequiredField,
     Duplicates,
+    /// A course with exported grades now lists no graded work: its SIS gradebook would go.
+    GradebookEmptied,
 }
 
 /// One roster record's change against the last accepted state, field by field.

@@ -423,3 +423,81 @@ fn submissions_of_people_not_in_the_roster_are_reported() {
                 && i.reason.contains("matches no roster user"))
     );
 }
+
+#[test]
+fn a_non_ascii_timestamp_from_classroom_is_a_record_issue_not_a_trap() {
+    let mut v = graded();
+    v["classroom"]["courseWork"][0]["courseWork"][0]["creationTime"] =
+        json!("2026-0é-10T12:00:00Z");
+    v["classroom"]["courseWork"][0]["courseWork"][0]["dueDate"] =
+        json!({"year": 2026, "month": 13, "day": 1});
+    let plan = plan(&v);
+    assert!(
+        issue_mentions(&plan, "creationTime"),
+        "{:?}",
+        plan.record_issues
+    );
+    assert!(issue_mentions(&plan, "dueDate"), "{:?}", plan.record_issues);
+    assert!(
+        plan.ops.iter().any(|o| o.entity == OpEntity::LineItem),
+        "the work itself is still exported"
+    );
+}
+
+#[test]
+fn now_must_be_an_rfc_3339_utc_time() {
+    for bad in [
+        "2026-10-01",
+        "2026-10-01T06:00:00+02:00",
+        "2026-1é-01T06:00:00Z",
+        "yesterday!!!!!!!!!!!!",
+    ] {
+        let mut v = graded();
+        v["now"] = json!(bad);
+        let err = classbridge_engine::plan(input(&v)).unwrap_err().to_string();
+        assert!(err.contains("RFC 3339 UTC"), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn a_course_that_now_lists_no_work_is_held_before_its_grades_are_deleted() {
+    let v = graded();
+    let (_, state) = run_clean(&v);
+    let mut next = v.clone();
+    next["previousState"] = serde_json::to_value(&state).unwrap();
+    // Google answers an empty list as {}: the course's courseWork page has no key at all.
+    next["classroom"]["courseWork"][0] = json!({});
+    let p = plan(&next);
+    assert!(
+        p.ops.iter().any(|o| o.change == OpChange::Delete),
+        "the deletions are planned, for review"
+    );
+    assert!(
+        p.holds
+            .iter()
+            .any(|h| h.code == classbridge_engine::plan::HoldCode::GradebookEmptied),
+        "{:?}",
+        p.holds
+    );
+    assert!(p.needs_approval());
+}
+
+#[test]
+fn gradebook_deletions_go_through_the_deletion_thresholds() {
+    let v = graded();
+    let (_, state) = run_clean(&v);
+    let mut next = v.clone();
+    next["previousState"] = serde_json::to_value(&state).unwrap();
+    next["config"]["holds"] =
+        json!({"thresholds": [{"entity": "result", "change": "delete", "maxCount": 0}]});
+    next["classroom"]["courseWork"][0]["courseWork"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|w| w["id"] != "9003");
+    let p = plan(&next);
+    assert!(
+        p.holds.iter().any(|h| h.message.contains("SIS gradebook")),
+        "{:?}",
+        p.holds
+    );
+}

@@ -610,3 +610,47 @@ fn a_payload_must_carry_what_its_format_says() {
         "{err}"
     );
 }
+
+#[test]
+fn a_capitalised_role_is_read_and_the_normalisation_reported() {
+    let data = json_source(json!({
+        "users": {"pages": [{"users": [
+            {"sourcedId": "t1", "status": "Active", "role": "Teacher", "orgs": [{"sourcedId": "s1"}], "givenName": "A", "familyName": "B"}
+        ]}]},
+        "enrollments": {"pages": [{"enrollments": [
+            {"sourcedId": "e1", "role": "TEACHER", "user": {"sourcedId": "t1"}, "class": {"sourcedId": "c1"}}
+        ]}]}
+    }));
+    let (r, out) = roster_of(&config(true, ""), &data, &SyncState::default());
+    assert_eq!(&*r.users["t1"].roles[0].role, "teacher");
+    assert_eq!(&*r.enrollments["e1"].role, "teacher");
+    let warnings: Vec<_> = out
+        .issues
+        .iter()
+        .filter(|i| i.severity == Severity::Warning)
+        .map(|i| (i.sourced_id.clone().unwrap_or_default(), i.reason.clone()))
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|(id, why)| id == "t1" && why.contains("'Teacher' was read as 'teacher'")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|(id, why)| id == "t1" && why.contains("status 'Active'"))
+    );
+    assert!(warnings.iter().any(|(id, _)| id == "e1"), "{warnings:?}");
+    // A value that is no role in any case is still refused.
+    let data = json_source(users(
+        json!([{"sourcedId": "x", "role": "Janitor", "givenName": "A", "familyName": "B"}]),
+    ));
+    let (r, out) = roster_of(&config(true, ""), &data, &SyncState::default());
+    assert!(!r.users.contains_key("x"));
+    assert!(
+        out.issues
+            .iter()
+            .any(|i| i.severity == Severity::Error && i.reason.contains("Janitor"))
+    );
+}

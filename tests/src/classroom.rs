@@ -159,6 +159,47 @@ impl StandInClassroom {
         })
     }
 
+    /// The whole world in a form two runs can be compared by: courses by alias (ids are the
+    /// server's and differ), each with its fields, owner, members, topic names, work titles.
+    pub fn canonical_world(&self) -> Value {
+        self.world(|w| {
+            let mut courses = serde_json::Map::new();
+            for c in w.courses.values() {
+                let key = c
+                    .aliases
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| format!("unaliased:{}", c.id));
+                let mut body = c.body.clone();
+                if let Some(o) = body.as_object_mut() {
+                    o.remove("enrollmentCode");
+                    o.remove("id");
+                }
+                let mut topics: Vec<&str> =
+                    c.topics.iter().filter_map(|t| t["name"].as_str()).collect();
+                topics.sort_unstable();
+                let mut work: Vec<&str> = c
+                    .course_work
+                    .iter()
+                    .filter_map(|t| t["title"].as_str())
+                    .collect();
+                work.sort_unstable();
+                courses.insert(
+                    key,
+                    json!({
+                        "aliases": c.aliases,
+                        "body": body,
+                        "teachers": c.teachers.keys().collect::<Vec<_>>(),
+                        "students": c.students.keys().collect::<Vec<_>>(),
+                        "topics": topics,
+                        "courseWork": work,
+                    }),
+                );
+            }
+            Value::Object(courses)
+        })
+    }
+
     pub fn course_by_alias(&self, alias: &str) -> Option<Course> {
         self.world(|w| {
             w.courses
@@ -189,7 +230,7 @@ pub async fn start(token: &str) -> std::io::Result<StandInClassroom> {
         log: Mutex::new(Vec::new()),
     });
     let app = Router::new()
-        .fallback(handle)
+        .fallback(handle_with_faults)
         .with_state(Arc::clone(&state));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -246,6 +287,42 @@ fn course_json(c: &Course) -> Value {
     let mut b = c.body.clone();
     b["id"] = json!(c.id);
     b
+}
+
+/// Answers a request, then applies any after-the-write fault: the write stands, the answer
+/// lies or never comes.
+async fn handle_with_faults(
+    State(state): State<Arc<ClassroomState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let response = handle(
+        State(Arc::clone(&state)),
+        method.clone(),
+        uri,
+        headers,
+        body,
+    )
+    .await;
+    match state
+        .faults
+        .after_write(&method, response.status().is_success())
+    {
+        crate::faults::AfterWrite::Answer => response,
+        crate::faults::AfterWrite::Fail503 => google_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UNAVAILABLE",
+            "The service is currently unavailable.",
+        ),
+        crate::faults::AfterWrite::Hang => {
+            // Never answer: the client gives up on its timeout, not knowing the write stood.
+            std::future::pending::<()>().await;
+            response
+        }
+        crate::faults::AfterWrite::OmitId => axum::Json(serde_json::json!({})).into_response(),
+    }
 }
 
 async fn handle(

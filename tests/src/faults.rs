@@ -35,11 +35,46 @@ pub struct Faults {
     pub repeat_last_page_past_end: AtomicBool,
     /// `offset` is ignored: every page is the first one, with no count.
     pub ignore_offset: AtomicBool,
+    /// The next N successful writes (POST, PUT, PATCH, DELETE) are applied, then answered 503:
+    /// the client cannot know the write happened.
+    pub fail_after_write: AtomicU32,
+    /// The next N successful writes are applied, then never answered: the client times out.
+    pub hang_after_write: AtomicU32,
+    /// The next N successful creates answer 200 with an empty object: no id.
+    pub omit_created_id: AtomicU32,
     /// Every request hangs this long before answering (ms), to trip client timeouts.
     pub hang_ms: AtomicU64,
 }
 
+/// What to do to an answer after the write it reports was applied.
+pub enum AfterWrite {
+    Answer,
+    Fail503,
+    Hang,
+    OmitId,
+}
+
 impl Faults {
+    /// The fault, if any, for an answer to a successful write.
+    pub fn after_write(&self, method: &axum::http::Method, ok: bool) -> AfterWrite {
+        use axum::http::Method;
+        let write = matches!(
+            *method,
+            Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+        );
+        if !write || !ok {
+            AfterWrite::Answer
+        } else if Self::take(&self.fail_after_write) {
+            AfterWrite::Fail503
+        } else if Self::take(&self.hang_after_write) {
+            AfterWrite::Hang
+        } else if *method == Method::POST && Self::take(&self.omit_created_id) {
+            AfterWrite::OmitId
+        } else {
+            AfterWrite::Answer
+        }
+    }
+
     /// Takes one from a counter; true when the fault fires.
     pub fn take(counter: &AtomicU32) -> bool {
         counter

@@ -91,6 +91,22 @@ impl StandInSis {
             .unwrap_or_default()
     }
 
+    /// Everything written to the gradebook, by collection and sourcedId, for comparing the
+    /// final state of two runs.
+    pub fn canonical_gradebook(&self) -> Value {
+        self.state
+            .gradebook
+            .lock()
+            .map(|g| {
+                let mut out = serde_json::Map::new();
+                for ((collection, id), record) in g.iter() {
+                    out.insert(format!("{collection}/{id}"), record.clone());
+                }
+                Value::Object(out)
+            })
+            .unwrap_or(Value::Null)
+    }
+
     pub fn with_district<R>(&self, f: impl FnOnce(&mut District) -> R) -> R {
         let mut d = self
             .state
@@ -112,7 +128,7 @@ pub async fn start(spec: SisSpec, district: District) -> std::io::Result<StandIn
         counters: Counters::default(),
     });
     let app = Router::new()
-        .fallback(handle)
+        .fallback(handle_with_faults)
         .with_state(Arc::clone(&state));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -392,6 +408,40 @@ fn singular(collection: &str) -> &'static str {
         "categories" => "category",
         "lineItems" => "lineItem",
         _ => "result",
+    }
+}
+
+/// Answers a request, then applies any after-the-write fault: the write stands, the answer
+/// lies or never comes.
+async fn handle_with_faults(
+    State(state): State<Arc<SisState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let response = handle(
+        State(Arc::clone(&state)),
+        method.clone(),
+        uri,
+        headers,
+        body,
+    )
+    .await;
+    match state
+        .faults
+        .after_write(&method, response.status().is_success())
+    {
+        crate::faults::AfterWrite::Answer => response,
+        crate::faults::AfterWrite::Fail503 => {
+            ims_error(StatusCode::SERVICE_UNAVAILABLE, "server_busy", "try again")
+        }
+        crate::faults::AfterWrite::Hang => {
+            // Never answer: the client gives up on its timeout, not knowing the write stood.
+            std::future::pending::<()>().await;
+            response
+        }
+        crate::faults::AfterWrite::OmitId => axum::Json(serde_json::json!({})).into_response(),
     }
 }
 

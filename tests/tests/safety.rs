@@ -490,3 +490,62 @@ async fn a_sis_that_ignores_offset_is_refused_as_such() {
     assert!(run.stderr.contains("ignores offset"), "{}", run.stderr);
     assert_eq!(h.course_count(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sis_grades_are_not_deleted_when_a_course_lists_no_work_without_approval() {
+    let h = Harness::start(Size::Tiny, "").await;
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    let students = h.classroom.student_ids("d:cl1");
+    let work = h
+        .classroom
+        .post_work("d:cl1", "Lab report", Some(50.0), Some("Homework"))
+        .unwrap();
+    h.classroom
+        .grade(&work, &students[0], Some(45.0), None, false, "RETURNED");
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    let before = h.sis.canonical_gradebook();
+    assert!(!h.sis.gradebook("results").is_empty());
+
+    // The teacher deletes the work (or Classroom lists the course's work as `{}`).
+    h.classroom.world(|w| {
+        for c in w.courses.values_mut() {
+            c.course_work.clear();
+            c.submissions.clear();
+        }
+    });
+    let held = h.cli(&["sync", "--json"]).await;
+    assert_eq!(held.code, HELD, "{}{}", held.stdout, held.stderr);
+    let holds = held.json()["plan"]["holds"].to_string();
+    assert!(holds.contains("gradebookEmptied"), "{holds}");
+    assert_eq!(
+        h.sis.canonical_gradebook(),
+        before,
+        "nothing deleted before approval"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capitalised_role_keeps_the_teacher_and_their_classes() {
+    let h = Harness::start(Size::Tiny, "").await;
+    h.sis.with_district(|d| {
+        for u in &mut d.users {
+            if u["role"] == "teacher" {
+                u["role"] = serde_json::json!("Teacher");
+            }
+        }
+        for e in &mut d.enrollments {
+            if e["role"] == "teacher" {
+                e["role"] = serde_json::json!("Teacher");
+            }
+        }
+    });
+    let run = h.cli(&["sync", "--json"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let classes = h.sis.with_district(|d| d.classes.len());
+    assert_eq!(h.course_count(), classes, "every class got its course");
+    let issues = run.json()["plan"]["recordIssues"].to_string();
+    assert!(
+        issues.contains("'Teacher' was read as 'teacher'"),
+        "{issues}"
+    );
+}

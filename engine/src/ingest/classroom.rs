@@ -133,7 +133,9 @@ pub fn read_classroom(
             .or_default()
             .push(topic);
     });
-    each_item(course_work, "courseWork", issues, |work: CourseWork| {
+    let mut bad_dates = Vec::new();
+    each_item(course_work, "courseWork", issues, |mut work: CourseWork| {
+        check_work_dates(&mut work, &mut bad_dates);
         snap.course_work
             .entry(work.course_id.clone())
             .or_default()
@@ -143,10 +145,77 @@ pub fn read_classroom(
         student_submissions,
         "studentSubmissions",
         issues,
-        |sub: StudentSubmission| {
+        |mut sub: StudentSubmission| {
+            if let Some(t) = sub.update_time.take_if(|t| !is_timestamp(t)) {
+                bad_dates.push(RecordIssue::warning(
+                    SOURCE,
+                    "studentSubmissions",
+                    Some(&sub.id),
+                    format!("updateTime {t:?} is not an RFC 3339 time; the run's time is used"),
+                ));
+            }
             let key = format!("{}/{}", sub.course_id, sub.course_work_id);
             snap.submissions.entry(key).or_default().push(sub);
         },
     );
+    issues.extend(bad_dates);
     snap
+}
+
+/// `YYYY-MM-DDTHH:MM:SS…` in ASCII, with a real month and day: a timestamp the engine may
+/// slice and compare. Anything else from the wire is refused before it is used.
+pub fn is_timestamp(t: &str) -> bool {
+    let b = t.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    t.is_ascii()
+        && b.len() >= 19
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && matches!(b[10], b'T' | b't')
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && (1..=12).contains(&(u32::from(b[5] - b'0') * 10 + u32::from(b[6] - b'0')))
+        && (1..=31).contains(&(u32::from(b[8] - b'0') * 10 + u32::from(b[9] - b'0')))
+}
+
+/// Drops a courseWork's unreadable times and dates, each reported; the work itself goes on.
+fn check_work_dates(work: &mut CourseWork, issues: &mut Vec<RecordIssue>) {
+    let mut report = |field: &str, value: String| {
+        issues.push(RecordIssue::warning(
+            SOURCE,
+            "courseWork",
+            Some(&work.id),
+            format!("{field} {value:?} is not a valid date or time; it was ignored"),
+        ));
+    };
+    for (field, slot) in [
+        ("creationTime", &mut work.creation_time),
+        ("scheduledTime", &mut work.scheduled_time),
+        ("updateTime", &mut work.update_time),
+    ] {
+        if let Some(t) = slot.take_if(|t| !is_timestamp(t)) {
+            report(field, t);
+        }
+    }
+    if let Some(d) = work.due_date.take_if(|d| {
+        !(1..=12).contains(&d.month) || !(1..=31).contains(&d.day) || !(1..=9999).contains(&d.year)
+    }) {
+        report("dueDate", format!("{}-{}-{}", d.year, d.month, d.day));
+        work.due_time = None;
+    }
+    if let Some(t) = work
+        .due_time
+        .take_if(|t| t.hours > 23 || t.minutes > 59 || t.seconds > 60)
+    {
+        report(
+            "dueTime",
+            format!("{}:{}:{}", t.hours, t.minutes, t.seconds),
+        );
+    }
 }

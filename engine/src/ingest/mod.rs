@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde_json::{Map, Value};
 
-pub use classroom::read_classroom;
+pub use classroom::{is_timestamp, read_classroom};
 pub use record::FromRaw;
 
 use crate::config::{AttributeMapping, SourceConfig, SyncConfig};
@@ -199,10 +199,21 @@ impl Ctx<'_> {
                 .get("sourcedId")
                 .and_then(Value::as_str)
                 .map(|s| self.prefixed(s.trim()));
-            let parsed = R::from_raw(obj).map(|mut r| {
+            let mut notes = Vec::new();
+            let parsed = R::from_raw(obj, &mut notes).map(|mut r| {
                 self.prefix(&mut r);
                 r
             });
+            if parsed.is_ok() {
+                for note in notes {
+                    self.issues.push(RecordIssue::warning(
+                        &source_id,
+                        entity,
+                        raw_id.as_deref(),
+                        format!("{}: {note}", raw.location),
+                    ));
+                }
+            }
             match parsed {
                 Ok(record) => {
                     let id = record.sourced_id().to_string();

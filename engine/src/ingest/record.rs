@@ -7,7 +7,29 @@ use crate::model::Shared;
 use crate::model::*;
 
 pub trait FromRaw: Sized {
-    fn from_raw(obj: &Map<String, Value>) -> Result<Self, String>;
+    /// Reads a record; `notes` collects adjustments made on the way (a vocabulary value in the
+    /// wrong case), which the caller reports as warnings.
+    fn from_raw(obj: &Map<String, Value>, notes: &mut Vec<String>) -> Result<Self, String>;
+}
+
+/// A OneRoster vocabulary value: exact, or matched ignoring case and surrounding spaces (real
+/// SIS exports send `Teacher`), which is noted so the admin can fix the source.
+fn vocab(
+    field: &str,
+    raw: &str,
+    allowed: &[&'static str],
+    notes: &mut Vec<String>,
+) -> Option<&'static str> {
+    if let Some(v) = allowed.iter().find(|a| **a == raw) {
+        return Some(v);
+    }
+    let found = allowed
+        .iter()
+        .find(|a| a.eq_ignore_ascii_case(raw.trim()))?;
+    notes.push(format!(
+        "{field} '{raw}' was read as '{found}' (OneRoster vocabularies are case-sensitive)"
+    ));
+    Some(found)
 }
 
 struct Header {
@@ -17,12 +39,22 @@ struct Header {
     metadata: Option<Value>,
 }
 
-fn header(f: &Fields) -> Result<Header, String> {
+fn header(f: &Fields, notes: &mut Vec<String>) -> Result<Header, String> {
     let sourced_id = f.req_str("sourcedId")?.trim().to_string();
     let status = match f.opt_str("status")? {
         None => Status::Active,
-        Some(raw) => Status::parse(&raw)
-            .ok_or_else(|| format!("status '{raw}' is not one of active, tobedeleted"))?,
+        Some(raw) => {
+            let status = Status::parse(&raw)
+                .ok_or_else(|| format!("status '{raw}' is not one of active, tobedeleted"))?;
+            if !matches!(raw.as_str(), "active" | "tobedeleted" | "") {
+                let canonical = match status {
+                    Status::Active => "active",
+                    Status::ToBeDeleted => "tobedeleted",
+                };
+                notes.push(format!("status '{raw}' was read as '{canonical}'"));
+            }
+            status
+        }
     };
     Ok(Header {
         sourced_id,
@@ -59,9 +91,9 @@ pub fn check_date<T: AsRef<str> + std::fmt::Display>(
 }
 
 impl FromRaw for Org {
-    fn from_raw(obj: &Map<String, Value>) -> Result<Self, String> {
+    fn from_raw(obj: &Map<String, Value>, notes: &mut Vec<String>) -> Result<Self, String> {
         let f = Fields::new(obj);
-        let h = header(&f)?;
+        let h = header(&f, notes)?;
         Ok(Org {
             name: f.req_str("name")?,
             org_type: f.opt_str("type")?.unwrap_or_else(|| "school".into()),
@@ -77,19 +109,24 @@ impl FromRaw for Org {
 }
 
 impl FromRaw for AcademicSession {
-    fn from_raw(obj: &Map<String, Value>) -> Result<Self, String> {
+    fn from_raw(obj: &Map<String, Value>, notes: &mut Vec<String>) -> Result<Self, String> {
         let f = Fields::new(obj);
-        let h = header(&f)?;
-        let session_type = f.req_str("type")?;
-        if !matches!(
-            session_type.as_str(),
-            "gradingPeriod" | "semester" | "schoolYear" | "term"
-        ) && !session_type.starts_with("ext:")
-        {
-            return Err(format!(
-                "type '{session_type}' is not gradingPeriod, semester, schoolYear or term"
-            ));
-        }
+        let h = header(&f, notes)?;
+        let raw_type = f.req_str("type")?;
+        let session_type = if raw_type.starts_with("ext:") {
+            raw_type
+        } else {
+            vocab(
+                "type",
+                &raw_type,
+                &["gradingPeriod", "semester", "schoolYear", "term"],
+                notes,
+            )
+            .ok_or_else(|| {
+                format!("type '{raw_type}' is not gradingPeriod, semester, schoolYear or term")
+            })?
+            .to_string()
+        };
         Ok(AcademicSession {
             title: f.req_str("title")?,
             session_type: session_type.into(),
@@ -129,16 +166,21 @@ const USER_ROLES: &[&str] = &[
     "principal",
 ];
 
-fn check_role(role: &str) -> Result<Shared, String> {
-    if USER_ROLES.contains(&role) || role.starts_with("ext:") {
-        Ok(Shared::from(role))
-    } else {
-        Err(format!("role '{role}' is not a OneRoster role"))
+fn check_role(role: &str, notes: &mut Vec<String>) -> Result<Shared, String> {
+    if role.starts_with("ext:") {
+        return Ok(Shared::from(role));
     }
+    vocab("role", role, USER_ROLES, notes)
+        .map(Shared::from)
+        .ok_or_else(|| format!("role '{role}' is not a OneRoster role"))
 }
 
 /// 1.2 `roles[]`, or 1.1 `role` + `orgs[]` turned into one primary role per org.
-fn user_roles(f: &Fields, obj: &Map<String, Value>) -> Result<Vec<UserRole>, String> {
+fn user_roles(
+    f: &Fields,
+    obj: &Map<String, Value>,
+    notes: &mut Vec<String>,
+) -> Result<Vec<UserRole>, String> {
     if let Some(Value::Array(items)) = obj.get("roles") {
         let mut roles = Vec::with_capacity(items.len());
         for item in items {
@@ -146,22 +188,19 @@ fn user_roles(f: &Fields, obj: &Map<String, Value>) -> Result<Vec<UserRole>, Str
                 return Err("an entry of 'roles' is not an object".into());
             };
             let rf = Fields::new(r);
-            let role_type = rf.opt_str("roleType")?.unwrap_or_else(|| "primary".into());
-            if !matches!(role_type.as_str(), "primary" | "secondary") {
-                return Err(format!(
-                    "roleType '{role_type}' is not primary or secondary"
-                ));
-            }
+            let raw_type = rf.opt_str("roleType")?.unwrap_or_else(|| "primary".into());
+            let role_type = vocab("roleType", &raw_type, &["primary", "secondary"], notes)
+                .ok_or_else(|| format!("roleType '{raw_type}' is not primary or secondary"))?;
             roles.push(UserRole {
                 role_type: role_type.into(),
-                role: check_role(&rf.req_str("role")?)?,
+                role: check_role(&rf.req_str("role")?, notes)?,
                 org: rf.req_ref("org")?,
             });
         }
         return Ok(roles);
     }
     let role = match f.opt_str("role")? {
-        Some(r) => Some(check_role(&r)?),
+        Some(r) => Some(check_role(&r, notes)?),
         None => None,
     };
     let orgs = f.ref_list("orgs")?;
@@ -225,10 +264,10 @@ fn parse_user_id(raw: &str) -> Result<UserIdentifier, String> {
 }
 
 impl FromRaw for User {
-    fn from_raw(obj: &Map<String, Value>) -> Result<Self, String> {
+    fn from_raw(obj: &Map<String, Value>, notes: &mut Vec<String>) -> Result<Self, String> {
         let f = Fields::new(obj);
-        let h = header(&f)?;
-        let roles = user_roles(&f, obj)?;
+        let h = header(&f, notes)?;
+        let roles = user_roles(&f, obj, notes)?;
         Ok(User {
             enabled_user: f.flex_bool("enabledUser")?.unwrap_or(true),
             username: f.opt_str("username")?,
@@ -268,9 +307,9 @@ impl FromRaw for User {
 }
 
 impl FromRaw for Course {
-    fn from_raw(obj: &Map<String, Value>) -> Result<Self, String> {
+    fn from_raw(obj: &Map<String, Value>, notes: &mut Vec<String>) -> Result<Self, String> {
         let f = Fields::new(obj);
-        let h = header(&f)?;
+        let h = header(&f, notes)?;
         Ok(Course {
             title: f.req_str("title")?,
             course_code: f.opt_str("courseCode")?,
@@ -295,9 +334,9 @@ impl FromRaw for Course {
 }
 
 impl FromRaw for Class {
-    fn from_raw(obj: &Map<String, Value>) -> Result<Self, String> {
+    fn from_raw(obj: &Map<String, Value>, notes: &mut Vec<String>) -> Result<Self, String> {
         let f = Fields::new(obj);
-        let h = header(&f)?;
+        let h = header(&f, notes)?;
         Ok(Class {
             title: f.req_str("title")?,
             class_code: f.opt_str("classCode")?,
@@ -328,14 +367,14 @@ impl FromRaw for Class {
 }
 
 impl FromRaw for Enrollment {
-    fn from_raw(obj: &Map<String, Value>) -> Result<Self, String> {
+    fn from_raw(obj: &Map<String, Value>, notes: &mut Vec<String>) -> Result<Self, String> {
         let f = Fields::new(obj);
-        let h = header(&f)?;
+        let h = header(&f, notes)?;
         Ok(Enrollment {
             user: f.req_ref("user")?,
             class: f.req_ref("class")?,
             school: f.opt_ref("school")?.unwrap_or_default(),
-            role: check_role(&f.req_str("role")?)?,
+            role: check_role(&f.req_str("role")?, notes)?,
             primary: f.flex_bool("primary")?.unwrap_or(false),
             begin_date: check_date("beginDate", f.opt_shared("beginDate")?)?,
             end_date: check_date("endDate", f.opt_shared("endDate")?)?,
@@ -357,9 +396,9 @@ impl FromRaw for Enrollment {
 }
 
 impl FromRaw for Category {
-    fn from_raw(obj: &Map<String, Value>) -> Result<Self, String> {
+    fn from_raw(obj: &Map<String, Value>, notes: &mut Vec<String>) -> Result<Self, String> {
         let f = Fields::new(obj);
-        let h = header(&f)?;
+        let h = header(&f, notes)?;
         Ok(Category {
             title: f.req_str("title")?,
             weight: f.opt_f64("weight")?,
@@ -374,9 +413,9 @@ impl FromRaw for Category {
 }
 
 impl FromRaw for LineItem {
-    fn from_raw(obj: &Map<String, Value>) -> Result<Self, String> {
+    fn from_raw(obj: &Map<String, Value>, notes: &mut Vec<String>) -> Result<Self, String> {
         let f = Fields::new(obj);
-        let h = header(&f)?;
+        let h = header(&f, notes)?;
         Ok(LineItem {
             title: f.req_str("title")?,
             description: f.opt_str("description")?,
@@ -407,13 +446,19 @@ impl FromRaw for LineItem {
 }
 
 impl FromRaw for GradeResult {
-    fn from_raw(obj: &Map<String, Value>) -> Result<Self, String> {
+    fn from_raw(obj: &Map<String, Value>, notes: &mut Vec<String>) -> Result<Self, String> {
         let f = Fields::new(obj);
-        let h = header(&f)?;
+        let h = header(&f, notes)?;
         let raw_status = f.req_str("scoreStatus")?;
         let score_status = ScoreStatus::parse(&raw_status).ok_or_else(|| {
             format!("scoreStatus '{raw_status}' is not exempt, fully graded, not submitted, partially graded, submitted or ext:*")
         })?;
+        if score_status.as_str() != raw_status {
+            notes.push(format!(
+                "scoreStatus '{raw_status}' was read as '{}'",
+                score_status.as_str()
+            ));
+        }
         Ok(GradeResult {
             line_item: f.req_ref("lineItem")?,
             student: f.req_ref("student")?,

@@ -559,7 +559,10 @@ fn sis_has_same(
     use crate::ingest::FromRaw;
     match kind {
         EntityKind::LineItem => {
-            match (roster.line_items.get(&prefixed), LineItem::from_raw(ours)) {
+            match (
+                roster.line_items.get(&prefixed),
+                LineItem::from_raw(ours, &mut Vec::new()),
+            ) {
                 (Some(sis), Ok(mut mine)) => {
                     prefix_refs(&mut mine, source);
                     comparable(sis) == comparable(&mine)
@@ -567,7 +570,10 @@ fn sis_has_same(
                 _ => false,
             }
         }
-        _ => match (roster.results.get(&prefixed), GradeResult::from_raw(ours)) {
+        _ => match (
+            roster.results.get(&prefixed),
+            GradeResult::from_raw(ours, &mut Vec::new()),
+        ) {
             (Some(sis), Ok(mut mine)) => {
                 prefix_refs(&mut mine, source);
                 comparable(sis) == comparable(&mine)

@@ -7,6 +7,7 @@ pub mod cascade;
 pub mod dedup;
 pub mod diff;
 pub mod filter;
+pub mod gradebook_hold;
 pub mod grades;
 pub mod hold;
 pub mod integrity;
@@ -41,9 +42,12 @@ pub fn run(input: SyncInput) -> Result<SyncPlan, EngineError> {
 
 fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
     validate(&input.config).map_err(|errors| EngineError::InvalidConfig { errors })?;
-    if input.now.len() < 10 {
+    if !crate::ingest::is_timestamp(&input.now) || !input.now.ends_with('Z') {
         return Err(EngineError::InvalidInput {
-            message: format!("now '{}' is not an RFC 3339 time", input.now),
+            message: format!(
+                "now '{}' is not an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SSZ)",
+                input.now
+            ),
         });
     }
     let SyncInput {
@@ -127,6 +131,11 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
             now: &now,
         };
         let grades = map_grades::map_grades(&ctx, &mut issues);
+        holds.extend(gradebook_hold::evaluate(
+            config,
+            &previous.exported,
+            &grades.ops,
+        ));
         add_counts(&mut skipped, grades.skipped);
         drafts.extend(grades.ops);
         adopted = grades.adopted;

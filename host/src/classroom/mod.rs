@@ -63,6 +63,17 @@ fn explain(message: &str) -> Option<&'static str> {
 #[error("{0}")]
 pub struct WriteError(pub String);
 
+/// The id a successful create must carry. A 2xx without one is a failure: recording success
+/// with an empty remote id would address the object by nothing from then on.
+fn required_id(answer: &Value, field: &str, call: &str) -> Result<String, WriteError> {
+    match answer[field].as_str() {
+        Some(id) if !id.trim().is_empty() => Ok(id.to_string()),
+        _ => Err(WriteError(format!(
+            "Classroom: {call} answered success without '{field}'; the write is treated as failed and checked again next run"
+        ))),
+    }
+}
+
 impl From<HttpError> for WriteError {
     fn from(e: HttpError) -> Self {
         let text = e.to_string();
@@ -428,7 +439,7 @@ impl ClassroomClient {
             .call(Method::POST, "/v1/courses", &[], Some(&body))
             .await?;
         if status.is_success() {
-            return Ok(answer["id"].as_str().unwrap_or_default().to_string());
+            return required_id(&answer, "id", "POST /v1/courses");
         }
         if status == StatusCode::CONFLICT {
             return self.course_id(alias).await;
@@ -441,7 +452,7 @@ impl ClassroomClient {
         let path = Self::course_path(alias);
         let (status, answer) = self.call(Method::GET, &path, &[], None).await?;
         if status.is_success() {
-            return Ok(answer["id"].as_str().unwrap_or_default().to_string());
+            return required_id(&answer, "id", &format!("GET {path}"));
         }
         Err(Self::fail(Method::GET, &path, status, &answer).into())
     }
@@ -511,7 +522,7 @@ impl ClassroomClient {
             .call(Method::POST, &path, &[], Some(&json!({ "name": name })))
             .await?;
         if status.is_success() {
-            return Ok(answer["topicId"].as_str().unwrap_or_default().to_string());
+            return required_id(&answer, "topicId", &format!("POST {path}"));
         }
         if status == StatusCode::CONFLICT {
             let pages = self.list(&path, &[]).await?;
