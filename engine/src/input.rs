@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::SyncConfig;
 use crate::json_text::JsonText;
+use crate::model::EntityKind;
 use crate::state::SyncState;
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
@@ -27,6 +28,34 @@ pub struct SyncInput {
 pub struct SourceData {
     pub source_id: String,
     pub payload: SourcePayload,
+    /// What the SIS said when asked for records a complete listing left out (see
+    /// [`crate::plan::Absence`]): only a confirmed absence removes a record read by REST.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removal_checks: Vec<RemovalCheck>,
+}
+
+/// The answer to "is this record really gone?", asked of the SIS one record at a time
+/// (`GET /users/{id}`) for a record missing from a complete listing.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RemovalCheck {
+    pub entity: EntityKind,
+    /// The id as the plan's absence names it (with the source's prefix).
+    pub sourced_id: String,
+    pub outcome: CheckOutcome,
+    /// How it was established, in words: `GET /users/u-17 answered 404`.
+    pub detail: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "camelCase")]
+pub enum CheckOutcome {
+    /// The SIS has no such record (404, or it answered with `status: tobedeleted`).
+    Gone,
+    /// The SIS still has it: the listing missed it.
+    Present,
+    /// No answer that settles it (an error, a timeout, or over the run's limit of checks).
+    Unknown,
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
@@ -118,4 +147,7 @@ pub struct ClassroomListings {
     /// Courses whose courseWork was read completely: only there may a vanished courseWork
     /// delete its lineItem.
     pub course_work_complete: BTreeSet<String>,
+    /// Courses whose teachers and students were read completely: only there can a member be
+    /// found missing (drift).
+    pub members_complete: BTreeSet<String>,
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::ChangeKind;
+use crate::config::{ChangeKind, DriftAction};
 use crate::delta::StateDelta;
 use crate::json_text::JsonText;
 use crate::model::{EntityKind, RecordIssue};
@@ -30,6 +30,13 @@ pub struct SyncPlan {
     /// new source snapshots and roster, adoptions. `commit` lays it, then the outcomes, over
     /// that state.
     pub state_delta: StateDelta,
+    /// Records a complete read of a source did not list, and what became of each: only a
+    /// confirmed absence is a removal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub absences: Vec<Absence>,
+    /// Where Classroom was changed by hand away from the SIS, and what the rules do about it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<Drift>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
 }
@@ -45,6 +52,14 @@ impl SyncPlan {
         let mut state = previous.clone();
         self.state_delta.apply_to(&mut state);
         state
+    }
+
+    /// Absences the host has not asked the SIS about yet: ask, then plan again with the
+    /// answers as the sources' `removalChecks`.
+    pub fn unchecked_absences(&self) -> impl Iterator<Item = &Absence> {
+        self.absences
+            .iter()
+            .filter(|a| a.status == AbsenceStatus::Unchecked)
     }
 
     /// Whether the plan may be applied without an explicit approval.
@@ -235,6 +250,67 @@ pub enum HoldCode {
     Duplicates,
     /// A course with exported grades now lists no graded work: its SIS gradebook would go.
     GradebookEmptied,
+}
+
+/// A record that was in a source before and is missing from this run's complete read of it.
+/// A REST listing can miss a record (a record shifts between pages, a tail is never served),
+/// so absence alone never removes one read by REST: the SIS is asked for it by id first.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct Absence {
+    pub source: String,
+    pub entity: EntityKind,
+    pub sourced_id: String,
+    /// The id as the SIS knows it (without the source's prefix): what to ask for.
+    pub remote_id: String,
+    pub status: AbsenceStatus,
+    /// How the status was established, in words.
+    pub how: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[serde(rename_all = "camelCase")]
+pub enum AbsenceStatus {
+    /// Not asked yet: the record is kept.
+    Unchecked,
+    /// Confirmed gone: its removal is in the plan.
+    Confirmed,
+    /// The SIS still has it (the listing missed it): kept.
+    StillThere,
+    /// Could not be confirmed this run: kept, asked again next run.
+    Unconfirmed,
+}
+
+/// Classroom found different from what classbridge set and the SIS says.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct Drift {
+    pub kind: DriftKind,
+    pub class_id: String,
+    pub alias: String,
+    /// The member's email, or the course field (`name`, `section`, `room`, `courseState`).
+    pub subject: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<MemberRole>,
+    /// What the SIS says (None: nothing, e.g. not a member).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Value>,
+    /// What Classroom has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found: Option<Value>,
+    pub action: DriftAction,
+    /// The operation that repairs it, when repaired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair_key: Option<String>,
+    pub message: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[serde(rename_all = "camelCase")]
+pub enum DriftKind {
+    MissingMember,
+    ExtraMember,
+    CourseField,
 }
 
 /// One roster record's change against the last accepted state, field by field.

@@ -33,6 +33,7 @@ fn json_source(collections: Value) -> Vec<SourceData> {
     vec![SourceData {
         source_id: "sis".into(),
         payload: SourcePayload::Json { collections },
+        removal_checks: Vec::new(),
     }]
 }
 
@@ -212,6 +213,7 @@ fn unknown_fields_and_metadata_are_kept() {
             .map(|s| SourceData {
                 source_id: "sis".into(),
                 payload: s.payload.clone(),
+                removal_checks: Vec::new(),
             })
             .collect::<Vec<_>>(),
         &SyncState::default(),
@@ -377,6 +379,7 @@ fn csv_source(files: &[(&str, &str)]) -> Vec<SourceData> {
     vec![SourceData {
         source_id: "sis".into(),
         payload: SourcePayload::Csv { files },
+        removal_checks: Vec::new(),
     }]
 }
 

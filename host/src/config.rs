@@ -345,6 +345,10 @@ pub struct SourceSettings {
     pub max_csv_file_mb: u64,
     #[serde(default = "default_max_bundle_mb")]
     pub max_bundle_mb: u64,
+    /// Records missing from a listing are asked for one by one (`GET /users/{id}`) before they
+    /// are removed; at most this many per run. The rest stay, and are asked about next run.
+    #[serde(default = "default_max_removal_checks")]
+    pub max_removal_checks: usize,
 }
 
 fn default_max_response_mb() -> u64 {
@@ -353,6 +357,9 @@ fn default_max_response_mb() -> u64 {
 fn default_max_records() -> u64 {
     // Eight times the largest district's largest collection (1.6M enrollments at L).
     12_800_000
+}
+fn default_max_removal_checks() -> usize {
+    5000
 }
 fn default_max_csv_file_mb() -> u64 {
     2048

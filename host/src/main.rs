@@ -215,6 +215,8 @@ fn report_exit(cli: &Cli, report: &RunReport) -> anyhow::Result<u8> {
                 "summary": plan.summary,
                 "holds": plan.holds,
                 "recordIssues": plan.record_issues,
+                "absences": plan.absences,
+                "drift": plan.drift,
                 "ops": plan.ops.iter().map(|o| serde_json::json!({
                     "opId": o.op_id, "entity": o.entity, "change": o.change, "summary": o.summary
                 })).collect::<Vec<_>>(),

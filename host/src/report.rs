@@ -63,6 +63,25 @@ pub fn preview(plan: &SyncPlan) -> String {
             let _ = writeln!(out, "  - {:?}: {}", h.code, h.message);
         }
     }
+    if !plan.absences.is_empty() {
+        absences(&mut out, plan);
+    }
+    if !plan.drift.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nDrift (Classroom changed by hand away from the SIS; rules.drift decides):"
+        );
+        for d in plan.drift.iter().take(20) {
+            let _ = writeln!(out, "  - {}", d.message);
+        }
+        if plan.drift.len() > 20 {
+            let _ = writeln!(
+                out,
+                "  ... and {} more (--json for all)",
+                plan.drift.len() - 20
+            );
+        }
+    }
     if !plan.record_issues.is_empty() {
         let _ = writeln!(out, "\nRecord issues ({}):", plan.record_issues.len());
         for i in plan.record_issues.iter().take(15) {
@@ -103,6 +122,46 @@ pub fn preview(plan: &SyncPlan) -> String {
         }
     }
     out
+}
+
+/// Records missing from a read, grouped by what became of them: which removals were
+/// confirmed, and how.
+fn absences(out: &mut String, plan: &SyncPlan) {
+    use classbridge_engine::plan::AbsenceStatus;
+    let _ = writeln!(out, "\nRecords missing from this read:");
+    for (status, title) in [
+        (AbsenceStatus::Confirmed, "removed, confirmed gone"),
+        (AbsenceStatus::StillThere, "kept, the SIS still has them"),
+        (AbsenceStatus::Unconfirmed, "kept, not confirmed gone"),
+        (AbsenceStatus::Unchecked, "kept, not asked about"),
+    ] {
+        let group: Vec<_> = plan
+            .absences
+            .iter()
+            .filter(|a| a.status == status)
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "  {} {title}:", group.len());
+        for a in group.iter().take(10) {
+            let _ = writeln!(
+                out,
+                "    {} {} ({}): {}",
+                a.entity.singular(),
+                a.sourced_id,
+                a.source,
+                a.how
+            );
+        }
+        if group.len() > 10 {
+            let _ = writeln!(
+                out,
+                "    ... and {} more (--json for all)",
+                group.len() - 10
+            );
+        }
+    }
 }
 
 pub fn run_report(r: &RunReport) -> String {

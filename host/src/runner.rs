@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use classbridge_engine::config::SyncMode;
-use classbridge_engine::input::{SourceData, SourcePayload, SyncInput};
-use classbridge_engine::plan::{Action, OpOutcome, OutcomeResult, PlannedOp};
+use classbridge_engine::input::{CheckOutcome, RemovalCheck, SourceData, SourcePayload, SyncInput};
+use classbridge_engine::plan::{Absence, Action, OpOutcome, OutcomeResult, PlannedOp};
 use classbridge_engine::{Decisions, SyncConfig, SyncPlan, SyncState};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
@@ -304,6 +304,7 @@ impl Host {
             sources.push(SourceData {
                 source_id: s.id.clone(),
                 payload,
+                removal_checks: Vec::new(),
             });
         }
         let classroom = self.classroom()?;
@@ -331,6 +332,103 @@ impl Host {
         let plan = self.runtime.call_owned::<SyncPlan>("cb_plan", input_json);
         bar.finish_and_clear();
         Ok(plan?)
+    }
+
+    /// Asks the SIS about each record its listings left out (at most `max_removal_checks` per
+    /// source), then plans again with the answers, so a record missing from one read is
+    /// removed only when the SIS confirms it gone. The input with the answers replaces the
+    /// stored one: the console re-plans from exactly what this plan was made from.
+    async fn confirm_absences(&mut self, run: i64, plan: SyncPlan) -> Result<SyncPlan, RunError> {
+        let unchecked: Vec<Absence> = plan.unchecked_absences().cloned().collect();
+        if unchecked.is_empty() {
+            return Ok(plan);
+        }
+        drop(plan);
+        let text = self
+            .store
+            .run_input_text(run)?
+            .ok_or_else(|| RunError::Failed(format!("run {run} has no stored input")))?;
+        let mut input: SyncInput =
+            serde_json::from_str(&text).map_err(|e| RunError::Failed(e.to_string()))?;
+        drop(text);
+        tracing::info!(
+            records = unchecked.len(),
+            "asking the SIS about records its listings left out"
+        );
+        let bar = self.progress.bar(
+            unchecked.len() as u64,
+            "Asking the SIS about records missing from its listings",
+        );
+        let mut by_source: BTreeMap<String, Vec<Absence>> = BTreeMap::new();
+        for absence in unchecked {
+            by_source
+                .entry(absence.source.clone())
+                .or_default()
+                .push(absence);
+        }
+        for (source, absences) in by_source {
+            let limit = self
+                .config
+                .sources
+                .iter()
+                .find(|s| s.id == source)
+                .map_or(0, |s| s.max_removal_checks);
+            let client = self.sis(&source).ok();
+            let mut checks = Vec::with_capacity(absences.len());
+            let mut asked = JoinSet::new();
+            for (i, absence) in absences.into_iter().enumerate() {
+                let Some(client) = client.clone().filter(|_| i < limit) else {
+                    let detail = if client.is_none() {
+                        "the source cannot be asked for one record".to_string()
+                    } else {
+                        format!(
+                            "not asked: over this run's limit of {limit} checks (max_removal_checks in [[source]]); asked again next run"
+                        )
+                    };
+                    checks.push(RemovalCheck {
+                        entity: absence.entity,
+                        sourced_id: absence.sourced_id,
+                        outcome: CheckOutcome::Unknown,
+                        detail,
+                    });
+                    bar.inc(1);
+                    continue;
+                };
+                // A few at a time: the client's throttle keeps the SIS's pace.
+                if asked.len() >= 4
+                    && let Some(joined) = asked.join_next().await
+                {
+                    checks.push(joined.map_err(|e| RunError::Failed(e.to_string()))?);
+                    bar.inc(1);
+                }
+                asked.spawn(async move {
+                    let (outcome, detail) = client
+                        .check_absence(absence.entity.collection(), &absence.remote_id)
+                        .await;
+                    RemovalCheck {
+                        entity: absence.entity,
+                        sourced_id: absence.sourced_id,
+                        outcome,
+                        detail,
+                    }
+                });
+            }
+            while let Some(joined) = asked.join_next().await {
+                let check = joined.map_err(|e| RunError::Failed(e.to_string()))?;
+                checks.push(check);
+                bar.inc(1);
+            }
+            // Answers arrive in any order; the input (and so the plan) must not depend on it.
+            checks.sort_by(|a, b| (a.entity, &a.sourced_id).cmp(&(b.entity, &b.sourced_id)));
+            if let Some(data) = input.sources.iter_mut().find(|d| d.source_id == source) {
+                data.removal_checks = checks;
+            }
+        }
+        bar.finish_and_clear();
+        let input_json = serde_json::to_vec(&input).map_err(|e| RunError::Failed(e.to_string()))?;
+        drop(input);
+        self.store.save_input(run, &input_json)?;
+        self.engine_plan(input_json)
     }
 
     /// Settles runs a killed process left half-applied: outcomes the journal recorded are
@@ -470,7 +568,11 @@ impl Host {
         // host has no use for it once it is stored.
         drop(input);
         self.store.save_input(run, &input_json)?;
-        let plan = match self.engine_plan(input_json) {
+        let planned = match self.engine_plan(input_json) {
+            Ok(plan) => self.confirm_absences(run, plan).await,
+            Err(e) => Err(e),
+        };
+        let plan = match planned {
             Ok(p) => p,
             Err(e) => {
                 self.store

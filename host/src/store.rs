@@ -501,6 +501,17 @@ impl Store {
         .transpose()
     }
 
+    /// The stored input as the engine was given it.
+    pub fn run_input_text(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let text: Option<Option<String>> = self
+            .conn
+            .query_row("SELECT input FROM runs WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        text.ok_or(StoreError::NoSuchRun(id))
+    }
+
     pub fn run_input(&self, id: i64) -> Result<Option<Value>, StoreError> {
         let text: Option<Option<String>> = self
             .conn

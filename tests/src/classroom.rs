@@ -210,6 +210,24 @@ impl StandInClassroom {
     }
 
     /// The student ids of the course with this alias (none if there is no such course).
+    /// What a teacher or admin does by hand in Classroom's own UI: no API call is counted.
+    pub fn by_hand(&self, alias: &str, change: impl FnOnce(&mut Course)) {
+        self.world(|w| {
+            if let Some(c) = w
+                .courses
+                .values_mut()
+                .find(|c| c.aliases.iter().any(|a| a == alias))
+            {
+                change(c);
+            }
+        });
+    }
+
+    /// A member entry as Classroom lists it, for adding someone by hand.
+    pub fn member(course_id: &str, email: &str) -> Value {
+        member(course_id, email)
+    }
+
     pub fn student_ids(&self, alias: &str) -> Vec<String> {
         self.course_by_alias(alias)
             .map(|c| c.students.keys().cloned().collect())

@@ -44,6 +44,19 @@ pub struct Faults {
     pub omit_created_id: AtomicU32,
     /// Every request hangs this long before answering (ms), to trip client timeouts.
     pub hang_ms: AtomicU64,
+    /// Records (by sourcedId) collection pages leave out, with no count to tell: a record
+    /// that shifted between pages, or a tail never served. Asked for by id, they are there.
+    pub unlisted: Mutex<std::collections::HashSet<String>>,
+    /// After this many more successful writes, the last one applied, the switch is pulled
+    /// (the test kills the client) and the answer never comes: a crash between a remote
+    /// success and the client's record of it.
+    pub kill_switch: Mutex<Option<KillSwitch>>,
+}
+
+/// A crash armed to happen right after the n-th write from now is applied.
+pub struct KillSwitch {
+    pub after_writes: u32,
+    pub pull: Box<dyn FnOnce() + Send>,
 }
 
 /// What to do to an answer after the write it reports was applied.
@@ -64,6 +77,8 @@ impl Faults {
         );
         if !write || !ok {
             AfterWrite::Answer
+        } else if self.count_down_to_kill() {
+            AfterWrite::Hang
         } else if Self::take(&self.fail_after_write) {
             AfterWrite::Fail503
         } else if Self::take(&self.hang_after_write) {
@@ -75,11 +90,47 @@ impl Faults {
         }
     }
 
+    /// Counts a successful write against the armed kill switch; pulls it (and answers never)
+    /// when this write is the one.
+    fn count_down_to_kill(&self) -> bool {
+        let Ok(mut armed) = self.kill_switch.lock() else {
+            return false;
+        };
+        let Some(switch) = armed.as_mut() else {
+            return false;
+        };
+        switch.after_writes = switch.after_writes.saturating_sub(1);
+        if switch.after_writes > 0 {
+            return false;
+        }
+        if let Some(switch) = armed.take() {
+            (switch.pull)();
+        }
+        true
+    }
+
+    /// Arms the kill switch: `pull` runs right after the n-th successful write from now.
+    pub fn kill_after_write(&self, n: u32, pull: impl FnOnce() + Send + 'static) {
+        if let Ok(mut armed) = self.kill_switch.lock() {
+            *armed = Some(KillSwitch {
+                after_writes: n.max(1),
+                pull: Box::new(pull),
+            });
+        }
+    }
+
     /// Takes one from a counter; true when the fault fires.
     pub fn take(counter: &AtomicU32) -> bool {
         counter
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
+    }
+
+    /// Leaves these records out of every listing from now on.
+    pub fn unlist(&self, ids: &[&str]) {
+        if let Ok(mut unlisted) = self.unlisted.lock() {
+            unlisted.extend(ids.iter().map(|id| id.to_string()));
+        }
     }
 
     pub fn on(flag: &AtomicBool) -> bool {

@@ -595,7 +595,18 @@ fn page_of(
     offset: usize,
     limit: usize,
 ) -> (usize, Vec<Value>) {
-    let keep = |r: &Value| filter.is_none_or(|f| matches_filter(r, f));
+    let unlisted = state
+        .faults
+        .unlisted
+        .lock()
+        .map(|u| u.clone())
+        .unwrap_or_default();
+    let keep = |r: &Value| {
+        filter.is_none_or(|f| matches_filter(r, f))
+            && !r["sourcedId"]
+                .as_str()
+                .is_some_and(|id| unlisted.contains(id))
+    };
     let rewritten =
         GRADEBOOK.contains(&collection) || (state.spec.version == "1.2" && collection == "users");
     if !rewritten && let Ok(d) = state.district.lock() {
@@ -681,7 +692,8 @@ fn list(state: &SisState, collection: &str, uri: &Uri) -> Response {
             resp.headers_mut().insert(header::LINK, v);
         }
     }
-    if cap == 0 && !endless && !ignore_offset && !repeat_last {
+    let unlisting = state.faults.unlisted.lock().is_ok_and(|u| !u.is_empty());
+    if cap == 0 && !endless && !ignore_offset && !repeat_last && !unlisting {
         resp.headers_mut()
             .insert("x-total-count", header::HeaderValue::from(total as u64));
     }

@@ -549,3 +549,215 @@ async fn a_capitalised_role_keeps_the_teacher_and_their_classes() {
         "{issues}"
     );
 }
+
+/// A student of class `cl1` (their user id), from the stand-in's district.
+fn a_student_of_cl1(h: &Harness) -> String {
+    h.sis.with_district(|d| {
+        d.enrollments
+            .iter()
+            .find(|e| e["role"] == "student" && e["class"]["sourcedId"] == "cl1")
+            .and_then(|e| e["user"]["sourcedId"].as_str())
+            .map(str::to_string)
+            .expect("cl1 has a student")
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_student_missing_from_one_read_without_a_count_stays_in_their_classes() {
+    let h = Harness::start(Size::Tiny, "").await;
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    let before = h.classroom.canonical_world();
+    let student = a_student_of_cl1(&h);
+    let enrollment = h.sis.with_district(|d| {
+        d.enrollments
+            .iter()
+            .find(|e| e["user"]["sourcedId"] == student.as_str())
+            .and_then(|e| e["sourcedId"].as_str())
+            .map(str::to_string)
+            .unwrap()
+    });
+    // The listings miss the student and one of their enrollments; no count says so.
+    h.sis.state.faults.unlist(&[&student, &enrollment]);
+    let run = h.cli(&["sync", "--json"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        h.classroom.canonical_world(),
+        before,
+        "nobody was removed from Classroom"
+    );
+    let plan = &run.json()["plan"];
+    let absences = plan["absences"].as_array().expect("absences in the plan");
+    for id in [&student, &enrollment] {
+        let a = absences
+            .iter()
+            .find(|a| a["sourcedId"] == id.as_str())
+            .unwrap_or_else(|| panic!("{id} in {absences:?}"));
+        assert_eq!(a["status"], "stillThere", "{a}");
+        assert!(a["how"].as_str().unwrap().contains("answered 200"), "{a}");
+    }
+    let text = h.cli(&["plan"]).await.stdout;
+    assert!(
+        text.contains("kept, the SIS still has them"),
+        "the preview says which were kept and why: {text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_student_gone_from_the_sis_is_removed_once_confirmed_and_the_preview_says_how() {
+    let h = Harness::start(Size::Tiny, "").await;
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    let student = a_student_of_cl1(&h);
+    let email = h.sis.with_district(|d| {
+        d.users
+            .iter()
+            .find(|u| u["sourcedId"] == student.as_str())
+            .and_then(|u| u["email"].as_str())
+            .map(str::to_string)
+            .unwrap()
+    });
+    h.sis.with_district(|d| {
+        d.users.retain(|u| u["sourcedId"] != student.as_str());
+        d.enrollments
+            .retain(|e| e["user"]["sourcedId"] != student.as_str());
+    });
+    let run = h.cli(&["sync", "--json"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let in_classroom = h.classroom.world(|w| {
+        w.courses
+            .values()
+            .any(|c| c.students.keys().any(|k| k.eq_ignore_ascii_case(&email)))
+    });
+    assert!(!in_classroom, "the student left every class");
+    let plan = &run.json()["plan"];
+    let confirmed = plan["absences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["sourcedId"] == student.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(confirmed["status"], "confirmed");
+    assert!(
+        confirmed["how"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("/users/{student} answered 404")),
+        "{confirmed}"
+    );
+    let text = h.cli(&["runs", "show", "2"]).await.stdout;
+    assert!(text.contains("removed, confirmed gone"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_check_limit_missing_records_wait_for_a_later_run() {
+    let h = Harness::start(Size::Tiny, "").await;
+    h.edit_config(|c| c.replace("page_size = 25", "page_size = 25\nmax_removal_checks = 0"));
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    let before = h.classroom.canonical_world();
+    let student = a_student_of_cl1(&h);
+    h.sis.with_district(|d| {
+        d.users.retain(|u| u["sourcedId"] != student.as_str());
+        d.enrollments
+            .retain(|e| e["user"]["sourcedId"] != student.as_str());
+    });
+    let run = h.cli(&["sync", "--json"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        h.classroom.canonical_world(),
+        before,
+        "nothing removed unconfirmed"
+    );
+    let plan = run.json()["plan"].to_string();
+    assert!(plan.contains("max_removal_checks"), "{plan}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn classroom_changed_by_hand_is_shown_as_drift_and_repaired_by_rule() {
+    use classbridge_tests::classroom::StandInClassroom;
+    let h = Harness::start(Size::Tiny, "").await;
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    let clean = h.classroom.canonical_world();
+    let removed = h.classroom.student_ids("d:cl1")[0].clone();
+    let course = h.classroom.course_by_alias("d:cl1").unwrap();
+    let name = course.body["name"].clone();
+    h.classroom.by_hand("d:cl1", |c| {
+        c.students.remove(&removed);
+        c.students.insert(
+            "visitor@elsewhere.example".into(),
+            StandInClassroom::member(&c.id, "visitor@elsewhere.example"),
+        );
+        c.body["name"] = serde_json::json!("Renamed by hand");
+    });
+
+    let run = h.cli(&["sync", "--json"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let after = h.classroom.course_by_alias("d:cl1").unwrap();
+    assert!(
+        after.students.contains_key(&removed),
+        "the SIS-enrolled student is back"
+    );
+    assert_eq!(after.body["name"], name, "the SIS's name is back");
+    assert!(
+        after.students.contains_key("visitor@elsewhere.example"),
+        "someone the SIS does not know is never removed by default"
+    );
+    let drift = run.json()["plan"]["drift"].clone();
+    let kinds: Vec<(&str, &str)> = drift
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["kind"].as_str().unwrap(), d["action"].as_str().unwrap()))
+        .collect();
+    for want in [
+        ("missingMember", "repair"),
+        ("extraMember", "report"),
+        ("courseField", "repair"),
+    ] {
+        assert!(kinds.contains(&want), "{want:?} in {drift}");
+    }
+    let text = h.cli(&["runs", "show", "2"]).await.stdout;
+    assert!(text.contains("Drift (Classroom changed by hand"), "{text}");
+
+    // Told to, the extra member goes too, and Classroom is as a clean run left it.
+    h.edit_config(|c| c.replace("[rules]", "[rules]\ndrift = { extraMember = \"repair\" }"));
+    let run = h.cli(&["sync", "--json"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(h.classroom.canonical_world(), clean);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_classroom_timestamp_with_a_stray_byte_is_a_record_issue_not_a_trap() {
+    let h = Harness::start(Size::Tiny, "").await;
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    let students = h.classroom.student_ids("d:cl1");
+    let work = h
+        .classroom
+        .post_work("d:cl1", "Lab report", Some(50.0), Some("Homework"))
+        .unwrap();
+    h.classroom
+        .grade(&work, &students[0], Some(45.0), None, false, "RETURNED");
+    // A non-ASCII byte inside the time: slicing it by bytes once trapped the engine.
+    h.classroom.by_hand("d:cl1", |c| {
+        for w in &mut c.course_work {
+            w["creationTime"] = serde_json::json!("2026-09-0é2T08:00:00Z");
+        }
+        for s in &mut c.submissions {
+            s["updateTime"] = serde_json::json!("2026-09-2\u{1F600}T08:00:00Z");
+        }
+    });
+    let run = h.cli(&["sync", "--json"]).await;
+    assert!(
+        run.code == 0 || run.code == HELD,
+        "the run plans and ends normally: {}{}",
+        run.stdout,
+        run.stderr
+    );
+    let issues = run.json()["plan"]["recordIssues"].to_string();
+    assert!(
+        issues.contains("creationTime") && issues.contains("is not a valid date or time"),
+        "{issues}"
+    );
+    // And the next run works too: nothing is stuck.
+    let again = h.cli(&["sync", "--json"]).await;
+    assert!(again.code == 0 || again.code == HELD, "{}", again.stderr);
+}

@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use classbridge_engine::SyncPlan;
-use classbridge_engine::plan::{Action, OpChange, OpEntity, PlannedOp, PreviewSummary};
+use classbridge_engine::plan::{
+    AbsenceStatus, Action, OpChange, OpEntity, PlannedOp, PreviewSummary,
+};
 use serde_json::Value;
 
 use crate::app::{PAGE_SIZE, Screen, State};
@@ -223,6 +225,8 @@ fn run(s: &State, id: i64) -> String {
     if let Some(decision) = &d.decision {
         out.push_str(&decision_section(decision));
     }
+    out.push_str(&drift_section(plan));
+    out.push_str(&absences_section(plan));
     let _ = write!(
         out,
         r#"<section class="card"><h3>Roster changes</h3>{}</section>"#,
@@ -515,6 +519,57 @@ pub fn ops_list(s: &State) -> String {
 
 /// Who approved the run and, one line each, the changes they rejected: a rejection stays
 /// visible after the approved plan replaced the pending one.
+/// Classroom changed by hand away from the SIS: its own kind of change, with what the rules do.
+fn drift_section(plan: &SyncPlan) -> String {
+    if plan.drift.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        r#"<section class="card" id="drift"><h3>Drift in Classroom ({})</h3><ul>"#,
+        plan.drift.len()
+    );
+    for d in plan.drift.iter().take(200) {
+        let _ = write!(
+            out,
+            r#"<li data-drift="{}"><b>{}</b> {}</li>"#,
+            esc(&format!("{:?}", d.action).to_lowercase()),
+            esc(&format!("{:?}", d.action)),
+            esc(&d.message)
+        );
+    }
+    out.push_str("</ul></section>");
+    out
+}
+
+/// Records missing from a read: which removals were confirmed, and how.
+fn absences_section(plan: &SyncPlan) -> String {
+    if plan.absences.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        r#"<section class="card" id="absences"><h3>Records missing from this read ({})</h3><table class="issues"><thead><tr><th>what became of it</th><th>source</th><th>record</th><th>how</th></tr></thead><tbody>"#,
+        plan.absences.len()
+    );
+    for a in plan.absences.iter().take(200) {
+        let status = match a.status {
+            AbsenceStatus::Confirmed => "removed, confirmed gone",
+            AbsenceStatus::StillThere => "kept, the SIS still has it",
+            AbsenceStatus::Unconfirmed => "kept, not confirmed gone",
+            AbsenceStatus::Unchecked => "kept, not asked about",
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{status}</td><td>{}</td><td>{} {}</td><td>{}</td></tr>",
+            esc(&a.source),
+            esc(a.entity.singular()),
+            esc(&a.sourced_id),
+            esc(&a.how)
+        );
+    }
+    out.push_str("</tbody></table></section>");
+    out
+}
+
 fn decision_section(decision: &serde_json::Value) -> String {
     let left_out = decision["leftOut"].as_array().cloned().unwrap_or_default();
     let mut out = format!(

@@ -32,6 +32,8 @@ pub struct SyncConfig {
     pub role_by_email: Vec<EmailRoleRule>,
     pub classroom: ClassroomRules,
     pub grades: GradeMapping,
+    /// What to do when Classroom was changed by hand away from what the SIS says.
+    pub drift: DriftRules,
 }
 
 impl Default for SyncConfig {
@@ -50,6 +52,7 @@ impl Default for SyncConfig {
             role_by_email: Vec::new(),
             classroom: ClassroomRules::default(),
             grades: GradeMapping::default(),
+            drift: DriftRules::default(),
         }
     }
 }
@@ -378,6 +381,41 @@ impl Default for ClassroomRules {
             categories_as_topics: true,
         }
     }
+}
+
+/// Drift: Classroom changed by hand away from what the SIS (the master of rosters) says. Each
+/// kind is repaired, reported in the preview, or ignored.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct DriftRules {
+    /// Someone classbridge added, whom the SIS still enrolls, is gone from the course.
+    pub missing_member: DriftAction,
+    /// Someone is in a course whom the SIS does not enroll there (added by hand). `repair`
+    /// removes them: people the SIS does not know are removed only when told to.
+    pub extra_member: DriftAction,
+    /// A course's name, section or room was changed, or the course archived, in Classroom.
+    pub course_fields: DriftAction,
+}
+
+impl Default for DriftRules {
+    fn default() -> Self {
+        DriftRules {
+            missing_member: DriftAction::Repair,
+            extra_member: DriftAction::Report,
+            course_fields: DriftAction::Repair,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[serde(rename_all = "camelCase")]
+pub enum DriftAction {
+    /// Put Classroom back as the SIS says (the preview lists it as a drift repair).
+    Repair,
+    /// Show it in the preview; change nothing.
+    Report,
+    /// Say nothing (counted under skipped).
+    Ignore,
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]

@@ -99,6 +99,7 @@ pub fn read_classroom(
         course_work,
         student_submissions,
         course_work_complete: _,
+        members_complete: _,
     } = listings;
     let mut snap = ClassroomSnapshot::default();
     each_item(courses, "courses", issues, |course: ClassroomCourse| {

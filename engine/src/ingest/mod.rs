@@ -9,7 +9,7 @@ mod json_pages;
 mod raw;
 mod record;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
@@ -17,9 +17,9 @@ pub use classroom::{is_timestamp, read_classroom};
 pub use record::FromRaw;
 
 use crate::config::{AttributeMapping, SourceConfig, SyncConfig};
-use crate::input::{FetchMode, SourceData, SourcePayload};
+use crate::input::{CheckOutcome, FetchMode, RemovalCheck, SourceData, SourcePayload};
 use crate::model::*;
-use crate::plan::{HoldCode, HoldReason};
+use crate::plan::{Absence, AbsenceStatus, HoldCode, HoldReason};
 use crate::state::SyncState;
 use raw::{RawCollection, RawSource};
 
@@ -29,6 +29,8 @@ pub struct Ingested {
     pub sources: BTreeMap<String, Roster>,
     pub issues: Vec<RecordIssue>,
     pub holds: Vec<HoldReason>,
+    /// Records a complete read left out, and what became of each.
+    pub absences: Vec<Absence>,
 }
 
 /// Reads each source into its roster. The data is consumed: a REST source's pages are read one
@@ -36,8 +38,13 @@ pub struct Ingested {
 pub fn ingest(config: &SyncConfig, data: Vec<SourceData>, previous: &SyncState) -> Ingested {
     let mut out = Ingested::default();
     let mut seen = BTreeSet::new();
-    for source_data in data {
-        let id = source_data.source_id.as_str();
+    for SourceData {
+        source_id,
+        payload,
+        removal_checks,
+    } in data
+    {
+        let id = source_id.as_str();
         let Some(source) = config.source(id) else {
             out.issues.push(RecordIssue::error(
                 id,
@@ -56,18 +63,30 @@ pub fn ingest(config: &SyncConfig, data: Vec<SourceData>, previous: &SyncState) 
             ));
             continue;
         }
-        let reader = match source_data.payload {
-            SourcePayload::Json { collections } => {
-                SourceReader::Json(json_pages::by_entity(id, collections, &mut out.issues))
-            }
-            SourcePayload::Csv { ref files } => {
-                SourceReader::Csv(csv_bundle::read(id, files, &mut out.issues))
-            }
+        let checks: Checks = removal_checks
+            .into_iter()
+            .map(|c| ((c.entity, c.sourced_id.clone()), c))
+            .collect();
+        let (reader, absence) = match payload {
+            SourcePayload::Json { collections } => (
+                SourceReader::Json(json_pages::by_entity(id, collections, &mut out.issues)),
+                AbsenceRule::AskSis(&checks),
+            ),
+            SourcePayload::Csv { ref files } => (
+                SourceReader::Csv(csv_bundle::read(id, files, &mut out.issues)),
+                AbsenceRule::BundleIsWhole,
+            ),
         };
         let empty = Roster::default();
         let prev = previous.sources.get(id).unwrap_or(&empty);
-        let (roster, unreadable) =
-            build_source_roster(config, source, reader, prev, &mut out.issues);
+        let mut ctx = Ctx {
+            config,
+            source,
+            issues: &mut out.issues,
+            absence,
+            absences: &mut out.absences,
+        };
+        let (roster, unreadable) = build_source_roster(&mut ctx, reader, prev);
         for (kind, reason) in &unreadable {
             out.holds.push(HoldReason {
                 code: HoldCode::UnreadableCollection,
@@ -89,6 +108,18 @@ pub fn ingest(config: &SyncConfig, data: Vec<SourceData>, previous: &SyncState) 
     out
 }
 
+/// A source's removal checks by entity and id.
+type Checks = HashMap<(EntityKind, String), RemovalCheck>;
+
+/// What absence from a complete read means for a source.
+enum AbsenceRule<'a> {
+    /// A REST listing can miss records: absence removes a record only once the SIS
+    /// confirms it gone.
+    AskSis(&'a Checks),
+    /// A CSV bundle is one file read whole: absence from it is the removal.
+    BundleIsWhole,
+}
+
 /// Where a source's records come from while its tables are built.
 enum SourceReader<'a> {
     /// REST pages, still text, by entity: each group is read when its table is built.
@@ -98,21 +129,16 @@ enum SourceReader<'a> {
 }
 
 fn build_source_roster(
-    config: &SyncConfig,
-    source: &SourceConfig,
+    ctx: &mut Ctx<'_>,
     mut reader: SourceReader<'_>,
     prev: &Roster,
-    issues: &mut Vec<RecordIssue>,
 ) -> (Roster, BTreeMap<EntityKind, String>) {
+    let config = ctx.config;
+    let source = ctx.source;
     let mut roster = Roster::default();
     let mut unreadable = match &mut reader {
         SourceReader::Csv(raw) => std::mem::take(&mut raw.unreadable),
         SourceReader::Json(_) => BTreeMap::new(),
-    };
-    let mut ctx = Ctx {
-        config,
-        source,
-        issues,
     };
     macro_rules! table {
         ($ty:ty, $field:ident) => {{
@@ -153,6 +179,8 @@ struct Ctx<'a> {
     config: &'a SyncConfig,
     source: &'a SourceConfig,
     issues: &'a mut Vec<RecordIssue>,
+    absence: AbsenceRule<'a>,
+    absences: &'a mut Vec<Absence>,
 }
 
 impl Ctx<'_> {
@@ -256,6 +284,9 @@ impl Ctx<'_> {
                 }
             }
         }
+        if absence_deletes && !gradebook {
+            self.settle_absences(prev, &seen, &mut fresh);
+        }
         // Ids are unique here (`seen`), so the order of `fresh` does not matter.
         if starts_empty || prev.is_empty() {
             return sorted_table(fresh);
@@ -266,6 +297,66 @@ impl Ctx<'_> {
         }
         table.extend(fresh);
         table
+    }
+
+    /// Records of `prev` this complete read did not list: each is removed only when its
+    /// absence is confirmed, else kept (pushed onto `fresh`) and reported.
+    fn settle_absences<R: RosterRecord>(
+        &mut self,
+        prev: &BTreeMap<String, R>,
+        seen: &HashSet<String>,
+        fresh: &mut Vec<(String, R)>,
+    ) {
+        let source_id = self.source.id.as_str();
+        let entity = R::KIND.collection();
+        for (id, record) in prev.iter().filter(|(id, _)| !seen.contains(*id)) {
+            let (status, how) = match &self.absence {
+                AbsenceRule::BundleIsWhole => (
+                    AbsenceStatus::Confirmed,
+                    format!("not in the CSV bundle's {entity}.csv, which is read whole"),
+                ),
+                AbsenceRule::AskSis(checks) => match checks.get(&(R::KIND, id.clone())) {
+                    None => (
+                        AbsenceStatus::Unchecked,
+                        "not in the listing; the SIS has not been asked for it yet".to_string(),
+                    ),
+                    Some(check) => (
+                        match check.outcome {
+                            CheckOutcome::Gone => AbsenceStatus::Confirmed,
+                            CheckOutcome::Present => AbsenceStatus::StillThere,
+                            CheckOutcome::Unknown => AbsenceStatus::Unconfirmed,
+                        },
+                        check.detail.clone(),
+                    ),
+                },
+            };
+            let kept = match status {
+                AbsenceStatus::Confirmed => false,
+                AbsenceStatus::StillThere => {
+                    self.issues.push(RecordIssue::warning(source_id, entity, Some(id), format!("missing from the {entity} listing, but the SIS still has it ({how}); kept: a listing that misses a record is never a removal")));
+                    true
+                }
+                AbsenceStatus::Unchecked | AbsenceStatus::Unconfirmed => {
+                    self.issues.push(RecordIssue::warning(source_id, entity, Some(id), format!("missing from the {entity} listing and not confirmed gone ({how}); kept until the SIS confirms it")));
+                    true
+                }
+            };
+            if kept {
+                fresh.push((id.clone(), record.clone()));
+            }
+            let remote_id = id
+                .strip_prefix(self.source.sis_id_prefix.as_str())
+                .unwrap_or(id)
+                .to_string();
+            self.absences.push(Absence {
+                source: source_id.to_string(),
+                entity: R::KIND,
+                sourced_id: id.clone(),
+                remote_id,
+                status,
+                how,
+            });
+        }
     }
 
     fn prefixed(&self, id: &str) -> String {

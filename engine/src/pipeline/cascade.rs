@@ -2,11 +2,11 @@
 //! archived by the Classroom mapping). Here each such enrollment deletion is marked with its
 //! cause, so the preview says why it happens.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::ChangeKind;
 use crate::model::{EntityKind, Roster};
-use crate::plan::RosterChange;
+use crate::plan::{Absence, AbsenceStatus, RosterChange};
 
 pub fn annotate(previous: &Roster, changes: &mut [RosterChange]) {
     let deleted = |kind: EntityKind| -> BTreeSet<String> {
@@ -32,6 +32,27 @@ pub fn annotate(previous: &Roster, changes: &mut [RosterChange]) {
             change.cause = Some(format!("user '{}' was removed", enrollment.user));
         } else if classes.contains(enrollment.class.as_str()) {
             change.cause = Some(format!("class '{}' was removed", enrollment.class));
+        }
+    }
+}
+
+/// A removal that came from a record's confirmed absence says how it was confirmed (the
+/// preview shows it beside the change).
+pub fn explain_confirmed_removals(absences: &[Absence], changes: &mut [RosterChange]) {
+    if absences.is_empty() {
+        return;
+    }
+    let confirmed: BTreeMap<(EntityKind, &str), &Absence> = absences
+        .iter()
+        .filter(|a| a.status == AbsenceStatus::Confirmed)
+        .map(|a| ((a.entity, a.sourced_id.as_str()), a))
+        .collect();
+    for change in changes
+        .iter_mut()
+        .filter(|c| c.change == ChangeKind::Delete && c.cause.is_none())
+    {
+        if let Some(a) = confirmed.get(&(change.entity, change.sourced_id.as_str())) {
+            change.cause = Some(format!("gone from source '{}': {}", a.source, a.how));
         }
     }
 }

@@ -3,15 +3,17 @@
 //! and adopted) is subtracted; the rest becomes operations. Only members we know we added are
 //! ever removed: people a teacher invited by hand are left alone.
 
+mod drift;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
 use super::ops::{OpDraft, Phase};
-use crate::config::{FieldMaster, SyncConfig, resolve_master};
+use crate::config::{DriftAction, FieldMaster, SyncConfig, resolve_master};
 use crate::hash::digest;
 use crate::model::*;
-use crate::plan::{Action, MemberRole, OpChange, OpEntity, StateEffect};
+use crate::plan::{Action, Drift, MemberRole, OpChange, OpEntity, StateEffect};
 use crate::state::{AppliedClassroom, AppliedCourse, AppliedTopic};
 
 pub fn course_alias(class_id: &str) -> String {
@@ -31,6 +33,8 @@ struct DesiredCourse<'a> {
 pub struct RosterMapping {
     pub ops: Vec<OpDraft>,
     pub skipped: BTreeMap<String, u64>,
+    /// Classroom changed by hand away from the SIS, and what the rules did about it.
+    pub drift: Vec<Drift>,
 }
 
 /// Maps the roster; adoptions of objects found in Classroom are written into `known`.
@@ -39,15 +43,30 @@ pub fn map_roster(
     roster: &Roster,
     known: &mut AppliedClassroom,
     snapshot: &ClassroomSnapshot,
+    members_complete: &BTreeSet<String>,
     today: &str,
     issues: &mut Vec<RecordIssue>,
 ) -> RosterMapping {
     let mut out = RosterMapping {
         ops: Vec::new(),
         skipped: BTreeMap::new(),
+        drift: Vec::new(),
     };
     let desired = desired_courses(config, roster, known, today, issues, &mut out.skipped);
     adopt(known, snapshot, &desired);
+    let reconciled = drift::reconcile(
+        config,
+        roster,
+        &desired,
+        known,
+        snapshot,
+        members_complete,
+        &mut out.ops,
+    );
+    for (why, n) in reconciled.ignored {
+        *out.skipped.entry(why).or_default() += n;
+    }
+    out.drift = reconciled.drift;
     for (class_id, want) in &desired {
         course_ops(config, class_id, want, known, &mut out.ops);
         member_ops(class_id, want, MemberRole::Teacher, known, &mut out.ops);
@@ -85,7 +104,32 @@ pub fn map_roster(
             });
         }
     }
+    mark_repairs(&mut out);
     out
+}
+
+/// Repair operations say so in their summary, and each repaired drift names its operation.
+fn mark_repairs(out: &mut RosterMapping) {
+    for d in out
+        .drift
+        .iter_mut()
+        .filter(|d| d.action == DriftAction::Repair)
+    {
+        let op = match &d.repair_key {
+            Some(key) => out.ops.iter_mut().find(|o| &o.key == key),
+            None => {
+                let prefix = format!("course.patch:{}:", d.alias);
+                out.ops.iter_mut().find(|o| o.key.starts_with(&prefix))
+            }
+        };
+        if let Some(op) = op {
+            d.repair_key = Some(op.key.clone());
+            if !op.summary.contains("drift") {
+                op.summary
+                    .push_str(" (repairs drift: changed by hand in Classroom)");
+            }
+        }
+    }
 }
 
 fn active_on(e: &Enrollment, today: &str) -> bool {

@@ -61,6 +61,7 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
     let previous = &previous_state;
     let today = &now[..10];
     let course_work_complete = std::mem::take(&mut classroom.course_work_complete);
+    let members_complete = std::mem::take(&mut classroom.members_complete);
 
     let ingested = crate::ingest::ingest(config, sources, previous);
     let mut issues = ingested.issues;
@@ -86,9 +87,11 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
     let sis_results = std::mem::take(&mut roster.results);
     let mut changes = diff::diff(&previous.roster, &roster);
     cascade::annotate(&previous.roster, &mut changes);
+    cascade::explain_confirmed_removals(&ingested.absences, &mut changes);
     // Each source's gradebook (read only to compare with Classroom) is split off; the rest is
     // what the state keeps of the source, moved there rather than copied.
     let mut sources_for_state = ingested.sources;
+    let ingested_absences = ingested.absences;
     let sis_gradebooks: BTreeMap<String, Roster> = sources_for_state
         .iter_mut()
         .map(|(id, source)| (id.clone(), source.take_gradebook()))
@@ -109,10 +112,12 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
         &roster,
         &mut classroom,
         &snapshot,
+        &members_complete,
         today,
         &mut issues,
     );
     add_counts(&mut skipped, roster_map.skipped);
+    let drift = roster_map.drift;
     let mut drafts = roster_map.ops;
     let mut adopted = Vec::new();
     if config.mode == SyncMode::TwoWay {
@@ -165,6 +170,8 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
         roster_changes: changes,
         summary,
         state_delta,
+        absences: ingested_absences,
+        drift,
         approval: None,
     };
     plan.id = build::content_id(&mut plan);

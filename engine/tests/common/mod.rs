@@ -1,6 +1,7 @@
 //! Shared fixture helpers for the engine's tests.
 #![allow(dead_code)]
 
+use classbridge_engine::input::{CheckOutcome, RemovalCheck};
 use classbridge_engine::plan::{Action, OpOutcome, OutcomeResult, PlannedOp};
 use classbridge_engine::{SyncInput, SyncPlan, SyncState};
 use serde_json::{Value, json};
@@ -20,8 +21,52 @@ pub fn input(v: &Value) -> SyncInput {
     serde_json::from_value(v.clone()).expect("valid SyncInput")
 }
 
+/// Plans as the host does: records missing from a REST listing are asked about (here the
+/// answer is always "gone") and the run planned again with the answers.
 pub fn plan(v: &Value) -> SyncPlan {
+    let first = plan_once(v);
+    if first.unchecked_absences().next().is_none() {
+        return first;
+    }
+    plan_once(&with_checks(v, &first, CheckOutcome::Gone))
+}
+
+/// One engine call, no confirmation round.
+pub fn plan_once(v: &Value) -> SyncPlan {
     classbridge_engine::plan(input(v)).expect("plan")
+}
+
+/// `v` with an answer for each of the plan's unchecked absences, as the host would add them.
+pub fn with_checks(v: &Value, p: &SyncPlan, outcome: CheckOutcome) -> Value {
+    let mut v = v.clone();
+    for absence in p.unchecked_absences() {
+        let check = RemovalCheck {
+            entity: absence.entity,
+            sourced_id: absence.sourced_id.clone(),
+            outcome,
+            detail: format!(
+                "GET /{}/{} answered as the test said",
+                absence.entity.collection(),
+                absence.remote_id
+            ),
+        };
+        let source = v["sources"]
+            .as_array_mut()
+            .expect("sources")
+            .iter_mut()
+            .find(|s| s["sourceId"] == absence.source.as_str())
+            .expect("the absence's source");
+        let checks = source
+            .as_object_mut()
+            .expect("source")
+            .entry("removalChecks")
+            .or_insert_with(|| json!([]));
+        checks
+            .as_array_mut()
+            .expect("checks")
+            .push(serde_json::to_value(&check).expect("check"));
+    }
+    v
 }
 
 /// The state a plan builds on: the input's previous state with the plan's delta laid over it.
@@ -115,7 +160,8 @@ pub fn all_succeeded(plan: &SyncPlan) -> Vec<OpOutcome> {
 pub fn run_clean(v: &Value) -> (SyncPlan, SyncState) {
     let input = input(v);
     let previous = input.previous_state.clone();
-    let plan = classbridge_engine::plan(input).expect("plan");
+    drop(input);
+    let plan = plan(v);
     let state =
         classbridge_engine::commit(&previous, &plan, &all_succeeded(&plan)).expect("commit");
     (plan, state)

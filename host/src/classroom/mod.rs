@@ -405,6 +405,7 @@ impl ClassroomClient {
         }
         // Course order, so the input (and so the plan) does not depend on arrival order.
         for (id, mut out) in per_course {
+            listings.members_complete.insert(id.clone());
             listings
                 .teachers
                 .extend(out.remove("teachers").unwrap_or_default());

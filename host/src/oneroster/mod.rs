@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use classbridge_engine::config::OneRosterVersion;
-use classbridge_engine::input::{Collection, FetchMode};
+use classbridge_engine::input::{CheckOutcome, Collection, FetchMode};
 use classbridge_engine::json_text::JsonText;
+use classbridge_engine::model::EntityKind;
 use rand::RngExt;
 use reqwest::{Client, Method, StatusCode, Url};
 use serde_json::Value;
@@ -468,6 +469,54 @@ impl OneRosterClient {
             Some(id) if id == first_of_page.as_str() => OffsetProbe::Ignored,
             _ => OffsetProbe::Ambiguous,
         })
+    }
+
+    /// Asks the SIS for one record a complete listing left out: is it really gone? Only a
+    /// 404 (or the record marked `tobedeleted`) says so; anything else keeps the record.
+    pub async fn check_absence(
+        &self,
+        collection: &str,
+        sourced_id: &str,
+    ) -> (CheckOutcome, String) {
+        let url = match self.record_url(collection, sourced_id) {
+            Ok(url) => url,
+            Err(e) => return (CheckOutcome::Unknown, format!("could not ask for it: {e}")),
+        };
+        let asked = format!("GET {}", url.path());
+        let answer = match self.call(Method::GET, url.clone(), None).await {
+            Ok(answer) => answer,
+            Err(e) => return (CheckOutcome::Unknown, format!("{asked} failed: {e}")),
+        };
+        let status = answer.0;
+        if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
+            return (
+                CheckOutcome::Gone,
+                format!("{asked} answered {}", status.as_u16()),
+            );
+        }
+        let singular = EntityKind::from_collection(collection)
+            .map(|(kind, _)| kind.singular())
+            .unwrap_or("record");
+        match http::expect_json(SERVICE, Method::GET, url.path(), answer) {
+            Ok(body) => match body.get(singular).and_then(|r| r.get("sourcedId")) {
+                Some(_) if body[singular]["status"] == "tobedeleted" => (
+                    CheckOutcome::Gone,
+                    format!("{asked} answered with the record marked tobedeleted"),
+                ),
+                Some(id) if id == sourced_id => (
+                    CheckOutcome::Present,
+                    format!("{asked} answered {} with the record", status.as_u16()),
+                ),
+                _ => (
+                    CheckOutcome::Unknown,
+                    format!(
+                        "{asked} answered {} without the {singular}",
+                        status.as_u16()
+                    ),
+                ),
+            },
+            Err(e) => (CheckOutcome::Unknown, format!("{asked}: {e}")),
+        }
     }
 
     fn record_url(&self, collection: &str, sourced_id: &str) -> Result<Url, HttpError> {

@@ -157,6 +157,14 @@ default_category = "cat-asg"
         self.dir.path().join("state")
     }
 
+    /// Starts from a copy of another harness's state folder: a fresh database that already
+    /// trusts a compiled engine, so trials share one compile.
+    pub fn seed_state_from(&self, template: &Harness) {
+        let to = self.state_dir();
+        std::fs::create_dir_all(&to).expect("state folder");
+        copy_tree(&template.state_dir(), &to);
+    }
+
     /// Every byte of the state folder, for secret scans.
     pub fn state_bytes(&self) -> Vec<u8> {
         let mut all = Vec::new();
@@ -289,8 +297,94 @@ impl Console {
     }
 }
 
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).expect("template state").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            std::fs::create_dir_all(&target).expect("folder");
+            copy_tree(&entry.path(), &target);
+        } else if !entry.file_name().to_string_lossy().ends_with(".lock") {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
 pub fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
         .any(|w| w == needle.as_bytes())
+}
+
+/// Roster sync, teachers grade, grade sync: the same story for every harness.
+pub async fn story(h: &Harness, settle: bool) {
+    sync_until_idle(h, "roster", settle).await;
+    teachers_grade(h);
+    sync_until_idle(h, "grades", settle).await;
+}
+
+/// A teacher posts graded work in `cl1` and grades two students (one late).
+pub fn teachers_grade(h: &Harness) {
+    let alias = "d:cl1";
+    let students = h.classroom.student_ids(alias);
+    let work = h
+        .classroom
+        .post_work(alias, "Lab report", Some(50.0), Some("Homework"))
+        .expect("course exists");
+    h.classroom
+        .grade(&work, &students[0], Some(45.0), None, false, "RETURNED");
+    h.classroom
+        .grade(&work, &students[1], Some(30.0), None, true, "RETURNED");
+}
+
+/// Syncs until a run finds nothing to do; a faulty server may need a few runs.
+pub async fn sync_until_idle(h: &Harness, what: &str, settle: bool) {
+    for attempt in 0..6 {
+        let run = h.cli(&["sync", "--json"]).await;
+        assert!(
+            run.code == 0 || (settle && run.code == 5),
+            "{what} sync {attempt}: {}{}",
+            run.stdout,
+            run.stderr
+        );
+        if run.json()["status"] == "noChanges" {
+            return;
+        }
+    }
+    panic!("{what}: the host never settled");
+}
+
+/// The gradebook keyed by what it means (class, title, student), not by ids derived from the
+/// Classroom's own ids, which differ between two servers.
+pub fn gradebook_by_meaning(h: &Harness) -> serde_json::Value {
+    let book = h.sis.canonical_gradebook();
+    let book = book.as_object().unwrap();
+    let mut titles = std::collections::BTreeMap::new();
+    let mut out = serde_json::Map::new();
+    for (_, li) in book.iter().filter(|(k, _)| k.starts_with("lineItems/")) {
+        let title = format!("{}/{}", li["class"]["sourcedId"], li["title"]);
+        titles.insert(li["sourcedId"].as_str().unwrap().to_string(), title.clone());
+        let mut li = li.clone();
+        let o = li.as_object_mut().unwrap();
+        o.remove("sourcedId");
+        // When it was written, not what: the two runs happen at different times.
+        o.remove("dateLastModified");
+        out.insert(format!("lineItem {title}"), li);
+    }
+    for r in book
+        .iter()
+        .filter(|(k, _)| k.starts_with("results/"))
+        .map(|(_, v)| v)
+    {
+        let title = titles
+            .get(r["lineItem"]["sourcedId"].as_str().unwrap())
+            .cloned()
+            .unwrap_or_else(|| "orphan".into());
+        let mut r = r.clone();
+        let o = r.as_object_mut().unwrap();
+        o.remove("sourcedId");
+        o.remove("lineItem");
+        o.remove("dateLastModified");
+        out.insert(format!("result {title} {}", o["student"]["sourcedId"]), r);
+    }
+    serde_json::Value::Object(out)
 }

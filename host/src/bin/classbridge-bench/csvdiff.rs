@@ -88,6 +88,7 @@ fn classbridge_diff(a: &Path, b: &Path) -> anyhow::Result<(f64, usize)> {
         Ok(SourceData {
             source_id: "riverside".into(),
             payload: SourcePayload::Csv { files },
+            removal_checks: Vec::new(),
         })
     };
     let empty = SyncState::default();
