@@ -31,7 +31,12 @@ fn a_plain_config_is_valid_and_follows_the_incumbents_defaults() {
         c.sources.iter().all(|s| s.bulk_upload),
         "full reads detect deletions"
     );
-    assert_eq!(c.holds.thresholds.len(), 2, "10% deletes, 75% updates");
+    assert!(c.holds.thresholds.is_empty() && c.holds.defaults);
+    assert_eq!(
+        c.holds.effective_thresholds().len(),
+        2,
+        "10% deletes, 75% updates"
+    );
     assert_eq!(c.uniqueness[0].fields, vec!["email"]);
 }
 
@@ -179,4 +184,106 @@ fn role_views_apply_only_to_their_roles_and_later_rules_win() {
         resolve_master(&c, EntityKind::User, Some("teacher"), "email"),
         FieldMaster::Source("north".into())
     );
+}
+
+#[test]
+fn forbidden_master_fields_are_refused_however_they_are_spelt() {
+    for (entity, field) in [
+        ("course", "schoolId"),
+        ("COURSE", "SCHOOLID"),
+        ("student", "enrollment"),
+        ("roster", "students"),
+    ] {
+        let errs = errors(
+            json!({"masterFields": [{"entity": entity, "field": field, "master": "north"}]}),
+        );
+        assert_eq!(errs.len(), 1, "{entity}.{field}: {errs:?}");
+        assert!(errs[0].1.contains("may never have a master"), "{errs:?}");
+    }
+}
+
+#[test]
+fn an_unknown_field_is_refused_naming_the_entity_the_field_and_the_nearest_names() {
+    let errs = errors(
+        json!({"masterFields": [{"entity": "user", "field": "enrollment", "master": "north"}]}),
+    );
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].0, "masterFields[0].field");
+    assert!(
+        errs[0].1.contains("'user' has no field 'enrollment'"),
+        "{errs:?}"
+    );
+    let errs =
+        errors(json!({"masterFields": [{"entity": "user", "field": "emial", "master": "north"}]}));
+    assert!(errs[0].1.contains("did you mean 'email'"), "{errs:?}");
+    let errs = errors(
+        json!({"masterFields": [{"entity": "studnt", "field": "email", "master": "north"}]}),
+    );
+    assert!(
+        errs[0].1.contains("unknown entity 'studnt'") && errs[0].1.contains("studnt.email"),
+        "the field is named too: {errs:?}"
+    );
+}
+
+#[test]
+fn entities_and_fields_match_case_insensitively_and_resolve_the_same() {
+    let c = config(json!({"masterFields": [
+        {"entity": "CLASS", "field": "Title", "master": "none"},
+        {"entity": "user", "field": "metadata.stateId", "master": "south"}]}));
+    assert!(validate(&c).is_ok(), "{:?}", validate(&c));
+    assert_eq!(
+        resolve_master(&c, EntityKind::Class, None, "title"),
+        FieldMaster::Nobody
+    );
+}
+
+#[test]
+fn effective_rules_fill_in_defaults_and_mark_what_was_configured() {
+    let configured = json!({"preview": true, "holds": {"thresholds": [
+        {"entity": "enrollment", "change": "delete", "maxCount": 2}]}});
+    let c = config(configured.clone());
+    let rules = classbridge_engine::config::effective_rules(&c, &configured);
+    let find = |path: &str| {
+        rules
+            .iter()
+            .find(|r| r.path == path)
+            .unwrap_or_else(|| panic!("{path} in {rules:?}"))
+    };
+    use classbridge_engine::config::RuleOrigin;
+    assert_eq!(find("preview").origin, RuleOrigin::Configured);
+    assert_eq!(find("preview").value, json!(true));
+    assert_eq!(find("mode").origin, RuleOrigin::Default);
+    assert_eq!(find("holds.minChangesForPercent").value, json!(5));
+    assert_eq!(find("drift.extraMember").value, json!("report"));
+    // The thresholds in force: the built-in ones and the configured one.
+    assert_eq!(
+        find("holds.thresholds (built-in) [0]").origin,
+        RuleOrigin::Default
+    );
+    assert_eq!(find("holds.thresholds[0]").value["maxCount"], json!(2));
+    assert!(!rules.iter().any(|r| r.path.starts_with("sources")));
+}
+
+#[test]
+fn rules_a_oneroster_1_1_source_cannot_carry_are_named() {
+    let c = config(json!({"grades": {"score": "letter", "flagLate": true,
+        "letterScale": [{"letter": "A", "minPercent": 90}]}}));
+    let warnings = classbridge_engine::config::rules_without_effect(&c);
+    let fields: Vec<&str> = warnings.iter().map(|w| w.field.as_str()).collect();
+    // Both sources of the fixture speak 1.1.
+    assert_eq!(
+        fields,
+        vec![
+            "grades.score",
+            "grades.flagLate",
+            "grades.score",
+            "grades.flagLate"
+        ]
+    );
+    assert!(warnings[0].message.contains("'north'"));
+    let mut v12 = c.clone();
+    for s in &mut v12.sources {
+        s.version = classbridge_engine::config::OneRosterVersion::V1_2;
+    }
+    assert!(classbridge_engine::config::rules_without_effect(&v12).is_empty());
 }

@@ -188,13 +188,36 @@ fn category_comes_from_topic_then_grade_category_then_default() {
         "grade category by title"
     );
     let mut v = graded();
+    v["config"]["sources"][0]["limits"]["defaultCategory"] = json!("asg");
+    v["classroom"]["courseWork"][0]["courseWork"][0]["topicId"] = json!("unknown-topic");
+    add(
+        &mut v,
+        "categories",
+        json!({"sourcedId": "asg", "status": "active", "title": "Assignments"}),
+    );
+    let plan2 = plan(&v);
+    assert_eq!(line_item(&plan2, "9001")["category"]["sourcedId"], "asg");
+}
+
+#[test]
+fn a_default_category_the_sis_does_not_have_holds_the_line_item_back() {
+    let mut v = graded();
     v["config"]["sources"][0]["limits"]["defaultCategory"] = json!("Assignments");
     v["classroom"]["courseWork"][0]["courseWork"][0]["topicId"] = json!("unknown-topic");
-    let plan2 = plan(&v);
-    assert_eq!(
-        line_item(&plan2, "9001")["category"]["sourcedId"],
-        "Assignments"
+    let p = plan(&v);
+    assert!(
+        !p.ops.iter().any(|o| o.key.contains("9001")),
+        "neither the lineItem nor its results are sent: {:?}",
+        keys(&p)
     );
+    assert!(
+        p.record_issues
+            .iter()
+            .any(|i| i.reason.contains("default category 'Assignments'")),
+        "{:?}",
+        p.record_issues
+    );
+    assert_eq!(p.summary.skipped["courseWork.unknownDefaultCategory"], 1);
 }
 
 #[test]

@@ -402,7 +402,7 @@ fn an_entirely_empty_source_is_held() {
 #[test]
 fn a_sharp_shrink_is_held() {
     let mut v = after_day1("2026-09-02T06:00:00Z");
-    v["config"]["holds"] = json!({"thresholds": [], "maxShrinkPercent": 30});
+    v["config"]["holds"] = json!({"defaults": false, "maxShrinkPercent": 30});
     for id in ["u-s1", "u-s2", "u-s3", "u-s4", "u-p1"] {
         remove(&mut v, "users", id);
     }
@@ -432,5 +432,70 @@ fn role_assignment_by_email_fills_or_overwrites() {
     assert_eq!(
         base(&v, &p).roster.users["u-t3"].primary_role(),
         Some("teacher")
+    );
+}
+
+#[test]
+fn a_custom_threshold_adds_to_the_defaults_unless_they_are_switched_off() {
+    let mut v = after_day1("2026-09-02T06:00:00Z");
+    v["config"]["holds"] =
+        json!({"thresholds": [{"entity": "enrollment", "change": "delete", "maxCount": 2}]});
+    for u in records(&mut v, "users") {
+        u["familyName"] = json!("Changed");
+    }
+    let p = plan(&v);
+    assert!(
+        p.holds
+            .iter()
+            .any(|h| h.message.contains("would be updated") && h.message.contains("75")),
+        "the default update threshold still holds: {:?}",
+        p.holds
+    );
+    v["config"]["holds"]["defaults"] = json!(false);
+    let p = plan(&v);
+    assert!(p.holds.is_empty(), "{:?}", p.holds);
+}
+
+#[test]
+fn two_sources_with_same_named_categories_make_one_topic_per_course() {
+    let mut v = day1();
+    let mut second = v["sources"][0].clone();
+    second["sourceId"] = json!("north");
+    second["payload"]["collections"] =
+        json!({"categories": collections(&mut v)["categories"].clone()});
+    v["sources"].as_array_mut().unwrap().push(second);
+    v["config"]["sources"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "north", "sisIdPrefix": "n-"}));
+    let p = plan(&v);
+    let homework: Vec<&str> = p
+        .ops
+        .iter()
+        .filter(|o| o.key.starts_with("topic.create:d:cl1:") && o.summary.contains("'Homework'"))
+        .map(|o| o.key.as_str())
+        .collect();
+    assert_eq!(homework.len(), 1, "{homework:?}");
+}
+
+#[test]
+fn the_uniqueness_hold_reads_as_a_sentence() {
+    let mut v = day1();
+    edit(&mut v, "users", "u-s6", |u| {
+        u["email"] = json!("liam.nguyen@students.district.org")
+    });
+    v["config"]["uniqueness"] =
+        json!([{"entity": "user", "fields": ["email"], "onDuplicate": "hold"}]);
+    let p = plan(&v);
+    let hold = p
+        .holds
+        .iter()
+        .find(|h| h.code == HoldCode::Duplicates)
+        .expect("held");
+    assert!(!hold.message.contains("share a"), "{}", hold.message);
+    assert!(
+        hold.message.contains("have the same email"),
+        "{}",
+        hold.message
     );
 }

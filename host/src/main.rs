@@ -239,6 +239,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let mut host = open(&cli).await?;
             let results = host.check().await;
             let ok = results.iter().all(|(_, r)| r.is_ok());
+            let configured = serde_json::to_value(&host.config.rules)?;
+            let rules = classbridge_engine::config::effective_rules(&host.rules, &configured);
+            let warnings = classbridge_engine::config::rules_without_effect(&host.rules);
             if cli.json {
                 let v: Vec<_> = results
                     .iter()
@@ -247,7 +250,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                         Err(e) => serde_json::json!({"target": what, "ok": false, "error": e}),
                     })
                     .collect();
-                print_json(&serde_json::json!({"config": "valid", "connections": v}))?;
+                print_json(&serde_json::json!({
+                    "config": "valid", "connections": v, "rules": rules, "warnings": warnings
+                }))?;
             } else {
                 println!("config: valid ({} source(s))", host.config.sources.len());
                 for (what, r) in &results {
@@ -256,6 +261,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                         Err(e) => println!("  ✗ {what}: {e}"),
                     }
                 }
+                print!("{}", report::effective_rules(&rules, &warnings));
             }
             Ok(if ok { exit::OK } else { exit::CONNECTION })
         }

@@ -164,6 +164,34 @@ fn absences(out: &mut String, plan: &SyncPlan) {
     }
 }
 
+/// The rules in force, as `classbridge check` prints them: every value, each marked as
+/// configured under `[rules]` or a default, then the rules that cannot take effect.
+pub fn effective_rules(
+    rules: &[classbridge_engine::config::EffectiveRule],
+    warnings: &[classbridge_engine::ConfigError],
+) -> String {
+    use classbridge_engine::config::RuleOrigin;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nRules in force (configured = set under [rules]; default = built in):"
+    );
+    for r in rules {
+        let origin = match r.origin {
+            RuleOrigin::Configured => "configured",
+            RuleOrigin::Default => "default",
+        };
+        let _ = writeln!(out, "  {origin:<10}  {} = {}", r.path, r.value);
+    }
+    if !warnings.is_empty() {
+        let _ = writeln!(out, "\nRules that cannot take effect:");
+        for w in warnings {
+            let _ = writeln!(out, "  ! {}: {}", w.field, w.message);
+        }
+    }
+    out
+}
+
 pub fn run_report(r: &RunReport) -> String {
     let mut out = String::new();
     if let Some(plan) = &r.plan {

@@ -236,7 +236,26 @@ impl Host {
                     Err(e) => Err(e.to_string()),
                 },
             };
+            let reachable = result.is_ok();
             out.push((format!("source {}", s.id), result));
+            // The default category is sent as a sourcedId of the SIS: it must be one of its own.
+            if let (SourceKind::Rest, true, Some(category)) =
+                (s.kind, reachable, s.default_category.clone())
+                && self.rules.mode == SyncMode::TwoWay
+                && let Ok(client) = self.sis(&s.id)
+            {
+                let (outcome, how) = client.check_absence("categories", &category).await;
+                let result = match outcome {
+                    CheckOutcome::Present => Ok(format!("'{category}' is a category of this SIS")),
+                    CheckOutcome::Gone => Err(format!(
+                        "'{category}' is not a category of this SIS ({how}); default_category must be the sourcedId of one of its categories, or work without a matching topic is held back"
+                    )),
+                    CheckOutcome::Unknown => {
+                        Err(format!("'{category}' could not be checked: {how}"))
+                    }
+                };
+                out.push((format!("source {} default_category", s.id), result));
+            }
         }
         let classroom = match self.classroom() {
             Ok(c) => c

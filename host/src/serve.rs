@@ -234,7 +234,11 @@ async fn config(State(state): State<AppState>, headers: HeaderMap) -> Response {
     require_session!(state, headers);
     let host = state.host.lock().await;
     // The engine rules only: no URLs with credentials, no secret references.
-    Json(json!({ "rules": host.rules })).into_response()
+    let configured = serde_json::to_value(&host.config.rules).unwrap_or_default();
+    let effective = classbridge_engine::config::effective_rules(&host.rules, &configured);
+    let warnings = classbridge_engine::config::rules_without_effect(&host.rules);
+    Json(json!({ "rules": host.rules, "effective": effective, "warnings": warnings }))
+        .into_response()
 }
 
 async fn index() -> Html<&'static str> {

@@ -19,7 +19,7 @@ pub fn rules() -> Value {
     json!({
         "sources": [{"id": "riverside", "version": "1.1", "limits": {"defaultCategory": "cat-asg", "lineItemTitleMax": 30}}],
         // Benchmarks measure the work, not the hold: let everything through.
-        "holds": {"thresholds": [], "maxShrinkPercent": 100.0}
+        "holds": {"defaults": false, "maxShrinkPercent": 100.0}
     })
 }
 

@@ -116,3 +116,8 @@ pub async fn sync_now(csrf: &str) -> Result<Value, String> {
         .map_err(net)?;
     read(resp).await
 }
+
+/// The rules in force (every value, configured or default) and those that cannot take effect.
+pub async fn config() -> Result<Value, String> {
+    read(Request::get("/api/config").send().await.map_err(net)?).await
+}

@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
+use classbridge_engine::config::{ChangeKind, HoldPolicy, HoldThreshold};
 use classbridge_engine::{SyncConfig, SyncInput, SyncPlan};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -50,6 +51,8 @@ pub struct State {
     pub notice: Option<String>,
     pub error: Option<String>,
     pub busy: Option<String>,
+    /// `/api/config`: the rules in force and the ones that cannot take effect.
+    pub rules: Option<serde_json::Value>,
 }
 
 thread_local! {
@@ -133,8 +136,11 @@ async fn load_runs() {
     render();
     match api::runs().await {
         Ok(runs) => {
+            // The rules are shown beside the runs; without them the page still works.
+            let rules = api::config().await.ok();
             with(|s| {
                 s.runs = runs;
+                s.rules = rules;
                 s.busy = None;
             });
             render();
@@ -415,14 +421,28 @@ fn on_event(kind: &str, e: Event) {
                 if let Some(w) = s.whatif.as_mut()
                     && let Ok(mut rules) = serde_json::from_str::<serde_json::Value>(&w.rules_text)
                 {
-                    if let Some(list) = rules["holds"]["thresholds"].as_array_mut() {
-                        for t in list.iter_mut().filter(|t| {
-                            t["change"] == "delete"
-                                && t.get("entity").is_none_or(serde_json::Value::is_null)
-                        }) {
-                            t["maxPercent"] = serde_json::json!(value);
-                        }
+                    // The thresholds in force, written out with the deletion one changed:
+                    // configured thresholds add to the defaults, so loosening one needs them
+                    // all spelt out.
+                    let policy: HoldPolicy =
+                        serde_json::from_value(rules["holds"].clone()).unwrap_or_default();
+                    let mut thresholds = policy.effective_thresholds();
+                    let general_delete =
+                        |t: &HoldThreshold| t.change == ChangeKind::Delete && t.entity.is_none();
+                    if !thresholds.iter().any(general_delete) {
+                        thresholds.push(HoldThreshold {
+                            entity: None,
+                            change: ChangeKind::Delete,
+                            max_count: None,
+                            max_percent: None,
+                        });
                     }
+                    for t in thresholds.iter_mut().filter(|t| general_delete(t)) {
+                        t.max_percent = Some(value);
+                    }
+                    rules["holds"]["defaults"] = serde_json::json!(false);
+                    rules["holds"]["thresholds"] =
+                        serde_json::to_value(&thresholds).unwrap_or_default();
                     w.rules_text = serde_json::to_string_pretty(&rules).unwrap_or_default();
                 }
             });

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use classbridge_engine::SyncPlan;
+use classbridge_engine::config::{ChangeKind, HoldPolicy};
 use classbridge_engine::plan::{
     AbsenceStatus, Action, OpChange, OpEntity, PlannedOp, PreviewSummary,
 };
@@ -119,6 +120,42 @@ fn runs(s: &State) -> String {
         );
     }
     out.push_str("</tbody></table></section>");
+    out.push_str(&rules_in_force(s));
+    out
+}
+
+/// The rules as the engine applies them, each marked configured or default, as
+/// `classbridge check` prints them.
+fn rules_in_force(s: &State) -> String {
+    let Some(config) = &s.rules else {
+        return String::new();
+    };
+    let mut out = String::from(
+        r#"<section class="card" id="rules-in-force"><details><summary><b>Rules in force</b> (configured under <code>[rules]</code> or built in)</summary>"#,
+    );
+    if let Some(warnings) = config["warnings"].as_array().filter(|w| !w.is_empty()) {
+        out.push_str(r#"<ul class="warnings">"#);
+        for w in warnings {
+            let _ = write!(
+                out,
+                "<li><b>{}</b>: {}</li>",
+                esc(w["field"].as_str().unwrap_or_default()),
+                esc(w["message"].as_str().unwrap_or_default())
+            );
+        }
+        out.push_str("</ul>");
+    }
+    out.push_str(r#"<table class="issues"><thead><tr><th>rule</th><th>value</th><th></th></tr></thead><tbody>"#);
+    for r in config["effective"].as_array().into_iter().flatten() {
+        let _ = write!(
+            out,
+            r#"<tr data-origin="{origin}"><td><code>{}</code></td><td><code>{}</code></td><td>{origin}</td></tr>"#,
+            esc(r["path"].as_str().unwrap_or_default()),
+            esc(&r["value"].to_string()),
+            origin = esc(r["origin"].as_str().unwrap_or_default()),
+        );
+    }
+    out.push_str("</tbody></table></details></section>");
     out
 }
 
@@ -340,13 +377,13 @@ fn whatif_section(s: &State, id: i64, plan: &SyncPlan) -> String {
     };
     let delete_pct = serde_json::from_str::<Value>(&w.rules_text)
         .ok()
-        .and_then(|r| {
-            r["holds"]["thresholds"].as_array().and_then(|l| {
-                l.iter()
-                    .find(|t| t["change"] == "delete" && t.get("entity").is_none_or(Value::is_null))
-                    .and_then(|t| t["maxPercent"].as_f64())
-            })
-        })
+        .and_then(|r| serde_json::from_value::<HoldPolicy>(r["holds"].clone()).ok())
+        .unwrap_or_default()
+        .effective_thresholds()
+        .iter()
+        .filter(|t| t.change == ChangeKind::Delete && t.entity.is_none())
+        .filter_map(|t| t.max_percent)
+        .reduce(f64::min)
         .unwrap_or(10.0);
     let _ = write!(
         out,

@@ -22,18 +22,59 @@ pub enum MasterEntity {
 }
 
 impl MasterEntity {
+    /// The role views by name, then the OneRoster entities; case-insensitive, so `course` and
+    /// `Course` (the same records) are one entity whichever way a rule spells it.
     pub fn parse(name: &str) -> Option<MasterEntity> {
-        Some(match name {
-            "Student" => MasterEntity::Student,
-            "Staff" => MasterEntity::Staff,
-            "SchoolAdmin" => MasterEntity::SchoolAdmin,
-            "Contact" => MasterEntity::Contact,
-            "Relationships" => MasterEntity::Relationships,
-            "Calendar" => MasterEntity::Calendar,
-            "Course" => MasterEntity::Course,
-            "Roster" => MasterEntity::Roster,
-            other => MasterEntity::OneRoster(EntityKind::parse(other)?),
+        const VIEWS: [(&str, MasterEntity); 8] = [
+            ("Student", MasterEntity::Student),
+            ("Staff", MasterEntity::Staff),
+            ("SchoolAdmin", MasterEntity::SchoolAdmin),
+            ("Contact", MasterEntity::Contact),
+            ("Relationships", MasterEntity::Relationships),
+            ("Calendar", MasterEntity::Calendar),
+            ("Course", MasterEntity::Course),
+            ("Roster", MasterEntity::Roster),
+        ];
+        let name = name.trim();
+        if let Some((_, view)) = VIEWS.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            return Some(*view);
+        }
+        EntityKind::ALL
+            .iter()
+            .copied()
+            .find(|k| {
+                k.singular().eq_ignore_ascii_case(name) || k.collection().eq_ignore_ascii_case(name)
+            })
+            .map(MasterEntity::OneRoster)
+    }
+
+    /// The view's name as [`NEVER_MASTERED`] spells it, for a role view.
+    fn view_name(self) -> Option<&'static str> {
+        Some(match self {
+            MasterEntity::OneRoster(_) => return None,
+            MasterEntity::Student => "Student",
+            MasterEntity::Staff => "Staff",
+            MasterEntity::SchoolAdmin => "SchoolAdmin",
+            MasterEntity::Contact => "Contact",
+            MasterEntity::Relationships => "Relationships",
+            MasterEntity::Calendar => "Calendar",
+            MasterEntity::Course => "Course",
+            MasterEntity::Roster => "Roster",
         })
+    }
+
+    /// Fields a master rule on this entity may name: the OneRoster fields of its records (and
+    /// classbridge's own `owner` of a class); a role view adds its derived fields, which are
+    /// named only to be refused.
+    pub fn known_fields(self) -> Vec<&'static str> {
+        let mut fields: Vec<&'static str> = COMMON_FIELDS.to_vec();
+        fields.extend_from_slice(entity_fields(self.entity()));
+        if let Some(view) = self.view_name()
+            && let Some((_, derived)) = NEVER_MASTERED.iter().find(|(v, _)| *v == view)
+        {
+            fields.extend_from_slice(derived);
+        }
+        fields
     }
 
     /// The OneRoster entity the view is made of.
@@ -102,10 +143,132 @@ pub const NEVER_MASTERED: &[(&str, &[&str])] = &[
     ("Roster", &["students", "otherStaff", "calendars"]),
 ];
 
+/// Whether `entity.field` is derived and so may never have a master, however either is spelt:
+/// `course.schoolId` is the `Course` view's `schoolId`.
 pub fn is_never_mastered(entity: &str, field: &str) -> bool {
-    NEVER_MASTERED
-        .iter()
-        .any(|(e, fields)| *e == entity && fields.contains(&field))
+    let Some(view) = MasterEntity::parse(entity).and_then(MasterEntity::view_name) else {
+        return false;
+    };
+    NEVER_MASTERED.iter().any(|(e, fields)| {
+        *e == view && fields.iter().any(|f| f.eq_ignore_ascii_case(field.trim()))
+    })
+}
+
+/// Fields every OneRoster record has.
+const COMMON_FIELDS: &[&str] = &["sourcedId", "status", "dateLastModified", "metadata"];
+
+/// The OneRoster fields (both versions) of each entity, as the specification names them.
+fn entity_fields(kind: EntityKind) -> &'static [&'static str] {
+    match kind {
+        EntityKind::Org => &["name", "type", "identifier", "parent", "children"],
+        EntityKind::AcademicSession => &[
+            "title",
+            "type",
+            "startDate",
+            "endDate",
+            "parent",
+            "children",
+            "schoolYear",
+        ],
+        EntityKind::User => &[
+            "enabledUser",
+            "username",
+            "userIds",
+            "givenName",
+            "familyName",
+            "middleName",
+            "preferredFirstName",
+            "preferredMiddleName",
+            "preferredLastName",
+            "pronouns",
+            "role",
+            "roles",
+            "primaryOrg",
+            "orgs",
+            "identifier",
+            "email",
+            "sms",
+            "phone",
+            "agents",
+            "grades",
+            "password",
+            "userMasterIdentifier",
+            "resources",
+        ],
+        EntityKind::Course => &[
+            "title",
+            "schoolYear",
+            "courseCode",
+            "grades",
+            "subjects",
+            "org",
+            "subjectCodes",
+            "resources",
+        ],
+        EntityKind::Class => &[
+            "title",
+            "classCode",
+            "classType",
+            "location",
+            "grades",
+            "subjects",
+            "course",
+            "school",
+            "terms",
+            "subjectCodes",
+            "periods",
+            "resources",
+            // classbridge's own: who owns the Classroom course.
+            "owner",
+        ],
+        EntityKind::Enrollment => &[
+            "user",
+            "class",
+            "school",
+            "role",
+            "primary",
+            "beginDate",
+            "endDate",
+        ],
+        EntityKind::Category => &["title", "weight", "class", "scoreScale"],
+        EntityKind::LineItem => &[
+            "title",
+            "description",
+            "assignDate",
+            "dueDate",
+            "class",
+            "school",
+            "category",
+            "gradingPeriod",
+            "academicSession",
+            "scoreScale",
+            "resultValueMin",
+            "resultValueMax",
+            "learningObjectiveSet",
+        ],
+        EntityKind::Result => &[
+            "lineItem",
+            "student",
+            "class",
+            "scoreScale",
+            "scoreStatus",
+            "score",
+            "textScore",
+            "scoreDate",
+            "comment",
+            "late",
+            "missing",
+            "inProgress",
+            "incomplete",
+            "learningObjectiveSet",
+        ],
+    }
+}
+
+/// Vendor extensions a rule may name although the model does not: `metadata.<key>` and
+/// fields beginning `x-`.
+pub fn is_extension_field(field: &str) -> bool {
+    field.starts_with("metadata.") || field.starts_with("x-")
 }
 
 /// Who owns a field after resolution.
@@ -149,7 +312,7 @@ pub fn resolve_master(
         .iter()
         .rev()
         .find(|rule: &&MasterFieldRule| {
-            rule.field == field
+            rule.field.trim().eq_ignore_ascii_case(field)
                 && MasterEntity::parse(&rule.entity)
                     .is_some_and(|e| e.entity() == entity && e.covers_role(role))
         });

@@ -1,6 +1,7 @@
 //! `SyncConfig`: every admin rule the engine enforces, as plain data. Validated by
 //! [`validate`] before anything else runs; the defaults follow the integrations districts run today.
 
+mod effective;
 mod master;
 mod validate;
 
@@ -11,6 +12,7 @@ use serde_json::Value;
 
 use crate::model::EntityKind;
 
+pub use effective::{EffectiveRule, RuleOrigin, effective_rules, rules_without_effect};
 pub use master::{FieldMaster, MasterEntity, NEVER_MASTERED, resolve_master};
 pub use validate::{ConfigError, validate};
 
@@ -285,6 +287,11 @@ pub struct MasterFieldRule {
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct HoldPolicy {
+    /// The built-in thresholds (more than 10% of an entity deleted, more than 75% updated)
+    /// apply unless this is false. Configured thresholds add to them: one custom rule never
+    /// quietly switches the defaults off.
+    pub defaults: bool,
+    /// Thresholds of this district, in addition to the defaults.
     pub thresholds: Vec<HoldThreshold>,
     /// Below this many changes of a kind, percentage thresholds do not fire (a 3-record
     /// entity losing 1 record is not a mass deletion). Count thresholds always apply.
@@ -296,23 +303,43 @@ pub struct HoldPolicy {
 impl Default for HoldPolicy {
     fn default() -> Self {
         HoldPolicy {
-            thresholds: vec![
-                HoldThreshold {
-                    entity: None,
-                    change: ChangeKind::Delete,
-                    max_count: None,
-                    max_percent: Some(10.0),
-                },
-                HoldThreshold {
-                    entity: None,
-                    change: ChangeKind::Update,
-                    max_count: None,
-                    max_percent: Some(75.0),
-                },
-            ],
+            defaults: true,
+            thresholds: Vec::new(),
             min_changes_for_percent: 5,
             max_shrink_percent: 50.0,
         }
+    }
+}
+
+impl HoldPolicy {
+    /// The built-in thresholds.
+    pub fn default_thresholds() -> Vec<HoldThreshold> {
+        vec![
+            HoldThreshold {
+                entity: None,
+                change: ChangeKind::Delete,
+                max_count: None,
+                max_percent: Some(10.0),
+            },
+            HoldThreshold {
+                entity: None,
+                change: ChangeKind::Update,
+                max_count: None,
+                max_percent: Some(75.0),
+            },
+        ]
+    }
+
+    /// The thresholds the engine applies: the defaults (unless switched off), then the
+    /// configured ones. Any one of them holds a run.
+    pub fn effective_thresholds(&self) -> Vec<HoldThreshold> {
+        let mut all = if self.defaults {
+            Self::default_thresholds()
+        } else {
+            Vec::new()
+        };
+        all.extend(self.thresholds.iter().cloned());
+        all
     }
 }
 

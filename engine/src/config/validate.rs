@@ -4,8 +4,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::master::{MasterEntity, is_never_mastered};
+use super::master::{MasterEntity, is_extension_field, is_never_mastered};
 use super::{FilterOp, ScoreMode, SyncConfig};
+use crate::model::EntityKind;
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
 #[serde(rename_all = "camelCase")]
@@ -26,6 +27,44 @@ fn err(errors: &mut Vec<ConfigError>, field: String, message: impl Into<String>)
         field,
         message: message.into(),
     });
+}
+
+/// Every name a master rule's entity may take.
+fn master_entity_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = EntityKind::ALL.iter().map(|k| k.singular()).collect();
+    names.extend([
+        "Student",
+        "Staff",
+        "SchoolAdmin",
+        "Contact",
+        "Relationships",
+        "Calendar",
+        "Course",
+        "Roster",
+    ]);
+    names
+}
+
+/// "; did you mean 'email'?" for the known names nearest to a misspelt one.
+fn nearest(name: &str, known: &[&str]) -> String {
+    let name = name.to_ascii_lowercase();
+    let mut scored: Vec<(usize, &str)> = known
+        .iter()
+        .map(|k| (strsim::levenshtein(&name, &k.to_ascii_lowercase()), *k))
+        .filter(|(d, k)| *d <= (k.len() / 3).max(2))
+        .collect();
+    scored.sort();
+    scored.dedup_by(|a, b| a.1 == b.1);
+    let names: Vec<String> = scored
+        .iter()
+        .take(3)
+        .map(|(_, k)| format!("'{k}'"))
+        .collect();
+    if names.is_empty() {
+        format!("; its fields are {}", known.join(", "))
+    } else {
+        format!("; did you mean {}?", names.join(" or "))
+    }
 }
 
 /// Every problem in the config at once, so an admin fixes them in one pass.
@@ -102,19 +141,39 @@ pub fn validate(config: &SyncConfig) -> Result<(), Vec<ConfigError>> {
             );
             continue;
         }
-        if MasterEntity::parse(&rule.entity).is_none() {
-            err(
+        let field = rule.field.trim();
+        match MasterEntity::parse(&rule.entity) {
+            None => err(
                 &mut errors,
                 format!("{at}.entity"),
-                format!("unknown entity '{}'", rule.entity),
-            );
-        }
-        if rule.field.trim().is_empty() {
-            err(
+                format!(
+                    "unknown entity '{}' (in the rule for '{}.{field}'); known: {}",
+                    rule.entity,
+                    rule.entity,
+                    master_entity_names().join(", ")
+                ),
+            ),
+            Some(_) if field.is_empty() => err(
                 &mut errors,
                 format!("{at}.field"),
                 "field must not be empty",
-            );
+            ),
+            Some(entity) => {
+                let known = entity.known_fields();
+                if !is_extension_field(field)
+                    && !known.iter().any(|k| k.eq_ignore_ascii_case(field))
+                {
+                    err(
+                        &mut errors,
+                        format!("{at}.field"),
+                        format!(
+                            "'{}' has no field '{field}'{}",
+                            rule.entity,
+                            nearest(field, &known)
+                        ),
+                    );
+                }
+            }
         }
         let known = matches!(rule.master.as_str(), "sis" | "classroom" | "none")
             || ids.contains(rule.master.as_str());

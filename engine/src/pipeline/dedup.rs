@@ -131,7 +131,9 @@ fn dedup_table<R: TableRecord>(
             code: HoldCode::Duplicates,
             entity: Some(R::KIND),
             source: None,
-            message: format!("{held} {entity} share a {fields} with another record"),
+            message: format!(
+                "{held} {entity} have the same {fields} as another record (domain of uniqueness)"
+            ),
         });
     }
 }

@@ -41,7 +41,7 @@ pub fn evaluate(
             continue;
         }
         for threshold in policy
-            .thresholds
+            .effective_thresholds()
             .iter()
             .filter(|t| t.change == ChangeKind::Delete && t.entity.is_none_or(|e| e == kind))
         {

@@ -20,7 +20,7 @@ pub fn evaluate(
         *counts.entry((c.entity, c.change)).or_default() += 1;
     }
     let policy = &config.holds;
-    for threshold in &policy.thresholds {
+    for threshold in &policy.effective_thresholds() {
         for kind in EntityKind::ROSTER {
             if threshold.entity.is_some_and(|e| e != kind) {
                 continue;

@@ -318,7 +318,24 @@ fn line_item_for(
             "title '{}' is longer than the {max} characters source '{}' accepts; exported as '{title}'", work.title, source.id
         )));
     }
-    let category = category_for(ctx, source, class, work);
+    let category = match category_for(ctx, source, class, work) {
+        Ok(category) => category,
+        Err(reason) => {
+            issues.push(RecordIssue::error(
+                "classroom",
+                "courseWork",
+                Some(&work.id),
+                format!(
+                    "'{}': {reason}; it was held back, not sent to be refused",
+                    work.title
+                ),
+            ));
+            *out.skipped
+                .entry("courseWork.unknownDefaultCategory".into())
+                .or_default() += 1;
+            return None;
+        }
+    };
     if category.is_none() {
         issues.push(RecordIssue::warning("classroom", "courseWork", Some(&work.id), format!(
             "'{}' matches no category and source '{}' has no default category; exported without one", work.title, source.id
@@ -370,7 +387,7 @@ fn category_for(
     source: &SourceConfig,
     class: &Class,
     work: &CourseWork,
-) -> Option<String> {
+) -> Result<Option<String>, String> {
     let class_id = &class.sourced_id;
     let by_topic = work.topic_id.as_ref().and_then(|topic_id| {
         ctx.known
@@ -389,10 +406,26 @@ fn category_for(
             .find(|c| c.title.to_lowercase() == name)
             .map(|c| c.sourced_id.clone())
     };
-    by_topic
-        .or_else(by_grade_category)
-        .map(|c| strip(source, &c).to_string())
-        .or_else(|| source.limits.default_category.clone())
+    if let Some(found) = by_topic.or_else(by_grade_category) {
+        return Ok(Some(strip(source, &found).to_string()));
+    }
+    let Some(default) = &source.limits.default_category else {
+        return Ok(None);
+    };
+    // The default is the SIS's own sourcedId: it must be one of the categories the SIS sent.
+    let prefixed = format!("{}{default}", source.sis_id_prefix);
+    let known = ctx
+        .sources
+        .get(&source.id)
+        .map(|r| &r.categories)
+        .filter(|c| c.contains_key(&prefixed));
+    if known.is_some() {
+        return Ok(Some(default.clone()));
+    }
+    Err(format!(
+        "it matches no category, and the default category '{default}' of source '{}' is not among the categories that SIS sent (default_category in [[source]] must be one of their sourcedIds)",
+        source.id
+    ))
 }
 
 fn grading_period_for(roster: &Roster, class: &Class, due: &str) -> Option<String> {

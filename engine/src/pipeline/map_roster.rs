@@ -223,6 +223,9 @@ fn desired_courses<'a>(
             continue;
         };
         let topics = if config.classroom.categories_as_topics {
+            // One topic per name: two sources' same-named categories are one topic in
+            // Classroom (a second create would only come back 409).
+            let mut names = BTreeSet::new();
             roster
                 .categories
                 .values()
@@ -230,6 +233,7 @@ fn desired_courses<'a>(
                     c.class.as_deref() == Some(class_id.as_str())
                         || (c.class.is_none() && global_topics)
                 })
+                .filter(|c| names.insert(c.title.trim().to_lowercase()))
                 .map(|c| (c.sourced_id.clone(), c.title.clone()))
                 .collect()
         } else {

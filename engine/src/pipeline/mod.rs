@@ -65,6 +65,15 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
 
     let ingested = crate::ingest::ingest(config, sources, previous);
     let mut issues = ingested.issues;
+    // Said once per run, in the preview: a rule that cannot take effect is worse than an error.
+    for rule in crate::config::rules_without_effect(config) {
+        issues.push(crate::model::RecordIssue::warning(
+            "rules",
+            rule.field.as_str(),
+            None,
+            rule.message,
+        ));
+    }
     let mut holds = ingested.holds;
     let snapshot = crate::ingest::read_classroom(classroom, &mut issues);
 

@@ -449,7 +449,7 @@ async fn setup(district: District, per_minute: u32, concurrency: usize) -> anyho
     std::fs::write(
         &config,
         format!(
-            "state = \"b.db\"\n[classroom]\nbase_url = \"{}\"\nbearer_token = {{ file = \"t\" }}\nquota_per_minute = {per_minute}\nmax_concurrency = {concurrency}\n\n[[source]]\nid = \"riverside\"\nbase_url = \"{}\"\nclient_id = \"bench\"\nclient_secret = {{ file = \"s\" }}\n\n[rules]\nholds = {{ thresholds = [] }}\n",
+            "state = \"b.db\"\n[classroom]\nbase_url = \"{}\"\nbearer_token = {{ file = \"t\" }}\nquota_per_minute = {per_minute}\nmax_concurrency = {concurrency}\n\n[[source]]\nid = \"riverside\"\nbase_url = \"{}\"\nclient_id = \"bench\"\nclient_secret = {{ file = \"s\" }}\n\n[rules]\nholds = {{ defaults = false }}\n",
             classroom.base_url(),
             sis.base_url()
         ),

@@ -1,0 +1,90 @@
+//! Rules that never mean less than they say (issue 20): `check` shows the rules in force,
+//! warns about rules a source cannot carry, and checks the default category against the SIS.
+
+mod support;
+
+use classbridge_tests::district::Size;
+use support::Harness;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_prints_the_rules_in_force_with_defaults_filled_in() {
+    let h = Harness::start(
+        Size::Tiny,
+        "preview = true\nholds = { thresholds = [{ entity = \"enrollment\", change = \"delete\", maxCount = 2 }] }",
+    )
+    .await;
+    let check = h.cli(&["check"]).await;
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    for line in [
+        "configured  preview = true",
+        "default     mode = \"twoWay\"",
+        "default     holds.thresholds (built-in) [0]",
+        "configured  holds.thresholds[0]",
+        "default     drift.extraMember = \"report\"",
+        "✓ source riverside default_category: 'cat-asg' is a category of this SIS",
+    ] {
+        assert!(
+            check.stdout.contains(line),
+            "{line:?} in:\n{}",
+            check.stdout
+        );
+    }
+    let json = h.cli(&["check", "--json"]).await.json();
+    let rules = json["rules"].as_array().expect("rules");
+    assert!(
+        rules
+            .iter()
+            .any(|r| r["path"] == "preview" && r["origin"] == "configured")
+    );
+    assert!(
+        rules
+            .iter()
+            .any(|r| r["path"] == "holds.minChangesForPercent" && r["origin"] == "default")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_a_oneroster_1_1_sis_cannot_carry_are_warned_about_on_check_and_in_the_preview() {
+    let h = Harness::start(
+        Size::Tiny,
+        "[rules.grades]\nscore = \"letter\"\nflagLate = true\nletterScale = [{ letter = \"A\", minPercent = 90 }, { letter = \"F\", minPercent = 0 }]",
+    )
+    .await;
+    let check = h.cli(&["check"]).await;
+    assert!(
+        check.stdout.contains("Rules that cannot take effect")
+            && check.stdout.contains("grades.score")
+            && check.stdout.contains("grades.flagLate"),
+        "{}",
+        check.stdout
+    );
+    let run = h.cli(&["sync", "--json"]).await;
+    let issues = run.json()["plan"]["recordIssues"].clone();
+    let warnings: Vec<_> = issues
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["source"] == "rules")
+        .collect();
+    assert_eq!(warnings.len(), 2, "once per rule and run: {issues}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_default_category_the_sis_does_not_have_fails_check() {
+    let h = Harness::start(Size::Tiny, "").await;
+    h.edit_config(|c| {
+        c.replace(
+            "default_category = \"cat-asg\"",
+            "default_category = \"Assignments\"",
+        )
+    });
+    let check = h.cli(&["check"]).await;
+    assert_ne!(check.code, 0);
+    assert!(
+        check
+            .stdout
+            .contains("'Assignments' is not a category of this SIS"),
+        "{}",
+        check.stdout
+    );
+}
