@@ -130,6 +130,7 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     // Signing in with the printed URL lands on the runs list.
     c.goto(&url).await.unwrap();
     wait_text(&c, &format!("#run-{run_id}"), "pending approval").await;
+    wait_text(&c, "#rules-in-force", "Rules in force").await;
     shot(&c, "01-runs").await;
 
     // The held run: holds, summary, changes.
@@ -141,6 +142,9 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
         .unwrap();
     wait_text(&c, "#holds", "Held for approval").await;
     wait_text(&c, "#ops-count", "change").await;
+    // The students' removals were confirmed with the SIS, and the page says how.
+    wait_text(&c, "#absences", "removed, confirmed gone").await;
+    wait_text(&c, "#absences", "answered 404").await;
     shot(&c, "02-held-run").await;
 
     // Verify: the browser's engine computes the same plan id as the host's.
