@@ -29,6 +29,14 @@ fi
 export CHROMEDRIVER="$(command -v chromedriver)"
 export CHROMIUM="$(command -v chromium)"
 
+step "a production build carries no stand-in code"
+# `classbridge demo` is a default feature; without it, neither the stand-in servers nor the
+# district generator may be linked into the host.
+if cargo tree -p classbridge --no-default-features -e normal,build --prefix none | grep -E '^(classbridge-tests|tempfile) '; then
+  echo "classbridge --no-default-features depends on test code" >&2
+  exit 1
+fi
+
 step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings

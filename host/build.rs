@@ -16,6 +16,7 @@ fn main() {
     println!("cargo:rerun-if-changed=../web/src");
     println!("cargo:rerun-if-changed=../web/Cargo.toml");
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR is set by cargo"));
+    ensure_wasm_target();
     let wasm = match env::var("CLASSBRIDGE_ENGINE_WASM") {
         Ok(path) => PathBuf::from(path),
         Err(_) => build_engine(),
@@ -34,6 +35,42 @@ fn main() {
         .typescript(false);
     if let Err(e) = bindgen.generate(&out) {
         panic!("wasm-bindgen could not generate the console's bindings: {e}");
+    }
+}
+
+/// The engine module and the console are built for wasm32-unknown-unknown. rustup does not add
+/// a toolchain file's targets to a toolchain that is already installed, so on a fresh machine
+/// the first build adds it, saying so.
+fn ensure_wasm_target() {
+    const TARGET: &str = "wasm32-unknown-unknown";
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if let Some(sysroot) = &sysroot
+        && PathBuf::from(sysroot)
+            .join("lib/rustlib")
+            .join(TARGET)
+            .join("lib")
+            .is_dir()
+    {
+        return;
+    }
+    println!(
+        "cargo:warning=adding the {TARGET} target with `rustup target add {TARGET}` (first build only): the engine and the console are built for WebAssembly"
+    );
+    let added = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !added {
+        panic!(
+            "the {TARGET} target is not installed and `rustup target add {TARGET}` failed; \
+             install it with rustup (or your distribution's rust-std for {TARGET}), then build again"
+        );
     }
 }
 

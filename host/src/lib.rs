@@ -4,6 +4,7 @@
 pub mod classroom;
 pub mod config;
 pub mod console;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod engine_runtime;
 pub mod http;

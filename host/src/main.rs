@@ -88,6 +88,7 @@ enum Command {
         listen: Option<String>,
     },
     /// Run a whole cycle against stand-in servers on loopback: no credentials, no setup.
+    #[cfg(feature = "demo")]
     Demo {
         /// Leave the console open afterwards.
         #[arg(long)]
@@ -319,6 +320,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             classbridge::serve::serve(host, listen.clone()).await?;
             Ok(exit::OK)
         }
+        #[cfg(feature = "demo")]
         Command::Demo { serve, size } => {
             classbridge::demo::run(*serve, size, cli.json).await?;
             Ok(exit::OK)

@@ -235,7 +235,7 @@ pub fn write_classroom<W: Write>(
         out.write_all(b":")?;
         serde_json::to_writer(
             &mut *out,
-            &json!([{"aliases": [{"alias": format!("d:{}", c.class_id)}]}]),
+            &json!([{"aliases": [{"alias": classbridge_engine::pipeline::map_roster::course_alias(c.class_id)}]}]),
         )?;
     }
     out.write_all(b"}")?;

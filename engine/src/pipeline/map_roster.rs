@@ -16,8 +16,12 @@ use crate::model::*;
 use crate::plan::{Action, Drift, MemberRole, OpChange, OpEntity, StateEffect};
 use crate::state::{AppliedClassroom, AppliedCourse, AppliedTopic};
 
+/// Classroom's domain-scoped alias prefix: every course classbridge makes carries one alias
+/// `d:<class sourcedId>`, by which it is found again after a crash or a reconnect.
+pub const COURSE_ALIAS_PREFIX: &str = "d:";
+
 pub fn course_alias(class_id: &str) -> String {
-    format!("d:{class_id}")
+    format!("{COURSE_ALIAS_PREFIX}{class_id}")
 }
 
 /// What one class should look like in Classroom.

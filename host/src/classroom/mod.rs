@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use classbridge_engine::input::{ClassroomListings, ListPage};
+use classbridge_engine::pipeline::map_roster::COURSE_ALIAS_PREFIX;
 use reqwest::{Client, Method, StatusCode, Url};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
@@ -346,7 +347,7 @@ impl ClassroomClient {
                 .any(|a| {
                     a.get("alias")
                         .and_then(Value::as_str)
-                        .is_some_and(|s| s.starts_with("d:"))
+                        .is_some_and(|s| s.starts_with(COURSE_ALIAS_PREFIX))
                 });
             if managed {
                 ours.push(id.clone());
