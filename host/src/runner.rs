@@ -302,11 +302,7 @@ impl Host {
                         None
                     };
                     let mut collections = BTreeMap::new();
-                    let mut names: Vec<&str> = vendor::ROSTER_COLLECTIONS.to_vec();
-                    if two_way {
-                        names.extend_from_slice(vendor::GRADEBOOK_COLLECTIONS);
-                    }
-                    for name in names {
+                    for name in vendor::collections_to_read(two_way) {
                         let bar = self.progress.spinner(format!("Reading {} {name}", s.id));
                         let tick = |n: usize| bar.set_position(n as u64);
                         let collection = client

@@ -2,6 +2,7 @@
 //! limits that make other products drop records silently.
 
 use classbridge_engine::config::OneRosterVersion;
+use classbridge_engine::model::EntityKind;
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
@@ -100,16 +101,16 @@ pub fn service_roots(version: OneRosterVersion, prefix: &str) -> (String, String
     }
 }
 
-/// Rostering and gradebook collections read for a sync, in dependency order.
-pub const ROSTER_COLLECTIONS: &[&str] = &[
-    "orgs",
-    "academicSessions",
-    "courses",
-    "classes",
-    "users",
-    "enrollments",
-];
-pub const GRADEBOOK_COLLECTIONS: &[&str] = &["categories"];
+/// The collections a sync reads, named by the engine's entities in dependency order: the
+/// roster, and the SIS's categories when grades flow back (lineItems and results are the
+/// gradebook's own and never read for the roster).
+pub fn collections_to_read(two_way: bool) -> Vec<&'static str> {
+    EntityKind::ROSTER
+        .iter()
+        .filter(|k| two_way || **k != EntityKind::Category)
+        .map(|k| k.collection())
+        .collect()
+}
 
 #[cfg(test)]
 mod tests {

@@ -470,15 +470,7 @@ impl District {
         );
         let mut manifest =
             String::from("propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\n");
-        for f in [
-            "academicSessions",
-            "categories",
-            "classes",
-            "courses",
-            "enrollments",
-            "orgs",
-            "users",
-        ] {
+        for f in classbridge_engine::model::EntityKind::ROSTER.map(|k| k.collection()) {
             manifest.push_str(&format!("file.{f},bulk\n"));
         }
         for f in [

@@ -122,15 +122,7 @@ pub fn write_source<W: Write>(out: &mut W, d: &District) -> io::Result<()> {
     out.write_all(
         br#"{"sourceId":"riverside","payload":{"format":"oneRosterJson","collections":{"#,
     )?;
-    let names = [
-        "orgs",
-        "academicSessions",
-        "courses",
-        "classes",
-        "users",
-        "enrollments",
-        "categories",
-    ];
+    let names = classbridge_engine::model::EntityKind::ROSTER.map(|k| k.collection());
     for (i, name) in names.into_iter().enumerate() {
         if i > 0 {
             out.write_all(b",")?;
