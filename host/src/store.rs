@@ -513,16 +513,8 @@ impl Store {
     }
 
     pub fn run_input(&self, id: i64) -> Result<Option<Value>, StoreError> {
-        let text: Option<Option<String>> = self
-            .conn
-            .query_row("SELECT input FROM runs WHERE id = ?1", params![id], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        let Some(text) = text else {
-            return Err(StoreError::NoSuchRun(id));
-        };
-        text.map(|t| serde_json::from_str(&t).map_err(|e| corrupt("input", e)))
+        self.run_input_text(id)?
+            .map(|t| serde_json::from_str(&t).map_err(|e| corrupt("input", e)))
             .transpose()
     }
 

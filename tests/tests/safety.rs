@@ -729,13 +729,7 @@ async fn classroom_changed_by_hand_is_shown_as_drift_and_repaired_by_rule() {
 async fn a_classroom_timestamp_with_a_stray_byte_is_a_record_issue_not_a_trap() {
     let h = Harness::start(Size::Tiny, "").await;
     assert_eq!(h.cli(&["sync"]).await.code, 0);
-    let students = h.classroom.student_ids("d:cl1");
-    let work = h
-        .classroom
-        .post_work("d:cl1", "Lab report", Some(50.0), Some("Homework"))
-        .unwrap();
-    h.classroom
-        .grade(&work, &students[0], Some(45.0), None, false, "RETURNED");
+    support::teachers_grade(&h);
     // A non-ASCII byte inside the time: slicing it by bytes once trapped the engine.
     h.classroom.by_hand("d:cl1", |c| {
         for w in &mut c.course_work {
