@@ -16,4 +16,5 @@ pub mod runner;
 pub mod secrets;
 pub mod serve;
 pub mod store;
+pub mod token_cache;
 pub mod vendor;

@@ -3,13 +3,11 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::http::HttpError;
+use crate::secrets::Secret;
+use crate::token_cache::TokenCache;
 use reqwest::Client;
 use serde::{Deserialize, Serialize};
-use tokio::sync::Mutex;
-use tokio::time::Instant;
-
-use crate::http::{HttpError, error_message};
-use crate::secrets::Secret;
 
 const SERVICE: &str = "Classroom";
 
@@ -37,13 +35,6 @@ struct Claims<'a> {
     exp: u64,
 }
 
-#[derive(Deserialize)]
-struct TokenAnswer {
-    access_token: String,
-    #[serde(default)]
-    expires_in: Option<u64>,
-}
-
 pub enum ClassroomAuth {
     Fixed(Secret),
     ServiceAccount {
@@ -51,7 +42,7 @@ pub enum ClassroomAuth {
         private_key: Secret,
         subject: String,
         token_url: String,
-        cached: Mutex<Option<(Secret, Instant)>>,
+        cache: TokenCache,
     },
 }
 
@@ -78,80 +69,60 @@ impl ClassroomAuth {
             private_key: Secret::new(key.private_key),
             subject,
             token_url,
-            cached: Mutex::new(None),
+            cache: TokenCache::new(SERVICE),
         })
     }
 
     pub async fn invalidate(&self) {
-        if let ClassroomAuth::ServiceAccount { cached, .. } = self {
-            *cached.lock().await = None;
+        if let ClassroomAuth::ServiceAccount { cache, .. } = self {
+            cache.invalidate().await;
         }
     }
 
     pub async fn token(&self, http: &Client) -> Result<Secret, HttpError> {
-        let ClassroomAuth::ServiceAccount {
-            client_email,
-            private_key,
-            subject,
-            token_url,
-            cached,
-        } = self
-        else {
-            let ClassroomAuth::Fixed(token) = self else {
-                unreachable!()
+        let (client_email, private_key, subject, token_url, cache) = match self {
+            ClassroomAuth::Fixed(token) => return Ok(token.clone()),
+            ClassroomAuth::ServiceAccount {
+                client_email,
+                private_key,
+                subject,
+                token_url,
+                cache,
+            } => (client_email, private_key, subject, token_url, cache),
+        };
+        // A fresh JWT for each exchange: it is signed for this moment and lives an hour.
+        let request = |http: &Client| {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default();
+            let claims = Claims {
+                iss: client_email,
+                sub: subject,
+                scope: SCOPES.join(" "),
+                aud: token_url,
+                iat: now,
+                exp: now + 3600,
             };
-            return Ok(token.clone());
+            let key = jsonwebtoken::EncodingKey::from_rsa_pem(private_key.expose().as_bytes())
+                .map_err(|_| auth_error("the service-account private_key is not an RSA PEM key"))?;
+            let assertion = jsonwebtoken::encode(
+                &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+                &claims,
+                &key,
+            )
+            .map_err(|e| auth_error(format!("signing the JWT failed: {e}")))?;
+            Ok(http.post(token_url.as_str()).form(&[
+                (
+                    "grant_type",
+                    "urn:ietf:params:oauth:grant-type:jwt-bearer".to_string(),
+                ),
+                ("assertion", assertion),
+            ]))
         };
-        let mut cached = cached.lock().await;
-        if let Some((token, until)) = cached.as_ref()
-            && Instant::now() < *until
-        {
-            return Ok(token.clone());
-        }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
-        let claims = Claims {
-            iss: client_email,
-            sub: subject,
-            scope: SCOPES.join(" "),
-            aud: token_url,
-            iat: now,
-            exp: now + 3600,
-        };
-        let key = jsonwebtoken::EncodingKey::from_rsa_pem(private_key.expose().as_bytes())
-            .map_err(|_| auth_error("the service-account private_key is not an RSA PEM key"))?;
-        let assertion = jsonwebtoken::encode(
-            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
-            &claims,
-            &key,
-        )
-        .map_err(|e| auth_error(format!("signing the JWT failed: {e}")))?;
-        let resp = http
-            .post(token_url.as_str())
-            .form(&[
-                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
-                ("assertion", assertion.as_str()),
-            ])
-            .send()
-            .await
-            .map_err(|_| auth_error("could not reach the token endpoint"))?;
-        let status = resp.status();
-        let body = crate::http::error_body(resp).await;
-        if !status.is_success() {
-            return Err(auth_error(format!(
-                "the token endpoint answered {status}: {} (is domain-wide delegation granted for these scopes, and is {subject} an admin?)",
-                error_message(&body)
-            )));
-        }
-        let answer: TokenAnswer = serde_json::from_slice(&body)
-            .map_err(|_| auth_error("the token endpoint's answer has no access_token"))?;
-        let token = Secret::new(answer.access_token);
-        *cached = Some((
-            token.clone(),
-            crate::http::token_deadline(Instant::now(), answer.expires_in),
-        ));
-        Ok(token)
+        let hint = format!(
+            " (is domain-wide delegation granted for these scopes, and is {subject} an admin?)"
+        );
+        cache.token(http, request, &hint).await
     }
 }

@@ -43,7 +43,7 @@ pub enum FetchError {
 
 enum Auth {
     Oauth1 { key: String, secret: Secret },
-    Oauth2(oauth2::TokenCache),
+    Oauth2(oauth2::ClientCredentials),
 }
 
 pub struct OneRosterClient {
@@ -120,7 +120,7 @@ impl OneRosterClient {
                     ),
                     OneRosterVersion::V1_1 => None,
                 };
-                Auth::Oauth2(oauth2::TokenCache::new(
+                Auth::Oauth2(oauth2::ClientCredentials::new(
                     SERVICE, token_url, client_id, secret, scope,
                 ))
             }
