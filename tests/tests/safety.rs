@@ -562,6 +562,14 @@ fn a_student_of_cl1(h: &Harness) -> String {
     })
 }
 
+/// The student leaves the district: the SIS has neither them nor their enrollments.
+fn leaves_the_sis(h: &Harness, student: &str) {
+    h.sis.with_district(|d| {
+        d.users.retain(|u| u["sourcedId"] != student);
+        d.enrollments.retain(|e| e["user"]["sourcedId"] != student);
+    });
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_student_missing_from_one_read_without_a_count_stays_in_their_classes() {
     let h = Harness::start(Size::Tiny, "").await;
@@ -615,11 +623,7 @@ async fn a_student_gone_from_the_sis_is_removed_once_confirmed_and_the_preview_s
             .map(str::to_string)
             .unwrap()
     });
-    h.sis.with_district(|d| {
-        d.users.retain(|u| u["sourcedId"] != student.as_str());
-        d.enrollments
-            .retain(|e| e["user"]["sourcedId"] != student.as_str());
-    });
+    leaves_the_sis(&h, &student);
     let run = h.cli(&["sync", "--json"]).await;
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let in_classroom = h.classroom.world(|w| {
@@ -655,11 +659,7 @@ async fn past_the_check_limit_missing_records_wait_for_a_later_run() {
     assert_eq!(h.cli(&["sync"]).await.code, 0);
     let before = h.classroom.canonical_world();
     let student = a_student_of_cl1(&h);
-    h.sis.with_district(|d| {
-        d.users.retain(|u| u["sourcedId"] != student.as_str());
-        d.enrollments
-            .retain(|e| e["user"]["sourcedId"] != student.as_str());
-    });
+    leaves_the_sis(&h, &student);
     let run = h.cli(&["sync", "--json"]).await;
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(
