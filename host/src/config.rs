@@ -14,8 +14,12 @@ use crate::vendor::{self, AuthFlavour, VendorProfile};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("config file {path} could not be read: {reason}")]
-    Read { path: String, reason: String },
+    #[error("config file {path} could not be read")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("config file {path}: {reason}")]
     Parse { path: String, reason: String },
     #[error("config: {0}")]
@@ -428,9 +432,9 @@ impl SourceSettings {
 
 impl HostConfig {
     pub fn load(path: &Path) -> Result<HostConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
-            reason: e.to_string(),
+            source,
         })?;
         let mut config: HostConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.display().to_string(),

@@ -7,7 +7,11 @@ use std::borrow::Cow;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use wasmtime::{Config, Engine, Instance, Module, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{
+    Config, Engine, Instance, Module, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder,
+};
+
+use crate::http::BoxError;
 
 /// The engine module, built by build.rs from engine/.
 pub static ENGINE_WASM: &[u8] =
@@ -33,10 +37,12 @@ impl Default for EngineLimits {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    #[error("the engine module could not be compiled: {0}")]
-    Compile(String),
+    #[error("the engine module could not be compiled")]
+    Compile(#[source] BoxError),
     #[error("the engine module is not the expected ABI: {0}")]
     Abi(String),
+    #[error("the engine module could not be called")]
+    Call(#[source] BoxError),
     #[error(
         "the engine ran out of fuel (limit {0}); raise engine.fuel in the config if the district is that large"
     )]
@@ -47,16 +53,18 @@ pub enum RuntimeError {
         "the engine's input is {0} bytes; one call of the engine module takes at most 2 GiB (its memory is 32-bit)"
     )]
     RequestTooLarge(usize),
-    #[error("the engine trapped: {0}")]
-    Trap(String),
+    #[error("the engine trapped")]
+    Trap(#[source] BoxError),
     #[error("the engine refused the request: {kind}: {message}")]
     Engine {
         kind: String,
         message: String,
         detail: Value,
     },
-    #[error("the engine's answer could not be read: {0}")]
-    BadAnswer(String),
+    #[error("the engine's answer could not be read")]
+    BadAnswer(#[source] serde_json::Error),
+    #[error("the engine's answer has neither ok nor error")]
+    EmptyAnswer,
 }
 
 /// The advice depends on the cap: a wasm32 module cannot address more than 4 GiB.
@@ -113,6 +121,33 @@ fn hex_prefix(bytes: &[u8]) -> String {
 
 struct CallState {
     limits: StoreLimits,
+    /// Set when the cap refused a memory growth: how an out-of-memory trap is told from
+    /// any other, without reading the trap's text.
+    memory_refused: bool,
+}
+
+impl ResourceLimiter for CallState {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let answer = self.limits.memory_growing(current, desired, maximum);
+        if !matches!(answer, Ok(true)) {
+            self.memory_refused = true;
+        }
+        answer
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
 }
 
 pub struct EngineRuntime {
@@ -141,9 +176,8 @@ impl EngineRuntime {
     fn compile(wasm: &[u8], limits: EngineLimits, metered: bool) -> Result<Self, RuntimeError> {
         let mut config = Config::new();
         config.consume_fuel(metered);
-        let engine = Engine::new(&config).map_err(|e| RuntimeError::Compile(e.to_string()))?;
-        let module =
-            Module::new(&engine, wasm).map_err(|e| RuntimeError::Compile(e.to_string()))?;
+        let engine = Engine::new(&config).map_err(|e| RuntimeError::Compile(e.into()))?;
+        let module = Module::new(&engine, wasm).map_err(|e| RuntimeError::Compile(e.into()))?;
         if let Some(import) = module.imports().next() {
             return Err(RuntimeError::Abi(format!(
                 "the module imports {}.{}; the engine must import nothing",
@@ -178,7 +212,7 @@ impl EngineRuntime {
         let path = cache_dir.join(format!("engine-{key}.cwasm"));
         let mut config = Config::new();
         config.consume_fuel(true);
-        let engine = Engine::new(&config).map_err(|e| RuntimeError::Compile(e.to_string()))?;
+        let engine = Engine::new(&config).map_err(|e| RuntimeError::Compile(e.into()))?;
         remove_stale_temp_files(cache_dir);
         if let (Some(trusted), Ok(bytes)) = (trusted_digest, std::fs::read(&path)) {
             let digest = hex(&sha2::Sha256::digest(&bytes));
@@ -249,19 +283,25 @@ impl EngineRuntime {
             .memory_size(self.limits.memory_bytes)
             .trap_on_grow_failure(true)
             .build();
-        let mut store = Store::new(&self.engine, CallState { limits });
-        store.limiter(|s| &mut s.limits);
+        let mut store = Store::new(
+            &self.engine,
+            CallState {
+                limits,
+                memory_refused: false,
+            },
+        );
+        store.limiter(|s| s);
         if self.metered {
             store
                 .set_fuel(self.limits.fuel)
-                .map_err(|e| RuntimeError::Abi(e.to_string()))?;
+                .map_err(|e| RuntimeError::Call(e.into()))?;
         }
         let instance = Instance::new(&mut store, &self.module, &[])
             .map_err(|e| self.classify(&mut store, e))?;
         let memory = instance
             .get_memory(&mut store, "memory")
             .ok_or_else(|| RuntimeError::Abi("no exported memory".into()))?;
-        let abi = |e: wasmtime::Error| RuntimeError::Abi(e.to_string());
+        let abi = |e: wasmtime::Error| RuntimeError::Abi(format!("{e:#}"));
         let alloc = instance
             .get_typed_func::<i32, i32>(&mut store, "cb_alloc")
             .map_err(abi)?;
@@ -274,7 +314,7 @@ impl EngineRuntime {
             .map_err(|e| self.classify(&mut store, e))?;
         memory
             .write(&mut store, ptr as u32 as usize, &request)
-            .map_err(|e| RuntimeError::Abi(e.to_string()))?;
+            .map_err(|e| RuntimeError::Call(e.into()))?;
         drop(request);
         let packed = func
             .call(&mut store, (ptr, len))
@@ -283,7 +323,7 @@ impl EngineRuntime {
         let mut out = vec![0u8; out_len];
         memory
             .read(&store, out_ptr, &mut out)
-            .map_err(|e| RuntimeError::Abi(e.to_string()))?;
+            .map_err(|e| RuntimeError::Call(e.into()))?;
         Ok(out)
     }
 
@@ -291,13 +331,10 @@ impl EngineRuntime {
         if store.get_fuel().is_ok_and(|f| f == 0) {
             return RuntimeError::OutOfFuel(self.limits.fuel);
         }
-        let text = format!("{e:?}");
-        if text.contains("memory")
-            && (text.contains("grow") || text.contains("limit") || text.contains("maximum"))
-        {
+        if store.data().memory_refused {
             return RuntimeError::OutOfMemory(self.limits.memory_bytes);
         }
-        RuntimeError::Trap(e.to_string())
+        RuntimeError::Trap(e.into())
     }
 
     /// Calls an entry and unwraps the envelope into `T`.
@@ -323,8 +360,7 @@ impl EngineRuntime {
 fn open_envelope<T: DeserializeOwned>(raw: &[u8]) -> Result<T, RuntimeError> {
     // Read straight into the answer's type: a district's plan is hundreds of megabytes, and
     // going through a JSON tree (and a copy of it) cost more than the engine's own writing.
-    let envelope: Envelope<T> =
-        serde_json::from_slice(raw).map_err(|e| RuntimeError::BadAnswer(e.to_string()))?;
+    let envelope: Envelope<T> = serde_json::from_slice(raw).map_err(RuntimeError::BadAnswer)?;
     if let Some(error) = envelope.error {
         return Err(RuntimeError::Engine {
             kind: error["kind"].as_str().unwrap_or("engine").to_string(),
@@ -332,9 +368,7 @@ fn open_envelope<T: DeserializeOwned>(raw: &[u8]) -> Result<T, RuntimeError> {
             detail: error,
         });
     }
-    envelope
-        .ok
-        .ok_or_else(|| RuntimeError::BadAnswer("neither ok nor error".into()))
+    envelope.ok.ok_or(RuntimeError::EmptyAnswer)
 }
 
 /// The ABI's answer: `{"abiVersion":1,"ok":…}` or `{"abiVersion":1,"error":{…}}`.

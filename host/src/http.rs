@@ -11,34 +11,56 @@ use serde_json::Value;
 use tokio::sync::{Mutex, Semaphore};
 use tokio::time::Instant;
 
+/// Any error kept as the cause of ours.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A failed request. The cause, where there is one, is the error's `source`; show a whole
+/// error to people with [`crate::error::chain`] (or anyhow's `{:#}`).
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    #[error("{service}: {method} {path} failed: {reason}")]
+    /// No usable answer: the request could not be built or sent, or its body broke off.
+    #[error("{service}: {method} {path}: {what}{}", gave_up(*.retries, None))]
     Transport {
         service: &'static str,
         method: Method,
         path: String,
-        reason: String,
+        what: &'static str,
+        retries: u32,
+        #[source]
+        source: BoxError,
     },
-    #[error("{service}: {method} {path} answered {status}: {message}")]
+    /// The server answered with an error status.
+    #[error("{service}: {method} {path} answered {status}: {answer}{}", gave_up(*.retries, Some(*.waited_secs)))]
     Status {
         service: &'static str,
         method: Method,
         path: String,
         status: StatusCode,
-        message: String,
+        answer: Box<ErrorAnswer>,
+        retries: u32,
+        waited_secs: u64,
     },
-    #[error("{service}: {method} {path}: the answer is not valid JSON ({reason})")]
+    /// A listing that cannot be trusted whole (endless, or a page token that came back).
+    #[error("{service}: {method} {path}: {problem}")]
+    BrokenListing {
+        service: &'static str,
+        method: Method,
+        path: String,
+        problem: String,
+    },
+    #[error("{service}: {method} {path}: the answer is not valid JSON")]
     BadJson {
         service: &'static str,
         method: Method,
         path: String,
-        reason: String,
+        #[source]
+        source: serde_json::Error,
     },
-    #[error("{service}: authentication failed: {reason}")]
+    #[error("{service}: authentication failed")]
     Auth {
         service: &'static str,
-        reason: String,
+        #[source]
+        problem: AuthProblem,
     },
     #[error(
         "{service}: {method} {path}: the answer is larger than {limit_mb} MiB, the limit set by {setting}; it was not read. Raise {setting} if the server is right to send that much"
@@ -52,6 +74,128 @@ pub enum HttpError {
     },
 }
 
+fn gave_up(retries: u32, waited_secs: Option<u64>) -> String {
+    match (retries, waited_secs) {
+        (0, _) => String::new(),
+        (n, Some(secs)) => format!(" (gave up after {n} retries and {secs}s of waiting)"),
+        (n, None) => format!(" (gave up after {n} retries)"),
+    }
+}
+
+/// Why credentials did not get us in. The texts name what to check; none carries a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthProblem {
+    #[error("no credentials configured")]
+    NoCredentials,
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
+    #[error("could not connect to the token endpoint")]
+    TokenEndpointUnreachable(#[source] reqwest::Error),
+    #[error("token request failed")]
+    TokenRequestFailed(#[source] reqwest::Error),
+    #[error("the token endpoint answered {status}: {answer}{hint}")]
+    TokenRefused {
+        status: StatusCode,
+        answer: Box<ErrorAnswer>,
+        hint: String,
+    },
+    #[error("the token endpoint's answer has no access_token")]
+    NoAccessToken,
+    #[error("the service-account key is not a JSON key with client_email and private_key")]
+    BadServiceAccountKey,
+    #[error("the service-account private_key is not an RSA PEM key")]
+    BadPrivateKey,
+    #[error("signing the JWT failed")]
+    Signing(#[source] jsonwebtoken::errors::Error),
+    /// The server refused a fresh token too.
+    #[error("{who}{status} on {path}: {answer}{hint}")]
+    Refused {
+        who: String,
+        status: StatusCode,
+        path: String,
+        answer: Box<ErrorAnswer>,
+        hint: &'static str,
+    },
+    #[error("{who}refused twice")]
+    RefusedTwice { who: String },
+}
+
+/// What a server said about a failure, read from its body (never the body itself): Google's
+/// `error.message`, `error.status` and error code, or OneRoster's `imsx_description`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorAnswer {
+    /// The message, cut to 300 characters.
+    pub message: String,
+    /// Google's canonical status (`FAILED_PRECONDITION`, ...).
+    pub status: Option<String>,
+    /// Google's error code (`CourseMemberLimitReached`, ...), from the error's details or the
+    /// `@Code` that starts its message.
+    pub code: Option<String>,
+}
+
+impl ErrorAnswer {
+    pub fn from_body(body: &[u8]) -> Box<ErrorAnswer> {
+        Box::new(ErrorAnswer::read(body))
+    }
+
+    fn read(body: &[u8]) -> ErrorAnswer {
+        let Ok(v) = serde_json::from_slice::<Value>(body) else {
+            return ErrorAnswer::none();
+        };
+        ErrorAnswer::parse(&v)
+    }
+
+    pub fn from_value(v: &Value) -> Box<ErrorAnswer> {
+        Box::new(ErrorAnswer::parse(v))
+    }
+
+    fn parse(v: &Value) -> ErrorAnswer {
+        let text = v
+            .pointer("/error/message")
+            .or_else(|| v.pointer("/imsx_description"))
+            .or_else(|| v.pointer("/imsx_statusInfo/imsx_description"))
+            .or_else(|| v.pointer("/error_description"))
+            .or_else(|| v.get("error"))
+            .and_then(Value::as_str)
+            .unwrap_or("no details");
+        let status = v
+            .pointer("/error/status")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let from_details = v
+            .pointer("/error/details")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find_map(|d| d.get("reason").and_then(Value::as_str));
+        let from_message = text
+            .strip_prefix('@')
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_alphanumeric()).next())
+            .filter(|code| !code.is_empty());
+        ErrorAnswer {
+            message: text.chars().take(300).collect(),
+            status,
+            code: from_details.or(from_message).map(str::to_string),
+        }
+    }
+
+    fn none() -> ErrorAnswer {
+        ErrorAnswer {
+            message: "no details".into(),
+            ..ErrorAnswer::default()
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.status {
+            Some(s) => write!(f, "{s}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
 impl HttpError {
     pub fn status(&self) -> Option<StatusCode> {
         match self {
@@ -60,8 +204,34 @@ impl HttpError {
         }
     }
 
+    /// Google's error code, when the server gave one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            HttpError::Status { answer, .. } => answer.code.as_deref(),
+            _ => None,
+        }
+    }
+
     pub fn is_connection(&self) -> bool {
         matches!(self, HttpError::Transport { .. } | HttpError::Auth { .. })
+    }
+
+    /// A failure that is not about the network: a task that panicked, a page we could not keep.
+    pub fn local(
+        service: &'static str,
+        method: Method,
+        path: impl Into<String>,
+        what: &'static str,
+        source: impl Into<BoxError>,
+    ) -> HttpError {
+        HttpError::Transport {
+            service,
+            method,
+            path: path.into(),
+            what,
+            retries: 0,
+            source: source.into(),
+        }
     }
 }
 
@@ -179,27 +349,8 @@ fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
     exp.mul_f64(jitter)
 }
 
-/// A short, body-free description of an error answer: Google's `error.status`/`message` or
-/// OneRoster's `imsx_description`, cut short.
-pub fn error_message(body: &[u8]) -> String {
-    let Ok(v) = serde_json::from_slice::<Value>(body) else {
-        return "no details".into();
-    };
-    let text = v
-        .pointer("/error/message")
-        .or_else(|| v.pointer("/imsx_description"))
-        .or_else(|| v.pointer("/imsx_statusInfo/imsx_description"))
-        .or_else(|| v.pointer("/error_description"))
-        .or_else(|| v.get("error"))
-        .and_then(Value::as_str)
-        .unwrap_or("no details");
-    let status = v.pointer("/error/status").and_then(Value::as_str);
-    let mut out: String = text.chars().take(300).collect();
-    if let Some(s) = status {
-        out = format!("{s}: {out}");
-    }
-    out
-}
+/// An answer: status, headers and the body read whole.
+pub type Answer = (StatusCode, reqwest::header::HeaderMap, Vec<u8>);
 
 /// Sends a request built fresh for every attempt (OAuth 1.0a needs a new nonce each time).
 pub async fn send<F>(
@@ -209,20 +360,41 @@ pub async fn send<F>(
     method: Method,
     path: &str,
     build: F,
-) -> Result<(StatusCode, reqwest::header::HeaderMap, Vec<u8>), HttpError>
+) -> Result<Answer, HttpError>
 where
     F: Fn() -> Result<RequestBuilder, HttpError>,
 {
-    let _permit = throttle
-        .in_flight
-        .acquire()
-        .await
-        .map_err(|e| HttpError::Transport {
+    let attempt = || {
+        let request = build();
+        async move { Ok(request?.send().await) }
+    };
+    send_via(service, throttle, policy, method, path, attempt).await
+}
+
+/// The pacing and retry loop of [`send`] over any transport: `attempt` makes one try (an
+/// outer error is one of ours and ends the loop; an inner one is the network's and is
+/// retried). Tests drive it with answers made in memory and tokio's paused clock.
+pub async fn send_via<T, Fut>(
+    service: &'static str,
+    throttle: &Throttle,
+    policy: &RetryPolicy,
+    method: Method,
+    path: &str,
+    transport: T,
+) -> Result<Answer, HttpError>
+where
+    T: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Result<Response, reqwest::Error>, HttpError>>,
+{
+    let _permit = throttle.in_flight.acquire().await.map_err(|e| {
+        HttpError::local(
             service,
-            method: method.clone(),
-            path: path.to_string(),
-            reason: e.to_string(),
-        })?;
+            method.clone(),
+            path,
+            "the request was cancelled",
+            e,
+        )
+    })?;
     let mut attempt = 0;
     // 429 answers say when to come back; a storm of them is waited out over a longer budget
     // than errors are, since waiting is exactly what the server asked for.
@@ -230,7 +402,7 @@ where
     let mut waited = Duration::ZERO;
     loop {
         throttle.wait_turn().await;
-        let result = build()?.send().await;
+        let result = transport().await?;
         let retryable_wait = match result {
             Ok(resp) => {
                 let status = resp.status();
@@ -254,12 +426,9 @@ where
                             method,
                             path: path.to_string(),
                             status,
-                            message: format!(
-                                "{} (gave up after {} retries and {}s of waiting)",
-                                error_message(&body),
-                                attempt + throttled,
-                                waited.as_secs()
-                            ),
+                            answer: ErrorAnswer::from_body(&body),
+                            retries: attempt + throttled,
+                            waited_secs: waited.as_secs(),
                         });
                     }
                     tracing::debug!(%status, path, attempt, "retrying");
@@ -283,11 +452,9 @@ where
                         service,
                         method,
                         path: path.to_string(),
-                        reason: format!(
-                            "{} (gave up after {} retries)",
-                            describe(&e),
-                            policy.max_retries
-                        ),
+                        what: describe(&e),
+                        retries: policy.max_retries,
+                        source: Box::new(e.without_url()),
                     });
                 }
                 tracing::debug!(path, attempt, error = %describe(&e), "retrying");
@@ -350,36 +517,23 @@ async fn read_capped(
                     service,
                     method: method.clone(),
                     path: path.to_string(),
-                    reason: format!("reading the answer: {}", describe(&e)),
+                    what: "reading the answer failed",
+                    retries: 0,
+                    source: Box::new(e.without_url()),
                 });
             }
         }
     }
 }
 
-fn describe(e: &reqwest::Error) -> String {
+/// In a few words, what went wrong; the error itself (without its URL) follows as the cause.
+fn describe(e: &reqwest::Error) -> &'static str {
     if e.is_timeout() {
-        "timed out".into()
+        "timed out"
     } else if e.is_connect() {
-        "could not connect".into()
+        "could not connect"
     } else {
-        // reqwest errors carry the URL, which may hold query filters but never secrets
-        // (OAuth goes in headers); strip it anyway to keep messages short.
-        e.without_url_ref().to_string()
-    }
-}
-
-trait WithoutUrl {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrl for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        let text = self.to_string();
-        match self.url() {
-            Some(u) => text.replace(u.as_str(), "<url>"),
-            None => text,
-        }
+        "the request failed"
     }
 }
 
@@ -396,23 +550,72 @@ pub fn expect_json(
             method,
             path: path.to_string(),
             status,
-            message: error_message(&body),
+            answer: ErrorAnswer::from_body(&body),
+            retries: 0,
+            waited_secs: 0,
         });
     }
     if body.is_empty() {
         return Ok(Value::Null);
     }
-    serde_json::from_slice(&body).map_err(|e| HttpError::BadJson {
+    serde_json::from_slice(&body).map_err(|source| HttpError::BadJson {
         service,
         method,
         path: path.to_string(),
-        reason: e.to_string(),
+        source,
     })
 }
 
 #[cfg(test)]
+mod virtual_time;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn google_error_codes_are_read_from_details_or_the_message_prefix() {
+        let from_message = ErrorAnswer::from_body(
+            br#"{"error":{"code":400,"message":"@CourseMemberLimitReached The course is full.","status":"FAILED_PRECONDITION"}}"#,
+        );
+        assert_eq!(
+            from_message.code.as_deref(),
+            Some("CourseMemberLimitReached")
+        );
+        assert_eq!(from_message.status.as_deref(), Some("FAILED_PRECONDITION"));
+        let from_details = ErrorAnswer::from_body(
+            br#"{"error":{"message":"Precondition check failed.","status":"FAILED_PRECONDITION","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"CourseTeacherLimitReached"}]}}"#,
+        );
+        assert_eq!(
+            from_details.code.as_deref(),
+            Some("CourseTeacherLimitReached")
+        );
+        // A message that merely mentions a code is not that code.
+        let mention = ErrorAnswer::from_body(
+            br#"{"error":{"message":"not CourseMemberLimitReached","status":"INVALID_ARGUMENT"}}"#,
+        );
+        assert_eq!(mention.code, None);
+        let oneroster = ErrorAnswer::from_body(br#"{"imsx_description":"unknown class"}"#);
+        assert_eq!(oneroster.to_string(), "unknown class");
+        assert_eq!(ErrorAnswer::from_body(b"<html>").message, "no details");
+    }
+
+    #[test]
+    fn a_transport_error_keeps_its_cause_and_says_it_once() {
+        let e = HttpError::local(
+            "Classroom",
+            Method::GET,
+            "/v1/courses",
+            "not a valid URL",
+            std::io::Error::other("bad port"),
+        );
+        assert_eq!(e.to_string(), "Classroom: GET /v1/courses: not a valid URL");
+        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(
+            crate::error::chain(&e),
+            "Classroom: GET /v1/courses: not a valid URL: bad port"
+        );
+    }
 
     #[test]
     fn retry_after_is_capped_and_never_overflows() {

@@ -7,6 +7,7 @@ pub mod console;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod engine_runtime;
+pub mod error;
 pub mod http;
 pub mod oneroster;
 pub mod progress;

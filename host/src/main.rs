@@ -10,7 +10,7 @@ use classbridge::config::HostConfig;
 use classbridge::engine_runtime::EngineRuntime;
 use classbridge::progress::Progress;
 use classbridge::report;
-use classbridge::runner::{Host, RunError, RunReport};
+use classbridge::runner::{Host, RunError, RunErrorKind, RunReport};
 use classbridge::store::RunStatus;
 
 /// Exit codes, documented in the README.
@@ -136,11 +136,11 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let code = match e.downcast_ref::<RunError>() {
-                Some(RunError::Config(_)) => exit::CONFIG,
-                Some(RunError::Connection(_)) => exit::CONNECTION,
-                Some(RunError::Failed(_) | RunError::Engine(_)) => exit::FAILED,
-                Some(RunError::Busy(_)) => exit::BUSY,
+            let code = match e.downcast_ref::<RunError>().map(RunError::kind) {
+                Some(RunErrorKind::Config) => exit::CONFIG,
+                Some(RunErrorKind::Connection) => exit::CONNECTION,
+                Some(RunErrorKind::Failed | RunErrorKind::BadRequest) => exit::FAILED,
+                Some(RunErrorKind::Busy) => exit::BUSY,
                 _ if e
                     .downcast_ref::<classbridge::config::ConfigError>()
                     .is_some() =>

@@ -13,8 +13,12 @@ pub enum LockError {
         "another classbridge run is using {state} ({holder}); it was left alone. Try again when it has finished (a sync, approve or the console's schedule)"
     )]
     Busy { state: String, holder: String },
-    #[error("the run lock {path} could not be opened: {reason}")]
-    Io { path: String, reason: String },
+    #[error("the run lock {path} could not be opened")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Held for the length of a run; dropping it releases the lock.
@@ -35,9 +39,9 @@ impl RunLock {
     /// Takes the lock or says who holds it; never waits.
     pub fn acquire(state: &Path, what: &str) -> Result<RunLock, LockError> {
         let path = lock_path(state);
-        let io = |e: std::io::Error| LockError::Io {
+        let io = |source: std::io::Error| LockError::Io {
             path: path.display().to_string(),
-            reason: e.to_string(),
+            source,
         };
         let mut options = std::fs::OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false);

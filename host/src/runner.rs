@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
 use crate::classroom::ClassroomClient;
-use crate::config::{HostConfig, SourceKind};
+use crate::config::{ConfigError, HostConfig, SourceKind};
 use crate::engine_runtime::{EngineRuntime, RuntimeError};
 use crate::http::HttpError;
 use crate::oneroster::{self, FetchError, OneRosterClient, csv_bundle};
@@ -20,38 +20,135 @@ use crate::progress::Progress;
 use crate::store::{Decision, LeftOutOp, RunStatus, Store, StoreError};
 use crate::vendor;
 
-/// Why a run stopped; each maps to its own exit code.
+/// Why a run stopped. Each error keeps its cause as `source`; [`RunError::kind`] says which
+/// exit code and HTTP status it maps to, so nothing decides by reading error text.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    #[error(transparent)]
+    HostConfig(#[from] ConfigError),
+    /// The engine refused the rules; the text lists every problem.
     #[error("{0}")]
-    Config(String),
-    #[error("{0}")]
-    Connection(String),
-    #[error("{0}")]
+    Rules(String),
+    #[error("state folder {path}")]
+    StateFolder {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the HTTP client could not be built")]
+    HttpClient(#[source] reqwest::Error),
+    #[error("no source {0:?} in the config")]
+    UnknownSource(String),
+    #[error("source {0}: no path")]
+    NoPath(String),
+    #[error("source {0} is a CSV bundle: grades cannot be written back to it")]
+    NotWritable(String),
+    #[error("serve.token")]
+    ConsoleToken(#[source] crate::secrets::SecretError),
+    #[error("cannot listen on {addr}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the console server stopped")]
+    Server(#[source] std::io::Error),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error(transparent)]
     Engine(#[from] RuntimeError),
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{0}")]
-    Failed(String),
     /// Another process is running against the same state database.
     #[error(transparent)]
     Busy(#[from] crate::run_lock::LockError),
+    #[error(
+        "run {run} is {status}, not pending approval; only the newest pending run can be approved"
+    )]
+    NotPending { run: i64, status: &'static str },
+    #[error("run {run} has no {what}")]
+    Missing { run: i64, what: &'static str },
+    #[error(
+        "run {run} was planned by another engine version: run `classbridge sync` again for a fresh plan"
+    )]
+    PlannedByOtherEngine {
+        run: i64,
+        #[source]
+        source: StoreError,
+    },
+    #[error(
+        "run {run} was planned on an older state (revision {planned} vs {current}): run `classbridge sync` again for a fresh plan"
+    )]
+    StalePlan {
+        run: i64,
+        planned: u64,
+        current: u64,
+    },
+    #[error("the stored input of run {run} cannot be read")]
+    StoredInput {
+        run: i64,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("the engine's request could not be encoded")]
+    Encode(#[source] serde_json::Error),
+    #[error("{what} stopped unexpectedly")]
+    Task {
+        what: &'static str,
+        #[source]
+        source: tokio::task::JoinError,
+    },
 }
 
-impl From<FetchError> for RunError {
-    fn from(e: FetchError) -> Self {
-        match e {
-            FetchError::Config(c) => RunError::Config(c.to_string()),
-            FetchError::Setup { .. } => RunError::Config(e.to_string()),
-            FetchError::Http(h) => h.into(),
-            FetchError::Incomplete { .. } => RunError::Connection(e.to_string()),
+/// What kind of failure a [`RunError`] is, for exit codes and HTTP statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunErrorKind {
+    /// The config or the command is wrong: fix it and run again.
+    Config,
+    /// A service could not be reached or read completely.
+    Connection,
+    /// The run itself failed.
+    Failed,
+    /// Another process holds the state database.
+    Busy,
+    /// No such run.
+    NotFound,
+    /// The request named something the plan does not have.
+    BadRequest,
+    /// The state database failed.
+    State,
+}
+
+impl RunError {
+    pub fn kind(&self) -> RunErrorKind {
+        use RunErrorKind as K;
+        match self {
+            RunError::HostConfig(_)
+            | RunError::Rules(_)
+            | RunError::StateFolder { .. }
+            | RunError::HttpClient(_)
+            | RunError::UnknownSource(_)
+            | RunError::NoPath(_)
+            | RunError::ConsoleToken(_)
+            | RunError::Listen { .. } => K::Config,
+            RunError::Fetch(FetchError::Config(_) | FetchError::Setup { .. }) => K::Config,
+            RunError::Fetch(FetchError::Http(_) | FetchError::Incomplete { .. })
+            | RunError::Http(_) => K::Connection,
+            RunError::Busy(_) => K::Busy,
+            RunError::Store(StoreError::NoSuchRun(_)) => K::NotFound,
+            RunError::Store(_) => K::State,
+            RunError::Engine(RuntimeError::Engine { kind, .. }) if kind == "unknownOperation" => {
+                K::BadRequest
+            }
+            _ => K::Failed,
         }
     }
-}
 
-impl From<HttpError> for RunError {
-    fn from(e: HttpError) -> Self {
-        RunError::Connection(e.to_string())
+    /// The whole error with its causes, for people.
+    pub fn describe(&self) -> String {
+        crate::error::chain(self)
     }
 }
 
@@ -98,10 +195,12 @@ pub fn prepare_state_folder(config: &HostConfig) -> Result<std::path::PathBuf, R
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| RunError::Config(format!("state folder {}: {e}", dir.display())))?;
-    private_folder(&dir)
-        .map_err(|e| RunError::Config(format!("state folder {}: {e}", dir.display())))?;
+    let folder_error = |source| RunError::StateFolder {
+        path: dir.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&dir).map_err(folder_error)?;
+    private_folder(&dir).map_err(folder_error)?;
     Ok(dir)
 }
 
@@ -132,19 +231,16 @@ impl Host {
         runtime: Arc<EngineRuntime>,
         progress: Progress,
     ) -> Result<Host, RunError> {
-        let rules = config
-            .sync_config()
-            .map_err(|e| RunError::Config(e.to_string()))?;
+        let rules = config.sync_config()?;
         // The engine is the judge of its rules.
         runtime
             .call::<Value>(
                 "cb_validate_config",
-                &serde_json::to_vec(&json!({ "config": rules }))
-                    .map_err(|e| RunError::Config(e.to_string()))?,
+                &serde_json::to_vec(&json!({ "config": rules })).map_err(RunError::Encode)?,
             )
             .map_err(|e| match e {
                 RuntimeError::Engine { detail, .. } => {
-                    RunError::Config(describe_config_errors(&detail))
+                    RunError::Rules(describe_config_errors(&detail))
                 }
                 other => RunError::Engine(other),
             })?;
@@ -156,7 +252,7 @@ impl Host {
             ))
             .user_agent(concat!("classbridge/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| RunError::Config(format!("HTTP client: {e}")))?;
+            .map_err(RunError::HttpClient)?;
         Ok(Host {
             config,
             rules,
@@ -190,11 +286,9 @@ impl Host {
             .sources
             .iter()
             .find(|s| s.id == id)
-            .ok_or_else(|| RunError::Config(format!("no source {id:?} in the config")))?;
+            .ok_or_else(|| RunError::UnknownSource(id.to_string()))?;
         if settings.kind != SourceKind::Rest {
-            return Err(RunError::Failed(format!(
-                "source {id} is a CSV bundle: grades cannot be written back to it"
-            )));
+            return Err(RunError::NotWritable(id.to_string()));
         }
         let c = Arc::new(OneRosterClient::new(settings, self.http.clone())?);
         self.sis.insert(id.to_string(), Arc::clone(&c));
@@ -212,7 +306,7 @@ impl Host {
                     .ok_or_else(|| "no path".to_string())
                     .and_then(|p| {
                         csv_bundle::read_bundle(&s.id, p, s.bundle_limits())
-                            .map_err(|e| e.to_string())
+                            .map_err(|e| crate::error::chain(&e))
                     })
                     .map(|files| format!("CSV bundle with {} files", files.len())),
                 SourceKind::Rest => match self.sis(&s.id) {
@@ -232,8 +326,8 @@ impl Host {
                                 }
                             )
                         })
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
+                        .map_err(|e| crate::error::chain(&e)),
+                    Err(e) => Err(e.describe()),
                 },
             };
             let reachable = result.is_ok();
@@ -262,8 +356,8 @@ impl Host {
                 .check()
                 .await
                 .map(|_| "reached, courses readable".to_string())
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
+                .map_err(|e| crate::error::chain(&e)),
+            Err(e) => Err(e.describe()),
         };
         out.push(("classroom".into(), classroom));
         out
@@ -284,7 +378,7 @@ impl Host {
                     let path = s
                         .path
                         .clone()
-                        .ok_or_else(|| RunError::Config(format!("source {}: no path", s.id)))?;
+                        .ok_or_else(|| RunError::NoPath(s.id.clone()))?;
                     let bar = self
                         .progress
                         .spinner(format!("Reading CSV bundle {}", s.id));
@@ -359,12 +453,12 @@ impl Host {
             return Ok(plan);
         }
         drop(plan);
-        let text = self
-            .store
-            .run_input_text(run)?
-            .ok_or_else(|| RunError::Failed(format!("run {run} has no stored input")))?;
+        let text = self.store.run_input_text(run)?.ok_or(RunError::Missing {
+            run,
+            what: "stored input",
+        })?;
         let mut input: SyncInput =
-            serde_json::from_str(&text).map_err(|e| RunError::Failed(e.to_string()))?;
+            serde_json::from_str(&text).map_err(|source| RunError::StoredInput { run, source })?;
         drop(text);
         tracing::info!(
             records = unchecked.len(),
@@ -413,7 +507,10 @@ impl Host {
                 if asked.len() >= 4
                     && let Some(joined) = asked.join_next().await
                 {
-                    checks.push(joined.map_err(|e| RunError::Failed(e.to_string()))?);
+                    checks.push(joined.map_err(|source| RunError::Task {
+                        what: "a removal check",
+                        source,
+                    })?);
                     bar.inc(1);
                 }
                 asked.spawn(async move {
@@ -429,7 +526,10 @@ impl Host {
                 });
             }
             while let Some(joined) = asked.join_next().await {
-                let check = joined.map_err(|e| RunError::Failed(e.to_string()))?;
+                let check = joined.map_err(|source| RunError::Task {
+                    what: "a removal check",
+                    source,
+                })?;
                 checks.push(check);
                 bar.inc(1);
             }
@@ -440,7 +540,7 @@ impl Host {
             }
         }
         bar.finish_and_clear();
-        let input_json = serde_json::to_vec(&input).map_err(|e| RunError::Failed(e.to_string()))?;
+        let input_json = serde_json::to_vec(&input).map_err(RunError::Encode)?;
         drop(input);
         self.store.save_input(run, &input_json)?;
         self.engine_plan(input_json)
@@ -457,7 +557,7 @@ impl Host {
                 Err(e @ StoreError::UnreadablePlan { .. }) => {
                     // Its outcomes cannot be replayed; every operation is idempotent, so the
                     // next run adopts whatever this one managed to do.
-                    tracing::warn!(run, error = %e, "interrupted run left for the next plan");
+                    tracing::warn!(run, error = %crate::error::chain(&e), "interrupted run left for the next plan");
                     self.store.set_status(
                         run,
                         RunStatus::Interrupted,
@@ -509,11 +609,11 @@ impl Host {
                     )?;
                 }
                 Err(e) => {
-                    tracing::warn!(run, error = %e, "could not commit an interrupted run");
+                    tracing::warn!(run, error = %e.describe(), "could not commit an interrupted run");
                     self.store.set_status(
                         run,
                         RunStatus::Interrupted,
-                        Some(&format!("interrupted; not committed: {e}")),
+                        Some(&format!("interrupted; not committed: {}", e.describe())),
                     )?;
                 }
             }
@@ -530,7 +630,7 @@ impl Host {
     ) -> Result<SyncState, RunError> {
         let request =
             serde_json::to_vec(&json!({ "state": state, "plan": plan, "outcomes": outcomes }))
-                .map_err(|e| RunError::Failed(e.to_string()))?;
+                .map_err(RunError::Encode)?;
         Ok(self.runtime.call::<SyncState>("cb_commit", &request)?)
     }
 
@@ -574,11 +674,11 @@ impl Host {
             Ok(v) => v,
             Err(e) => {
                 self.store
-                    .set_status(run, RunStatus::Failed, Some(&e.to_string()))?;
+                    .set_status(run, RunStatus::Failed, Some(&e.describe()))?;
                 return Err(e);
             }
         };
-        let input_json = serde_json::to_vec(&input).map_err(|e| RunError::Failed(e.to_string()))?;
+        let input_json = serde_json::to_vec(&input).map_err(RunError::Encode)?;
         // The engine gets the only copy: a district's input is hundreds of megabytes, and the
         // host has no use for it once it is stored.
         drop(input);
@@ -591,7 +691,7 @@ impl Host {
             Ok(p) => p,
             Err(e) => {
                 self.store
-                    .set_status(run, RunStatus::Failed, Some(&e.to_string()))?;
+                    .set_status(run, RunStatus::Failed, Some(&e.describe()))?;
                 return Err(e);
             }
         };
@@ -663,25 +763,23 @@ impl Host {
         self.reconcile_interrupted()?;
         let row = self.store.run(run)?;
         if row.status != RunStatus::Pending {
-            return Err(RunError::Failed(format!(
-                "run {run} is {}, not pending approval; only the newest pending run can be approved",
-                row.status.as_str()
-            )));
+            return Err(RunError::NotPending {
+                run,
+                status: row.status.as_str(),
+            });
         }
         let plan = match self.store.run_plan(run) {
-            Err(e @ StoreError::UnreadablePlan { .. }) => {
+            Err(source @ StoreError::UnreadablePlan { .. }) => {
                 self.store.set_status(
                     run,
                     RunStatus::Superseded,
                     Some("planned by another engine version"),
                 )?;
-                return Err(RunError::Failed(format!(
-                    "{e}: run `classbridge sync` again for a fresh plan"
-                )));
+                return Err(RunError::PlannedByOtherEngine { run, source });
             }
             other => other?,
         }
-        .ok_or_else(|| RunError::Failed(format!("run {run} has no plan")))?;
+        .ok_or(RunError::Missing { run, what: "plan" })?;
         let state = self.store.state()?;
         if state.revision != plan.state_delta.base_revision {
             self.store.set_status(
@@ -689,15 +787,16 @@ impl Host {
                 RunStatus::Superseded,
                 Some("the state moved on since this plan was made"),
             )?;
-            return Err(RunError::Failed(format!(
-                "run {run} was planned on an older state (revision {} vs {}): run `classbridge sync` again for a fresh plan",
-                plan.state_delta.base_revision, state.revision
-            )));
+            return Err(RunError::StalePlan {
+                run,
+                planned: plan.state_delta.base_revision,
+                current: state.revision,
+            });
         }
         let request = serde_json::to_vec(
             &json!({ "plan": plan, "decisions": Decisions { reject: reject.clone() } }),
         )
-        .map_err(|e| RunError::Failed(e.to_string()))?;
+        .map_err(RunError::Encode)?;
         let approved: SyncPlan = self.runtime.call("cb_approve", &request)?;
         let decision = decision_of(&plan, &approved, reject, by);
         let cursors = self.cursors_of(&plan);
@@ -764,7 +863,7 @@ impl Host {
                         let o = OpOutcome {
                             op_id: op.op_id.clone(),
                             result: OutcomeResult::Failed {
-                                error: e.to_string(),
+                                error: e.describe(),
                             },
                         };
                         self.store.journal_outcome(run, &o)?;
@@ -783,8 +882,10 @@ impl Host {
                 });
             }
             while let Some(joined) = tasks.join_next().await {
-                let outcome =
-                    joined.map_err(|e| RunError::Failed(format!("an apply task failed: {e}")))?;
+                let outcome = joined.map_err(|source| RunError::Task {
+                    what: "an apply task",
+                    source,
+                })?;
                 self.store.journal_outcome(run, &outcome)?;
                 outcomes.insert(outcome.op_id.clone(), outcome);
                 bar.inc(1);
@@ -869,7 +970,7 @@ async fn execute(target: &Target, action: &Action) -> OutcomeResult {
             .create_course(alias, course)
             .await
             .map(|id| done(Some(id)))
-            .unwrap_or_else(|e| failed(e.0)),
+            .unwrap_or_else(|e| failed(crate::error::chain(&e))),
         (
             Target::Classroom(c),
             Action::ClassroomPatchCourse {
@@ -881,32 +982,32 @@ async fn execute(target: &Target, action: &Action) -> OutcomeResult {
             .patch_course(alias, update_mask, course)
             .await
             .map(|_| done(None))
-            .unwrap_or_else(|e| failed(e.0)),
+            .unwrap_or_else(|e| failed(crate::error::chain(&e))),
         (Target::Classroom(c), Action::ClassroomAddTeacher { alias, user_id }) => c
             .add_member(alias, "teachers", user_id)
             .await
             .map(|_| done(None))
-            .unwrap_or_else(|e| failed(e.0)),
+            .unwrap_or_else(|e| failed(crate::error::chain(&e))),
         (Target::Classroom(c), Action::ClassroomAddStudent { alias, user_id }) => c
             .add_member(alias, "students", user_id)
             .await
             .map(|_| done(None))
-            .unwrap_or_else(|e| failed(e.0)),
+            .unwrap_or_else(|e| failed(crate::error::chain(&e))),
         (Target::Classroom(c), Action::ClassroomRemoveTeacher { alias, user_id }) => c
             .remove_member(alias, "teachers", user_id)
             .await
             .map(|_| done(None))
-            .unwrap_or_else(|e| failed(e.0)),
+            .unwrap_or_else(|e| failed(crate::error::chain(&e))),
         (Target::Classroom(c), Action::ClassroomRemoveStudent { alias, user_id }) => c
             .remove_member(alias, "students", user_id)
             .await
             .map(|_| done(None))
-            .unwrap_or_else(|e| failed(e.0)),
+            .unwrap_or_else(|e| failed(crate::error::chain(&e))),
         (Target::Classroom(c), Action::ClassroomCreateTopic { alias, name }) => c
             .create_topic(alias, name)
             .await
             .map(|id| done(Some(id)))
-            .unwrap_or_else(|e| failed(e.0)),
+            .unwrap_or_else(|e| failed(crate::error::chain(&e))),
         (
             Target::Classroom(c),
             Action::ClassroomPatchTopic {
@@ -918,7 +1019,7 @@ async fn execute(target: &Target, action: &Action) -> OutcomeResult {
             .patch_topic(alias, topic_id, name)
             .await
             .map(|_| done(None))
-            .unwrap_or_else(|e| failed(e.0)),
+            .unwrap_or_else(|e| failed(crate::error::chain(&e))),
         (
             Target::Sis(s),
             Action::OneRosterPut {
@@ -931,7 +1032,7 @@ async fn execute(target: &Target, action: &Action) -> OutcomeResult {
             .put(collection, sourced_id, body)
             .await
             .map(|_| done(None))
-            .unwrap_or_else(|e| failed(e.to_string())),
+            .unwrap_or_else(|e| failed(crate::error::chain(&e))),
         (
             Target::Sis(s),
             Action::OneRosterDelete {
@@ -943,7 +1044,7 @@ async fn execute(target: &Target, action: &Action) -> OutcomeResult {
             .delete(collection, sourced_id)
             .await
             .map(|_| done(None))
-            .unwrap_or_else(|e| failed(e.to_string())),
+            .unwrap_or_else(|e| failed(crate::error::chain(&e))),
         _ => failed("the operation's target does not match its action".into()),
     }
 }

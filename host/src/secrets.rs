@@ -18,8 +18,12 @@ pub enum SecretRef {
 pub enum SecretError {
     #[error("secret environment variable {0} is not set")]
     EnvMissing(String),
-    #[error("secret file {path} could not be read: {reason}")]
-    File { path: String, reason: String },
+    #[error("secret file {path} could not be read")]
+    File {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("secret {0} is empty")]
     Empty(String),
 }
@@ -47,9 +51,9 @@ impl SecretRef {
                 std::env::var(name).map_err(|_| SecretError::EnvMissing(name.clone()))?
             }
             SecretRef::File(path) => std::fs::read_to_string(path)
-                .map_err(|e| SecretError::File {
+                .map_err(|source| SecretError::File {
                     path: path.clone(),
-                    reason: e.kind().to_string(),
+                    source,
                 })?
                 .trim_end_matches(['\n', '\r'])
                 .to_string(),

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use crate::runner::{Host, RunError};
+use crate::runner::{Host, RunError, RunErrorKind};
 use crate::secrets::Secret;
 
 #[derive(Clone)]
@@ -67,18 +67,14 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 fn run_error(e: RunError) -> Response {
-    let status = match e {
-        RunError::Config(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        RunError::Connection(_) => StatusCode::BAD_GATEWAY,
-        RunError::Store(crate::store::StoreError::NoSuchRun(_)) => StatusCode::NOT_FOUND,
-        RunError::Engine(crate::engine_runtime::RuntimeError::Engine { ref kind, .. })
-            if kind == "unknownOperation" =>
-        {
-            StatusCode::BAD_REQUEST
-        }
-        _ => StatusCode::CONFLICT,
+    let status = match e.kind() {
+        RunErrorKind::Config => StatusCode::UNPROCESSABLE_ENTITY,
+        RunErrorKind::Connection => StatusCode::BAD_GATEWAY,
+        RunErrorKind::NotFound => StatusCode::NOT_FOUND,
+        RunErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+        RunErrorKind::Failed | RunErrorKind::Busy | RunErrorKind::State => StatusCode::CONFLICT,
     };
-    error(status, e.to_string())
+    error(status, e.describe())
 }
 
 macro_rules! require_session {
@@ -264,13 +260,11 @@ pub fn router(state: AppState) -> Router {
 pub async fn serve(host: Host, listen: Option<String>) -> Result<(), RunError> {
     let addr = listen.unwrap_or_else(|| host.config.serve.listen.clone());
     let token = match &host.config.serve.token {
-        Some(r) => r
-            .resolve()
-            .map_err(|e| RunError::Config(format!("serve.token: {e}")))?,
+        Some(r) => r.resolve().map_err(RunError::ConsoleToken)?,
         None => Secret::new(random_token()),
     };
     let schedule = match &host.config.schedule {
-        Some(s) => Some(s.interval().map_err(|e| RunError::Config(e.to_string()))?),
+        Some(s) => Some(s.interval()?),
         None => None,
     };
     let state = AppState {
@@ -280,10 +274,14 @@ pub async fn serve(host: Host, listen: Option<String>) -> Result<(), RunError> {
     };
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
-        .map_err(|e| RunError::Config(format!("cannot listen on {addr}: {e}")))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| RunError::Config(e.to_string()))?;
+        .map_err(|source| RunError::Listen {
+            addr: addr.clone(),
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| RunError::Listen {
+        addr: addr.clone(),
+        source,
+    })?;
     // The URL is how the admin gets in; it is printed once, to the terminal that started us.
     println!(
         "classbridge console: http://{local}/#token={}",
@@ -307,7 +305,7 @@ pub async fn serve(host: Host, listen: Option<String>) -> Result<(), RunError> {
                     Ok(Ok(r)) => {
                         tracing::info!(run = r.run, status = r.status.as_str(), "scheduled sync")
                     }
-                    Ok(Err(e)) => tracing::warn!(error = %e, "scheduled sync failed"),
+                    Ok(Err(e)) => tracing::warn!(error = %e.describe(), "scheduled sync failed"),
                     Err(e) => {
                         tracing::error!(error = %e, "scheduled sync crashed; the schedule goes on")
                     }
@@ -320,7 +318,7 @@ pub async fn serve(host: Host, listen: Option<String>) -> Result<(), RunError> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
-        .map_err(|e| RunError::Failed(format!("server: {e}")))
+        .map_err(RunError::Server)
 }
 
 #[cfg(test)]

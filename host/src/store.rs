@@ -10,15 +10,23 @@ use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("state database: {0}")]
+    #[error("state database")]
     Sql(#[from] rusqlite::Error),
-    #[error("state database holds unreadable {what}: {reason}")]
-    Corrupt { what: String, reason: String },
+    #[error("state database: {what}")]
+    Corrupt {
+        what: String,
+        #[source]
+        source: crate::http::BoxError,
+    },
     #[error("run {0} does not exist")]
     NoSuchRun(i64),
     /// A stored plan this engine cannot read, typically one made by an older version.
-    #[error("run {run}'s plan cannot be read by this engine version ({reason})")]
-    UnreadablePlan { run: i64, reason: String },
+    #[error("run {run}'s plan cannot be read by this engine version")]
+    UnreadablePlan {
+        run: i64,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 const MIGRATIONS: &[&str] = &[
@@ -170,10 +178,11 @@ fn private_file(_path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+/// `what` names the record ("unreadable plan", ...); the error that broke it is the cause.
+fn corrupt(what: &str, e: impl Into<crate::http::BoxError>) -> StoreError {
     StoreError::Corrupt {
         what: what.to_string(),
-        reason: e.to_string(),
+        source: e.into(),
     }
 }
 
@@ -186,7 +195,7 @@ impl Store {
     /// The file is created 0600 before SQLite touches it, and SQLite gives its `-wal` and
     /// `-shm` files the database file's mode; an existing database is made 0600 as well.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        private_file(path).map_err(|e| corrupt("state database permissions", e))?;
+        private_file(path).map_err(|e| corrupt("its file permissions could not be set", e))?;
         let conn = Connection::open(path)?;
         let store = Self::init(conn)?;
         for suffix in ["-wal", "-shm"] {
@@ -197,7 +206,8 @@ impl Store {
                     .unwrap_or("classbridge.db")
             ));
             if side.exists() {
-                private_file(&side).map_err(|e| corrupt("state database permissions", e))?;
+                private_file(&side)
+                    .map_err(|e| corrupt("its file permissions could not be set", e))?;
             }
         }
         Ok(store)
@@ -230,13 +240,14 @@ impl Store {
             })
             .optional()?;
         match text {
-            Some(t) => serde_json::from_str(&t).map_err(|e| corrupt("engine state", e)),
+            Some(t) => serde_json::from_str(&t).map_err(|e| corrupt("unreadable engine state", e)),
             None => Ok(SyncState::default()),
         }
     }
 
     fn put_state(tx: &rusqlite::Transaction<'_>, state: &SyncState) -> Result<(), StoreError> {
-        let text = serde_json::to_string(state).map_err(|e| corrupt("engine state", e))?;
+        let text =
+            serde_json::to_string(state).map_err(|e| corrupt("unreadable engine state", e))?;
         tx.execute(
             "INSERT INTO engine_state (id, revision, state, updated_at) VALUES (1, ?1, ?2, ?3)
              ON CONFLICT(id) DO UPDATE SET revision = ?1, state = ?2, updated_at = ?3",
@@ -257,7 +268,7 @@ impl Store {
     /// so the console can plan from the same bytes. Stored before planning, so the host need
     /// not hold its copy while the engine runs.
     pub fn save_input(&mut self, run: i64, input_json: &[u8]) -> Result<(), StoreError> {
-        let text = std::str::from_utf8(input_json).map_err(|e| corrupt("input", e))?;
+        let text = std::str::from_utf8(input_json).map_err(|e| corrupt("unreadable input", e))?;
         self.conn.execute(
             "UPDATE runs SET input = ?1 WHERE id = ?2",
             params![text, run],
@@ -289,8 +300,8 @@ impl Store {
                 message,
                 plan.id,
                 plan.state_delta.base_revision as i64,
-                serde_json::to_string(plan).map_err(|e| corrupt("plan", e))?,
-                serde_json::to_string(&plan.summary).map_err(|e| corrupt("summary", e))?,
+                serde_json::to_string(plan).map_err(|e| corrupt("unreadable plan", e))?,
+                serde_json::to_string(&plan.summary).map_err(|e| corrupt("unreadable summary", e))?,
                 now(),
                 run
             ],
@@ -328,7 +339,7 @@ impl Store {
         tx.execute(
             "UPDATE runs SET status = 'applying', plan = ?1, finished_at = NULL WHERE id = ?2",
             params![
-                serde_json::to_string(plan).map_err(|e| corrupt("plan", e))?,
+                serde_json::to_string(plan).map_err(|e| corrupt("unreadable plan", e))?,
                 run
             ],
         )?;
@@ -338,9 +349,9 @@ impl Store {
                 params![
                     run,
                     d.decided_at,
-                    serde_json::to_string(&d.rejected).map_err(|e| corrupt("decision", e))?,
+                    serde_json::to_string(&d.rejected).map_err(|e| corrupt("unreadable decision", e))?,
                     d.decided_by,
-                    serde_json::to_string(&d.left_out).map_err(|e| corrupt("decision", e))?,
+                    serde_json::to_string(&d.left_out).map_err(|e| corrupt("unreadable decision", e))?,
                 ],
             )?;
         }
@@ -369,7 +380,7 @@ impl Store {
         self.conn.execute(
             "UPDATE journal SET outcome = ?1, finished_at = ?2 WHERE run_id = ?3 AND op_id = ?4",
             params![
-                serde_json::to_string(outcome).map_err(|e| corrupt("outcome", e))?,
+                serde_json::to_string(outcome).map_err(|e| corrupt("unreadable outcome", e))?,
                 now(),
                 run,
                 outcome.op_id
@@ -396,11 +407,12 @@ impl Store {
             out.push(JournalRow {
                 op_id,
                 key,
-                intent: serde_json::from_str(&intent).map_err(|e| corrupt("journal intent", e))?,
+                intent: serde_json::from_str(&intent)
+                    .map_err(|e| corrupt("unreadable journal intent", e))?,
                 outcome: outcome
                     .map(|o| serde_json::from_str(&o))
                     .transpose()
-                    .map_err(|e| corrupt("journal outcome", e))?,
+                    .map_err(|e| corrupt("unreadable journal outcome", e))?,
             });
         }
         Ok(out)
@@ -493,10 +505,8 @@ impl Store {
             return Err(StoreError::NoSuchRun(id));
         };
         text.map(|t| {
-            serde_json::from_str(&t).map_err(|e| StoreError::UnreadablePlan {
-                run: id,
-                reason: e.to_string(),
-            })
+            serde_json::from_str(&t)
+                .map_err(|source| StoreError::UnreadablePlan { run: id, source })
         })
         .transpose()
     }
@@ -514,7 +524,7 @@ impl Store {
 
     pub fn run_input(&self, id: i64) -> Result<Option<Value>, StoreError> {
         self.run_input_text(id)?
-            .map(|t| serde_json::from_str(&t).map_err(|e| corrupt("input", e)))
+            .map(|t| serde_json::from_str(&t).map_err(|e| corrupt("unreadable input", e)))
             .transpose()
     }
 
@@ -590,8 +600,10 @@ impl Store {
             Ok(Decision {
                 decided_at,
                 decided_by,
-                rejected: serde_json::from_str(&rejected).map_err(|e| corrupt("decision", e))?,
-                left_out: serde_json::from_str(&left_out).map_err(|e| corrupt("decision", e))?,
+                rejected: serde_json::from_str(&rejected)
+                    .map_err(|e| corrupt("unreadable decision", e))?,
+                left_out: serde_json::from_str(&left_out)
+                    .map_err(|e| corrupt("unreadable decision", e))?,
             })
         })
         .transpose()

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::http::{HttpError, error_message};
+use crate::http::{AuthProblem, ErrorAnswer, HttpError};
 use crate::secrets::Secret;
 
 #[derive(Deserialize)]
@@ -30,10 +30,10 @@ impl TokenCache {
         }
     }
 
-    pub fn error(&self, reason: impl Into<String>) -> HttpError {
+    pub fn error(&self, problem: AuthProblem) -> HttpError {
         HttpError::Auth {
             service: self.service,
-            reason: reason.into(),
+            problem,
         }
     }
 
@@ -57,22 +57,25 @@ impl TokenCache {
             return Ok(token.clone());
         }
         let resp = request(http)?.send().await.map_err(|e| {
+            let e = e.without_url();
             self.error(if e.is_connect() {
-                "could not connect to the token endpoint"
+                AuthProblem::TokenEndpointUnreachable(e)
             } else {
-                "token request failed"
+                AuthProblem::TokenRequestFailed(e)
             })
         })?;
         let status = resp.status();
         let body = crate::http::error_body(resp).await;
         if !status.is_success() {
-            return Err(self.error(format!(
-                "the token endpoint answered {status}: {}{hint}",
-                error_message(&body)
-            )));
+            return Err(self.error(AuthProblem::TokenRefused {
+                status,
+                answer: ErrorAnswer::from_body(&body),
+                hint: hint.to_string(),
+            }));
         }
-        let answer: TokenAnswer = serde_json::from_slice(&body)
-            .map_err(|_| self.error("the token endpoint's answer has no access_token"))?;
+        // Which part of the answer is wrong is not said: it may be the token itself.
+        let answer: TokenAnswer =
+            serde_json::from_slice(&body).map_err(|_| self.error(AuthProblem::NoAccessToken))?;
         let token = Secret::new(answer.access_token);
         *cached = Some((
             token.clone(),

@@ -174,10 +174,8 @@ fn the_memory_cap_holds() {
         .call_raw("cb_plan", &serde_json::to_vec(&big).unwrap())
         .map(|_| ())
         .unwrap_err();
-    assert!(
-        matches!(err, RuntimeError::OutOfMemory(_) | RuntimeError::Trap(_)),
-        "{err:?}"
-    );
+    // Told apart structurally (the limiter saw the refusal), not by the trap's text.
+    assert!(matches!(err, RuntimeError::OutOfMemory(_)), "{err:?}");
     // The runtime is still usable afterwards with a sane cap.
     assert!(runtime().call_raw("cb_plan", DAY1.as_bytes()).is_ok());
 }

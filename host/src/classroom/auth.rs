@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::http::HttpError;
+use crate::http::{AuthProblem, HttpError};
 use crate::secrets::Secret;
 use crate::token_cache::TokenCache;
 use reqwest::Client;
@@ -46,10 +46,10 @@ pub enum ClassroomAuth {
     },
 }
 
-fn auth_error(reason: impl Into<String>) -> HttpError {
+fn auth_error(problem: AuthProblem) -> HttpError {
     HttpError::Auth {
         service: SERVICE,
-        reason: reason.into(),
+        problem,
     }
 }
 
@@ -59,11 +59,9 @@ impl ClassroomAuth {
         subject: String,
         token_url: String,
     ) -> Result<ClassroomAuth, HttpError> {
-        let key: ServiceAccountKey = serde_json::from_str(key_json.expose()).map_err(|_| {
-            auth_error(
-                "the service-account key is not a JSON key with client_email and private_key",
-            )
-        })?;
+        // The parse error is not kept: it could quote the key.
+        let key: ServiceAccountKey = serde_json::from_str(key_json.expose())
+            .map_err(|_| auth_error(AuthProblem::BadServiceAccountKey))?;
         Ok(ClassroomAuth::ServiceAccount {
             client_email: key.client_email,
             private_key: Secret::new(key.private_key),
@@ -105,13 +103,13 @@ impl ClassroomAuth {
                 exp: now + 3600,
             };
             let key = jsonwebtoken::EncodingKey::from_rsa_pem(private_key.expose().as_bytes())
-                .map_err(|_| auth_error("the service-account private_key is not an RSA PEM key"))?;
+                .map_err(|_| auth_error(AuthProblem::BadPrivateKey))?;
             let assertion = jsonwebtoken::encode(
                 &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
                 &claims,
                 &key,
             )
-            .map_err(|e| auth_error(format!("signing the JWT failed: {e}")))?;
+            .map_err(|e| auth_error(AuthProblem::Signing(e)))?;
             Ok(http.post(token_url.as_str()).form(&[
                 (
                     "grant_type",

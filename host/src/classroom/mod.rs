@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
 use crate::config::ClassroomSettings;
-use crate::http::{self, HttpError, RetryPolicy, Throttle};
+use crate::http::{self, AuthProblem, ErrorAnswer, HttpError, RetryPolicy, Throttle};
 use auth::ClassroomAuth;
 
 const SERVICE: &str = "Classroom";
@@ -29,58 +29,74 @@ pub struct ClassroomClient {
     max_pages: u64,
 }
 
-/// Google's precondition failures, in words an admin can act on.
-fn explain(message: &str) -> Option<&'static str> {
-    let known: &[(&str, &str)] = &[
-        (
-            "CourseMemberLimitReached",
-            "the course is full (Classroom's member limit)",
-        ),
-        (
-            "InactiveCourseOwner",
-            "the course owner's account is suspended or deleted; set a new owner",
-        ),
-        (
-            "IneligibleOwner",
-            "the owner is not allowed to own courses (not a verified teacher, or outside the domain)",
-        ),
-        (
-            "PendingInvitationExists",
-            "an invitation is already waiting for this person",
-        ),
-        (
-            "UserInIllegalDomain",
-            "the person is in a domain this course cannot take",
-        ),
-    ];
-    known
-        .iter()
-        .find(|(code, _)| message.contains(code))
-        .map(|(_, text)| *text)
+/// Google's error codes, in words an admin can act on.
+fn explain(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "CourseMemberLimitReached" => "the course is full (Classroom's member limit)",
+        "CourseTeacherLimitReached" => "the course has as many teachers as Classroom allows",
+        "UserGroupsMembershipLimitReached" => {
+            "the person is in as many classes and groups as Classroom allows"
+        }
+        "InactiveCourseOwner" => {
+            "the course owner's account is suspended or deleted; set a new owner"
+        }
+        "IneligibleOwner" => {
+            "the owner is not allowed to own courses (not a verified teacher, or outside the domain)"
+        }
+        "PendingInvitationExists" => "an invitation is already waiting for this person",
+        "UserInIllegalDomain" => "the person is in a domain this course cannot take",
+        "CourseNotModifiable" => "the course is in a state that does not allow this change",
+        _ => return None,
+    })
 }
 
 /// A failed write, with a message an admin can act on.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct WriteError(pub String);
+pub enum WriteError {
+    /// Google refused with an error code we can explain.
+    #[error("{advice}")]
+    Explained {
+        advice: &'static str,
+        #[source]
+        source: HttpError,
+    },
+    /// The request failed.
+    #[error(transparent)]
+    Request(HttpError),
+    /// A 2xx without the id a create must return: recording success with an empty remote id
+    /// would address the object by nothing from then on.
+    #[error(
+        "Classroom: {call} answered success without '{field}'; the write is treated as failed and checked again next run"
+    )]
+    MissingId { call: String, field: &'static str },
+}
 
-/// The id a successful create must carry. A 2xx without one is a failure: recording success
-/// with an empty remote id would address the object by nothing from then on.
-fn required_id(answer: &Value, field: &str, call: &str) -> Result<String, WriteError> {
+impl WriteError {
+    /// The HTTP status of a refused write, if it was one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            WriteError::Explained { source, .. } | WriteError::Request(source) => source.status(),
+            WriteError::MissingId { .. } => None,
+        }
+    }
+}
+
+/// The id a successful create must carry.
+fn required_id(answer: &Value, field: &'static str, call: &str) -> Result<String, WriteError> {
     match answer[field].as_str() {
         Some(id) if !id.trim().is_empty() => Ok(id.to_string()),
-        _ => Err(WriteError(format!(
-            "Classroom: {call} answered success without '{field}'; the write is treated as failed and checked again next run"
-        ))),
+        _ => Err(WriteError::MissingId {
+            call: call.to_string(),
+            field,
+        }),
     }
 }
 
 impl From<HttpError> for WriteError {
-    fn from(e: HttpError) -> Self {
-        let text = e.to_string();
-        match explain(&text) {
-            Some(why) => WriteError(format!("{why} ({text})")),
-            None => WriteError(text),
+    fn from(source: HttpError) -> Self {
+        match source.code().and_then(explain) {
+            Some(advice) => WriteError::Explained { advice, source },
+            None => WriteError::Request(source),
         }
     }
 }
@@ -95,13 +111,13 @@ impl ClassroomClient {
             (Some(token), _) => {
                 ClassroomAuth::Fixed(token.resolve().map_err(|e| HttpError::Auth {
                     service: SERVICE,
-                    reason: e.to_string(),
+                    problem: e.into(),
                 })?)
             }
             (None, Some(key)) => {
                 let key = key.resolve().map_err(|e| HttpError::Auth {
                     service: SERVICE,
-                    reason: e.to_string(),
+                    problem: e.into(),
                 })?;
                 ClassroomAuth::service_account(
                     &key,
@@ -112,7 +128,7 @@ impl ClassroomClient {
             (None, None) => {
                 return Err(HttpError::Auth {
                     service: SERVICE,
-                    reason: "no credentials configured".into(),
+                    problem: AuthProblem::NoCredentials,
                 });
             }
         };
@@ -140,13 +156,8 @@ impl ClassroomClient {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<(StatusCode, Value), HttpError> {
-        let mut url =
-            Url::parse(&format!("{}{path}", self.base)).map_err(|e| HttpError::Transport {
-                service: SERVICE,
-                method: method.clone(),
-                path: path.to_string(),
-                reason: e.to_string(),
-            })?;
+        let mut url = Url::parse(&format!("{}{path}", self.base))
+            .map_err(|e| HttpError::local(SERVICE, method.clone(), path, "not a valid URL", e))?;
         if !query.is_empty() {
             let mut q = url.query_pairs_mut();
             for (k, v) in query {
@@ -181,7 +192,13 @@ impl ClassroomClient {
                 }
                 return Err(HttpError::Auth {
                     service: SERVICE,
-                    reason: format!("{status} on {path}: {}", http::error_message(&bytes)),
+                    problem: AuthProblem::Refused {
+                        who: String::new(),
+                        status,
+                        path: path.to_string(),
+                        answer: ErrorAnswer::from_body(&bytes),
+                        hint: "",
+                    },
                 });
             }
             if status.is_success() {
@@ -197,7 +214,7 @@ impl ClassroomClient {
         }
         Err(HttpError::Auth {
             service: SERVICE,
-            reason: "refused twice".into(),
+            problem: AuthProblem::RefusedTwice { who: String::new() },
         })
     }
 
@@ -207,7 +224,9 @@ impl ClassroomClient {
             method,
             path: path.to_string(),
             status,
-            message: http::error_message(body.to_string().as_bytes()),
+            answer: ErrorAnswer::from_value(body),
+            retries: 0,
+            waited_secs: 0,
         }
     }
 
@@ -231,12 +250,11 @@ impl ClassroomClient {
                 return Err(Self::fail(Method::GET, path, status, &page));
             }
             if pages.len() as u64 >= self.max_pages {
-                return Err(HttpError::Status {
+                return Err(HttpError::BrokenListing {
                     service: SERVICE,
                     method: Method::GET,
                     path: path.to_string(),
-                    status,
-                    message: format!(
+                    problem: format!(
                         "more than {} pages: the listing looks endless (classroom.max_pages_per_listing raises the limit)",
                         self.max_pages
                     ),
@@ -250,12 +268,11 @@ impl ClassroomClient {
             pages.push(page);
             match &token {
                 Some(t) if !seen_tokens.insert(t.clone()) => {
-                    return Err(HttpError::Status {
+                    return Err(HttpError::BrokenListing {
                         service: SERVICE,
                         method: Method::GET,
                         path: path.to_string(),
-                        status,
-                        message: "the same pageToken came back twice".into(),
+                        problem: "the same pageToken came back twice".into(),
                     });
                 }
                 Some(_) => {}
@@ -273,11 +290,8 @@ impl ClassroomClient {
         pages
             .iter()
             .map(|p| {
-                ListPage::from_value(p).map_err(|e| HttpError::Transport {
-                    service: SERVICE,
-                    method: Method::GET,
-                    path: path.to_string(),
-                    reason: format!("page could not be kept: {e}"),
+                ListPage::from_value(p).map_err(|e| {
+                    HttpError::local(SERVICE, Method::GET, path, "the page could not be kept", e)
                 })
             })
             .collect()
@@ -333,11 +347,14 @@ impl ClassroomClient {
         let total = ids.len();
         let mut done = 0;
         while let Some(joined) = tasks.join_next().await {
-            let (id, pages) = joined.map_err(|e| HttpError::Transport {
-                service: SERVICE,
-                method: Method::GET,
-                path: "/v1/courses/-/aliases".into(),
-                reason: e.to_string(),
+            let (id, pages) = joined.map_err(|e| {
+                HttpError::local(
+                    SERVICE,
+                    Method::GET,
+                    "/v1/courses/-/aliases",
+                    "the reading task failed",
+                    e,
+                )
             })?;
             let pages = pages?;
             let managed = pages
@@ -394,11 +411,14 @@ impl ClassroomClient {
         }
         let mut per_course = BTreeMap::new();
         while let Some(joined) = tasks.join_next().await {
-            let (id, out) = joined.map_err(|e| HttpError::Transport {
-                service: SERVICE,
-                method: Method::GET,
-                path: "/v1/courses/-".into(),
-                reason: e.to_string(),
+            let (id, out) = joined.map_err(|e| {
+                HttpError::local(
+                    SERVICE,
+                    Method::GET,
+                    "/v1/courses/-",
+                    "the reading task failed",
+                    e,
+                )
             })??;
             per_course.insert(id, out);
             done += 1;
@@ -560,5 +580,48 @@ impl ClassroomClient {
             return Ok(());
         }
         Err(Self::fail(Method::PATCH, &path, status, &answer).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(body: &str) -> HttpError {
+        HttpError::Status {
+            service: SERVICE,
+            method: Method::POST,
+            path: "/v1/courses/d%3Ac1/students".into(),
+            status: StatusCode::BAD_REQUEST,
+            answer: ErrorAnswer::from_body(body.as_bytes()),
+            retries: 0,
+            waited_secs: 0,
+        }
+    }
+
+    #[test]
+    fn a_known_google_error_code_is_explained_with_the_error_as_its_cause() {
+        let e = WriteError::from(refused(
+            r#"{"error":{"message":"@CourseMemberLimitReached The course is full.","status":"FAILED_PRECONDITION"}}"#,
+        ));
+        assert!(
+            matches!(e, WriteError::Explained { advice, .. } if advice.contains("the course is full"))
+        );
+        assert_eq!(e.status(), Some(StatusCode::BAD_REQUEST));
+        let text = crate::error::chain(&e);
+        assert!(
+            text.starts_with("the course is full (Classroom's member limit): Classroom: POST"),
+            "{text}"
+        );
+        assert!(text.contains("FAILED_PRECONDITION"), "{text}");
+    }
+
+    #[test]
+    fn an_unknown_or_merely_mentioned_code_is_passed_through() {
+        let e = WriteError::from(refused(
+            r#"{"error":{"message":"mentions CourseMemberLimitReached in passing","status":"INVALID_ARGUMENT"}}"#,
+        ));
+        assert!(matches!(e, WriteError::Request(_)), "{e:?}");
+        assert!(e.to_string().contains("INVALID_ARGUMENT"));
     }
 }

@@ -17,7 +17,7 @@ use reqwest::{Client, Method, StatusCode, Url};
 use serde_json::Value;
 
 use crate::config::{ConfigError, SourceSettings};
-use crate::http::{self, HttpError, RetryPolicy, Throttle};
+use crate::http::{self, AuthProblem, ErrorAnswer, HttpError, RetryPolicy, Throttle};
 use crate::secrets::Secret;
 use crate::vendor::{self, AuthFlavour};
 
@@ -212,19 +212,22 @@ impl OneRosterClient {
             if answer.0 == StatusCode::UNAUTHORIZED || answer.0 == StatusCode::FORBIDDEN {
                 return Err(HttpError::Auth {
                     service: SERVICE,
-                    reason: format!(
-                        "source {}: {} on {path}: {} (check client_id and client_secret, and the server's clock for OAuth 1.0a)",
-                        self.source_id,
-                        answer.0,
-                        http::error_message(&answer.2)
-                    ),
+                    problem: AuthProblem::Refused {
+                        who: format!("source {}: ", self.source_id),
+                        status: answer.0,
+                        path: path.clone(),
+                        answer: ErrorAnswer::from_body(&answer.2),
+                        hint: " (check client_id and client_secret, and the server's clock for OAuth 1.0a)",
+                    },
                 });
             }
             return Ok(answer);
         }
         Err(HttpError::Auth {
             service: SERVICE,
-            reason: format!("source {}: refused twice", self.source_id),
+            problem: AuthProblem::RefusedTwice {
+                who: format!("source {}: ", self.source_id),
+            },
         })
     }
 
@@ -294,8 +297,13 @@ impl OneRosterClient {
         while let Some(url) = next_url.take() {
             let answer = self.call(Method::GET, url.clone(), None).await?;
             let headers = answer.1.clone();
-            let page = http::expect_json(SERVICE, Method::GET, url.path(), answer)
-                .map_err(|e| incomplete(format!("page at offset {offset}: {e}")))?;
+            let page =
+                http::expect_json(SERVICE, Method::GET, url.path(), answer).map_err(|e| {
+                    incomplete(format!(
+                        "page at offset {offset}: {}",
+                        crate::error::chain(&e)
+                    ))
+                })?;
             let Some(records) = page.get(collection).and_then(Value::as_array) else {
                 return Err(incomplete(format!(
                     "the page at offset {offset} has no '{collection}' list (an envelope is required; it is never read as empty)"
@@ -480,12 +488,22 @@ impl OneRosterClient {
     ) -> (CheckOutcome, String) {
         let url = match self.record_url(collection, sourced_id) {
             Ok(url) => url,
-            Err(e) => return (CheckOutcome::Unknown, format!("could not ask for it: {e}")),
+            Err(e) => {
+                return (
+                    CheckOutcome::Unknown,
+                    format!("could not ask for it: {}", crate::error::chain(&e)),
+                );
+            }
         };
         let asked = format!("GET {}", url.path());
         let answer = match self.call(Method::GET, url.clone(), None).await {
             Ok(answer) => answer,
-            Err(e) => return (CheckOutcome::Unknown, format!("{asked} failed: {e}")),
+            Err(e) => {
+                return (
+                    CheckOutcome::Unknown,
+                    format!("{asked} failed: {}", crate::error::chain(&e)),
+                );
+            }
         };
         let status = answer.0;
         if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
@@ -515,7 +533,10 @@ impl OneRosterClient {
                     ),
                 ),
             },
-            Err(e) => (CheckOutcome::Unknown, format!("{asked}: {e}")),
+            Err(e) => (
+                CheckOutcome::Unknown,
+                format!("{asked}: {}", crate::error::chain(&e)),
+            ),
         }
     }
 
@@ -525,12 +546,8 @@ impl OneRosterClient {
             self.root_for(collection),
             oauth1::encode(sourced_id)
         );
-        Url::parse(&url).map_err(|e| HttpError::Transport {
-            service: SERVICE,
-            method: Method::PUT,
-            path: collection.to_string(),
-            reason: e.to_string(),
-        })
+        Url::parse(&url)
+            .map_err(|e| HttpError::local(SERVICE, Method::PUT, collection, "not a valid URL", e))
     }
 
     /// PUT by sourcedId: creates or replaces, so a retry never duplicates.
