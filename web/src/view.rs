@@ -1,60 +1,64 @@
-//! Rendering: state in, HTML text out. Colours: create green, update blue, delete/archive red.
+//! Rendering: state in, HTML out. Templates are `maud`'s, which escape every value by
+//! construction; nothing from data is ever spliced in as markup. Colours: create green,
+//! update blue, delete/archive red.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use classbridge_engine::SyncPlan;
 use classbridge_engine::config::{ChangeKind, HoldPolicy};
 use classbridge_engine::plan::{
     AbsenceStatus, Action, OpChange, OpEntity, PlannedOp, PreviewSummary,
 };
+use maud::{Markup, html};
 use serde_json::Value;
 
 use crate::app::{PAGE_SIZE, Screen, State};
-use crate::html::{esc, show};
+use crate::html::show;
 
 pub fn page(s: &State) -> String {
-    let mut out = String::new();
-    out.push_str(r#"<header class="top"><h1 data-action="runs">classbridge</h1><span class="tag">SIS ⇄ Google Classroom</span></header><main>"#);
-    if let Some(e) = &s.error {
-        let _ = write!(
-            out,
-            r#"<div class="banner error" role="alert">{} <button class="link" data-action="dismiss">dismiss</button></div>"#,
-            esc(e)
-        );
+    html! {
+        header.top {
+            h1 data-action="runs" { "classbridge" }
+            span.tag { "SIS ⇄ Google Classroom" }
+        }
+        main {
+            @if let Some(e) = &s.error {
+                div.banner.error role="alert" {
+                    (e) " " button.link data-action="dismiss" { "dismiss" }
+                }
+            }
+            @if let Some(n) = &s.notice {
+                div.banner.ok role="status" id="notice" {
+                    (n) " " button.link data-action="dismiss" { "dismiss" }
+                }
+            }
+            @if let Some(b) = &s.busy {
+                div.busy id="busy" { span.spinner {} (b) "…" }
+            }
+            @match &s.screen {
+                Screen::SignIn => (sign_in()),
+                Screen::Runs => (runs(s)),
+                Screen::Run(id) => (run(s, *id)),
+            }
+        }
     }
-    if let Some(n) = &s.notice {
-        let _ = write!(
-            out,
-            r#"<div class="banner ok" role="status" id="notice">{} <button class="link" data-action="dismiss">dismiss</button></div>"#,
-            esc(n)
-        );
-    }
-    if let Some(b) = &s.busy {
-        let _ = write!(
-            out,
-            r#"<div class="busy" id="busy"><span class="spinner"></span>{}…</div>"#,
-            esc(b)
-        );
-    }
-    match &s.screen {
-        Screen::SignIn => out.push_str(&sign_in()),
-        Screen::Runs => out.push_str(&runs(s)),
-        Screen::Run(id) => out.push_str(&run(s, *id)),
-    }
-    out.push_str("</main>");
-    out
+    .into_string()
 }
 
-fn sign_in() -> String {
-    r#"<section class="card narrow"><h2>Sign in</h2>
-<p>Use the token that <code>classbridge serve</code> printed (or the one in its config).</p>
-<form data-action="sign-in"><input id="token" type="password" autocomplete="off" placeholder="console token" aria-label="console token">
-<button type="submit" class="primary">Sign in</button></form></section>"#
-        .into()
+fn sign_in() -> Markup {
+    html! {
+        section.card.narrow {
+            h2 { "Sign in" }
+            p { "Use the token that " code { "classbridge serve" } " printed (or the one in its config)." }
+            form data-action="sign-in" {
+                input id="token" type="password" autocomplete="off" placeholder="console token" aria-label="console token";
+                button.primary type="submit" { "Sign in" }
+            }
+        }
+    }
 }
 
-fn status_chip(status: &str) -> String {
+fn status_chip(status: &str) -> Markup {
     let (class, label) = match status {
         "pending" => ("warn", "pending approval"),
         "applied" => ("good", "applied"),
@@ -67,27 +71,18 @@ fn status_chip(status: &str) -> String {
         "superseded" => ("quiet", "superseded"),
         other => ("quiet", other),
     };
-    format!(r#"<span class="chip {class}">{}</span>"#, esc(label))
+    html! { span class={ "chip " (class) } { (label) } }
 }
 
-fn op_counts(summary: Option<&Value>) -> String {
-    let Some(ops) = summary.and_then(|s| s["operations"].as_object()) else {
-        return String::new();
-    };
-    let mut out = String::new();
-    for (entity, changes) in ops {
-        for (change, n) in changes.as_object().into_iter().flatten() {
-            let _ = write!(
-                out,
-                r#"<span class="chip {}">{} {} {}</span>"#,
-                change_class(change),
-                n,
-                esc(change),
-                esc(entity)
-            );
+fn op_counts(summary: Option<&Value>) -> Markup {
+    let ops = summary.and_then(|s| s["operations"].as_object());
+    html! {
+        @for (entity, changes) in ops.into_iter().flatten() {
+            @for (change, n) in changes.as_object().into_iter().flatten() {
+                span class={ "chip " (change_class(change)) } { (n) " " (change) " " (entity) }
+            }
         }
     }
-    out
 }
 
 fn change_class(change: &str) -> &'static str {
@@ -99,70 +94,80 @@ fn change_class(change: &str) -> &'static str {
     }
 }
 
-fn runs(s: &State) -> String {
-    let mut out = String::from(
-        r#"<section class="card"><div class="row"><h2>Runs</h2><button class="primary" data-action="sync-now">Sync now</button></div>"#,
-    );
-    if s.runs.is_empty() && s.busy.is_none() {
-        out.push_str(r#"<p class="empty">No runs yet. Press <b>Sync now</b> or run <code>classbridge sync</code>.</p></section>"#);
-        return out;
+fn runs(s: &State) -> Markup {
+    html! {
+        section.card {
+            div.row {
+                h2 { "Runs" }
+                button.primary data-action="sync-now" { "Sync now" }
+            }
+            @if s.runs.is_empty() && s.busy.is_none() {
+                p.empty { "No runs yet. Press " b { "Sync now" } " or run " code { "classbridge sync" } "." }
+            } @else {
+                table.runs {
+                    thead { tr { th { "#" } th { "started" } th { "status" } th { "changes" } th { "message" } } }
+                    tbody {
+                        @for r in &s.runs {
+                            tr.clickable data-action="open-run" data-run=(r.id) id={ "run-" (r.id) } {
+                                td { (r.id) }
+                                td { (r.started_at) }
+                                td { (status_chip(&r.status)) }
+                                td { (op_counts(r.summary.as_ref())) }
+                                td { (r.message.as_deref().unwrap_or("")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if !(s.runs.is_empty() && s.busy.is_none()) {
+            (rules_in_force(s))
+        }
     }
-    out.push_str(r#"<table class="runs"><thead><tr><th>#</th><th>started</th><th>status</th><th>changes</th><th>message</th></tr></thead><tbody>"#);
-    for r in &s.runs {
-        let _ = write!(
-            out,
-            r#"<tr class="clickable" data-action="open-run" data-run="{id}" id="run-{id}"><td>{id}</td><td>{started}</td><td>{chip}</td><td>{counts}</td><td>{msg}</td></tr>"#,
-            id = r.id,
-            started = esc(&r.started_at),
-            chip = status_chip(&r.status),
-            counts = op_counts(r.summary.as_ref()),
-            msg = esc(r.message.as_deref().unwrap_or("")),
-        );
-    }
-    out.push_str("</tbody></table></section>");
-    out.push_str(&rules_in_force(s));
-    out
 }
 
 /// The rules as the engine applies them, each marked configured or default, as
 /// `classbridge check` prints them.
-fn rules_in_force(s: &State) -> String {
+fn rules_in_force(s: &State) -> Markup {
     let Some(config) = &s.rules else {
-        return String::new();
+        return html! {};
     };
-    let mut out = String::from(
-        r#"<section class="card" id="rules-in-force"><details><summary><b>Rules in force</b> (configured under <code>[rules]</code> or built in)</summary>"#,
-    );
-    if let Some(warnings) = config["warnings"].as_array().filter(|w| !w.is_empty()) {
-        out.push_str(r#"<ul class="warnings">"#);
-        for w in warnings {
-            let _ = write!(
-                out,
-                "<li><b>{}</b>: {}</li>",
-                esc(w["field"].as_str().unwrap_or_default()),
-                esc(w["message"].as_str().unwrap_or_default())
-            );
+    let warnings = config["warnings"]
+        .as_array()
+        .filter(|w| !w.is_empty())
+        .cloned()
+        .unwrap_or_default();
+    let text = |v: &Value, key: &str| v[key].as_str().unwrap_or_default().to_string();
+    html! {
+        section.card id="rules-in-force" {
+            details {
+                summary { b { "Rules in force" } " (configured under " code { "[rules]" } " or built in)" }
+                @if !warnings.is_empty() {
+                    ul.warnings {
+                        @for w in &warnings {
+                            li { b { (text(w, "field")) } ": " (text(w, "message")) }
+                        }
+                    }
+                }
+                table.issues {
+                    thead { tr { th { "rule" } th { "value" } th {} } }
+                    tbody {
+                        @for r in config["effective"].as_array().into_iter().flatten() {
+                            @let origin = text(r, "origin");
+                            tr data-origin=(origin) {
+                                td { code { (text(r, "path")) } }
+                                td { code { (r["value"].to_string()) } }
+                                td { (origin) }
+                            }
+                        }
+                    }
+                }
+            }
         }
-        out.push_str("</ul>");
     }
-    out.push_str(r#"<table class="issues"><thead><tr><th>rule</th><th>value</th><th></th></tr></thead><tbody>"#);
-    for r in config["effective"].as_array().into_iter().flatten() {
-        let _ = write!(
-            out,
-            r#"<tr data-origin="{origin}"><td><code>{}</code></td><td><code>{}</code></td><td>{origin}</td></tr>"#,
-            esc(r["path"].as_str().unwrap_or_default()),
-            esc(&r["value"].to_string()),
-            origin = esc(r["origin"].as_str().unwrap_or_default()),
-        );
-    }
-    out.push_str("</tbody></table></details></section>");
-    out
 }
 
-fn bars(summary: &PreviewSummary) -> String {
-    let mut out = String::from(
-        r#"<table class="bars"><thead><tr><th>entity</th><th>before → after</th><th>changes</th></tr></thead><tbody>"#,
-    );
+fn bars(summary: &PreviewSummary) -> Markup {
     let max = summary
         .roster
         .values()
@@ -170,193 +175,171 @@ fn bars(summary: &PreviewSummary) -> String {
         .max()
         .unwrap_or(0)
         .max(1);
-    for (kind, c) in &summary.roster {
-        if c.before + c.after + c.create + c.update + c.delete == 0 {
-            continue;
-        }
-        let pct = |n: u64| n as f64 * 100.0 / max as f64;
-        let _ = write!(
-            out,
-            r#"<tr><td>{kind}</td><td>{} → {}</td><td><div class="bar"><span class="create" style="width:{:.1}%"></span><span class="update" style="width:{:.1}%"></span><span class="delete" style="width:{:.1}%"></span></div><small>+{} ~{} −{}</small></td></tr>"#,
-            c.before,
-            c.after,
-            pct(c.create),
-            pct(c.update),
-            pct(c.delete),
-            c.create,
-            c.update,
-            c.delete,
-            kind = esc(&format!("{kind:?}")),
-        );
-    }
-    out.push_str("</tbody></table>");
-    out
-}
-
-fn summary_chips(summary: &PreviewSummary) -> String {
-    let mut out = String::new();
-    for (entity, changes) in &summary.operations {
-        for (change, n) in changes {
-            let change = format!("{change:?}").to_lowercase();
-            let _ = write!(
-                out,
-                r#"<span class="chip {}" data-count="{}">{n} {change} {}</span>"#,
-                change_class(&change),
-                n,
-                esc(&format!("{entity:?}").to_lowercase())
-            );
+    let width = |n: u64| format!("width:{:.1}%", n as f64 * 100.0 / max as f64);
+    html! {
+        table.bars {
+            thead { tr { th { "entity" } th { "before → after" } th { "changes" } } }
+            tbody {
+                @for (kind, c) in &summary.roster {
+                    @if c.before + c.after + c.create + c.update + c.delete > 0 {
+                        tr {
+                            td { (format!("{kind:?}")) }
+                            td { (c.before) " → " (c.after) }
+                            td {
+                                div.bar {
+                                    span.create style=(width(c.create)) {}
+                                    span.update style=(width(c.update)) {}
+                                    span.delete style=(width(c.delete)) {}
+                                }
+                                small { "+" (c.create) " ~" (c.update) " −" (c.delete) }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
-    if out.is_empty() {
-        out.push_str(r#"<span class="chip quiet">no operations</span>"#);
-    }
-    out
 }
 
-fn run(s: &State, id: i64) -> String {
-    let mut out =
-        String::from(r#"<p><button class="link" data-action="runs">← all runs</button></p>"#);
+fn summary_chips(summary: &PreviewSummary) -> Markup {
+    let chips: Vec<(String, String, u64)> = summary
+        .operations
+        .iter()
+        .flat_map(|(entity, changes)| {
+            changes.iter().map(move |(change, n)| {
+                (
+                    format!("{change:?}").to_lowercase(),
+                    format!("{entity:?}").to_lowercase(),
+                    *n,
+                )
+            })
+        })
+        .collect();
+    html! {
+        @for (change, entity, n) in &chips {
+            span class={ "chip " (change_class(change)) } data-count=(n) { (n) " " (change) " " (entity) }
+        }
+        @if chips.is_empty() {
+            span.chip.quiet { "no operations" }
+        }
+    }
+}
+
+fn short(id: &str) -> String {
+    id.chars().take(16).collect()
+}
+
+fn run(s: &State, id: i64) -> Markup {
+    let back = html! { p { button.link data-action="runs" { "← all runs" } } };
     let Some(d) = &s.detail else {
-        return out;
+        return back;
     };
-    let _ = write!(
-        out,
-        r#"<section class="card"><div class="row"><h2>Run {id}</h2>{}</div><p>{}</p><p class="meta">started {} · trigger {} · plan <code>{}</code></p>"#,
-        status_chip(&d.run.status),
-        esc(d.run.message.as_deref().unwrap_or("")),
-        esc(&d.run.started_at),
-        esc(&d.run.trigger),
-        esc(&d
-            .run
-            .plan_id
-            .clone()
-            .unwrap_or_default()
-            .chars()
-            .take(16)
-            .collect::<String>()),
-    );
+    let header = html! {
+        div.row { h2 { "Run " (id) } (status_chip(&d.run.status)) }
+        p { (d.run.message.as_deref().unwrap_or("")) }
+        p.meta {
+            "started " (d.run.started_at) " · trigger " (d.run.trigger)
+            " · plan " code { (short(d.run.plan_id.as_deref().unwrap_or_default())) }
+        }
+    };
     let Some(plan) = &d.plan else {
-        out.push_str(
-            r#"<p class="empty">This run has no plan (it stopped before planning).</p></section>"#,
-        );
-        return out;
+        return html! {
+            (back)
+            section.card {
+                (header)
+                p.empty { "This run has no plan (it stopped before planning)." }
+            }
+        };
     };
-    let _ = write!(
-        out,
-        r#"<div class="chips" id="summary">{}</div>"#,
-        summary_chips(&plan.summary)
-    );
-    out.push_str("</section>");
-    if !plan.holds.is_empty() {
-        out.push_str(r#"<section class="card hold" id="holds"><h3>Held for approval</h3><ul>"#);
-        for h in &plan.holds {
-            let _ = write!(
-                out,
-                "<li><b>{}</b> {}</li>",
-                esc(&format!("{:?}", h.code)),
-                esc(&h.message)
-            );
+    html! {
+        (back)
+        section.card {
+            (header)
+            div.chips id="summary" { (summary_chips(&plan.summary)) }
         }
-        out.push_str("</ul></section>");
-    }
-    if let Some(decision) = &d.decision {
-        out.push_str(&decision_section(decision));
-    }
-    out.push_str(&drift_section(plan));
-    out.push_str(&absences_section(plan));
-    let _ = write!(
-        out,
-        r#"<section class="card"><h3>Roster changes</h3>{}</section>"#,
-        bars(&plan.summary)
-    );
-    out.push_str(&verify_section(s, id));
-    out.push_str(&whatif_section(s, id, plan));
-    if !plan.record_issues.is_empty() {
-        let _ = write!(
-            out,
-            r#"<section class="card"><h3>Record issues ({})</h3><table class="issues"><thead><tr><th>severity</th><th>source</th><th>entity</th><th>record</th><th>reason</th></tr></thead><tbody>"#,
-            plan.record_issues.len()
-        );
-        for i in plan.record_issues.iter().take(200) {
-            let _ = write!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&format!("{:?}", i.severity).to_lowercase()),
-                esc(&i.source),
-                esc(&i.entity),
-                esc(i.sourced_id.as_deref().unwrap_or("—")),
-                esc(&i.reason)
-            );
+        @if !plan.holds.is_empty() {
+            section.card.hold id="holds" {
+                h3 { "Held for approval" }
+                ul { @for h in &plan.holds { li { b { (format!("{:?}", h.code)) } " " (h.message) } } }
+            }
         }
-        out.push_str("</tbody></table>");
-        if plan.record_issues.len() > 200 {
-            let _ = write!(
-                out,
-                "<p class=\"meta\">… and {} more</p>",
-                plan.record_issues.len() - 200
-            );
+        @if let Some(decision) = &d.decision { (decision_section(decision)) }
+        (drift_section(plan))
+        (absences_section(plan))
+        section.card { h3 { "Roster changes" } (bars(&plan.summary)) }
+        (verify_section(s, id))
+        (whatif_section(s, id, plan))
+        (record_issues_section(plan))
+        section.card {
+            h3 { "Changes" }
+            div.filters {
+                input type="search" placeholder="search person, class, school, summary" data-action="search" value=(s.filter.text) aria-label="search changes";
+                (select("filter-entity", &s.filter.entity, &["", "course", "teacher", "student", "topic", "category", "lineItem", "result"], "all entities"))
+                (select("filter-change", &s.filter.change, &["", "create", "update", "archive", "delete"], "all changes"))
+            }
+            div id="ops" { (ops_markup(s)) }
+            @if d.run.status == "pending" {
+                div id="approve-bar" { (approve_markup(s)) }
+            }
         }
-        out.push_str("</section>");
     }
-    out.push_str(r#"<section class="card"><h3>Changes</h3><div class="filters">"#);
-    let _ = write!(
-        out,
-        r#"<input type="search" placeholder="search person, class, school, summary" data-action="search" value="{}" aria-label="search changes">"#,
-        esc(&s.filter.text)
-    );
-    out.push_str(&select(
-        "filter-entity",
-        &s.filter.entity,
-        &[
-            "", "course", "teacher", "student", "topic", "category", "lineItem", "result",
-        ],
-        "all entities",
-    ));
-    out.push_str(&select(
-        "filter-change",
-        &s.filter.change,
-        &["", "create", "update", "archive", "delete"],
-        "all changes",
-    ));
-    let _ = write!(out, r#"</div><div id="ops">{}</div>"#, ops_list(s));
-    if d.run.status == "pending" {
-        let _ = write!(out, r#"<div id="approve-bar">{}</div>"#, approve_bar(s));
-    }
-    out.push_str("</section>");
-    out
 }
 
-fn select(action: &str, current: &str, options: &[&str], all: &str) -> String {
-    let mut out = format!(r#"<select data-action="{action}" aria-label="{all}">"#);
-    for o in options {
-        let label = if o.is_empty() { all } else { o };
-        let sel = if *o == current { " selected" } else { "" };
-        let _ = write!(
-            out,
-            r#"<option value="{}"{sel}>{}</option>"#,
-            esc(o),
-            esc(label)
-        );
+fn record_issues_section(plan: &SyncPlan) -> Markup {
+    const SHOWN: usize = 200;
+    let issues = &plan.record_issues;
+    html! {
+        @if !issues.is_empty() {
+            section.card {
+                h3 { "Record issues (" (issues.len()) ")" }
+                table.issues {
+                    thead { tr { th { "severity" } th { "source" } th { "entity" } th { "record" } th { "reason" } } }
+                    tbody {
+                        @for i in issues.iter().take(SHOWN) {
+                            tr {
+                                td { (format!("{:?}", i.severity).to_lowercase()) }
+                                td { (i.source) }
+                                td { (i.entity) }
+                                td { (i.sourced_id.as_deref().unwrap_or("—")) }
+                                td { (i.reason) }
+                            }
+                        }
+                    }
+                }
+                @if issues.len() > SHOWN {
+                    p.meta { "… and " (issues.len() - SHOWN) " more" }
+                }
+            }
+        }
     }
-    out.push_str("</select>");
-    out
 }
 
-fn verify_section(s: &State, id: i64) -> String {
-    let mut out = format!(
-        r#"<section class="card"><div class="row"><h3>Verify</h3><button data-action="verify" data-run="{id}">Recompute in the browser</button></div>"#
-    );
-    match &s.verify {
-        None => out.push_str(r#"<p class="meta">Plans this run's stored input with the engine running in this page, and compares the plan id with the host's.</p>"#),
-        Some(Ok(plan_id)) => {
-            let _ = write!(out, r#"<p class="verified" id="verified">✓ Same plan: the browser computed <code>{}</code>, as the host did.</p>"#, esc(&plan_id.chars().take(16).collect::<String>()));
-        }
-        Some(Err(e)) => {
-            let _ = write!(out, r#"<p class="banner error" id="verified">✗ {}</p>"#, esc(e));
+fn select(action: &str, current: &str, options: &[&str], all: &str) -> Markup {
+    html! {
+        select data-action=(action) aria-label=(all) {
+            @for o in options {
+                option value=(o) selected[*o == current] { (if o.is_empty() { all } else { o }) }
+            }
         }
     }
-    out.push_str("</section>");
-    out
+}
+
+fn verify_section(s: &State, id: i64) -> Markup {
+    html! {
+        section.card {
+            div.row {
+                h3 { "Verify" }
+                button data-action="verify" data-run=(id) { "Recompute in the browser" }
+            }
+            @match &s.verify {
+                None => p.meta { "Plans this run's stored input with the engine running in this page, and compares the plan id with the host's." },
+                Some(Ok(plan_id)) => p.verified id="verified" {
+                    "✓ Same plan: the browser computed " code { (short(plan_id)) } ", as the host did."
+                },
+                Some(Err(e)) => p.banner.error id="verified" { "✗ " (e) },
+            }
+        }
+    }
 }
 
 fn count_map(summary: &PreviewSummary) -> BTreeMap<(OpEntity, OpChange), u64> {
@@ -367,13 +350,14 @@ fn count_map(summary: &PreviewSummary) -> BTreeMap<(OpEntity, OpChange), u64> {
         .collect()
 }
 
-fn whatif_section(s: &State, id: i64, plan: &SyncPlan) -> String {
-    let mut out = format!(
-        r#"<section class="card" id="whatif"><div class="row"><h3>What if</h3><button data-action="whatif" data-run="{id}">Edit the rules here</button></div>"#
-    );
+fn whatif_section(s: &State, id: i64, plan: &SyncPlan) -> Markup {
     let Some(w) = &s.whatif else {
-        out.push_str(r#"<p class="meta">Change a hold threshold, a master-field rule, a filter or a grade-mapping rule and see this run's preview recomputed in the browser. Nothing is saved.</p></section>"#);
-        return out;
+        return html! {
+            section.card id="whatif" {
+                (whatif_head(id))
+                p.meta { "Change a hold threshold, a master-field rule, a filter or a grade-mapping rule and see this run's preview recomputed in the browser. Nothing is saved." }
+            }
+        };
     };
     let delete_pct = serde_json::from_str::<Value>(&w.rules_text)
         .ok()
@@ -385,57 +369,66 @@ fn whatif_section(s: &State, id: i64, plan: &SyncPlan) -> String {
         .filter_map(|t| t.max_percent)
         .reduce(f64::min)
         .unwrap_or(10.0);
-    let _ = write!(
-        out,
-        r#"<label>Hold when more than <input type="number" min="0" max="100" step="1" id="hold-delete" data-action="hold-delete" data-run="{id}" value="{delete_pct}"> % of an entity would be deleted</label>
-<details><summary>All rules (JSON, as under <code>[rules]</code>)</summary><textarea data-action="rules" rows="16" spellcheck="false">{}</textarea>
-<button data-action="recompute" data-run="{id}">Recompute</button></details>"#,
-        esc(&w.rules_text)
-    );
-    match &w.plan {
-        None => {}
-        Some(Err(e)) => {
-            let _ = write!(out, r#"<p class="banner error">{}</p>"#, esc(e));
-        }
-        Some(Ok(p)) => {
-            let before = count_map(&plan.summary);
-            let after = count_map(&p.summary);
-            let keys: std::collections::BTreeSet<_> = before.keys().chain(after.keys()).collect();
-            out.push_str(r#"<table class="whatif" id="whatif-counts"><thead><tr><th>operation</th><th>host</th><th>what if</th></tr></thead><tbody>"#);
-            for k in keys {
-                let (b, a) = (
-                    before.get(k).copied().unwrap_or(0),
-                    after.get(k).copied().unwrap_or(0),
-                );
-                let mark = if a != b { " class=\"changed\"" } else { "" };
-                let _ = write!(
-                    out,
-                    "<tr{mark}><td>{} {}</td><td>{b}</td><td>{a}</td></tr>",
-                    esc(&format!("{:?}", k.1).to_lowercase()),
-                    esc(&format!("{:?}", k.0).to_lowercase())
-                );
+    html! {
+        section.card id="whatif" {
+            (whatif_head(id))
+            label {
+                "Hold when more than "
+                input type="number" min="0" max="100" step="1" id="hold-delete" data-action="hold-delete" data-run=(id) value=(delete_pct);
+                " % of an entity would be deleted"
             }
-            let _ = write!(
-                out,
-                r#"</tbody></table><p id="whatif-holds">{}</p>"#,
-                if p.holds.is_empty() {
-                    "Would not be held.".to_string()
-                } else {
-                    format!(
-                        "Would be held: {}",
-                        esc(&p
-                            .holds
-                            .iter()
-                            .map(|h| h.message.as_str())
-                            .collect::<Vec<_>>()
-                            .join("; "))
-                    )
-                }
-            );
+            details {
+                summary { "All rules (JSON, as under " code { "[rules]" } ")" }
+                textarea data-action="rules" rows="16" spellcheck="false" { (w.rules_text) }
+                button data-action="recompute" data-run=(id) { "Recompute" }
+            }
+            @match &w.plan {
+                None => {},
+                Some(Err(e)) => p.banner.error { (e) },
+                Some(Ok(p)) => (whatif_counts(plan, p)),
+            }
         }
     }
-    out.push_str("</section>");
-    out
+}
+
+fn whatif_head(id: i64) -> Markup {
+    html! {
+        div.row {
+            h3 { "What if" }
+            button data-action="whatif" data-run=(id) { "Edit the rules here" }
+        }
+    }
+}
+
+fn whatif_counts(host: &SyncPlan, what_if: &SyncPlan) -> Markup {
+    let before = count_map(&host.summary);
+    let after = count_map(&what_if.summary);
+    let keys: BTreeSet<_> = before.keys().chain(after.keys()).collect();
+    let holds = what_if
+        .holds
+        .iter()
+        .map(|h| h.message.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    html! {
+        table.whatif id="whatif-counts" {
+            thead { tr { th { "operation" } th { "host" } th { "what if" } } }
+            tbody {
+                @for k in keys {
+                    @let b = before.get(k).copied().unwrap_or(0);
+                    @let a = after.get(k).copied().unwrap_or(0);
+                    tr class=[(a != b).then_some("changed")] {
+                        td { (format!("{:?}", k.1).to_lowercase()) " " (format!("{:?}", k.0).to_lowercase()) }
+                        td { (b) }
+                        td { (a) }
+                    }
+                }
+            }
+        }
+        p id="whatif-holds" {
+            @if what_if.holds.is_empty() { "Would not be held." } @else { "Would be held: " (holds) }
+        }
+    }
 }
 
 pub fn filtered_ops(s: &State) -> Vec<&PlannedOp> {
@@ -464,8 +457,16 @@ pub fn filtered_ops(s: &State) -> Vec<&PlannedOp> {
         .collect()
 }
 
+/// The operations list alone, re-rendered as the admin types in the search box.
 pub fn ops_list(s: &State) -> String {
+    ops_markup(s).into_string()
+}
+
+fn ops_markup(s: &State) -> Markup {
     let ops = filtered_ops(s);
+    if ops.is_empty() {
+        return html! { p.empty { "No changes match." } };
+    }
     let pending = s.detail.as_ref().is_some_and(|d| d.run.status == "pending");
     let outcomes: HashMap<String, &Value> = s
         .detail
@@ -477,184 +478,155 @@ pub fn ops_list(s: &State) -> String {
                 .collect()
         })
         .unwrap_or_default();
-    if ops.is_empty() {
-        return r#"<p class="empty">No changes match.</p>"#.into();
-    }
     let pages = ops.len().div_ceil(PAGE_SIZE);
     let page = s.filter.page.min(pages - 1);
-    let mut out = format!(
-        r#"<p class="meta" id="ops-count">{} change(s)</p><table class="ops"><tbody>"#,
-        ops.len()
-    );
-    for op in ops.iter().skip(page * PAGE_SIZE).take(PAGE_SIZE) {
-        let change = format!("{:?}", op.change).to_lowercase();
-        let check = if pending {
-            let checked = if s.rejected.contains(&op.op_id) {
-                " checked"
-            } else {
-                ""
-            };
-            format!(
-                r#"<td><label class="reject"><input type="checkbox" data-action="toggle-reject" data-op="{id}"{checked} aria-label="reject {id}"> reject</label></td>"#,
-                id = esc(&op.op_id)
-            )
-        } else {
-            match outcomes
-                .get(&op.op_id)
-                .map(|o| o["status"].as_str().unwrap_or(""))
-            {
-                Some("succeeded") => r#"<td class="good">✓</td>"#.into(),
-                Some("failed") => format!(
-                    r#"<td class="bad" title="{}">✗</td>"#,
-                    esc(outcomes[&op.op_id]["error"].as_str().unwrap_or(""))
-                ),
-                _ => "<td></td>".into(),
+    html! {
+        p.meta id="ops-count" { (ops.len()) " change(s)" }
+        table.ops {
+            tbody {
+                @for op in ops.iter().skip(page * PAGE_SIZE).take(PAGE_SIZE) {
+                    @let change = format!("{:?}", op.change).to_lowercase();
+                    tr id={ "op-" (op.op_id) } {
+                        @if pending {
+                            td {
+                                label.reject {
+                                    input type="checkbox" data-action="toggle-reject" data-op=(op.op_id) checked[s.rejected.contains(&op.op_id)] aria-label={ "reject " (op.op_id) };
+                                    " reject"
+                                }
+                            }
+                        } @else {
+                            (outcome_cell(outcomes.get(&op.op_id).copied()))
+                        }
+                        td { span class={ "chip " (change_class(&change)) } { (change) } }
+                        td { (format!("{:?}", op.entity).to_lowercase()) }
+                        td {
+                            (op.summary)
+                            div.diff {
+                                @if op.before.is_some() || op.after.is_some() || sent(op).is_some() {
+                                    (show(&op.before)) " → " (show(&op.after.clone().or_else(|| sent(op))))
+                                }
+                            }
+                        }
+                        td.meta {
+                            ([&op.school_id, &op.class_id].iter().filter_map(|v| v.as_deref()).collect::<Vec<_>>().join(" · "))
+                        }
+                    }
+                }
             }
-        };
-        let _ = write!(
-            out,
-            r#"<tr id="op-{id}">{check}<td><span class="chip {cls}">{change}</span></td><td>{entity}</td><td>{summary}<div class="diff">{diff}</div></td><td class="meta">{ctx}</td></tr>"#,
-            id = esc(&op.op_id),
-            cls = change_class(&change),
-            entity = esc(&format!("{:?}", op.entity).to_lowercase()),
-            summary = esc(&op.summary),
-            diff = if op.before.is_some() || op.after.is_some() || sent(op).is_some() {
-                let after = op.after.clone().or_else(|| sent(op));
-                format!("{} → {}", show(&op.before), show(&after))
-            } else {
-                String::new()
-            },
-            ctx = esc(&[&op.school_id, &op.class_id]
-                .iter()
-                .filter_map(|v| v.as_deref())
-                .collect::<Vec<_>>()
-                .join(" · ")),
-        );
-    }
-    out.push_str("</tbody></table>");
-    if pages > 1 {
-        out.push_str(r#"<nav class="pager">"#);
-        if page > 0 {
-            let _ = write!(
-                out,
-                r#"<button data-action="page" data-page="{}">‹ previous</button>"#,
-                page - 1
-            );
         }
-        let _ = write!(out, " page {} of {pages} ", page + 1);
-        if page + 1 < pages {
-            let _ = write!(
-                out,
-                r#"<button data-action="page" data-page="{}">next ›</button>"#,
-                page + 1
-            );
+        @if pages > 1 {
+            nav.pager {
+                @if page > 0 {
+                    button data-action="page" data-page=(page - 1) { "‹ previous" }
+                }
+                " page " (page + 1) " of " (pages) " "
+                @if page + 1 < pages {
+                    button data-action="page" data-page=(page + 1) { "next ›" }
+                }
+            }
         }
-        out.push_str("</nav>");
     }
-    out
+}
+
+fn outcome_cell(outcome: Option<&Value>) -> Markup {
+    match outcome.map(|o| (o["status"].as_str().unwrap_or(""), o)) {
+        Some(("succeeded", _)) => html! { td.good { "✓" } },
+        Some(("failed", o)) => html! { td.bad title=(o["error"].as_str().unwrap_or("")) { "✗" } },
+        _ => html! { td {} },
+    }
+}
+
+/// Classroom changed by hand away from the SIS: its own kind of change, with what the rules do.
+fn drift_section(plan: &SyncPlan) -> Markup {
+    html! {
+        @if !plan.drift.is_empty() {
+            section.card id="drift" {
+                h3 { "Drift in Classroom (" (plan.drift.len()) ")" }
+                ul {
+                    @for d in plan.drift.iter().take(200) {
+                        li data-drift=(format!("{:?}", d.action).to_lowercase()) {
+                            b { (format!("{:?}", d.action)) } " " (d.message)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Records missing from a read: which removals were confirmed, and how.
+fn absences_section(plan: &SyncPlan) -> Markup {
+    html! {
+        @if !plan.absences.is_empty() {
+            section.card id="absences" {
+                h3 { "Records missing from this read (" (plan.absences.len()) ")" }
+                table.issues {
+                    thead { tr { th { "what became of it" } th { "source" } th { "record" } th { "how" } } }
+                    tbody {
+                        @for a in plan.absences.iter().take(200) {
+                            tr {
+                                td { (match a.status {
+                                    AbsenceStatus::Confirmed => "removed, confirmed gone",
+                                    AbsenceStatus::StillThere => "kept, the SIS still has it",
+                                    AbsenceStatus::Unconfirmed => "kept, not confirmed gone",
+                                    AbsenceStatus::Unchecked => "kept, not asked about",
+                                }) }
+                                td { (a.source) }
+                                td { (a.entity.singular()) " " (a.sourced_id) }
+                                td { (a.how) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Who approved the run and, one line each, the changes they rejected: a rejection stays
 /// visible after the approved plan replaced the pending one.
-/// Classroom changed by hand away from the SIS: its own kind of change, with what the rules do.
-fn drift_section(plan: &SyncPlan) -> String {
-    if plan.drift.is_empty() {
-        return String::new();
-    }
-    let mut out = format!(
-        r#"<section class="card" id="drift"><h3>Drift in Classroom ({})</h3><ul>"#,
-        plan.drift.len()
-    );
-    for d in plan.drift.iter().take(200) {
-        let _ = write!(
-            out,
-            r#"<li data-drift="{}"><b>{}</b> {}</li>"#,
-            esc(&format!("{:?}", d.action).to_lowercase()),
-            esc(&format!("{:?}", d.action)),
-            esc(&d.message)
-        );
-    }
-    out.push_str("</ul></section>");
-    out
-}
-
-/// Records missing from a read: which removals were confirmed, and how.
-fn absences_section(plan: &SyncPlan) -> String {
-    if plan.absences.is_empty() {
-        return String::new();
-    }
-    let mut out = format!(
-        r#"<section class="card" id="absences"><h3>Records missing from this read ({})</h3><table class="issues"><thead><tr><th>what became of it</th><th>source</th><th>record</th><th>how</th></tr></thead><tbody>"#,
-        plan.absences.len()
-    );
-    for a in plan.absences.iter().take(200) {
-        let status = match a.status {
-            AbsenceStatus::Confirmed => "removed, confirmed gone",
-            AbsenceStatus::StillThere => "kept, the SIS still has it",
-            AbsenceStatus::Unconfirmed => "kept, not confirmed gone",
-            AbsenceStatus::Unchecked => "kept, not asked about",
-        };
-        let _ = write!(
-            out,
-            "<tr><td>{status}</td><td>{}</td><td>{} {}</td><td>{}</td></tr>",
-            esc(&a.source),
-            esc(a.entity.singular()),
-            esc(&a.sourced_id),
-            esc(&a.how)
-        );
-    }
-    out.push_str("</tbody></table></section>");
-    out
-}
-
-fn decision_section(decision: &serde_json::Value) -> String {
+fn decision_section(decision: &Value) -> Markup {
     let left_out = decision["leftOut"].as_array().cloned().unwrap_or_default();
-    let mut out = format!(
-        r#"<section class="card" id="decision"><h3>Decision</h3><p>Approved {} by {}; {} change(s) rejected.</p>"#,
-        esc(decision["decidedAt"].as_str().unwrap_or("")),
-        esc(decision["decidedBy"].as_str().unwrap_or("")),
-        left_out.len()
-    );
-    if !left_out.is_empty() {
-        out.push_str("<ul>");
-        for o in &left_out {
-            let why = if o["why"] == "rejected" {
-                "rejected"
-            } else {
-                "rejected with what it depends on"
-            };
-            let _ = write!(
-                out,
-                r#"<li class="rejected"><code>{}</code> {} <span class="tag">{why}</span></li>"#,
-                esc(o["opId"].as_str().unwrap_or("")),
-                esc(o["summary"].as_str().unwrap_or(""))
-            );
+    let text = |v: &Value, key: &str| v[key].as_str().unwrap_or("").to_string();
+    html! {
+        section.card id="decision" {
+            h3 { "Decision" }
+            p {
+                "Approved " (text(decision, "decidedAt")) " by " (text(decision, "decidedBy"))
+                "; " (left_out.len()) " change(s) rejected."
+            }
+            @if !left_out.is_empty() {
+                ul {
+                    @for o in &left_out {
+                        li.rejected {
+                            code { (text(o, "opId")) } " " (text(o, "summary")) " "
+                            span.tag { (if o["why"] == "rejected" { "rejected" } else { "rejected with what it depends on" }) }
+                        }
+                    }
+                }
+            }
         }
-        out.push_str("</ul>");
     }
-    out.push_str("</section>");
-    out
 }
 
+/// The approve button and what it will leave out, re-rendered as boxes are ticked.
 pub fn approve_bar(s: &State) -> String {
-    let id = match s.screen {
-        Screen::Run(id) => id,
-        _ => return String::new(),
+    approve_markup(s).into_string()
+}
+
+fn approve_markup(s: &State) -> Markup {
+    let Screen::Run(id) = s.screen else {
+        return html! {};
     };
     let n = s.rejected.len();
-    let label = if n == 0 {
-        "Approve all".to_string()
-    } else {
-        format!("Approve all but {n} rejected")
-    };
-    format!(
-        r#"<div class="approve"><span>{}</span><button class="primary" id="approve" data-action="approve" data-run="{id}">{label}</button></div>"#,
-        if n == 0 {
-            "Nothing rejected."
-        } else {
-            "Rejected changes, and what depends on them, are left out."
+    html! {
+        div.approve {
+            span { (if n == 0 { "Nothing rejected." } else { "Rejected changes, and what depends on them, are left out." }) }
+            button.primary id="approve" data-action="approve" data-run=(id) {
+                @if n == 0 { "Approve all" } @else { "Approve all but " (n) " rejected" }
+            }
         }
-    )
+    }
 }
 
 /// The record a OneRoster write sends (grade exports keep it only in the action's body).
@@ -664,5 +636,68 @@ fn sent(op: &PlannedOp) -> Option<Value> {
             body.to_value().ok()?.as_object()?.values().next().cloned()
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::RunRow;
+
+    fn row(message: &str) -> RunRow {
+        RunRow {
+            id: 7,
+            started_at: "2026-12-02T10:00:00Z".into(),
+            finished_at: None,
+            trigger: "<b>cli</b>".into(),
+            status: "failed".into(),
+            message: Some(message.into()),
+            plan_id: None,
+            summary: None,
+            outcome_counts: None,
+        }
+    }
+
+    #[test]
+    fn markup_in_data_is_shown_as_text_never_run() {
+        let hostile = r#"<img src=x onerror="alert(1)"> & 'quotes'"#;
+        let state = State {
+            screen: Screen::Runs,
+            runs: vec![row(hostile)],
+            error: Some("<script>alert(2)</script>".into()),
+            ..State::default()
+        };
+        let html = page(&state);
+        assert!(!html.contains("<img"), "{html}");
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(
+            html.contains("&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; 'quotes'"),
+            "{html}"
+        );
+        assert!(html.contains(r#"id="run-7""#), "{html}");
+    }
+
+    #[test]
+    fn an_attribute_value_cannot_break_out_of_its_quotes() {
+        let state = State {
+            screen: Screen::Runs,
+            runs: vec![row("x")],
+            rules: Some(serde_json::json!({
+                "effective": [{
+                    "path": "holds.defaults",
+                    "value": true,
+                    "origin": "\" onmouseover=\"alert(3)"
+                }],
+                "warnings": []
+            })),
+            ..State::default()
+        };
+        let html = page(&state);
+        assert!(html.contains(r#"id="rules-in-force""#), "{html}");
+        assert!(!html.contains(r#"" onmouseover"#), "{html}");
+        assert!(
+            html.contains(r#"data-origin="&quot; onmouseover=&quot;alert(3)""#),
+            "{html}"
+        );
     }
 }
