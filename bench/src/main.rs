@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use classbridge::engine_runtime::{EngineLimits, EngineRuntime};
+use classbridge_engine::abi::Entry;
 use classbridge_engine::plan::{OpOutcome, OutcomeResult};
 use classbridge_engine::{SyncInput, SyncPlan};
 use classbridge_tests::district::{District, Size};
@@ -251,7 +252,7 @@ fn measure(input: &Path, runtime: &str) -> anyhow::Result<Value> {
                 EngineRuntime::without_fuel_metering(limits())?
             };
             let t = Instant::now();
-            let plan: SyncPlan = rt.call_owned("cb_plan", bytes)?;
+            let plan: SyncPlan = rt.call_owned(Entry::Plan, bytes)?;
             (plan.ops.len(), t.elapsed())
         }
         other => bail!("runtime must be parse, tree, native, wasm or wasm-unmetered, not {other}"),
@@ -394,7 +395,7 @@ fn module() -> anyhow::Result<()> {
     let n = 20;
     for _ in 0..n {
         let _: Value = cached.call(
-            "cb_validate_config",
+            Entry::ValidateConfig,
             br#"{"config":{"sources":[{"id":"riverside"}]}}"#,
         )?;
     }

@@ -13,6 +13,8 @@
 //! Requests: plan takes a `SyncInput`; approve `{"plan":…,"decisions":{"reject":[…]}}`; commit
 //! `{"state":…,"plan":…,"outcomes":[…]}`; validate `{"config":…}`. The module imports nothing.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -20,35 +22,70 @@ use crate::{Decisions, EngineError, OpOutcome, SyncConfig, SyncPlan, SyncState};
 
 pub const ABI_VERSION: u32 = 1;
 
-#[derive(Deserialize)]
+// The request and answer types, written once: the engine reads them, the host (and any Rust
+// embedder) writes them. `Cow` lets a caller send borrowed data; the engine reads owned.
+
+/// `cb_approve`'s request.
+#[derive(Serialize, Deserialize, Debug)]
 #[serde(rename_all = "camelCase")]
-struct ApproveRequest {
-    plan: SyncPlan,
+pub struct ApproveRequest<'a> {
+    pub plan: Cow<'a, SyncPlan>,
     #[serde(default)]
-    decisions: Decisions,
+    pub decisions: Cow<'a, Decisions>,
 }
 
-#[derive(Deserialize)]
+/// `cb_commit`'s request.
+#[derive(Serialize, Deserialize, Debug)]
 #[serde(rename_all = "camelCase")]
-struct CommitRequest {
-    state: SyncState,
-    plan: SyncPlan,
+pub struct CommitRequest<'a> {
+    pub state: Cow<'a, SyncState>,
+    pub plan: Cow<'a, SyncPlan>,
     #[serde(default)]
-    outcomes: Vec<OpOutcome>,
+    pub outcomes: Cow<'a, [OpOutcome]>,
 }
 
-#[derive(Deserialize)]
-struct ValidateRequest {
-    config: SyncConfig,
+/// `cb_validate_config`'s request.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct ValidateRequest<'a> {
+    pub config: Cow<'a, SyncConfig>,
+}
+
+/// `cb_validate_config`'s answer.
+#[derive(Serialize, Deserialize, Debug, PartialEq, Eq)]
+pub struct Validity {
+    pub valid: bool,
+}
+
+/// Every answer: `{"abiVersion":1,"ok":…}` or `{"abiVersion":1,"error":{"kind":…,"message":…,…}}`.
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct Envelope<T> {
+    pub abi_version: u32,
+    #[serde(default = "Option::default", skip_serializing_if = "Option::is_none")]
+    pub ok: Option<T>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
 }
 
 /// The engine operations the ABI exposes.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Entry {
     Plan,
     Approve,
     Commit,
     ValidateConfig,
+}
+
+impl Entry {
+    /// The module's export for this entry.
+    pub const fn export(self) -> &'static str {
+        match self {
+            Entry::Plan => "cb_plan",
+            Entry::Approve => "cb_approve",
+            Entry::Commit => "cb_commit",
+            Entry::ValidateConfig => "cb_validate_config",
+        }
+    }
 }
 
 fn ok<T: Serialize>(value: &T) -> Vec<u8> {
@@ -103,7 +140,7 @@ fn dispatch_request(entry: Entry, input: &[u8]) -> Vec<u8> {
         Entry::Commit => parse(input)
             .map(|r: CommitRequest| crate::commit(&r.state, &r.plan, &r.outcomes).map(|s| ok(&s))),
         Entry::ValidateConfig => parse(input).map(|r: ValidateRequest| {
-            crate::validate_config(&r.config).map(|()| ok(&json!({"valid": true})))
+            crate::validate_config(&r.config).map(|()| ok(&Validity { valid: true }))
         }),
     };
     match result {
@@ -166,6 +203,7 @@ mod exports {
         };
     }
 
+    // The names must be literal for `no_mangle`; a test checks they match `Entry::export`.
     entry!(cb_plan, Entry::Plan);
     entry!(cb_approve, Entry::Approve);
     entry!(cb_commit, Entry::Commit);
@@ -178,6 +216,21 @@ mod tests {
 
     fn envelope(bytes: &[u8]) -> Value {
         serde_json::from_slice(bytes).expect("envelopes are JSON")
+    }
+
+    #[test]
+    fn requests_written_from_borrowed_data_are_read_back_whole() {
+        let config: SyncConfig =
+            serde_json::from_str(r#"{"sources":[{"id":"a"}]}"#).expect("a config");
+        let request = serde_json::to_vec(&ValidateRequest {
+            config: Cow::Borrowed(&config),
+        })
+        .expect("serializable");
+        let answer: Envelope<Validity> =
+            serde_json::from_slice(&dispatch(Entry::ValidateConfig, &request)).expect("JSON");
+        assert_eq!(answer.abi_version, ABI_VERSION);
+        assert_eq!(answer.ok, Some(Validity { valid: true }));
+        assert!(answer.error.is_none());
     }
 
     #[test]

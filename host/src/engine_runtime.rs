@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 
+use classbridge_engine::abi::{Entry, Envelope};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -268,17 +269,17 @@ impl EngineRuntime {
     /// Calls one ABI entry (`cb_plan`, ...) with a JSON request and returns the raw envelope.
     /// The envelope is copied out so the module's memory (gigabytes for a district) is freed
     /// before the caller parses it: reading it in place raised M's first-sync peak by 450 MB.
-    pub fn call_raw(&self, entry: &str, request: &[u8]) -> Result<Vec<u8>, RuntimeError> {
+    pub fn call_raw(&self, entry: Entry, request: &[u8]) -> Result<Vec<u8>, RuntimeError> {
         self.invoke(entry, Cow::Borrowed(request))
     }
 
     /// As `call_raw`, taking the request: it is freed once copied into the module, so the
     /// host does not hold it beside the module's copy for the whole call.
-    pub fn call_raw_owned(&self, entry: &str, request: Vec<u8>) -> Result<Vec<u8>, RuntimeError> {
+    pub fn call_raw_owned(&self, entry: Entry, request: Vec<u8>) -> Result<Vec<u8>, RuntimeError> {
         self.invoke(entry, Cow::Owned(request))
     }
 
-    fn invoke(&self, entry: &str, request: Cow<'_, [u8]>) -> Result<Vec<u8>, RuntimeError> {
+    fn invoke(&self, entry: Entry, request: Cow<'_, [u8]>) -> Result<Vec<u8>, RuntimeError> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.limits.memory_bytes)
             .trap_on_grow_failure(true)
@@ -306,7 +307,7 @@ impl EngineRuntime {
             .get_typed_func::<i32, i32>(&mut store, "cb_alloc")
             .map_err(abi)?;
         let func = instance
-            .get_typed_func::<(i32, i32), i64>(&mut store, entry)
+            .get_typed_func::<(i32, i32), i64>(&mut store, entry.export())
             .map_err(abi)?;
         let len = request_len(request.len())?;
         let ptr = alloc
@@ -340,7 +341,7 @@ impl EngineRuntime {
     /// Calls an entry and unwraps the envelope into `T`.
     pub fn call<T: DeserializeOwned>(
         &self,
-        entry: &str,
+        entry: Entry,
         request: &[u8],
     ) -> Result<T, RuntimeError> {
         open_envelope(&self.call_raw(entry, request)?)
@@ -349,7 +350,7 @@ impl EngineRuntime {
     /// As `call`, taking the request (see `call_raw_owned`).
     pub fn call_owned<T: DeserializeOwned>(
         &self,
-        entry: &str,
+        entry: Entry,
         request: Vec<u8>,
     ) -> Result<T, RuntimeError> {
         open_envelope(&self.call_raw_owned(entry, request)?)
@@ -369,15 +370,6 @@ fn open_envelope<T: DeserializeOwned>(raw: &[u8]) -> Result<T, RuntimeError> {
         });
     }
     envelope.ok.ok_or(RuntimeError::EmptyAnswer)
-}
-
-/// The ABI's answer: `{"abiVersion":1,"ok":…}` or `{"abiVersion":1,"error":{…}}`.
-#[derive(serde::Deserialize)]
-struct Envelope<T> {
-    #[serde(default = "Option::default")]
-    ok: Option<T>,
-    #[serde(default)]
-    error: Option<Value>,
 }
 
 #[cfg(test)]

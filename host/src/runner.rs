@@ -1,9 +1,11 @@
 //! One run: fetch everything, plan in the engine, stop for approval when needed, apply the
 //! plan's operations in order with a journal, and commit the outcomes into the state.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use classbridge_engine::abi::{ApproveRequest, CommitRequest, Entry, ValidateRequest};
 use classbridge_engine::config::SyncMode;
 use classbridge_engine::input::{CheckOutcome, RemovalCheck, SourceData, SourcePayload, SyncInput};
 use classbridge_engine::plan::{Absence, Action, OpOutcome, OutcomeResult, PlannedOp};
@@ -235,8 +237,11 @@ impl Host {
         // The engine is the judge of its rules.
         runtime
             .call::<Value>(
-                "cb_validate_config",
-                &serde_json::to_vec(&json!({ "config": rules })).map_err(RunError::Encode)?,
+                Entry::ValidateConfig,
+                &serde_json::to_vec(&ValidateRequest {
+                    config: Cow::Borrowed(&rules),
+                })
+                .map_err(RunError::Encode)?,
             )
             .map_err(|e| match e {
                 RuntimeError::Engine { detail, .. } => {
@@ -438,7 +443,7 @@ impl Host {
 
     fn engine_plan(&self, input_json: Vec<u8>) -> Result<SyncPlan, RunError> {
         let bar = self.progress.spinner("Planning");
-        let plan = self.runtime.call_owned::<SyncPlan>("cb_plan", input_json);
+        let plan = self.runtime.call_owned::<SyncPlan>(Entry::Plan, input_json);
         bar.finish_and_clear();
         Ok(plan?)
     }
@@ -628,10 +633,13 @@ impl Host {
         plan: &SyncPlan,
         outcomes: &[OpOutcome],
     ) -> Result<SyncState, RunError> {
-        let request =
-            serde_json::to_vec(&json!({ "state": state, "plan": plan, "outcomes": outcomes }))
-                .map_err(RunError::Encode)?;
-        Ok(self.runtime.call::<SyncState>("cb_commit", &request)?)
+        let request = serde_json::to_vec(&CommitRequest {
+            state: Cow::Borrowed(state),
+            plan: Cow::Borrowed(plan),
+            outcomes: Cow::Borrowed(outcomes),
+        })
+        .map_err(RunError::Encode)?;
+        Ok(self.runtime.call::<SyncState>(Entry::Commit, &request)?)
     }
 
     /// `plan` (apply = false) and `sync` (apply = true).
@@ -793,11 +801,15 @@ impl Host {
                 current: state.revision,
             });
         }
-        let request = serde_json::to_vec(
-            &json!({ "plan": plan, "decisions": Decisions { reject: reject.clone() } }),
-        )
+        let decisions = Decisions {
+            reject: reject.clone(),
+        };
+        let request = serde_json::to_vec(&ApproveRequest {
+            plan: Cow::Borrowed(&plan),
+            decisions: Cow::Borrowed(&decisions),
+        })
         .map_err(RunError::Encode)?;
-        let approved: SyncPlan = self.runtime.call("cb_approve", &request)?;
+        let approved: SyncPlan = self.runtime.call(Entry::Approve, &request)?;
         let decision = decision_of(&plan, &approved, reject, by);
         let cursors = self.cursors_of(&plan);
         self.apply(run, approved, Some(&decision), &cursors).await

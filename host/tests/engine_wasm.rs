@@ -36,7 +36,7 @@ fn plans_are_byte_identical_natively_and_in_wasmtime() {
     let native_plan =
         classbridge_engine::plan(serde_json::from_str::<SyncInput>(DAY1).unwrap()).unwrap();
     let native = serde_json::to_vec(&native_plan).unwrap();
-    let wasm = rt.call_raw("cb_plan", DAY1.as_bytes()).unwrap();
+    let wasm = rt.call_raw(Entry::Plan, DAY1.as_bytes()).unwrap();
     assert_eq!(ok_bytes(&wasm), native.as_slice());
     assert_eq!(
         dispatch(Entry::Plan, DAY1.as_bytes()),
@@ -49,11 +49,13 @@ fn plans_are_byte_identical_natively_and_in_wasmtime() {
 fn a_request_handed_over_plans_as_one_lent() {
     // The host hands its only copy of a district's input to the module (`call_owned`).
     let rt = runtime();
-    let lent: SyncPlan = rt.call("cb_plan", DAY1.as_bytes()).unwrap();
-    let owned: SyncPlan = rt.call_owned("cb_plan", DAY1.as_bytes().to_vec()).unwrap();
+    let lent: SyncPlan = rt.call(Entry::Plan, DAY1.as_bytes()).unwrap();
+    let owned: SyncPlan = rt
+        .call_owned(Entry::Plan, DAY1.as_bytes().to_vec())
+        .unwrap();
     assert_eq!(owned, lent);
     assert!(!owned.ops.is_empty());
-    let bad = rt.call_owned::<SyncPlan>("cb_plan", b"{not json".to_vec());
+    let bad = rt.call_owned::<SyncPlan>(Entry::Plan, b"{not json".to_vec());
     assert!(
         matches!(&bad, Err(RuntimeError::Engine { kind, .. }) if kind == "invalidRequest"),
         "{bad:?}"
@@ -68,9 +70,9 @@ fn the_unmetered_runtime_plans_the_same_and_ignores_the_fuel_limit() {
         ..EngineLimits::default()
     })
     .unwrap();
-    let metered = runtime().call_raw("cb_plan", DAY1.as_bytes()).unwrap();
+    let metered = runtime().call_raw(Entry::Plan, DAY1.as_bytes()).unwrap();
     assert_eq!(
-        unmetered.call_raw("cb_plan", DAY1.as_bytes()).unwrap(),
+        unmetered.call_raw(Entry::Plan, DAY1.as_bytes()).unwrap(),
         metered
     );
 }
@@ -79,7 +81,7 @@ fn the_unmetered_runtime_plans_the_same_and_ignores_the_fuel_limit() {
 fn a_whole_cycle_through_the_module_matches_native() {
     let rt = runtime();
     let input: SyncInput = serde_json::from_str(DAY1).unwrap();
-    let plan: SyncPlan = rt.call("cb_plan", DAY1.as_bytes()).unwrap();
+    let plan: SyncPlan = rt.call(Entry::Plan, DAY1.as_bytes()).unwrap();
     let outcomes: Vec<Value> = plan
         .ops
         .iter()
@@ -95,7 +97,7 @@ fn a_whole_cycle_through_the_module_matches_native() {
         .collect();
     let request = json!({"state": input.previous_state, "plan": plan, "outcomes": outcomes});
     let state: SyncState = rt
-        .call("cb_commit", &serde_json::to_vec(&request).unwrap())
+        .call(Entry::Commit, &serde_json::to_vec(&request).unwrap())
         .unwrap();
     let native_state = classbridge_engine::commit(
         &input.previous_state,
@@ -113,7 +115,7 @@ fn a_whole_cycle_through_the_module_matches_native() {
     later["classroom"] = serde_json::from_str(GRADED).unwrap();
     later["now"] = json!("2026-10-01T06:00:00Z");
     let bytes = serde_json::to_vec(&later).unwrap();
-    let wasm = rt.call_raw("cb_plan", &bytes).unwrap();
+    let wasm = rt.call_raw(Entry::Plan, &bytes).unwrap();
     let native = serde_json::to_vec(
         &classbridge_engine::plan(serde_json::from_slice(&bytes).unwrap()).unwrap(),
     )
@@ -127,7 +129,7 @@ fn a_whole_cycle_through_the_module_matches_native() {
 fn engine_errors_come_back_as_typed_errors() {
     let err = runtime()
         .call::<Value>(
-            "cb_validate_config",
+            Entry::ValidateConfig,
             br#"{"config":{"sources":[{"id":"sis"}]}}"#,
         )
         .unwrap_err();
@@ -139,7 +141,7 @@ fn engine_errors_come_back_as_typed_errors() {
         other => panic!("{other:?}"),
     }
     let err = runtime()
-        .call::<Value>("cb_plan", b"\xff\xfe garbage")
+        .call::<Value>(Entry::Plan, b"\xff\xfe garbage")
         .unwrap_err();
     assert!(
         matches!(err, RuntimeError::Engine { ref kind, .. } if kind == "invalidRequest"),
@@ -154,7 +156,7 @@ fn fuel_runs_out_cleanly() {
         ..EngineLimits::default()
     });
     let err = rt
-        .call_raw("cb_plan", DAY1.as_bytes())
+        .call_raw(Entry::Plan, DAY1.as_bytes())
         .map(|_| ())
         .unwrap_err();
     assert!(matches!(err, RuntimeError::OutOfFuel(10_000)), "{err:?}");
@@ -171,13 +173,13 @@ fn the_memory_cap_holds() {
     big["sources"][0]["payload"]["collections"]["users"]["pages"][0]["users"][0]["metadata"] =
         json!({"blob": "x".repeat(6 << 20)});
     let err = rt
-        .call_raw("cb_plan", &serde_json::to_vec(&big).unwrap())
+        .call_raw(Entry::Plan, &serde_json::to_vec(&big).unwrap())
         .map(|_| ())
         .unwrap_err();
     // Told apart structurally (the limiter saw the refusal), not by the trap's text.
     assert!(matches!(err, RuntimeError::OutOfMemory(_)), "{err:?}");
     // The runtime is still usable afterwards with a sane cap.
-    assert!(runtime().call_raw("cb_plan", DAY1.as_bytes()).is_ok());
+    assert!(runtime().call_raw(Entry::Plan, DAY1.as_bytes()).is_ok());
 }
 
 #[test]
@@ -188,4 +190,22 @@ fn json_maps_stay_sorted_in_this_build() {
     map.insert("b".into(), json!(1));
     map.insert("a".into(), json!(2));
     assert_eq!(map.keys().next().map(String::as_str), Some("a"));
+}
+
+#[test]
+fn every_entry_is_exported_under_its_documented_name() {
+    let rt = runtime();
+    for entry in [
+        Entry::Plan,
+        Entry::Approve,
+        Entry::Commit,
+        Entry::ValidateConfig,
+    ] {
+        let export = rt.module().get_export(entry.export());
+        assert!(
+            export.is_some_and(|e| e.func().is_some()),
+            "{} is not a function export of the engine module",
+            entry.export()
+        );
+    }
 }
