@@ -84,9 +84,8 @@ fn nested_build(package: &str, artifact: &str) -> PathBuf {
         .parent()
         .expect("host/ sits in the workspace")
         .to_path_buf();
-    let target_root = env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace.join("target"));
+    let target_root =
+        env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace.join("target"), PathBuf::from);
     // A separate target directory: the outer build holds the lock on its own.
     let target_dir = target_root.join("engine-wasm");
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());

@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use classbridge_engine::SyncConfig;
 use classbridge_engine::input::{SourceData, SourcePayload};
-use classbridge_engine::pipeline::diff::diff;
+use classbridge_engine::internals::diff;
 use classbridge_engine::state::SyncState;
 use classbridge_tests::district::{District, Size};
 use classbridge_tests::workload;
@@ -94,9 +94,9 @@ fn classbridge_diff(a: &Path, b: &Path) -> anyhow::Result<(f64, usize)> {
     let empty = SyncState::default();
     let (ra, rb) = (read(a)?, read(b)?);
     // Inside one interning scope, as a plan runs.
-    let changes = classbridge_engine::model::interning(|| {
-        let before = classbridge_engine::ingest::ingest(&config, vec![ra], &empty);
-        let after = classbridge_engine::ingest::ingest(&config, vec![rb], &empty);
+    let changes = classbridge_engine::internals::interning(|| {
+        let before = classbridge_engine::internals::ingest(&config, vec![ra], &empty);
+        let after = classbridge_engine::internals::ingest(&config, vec![rb], &empty);
         match (
             before.sources.get("riverside"),
             after.sources.get("riverside"),
@@ -149,7 +149,7 @@ fn csv_diff_changes(out: &str) -> usize {
     })
 }
 
-pub fn run(size: &str, dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn run(size: &str, dir: &Path) -> anyhow::Result<()> {
     let size_v = Size::parse(size).context("size must be tiny, s, m or l")?;
     let peers = install_peers(dir)?;
     let mut district = District::generate(size_v, 2026);

@@ -221,19 +221,19 @@ fn first_state(input: &Path, out: &Path) -> anyhow::Result<Value> {
 
 fn measure(input: &Path, runtime: &str) -> anyhow::Result<Value> {
     let bytes = std::fs::read(input)?;
-    let input_mb = bytes.len() as f64 / (1 << 20) as f64;
+    let input_mb = bytes.len() as f64 / f64::from(1 << 20);
     let (ops, elapsed) = match runtime {
         // As the engine parses: inside the interning scope.
         "parse" => (
             0,
-            classbridge_engine::model::interning(|| time_parse::<SyncInput>(&bytes))?,
+            classbridge_engine::internals::interning(|| time_parse::<SyncInput>(&bytes))?,
         ),
         "tree" => (0, time_parse::<Value>(&bytes)?),
         "native" => {
             let t = Instant::now();
             // Parsed inside the planning scope, as the ABI does, so repeated strings are
             // read once each.
-            let plan = classbridge_engine::model::interning(|| -> anyhow::Result<SyncPlan> {
+            let plan = classbridge_engine::internals::interning(|| -> anyhow::Result<SyncPlan> {
                 let parsed: SyncInput = serde_json::from_slice(&bytes)?;
                 // An embedder has no use for the bytes once they are parsed.
                 drop(bytes);
@@ -404,7 +404,7 @@ fn module() -> anyhow::Result<()> {
     println!("| measure | value |\n|---|---|");
     println!(
         "| ABI module size | {:.2} MB ({size} bytes) |",
-        size as f64 / (1 << 20) as f64
+        size as f64 / f64::from(1 << 20)
     );
     println!(
         "| cold compile (Cranelift) | {:.0} ms |",
@@ -528,7 +528,7 @@ async fn quota(
             println!(
                 "| apply: Classroom requests accepted | {} in {secs:.0} s = {rate:.0}/minute = **{:.1}% of the quota** |",
                 end.1 - c0,
-                rate * 100.0 / per_minute as f64
+                rate * 100.0 / f64::from(per_minute)
             );
         }
         None => println!(

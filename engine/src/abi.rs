@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 
 use crate::{Decisions, EngineError, OpOutcome, SyncConfig, SyncPlan, SyncState};
 
+/// The ABI's version: every answer carries it as `abiVersion`.
 pub const ABI_VERSION: u32 = 1;
 
 // The request and answer types, written once: the engine reads them, the host (and any Rust
@@ -29,7 +30,9 @@ pub const ABI_VERSION: u32 = 1;
 #[derive(Serialize, Deserialize, Debug)]
 #[serde(rename_all = "camelCase")]
 pub struct ApproveRequest<'a> {
+    /// The pending plan.
     pub plan: Cow<'a, SyncPlan>,
+    /// The operations the admin rejected.
     #[serde(default)]
     pub decisions: Cow<'a, Decisions>,
 }
@@ -38,8 +41,11 @@ pub struct ApproveRequest<'a> {
 #[derive(Serialize, Deserialize, Debug)]
 #[serde(rename_all = "camelCase")]
 pub struct CommitRequest<'a> {
+    /// The state the plan was made from.
     pub state: Cow<'a, SyncState>,
+    /// The plan that was applied.
     pub plan: Cow<'a, SyncPlan>,
+    /// What became of each operation.
     #[serde(default)]
     pub outcomes: Cow<'a, [OpOutcome]>,
 }
@@ -47,12 +53,14 @@ pub struct CommitRequest<'a> {
 /// `cb_validate_config`'s request.
 #[derive(Serialize, Deserialize, Debug)]
 pub struct ValidateRequest<'a> {
+    /// The rules to check.
     pub config: Cow<'a, SyncConfig>,
 }
 
 /// `cb_validate_config`'s answer.
 #[derive(Serialize, Deserialize, Debug, PartialEq, Eq)]
 pub struct Validity {
+    /// Always true: an invalid config is an `invalidConfig` error instead.
     pub valid: bool,
 }
 
@@ -60,19 +68,27 @@ pub struct Validity {
 #[derive(Serialize, Deserialize, Debug)]
 #[serde(rename_all = "camelCase")]
 pub struct Envelope<T> {
+    /// [`ABI_VERSION`].
     pub abi_version: u32,
+    /// The answer, on success.
     #[serde(default = "Option::default", skip_serializing_if = "Option::is_none")]
     pub ok: Option<T>,
+    /// The refusal: `kind` and `message`, with the fields of [`EngineError`]'s variant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Value>,
 }
 
 /// The engine operations the ABI exposes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Entry {
+    /// `cb_plan`: a [`crate::SyncInput`] in, a [`SyncPlan`] out.
     Plan,
+    /// `cb_approve`: an [`ApproveRequest`] in, the approved [`SyncPlan`] out.
     Approve,
+    /// `cb_commit`: a [`CommitRequest`] in, the next [`SyncState`] out.
     Commit,
+    /// `cb_validate_config`: a [`ValidateRequest`] in, [`Validity`] out.
     ValidateConfig,
 }
 
@@ -150,14 +166,17 @@ fn dispatch_request(entry: Entry, input: &[u8]) -> Vec<u8> {
     }
 }
 
+// The exports are reached through the module's export table, not Rust paths.
 #[cfg(all(target_arch = "wasm32", not(feature = "web")))]
+#[allow(unreachable_pub)]
 mod exports {
     use super::{Entry, dispatch};
 
     fn leak(bytes: Vec<u8>) -> i64 {
         let bytes = bytes.into_boxed_slice();
-        let len = bytes.len() as u32 as u64;
-        let ptr = Box::into_raw(bytes) as *mut u8 as u32 as u64;
+        // wasm32: lengths and addresses are 32-bit, so both fit in half an i64.
+        let len = u64::from(bytes.len() as u32);
+        let ptr = u64::from(Box::into_raw(bytes) as *mut u8 as u32);
         ((ptr << 32) | len) as i64
     }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use crate::error::EngineError;
 use crate::plan::{Approval, Decisions, SyncPlan};
 
-pub fn approve(plan: &SyncPlan, decisions: &Decisions) -> Result<SyncPlan, EngineError> {
+pub(crate) fn approve(plan: &SyncPlan, decisions: &Decisions) -> Result<SyncPlan, EngineError> {
     if plan.approval.is_some() {
         return Err(EngineError::AlreadyApproved {
             plan_id: plan.id.clone(),

@@ -8,7 +8,7 @@ use crate::error::EngineError;
 use crate::plan::{MemberRole, OpOutcome, OutcomeResult, PlannedOp, StateEffect, SyncPlan};
 use crate::state::{AppliedTopic, ExportedRecord, OpFailure, SyncState};
 
-pub fn commit(
+pub(crate) fn commit(
     state: &SyncState,
     plan: &SyncPlan,
     outcomes: &[OpOutcome],
@@ -53,7 +53,7 @@ pub fn commit(
     Ok(next)
 }
 
-pub fn apply_effect(state: &mut SyncState, effect: &StateEffect, remote_id: Option<&str>) {
+pub(crate) fn apply_effect(state: &mut SyncState, effect: &StateEffect, remote_id: Option<&str>) {
     let cls = &mut state.classroom;
     match effect {
         StateEffect::CourseUpsert { class_id, course } => {

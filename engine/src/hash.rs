@@ -4,12 +4,12 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
 /// SHA-256 of a value's JSON form, hashed as it is written: no copy of the JSON is kept.
-pub fn json_sha256_hex<T: Serialize + ?Sized>(value: &T) -> String {
+pub(crate) fn json_sha256_hex<T: Serialize + ?Sized>(value: &T) -> String {
     struct HashWriter(Sha256);
     impl std::io::Write for HashWriter {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -37,7 +37,7 @@ fn hex(digest: &[u8]) -> String {
 }
 
 /// A short digest of a value's JSON form (maps are ordered, so the form is canonical).
-pub fn digest<T: Serialize + ?Sized>(value: &T) -> String {
+pub(crate) fn digest<T: Serialize + ?Sized>(value: &T) -> String {
     let mut full = json_sha256_hex(value);
     full.truncate(16);
     full
@@ -48,6 +48,6 @@ const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1c_2d0e_8b4a_4f3e_9a57_1
 
 /// A UUID (version 5) derived from `name`: exporting the same Classroom object twice, or after
 /// a reconnect, gives the same sourcedId, so the SIS updates instead of duplicating.
-pub fn stable_uuid(name: &str) -> String {
+pub(crate) fn stable_uuid(name: &str) -> String {
     uuid::Uuid::new_v5(&NAMESPACE, name.as_bytes()).to_string()
 }

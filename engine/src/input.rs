@@ -12,11 +12,16 @@ use crate::state::SyncState;
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// Everything one plan is made from (`cb_plan`'s request).
 pub struct SyncInput {
+    /// The rules.
     pub config: SyncConfig,
+    /// What each SIS source sent, as it sent it.
     pub sources: Vec<SourceData>,
+    /// What Classroom listed for the courses classbridge manages.
     #[serde(default)]
     pub classroom: ClassroomListings,
+    /// The state the last committed run left (empty on a first sync).
     #[serde(default)]
     pub previous_state: SyncState,
     /// The run's time, RFC 3339 UTC (`2026-11-22T10:00:00Z`); the engine has no clock.
@@ -25,8 +30,11 @@ pub struct SyncInput {
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// One SIS source's data for this run.
 pub struct SourceData {
+    /// The source's id in the config.
     pub source_id: String,
+    /// Its records, as REST pages or a CSV bundle.
     pub payload: SourcePayload,
     /// What the SIS said when asked for records a complete listing left out (see
     /// [`crate::plan::Absence`]): only a confirmed absence removes a record read by REST.
@@ -39,9 +47,11 @@ pub struct SourceData {
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RemovalCheck {
+    /// The kind of record asked about.
     pub entity: EntityKind,
     /// The id as the plan's absence names it (with the source's prefix).
     pub sourced_id: String,
+    /// What the SIS answered.
     pub outcome: CheckOutcome,
     /// How it was established, in words: `GET /users/u-17 answered 404`.
     pub detail: String,
@@ -49,6 +59,7 @@ pub struct RemovalCheck {
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
 #[serde(rename_all = "camelCase")]
+/// What one removal check established.
 pub enum CheckOutcome {
     /// The SIS has no such record (404, or it answered with `status: tobedeleted`).
     Gone,
@@ -60,15 +71,21 @@ pub enum CheckOutcome {
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[serde(rename_all = "camelCase", tag = "format", try_from = "PayloadFields")]
+/// A source's records in the form it sent them.
+#[non_exhaustive]
 pub enum SourcePayload {
     /// Pages of OneRoster REST collections, as the server sent them (envelope included).
     #[serde(rename = "oneRosterJson")]
     Json {
+        /// Collection name (`users`, `classes`, ...) to its pages.
         collections: BTreeMap<String, Collection>,
     },
     /// A OneRoster CSV bundle: file name (`manifest.csv`, `users.csv`, ...) to file content.
     #[serde(rename = "oneRosterCsv")]
-    Csv { files: BTreeMap<String, String> },
+    Csv {
+        /// File name to content.
+        files: BTreeMap<String, String>,
+    },
 }
 
 /// The payload's wire form, read as a plain struct: serde would read an internally tagged
@@ -110,7 +127,9 @@ impl TryFrom<PayloadFields> for SourcePayload {
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// One REST collection as read this run.
 pub struct Collection {
+    /// Whether the read was whole or only what changed.
     #[serde(default)]
     pub mode: FetchMode,
     /// Pages as the server sent them (JSON text), read record by record during ingest.
@@ -119,6 +138,7 @@ pub struct Collection {
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
 #[serde(rename_all = "camelCase")]
+/// How much of a collection a read covered.
 pub enum FetchMode {
     /// Every record of the collection: absence can mean deletion (bulk upload mode).
     #[default]
@@ -139,10 +159,15 @@ pub struct ClassroomListings {
     pub courses: Vec<ListPage>,
     /// `courses.aliases.list` pages per course id.
     pub aliases: BTreeMap<String, Vec<ListPage>>,
+    /// `courses.teachers.list` pages of the managed courses.
     pub teachers: Vec<ListPage>,
+    /// `courses.students.list` pages of the managed courses.
     pub students: Vec<ListPage>,
+    /// `courses.topics.list` pages of the managed courses.
     pub topics: Vec<ListPage>,
+    /// `courses.courseWork.list` pages (two-way sync only).
     pub course_work: Vec<ListPage>,
+    /// `courses.courseWork.studentSubmissions.list` pages (two-way sync only).
     pub student_submissions: Vec<ListPage>,
     /// Courses whose courseWork was read completely: only there may a vanished courseWork
     /// delete its lineItem.

@@ -8,9 +8,11 @@ use serde_json::{Map, Value};
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
 #[serde(transparent)]
+/// JSON kept as the text it arrived as, checked but not parsed into a tree.
 pub struct JsonText(Box<RawValue>);
 
 impl JsonText {
+    /// The text of a JSON value.
     pub fn from_value(value: &Value) -> Result<JsonText, serde_json::Error> {
         serde_json::value::to_raw_value(value).map(JsonText)
     }
@@ -24,10 +26,12 @@ impl JsonText {
             .expect("a JSON object serialises to JSON text")
     }
 
+    /// The JSON text.
     pub fn json(&self) -> &str {
         self.0.get()
     }
 
+    /// The JSON parsed into a tree.
     pub fn to_value(&self) -> Result<Value, serde_json::Error> {
         serde_json::from_str(self.json())
     }
@@ -36,7 +40,7 @@ impl JsonText {
 /// For JSON text in a variant of an internally tagged enum (a plan's actions). serde reads such
 /// a variant into a tree first to find its tag, and a tree is not text: the text is written
 /// again from the tree.
-pub fn from_tree<'de, D: Deserializer<'de>>(deserializer: D) -> Result<JsonText, D::Error> {
+pub(crate) fn from_tree<'de, D: Deserializer<'de>>(deserializer: D) -> Result<JsonText, D::Error> {
     let tree = Value::deserialize(deserializer)?;
     JsonText::from_value(&tree).map_err(serde::de::Error::custom)
 }

@@ -105,6 +105,7 @@ pub struct PlannedOp {
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum OpEntity {
     Course,
     Teacher,
@@ -117,6 +118,7 @@ pub enum OpEntity {
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum OpChange {
     Create,
     Update,
@@ -128,6 +130,7 @@ pub enum OpChange {
 /// anything. Courses are addressed by alias, which Classroom accepts in place of the id.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[serde(rename_all = "camelCase", tag = "type")]
+#[non_exhaustive]
 pub enum Action {
     /// POST courses with `id` set to the alias; 409 ALREADY_EXISTS means it is there already.
     ClassroomCreateCourse {
@@ -185,6 +188,7 @@ pub enum Action {
 /// What a successful operation changes in the engine's state.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[serde(rename_all = "camelCase", tag = "type")]
+#[non_exhaustive]
 pub enum StateEffect {
     /// The remote id from the outcome, when there is one, becomes the course id.
     CourseUpsert {
@@ -241,6 +245,7 @@ pub struct HoldReason {
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum HoldCode {
     Threshold,
     EmptySource,
@@ -270,6 +275,7 @@ pub struct Absence {
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum AbsenceStatus {
     /// Not asked yet: the record is kept.
     Unchecked,
@@ -279,6 +285,26 @@ pub enum AbsenceStatus {
     StillThere,
     /// Could not be confirmed this run: kept, asked again next run.
     Unconfirmed,
+}
+
+impl AbsenceStatus {
+    /// Every status, in the order a preview lists them.
+    pub const ALL: [AbsenceStatus; 4] = [
+        AbsenceStatus::Confirmed,
+        AbsenceStatus::StillThere,
+        AbsenceStatus::Unconfirmed,
+        AbsenceStatus::Unchecked,
+    ];
+
+    /// What became of the missing record, as the CLI and the console say it.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            AbsenceStatus::Confirmed => "removed, confirmed gone",
+            AbsenceStatus::StillThere => "kept, still in the SIS",
+            AbsenceStatus::Unconfirmed => "kept, not confirmed gone",
+            AbsenceStatus::Unchecked => "kept, not asked about",
+        }
+    }
 }
 
 /// Classroom found different from what classbridge set and the SIS says.
@@ -307,6 +333,7 @@ pub struct Drift {
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum DriftKind {
     MissingMember,
     ExtraMember,

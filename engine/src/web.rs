@@ -41,11 +41,13 @@ fn engine_err(e: EngineError) -> JsValue {
     to_js(&e).unwrap_or_else(|_| JsValue::from_str(&e.to_string()))
 }
 
+/// The engine's version.
 #[wasm_bindgen(js_name = engineVersion)]
 pub fn engine_version() -> String {
     crate::ENGINE_VERSION.to_string()
 }
 
+/// Plans a `SyncInput` given as a JavaScript value; the plan comes back as one.
 #[wasm_bindgen]
 pub fn plan(input: JsValue) -> Result<JsValue, JsValue> {
     crate::model::interning(|| {
@@ -65,6 +67,7 @@ fn read_input(input_json: &str) -> Result<SyncInput, JsValue> {
     serde_json::from_str(input_json).map_err(|e| JsValue::from_str(&format!("sync input: {e}")))
 }
 
+/// Plans from the JSON text of a `SyncInput`.
 #[wasm_bindgen(js_name = planFromJson)]
 pub fn plan_from_json(input_json: &str) -> Result<JsValue, JsValue> {
     crate::model::interning(|| {
@@ -72,6 +75,7 @@ pub fn plan_from_json(input_json: &str) -> Result<JsValue, JsValue> {
     })
 }
 
+/// Approves a pending plan with an admin's decisions (`{"reject": [op ids]}`).
 #[wasm_bindgen]
 pub fn approve(plan: JsValue, decisions: JsValue) -> Result<JsValue, JsValue> {
     let plan: SyncPlan = from_js_json(plan, "plan")?;
@@ -79,6 +83,7 @@ pub fn approve(plan: JsValue, decisions: JsValue) -> Result<JsValue, JsValue> {
     plan_to_js(&crate::approve(&plan, &decisions).map_err(engine_err)?)
 }
 
+/// The state after applying a plan with these outcomes.
 #[wasm_bindgen]
 pub fn commit(state: JsValue, plan: JsValue, outcomes: JsValue) -> Result<JsValue, JsValue> {
     let state: SyncState = from_js(state, "state")?;
@@ -87,6 +92,7 @@ pub fn commit(state: JsValue, plan: JsValue, outcomes: JsValue) -> Result<JsValu
     to_js(&crate::commit(&state, &plan, &outcomes).map_err(engine_err)?)
 }
 
+/// Checks a config; throws its problems.
 #[wasm_bindgen(js_name = validateConfig)]
 pub fn validate_config(config: JsValue) -> Result<JsValue, JsValue> {
     let config: SyncConfig = from_js(config, "config")?;

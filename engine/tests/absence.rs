@@ -131,7 +131,7 @@ fn the_id_to_ask_for_has_no_source_prefix() {
 fn delta_reads_and_explicit_deletions_need_no_confirmation() {
     let mut v = after_day1("2026-09-02T06:00:00Z");
     edit(&mut v, "users", "u-s7", |u| {
-        u["status"] = json!("tobedeleted")
+        u["status"] = json!("tobedeleted");
     });
     let p = plan_once(&v);
     assert!(removed(&p, EntityKind::User, "u-s7"));

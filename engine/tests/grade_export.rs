@@ -2,9 +2,9 @@
 
 mod common;
 
-use classbridge_engine::pipeline::map_grades::{line_item_id, result_id};
 use classbridge_engine::plan::{Action, OpChange, OpEntity, PlannedOp};
 use classbridge_engine::{SyncPlan, commit};
+use classbridge_engine::{line_item_id, result_id};
 use common::*;
 use serde_json::{Value, json};
 

@@ -5,10 +5,10 @@ mod common;
 use std::collections::BTreeMap;
 
 use classbridge_engine::config::{OneRosterVersion, SourceConfig, SyncConfig};
-use classbridge_engine::ingest::{ingest, read_classroom};
 use classbridge_engine::input::{
     ClassroomListings, Collection, FetchMode, SourceData, SourcePayload,
 };
+use classbridge_engine::internals::{ingest, read_classroom};
 use classbridge_engine::model::{EntityKind, Roster, ScoreStatus, Severity};
 use classbridge_engine::plan::HoldCode;
 use classbridge_engine::state::SyncState;
@@ -45,7 +45,7 @@ fn roster_of(
     cfg: &SyncConfig,
     data: &[SourceData],
     prev: &SyncState,
-) -> (Roster, classbridge_engine::ingest::Ingested) {
+) -> (Roster, classbridge_engine::internals::Ingested) {
     let out = ingest(cfg, data.to_vec(), prev);
     (out.sources["sis"].clone(), out)
 }
@@ -109,7 +109,7 @@ fn status_inactive_and_tobedeleted_remove_the_record() {
     let mut v = after_day1("2026-09-02T06:00:00Z");
     edit(&mut v, "users", "u-s7", |u| u["status"] = json!("inactive"));
     edit(&mut v, "enrollments", "e-s7", |e| {
-        e["status"] = json!("tobedeleted")
+        e["status"] = json!("tobedeleted");
     });
     let p = plan(&v);
     assert!(

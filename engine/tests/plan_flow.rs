@@ -119,14 +119,19 @@ fn planning_again_after_a_clean_commit_plans_nothing() {
     assert!(plan.roster_changes.is_empty());
     let delta = &plan.state_delta;
     assert!(delta.roster.is_empty(), "{:?}", delta.roster);
-    assert!(delta.sources.values().all(|d| d.is_empty()));
+    assert!(
+        delta
+            .sources
+            .values()
+            .all(classbridge_engine::delta::RosterDelta::is_empty)
+    );
 }
 
 #[test]
 fn an_incremental_plan_carries_only_the_changed_records_and_commits_to_the_full_state() {
     let mut v = after_day1("2026-09-02T06:00:00Z");
     edit(&mut v, "classes", "cl1", |c| {
-        c["title"] = json!("Algebra I - Period 1")
+        c["title"] = json!("Algebra I - Period 1");
     });
     remove(&mut v, "enrollments", "e-s1");
     let p = plan(&v);
@@ -163,7 +168,7 @@ fn an_incremental_plan_carries_only_the_changed_records_and_commits_to_the_full_
 fn a_renamed_class_patches_only_the_course_name() {
     let mut v = after_day1("2026-09-02T06:00:00Z");
     edit(&mut v, "classes", "cl1", |c| {
-        c["title"] = json!("Algebra I - Period 1")
+        c["title"] = json!("Algebra I - Period 1");
     });
     let plan = plan(&v);
     assert_eq!(plan.ops.len(), 1, "{:?}", keys(&plan));
@@ -186,7 +191,7 @@ fn classroom_mastered_title_is_never_overwritten() {
     v["config"]["masterFields"] =
         json!([{"entity": "Roster", "field": "title", "master": "classroom"}]);
     edit(&mut v, "classes", "cl1", |c| {
-        c["title"] = json!("Renamed in the SIS")
+        c["title"] = json!("Renamed in the SIS");
     });
     let plan = plan(&v);
     assert!(plan.ops.is_empty(), "{:?}", keys(&plan));
@@ -331,7 +336,7 @@ fn a_class_without_a_teacher_uses_the_fallback_owner_or_is_reported() {
 fn ended_enrollments_are_not_added() {
     let mut v = day1();
     edit(&mut v, "enrollments", "e-s1", |e| {
-        e["endDate"] = json!("2026-08-20")
+        e["endDate"] = json!("2026-08-20");
     });
     let plan = plan(&v);
     assert!(!has_key(&plan, "student.add:d:cl1:liam.nguyen"));
@@ -342,7 +347,7 @@ fn ended_enrollments_are_not_added() {
 fn disabled_users_do_not_join() {
     let mut v = day1();
     edit(&mut v, "users", "u-s1", |u| {
-        u["enabledUser"] = json!("false")
+        u["enabledUser"] = json!("false");
     });
     let plan = plan(&v);
     assert!(!has_key(&plan, "student.add:d:cl1:liam.nguyen"));
@@ -523,7 +528,7 @@ fn plan_id_is_a_content_hash() {
     assert_eq!(a.id.len(), 64);
     let mut w = v.clone();
     edit(&mut w, "users", "u-s1", |u| {
-        u["givenName"] = json!("William")
+        u["givenName"] = json!("William");
     });
     assert_ne!(plan(&w).id, a.id);
 }

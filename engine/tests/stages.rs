@@ -52,7 +52,7 @@ fn filters_on_missing_fields_and_dates() {
         {"entity": "class", "field": "location", "op": "missing", "action": "exclude"},
         {"entity": "enrollment", "field": "beginDate", "op": "greaterThan", "value": "2026-09-01", "action": "exclude"}]);
     edit(&mut v, "enrollments", "e-s4", |e| {
-        e["beginDate"] = json!("2026-10-01")
+        e["beginDate"] = json!("2026-10-01");
     });
     let p = plan(&v);
     assert!(
@@ -482,7 +482,7 @@ fn two_sources_with_same_named_categories_make_one_topic_per_course() {
 fn the_uniqueness_hold_reads_as_a_sentence() {
     let mut v = day1();
     edit(&mut v, "users", "u-s6", |u| {
-        u["email"] = json!("liam.nguyen@students.district.org")
+        u["email"] = json!("liam.nguyen@students.district.org");
     });
     v["config"]["uniqueness"] =
         json!([{"entity": "user", "fields": ["email"], "onDuplicate": "hold"}]);

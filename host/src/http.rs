@@ -407,9 +407,10 @@ where
             Ok(resp) => {
                 let status = resp.status();
                 if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-                    let wait = retry_after(&resp)
-                        .map(|w| w.min(policy.max_retry_after))
-                        .unwrap_or_else(|| backoff(policy, attempt));
+                    let wait = retry_after(&resp).map_or_else(
+                        || backoff(policy, attempt),
+                        |w| w.min(policy.max_retry_after),
+                    );
                     let is_429 = status == StatusCode::TOO_MANY_REQUESTS;
                     if is_429 && let Some(until) = Instant::now().checked_add(wait) {
                         throttle.back_off_all(until).await;

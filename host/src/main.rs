@@ -15,13 +15,13 @@ use classbridge::store::RunStatus;
 
 /// Exit codes, documented in the README.
 mod exit {
-    pub const OK: u8 = 0;
-    pub const OTHER: u8 = 1;
-    pub const CONFIG: u8 = 2;
-    pub const CONNECTION: u8 = 3;
-    pub const HELD: u8 = 4;
-    pub const FAILED: u8 = 5;
-    pub const BUSY: u8 = 6;
+    pub(crate) const OK: u8 = 0;
+    pub(crate) const OTHER: u8 = 1;
+    pub(crate) const CONFIG: u8 = 2;
+    pub(crate) const CONNECTION: u8 = 3;
+    pub(crate) const HELD: u8 = 4;
+    pub(crate) const FAILED: u8 = 5;
+    pub(crate) const BUSY: u8 = 6;
 }
 
 #[derive(Parser)]

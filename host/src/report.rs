@@ -109,7 +109,8 @@ pub fn preview(plan: &SyncPlan) -> String {
             let _ = writeln!(out, "  {:?} {:?} {}", c.change, c.entity, c.sourced_id);
             for f in c.fields.iter().take(4) {
                 let show = |v: &Option<serde_json::Value>| {
-                    v.as_ref().map_or("—".to_string(), |v| v.to_string())
+                    v.as_ref()
+                        .map_or("—".to_string(), std::string::ToString::to_string)
                 };
                 let _ = writeln!(
                     out,
@@ -129,12 +130,8 @@ pub fn preview(plan: &SyncPlan) -> String {
 fn absences(out: &mut String, plan: &SyncPlan) {
     use classbridge_engine::plan::AbsenceStatus;
     let _ = writeln!(out, "\nRecords missing from this read:");
-    for (status, title) in [
-        (AbsenceStatus::Confirmed, "removed, confirmed gone"),
-        (AbsenceStatus::StillThere, "kept, the SIS still has them"),
-        (AbsenceStatus::Unconfirmed, "kept, not confirmed gone"),
-        (AbsenceStatus::Unchecked, "kept, not asked about"),
-    ] {
+    for status in AbsenceStatus::ALL {
+        let title = status.describe();
         let group: Vec<_> = plan
             .absences
             .iter()

@@ -981,8 +981,7 @@ async fn execute(target: &Target, action: &Action) -> OutcomeResult {
         (Target::Classroom(c), Action::ClassroomCreateCourse { alias, course }) => c
             .create_course(alias, course)
             .await
-            .map(|id| done(Some(id)))
-            .unwrap_or_else(|e| failed(crate::error::chain(&e))),
+            .map_or_else(|e| failed(crate::error::chain(&e)), |id| done(Some(id))),
         (
             Target::Classroom(c),
             Action::ClassroomPatchCourse {
@@ -993,33 +992,27 @@ async fn execute(target: &Target, action: &Action) -> OutcomeResult {
         ) => c
             .patch_course(alias, update_mask, course)
             .await
-            .map(|_| done(None))
-            .unwrap_or_else(|e| failed(crate::error::chain(&e))),
+            .map_or_else(|e| failed(crate::error::chain(&e)), |_| done(None)),
         (Target::Classroom(c), Action::ClassroomAddTeacher { alias, user_id }) => c
             .add_member(alias, "teachers", user_id)
             .await
-            .map(|_| done(None))
-            .unwrap_or_else(|e| failed(crate::error::chain(&e))),
+            .map_or_else(|e| failed(crate::error::chain(&e)), |_| done(None)),
         (Target::Classroom(c), Action::ClassroomAddStudent { alias, user_id }) => c
             .add_member(alias, "students", user_id)
             .await
-            .map(|_| done(None))
-            .unwrap_or_else(|e| failed(crate::error::chain(&e))),
+            .map_or_else(|e| failed(crate::error::chain(&e)), |_| done(None)),
         (Target::Classroom(c), Action::ClassroomRemoveTeacher { alias, user_id }) => c
             .remove_member(alias, "teachers", user_id)
             .await
-            .map(|_| done(None))
-            .unwrap_or_else(|e| failed(crate::error::chain(&e))),
+            .map_or_else(|e| failed(crate::error::chain(&e)), |_| done(None)),
         (Target::Classroom(c), Action::ClassroomRemoveStudent { alias, user_id }) => c
             .remove_member(alias, "students", user_id)
             .await
-            .map(|_| done(None))
-            .unwrap_or_else(|e| failed(crate::error::chain(&e))),
+            .map_or_else(|e| failed(crate::error::chain(&e)), |_| done(None)),
         (Target::Classroom(c), Action::ClassroomCreateTopic { alias, name }) => c
             .create_topic(alias, name)
             .await
-            .map(|id| done(Some(id)))
-            .unwrap_or_else(|e| failed(crate::error::chain(&e))),
+            .map_or_else(|e| failed(crate::error::chain(&e)), |id| done(Some(id))),
         (
             Target::Classroom(c),
             Action::ClassroomPatchTopic {
@@ -1030,8 +1023,7 @@ async fn execute(target: &Target, action: &Action) -> OutcomeResult {
         ) => c
             .patch_topic(alias, topic_id, name)
             .await
-            .map(|_| done(None))
-            .unwrap_or_else(|e| failed(crate::error::chain(&e))),
+            .map_or_else(|e| failed(crate::error::chain(&e)), |_| done(None)),
         (
             Target::Sis(s),
             Action::OneRosterPut {
@@ -1043,8 +1035,7 @@ async fn execute(target: &Target, action: &Action) -> OutcomeResult {
         ) => s
             .put(collection, sourced_id, body)
             .await
-            .map(|_| done(None))
-            .unwrap_or_else(|e| failed(crate::error::chain(&e))),
+            .map_or_else(|e| failed(crate::error::chain(&e)), |_| done(None)),
         (
             Target::Sis(s),
             Action::OneRosterDelete {
@@ -1055,8 +1046,7 @@ async fn execute(target: &Target, action: &Action) -> OutcomeResult {
         ) => s
             .delete(collection, sourced_id)
             .await
-            .map(|_| done(None))
-            .unwrap_or_else(|e| failed(crate::error::chain(&e))),
+            .map_or_else(|e| failed(crate::error::chain(&e)), |_| done(None)),
         _ => failed("the operation's target does not match its action".into()),
     }
 }

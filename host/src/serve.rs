@@ -303,11 +303,11 @@ pub async fn serve(host: Host, listen: Option<String>) -> Result<(), RunError> {
                 });
                 match run.await {
                     Ok(Ok(r)) => {
-                        tracing::info!(run = r.run, status = r.status.as_str(), "scheduled sync")
+                        tracing::info!(run = r.run, status = r.status.as_str(), "scheduled sync");
                     }
                     Ok(Err(e)) => tracing::warn!(error = %e.describe(), "scheduled sync failed"),
                     Err(e) => {
-                        tracing::error!(error = %e, "scheduled sync crashed; the schedule goes on")
+                        tracing::error!(error = %e, "scheduled sync crashed; the schedule goes on");
                     }
                 }
             }

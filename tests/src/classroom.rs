@@ -67,7 +67,7 @@ fn google_error(status: StatusCode, code: &str, message: &str) -> Response {
 pub fn user_id(email: &str) -> String {
     let mut h: u64 = 1469598103934665603;
     for b in email.to_ascii_lowercase().bytes() {
-        h = (h ^ b as u64).wrapping_mul(1099511628211);
+        h = (h ^ u64::from(b)).wrapping_mul(1099511628211);
     }
     format!("1{:017}", h % 100_000_000_000_000_000)
 }
@@ -88,7 +88,11 @@ impl StandInClassroom {
     }
 
     pub fn world<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
-        let mut w = self.state.world.lock().unwrap_or_else(|p| p.into_inner());
+        let mut w = self
+            .state
+            .world
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut w)
     }
 
@@ -140,7 +144,7 @@ impl StandInClassroom {
         let uid = user_id(email);
         self.world(|w| {
             for c in w.courses.values_mut() {
-                for s in c.submissions.iter_mut() {
+                for s in &mut c.submissions {
                     if s["courseWorkId"] == course_work_id && s["userId"] == uid {
                         s["state"] = json!(state);
                         s["late"] = json!(late);
@@ -437,7 +441,10 @@ async fn handle(
             }
         }
     };
-    let mut w = state.world.lock().unwrap_or_else(|p| p.into_inner());
+    let mut w = state
+        .world
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let writes = &state.writes;
     let resolve = |w: &World, key: &str| -> Option<String> {
         if w.courses.contains_key(key) {

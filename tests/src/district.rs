@@ -470,7 +470,9 @@ impl District {
         );
         let mut manifest =
             String::from("propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\n");
-        for f in classbridge_engine::model::EntityKind::ROSTER.map(|k| k.collection()) {
+        for f in classbridge_engine::model::EntityKind::ROSTER
+            .map(classbridge_engine::model::EntityKind::collection)
+        {
             manifest.push_str(&format!("file.{f},bulk\n"));
         }
         for f in [

@@ -129,7 +129,7 @@ impl Faults {
     /// Leaves these records out of every listing from now on.
     pub fn unlist(&self, ids: &[&str]) {
         if let Ok(mut unlisted) = self.unlisted.lock() {
-            unlisted.extend(ids.iter().map(|id| id.to_string()));
+            unlisted.extend(ids.iter().map(std::string::ToString::to_string));
         }
     }
 

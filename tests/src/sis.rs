@@ -94,17 +94,13 @@ impl StandInSis {
     /// Everything written to the gradebook, by collection and sourcedId, for comparing the
     /// final state of two runs.
     pub fn canonical_gradebook(&self) -> Value {
-        self.state
-            .gradebook
-            .lock()
-            .map(|g| {
-                let mut out = serde_json::Map::new();
-                for ((collection, id), record) in g.iter() {
-                    out.insert(format!("{collection}/{id}"), record.clone());
-                }
-                Value::Object(out)
-            })
-            .unwrap_or(Value::Null)
+        self.state.gradebook.lock().map_or(Value::Null, |g| {
+            let mut out = serde_json::Map::new();
+            for ((collection, id), record) in g.iter() {
+                out.insert(format!("{collection}/{id}"), record.clone());
+            }
+            Value::Object(out)
+        })
     }
 
     pub fn with_district<R>(&self, f: impl FnOnce(&mut District) -> R) -> R {
@@ -112,7 +108,7 @@ impl StandInSis {
             .state
             .district
             .lock()
-            .unwrap_or_else(|p| p.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut d)
     }
 }
@@ -759,8 +755,7 @@ fn put(state: &SisState, collection: &str, id: &str, body: &[u8]) -> Response {
         let known = state
             .gradebook
             .lock()
-            .map(|g| g.contains_key(&("lineItems".to_string(), li.clone())))
-            .unwrap_or(false);
+            .is_ok_and(|g| g.contains_key(&("lineItems".to_string(), li.clone())));
         if !known {
             return ims_error(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -770,14 +765,10 @@ fn put(state: &SisState, collection: &str, id: &str, body: &[u8]) -> Response {
         }
     }
     state.counters.writes.fetch_add(1, Ordering::SeqCst);
-    let existed = state
-        .gradebook
-        .lock()
-        .map(|mut g| {
-            g.insert((collection.to_string(), id.to_string()), record.clone())
-                .is_some()
-        })
-        .unwrap_or(false);
+    let existed = state.gradebook.lock().is_ok_and(|mut g| {
+        g.insert((collection.to_string(), id.to_string()), record.clone())
+            .is_some()
+    });
     let status = if existed {
         StatusCode::OK
     } else {

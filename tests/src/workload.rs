@@ -122,7 +122,8 @@ pub fn write_source<W: Write>(out: &mut W, d: &District) -> io::Result<()> {
     out.write_all(
         br#"{"sourceId":"riverside","payload":{"format":"oneRosterJson","collections":{"#,
     )?;
-    let names = classbridge_engine::model::EntityKind::ROSTER.map(|k| k.collection());
+    let names = classbridge_engine::model::EntityKind::ROSTER
+        .map(classbridge_engine::model::EntityKind::collection);
     for (i, name) in names.into_iter().enumerate() {
         if i > 0 {
             out.write_all(b",")?;
@@ -227,7 +228,7 @@ pub fn write_classroom<W: Write>(
         out.write_all(b":")?;
         serde_json::to_writer(
             &mut *out,
-            &json!([{"aliases": [{"alias": classbridge_engine::pipeline::map_roster::course_alias(c.class_id)}]}]),
+            &json!([{"aliases": [{"alias": classbridge_engine::course_alias(c.class_id)}]}]),
         )?;
     }
     out.write_all(b"}")?;

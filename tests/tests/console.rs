@@ -68,7 +68,7 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
         d.users.retain(|u| {
             !["s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7"]
                 .contains(&u["sourcedId"].as_str().unwrap_or(""))
-        })
+        });
     });
     let held = h.cli(&["sync", "--json"]).await;
     assert_eq!(held.code, 4, "{}{}", held.stdout, held.stderr);

@@ -605,7 +605,7 @@ async fn a_student_missing_from_one_read_without_a_count_stays_in_their_classes(
     }
     let text = h.cli(&["plan"]).await.stdout;
     assert!(
-        text.contains("kept, the SIS still has them"),
+        text.contains("kept, still in the SIS"),
         "the preview says which were kept and why: {text}"
     );
 }

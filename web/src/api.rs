@@ -6,7 +6,7 @@ use serde_json::Value;
 
 #[derive(Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct RunRow {
+pub(crate) struct RunRow {
     pub id: i64,
     pub started_at: String,
     #[serde(default)]
@@ -24,7 +24,7 @@ pub struct RunRow {
 }
 
 #[derive(Deserialize, Clone, Debug)]
-pub struct RunDetail {
+pub(crate) struct RunDetail {
     pub run: RunRow,
     pub plan: Option<classbridge_engine::SyncPlan>,
     #[serde(default)]
@@ -50,7 +50,7 @@ fn net(e: gloo_net::Error) -> String {
     format!("the host could not be reached: {e}")
 }
 
-pub async fn login(token: &str) -> Result<String, String> {
+pub(crate) async fn login(token: &str) -> Result<String, String> {
     let resp = Request::post("/api/login")
         .json(&serde_json::json!({ "token": token }))
         .map_err(|e| e.to_string())?
@@ -64,7 +64,7 @@ pub async fn login(token: &str) -> Result<String, String> {
         .ok_or("no CSRF token in the answer".into())
 }
 
-pub async fn session() -> Result<String, String> {
+pub(crate) async fn session() -> Result<String, String> {
     let v: Value = read(Request::get("/api/session").send().await.map_err(net)?).await?;
     v["csrf"]
         .as_str()
@@ -72,12 +72,12 @@ pub async fn session() -> Result<String, String> {
         .ok_or("no CSRF token".into())
 }
 
-pub async fn runs() -> Result<Vec<RunRow>, String> {
+pub(crate) async fn runs() -> Result<Vec<RunRow>, String> {
     let v: Value = read(Request::get("/api/runs").send().await.map_err(net)?).await?;
     serde_json::from_value(v["runs"].clone()).map_err(|e| e.to_string())
 }
 
-pub async fn run(id: i64) -> Result<RunDetail, String> {
+pub(crate) async fn run(id: i64) -> Result<RunDetail, String> {
     read(
         Request::get(&format!("/api/runs/{id}"))
             .send()
@@ -87,7 +87,7 @@ pub async fn run(id: i64) -> Result<RunDetail, String> {
     .await
 }
 
-pub async fn input(id: i64) -> Result<classbridge_engine::SyncInput, String> {
+pub(crate) async fn input(id: i64) -> Result<classbridge_engine::SyncInput, String> {
     read(
         Request::get(&format!("/api/runs/{id}/input"))
             .send()
@@ -97,7 +97,7 @@ pub async fn input(id: i64) -> Result<classbridge_engine::SyncInput, String> {
     .await
 }
 
-pub async fn approve(id: i64, csrf: &str, reject: &[String]) -> Result<Value, String> {
+pub(crate) async fn approve(id: i64, csrf: &str, reject: &[String]) -> Result<Value, String> {
     let resp = Request::post(&format!("/api/runs/{id}/approve"))
         .header("X-CSRF-Token", csrf)
         .json(&serde_json::json!({ "reject": reject }))
@@ -108,7 +108,7 @@ pub async fn approve(id: i64, csrf: &str, reject: &[String]) -> Result<Value, St
     read(resp).await
 }
 
-pub async fn sync_now(csrf: &str) -> Result<Value, String> {
+pub(crate) async fn sync_now(csrf: &str) -> Result<Value, String> {
     let resp = Request::post("/api/sync")
         .header("X-CSRF-Token", csrf)
         .send()
@@ -118,6 +118,6 @@ pub async fn sync_now(csrf: &str) -> Result<Value, String> {
 }
 
 /// The rules in force (every value, configured or default) and those that cannot take effect.
-pub async fn config() -> Result<Value, String> {
+pub(crate) async fn config() -> Result<Value, String> {
     read(Request::get("/api/config").send().await.map_err(net)?).await
 }

@@ -13,10 +13,10 @@ use web_sys::{Element, Event, HtmlInputElement, HtmlSelectElement, HtmlTextAreaE
 use crate::api::{self, RunDetail, RunRow};
 use crate::view;
 
-pub const PAGE_SIZE: usize = 100;
+pub(crate) const PAGE_SIZE: usize = 100;
 
 #[derive(Default, Clone, PartialEq)]
-pub enum Screen {
+pub(crate) enum Screen {
     #[default]
     SignIn,
     Runs,
@@ -24,7 +24,7 @@ pub enum Screen {
 }
 
 #[derive(Default, Clone)]
-pub struct OpFilter {
+pub(crate) struct OpFilter {
     pub text: String,
     pub entity: String,
     pub change: String,
@@ -32,13 +32,13 @@ pub struct OpFilter {
 }
 
 /// The browser's own plan for a run's input, under edited rules.
-pub struct WhatIf {
+pub(crate) struct WhatIf {
     pub rules_text: String,
     pub plan: Option<Result<SyncPlan, String>>,
 }
 
 #[derive(Default)]
-pub struct State {
+pub(crate) struct State {
     pub screen: Screen,
     pub csrf: Option<String>,
     pub runs: Vec<RunRow>,
@@ -59,7 +59,7 @@ thread_local! {
     static STATE: RefCell<State> = RefCell::new(State::default());
 }
 
-pub fn with<R>(f: impl FnOnce(&mut State) -> R) -> R {
+pub(crate) fn with<R>(f: impl FnOnce(&mut State) -> R) -> R {
     STATE.with(|s| f(&mut s.borrow_mut()))
 }
 
@@ -67,7 +67,7 @@ fn document() -> Option<web_sys::Document> {
     web_sys::window()?.document()
 }
 
-pub fn render() {
+pub(crate) fn render() {
     let Some(root) = document().and_then(|d| d.get_element_by_id("app")) else {
         return;
     };
@@ -96,7 +96,7 @@ fn fail(message: String) {
     render();
 }
 
-pub fn boot() {
+pub(crate) fn boot() {
     let Some(doc) = document() else { return };
     for kind in ["click", "input", "change", "submit"] {
         let handler = Closure::<dyn FnMut(Event)>::new(move |e: Event| on_event(kind, e));
@@ -230,7 +230,7 @@ async fn open_whatif(id: i64) {
                 s.whatif = Some(WhatIf {
                     rules_text: text,
                     plan: None,
-                })
+                });
             });
             recompute(id).await;
         }
@@ -385,7 +385,7 @@ fn on_event(kind: &str, e: Event) {
             });
             render_ops();
         }
-        ("change", "filter-entity") | ("change", "filter-change") => {
+        ("change", "filter-entity" | "filter-change") => {
             let value = el
                 .dyn_ref::<HtmlSelectElement>()
                 .map(HtmlSelectElement::value)

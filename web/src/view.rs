@@ -6,16 +6,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use classbridge_engine::SyncPlan;
 use classbridge_engine::config::{ChangeKind, HoldPolicy};
-use classbridge_engine::plan::{
-    AbsenceStatus, Action, OpChange, OpEntity, PlannedOp, PreviewSummary,
-};
+use classbridge_engine::plan::{Action, OpChange, OpEntity, PlannedOp, PreviewSummary};
 use maud::{Markup, html};
 use serde_json::Value;
 
 use crate::app::{PAGE_SIZE, Screen, State};
 use crate::html::show;
 
-pub fn page(s: &State) -> String {
+pub(crate) fn page(s: &State) -> String {
     html! {
         header.top {
             h1 data-action="runs" { "classbridge" }
@@ -431,7 +429,7 @@ fn whatif_counts(host: &SyncPlan, what_if: &SyncPlan) -> Markup {
     }
 }
 
-pub fn filtered_ops(s: &State) -> Vec<&PlannedOp> {
+pub(crate) fn filtered_ops(s: &State) -> Vec<&PlannedOp> {
     let Some(plan) = s.detail.as_ref().and_then(|d| d.plan.as_ref()) else {
         return Vec::new();
     };
@@ -458,7 +456,7 @@ pub fn filtered_ops(s: &State) -> Vec<&PlannedOp> {
 }
 
 /// The operations list alone, re-rendered as the admin types in the search box.
-pub fn ops_list(s: &State) -> String {
+pub(crate) fn ops_list(s: &State) -> String {
     ops_markup(s).into_string()
 }
 
@@ -565,12 +563,7 @@ fn absences_section(plan: &SyncPlan) -> Markup {
                     tbody {
                         @for a in plan.absences.iter().take(200) {
                             tr {
-                                td { (match a.status {
-                                    AbsenceStatus::Confirmed => "removed, confirmed gone",
-                                    AbsenceStatus::StillThere => "kept, the SIS still has it",
-                                    AbsenceStatus::Unconfirmed => "kept, not confirmed gone",
-                                    AbsenceStatus::Unchecked => "kept, not asked about",
-                                }) }
+                                td { (a.status.describe()) }
                                 td { (a.source) }
                                 td { (a.entity.singular()) " " (a.sourced_id) }
                                 td { (a.how) }
@@ -610,7 +603,7 @@ fn decision_section(decision: &Value) -> Markup {
 }
 
 /// The approve button and what it will leave out, re-rendered as boxes are ticked.
-pub fn approve_bar(s: &State) -> String {
+pub(crate) fn approve_bar(s: &State) -> String {
     approve_markup(s).into_string()
 }
 

@@ -9,15 +9,19 @@ use super::{ConfigError, HoldPolicy, OneRosterVersion, ScoreMode, SyncConfig, Sy
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[serde(rename_all = "camelCase")]
+/// One rule as the engine applies it.
 pub struct EffectiveRule {
     /// Dotted path under `[rules]`, e.g. `holds.minChangesForPercent`.
     pub path: String,
+    /// Its value, configured or default.
     pub value: Value,
+    /// Whether the admin set it.
     pub origin: RuleOrigin,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
 #[serde(rename_all = "camelCase")]
+/// Where a rule's value comes from.
 pub enum RuleOrigin {
     /// Set in the admin's `[rules]`.
     Configured,

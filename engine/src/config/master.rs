@@ -10,14 +10,23 @@ use super::{MasterFieldRule, SyncConfig};
 /// admins know from their SIS (Student, Staff, ...), which are users of certain roles.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum MasterEntity {
+    /// A OneRoster entity by its own name (`users`, `classes`, ...).
     OneRoster(EntityKind),
+    /// Users with the student role.
     Student,
+    /// Users with a teaching or staff role.
     Staff,
+    /// Users with an administrator role.
     SchoolAdmin,
+    /// Parents and guardians.
     Contact,
+    /// Users' links to other users (agents).
     Relationships,
+    /// Academic sessions.
     Calendar,
+    /// Courses (the catalogue), not classes.
     Course,
+    /// Enrollments.
     Roster,
 }
 
@@ -145,7 +154,7 @@ pub const NEVER_MASTERED: &[(&str, &[&str])] = &[
 
 /// Whether `entity.field` is derived and so may never have a master, however either is spelt:
 /// `course.schoolId` is the `Course` view's `schoolId`.
-pub fn is_never_mastered(entity: &str, field: &str) -> bool {
+pub(crate) fn is_never_mastered(entity: &str, field: &str) -> bool {
     let Some(view) = MasterEntity::parse(entity).and_then(MasterEntity::view_name) else {
         return false;
     };
@@ -267,7 +276,7 @@ fn entity_fields(kind: EntityKind) -> &'static [&'static str] {
 
 /// Vendor extensions a rule may name although the model does not: `metadata.<key>` and
 /// fields beginning `x-`.
-pub fn is_extension_field(field: &str) -> bool {
+pub(crate) fn is_extension_field(field: &str) -> bool {
     field.starts_with("metadata.") || field.starts_with("x-")
 }
 
@@ -278,12 +287,14 @@ pub enum FieldMaster {
     Sis,
     /// One named source first, then the others in order.
     Source(String),
+    /// Google Classroom.
     Classroom,
     /// Nobody: the value set at creation is never overwritten.
     Nobody,
 }
 
 impl FieldMaster {
+    /// Reads a rule's `master`: `sis`, `classroom`, `none` or a source id.
     pub fn parse(raw: &str) -> FieldMaster {
         match raw {
             "sis" => FieldMaster::Sis,

@@ -174,6 +174,7 @@ pub struct FilterRule {
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum FilterOp {
     Equals,
     NotEquals,
@@ -220,6 +221,7 @@ pub struct DataRequirement {
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[serde(rename_all = "camelCase", tag = "action", content = "value")]
+#[non_exhaustive]
 pub enum MissingAction {
     /// Leave the record out of this run and report it.
     Skip,
@@ -477,6 +479,7 @@ impl Default for GradeMapping {
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum ScoreMode {
     /// Points scaled to the lineItem's resultValueMax (which is the work's maxPoints).
     #[default]

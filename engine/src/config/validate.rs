@@ -10,9 +10,11 @@ use crate::model::EntityKind;
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
 #[serde(rename_all = "camelCase")]
+/// One problem with a config.
 pub struct ConfigError {
     /// Path of the offending setting, e.g. `masterFields[2].field`.
     pub field: String,
+    /// What is wrong and how to put it right.
     pub message: String,
 }
 

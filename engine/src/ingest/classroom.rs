@@ -86,6 +86,7 @@ fn each_item<T: DeserializeOwned>(
 }
 
 /// Reads the listings into a snapshot, consuming them page by page.
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))]
 pub fn read_classroom(
     listings: ClassroomListings,
     issues: &mut Vec<RecordIssue>,
@@ -165,7 +166,7 @@ pub fn read_classroom(
 
 /// `YYYY-MM-DDTHH:MM:SS…` in ASCII, with a real month and day: a timestamp the engine may
 /// slice and compare. Anything else from the wire is refused before it is used.
-pub fn is_timestamp(t: &str) -> bool {
+pub(crate) fn is_timestamp(t: &str) -> bool {
     let b = t.as_bytes();
     let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
     t.is_ascii()

@@ -9,7 +9,7 @@ use super::raw::{Location, RawObject, RawRecord, RawSource};
 use crate::input::FetchMode;
 use crate::model::{EntityKind, RecordIssue};
 
-pub fn read<'a>(
+pub(crate) fn read<'a>(
     source: &str,
     files: &'a BTreeMap<String, String>,
     issues: &mut Vec<RecordIssue>,

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::model::Shared;
 use crate::model::oneroster::Extra;
 
-pub struct Fields<'a> {
+pub(crate) struct Fields<'a> {
     obj: &'a Map<String, Value>,
 }
 
@@ -27,7 +27,7 @@ fn ref_id(value: &Value) -> Option<Shared> {
 }
 
 impl<'a> Fields<'a> {
-    pub fn new(obj: &'a Map<String, Value>) -> Self {
+    pub(crate) fn new(obj: &'a Map<String, Value>) -> Self {
         Fields { obj }
     }
 
@@ -51,21 +51,21 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub fn opt_str(&self, key: &str) -> Result<Option<String>, String> {
+    pub(crate) fn opt_str(&self, key: &str) -> Result<Option<String>, String> {
         Ok(self.opt_text(key)?.map(Cow::into_owned))
     }
 
-    pub fn req_str(&self, key: &str) -> Result<String, String> {
+    pub(crate) fn req_str(&self, key: &str) -> Result<String, String> {
         self.opt_str(key)?
             .ok_or_else(|| format!("required field '{key}' is missing or empty"))
     }
 
     /// Text that many records repeat (dates, roles, grade levels): stored once.
-    pub fn opt_shared(&self, key: &str) -> Result<Option<Shared>, String> {
+    pub(crate) fn opt_shared(&self, key: &str) -> Result<Option<Shared>, String> {
         Ok(self.opt_text(key)?.map(|text| Shared::from(&*text)))
     }
 
-    pub fn opt_ref(&self, key: &str) -> Result<Option<Shared>, String> {
+    pub(crate) fn opt_ref(&self, key: &str) -> Result<Option<Shared>, String> {
         match self.get(key) {
             None => Ok(None),
             Some(v) => ref_id(v).map(Some).ok_or_else(|| {
@@ -77,12 +77,12 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub fn req_ref(&self, key: &str) -> Result<Shared, String> {
+    pub(crate) fn req_ref(&self, key: &str) -> Result<Shared, String> {
         self.opt_ref(key)?
             .ok_or_else(|| format!("required reference '{key}' is missing"))
     }
 
-    pub fn ref_list(&self, key: &str) -> Result<Vec<Shared>, String> {
+    pub(crate) fn ref_list(&self, key: &str) -> Result<Vec<Shared>, String> {
         match self.get(key) {
             None => Ok(Vec::new()),
             Some(Value::Array(items)) => items
@@ -101,7 +101,7 @@ impl<'a> Fields<'a> {
 
     /// A list of strings, also accepted as one comma-separated string (CSV style). Grade
     /// levels, subjects and periods repeat across records, so they are stored once.
-    pub fn shared_list(&self, key: &str) -> Result<Vec<Shared>, String> {
+    pub(crate) fn shared_list(&self, key: &str) -> Result<Vec<Shared>, String> {
         match self.get(key) {
             None => Ok(Vec::new()),
             Some(Value::Array(items)) => items
@@ -124,7 +124,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Booleans as OneRoster servers send them: true, 1, "true", "1", "yes" (any case).
-    pub fn flex_bool(&self, key: &str) -> Result<Option<bool>, String> {
+    pub(crate) fn flex_bool(&self, key: &str) -> Result<Option<bool>, String> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -149,7 +149,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Numbers, also as numeric strings (CSV and some vendors send scores as text).
-    pub fn opt_f64(&self, key: &str) -> Result<Option<f64>, String> {
+    pub(crate) fn opt_f64(&self, key: &str) -> Result<Option<f64>, String> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::Number(n)) => Ok(n.as_f64()),
@@ -168,12 +168,12 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub fn metadata(&self) -> Option<Value> {
+    pub(crate) fn metadata(&self) -> Option<Value> {
         self.get("metadata").cloned()
     }
 
     /// Every field not in `known`, kept as it came.
-    pub fn extra(&self, known: &[&str]) -> Extra {
+    pub(crate) fn extra(&self, known: &[&str]) -> Extra {
         self.obj
             .iter()
             .filter(|(k, _)| !known.contains(&k.as_str()) && !COMMON.contains(&k.as_str()))
@@ -183,14 +183,14 @@ impl<'a> Fields<'a> {
 }
 
 /// Fields every record has; never copied into `extra`.
-pub const COMMON: &[&str] = &["sourcedId", "status", "dateLastModified", "metadata"];
+pub(crate) const COMMON: &[&str] = &["sourcedId", "status", "dateLastModified", "metadata"];
 
-pub fn split_list(s: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn split_list(s: &str) -> impl Iterator<Item = &str> {
     s.split(',').map(str::trim).filter(|p| !p.is_empty())
 }
 
 /// What a piece of JSON text is, from its first character (it is valid JSON already).
-pub fn raw_kind(text: &str) -> &'static str {
+pub(crate) fn raw_kind(text: &str) -> &'static str {
     match text.trim_start().as_bytes().first() {
         Some(b'{') => "an object",
         Some(b'[') => "a list",
@@ -201,7 +201,7 @@ pub fn raw_kind(text: &str) -> &'static str {
     }
 }
 
-pub fn kind(v: &Value) -> &'static str {
+pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

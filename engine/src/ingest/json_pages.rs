@@ -12,16 +12,16 @@ use crate::model::{EntityKind, RecordIssue};
 /// A source's REST collections grouped by the entity they hold ("students" and "teachers"
 /// are users), each group still as the pages' text. Collections classbridge does not use are
 /// reported and dropped here.
-pub type EntityPages = BTreeMap<EntityKind, Vec<NamedCollection>>;
+pub(crate) type EntityPages = BTreeMap<EntityKind, Vec<NamedCollection>>;
 
 /// One REST collection as sent, with the envelope key its pages carry.
-pub struct NamedCollection {
+pub(crate) struct NamedCollection {
     name: String,
     envelope: &'static str,
     collection: Collection,
 }
 
-pub fn by_entity(
+pub(crate) fn by_entity(
     source: &str,
     collections: BTreeMap<String, Collection>,
     issues: &mut Vec<RecordIssue>,
@@ -48,7 +48,7 @@ pub fn by_entity(
 
 /// Reads every page of one entity's collections. A page without its envelope key is an
 /// error, never an empty roster: the entity is then unreadable (`Err` with the reason).
-pub fn read_entity<'a>(
+pub(crate) fn read_entity<'a>(
     source: &str,
     group: &'a [NamedCollection],
     issues: &mut Vec<RecordIssue>,

@@ -13,8 +13,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-pub use classroom::{is_timestamp, read_classroom};
-pub use record::FromRaw;
+pub(crate) use classroom::is_timestamp;
+// Reachable only through `internals` (feature `internals`).
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))]
+pub use classroom::read_classroom;
+pub(crate) use record::FromRaw;
 
 use crate::config::{AttributeMapping, SourceConfig, SyncConfig};
 use crate::input::{CheckOutcome, FetchMode, RemovalCheck, SourceData, SourcePayload};
@@ -23,11 +26,15 @@ use crate::plan::{Absence, AbsenceStatus, HoldCode, HoldReason};
 use crate::state::SyncState;
 use raw::{RawCollection, RawSource};
 
+/// What ingest made of the sources.
 #[derive(Default)]
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))]
 pub struct Ingested {
     /// Source id -> its roster as of this run (delta reads already laid over the previous one).
     pub sources: BTreeMap<String, Roster>,
+    /// Records that could not be read, or were read with a problem.
     pub issues: Vec<RecordIssue>,
+    /// Reasons to hold the run (an empty or shrunken read).
     pub holds: Vec<HoldReason>,
     /// Records a complete read left out, and what became of each.
     pub absences: Vec<Absence>,
@@ -35,6 +42,7 @@ pub struct Ingested {
 
 /// Reads each source into its roster. The data is consumed: a REST source's pages are read one
 /// entity at a time and freed once that entity's table is built.
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))]
 pub fn ingest(config: &SyncConfig, data: Vec<SourceData>, previous: &SyncState) -> Ingested {
     let mut out = Ingested::default();
     let mut seen = BTreeSet::new();
@@ -404,7 +412,7 @@ fn sorted_table<R>(records: Vec<(String, R)>) -> BTreeMap<String, R> {
 }
 
 /// The first rule whose suffix matches sets the role (or fills a missing one).
-pub fn apply_role_by_email(config: &SyncConfig, user: &mut User) {
+pub(crate) fn apply_role_by_email(config: &SyncConfig, user: &mut User) {
     let Some(email) = user.normalized_email() else {
         return;
     };
@@ -430,7 +438,7 @@ pub fn apply_role_by_email(config: &SyncConfig, user: &mut User) {
 }
 
 /// A dotted path into a JSON object: `metadata.stateId`.
-pub fn lookup<'v>(obj: &'v Map<String, Value>, path: &str) -> Option<&'v Value> {
+pub(crate) fn lookup<'v>(obj: &'v Map<String, Value>, path: &str) -> Option<&'v Value> {
     let mut parts = path.split('.');
     let mut current = obj.get(parts.next()?)?;
     for part in parts {

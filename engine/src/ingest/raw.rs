@@ -10,7 +10,7 @@ use crate::input::FetchMode;
 use crate::model::EntityKind;
 
 /// A record as read, with where it was found.
-pub struct RawRecord<'a> {
+pub(crate) struct RawRecord<'a> {
     pub obj: RawObject<'a>,
     pub location: Location<'a>,
 }
@@ -18,13 +18,13 @@ pub struct RawRecord<'a> {
 /// REST records stay JSON text, borrowed from the page, until their table is built: a
 /// collection's records are then parsed one at a time, never all at once. CSV rows are built
 /// as objects.
-pub enum RawObject<'a> {
+pub(crate) enum RawObject<'a> {
     Tree(Map<String, Value>),
     Text(&'a RawValue),
 }
 
 impl RawObject<'_> {
-    pub fn into_tree(self) -> Result<Map<String, Value>, String> {
+    pub(crate) fn into_tree(self) -> Result<Map<String, Value>, String> {
         match self {
             RawObject::Tree(map) => Ok(map),
             RawObject::Text(text) => serde_json::from_str(text.get())
@@ -35,7 +35,7 @@ impl RawObject<'_> {
 
 /// Where a record was found. Formatted only when a message needs it: most records never do.
 #[derive(Clone, Copy)]
-pub enum Location<'a> {
+pub(crate) enum Location<'a> {
     Page {
         collection: &'a str,
         page: usize,
@@ -60,7 +60,7 @@ impl fmt::Display for Location<'_> {
     }
 }
 
-pub struct RawCollection<'a> {
+pub(crate) struct RawCollection<'a> {
     pub mode: FetchMode,
     pub records: Vec<RawRecord<'a>>,
 }
@@ -68,13 +68,13 @@ pub struct RawCollection<'a> {
 /// A source's collections, plus the entities that could not be read at all (the previous
 /// snapshot is kept for those, and the run is held).
 #[derive(Default)]
-pub struct RawSource<'a> {
+pub(crate) struct RawSource<'a> {
     pub collections: BTreeMap<EntityKind, RawCollection<'a>>,
     pub unreadable: BTreeMap<EntityKind, String>,
 }
 
 impl<'a> RawSource<'a> {
-    pub fn push(&mut self, kind: EntityKind, mode: FetchMode, records: Vec<RawRecord<'a>>) {
+    pub(crate) fn push(&mut self, kind: EntityKind, mode: FetchMode, records: Vec<RawRecord<'a>>) {
         let entry = self.collections.entry(kind).or_insert(RawCollection {
             mode,
             records: Vec::new(),

@@ -6,7 +6,7 @@ use super::fields::Fields;
 use crate::model::Shared;
 use crate::model::*;
 
-pub trait FromRaw: Sized {
+pub(crate) trait FromRaw: Sized {
     /// Reads a record; `notes` collects adjustments made on the way (a vocabulary value in the
     /// wrong case), which the caller reports as warnings.
     fn from_raw(obj: &Map<String, Value>, notes: &mut Vec<String>) -> Result<Self, String>;
@@ -65,7 +65,7 @@ fn header(f: &Fields, notes: &mut Vec<String>) -> Result<Header, String> {
 }
 
 /// `YYYY-MM-DD`, optionally followed by a time: the spec says date, servers send date-times.
-pub fn check_date<T: AsRef<str> + std::fmt::Display>(
+pub(crate) fn check_date<T: AsRef<str> + std::fmt::Display>(
     field: &str,
     value: Option<T>,
 ) -> Result<Option<T>, String> {

@@ -5,10 +5,11 @@ pub mod common;
 pub mod dense_map;
 pub mod oneroster;
 pub mod roster;
-pub mod shared;
+pub(crate) mod shared;
 
 pub use classroom::*;
 pub use common::*;
 pub use oneroster::*;
 pub use roster::*;
-pub use shared::{Shared, interning};
+pub use shared::Shared;
+pub(crate) use shared::interning;

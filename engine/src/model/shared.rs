@@ -15,6 +15,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashSet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// A string shared by every record that holds it (ids repeat across a district's records).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Shared(Arc<str>);
 
@@ -28,6 +29,7 @@ thread_local! {
 /// Runs `f` with a pool of strings, so every `Shared` made inside it (by deserialising or by
 /// `Shared::from`) shares its text with equal ones. The pool is dropped when the outermost
 /// scope ends; the strings live on in whatever still holds them. Scopes nest.
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))]
 pub fn interning<T>(f: impl FnOnce() -> T) -> T {
     let outermost = POOL.with(|p| {
         let mut pool = p.borrow_mut();
@@ -49,6 +51,7 @@ pub fn interning<T>(f: impl FnOnce() -> T) -> T {
 }
 
 impl Shared {
+    /// The string.
     pub fn as_str(&self) -> &str {
         &self.0
     }

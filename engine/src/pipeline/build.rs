@@ -12,11 +12,11 @@ use crate::model::*;
 use crate::plan::*;
 use crate::state::{AppliedClassroom, SyncState};
 
-pub fn op_id(key: &str) -> String {
+pub(crate) fn op_id(key: &str) -> String {
     sha256_hex(key.as_bytes())[..16].to_string()
 }
 
-pub fn order(
+pub(crate) fn order(
     mut drafts: Vec<OpDraft>,
     failures: &BTreeMap<String, crate::state::OpFailure>,
 ) -> Vec<PlannedOp> {
@@ -59,7 +59,7 @@ pub fn order(
 
 const SAMPLES_PER_KIND: usize = 3;
 
-pub fn summarize(
+pub(crate) fn summarize(
     previous: &Roster,
     current: &Roster,
     changes: &[RosterChange],
@@ -127,7 +127,7 @@ fn sample_fields(roster: &Roster, kind: EntityKind, id: &str) -> Vec<FieldChange
 }
 
 /// Issues in a fixed order, exact repeats removed.
-pub fn tidy_issues(mut issues: Vec<RecordIssue>) -> Vec<RecordIssue> {
+pub(crate) fn tidy_issues(mut issues: Vec<RecordIssue>) -> Vec<RecordIssue> {
     issues.sort();
     issues.dedup();
     issues
@@ -135,7 +135,7 @@ pub fn tidy_issues(mut issues: Vec<RecordIssue>) -> Vec<RecordIssue> {
 
 /// The plan's id: sha256 of its JSON with the id left empty.
 /// The plan's id: the hash of everything else in it (taken with the id blank).
-pub fn content_id(plan: &mut SyncPlan) -> String {
+pub(crate) fn content_id(plan: &mut SyncPlan) -> String {
     let id = std::mem::take(&mut plan.id);
     let content = json_sha256_hex(&*plan);
     plan.id = id;
@@ -144,7 +144,7 @@ pub fn content_id(plan: &mut SyncPlan) -> String {
 
 /// What the plan changes in the state besides its operations' effects, as a delta from
 /// `previous`: the new values are moved in, not copied.
-pub fn state_delta(
+pub(crate) fn state_delta(
     previous: &SyncState,
     sources: BTreeMap<String, Roster>,
     roster: Roster,

@@ -8,7 +8,7 @@ use crate::config::ChangeKind;
 use crate::model::{EntityKind, Roster};
 use crate::plan::{Absence, AbsenceStatus, RosterChange};
 
-pub fn annotate(previous: &Roster, changes: &mut [RosterChange]) {
+pub(crate) fn annotate(previous: &Roster, changes: &mut [RosterChange]) {
     let deleted = |kind: EntityKind| -> BTreeSet<String> {
         changes
             .iter()
@@ -38,7 +38,7 @@ pub fn annotate(previous: &Roster, changes: &mut [RosterChange]) {
 
 /// A removal that came from a record's confirmed absence says how it was confirmed (the
 /// preview shows it beside the change).
-pub fn explain_confirmed_removals(absences: &[Absence], changes: &mut [RosterChange]) {
+pub(crate) fn explain_confirmed_removals(absences: &[Absence], changes: &mut [RosterChange]) {
     if absences.is_empty() {
         return;
     }

@@ -11,12 +11,12 @@ use crate::ingest::lookup;
 use crate::model::*;
 use crate::plan::{HoldCode, HoldReason};
 
-pub struct DedupOutcome {
+pub(crate) struct DedupOutcome {
     pub holds: Vec<HoldReason>,
     pub skipped: BTreeMap<String, u64>,
 }
 
-pub fn dedup(
+pub(crate) fn dedup(
     config: &SyncConfig,
     roster: &mut Roster,
     issues: &mut Vec<RecordIssue>,

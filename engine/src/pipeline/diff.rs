@@ -13,6 +13,8 @@ use crate::plan::{FieldChange, RosterChange};
 /// Fields that say when, not what.
 const IGNORED: &[&str] = &["dateLastModified"];
 
+/// The changes from one roster to the next, entity by entity.
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))]
 pub fn diff(previous: &Roster, current: &Roster) -> Vec<RosterChange> {
     let mut changes = Vec::new();
     for_each_roster_kind!(diff_table(previous, current, &mut changes));
@@ -69,7 +71,7 @@ fn diff_table<R: TableRecord>(
     changes.extend(created);
 }
 
-pub fn field_changes<R: RosterRecord>(old: &R, new: &R) -> Vec<FieldChange> {
+pub(crate) fn field_changes<R: RosterRecord>(old: &R, new: &R) -> Vec<FieldChange> {
     let old = old.fields();
     let new = new.fields();
     let mut names: Vec<&String> = old
@@ -96,7 +98,7 @@ pub fn field_changes<R: RosterRecord>(old: &R, new: &R) -> Vec<FieldChange> {
 }
 
 /// All fields of a record as "after" values: how a creation is shown in samples.
-pub fn created_fields<R: RosterRecord>(record: &R) -> Vec<FieldChange> {
+pub(crate) fn created_fields<R: RosterRecord>(record: &R) -> Vec<FieldChange> {
     record
         .fields()
         .into_iter()

@@ -11,7 +11,7 @@ use crate::ingest::lookup;
 use crate::model::*;
 
 /// Applies the rules; returns how many records each rule set removed, by reason.
-pub fn filter(config: &SyncConfig, roster: &mut Roster) -> BTreeMap<String, u64> {
+pub(crate) fn filter(config: &SyncConfig, roster: &mut Roster) -> BTreeMap<String, u64> {
     let mut skipped = BTreeMap::new();
     map_schools(config, roster, &mut skipped);
     for_each_kind!(filter_table(&config.filters, roster, &mut skipped));
@@ -122,7 +122,7 @@ fn filter_table<R: TableRecord>(
 }
 
 /// A record is kept when it matches no exclude rule and, if include rules exist, one of them.
-pub fn keep<R: RosterRecord>(rules: &[&FilterRule], record: &R) -> bool {
+pub(crate) fn keep<R: RosterRecord>(rules: &[&FilterRule], record: &R) -> bool {
     let mut fields = record.fields();
     record.add_virtual_fields(&mut fields);
     let mut includes = rules
@@ -147,7 +147,7 @@ fn as_text(v: &Value) -> Option<String> {
 }
 
 /// Lists match when any element matches (a user's `grades` contains "09").
-pub fn matches(rule: &FilterRule, fields: &Map<String, Value>) -> bool {
+pub(crate) fn matches(rule: &FilterRule, fields: &Map<String, Value>) -> bool {
     let value = lookup(fields, &rule.field).filter(|v| !v.is_null());
     let present = value.is_some_and(|v| {
         !matches!(v, Value::String(s) if s.is_empty())

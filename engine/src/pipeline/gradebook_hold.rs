@@ -12,7 +12,7 @@ use crate::state::ExportedGradebook;
 
 use super::ops::OpDraft;
 
-pub fn evaluate(
+pub(crate) fn evaluate(
     config: &SyncConfig,
     exported: &ExportedGradebook,
     ops: &[OpDraft],

@@ -5,7 +5,7 @@ use crate::model::{CourseWork, ScoreStatus, StudentSubmission};
 
 /// A submission's export, before it is addressed to a SIS.
 #[derive(Clone, PartialEq, Debug)]
-pub struct MappedGrade {
+pub(crate) struct MappedGrade {
     pub status: ScoreStatus,
     pub score: Option<f64>,
     pub text_score: Option<String>,
@@ -15,20 +15,20 @@ pub struct MappedGrade {
 
 /// Why a submission is not exported.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum NotExported {
+pub(crate) enum NotExported {
     /// No grade yet (a draft grade alone is never exported).
     Ungraded,
     DraftOnly,
 }
 
-pub fn result_value_max(rules: &GradeMapping, max_points: f64) -> f64 {
+pub(crate) fn result_value_max(rules: &GradeMapping, max_points: f64) -> f64 {
     match rules.score {
         ScoreMode::Points => max_points,
         ScoreMode::Percent | ScoreMode::Letter => 100.0,
     }
 }
 
-pub fn round(value: f64, mode: RoundingMode, decimals: u32) -> f64 {
+pub(crate) fn round(value: f64, mode: RoundingMode, decimals: u32) -> f64 {
     let factor = 10f64.powi(decimals as i32);
     // Scale through a string-free epsilon so 2.675 rounds as a person expects.
     let scaled = value * factor;
@@ -54,7 +54,7 @@ pub fn round(value: f64, mode: RoundingMode, decimals: u32) -> f64 {
     rounded / factor
 }
 
-pub fn letter(rules: &GradeMapping, percent: f64) -> Option<String> {
+pub(crate) fn letter(rules: &GradeMapping, percent: f64) -> Option<String> {
     let mut scale: Vec<_> = rules.letter_scale.iter().collect();
     scale.sort_by(|a, b| {
         b.min_percent
@@ -68,7 +68,7 @@ pub fn letter(rules: &GradeMapping, percent: f64) -> Option<String> {
 }
 
 /// Maps one submission. `due_passed` says whether the work's due time is before the run.
-pub fn map_submission(
+pub(crate) fn map_submission(
     rules: &GradeMapping,
     work: &CourseWork,
     sub: &StudentSubmission,

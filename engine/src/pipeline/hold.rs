@@ -7,7 +7,7 @@ use crate::config::{ChangeKind, SyncConfig};
 use crate::model::{EntityKind, Roster};
 use crate::plan::{HoldCode, HoldReason, RosterChange};
 
-pub fn evaluate(
+pub(crate) fn evaluate(
     config: &SyncConfig,
     previous: &Roster,
     changes: &[RosterChange],

@@ -10,7 +10,7 @@ use crate::for_each_kind;
 use crate::model::*;
 
 /// Whether a reference from `from` to `to` is needed for the record to mean anything.
-pub fn essential(from: EntityKind, to: EntityKind) -> bool {
+pub(crate) fn essential(from: EntityKind, to: EntityKind) -> bool {
     use EntityKind as K;
     matches!(
         (from, to),
@@ -25,7 +25,7 @@ pub fn essential(from: EntityKind, to: EntityKind) -> bool {
 
 /// Drops records with essential dangling references; reports them (or counts them as cascaded
 /// when the target was removed since the last run). Returns how many were cascaded.
-pub fn check(roster: &mut Roster, previous: &Roster, issues: &mut Vec<RecordIssue>) -> u64 {
+pub(crate) fn check(roster: &mut Roster, previous: &Roster, issues: &mut Vec<RecordIssue>) -> u64 {
     let mut ctx = Check {
         previous,
         issues,
@@ -115,7 +115,7 @@ fn check_table<R: TableRecord>(roster: &mut Roster, ctx: &mut Check) {
 
 /// After a stage removed records on purpose (filters, skips), removes what depended on them,
 /// silently: that is the rule's intended effect. Returns the count per entity.
-pub fn prune(roster: &mut Roster) -> BTreeMap<EntityKind, u64> {
+pub(crate) fn prune(roster: &mut Roster) -> BTreeMap<EntityKind, u64> {
     let mut counts = BTreeMap::new();
     for_each_kind!(prune_table(roster, &mut counts));
     counts

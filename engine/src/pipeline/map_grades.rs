@@ -17,7 +17,7 @@ use crate::model::*;
 use crate::plan::{Action, OpChange, OpEntity, StateEffect};
 use crate::state::{AppliedClassroom, ExportedGradebook, ExportedRecord};
 
-pub struct GradeContext<'a> {
+pub(crate) struct GradeContext<'a> {
     pub config: &'a SyncConfig,
     pub roster: &'a Roster,
     /// Each source's roster, without its gradebook: where users and classes come from.
@@ -35,13 +35,13 @@ pub struct GradeContext<'a> {
 
 /// The export ledger indexed by sourcedId. The state keeps it ordered (for stable output);
 /// a district's hundreds of thousands of lookups are cheaper in a hash table.
-pub struct Ledger<'a> {
+pub(crate) struct Ledger<'a> {
     line_items: HashMap<&'a str, &'a ExportedRecord>,
     results: HashMap<&'a str, &'a ExportedRecord>,
 }
 
 impl<'a> Ledger<'a> {
-    pub fn new(exported: &'a ExportedGradebook) -> Self {
+    pub(crate) fn new(exported: &'a ExportedGradebook) -> Self {
         let index = |table: &'a BTreeMap<String, ExportedRecord>| {
             table.iter().map(|(id, r)| (id.as_str(), r)).collect()
         };
@@ -59,17 +59,21 @@ impl<'a> Ledger<'a> {
     }
 }
 
-pub struct GradeMapping {
+pub(crate) struct GradeMapping {
     pub ops: Vec<OpDraft>,
     pub skipped: BTreeMap<String, u64>,
     /// Records the SIS already holds exactly as we would write them: adopted without a write.
     pub adopted: Vec<StateEffect>,
 }
 
+/// The lineItem sourcedId for a courseWork: stable, so every run (and a reconnect) writes
+/// the same one.
 pub fn line_item_id(course_id: &str, course_work_id: &str) -> String {
     stable_uuid(&format!("lineItem/{course_id}/{course_work_id}"))
 }
 
+/// The result sourcedId for one student's submission to a courseWork; stable like
+/// [`line_item_id`].
 pub fn result_id(course_id: &str, course_work_id: &str, user_id: &str) -> String {
     stable_uuid(&format!("result/{course_id}/{course_work_id}/{user_id}"))
 }
@@ -95,7 +99,7 @@ fn date_of(work: &CourseWork) -> Option<String> {
     ))
 }
 
-pub fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> GradeMapping {
+pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> GradeMapping {
     let mut out = GradeMapping {
         ops: Vec::new(),
         skipped: BTreeMap::new(),

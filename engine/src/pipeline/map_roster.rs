@@ -20,6 +20,7 @@ use crate::state::{AppliedClassroom, AppliedCourse, AppliedTopic};
 /// `d:<class sourcedId>`, by which it is found again after a crash or a reconnect.
 pub const COURSE_ALIAS_PREFIX: &str = "d:";
 
+/// The alias of the course made for a class: `d:<class sourcedId>`.
 pub fn course_alias(class_id: &str) -> String {
     format!("{COURSE_ALIAS_PREFIX}{class_id}")
 }
@@ -34,7 +35,7 @@ struct DesiredCourse<'a> {
     topics: BTreeMap<String, String>,
 }
 
-pub struct RosterMapping {
+pub(crate) struct RosterMapping {
     pub ops: Vec<OpDraft>,
     pub skipped: BTreeMap<String, u64>,
     /// Classroom changed by hand away from the SIS, and what the rules did about it.
@@ -42,7 +43,7 @@ pub struct RosterMapping {
 }
 
 /// Maps the roster; adoptions of objects found in Classroom are written into `known`.
-pub fn map_roster(
+pub(crate) fn map_roster(
     config: &SyncConfig,
     roster: &Roster,
     known: &mut AppliedClassroom,

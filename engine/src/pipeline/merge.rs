@@ -10,7 +10,7 @@ use crate::config::{FieldMaster, SyncConfig, resolve_master};
 use crate::for_each_kind;
 use crate::model::*;
 
-pub fn merge(config: &SyncConfig, sources: &BTreeMap<String, Roster>) -> Roster {
+pub(crate) fn merge(config: &SyncConfig, sources: &BTreeMap<String, Roster>) -> Roster {
     let ordered: Vec<(&str, &Roster)> = config
         .sources
         .iter()
@@ -79,7 +79,7 @@ fn merge_record<R: RosterRecord>(config: &SyncConfig, versions: &[(&str, &R)]) -
 }
 
 /// The first configured source whose roster holds `id` of `kind`: where grades go back to.
-pub fn origin<'a>(
+pub(crate) fn origin<'a>(
     config: &'a SyncConfig,
     sources: &BTreeMap<String, Roster>,
     kind: EntityKind,

@@ -2,21 +2,21 @@
 //! ingest -> merge -> integrity -> filter -> requirements -> dedup -> diff -> cascade -> hold
 //! -> map (roster, grades) -> build.
 
-pub mod build;
-pub mod cascade;
-pub mod dedup;
-pub mod diff;
-pub mod filter;
-pub mod gradebook_hold;
-pub mod grades;
-pub mod hold;
-pub mod integrity;
-pub mod map_grades;
-pub mod map_roster;
-pub mod merge;
-pub mod ops;
-pub mod requirements;
-pub mod result_body;
+pub(crate) mod build;
+pub(crate) mod cascade;
+pub(crate) mod dedup;
+pub(crate) mod diff;
+pub(crate) mod filter;
+pub(crate) mod gradebook_hold;
+pub(crate) mod grades;
+pub(crate) mod hold;
+pub(crate) mod integrity;
+pub(crate) mod map_grades;
+pub(crate) mod map_roster;
+pub(crate) mod merge;
+pub(crate) mod ops;
+pub(crate) mod requirements;
+pub(crate) mod result_body;
 
 use std::collections::BTreeMap;
 
@@ -34,7 +34,7 @@ fn add_counts(into: &mut BTreeMap<String, u64>, from: BTreeMap<String, u64>) {
 
 /// Plans one run. The input is consumed: source pages and Classroom listings are freed as
 /// they are read, so a district's data is never held as text and as records at once.
-pub fn run(input: SyncInput) -> Result<SyncPlan, EngineError> {
+pub(crate) fn run(input: SyncInput) -> Result<SyncPlan, EngineError> {
     // Records made while planning share their repeated strings, as the parsed input's do
     // when the caller parsed it inside `interning` too.
     crate::model::interning(|| plan_run(input))

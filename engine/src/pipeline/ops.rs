@@ -7,7 +7,7 @@ use crate::plan::{Action, OpChange, OpEntity, StateEffect};
 /// Order of application: courses exist before their members, members are added before
 /// anyone is removed, gradebook lineItems before their results, deletions last.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-pub enum Phase {
+pub(crate) enum Phase {
     CourseCreate,
     TeacherAdd,
     CoursePatch,
@@ -22,7 +22,7 @@ pub enum Phase {
     LineItemDelete,
 }
 
-pub struct OpDraft {
+pub(crate) struct OpDraft {
     pub phase: Phase,
     pub key: String,
     pub entity: OpEntity,

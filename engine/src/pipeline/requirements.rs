@@ -11,12 +11,12 @@ use crate::ingest::lookup;
 use crate::model::*;
 use crate::plan::{HoldCode, HoldReason};
 
-pub struct RequirementsOutcome {
+pub(crate) struct RequirementsOutcome {
     pub holds: Vec<HoldReason>,
     pub skipped: BTreeMap<String, u64>,
 }
 
-pub fn apply(
+pub(crate) fn apply(
     config: &SyncConfig,
     roster: &mut Roster,
     issues: &mut Vec<RecordIssue>,

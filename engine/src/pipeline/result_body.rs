@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 #[derive(Serialize)]
-pub struct GuidRef<'a> {
+pub(crate) struct GuidRef<'a> {
     #[serde(rename = "sourcedId")]
     pub sourced_id: &'a str,
     #[serde(rename = "type")]
@@ -18,7 +18,7 @@ pub struct GuidRef<'a> {
 /// Keys in sorted order (`late` < `lineItem` < … < `textScore`), as `serde_json::Map` keeps them.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ResultBody<'a> {
+pub(crate) struct ResultBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub late: Option<&'static str>,
     pub line_item: GuidRef<'a>,
@@ -37,7 +37,7 @@ pub struct ResultBody<'a> {
 
 impl ResultBody<'_> {
     /// The JSON object form, for the action body and master-field rules.
-    pub fn to_map(&self) -> Map<String, Value> {
+    pub(crate) fn to_map(&self) -> Map<String, Value> {
         match serde_json::to_value(self) {
             Ok(Value::Object(map)) => map,
             // A struct of strings and numbers always serialises to an object.
@@ -46,7 +46,7 @@ impl ResultBody<'_> {
     }
 }
 
-pub fn flag(value: bool) -> &'static str {
+pub(crate) fn flag(value: bool) -> &'static str {
     if value { "true" } else { "false" }
 }
 

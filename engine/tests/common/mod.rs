@@ -6,24 +6,25 @@ use classbridge_engine::plan::{Action, OpOutcome, OutcomeResult, PlannedOp};
 use classbridge_engine::{SyncInput, SyncPlan, SyncState};
 use serde_json::{Value, json};
 
-pub const DAY1: &str = include_str!("../../../tests/fixtures/district-day1.json");
-pub const CLASSROOM_GRADED: &str = include_str!("../../../tests/fixtures/classroom-graded.json");
+pub(crate) const DAY1: &str = include_str!("../../../tests/fixtures/district-day1.json");
+pub(crate) const CLASSROOM_GRADED: &str =
+    include_str!("../../../tests/fixtures/classroom-graded.json");
 
-pub fn day1() -> Value {
+pub(crate) fn day1() -> Value {
     serde_json::from_str(DAY1).expect("fixture parses")
 }
 
-pub fn classroom_graded() -> Value {
+pub(crate) fn classroom_graded() -> Value {
     serde_json::from_str(CLASSROOM_GRADED).expect("fixture parses")
 }
 
-pub fn input(v: &Value) -> SyncInput {
+pub(crate) fn input(v: &Value) -> SyncInput {
     serde_json::from_value(v.clone()).expect("valid SyncInput")
 }
 
 /// Plans as the host does: records missing from a REST listing are asked about (here the
 /// answer is always "gone") and the run planned again with the answers.
-pub fn plan(v: &Value) -> SyncPlan {
+pub(crate) fn plan(v: &Value) -> SyncPlan {
     let first = plan_once(v);
     if first.unchecked_absences().next().is_none() {
         return first;
@@ -32,12 +33,12 @@ pub fn plan(v: &Value) -> SyncPlan {
 }
 
 /// One engine call, no confirmation round.
-pub fn plan_once(v: &Value) -> SyncPlan {
+pub(crate) fn plan_once(v: &Value) -> SyncPlan {
     classbridge_engine::plan(input(v)).expect("plan")
 }
 
 /// `v` with an answer for each of the plan's unchecked absences, as the host would add them.
-pub fn with_checks(v: &Value, p: &SyncPlan, outcome: CheckOutcome) -> Value {
+pub(crate) fn with_checks(v: &Value, p: &SyncPlan, outcome: CheckOutcome) -> Value {
     let mut v = v.clone();
     for absence in p.unchecked_absences() {
         let check = RemovalCheck {
@@ -70,17 +71,17 @@ pub fn with_checks(v: &Value, p: &SyncPlan, outcome: CheckOutcome) -> Value {
 }
 
 /// The state a plan builds on: the input's previous state with the plan's delta laid over it.
-pub fn base(v: &Value, p: &SyncPlan) -> SyncState {
+pub(crate) fn base(v: &Value, p: &SyncPlan) -> SyncState {
     p.base_state(&input(v).previous_state)
 }
 
 /// The SIS collections of the first source.
-pub fn collections(v: &mut Value) -> &mut Value {
+pub(crate) fn collections(v: &mut Value) -> &mut Value {
     &mut v["sources"][0]["payload"]["collections"]
 }
 
 /// Every record of a collection, across pages, mutable.
-pub fn records<'a>(v: &'a mut Value, collection: &str) -> Vec<&'a mut Value> {
+pub(crate) fn records<'a>(v: &'a mut Value, collection: &str) -> Vec<&'a mut Value> {
     let envelope = match collection {
         "schools" => "orgs",
         c => c,
@@ -94,7 +95,7 @@ pub fn records<'a>(v: &'a mut Value, collection: &str) -> Vec<&'a mut Value> {
         .collect()
 }
 
-pub fn edit(v: &mut Value, collection: &str, id: &str, f: impl FnOnce(&mut Value)) {
+pub(crate) fn edit(v: &mut Value, collection: &str, id: &str, f: impl FnOnce(&mut Value)) {
     let rec = records(v, collection)
         .into_iter()
         .find(|r| r["sourcedId"] == id)
@@ -102,7 +103,7 @@ pub fn edit(v: &mut Value, collection: &str, id: &str, f: impl FnOnce(&mut Value
     f(rec);
 }
 
-pub fn remove(v: &mut Value, collection: &str, id: &str) {
+pub(crate) fn remove(v: &mut Value, collection: &str, id: &str) {
     for page in collections(v)[collection]["pages"]
         .as_array_mut()
         .expect("pages")
@@ -114,7 +115,7 @@ pub fn remove(v: &mut Value, collection: &str, id: &str) {
     }
 }
 
-pub fn add(v: &mut Value, collection: &str, record: Value) {
+pub(crate) fn add(v: &mut Value, collection: &str, record: Value) {
     let pages = collections(v)[collection]["pages"]
         .as_array_mut()
         .expect("pages");
@@ -125,7 +126,7 @@ pub fn add(v: &mut Value, collection: &str, record: Value) {
 }
 
 /// Remote ids a real Classroom would hand back (courses match the graded fixture).
-pub fn remote_id(op: &PlannedOp) -> Option<String> {
+pub(crate) fn remote_id(op: &PlannedOp) -> Option<String> {
     match &op.action {
         Action::ClassroomCreateCourse { alias, .. } => Some(match alias.as_str() {
             "d:cl1" => "5001".into(),
@@ -144,7 +145,7 @@ pub fn remote_id(op: &PlannedOp) -> Option<String> {
     }
 }
 
-pub fn all_succeeded(plan: &SyncPlan) -> Vec<OpOutcome> {
+pub(crate) fn all_succeeded(plan: &SyncPlan) -> Vec<OpOutcome> {
     plan.ops
         .iter()
         .map(|op| OpOutcome {
@@ -157,7 +158,7 @@ pub fn all_succeeded(plan: &SyncPlan) -> Vec<OpOutcome> {
 }
 
 /// Plan, apply everything successfully, commit: the state after a clean run.
-pub fn run_clean(v: &Value) -> (SyncPlan, SyncState) {
+pub(crate) fn run_clean(v: &Value) -> (SyncPlan, SyncState) {
     let input = input(v);
     let previous = input.previous_state.clone();
     drop(input);
@@ -168,7 +169,7 @@ pub fn run_clean(v: &Value) -> (SyncPlan, SyncState) {
 }
 
 /// Day 1 with its committed state as previous state, and `now` moved on.
-pub fn after_day1(now: &str) -> Value {
+pub(crate) fn after_day1(now: &str) -> Value {
     let v = day1();
     let (_, state) = run_clean(&v);
     let mut next = v.clone();
@@ -177,15 +178,15 @@ pub fn after_day1(now: &str) -> Value {
     next
 }
 
-pub fn keys(plan: &SyncPlan) -> Vec<&str> {
+pub(crate) fn keys(plan: &SyncPlan) -> Vec<&str> {
     plan.ops.iter().map(|o| o.key.as_str()).collect()
 }
 
-pub fn has_key(plan: &SyncPlan, prefix: &str) -> bool {
+pub(crate) fn has_key(plan: &SyncPlan, prefix: &str) -> bool {
     plan.ops.iter().any(|o| o.key.starts_with(prefix))
 }
 
-pub fn issue_mentions(plan: &SyncPlan, needle: &str) -> bool {
+pub(crate) fn issue_mentions(plan: &SyncPlan, needle: &str) -> bool {
     plan.record_issues
         .iter()
         .any(|i| i.reason.contains(needle) || i.sourced_id.as_deref() == Some(needle))

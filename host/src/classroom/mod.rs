@@ -7,8 +7,8 @@ pub mod auth;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use classbridge_engine::COURSE_ALIAS_PREFIX;
 use classbridge_engine::input::{ClassroomListings, ListPage};
-use classbridge_engine::pipeline::map_roster::COURSE_ALIAS_PREFIX;
 use reqwest::{Client, Method, StatusCode, Url};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;

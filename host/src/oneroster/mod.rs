@@ -8,9 +8,9 @@ pub mod oauth2;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use classbridge_engine::JsonText;
 use classbridge_engine::config::OneRosterVersion;
 use classbridge_engine::input::{CheckOutcome, Collection, FetchMode};
-use classbridge_engine::json_text::JsonText;
 use classbridge_engine::model::EntityKind;
 use rand::RngExt;
 use reqwest::{Client, Method, StatusCode, Url};
@@ -512,9 +512,8 @@ impl OneRosterClient {
                 format!("{asked} answered {}", status.as_u16()),
             );
         }
-        let singular = EntityKind::from_collection(collection)
-            .map(|(kind, _)| kind.singular())
-            .unwrap_or("record");
+        let singular =
+            EntityKind::from_collection(collection).map_or("record", |(kind, _)| kind.singular());
         match http::expect_json(SERVICE, Method::GET, url.path(), answer) {
             Ok(body) => match body.get(singular).and_then(|r| r.get("sourcedId")) {
                 Some(_) if body[singular]["status"] == "tobedeleted" => (

@@ -72,9 +72,8 @@ pub fn signature_base_string(method: &str, url: &Url, oauth: &[(String, String)]
 pub fn sign(base_string: &str, consumer_secret: &Secret) -> String {
     let key = format!("{}&", encode(consumer_secret.expose()));
     // HMAC accepts keys of any length; this cannot fail.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(key.as_bytes()) {
-        Ok(m) => m,
-        Err(_) => unreachable!("HMAC takes any key length"),
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.as_bytes()) else {
+        unreachable!("HMAC takes any key length")
     };
     mac.update(base_string.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())

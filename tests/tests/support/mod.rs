@@ -10,12 +10,12 @@ use classbridge_tests::classroom::{self, StandInClassroom};
 use classbridge_tests::district::{District, Size};
 use classbridge_tests::sis::{self, SisAuth, SisSpec, StandInSis};
 
-pub const SIS_SECRET: &str = "sis-secret-8f2a1c77d0";
-pub const CLASSROOM_TOKEN: &str = "classroom-token-51be0c9a3e";
+pub(crate) const SIS_SECRET: &str = "sis-secret-8f2a1c77d0";
+pub(crate) const CLASSROOM_TOKEN: &str = "classroom-token-51be0c9a3e";
 
 /// The host binary: beside this test's own executable (`target/<profile>/deps/..`), built
 /// by `cargo test --workspace`; built here when missing.
-pub fn binary() -> PathBuf {
+pub(crate) fn binary() -> PathBuf {
     if let Ok(p) = std::env::var("CLASSBRIDGE_BIN") {
         return PathBuf::from(p);
     }
@@ -32,14 +32,14 @@ pub fn binary() -> PathBuf {
     bin
 }
 
-pub struct Harness {
+pub(crate) struct Harness {
     pub sis: StandInSis,
     pub classroom: StandInClassroom,
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
 }
 
-pub struct Run {
+pub(crate) struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -54,14 +54,14 @@ impl Run {
         }
     }
 
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", self.stdout, self.stderr))
     }
 }
 
 impl Harness {
-    pub async fn start(size: Size, rules: &str) -> Harness {
+    pub(crate) async fn start(size: Size, rules: &str) -> Harness {
         Self::start_with(
             SisSpec {
                 version: "1.1".into(),
@@ -78,7 +78,7 @@ impl Harness {
         .await
     }
 
-    pub async fn start_with(
+    pub(crate) async fn start_with(
         spec: SisSpec,
         profile: &str,
         district: District,
@@ -135,7 +135,7 @@ default_category = "cat-asg"
         }
     }
 
-    pub async fn cli(&self, args: &[&str]) -> Run {
+    pub(crate) async fn cli(&self, args: &[&str]) -> Run {
         let out = tokio::process::Command::new(binary())
             .arg("--config")
             .arg(&self.config)
@@ -148,25 +148,25 @@ default_category = "cat-asg"
     }
 
     /// Rewrites the config file, e.g. to add a setting under a section.
-    pub fn edit_config(&self, f: impl FnOnce(String) -> String) {
+    pub(crate) fn edit_config(&self, f: impl FnOnce(String) -> String) {
         let text = std::fs::read_to_string(&self.config).expect("config");
         std::fs::write(&self.config, f(text)).expect("config");
     }
 
-    pub fn state_dir(&self) -> PathBuf {
+    pub(crate) fn state_dir(&self) -> PathBuf {
         self.dir.path().join("state")
     }
 
     /// Starts from a copy of another harness's state folder: a fresh database that already
     /// trusts a compiled engine, so trials share one compile.
-    pub fn seed_state_from(&self, template: &Harness) {
+    pub(crate) fn seed_state_from(&self, template: &Harness) {
         let to = self.state_dir();
         std::fs::create_dir_all(&to).expect("state folder");
         copy_tree(&template.state_dir(), &to);
     }
 
     /// Every byte of the state folder, for secret scans.
-    pub fn state_bytes(&self) -> Vec<u8> {
+    pub(crate) fn state_bytes(&self) -> Vec<u8> {
         let mut all = Vec::new();
         for entry in std::fs::read_dir(self.state_dir())
             .into_iter()
@@ -180,12 +180,12 @@ default_category = "cat-asg"
         all
     }
 
-    pub fn course_count(&self) -> usize {
+    pub(crate) fn course_count(&self) -> usize {
         self.classroom.world(|w| w.courses.len())
     }
 
     /// (courses, courses with more than one alias, total members, total topics)
-    pub fn classroom_shape(&self) -> (usize, usize, usize, usize) {
+    pub(crate) fn classroom_shape(&self) -> (usize, usize, usize, usize) {
         self.classroom.world(|w| {
             let aliases: std::collections::BTreeSet<&String> =
                 w.courses.values().flat_map(|c| &c.aliases).collect();
@@ -204,7 +204,7 @@ default_category = "cat-asg"
 
 /// `classbridge serve` on a free loopback port, signed in: the child (killed on drop), the
 /// base URL, a client holding the session cookie, and the CSRF token.
-pub struct Console {
+pub(crate) struct Console {
     pub child: tokio::process::Child,
     pub base: String,
     pub client: reqwest::Client,
@@ -213,7 +213,7 @@ pub struct Console {
 }
 
 impl Harness {
-    pub async fn serve(&self) -> Console {
+    pub(crate) async fn serve(&self) -> Console {
         use tokio::io::AsyncBufReadExt;
         let mut child = tokio::process::Command::new(binary())
             .arg("--config")
@@ -258,7 +258,7 @@ impl Harness {
 
 impl Console {
     /// A POST with the session and CSRF token, `body` sent as is with `content_type` if given.
-    pub async fn post(
+    pub(crate) async fn post(
         &self,
         path: &str,
         content_type: Option<&str>,
@@ -280,7 +280,7 @@ impl Console {
         (status, resp.json().await.unwrap_or(serde_json::Value::Null))
     }
 
-    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, serde_json::Value) {
         let resp = self
             .client
             .get(format!("{}{path}", self.base))
@@ -309,21 +309,21 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-pub fn contains(haystack: &[u8], needle: &str) -> bool {
+pub(crate) fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
         .any(|w| w == needle.as_bytes())
 }
 
 /// Roster sync, teachers grade, grade sync: the same story for every harness.
-pub async fn story(h: &Harness, settle: bool) {
+pub(crate) async fn story(h: &Harness, settle: bool) {
     sync_until_idle(h, "roster", settle).await;
     teachers_grade(h);
     sync_until_idle(h, "grades", settle).await;
 }
 
 /// A teacher posts graded work in `cl1` and grades two students (one late).
-pub fn teachers_grade(h: &Harness) {
+pub(crate) fn teachers_grade(h: &Harness) {
     let alias = "d:cl1";
     let students = h.classroom.student_ids(alias);
     let work = h
@@ -337,7 +337,7 @@ pub fn teachers_grade(h: &Harness) {
 }
 
 /// Syncs until a run finds nothing to do; a faulty server may need a few runs.
-pub async fn sync_until_idle(h: &Harness, what: &str, settle: bool) {
+pub(crate) async fn sync_until_idle(h: &Harness, what: &str, settle: bool) {
     for attempt in 0..6 {
         let run = h.cli(&["sync", "--json"]).await;
         assert!(
@@ -355,7 +355,7 @@ pub async fn sync_until_idle(h: &Harness, what: &str, settle: bool) {
 
 /// The gradebook keyed by what it means (class, title, student), not by ids derived from the
 /// Classroom's own ids, which differ between two servers.
-pub fn gradebook_by_meaning(h: &Harness) -> serde_json::Value {
+pub(crate) fn gradebook_by_meaning(h: &Harness) -> serde_json::Value {
     let book = h.sis.canonical_gradebook();
     let book = book.as_object().unwrap();
     let mut titles = std::collections::BTreeMap::new();
