@@ -40,6 +40,7 @@ fi
 step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p classbridge-engine --features schema --all-targets -- -D warnings
 
 step "engine for WebAssembly: the ABI module (zero imports) and the web build"
 cargo build -p classbridge-engine --release --target wasm32-unknown-unknown
@@ -57,6 +58,8 @@ step "tests"
 # never run a stale one.
 cargo build -p classbridge
 cargo test --workspace
+# The checked-in JSON Schema of the ABI must match the types.
+cargo test -p classbridge-engine --features schema --test schema
 
 step "the README's demo (cargo run -p classbridge -- demo)"
 cargo run -q -p classbridge -- demo > target/demo.log 2>&1 || { tail -n 40 target/demo.log; exit 1; }

@@ -28,6 +28,7 @@ pub const ABI_VERSION: u32 = 1;
 
 /// `cb_approve`'s request.
 #[derive(Serialize, Deserialize, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApproveRequest<'a> {
     /// The pending plan.
@@ -39,6 +40,7 @@ pub struct ApproveRequest<'a> {
 
 /// `cb_commit`'s request.
 #[derive(Serialize, Deserialize, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CommitRequest<'a> {
     /// The state the plan was made from.
@@ -52,6 +54,7 @@ pub struct CommitRequest<'a> {
 
 /// `cb_validate_config`'s request.
 #[derive(Serialize, Deserialize, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ValidateRequest<'a> {
     /// The rules to check.
     pub config: Cow<'a, SyncConfig>,
@@ -59,6 +62,7 @@ pub struct ValidateRequest<'a> {
 
 /// `cb_validate_config`'s answer.
 #[derive(Serialize, Deserialize, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Validity {
     /// Always true: an invalid config is an `invalidConfig` error instead.
     pub valid: bool,

@@ -15,9 +15,10 @@ use crate::state::{AppliedClassroom, AppliedCourse, AppliedTopic, STATE_VERSION,
 
 /// Entries of one keyed table that were added or changed (whole new value) or removed.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TableDelta<V> {
-    #[serde(default = "BTreeMap::new", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub upsert: BTreeMap<String, V>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remove: Vec<String>,
@@ -91,6 +92,7 @@ macro_rules! roster_delta {
     ($($field:ident: $ty:ty),* $(,)?) => {
         /// The change to a roster's tables (the SIS gradebook is never kept in state).
         #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+        #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
         #[serde(rename_all = "camelCase", default)]
         pub struct RosterDelta {
             $(
@@ -129,6 +131,7 @@ roster_delta!(
 
 /// Courses, members and topics adopted from Classroom while planning.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default)]
 pub struct ClassroomDelta {
     #[serde(skip_serializing_if = "TableDelta::is_empty")]
@@ -161,6 +164,7 @@ impl ClassroomDelta {
 
 /// Everything a plan changes in the state apart from its operations' effects.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StateDelta {
     /// The revision of the state the plan was made from; commit refuses any other.

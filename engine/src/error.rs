@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::ConfigError;
 
 #[derive(thiserror::Error, Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", tag = "kind")]
 /// Why the engine refused a request. `kind` names the variant on the wire.
 #[non_exhaustive]

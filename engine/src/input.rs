@@ -11,6 +11,7 @@ use crate::model::EntityKind;
 use crate::state::SyncState;
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 /// Everything one plan is made from (`cb_plan`'s request).
 pub struct SyncInput {
@@ -29,6 +30,7 @@ pub struct SyncInput {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 /// One SIS source's data for this run.
 pub struct SourceData {
@@ -45,6 +47,7 @@ pub struct SourceData {
 /// The answer to "is this record really gone?", asked of the SIS one record at a time
 /// (`GET /users/{id}`) for a record missing from a complete listing.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RemovalCheck {
     /// The kind of record asked about.
@@ -58,6 +61,7 @@ pub struct RemovalCheck {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 /// What one removal check established.
 pub enum CheckOutcome {
@@ -70,6 +74,7 @@ pub enum CheckOutcome {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", tag = "format", try_from = "PayloadFields")]
 /// A source's records in the form it sent them.
 #[non_exhaustive]
@@ -91,6 +96,7 @@ pub enum SourcePayload {
 /// The payload's wire form, read as a plain struct: serde would read an internally tagged
 /// enum into a tree first (to find the tag), and the pages are to stay text.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 struct PayloadFields {
     format: PayloadFormat,
@@ -99,6 +105,7 @@ struct PayloadFields {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 enum PayloadFormat {
     #[serde(rename = "oneRosterJson")]
     Json,
@@ -126,6 +133,7 @@ impl TryFrom<PayloadFields> for SourcePayload {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 /// One REST collection as read this run.
 pub struct Collection {
@@ -137,6 +145,7 @@ pub struct Collection {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 /// How much of a collection a read covered.
 pub enum FetchMode {
@@ -153,6 +162,7 @@ pub type ListPage = JsonText;
 
 /// Classroom list responses, page by page, as the API sent them.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct ClassroomListings {
     /// `courses.list` pages: `{"courses": [...], "nextPageToken": ...}`.

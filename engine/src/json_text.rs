@@ -11,6 +11,18 @@ use serde_json::{Map, Value};
 /// JSON kept as the text it arrived as, checked but not parsed into a tree.
 pub struct JsonText(Box<RawValue>);
 
+/// Any JSON: the text is kept as it came.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for JsonText {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "JsonText".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!(true)
+    }
+}
+
 impl JsonText {
     /// The text of a JSON value.
     pub fn from_value(value: &Value) -> Result<JsonText, serde_json::Error> {

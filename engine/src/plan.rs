@@ -13,6 +13,7 @@ use crate::model::{EntityKind, RecordIssue};
 use crate::state::{AppliedCourse, SyncState};
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SyncPlan {
     /// sha256 of the plan's content (everything below), hex.
@@ -69,6 +70,7 @@ impl SyncPlan {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Approval {
     pub rejected: Vec<String>,
@@ -77,6 +79,7 @@ pub struct Approval {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PlannedOp {
     /// Short stable id (from the key) used in approvals and outcomes.
@@ -104,6 +107,7 @@ pub struct PlannedOp {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum OpEntity {
@@ -117,6 +121,7 @@ pub enum OpEntity {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum OpChange {
@@ -129,6 +134,7 @@ pub enum OpChange {
 /// The remote call, described completely enough for the host to make it without deciding
 /// anything. Courses are addressed by alias, which Classroom accepts in place of the id.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", tag = "type")]
 #[non_exhaustive]
 pub enum Action {
@@ -187,6 +193,7 @@ pub enum Action {
 
 /// What a successful operation changes in the engine's state.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", tag = "type")]
 #[non_exhaustive]
 pub enum StateEffect {
@@ -226,6 +233,7 @@ pub enum StateEffect {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum MemberRole {
     Teacher,
@@ -233,6 +241,7 @@ pub enum MemberRole {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct HoldReason {
     pub code: HoldCode,
@@ -244,6 +253,7 @@ pub struct HoldReason {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum HoldCode {
@@ -261,6 +271,7 @@ pub enum HoldCode {
 /// A REST listing can miss a record (a record shifts between pages, a tail is never served),
 /// so absence alone never removes one read by REST: the SIS is asked for it by id first.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Absence {
     pub source: String,
@@ -274,6 +285,7 @@ pub struct Absence {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum AbsenceStatus {
@@ -309,6 +321,7 @@ impl AbsenceStatus {
 
 /// Classroom found different from what classbridge set and the SIS says.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Drift {
     pub kind: DriftKind,
@@ -332,6 +345,7 @@ pub struct Drift {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum DriftKind {
@@ -342,6 +356,7 @@ pub enum DriftKind {
 
 /// One roster record's change against the last accepted state, field by field.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RosterChange {
     pub entity: EntityKind,
@@ -355,6 +370,7 @@ pub struct RosterChange {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct FieldChange {
     pub field: String,
@@ -365,6 +381,7 @@ pub struct FieldChange {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ChangeCounts {
     pub create: u64,
@@ -376,6 +393,7 @@ pub struct ChangeCounts {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PreviewSummary {
     pub roster: BTreeMap<EntityKind, ChangeCounts>,
@@ -390,6 +408,7 @@ pub struct PreviewSummary {
 
 /// An admin's decision on a pending plan.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default)]
 pub struct Decisions {
     /// Operation ids to leave out; everything else is approved.
@@ -398,6 +417,7 @@ pub struct Decisions {
 
 /// What happened to one operation when the host applied it.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct OpOutcome {
     pub op_id: String,
@@ -406,6 +426,7 @@ pub struct OpOutcome {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", tag = "status")]
 pub enum OutcomeResult {
     /// Done (or found already done: 409 on an alias, PUT of the same body).

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::{ConfigError, HoldPolicy, OneRosterVersion, ScoreMode, SyncConfig, SyncMode};
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 /// One rule as the engine applies it.
 pub struct EffectiveRule {
@@ -20,6 +21,7 @@ pub struct EffectiveRule {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 /// Where a rule's value comes from.
 pub enum RuleOrigin {

@@ -17,6 +17,7 @@ pub use master::{FieldMaster, MasterEntity, NEVER_MASTERED, resolve_master};
 pub use validate::{ConfigError, validate};
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct SyncConfig {
     pub mode: SyncMode,
@@ -66,6 +67,7 @@ impl SyncConfig {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum SyncMode {
     /// Rosters SIS -> Classroom only.
@@ -76,6 +78,7 @@ pub enum SyncMode {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum OneRosterVersion {
     #[serde(rename = "1.1")]
     #[default]
@@ -85,6 +88,7 @@ pub enum OneRosterVersion {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct SourceConfig {
     pub id: String,
@@ -113,6 +117,7 @@ impl Default for SourceConfig {
 /// Vendor limits that make other products drop records silently; here each one shortens or
 /// places the item and reports it.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct SisLimits {
     /// Infinite Campus and PowerSchool: 30; Aspen: 50.
@@ -124,6 +129,7 @@ pub struct SisLimits {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum MissingDueDate {
     /// Place the item on its assign date (or the run's date) and report it.
@@ -134,6 +140,7 @@ pub enum MissingDueDate {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct SchoolsMapping {
     /// Schools not listed below sync unless this is `skip`.
@@ -142,6 +149,7 @@ pub struct SchoolsMapping {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct SchoolMapping {
     /// The school's sourcedId, with its source's prefix.
@@ -152,6 +160,7 @@ pub struct SchoolMapping {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum SchoolAction {
     #[default]
@@ -160,6 +169,7 @@ pub enum SchoolAction {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FilterRule {
     pub entity: EntityKind,
@@ -173,6 +183,7 @@ pub struct FilterRule {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum FilterOp {
@@ -189,6 +200,7 @@ pub enum FilterOp {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum FilterAction {
     Include,
@@ -199,6 +211,7 @@ pub enum FilterAction {
 /// Copies a vendor's field into the canonical one before records are read, e.g. a state id
 /// kept in `metadata.stateId` into `identifier`.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AttributeMapping {
     /// Only for this source; all sources when unset.
@@ -212,6 +225,7 @@ pub struct AttributeMapping {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DataRequirement {
     pub entity: EntityKind,
@@ -220,6 +234,7 @@ pub struct DataRequirement {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", tag = "action", content = "value")]
 #[non_exhaustive]
 pub enum MissingAction {
@@ -232,6 +247,7 @@ pub enum MissingAction {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct UniquenessDomain {
     pub entity: EntityKind,
@@ -253,6 +269,7 @@ impl Default for UniquenessDomain {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum UniquenessScope {
     #[default]
@@ -261,6 +278,7 @@ pub enum UniquenessScope {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum DuplicateAction {
     /// Report every record of the group and keep them all.
@@ -276,6 +294,7 @@ pub enum DuplicateAction {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MasterFieldRule {
     /// A OneRoster entity (`user`, `class`, `lineItem`, ...) or a role view (`Student`, `Staff`,
@@ -287,6 +306,7 @@ pub struct MasterFieldRule {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct HoldPolicy {
     /// The built-in thresholds (more than 10% of an entity deleted, more than 75% updated)
@@ -346,6 +366,7 @@ impl HoldPolicy {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HoldThreshold {
     /// All entity types when unset.
@@ -359,6 +380,7 @@ pub struct HoldThreshold {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum ChangeKind {
     Create,
@@ -378,6 +400,7 @@ impl ChangeKind {
 
 /// Assigns a role from the email address, e.g. everyone at `@students.district.org` is a student.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EmailRoleRule {
     /// Case-insensitive suffix of the address, e.g. `@students.district.org`.
@@ -389,6 +412,7 @@ pub struct EmailRoleRule {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct ClassroomRules {
     /// Course state for new courses: ACTIVE or PROVISIONED.
@@ -415,6 +439,7 @@ impl Default for ClassroomRules {
 /// Drift: Classroom changed by hand away from what the SIS (the master of rosters) says. Each
 /// kind is repaired, reported in the preview, or ignored.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct DriftRules {
     /// Someone classbridge added, whom the SIS still enrolls, is gone from the course.
@@ -437,6 +462,7 @@ impl Default for DriftRules {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum DriftAction {
     /// Put Classroom back as the SIS says (the preview lists it as a drift repair).
@@ -448,6 +474,7 @@ pub enum DriftAction {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct GradeMapping {
     pub score: ScoreMode,
@@ -478,6 +505,7 @@ impl Default for GradeMapping {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum ScoreMode {
@@ -491,6 +519,7 @@ pub enum ScoreMode {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LetterGrade {
     pub letter: String,
@@ -517,6 +546,7 @@ impl LetterGrade {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum RoundingMode {
     #[default]
@@ -527,6 +557,7 @@ pub enum RoundingMode {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct MissingWork {
     pub export: bool,

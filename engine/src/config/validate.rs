@@ -9,6 +9,7 @@ use super::{FilterOp, ScoreMode, SyncConfig};
 use crate::model::EntityKind;
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 /// One problem with a config.
 pub struct ConfigError {

@@ -10,6 +10,7 @@ pub type Extra = BTreeMap<String, Value>;
 
 /// The OneRoster entity types the engine knows, in dependency order (an org before its classes).
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum EntityKind {
     Org,
@@ -111,6 +112,7 @@ impl std::fmt::Display for EntityKind {
 
 /// OneRoster record status. 1.0's `inactive` is read as `tobedeleted`.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Status {
     #[default]
     #[serde(rename = "active")]
@@ -132,6 +134,7 @@ impl Status {
 /// How bad a record issue is: an error drops (or keeps the previous version of) the record,
 /// a warning means the record went on with an adjustment the admin should know about.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum Severity {
     Warning,
@@ -140,6 +143,7 @@ pub enum Severity {
 
 /// A problem with one record, named precisely enough for an admin to find and fix it in the SIS.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RecordIssue {
     pub source: String,

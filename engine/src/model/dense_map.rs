@@ -52,6 +52,7 @@ mod tests {
     use serde::Deserialize;
 
     #[derive(Deserialize)]
+    #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
     struct Table {
         #[serde(deserialize_with = "super::deserialize")]
         rows: BTreeMap<String, u32>,

@@ -11,6 +11,7 @@ use super::shared::Shared;
 pub use super::common::Extra;
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Org {
     pub sourced_id: String,
@@ -31,6 +32,7 @@ pub struct Org {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AcademicSession {
     pub sourced_id: String,
@@ -54,6 +56,7 @@ pub struct AcademicSession {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UserRole {
     /// primary or secondary (1.1's single `role` becomes one primary role per org).
@@ -63,6 +66,7 @@ pub struct UserRole {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UserIdentifier {
     #[serde(rename = "type")]
@@ -71,6 +75,7 @@ pub struct UserIdentifier {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub sourced_id: String,
@@ -133,6 +138,7 @@ impl User {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Course {
     pub sourced_id: String,
@@ -156,6 +162,7 @@ pub struct Course {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Class {
     pub sourced_id: String,
@@ -184,6 +191,7 @@ pub struct Class {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Enrollment {
     pub sourced_id: String,
@@ -208,6 +216,7 @@ pub struct Enrollment {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Category {
     pub sourced_id: String,
@@ -227,6 +236,7 @@ pub struct Category {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LineItem {
     pub sourced_id: String,
@@ -265,6 +275,21 @@ pub enum ScoreStatus {
     PartiallyGraded,
     Submitted,
     Extension(String),
+}
+
+/// On the wire: one of the spec's values, or an `ext:` extension.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for ScoreStatus {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ScoreStatus".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "exempt, fully graded, not submitted, partially graded, submitted, or ext:<name>"
+        })
+    }
 }
 
 impl ScoreStatus {
@@ -310,6 +335,7 @@ impl<'de> Deserialize<'de> for ScoreStatus {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GradeResult {
     pub sourced_id: String,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::oneroster::*;
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default)]
 pub struct Roster {
     #[serde(deserialize_with = "super::dense_map::deserialize")]

@@ -19,6 +19,21 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Shared(Arc<str>);
 
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Shared {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        String::schema_name()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        String::json_schema(generator)
+    }
+}
+
 thread_local! {
     /// The strings seen in the current [`interning`] scope; `None` outside any scope. Fx
     /// hashing: the keys are short ids and dates, looked up once per field read, and SipHash's
