@@ -18,8 +18,10 @@ use crate::state::{AppliedClassroom, AppliedCourse, AppliedTopic, STATE_VERSION,
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TableDelta<V> {
+    /// Entries added or changed, with their whole new value.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub upsert: BTreeMap<String, V>,
+    /// Ids of entries removed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remove: Vec<String>,
 }
@@ -34,6 +36,7 @@ impl<V> Default for TableDelta<V> {
 }
 
 impl<V> TableDelta<V> {
+    /// Whether nothing changed.
     pub fn is_empty(&self) -> bool {
         self.upsert.is_empty() && self.remove.is_empty()
     }
@@ -78,6 +81,7 @@ impl<V: PartialEq> TableDelta<V> {
 }
 
 impl<V: Clone> TableDelta<V> {
+    /// Lays the change over a table.
     pub fn apply_to(&self, table: &mut BTreeMap<String, V>) {
         for id in &self.remove {
             table.remove(id);
@@ -96,22 +100,26 @@ macro_rules! roster_delta {
         #[serde(rename_all = "camelCase", default)]
         pub struct RosterDelta {
             $(
+                /// The change to this table.
                 #[serde(skip_serializing_if = "TableDelta::is_empty")]
                 pub $field: TableDelta<$ty>,
             )*
         }
 
         impl RosterDelta {
+            /// The change from one roster to the next.
             pub fn between(before: &Roster, after: Roster) -> Self {
                 RosterDelta {
                     $($field: TableDelta::between(&before.$field, after.$field),)*
                 }
             }
 
+            /// Lays the change over a roster.
             pub fn apply_to(&self, roster: &mut Roster) {
                 $(self.$field.apply_to(&mut roster.$field);)*
             }
 
+            /// Whether nothing changed.
             pub fn is_empty(&self) -> bool {
                 true $(&& self.$field.is_empty())*
             }
@@ -134,17 +142,22 @@ roster_delta!(
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default)]
 pub struct ClassroomDelta {
+    /// Courses, by class sourcedId.
     #[serde(skip_serializing_if = "TableDelta::is_empty")]
     pub courses: TableDelta<AppliedCourse>,
+    /// Teachers' emails, by class sourcedId.
     #[serde(skip_serializing_if = "TableDelta::is_empty")]
     pub teachers: TableDelta<BTreeSet<String>>,
+    /// Students' emails, by class sourcedId.
     #[serde(skip_serializing_if = "TableDelta::is_empty")]
     pub students: TableDelta<BTreeSet<String>>,
+    /// Topics, by class sourcedId then category sourcedId.
     #[serde(skip_serializing_if = "TableDelta::is_empty")]
     pub topics: TableDelta<BTreeMap<String, AppliedTopic>>,
 }
 
 impl ClassroomDelta {
+    /// The change from one record of Classroom to the next.
     pub fn between(before: &AppliedClassroom, after: AppliedClassroom) -> Self {
         ClassroomDelta {
             courses: TableDelta::between(&before.courses, after.courses),
@@ -154,6 +167,7 @@ impl ClassroomDelta {
         }
     }
 
+    /// Lays the change over the record of Classroom.
     pub fn apply_to(&self, classroom: &mut AppliedClassroom) {
         self.courses.apply_to(&mut classroom.courses);
         self.teachers.apply_to(&mut classroom.teachers);
@@ -174,7 +188,9 @@ pub struct StateDelta {
     /// Sources in the state that this run no longer has.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub removed_sources: Vec<String>,
+    /// The change to the merged roster.
     pub roster: RosterDelta,
+    /// Courses, members and topics adopted from Classroom.
     #[serde(default)]
     pub classroom: ClassroomDelta,
     /// Grades the SIS already holds exactly as we would write them: recorded, never written.

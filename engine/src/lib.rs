@@ -16,11 +16,10 @@
 pub mod abi;
 mod approve;
 mod commit;
-// Not every field of the data vocabulary (config, model, plan, state) is documented yet;
+// Not every field of the data vocabulary (config, model, plan) is documented yet;
 // these modules are exempt from `missing_docs` until they are. Everything else must be.
 #[allow(missing_docs)]
 pub mod config;
-#[allow(missing_docs)]
 pub mod delta;
 mod error;
 mod hash;
@@ -32,7 +31,6 @@ pub mod model;
 mod pipeline;
 #[allow(missing_docs)]
 pub mod plan;
-#[allow(missing_docs)]
 pub mod state;
 #[cfg(feature = "web")]
 pub mod web;

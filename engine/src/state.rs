@@ -7,12 +7,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Roster, Shared};
 
+/// The state layout's version.
 pub const STATE_VERSION: u32 = 1;
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default)]
+/// Everything the engine remembers between runs (`cb_commit`'s answer, the next plan's input).
 pub struct SyncState {
+    /// [`STATE_VERSION`] when written.
     pub version: u32,
     /// Bumped by every commit: a plan can only be committed onto the state it was made from.
     pub revision: u64,
@@ -46,12 +49,14 @@ impl Default for SyncState {
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default)]
+/// What classbridge made or adopted in Classroom.
 pub struct AppliedClassroom {
     /// class sourcedId -> course
     #[serde(deserialize_with = "crate::model::dense_map::deserialize")]
     pub courses: BTreeMap<String, AppliedCourse>,
     /// class sourcedId -> emails
     pub teachers: BTreeMap<String, BTreeSet<String>>,
+    /// class sourcedId -> emails
     pub students: BTreeMap<String, BTreeSet<String>>,
     /// class sourcedId -> category sourcedId -> topic
     pub topics: BTreeMap<String, BTreeMap<String, AppliedTopic>>,
@@ -60,36 +65,51 @@ pub struct AppliedClassroom {
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+/// A Classroom course as classbridge last set it.
 pub struct AppliedCourse {
+    /// Its alias, `d:<class sourcedId>`.
     pub alias: String,
+    /// Classroom's id for it, once known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub course_id: Option<String>,
+    /// The course name.
     pub name: String,
+    /// The section.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub section: Option<String>,
+    /// The room.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room: Option<String>,
+    /// The owner's email.
     pub owner: String,
+    /// `ACTIVE`, `ARCHIVED`, ...
     pub course_state: String,
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+/// A topic made for a OneRoster category.
 pub struct AppliedTopic {
+    /// Classroom's id for it, once known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic_id: Option<String>,
+    /// Its name, the category's title.
     pub name: String,
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default)]
+/// Gradebook records written to the SIS, by sourcedId.
 pub struct ExportedGradebook {
+    /// lineItems written.
     #[serde(deserialize_with = "crate::model::dense_map::deserialize")]
     pub line_items: BTreeMap<String, ExportedRecord>,
+    /// results written.
     #[serde(deserialize_with = "crate::model::dense_map::deserialize")]
     pub results: BTreeMap<String, ExportedRecord>,
+    /// categories written.
     #[serde(deserialize_with = "crate::model::dense_map::deserialize")]
     pub categories: BTreeMap<String, ExportedRecord>,
 }
@@ -97,19 +117,26 @@ pub struct ExportedGradebook {
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+/// One record written to a SIS.
 pub struct ExportedRecord {
+    /// The source it was written to.
     pub source_id: String,
     /// lineItems: the Classroom course they came from; results: their lineItem.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<Shared>,
+    /// A digest of the body sent: a record is written again only when it changes.
     pub digest: String,
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+/// An operation that failed, kept so the next plan retries it.
 pub struct OpFailure {
+    /// The last error, in words.
     pub error: String,
+    /// How many times it was tried.
     pub attempts: u32,
+    /// The id of the plan that last tried it.
     pub last_plan: String,
 }
