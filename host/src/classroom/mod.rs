@@ -71,16 +71,6 @@ pub enum WriteError {
     MissingId { call: String, field: &'static str },
 }
 
-impl WriteError {
-    /// The HTTP status of a refused write, if it was one.
-    pub fn status(&self) -> Option<StatusCode> {
-        match self {
-            WriteError::Explained { source, .. } | WriteError::Request(source) => source.status(),
-            WriteError::MissingId { .. } => None,
-        }
-    }
-}
-
 /// The id a successful create must carry.
 fn required_id(answer: &Value, field: &'static str, call: &str) -> Result<String, WriteError> {
     match answer[field].as_str() {
@@ -607,7 +597,10 @@ mod tests {
         assert!(
             matches!(e, WriteError::Explained { advice, .. } if advice.contains("the course is full"))
         );
-        assert_eq!(e.status(), Some(StatusCode::BAD_REQUEST));
+        let WriteError::Explained { source, .. } = &e else {
+            unreachable!()
+        };
+        assert_eq!(source.status(), Some(StatusCode::BAD_REQUEST));
         let text = crate::error::chain(&e);
         assert!(
             text.starts_with("the course is full (Classroom's member limit): Classroom: POST"),

@@ -21,11 +21,7 @@ struct Scripted {
 
 impl Scripted {
     fn new(answers: &[(u16, Option<&'static str>)]) -> Arc<Scripted> {
-        Arc::new(Scripted {
-            answers: answers.to_vec(),
-            latency: Duration::ZERO,
-            attempts: AtomicU32::new(0),
-        })
+        Scripted::slow(answers, Duration::ZERO)
     }
 
     fn slow(answers: &[(u16, Option<&'static str>)], latency: Duration) -> Arc<Scripted> {
