@@ -16,9 +16,6 @@
 pub mod abi;
 mod approve;
 mod commit;
-// Not every field of the data vocabulary (config, model, plan) is documented yet;
-// these modules are exempt from `missing_docs` until they are. Everything else must be.
-#[allow(missing_docs)]
 pub mod config;
 pub mod delta;
 mod error;
@@ -26,10 +23,8 @@ mod hash;
 mod ingest;
 pub mod input;
 mod json_text;
-#[allow(missing_docs)]
 pub mod model;
 mod pipeline;
-#[allow(missing_docs)]
 pub mod plan;
 pub mod state;
 #[cfg(feature = "web")]

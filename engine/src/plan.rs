@@ -12,20 +12,28 @@ use crate::json_text::JsonText;
 use crate::model::{EntityKind, RecordIssue};
 use crate::state::{AppliedCourse, SyncState};
 
+/// One run's plan: what would change, in order, and why; nothing is applied until the host applies it.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SyncPlan {
     /// sha256 of the plan's content (everything below), hex.
     pub id: String,
+    /// The engine version that made it.
     pub engine_version: String,
+    /// The run's time (the input's `now`).
     pub created_at: String,
+    /// The operations, in the order they must be applied.
     pub ops: Vec<PlannedOp>,
+    /// Why the plan waits for approval; empty when it may be applied.
     pub holds: Vec<HoldReason>,
     /// Every plan waits for approval when the config's preview mode is on.
     pub preview_required: bool,
+    /// Records that were left out or adjusted, and why.
     pub record_issues: Vec<RecordIssue>,
+    /// Every roster record's change against the last accepted roster.
     pub roster_changes: Vec<RosterChange>,
+    /// Counts and samples for the preview.
     pub summary: PreviewSummary,
     /// What the plan changes in the state it was made from, apart from operation outcomes:
     /// new source snapshots and roster, adoptions. `commit` lays it, then the outcomes, over
@@ -38,11 +46,13 @@ pub struct SyncPlan {
     /// Where Classroom was changed by hand away from the SIS, and what the rules do about it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<Drift>,
+    /// Set once an admin approved it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
 }
 
 impl SyncPlan {
+    /// Whether a hold fired.
     pub fn is_held(&self) -> bool {
         !self.holds.is_empty()
     }
@@ -69,15 +79,18 @@ impl SyncPlan {
     }
 }
 
+/// An admin's approval of a plan.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Approval {
+    /// The operation ids the admin rejected.
     pub rejected: Vec<String>,
     /// Operations dropped because something they depend on was rejected.
     pub dropped_dependants: Vec<String>,
 }
 
+/// One remote operation, with what it changes and why.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
@@ -86,48 +99,71 @@ pub struct PlannedOp {
     pub op_id: String,
     /// Stable idempotency key: the same intent gives the same key in every run.
     pub key: String,
+    /// What it writes.
     pub entity: OpEntity,
+    /// How it changes it.
     pub change: OpChange,
+    /// Operation ids that must succeed first (a course before its members).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
     /// Roster context for searching and filtering in the console.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_id: Option<String>,
+    /// The school of the class, for filtering.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub school_id: Option<String>,
+    /// The person concerned, by name and email, for searching.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub person: Option<String>,
+    /// The operation in words.
     pub summary: String,
+    /// What the target held before, when it changes something.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<Value>,
+    /// What the target holds after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<Value>,
+    /// The remote call.
     pub action: Action,
+    /// What success changes in the state.
     pub effect: StateEffect,
 }
 
+/// What an operation writes.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum OpEntity {
+    /// A Classroom course.
     Course,
+    /// A teacher of a course.
     Teacher,
+    /// A student of a course.
     Student,
+    /// A topic of a course.
     Topic,
+    /// A OneRoster category.
     Category,
+    /// A OneRoster lineItem.
     LineItem,
+    /// A OneRoster result.
     Result,
 }
 
+/// How an operation changes its target.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum OpChange {
+    /// Makes it (or finds it made).
     Create,
+    /// Changes some of its fields.
     Update,
+    /// Archives a course (its class left the SIS).
     Archive,
+    /// Removes it.
     Delete,
 }
 
@@ -140,53 +176,84 @@ pub enum OpChange {
 pub enum Action {
     /// POST courses with `id` set to the alias; 409 ALREADY_EXISTS means it is there already.
     ClassroomCreateCourse {
+        /// The course's alias (`d:<class sourcedId>`), which Classroom accepts in place of its id.
         alias: String,
+        /// The course resource's fields.
         course: Value,
     },
     /// PATCH courses/{alias}?updateMask=...
     ClassroomPatchCourse {
+        /// The course's alias (`d:<class sourcedId>`), which Classroom accepts in place of its id.
         alias: String,
+        /// The fields changed.
         update_mask: Vec<String>,
+        /// The course resource's fields.
         course: Value,
     },
+    /// POST courses/{alias}/teachers.
     ClassroomAddTeacher {
+        /// The course's alias (`d:<class sourcedId>`), which Classroom accepts in place of its id.
         alias: String,
+        /// The member's email address.
         user_id: String,
     },
+    /// DELETE courses/{alias}/teachers/{userId}.
     ClassroomRemoveTeacher {
+        /// The course's alias (`d:<class sourcedId>`), which Classroom accepts in place of its id.
         alias: String,
+        /// The member's email address.
         user_id: String,
     },
+    /// POST courses/{alias}/students.
     ClassroomAddStudent {
+        /// The course's alias (`d:<class sourcedId>`), which Classroom accepts in place of its id.
         alias: String,
+        /// The member's email address.
         user_id: String,
     },
+    /// DELETE courses/{alias}/students/{userId}.
     ClassroomRemoveStudent {
+        /// The course's alias (`d:<class sourcedId>`), which Classroom accepts in place of its id.
         alias: String,
+        /// The member's email address.
         user_id: String,
     },
+    /// POST courses/{alias}/topics.
     ClassroomCreateTopic {
+        /// The course's alias (`d:<class sourcedId>`), which Classroom accepts in place of its id.
         alias: String,
+        /// The topic's name.
         name: String,
     },
+    /// PATCH courses/{alias}/topics/{topicId}?updateMask=name.
     ClassroomPatchTopic {
+        /// The course's alias (`d:<class sourcedId>`), which Classroom accepts in place of its id.
         alias: String,
+        /// Classroom's id for the topic.
         topic_id: String,
+        /// The topic's name.
         name: String,
     },
     /// PUT {collection}/{sourcedId} with `body` (envelope included), idempotent by construction.
     OneRosterPut {
+        /// The source written to.
         source_id: String,
+        /// The OneRoster collection (`lineItems`, `results`).
         collection: String,
+        /// The record's id in the SIS, without the source's prefix.
         sourced_id: String,
         /// The request body as JSON text: a district's first export holds hundreds of
         /// thousands of them, and the host sends them as they are.
         #[serde(deserialize_with = "crate::json_text::from_tree")]
         body: JsonText,
     },
+    /// DELETE {collection}/{sourcedId}; a 404 means it is gone already.
     OneRosterDelete {
+        /// The source written to.
         source_id: String,
+        /// The OneRoster collection (`lineItems`, `results`).
         collection: String,
+        /// The record's id in the SIS, without the source's prefix.
         sourced_id: String,
     },
 }
@@ -199,69 +266,107 @@ pub enum Action {
 pub enum StateEffect {
     /// The remote id from the outcome, when there is one, becomes the course id.
     CourseUpsert {
+        /// The class (prefixed sourcedId) the course is for.
         class_id: String,
+        /// The course as created or changed.
         course: AppliedCourse,
     },
+    /// A teacher or student was added.
     MemberAdded {
+        /// The class (prefixed sourcedId) the course is for.
         class_id: String,
+        /// Teacher or student.
         role: MemberRole,
+        /// The member's email address.
         email: String,
     },
+    /// A teacher or student was removed.
     MemberRemoved {
+        /// The class (prefixed sourcedId) the course is for.
         class_id: String,
+        /// Teacher or student.
         role: MemberRole,
+        /// The member's email address.
         email: String,
     },
     /// The remote id from the outcome, when there is one, becomes the topic id.
     TopicUpsert {
+        /// The class (prefixed sourcedId) the course is for.
         class_id: String,
+        /// The category the topic stands for.
         category_id: String,
+        /// The topic's name.
         name: String,
+        /// Classroom's id for the topic, when known.
         topic_id: Option<String>,
     },
+    /// A lineItem or result was written to the SIS.
     Exported {
+        /// LineItem or result.
         kind: EntityKind,
+        /// The record's id in the SIS, without the source's prefix.
         sourced_id: String,
+        /// The source written to.
         source_id: String,
+        /// A result's lineItem.
         parent: Option<String>,
+        /// The digest of the body sent, so an unchanged record is not sent again.
         digest: String,
     },
+    /// A lineItem or result was deleted from the SIS.
     ExportDeleted {
+        /// LineItem or result.
         kind: EntityKind,
+        /// The record's id in the SIS, without the source's prefix.
         sourced_id: String,
     },
 }
 
+/// Whether a course member teaches or learns.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum MemberRole {
+    /// A teacher of the course.
     Teacher,
+    /// A student of the course.
     Student,
 }
 
+/// Why a plan waits for approval.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct HoldReason {
+    /// The kind of hold.
     pub code: HoldCode,
+    /// The entity it concerns, when one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entity: Option<EntityKind>,
+    /// The source it concerns, when one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The hold in words, with the numbers that tripped it.
     pub message: String,
 }
 
+/// The kinds of hold.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum HoldCode {
+    /// More changes of a kind than a threshold allows.
     Threshold,
+    /// A source sent no records of an entity it had before.
     EmptySource,
+    /// A source's records of an entity fell by more than `maxShrinkPercent`.
     SourceShrank,
+    /// A collection could not be read.
     UnreadableCollection,
+    /// A requirement with `hold` found a record without the field.
     MissingRequiredField,
+    /// A uniqueness domain with `hold` found duplicates.
     Duplicates,
     /// A course with exported grades now lists no graded work: its SIS gradebook would go.
     GradebookEmptied,
@@ -274,16 +379,21 @@ pub enum HoldCode {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Absence {
+    /// The source that no longer lists it.
     pub source: String,
+    /// Its entity type.
     pub entity: EntityKind,
+    /// Its id, with the source's prefix.
     pub sourced_id: String,
     /// The id as the SIS knows it (without the source's prefix): what to ask for.
     pub remote_id: String,
+    /// What became of it.
     pub status: AbsenceStatus,
     /// How the status was established, in words.
     pub how: String,
 }
 
+/// What became of a missing record.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
@@ -324,11 +434,15 @@ impl AbsenceStatus {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Drift {
+    /// What changed by hand.
     pub kind: DriftKind,
+    /// The class of the course.
     pub class_id: String,
+    /// The course's alias.
     pub alias: String,
     /// The member's email, or the course field (`name`, `section`, `room`, `courseState`).
     pub subject: String,
+    /// The member's role, for member drift.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<MemberRole>,
     /// What the SIS says (None: nothing, e.g. not a member).
@@ -337,20 +451,26 @@ pub struct Drift {
     /// What Classroom has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub found: Option<Value>,
+    /// What the rules do about it.
     pub action: DriftAction,
     /// The operation that repairs it, when repaired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repair_key: Option<String>,
+    /// The drift in words.
     pub message: String,
 }
 
+/// What was changed by hand in Classroom.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum DriftKind {
+    /// A member the SIS enrols is gone from the course.
     MissingMember,
+    /// Someone the SIS does not enrol is in the course.
     ExtraMember,
+    /// A course field was changed, or the course archived.
     CourseField,
 }
 
@@ -359,9 +479,13 @@ pub enum DriftKind {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RosterChange {
+    /// The record's entity type.
     pub entity: EntityKind,
+    /// The record's id.
     pub sourced_id: String,
+    /// Created, updated or deleted.
     pub change: ChangeKind,
+    /// The fields that changed, for an update.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldChange>,
     /// Why a deletion happened when it was not in the source itself (cascade).
@@ -369,38 +493,50 @@ pub struct RosterChange {
     pub cause: Option<String>,
 }
 
+/// One field's change.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct FieldChange {
+    /// The field's name.
     pub field: String,
+    /// Its value before; none when it was unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<Value>,
+    /// Its value after; none when it is unset now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<Value>,
 }
 
+/// How one entity's records change.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ChangeCounts {
+    /// Records created.
     pub create: u64,
+    /// Records updated.
     pub update: u64,
+    /// Records deleted.
     pub delete: u64,
     /// Records of this entity in the previous accepted roster.
     pub before: u64,
+    /// Records after the run.
     pub after: u64,
 }
 
+/// The preview in numbers.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PreviewSummary {
+    /// Roster changes per entity.
     pub roster: BTreeMap<EntityKind, ChangeCounts>,
     /// Operation counts per target entity and change.
     pub operations: BTreeMap<OpEntity, BTreeMap<OpChange, u64>>,
     /// A few changes per entity and kind, with before and after, for a quick look.
     pub samples: Vec<RosterChange>,
+    /// How many record issues the run found.
     pub record_issues: u64,
     /// Items left out on purpose, by reason (e.g. `courseWork.ungraded`).
     pub skipped: BTreeMap<String, u64>,
@@ -420,21 +556,27 @@ pub struct Decisions {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct OpOutcome {
+    /// The operation.
     pub op_id: String,
+    /// What happened.
     #[serde(flatten)]
     pub result: OutcomeResult,
 }
 
+/// What happened to an operation.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", tag = "status")]
 pub enum OutcomeResult {
     /// Done (or found already done: 409 on an alias, PUT of the same body).
     Succeeded {
+        /// The id the remote service gave what was created.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         remote_id: Option<String>,
     },
+    /// Failed; retried by the next plan.
     Failed {
+        /// Why, as the host saw it.
         error: String,
     },
     /// Not attempted (run stopped, dependency failed): retried next time.

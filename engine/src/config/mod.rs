@@ -16,24 +16,36 @@ pub use effective::{EffectiveRule, RuleOrigin, effective_rules, rules_without_ef
 pub use master::{FieldMaster, MasterEntity, NEVER_MASTERED, resolve_master};
 pub use validate::{ConfigError, validate};
 
+/// Every rule the engine enforces in one run; camelCase JSON, unknown keys refused.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct SyncConfig {
+    /// Rosters only, or rosters and grades.
     pub mode: SyncMode,
+    /// The SIS sources, merged in this order (the first is the master of a field unless a rule says otherwise).
     pub sources: Vec<SourceConfig>,
+    /// Which schools sync, are skipped, or fold into another.
     pub schools: SchoolsMapping,
     /// Per entity type: records must match one include rule (when any exist) and no exclude rule.
     pub filters: Vec<FilterRule>,
+    /// Vendor fields copied into canonical ones before records are read.
     pub attributes: Vec<AttributeMapping>,
+    /// What a missing attribute does to its record or the run.
     pub requirements: Vec<DataRequirement>,
+    /// Sets of fields that must be unique, and what a duplicate does.
     pub uniqueness: Vec<UniquenessDomain>,
+    /// Which source owns a field, overriding the defaults (roster fields the SIS, grades Classroom).
     pub master_fields: Vec<MasterFieldRule>,
+    /// When a run waits for approval because it changes too much.
     pub holds: HoldPolicy,
     /// When true every plan waits for approval, hold or not.
     pub preview: bool,
+    /// Roles given by email address.
     pub role_by_email: Vec<EmailRoleRule>,
+    /// How classes become Classroom courses and categories topics.
     pub classroom: ClassroomRules,
+    /// How Classroom grades become OneRoster results.
     pub grades: GradeMapping,
     /// What to do when Classroom was changed by hand away from what the SIS says.
     pub drift: DriftRules,
@@ -61,11 +73,13 @@ impl Default for SyncConfig {
 }
 
 impl SyncConfig {
+    /// The source with this id, if configured.
     pub fn source(&self, id: &str) -> Option<&SourceConfig> {
         self.sources.iter().find(|s| s.id == id)
     }
 }
 
+/// Which way data flows.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
@@ -77,21 +91,27 @@ pub enum SyncMode {
     TwoWay,
 }
 
+/// The OneRoster version a source speaks.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum OneRosterVersion {
+    /// OneRoster 1.1.
     #[serde(rename = "1.1")]
     #[default]
     V1_1,
+    /// OneRoster 1.2.
     #[serde(rename = "1.2")]
     V1_2,
 }
 
+/// One SIS source as the engine sees it (the host's TOML adds how to reach it).
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct SourceConfig {
+    /// Names the source in the run's input, record issues and master-field rules.
     pub id: String,
+    /// The OneRoster version its records and grade bodies follow.
     pub version: OneRosterVersion,
     /// Prepended to every sourcedId (and reference) of this source so that ids of different
     /// sources never collide. Stripped again when grades are written back.
@@ -99,6 +119,7 @@ pub struct SourceConfig {
     /// Bulk upload: a record absent from a complete upload was deleted since the previous one.
     /// Off: only `status: tobedeleted` deletes (delta feeds).
     pub bulk_upload: bool,
+    /// The vendor's limits on grade export.
     pub limits: SisLimits,
 }
 
@@ -122,12 +143,14 @@ impl Default for SourceConfig {
 pub struct SisLimits {
     /// Infinite Campus and PowerSchool: 30; Aspen: 50.
     pub line_item_title_max: Option<usize>,
+    /// What to do with work that has no due date.
     pub missing_due_date: MissingDueDate,
     /// Category used when a courseWork has no topic or grade category that matches one
     /// (Skyward's 'Assignments' is the usual one). Unprefixed sourcedId in this SIS.
     pub default_category: Option<String>,
 }
 
+/// Where work without a due date goes in the SIS gradebook.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
@@ -139,71 +162,97 @@ pub enum MissingDueDate {
     Skip,
 }
 
+/// Per school: sync, skip or fold into another school.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct SchoolsMapping {
     /// Schools not listed below sync unless this is `skip`.
     pub unmapped: SchoolAction,
+    /// The schools given an action of their own.
     pub schools: Vec<SchoolMapping>,
 }
 
+/// What one school does.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct SchoolMapping {
     /// The school's sourcedId, with its source's prefix.
     pub school: String,
+    /// Sync or skip its records.
     pub action: SchoolAction,
     /// Fold this school into another org (e.g. the same school delivered by two sources).
     pub map_to: Option<String>,
 }
 
+/// Whether a school's records sync.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum SchoolAction {
+    /// Its classes, people and enrollments sync.
     #[default]
     Sync,
+    /// Its records are left out of the run (and out of Classroom).
     Skip,
 }
 
+/// Keeps or leaves out records of one entity type by a field's value.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FilterRule {
+    /// The entity type the rule reads.
     pub entity: EntityKind,
     /// Field name, dotted for nested values (`metadata.program`); users also offer `role`.
     pub field: String,
+    /// How the field is compared with `value`.
     pub op: FilterOp,
+    /// The value compared with; a list for `in`, unused for `exists` and `missing`.
     #[serde(default)]
     pub value: Value,
+    /// Whether a match keeps the record or leaves it out.
     #[serde(default)]
     pub action: FilterAction,
 }
 
+/// How a filter compares a field with its value.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum FilterOp {
+    /// The field equals the value.
     Equals,
+    /// The field is missing or differs from the value.
     NotEquals,
+    /// The field equals one of the listed values.
     In,
+    /// The field contains the value.
     Contains,
+    /// The field starts with the value.
     StartsWith,
+    /// The field ends with the value.
     EndsWith,
+    /// The field is present and not empty.
     Exists,
+    /// The field is absent or empty.
     Missing,
+    /// The field is greater than the value.
     GreaterThan,
+    /// The field is less than the value.
     LessThan,
 }
 
+/// What a matching filter does.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum FilterAction {
+    /// Only records matching one include rule of their entity are kept.
     Include,
+    /// Records matching the rule are left out.
     #[default]
     Exclude,
 }
@@ -217,6 +266,7 @@ pub struct AttributeMapping {
     /// Only for this source; all sources when unset.
     #[serde(default)]
     pub source: Option<String>,
+    /// The entity type the mapping reads.
     pub entity: EntityKind,
     /// Dotted path in the raw record.
     pub from: String,
@@ -224,15 +274,20 @@ pub struct AttributeMapping {
     pub to: String,
 }
 
+/// What happens to a record that lacks an attribute.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DataRequirement {
+    /// The entity type the requirement reads.
     pub entity: EntityKind,
+    /// The field that must be present and not empty (dotted for nested values).
     pub field: String,
+    /// What a record without it does.
     pub when_missing: MissingAction,
 }
 
+/// What a missing required attribute does.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", tag = "action", content = "value")]
@@ -246,14 +301,18 @@ pub enum MissingAction {
     Hold,
 }
 
+/// A set of fields that must be unique within a scope.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct UniquenessDomain {
+    /// The entity type checked.
     pub entity: EntityKind,
     /// Together these fields must be unique (compared trimmed and case-insensitively).
     pub fields: Vec<String>,
+    /// Where the fields must be unique.
     pub scope: UniquenessScope,
+    /// What a group of records sharing the fields does.
     pub on_duplicate: DuplicateAction,
 }
 
@@ -268,15 +327,19 @@ impl Default for UniquenessDomain {
     }
 }
 
+/// Where a uniqueness domain applies.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum UniquenessScope {
+    /// Across every school of every source.
     #[default]
     District,
+    /// Within each school (a record's primary org).
     School,
 }
 
+/// What records that share a uniqueness domain's fields do.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
@@ -293,6 +356,7 @@ pub enum DuplicateAction {
     Hold,
 }
 
+/// Which source owns one field of one entity.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -300,11 +364,13 @@ pub struct MasterFieldRule {
     /// A OneRoster entity (`user`, `class`, `lineItem`, ...) or a role view (`Student`, `Staff`,
     /// `SchoolAdmin`, `Contact`, `Relationships`, `Calendar`, `Course`, `Roster`).
     pub entity: String,
+    /// The field, matched case-insensitively against the entity's OneRoster fields.
     pub field: String,
     /// `sis` (sources in order), a source id, `classroom`, or `none` (never overwritten).
     pub master: String,
 }
 
+/// When a run waits for approval instead of being applied.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
@@ -365,6 +431,7 @@ impl HoldPolicy {
     }
 }
 
+/// One threshold: more changes of a kind than this holds the run.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -372,23 +439,31 @@ pub struct HoldThreshold {
     /// All entity types when unset.
     #[serde(default)]
     pub entity: Option<EntityKind>,
+    /// The kind of change counted.
     pub change: ChangeKind,
+    /// Hold when more than this many changes of the kind are planned.
     #[serde(default)]
     pub max_count: Option<u64>,
+    /// Hold when the changes exceed this percent of the entity's records.
     #[serde(default)]
     pub max_percent: Option<f64>,
 }
 
+/// A kind of roster change, as holds count them.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum ChangeKind {
+    /// A record new since the last run.
     Create,
+    /// A record whose fields changed.
     Update,
+    /// A record gone since the last run.
     Delete,
 }
 
 impl ChangeKind {
+    /// The change's name as the config spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             ChangeKind::Create => "create",
@@ -405,12 +480,14 @@ impl ChangeKind {
 pub struct EmailRoleRule {
     /// Case-insensitive suffix of the address, e.g. `@students.district.org`.
     pub email_suffix: String,
+    /// The OneRoster role given (`student`, `teacher`, ...).
     pub role: String,
     /// Replace a role the SIS sent; otherwise only fill a missing one.
     #[serde(default)]
     pub overwrite: bool,
 }
 
+/// How rosters become Classroom courses.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
@@ -461,6 +538,7 @@ impl Default for DriftRules {
     }
 }
 
+/// What a kind of drift does.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
@@ -473,14 +551,18 @@ pub enum DriftAction {
     Ignore,
 }
 
+/// How a Classroom grade becomes a OneRoster result.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct GradeMapping {
+    /// What the result's score is.
     pub score: ScoreMode,
     /// Letter scale for `letter`: highest minimum first is not required; sorted on use.
     pub letter_scale: Vec<LetterGrade>,
+    /// How scores are rounded to `decimals`.
     pub rounding: RoundingMode,
+    /// Decimal places kept in a score.
     pub decimals: u32,
     /// Mark late work (1.2 `late`); 1.1 has no field for it.
     pub flag_late: bool,
@@ -504,6 +586,7 @@ impl Default for GradeMapping {
     }
 }
 
+/// What a result's score measures.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
@@ -518,16 +601,19 @@ pub enum ScoreMode {
     Letter,
 }
 
+/// One step of a letter scale.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LetterGrade {
+    /// The letter exported (1.2 `textScore`).
     pub letter: String,
     /// Lowest percent that earns this letter.
     pub min_percent: f64,
 }
 
 impl LetterGrade {
+    /// A/B/C/D/F at 90, 80, 70 and 60 percent.
     pub fn default_scale() -> Vec<LetterGrade> {
         [
             ("A", 90.0),
@@ -545,21 +631,28 @@ impl LetterGrade {
     }
 }
 
+/// How a score is rounded.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum RoundingMode {
+    /// Halves away from zero (2.345 to 2.35).
     #[default]
     HalfUp,
+    /// Halves to the even digit (banker's rounding).
     HalfEven,
+    /// Towards zero.
     Down,
+    /// Away from zero.
     Up,
 }
 
+/// How work not turned in by its due date is exported.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct MissingWork {
+    /// Export it as `not submitted` (else leave it out).
     pub export: bool,
     /// Score given to missing work; none leaves the score empty.
     pub score: Option<f64>,

@@ -13,18 +13,28 @@ pub type Extra = BTreeMap<String, Value>;
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum EntityKind {
+    /// Schools, districts and other organisations.
     Org,
+    /// School years, terms, semesters and grading periods.
     AcademicSession,
+    /// People.
     User,
+    /// The course catalogue.
     Course,
+    /// Sections of courses.
     Class,
+    /// Users in classes.
     Enrollment,
+    /// Gradebook categories.
     Category,
+    /// Gradebook columns.
     LineItem,
+    /// Scores.
     Result,
 }
 
 impl EntityKind {
+    /// The entities of a roster (the gradebook left out), in dependency order.
     pub const ROSTER: [EntityKind; 7] = [
         EntityKind::Org,
         EntityKind::AcademicSession,
@@ -91,6 +101,7 @@ impl EntityKind {
             .find(|k| k.singular() == name || k.collection() == name)
     }
 
+    /// Every entity, in dependency order.
     pub const ALL: [EntityKind; 9] = [
         EntityKind::Org,
         EntityKind::AcademicSession,
@@ -114,14 +125,17 @@ impl std::fmt::Display for EntityKind {
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Status {
+    /// The record is current.
     #[default]
     #[serde(rename = "active")]
     Active,
+    /// The SIS removed the record (1.0's `inactive` too).
     #[serde(rename = "tobedeleted")]
     ToBeDeleted,
 }
 
 impl Status {
+    /// Reads a status in any case; empty means active.
     pub fn parse(raw: &str) -> Option<Status> {
         match raw.trim().to_ascii_lowercase().as_str() {
             "active" | "" => Some(Status::Active),
@@ -137,7 +151,9 @@ impl Status {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum Severity {
+    /// The record went on, adjusted.
     Warning,
+    /// The record was left out, or its previous version kept.
     Error,
 }
 
@@ -146,15 +162,21 @@ pub enum Severity {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RecordIssue {
+    /// The source it came from (or `classroom`).
     pub source: String,
+    /// The entity type, as OneRoster names it.
     pub entity: String,
+    /// The record's id, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sourced_id: Option<String>,
+    /// Whether the record went on.
     pub severity: Severity,
+    /// What is wrong, in words an admin can act on.
     pub reason: String,
 }
 
 impl RecordIssue {
+    /// An issue that left the record out.
     pub fn error(
         source: &str,
         entity: impl Into<String>,
@@ -170,6 +192,7 @@ impl RecordIssue {
         }
     }
 
+    /// An issue the record went on with.
     pub fn warning(
         source: &str,
         entity: impl Into<String>,

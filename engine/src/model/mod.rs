@@ -2,7 +2,7 @@
 
 pub mod classroom;
 pub mod common;
-pub mod dense_map;
+pub(crate) mod dense_map;
 pub mod oneroster;
 pub mod roster;
 pub(crate) mod shared;

@@ -10,100 +10,145 @@ use super::shared::Shared;
 
 pub use super::common::Extra;
 
+/// A school, district or other organisation (OneRoster `orgs`).
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Org {
+    /// The record's id in its SIS, with the source's prefix.
     pub sourced_id: String,
+    /// `active`, or `tobedeleted` for a record the SIS has removed.
     pub status: Status,
+    /// When the SIS last changed it (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_last_modified: Option<Shared>,
+    /// The vendor's extension fields, kept as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
+    /// The organisation's name.
     pub name: String,
+    /// district, school, department, local, state or national.
     #[serde(rename = "type")]
     pub org_type: String,
+    /// A human-readable identifier, e.g. the state's school code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identifier: Option<String>,
+    /// The org this one belongs to (a school's district).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<Shared>,
+    /// Fields the model does not name, kept so nothing a vendor sends is lost.
     #[serde(flatten)]
     pub extra: Extra,
 }
 
+/// A school year, term, semester or grading period.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AcademicSession {
+    /// The record's id in its SIS, with the source's prefix.
     pub sourced_id: String,
+    /// `active`, or `tobedeleted` for a record the SIS has removed.
     pub status: Status,
+    /// When the SIS last changed it (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_last_modified: Option<Shared>,
+    /// The vendor's extension fields, kept as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
+    /// The session's name.
     pub title: String,
     /// gradingPeriod, semester, schoolYear or term.
     #[serde(rename = "type")]
     pub session_type: Shared,
+    /// First day (YYYY-MM-DD).
     pub start_date: String,
+    /// Last day (YYYY-MM-DD).
     pub end_date: String,
+    /// The session this one is part of (a term's school year).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<Shared>,
+    /// The school year, as the SIS spells it (e.g. `2027`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub school_year: Option<Shared>,
+    /// Fields the model does not name, kept so nothing a vendor sends is lost.
     #[serde(flatten)]
     pub extra: Extra,
 }
 
+/// One role of a user at one org.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UserRole {
     /// primary or secondary (1.1's single `role` becomes one primary role per org).
     pub role_type: Shared,
+    /// student, teacher, administrator, aide, guardian, parent, ...
     pub role: Shared,
+    /// The org the role is held at.
     pub org: Shared,
 }
 
+/// Another system's id for a user (1.2 `userIds`).
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UserIdentifier {
+    /// Which system the id belongs to.
     #[serde(rename = "type")]
     pub id_type: String,
+    /// The id in that system.
     pub identifier: String,
 }
 
+/// A person: student, teacher, administrator, guardian, ...
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct User {
+    /// The record's id in its SIS, with the source's prefix.
     pub sourced_id: String,
+    /// `active`, or `tobedeleted` for a record the SIS has removed.
     pub status: Status,
+    /// When the SIS last changed it (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_last_modified: Option<Shared>,
+    /// The vendor's extension fields, kept as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
+    /// Whether the account may sign in; a disabled user is not added to courses.
     pub enabled_user: bool,
+    /// The SIS's login name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// First name.
     pub given_name: String,
+    /// Last name.
     pub family_name: String,
+    /// Middle name(s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub middle_name: Option<String>,
+    /// The address that identifies the person in Google Workspace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// A human-readable id, e.g. the student number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identifier: Option<String>,
+    /// Every role, one per org (1.1's single `role` and `orgs` become primary roles).
     pub roles: Vec<UserRole>,
+    /// The org the user mostly belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_org: Option<Shared>,
+    /// Ids of this person in other systems.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub user_ids: Vec<UserIdentifier>,
+    /// Grade levels (CEDS codes such as `09`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grades: Vec<Shared>,
+    /// Linked users: a student's guardians, a guardian's children.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub agents: Vec<Shared>,
+    /// Fields the model does not name, kept so nothing a vendor sends is lost.
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -118,6 +163,7 @@ impl User {
             .map(|r| r.role.as_str())
     }
 
+    /// Every org the user has a role at, then the primary org.
     pub fn orgs(&self) -> impl Iterator<Item = &str> {
         self.roles
             .iter()
@@ -125,6 +171,7 @@ impl User {
             .chain(self.primary_org.as_deref())
     }
 
+    /// The email trimmed and lower-cased, if there is one.
     pub fn normalized_email(&self) -> Option<String> {
         self.email
             .as_deref()
@@ -132,135 +179,198 @@ impl User {
             .filter(|e| !e.is_empty())
     }
 
+    /// Given and family name, as people are shown in the preview.
     pub fn display_name(&self) -> String {
         format!("{} {}", self.given_name, self.family_name)
     }
 }
 
+/// A course of the catalogue (Algebra 1), of which classes are sections.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Course {
+    /// The record's id in its SIS, with the source's prefix.
     pub sourced_id: String,
+    /// `active`, or `tobedeleted` for a record the SIS has removed.
     pub status: Status,
+    /// When the SIS last changed it (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_last_modified: Option<Shared>,
+    /// The vendor's extension fields, kept as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
+    /// The course's name.
     pub title: String,
+    /// The catalogue code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub course_code: Option<String>,
+    /// The org that offers the course.
     pub org: Shared,
+    /// The school year it is offered in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub school_year: Option<Shared>,
+    /// Grade levels it is for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grades: Vec<Shared>,
+    /// Subject names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subjects: Vec<Shared>,
+    /// Fields the model does not name, kept so nothing a vendor sends is lost.
     #[serde(flatten)]
     pub extra: Extra,
 }
 
+/// A section of a course, taught to a group in a term; becomes one Classroom course.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Class {
+    /// The record's id in its SIS, with the source's prefix.
     pub sourced_id: String,
+    /// `active`, or `tobedeleted` for a record the SIS has removed.
     pub status: Status,
+    /// When the SIS last changed it (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_last_modified: Option<Shared>,
+    /// The vendor's extension fields, kept as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
+    /// The class's name (the Classroom course's name).
     pub title: String,
+    /// The section's code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_code: Option<String>,
+    /// homeroom or scheduled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_type: Option<Shared>,
+    /// The room (the Classroom course's room).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// The course it is a section of.
     pub course: Shared,
+    /// The school that teaches it.
     pub school: Shared,
+    /// The academic sessions it runs in.
     #[serde(default)]
     pub terms: Vec<Shared>,
+    /// Periods of the day it meets in.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub periods: Vec<Shared>,
+    /// Subject names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subjects: Vec<Shared>,
+    /// Fields the model does not name, kept so nothing a vendor sends is lost.
     #[serde(flatten)]
     pub extra: Extra,
 }
 
+/// One user in one class, with a role.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Enrollment {
+    /// The record's id in its SIS, with the source's prefix.
     pub sourced_id: String,
+    /// `active`, or `tobedeleted` for a record the SIS has removed.
     pub status: Status,
+    /// When the SIS last changed it (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_last_modified: Option<Shared>,
+    /// The vendor's extension fields, kept as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
+    /// The user enrolled.
     pub user: Shared,
+    /// The class.
     pub class: Shared,
+    /// The school of the class.
     pub school: Shared,
     /// administrator, proctor, student, teacher (1.2 adds aide, guardian, parent, ...).
     pub role: Shared,
+    /// A teacher's primary class; the first primary teacher owns the Classroom course.
     #[serde(default)]
     pub primary: bool,
+    /// First day of the enrollment (YYYY-MM-DD).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub begin_date: Option<Shared>,
+    /// Last day of the enrollment (YYYY-MM-DD).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_date: Option<Shared>,
+    /// Fields the model does not name, kept so nothing a vendor sends is lost.
     #[serde(flatten)]
     pub extra: Extra,
 }
 
+/// A gradebook category (Homework, Tests); becomes a Classroom topic.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Category {
+    /// The record's id in its SIS, with the source's prefix.
     pub sourced_id: String,
+    /// `active`, or `tobedeleted` for a record the SIS has removed.
     pub status: Status,
+    /// When the SIS last changed it (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_last_modified: Option<Shared>,
+    /// The vendor's extension fields, kept as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
+    /// The category's name (the topic's name).
     pub title: String,
+    /// Its weight in the class grade.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<f64>,
     /// Set when the category belongs to one class (1.2's `/classes/{id}/categories`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class: Option<Shared>,
+    /// Fields the model does not name, kept so nothing a vendor sends is lost.
     #[serde(flatten)]
     pub extra: Extra,
 }
 
+/// A gradebook column: one piece of graded work in one class.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LineItem {
+    /// The record's id in its SIS, with the source's prefix.
     pub sourced_id: String,
+    /// `active`, or `tobedeleted` for a record the SIS has removed.
     pub status: Status,
+    /// When the SIS last changed it (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_last_modified: Option<Shared>,
+    /// The vendor's extension fields, kept as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
+    /// The work's title, shortened to the vendor's limit.
     pub title: String,
+    /// The work's description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// When it was set (RFC 3339 date-time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign_date: Option<Shared>,
+    /// When it is due (RFC 3339 date-time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_date: Option<Shared>,
+    /// The class it belongs to.
     pub class: Shared,
+    /// The gradebook category.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<Shared>,
+    /// The grading period it counts in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grading_period: Option<Shared>,
+    /// The lowest score (0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_value_min: Option<f64>,
+    /// The highest score before extra credit (the work's maxPoints).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_value_max: Option<f64>,
+    /// Fields the model does not name, kept so nothing a vendor sends is lost.
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -268,12 +378,18 @@ pub struct LineItem {
 /// OneRoster scoreStatus, in the shared vocabulary of 1.1 and 1.2 (1.2's `ext:*` kept as-is).
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub enum ScoreStatus {
+    /// Excused: the work does not count.
     Exempt,
+    /// Graded.
     #[default]
     FullyGraded,
+    /// Missing work.
     NotSubmitted,
+    /// Graded in part.
     PartiallyGraded,
+    /// Turned in, not yet graded.
     Submitted,
+    /// A vendor's `ext:` value, kept as sent.
     Extension(String),
 }
 
@@ -293,6 +409,7 @@ impl schemars::JsonSchema for ScoreStatus {
 }
 
 impl ScoreStatus {
+    /// Reads a scoreStatus in any case, with or without its space; `None` for an unknown value.
     pub fn parse(raw: &str) -> Option<ScoreStatus> {
         let lowered = raw.trim().to_ascii_lowercase();
         Some(match lowered.as_str() {
@@ -308,6 +425,7 @@ impl ScoreStatus {
         })
     }
 
+    /// The value as the spec spells it.
     pub fn as_str(&self) -> &str {
         match self {
             ScoreStatus::Exempt => "exempt",
@@ -334,46 +452,66 @@ impl<'de> Deserialize<'de> for ScoreStatus {
     }
 }
 
+/// One student's score on one lineItem (OneRoster `results`).
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GradeResult {
+    /// The record's id in its SIS, with the source's prefix.
     pub sourced_id: String,
+    /// `active`, or `tobedeleted` for a record the SIS has removed.
     pub status: Status,
+    /// When the SIS last changed it (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_last_modified: Option<Shared>,
+    /// The vendor's extension fields, kept as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
+    /// The lineItem it scores.
     pub line_item: Shared,
+    /// The student scored.
     pub student: Shared,
+    /// How far it is graded.
     pub score_status: ScoreStatus,
+    /// The score, as mapped by the grade rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
+    /// A letter or other text score (1.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_score: Option<String>,
+    /// When it was graded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score_date: Option<Shared>,
+    /// A comment for the student.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// Turned in late (1.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late: Option<bool>,
+    /// Not turned in by the due date (1.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing: Option<bool>,
+    /// Incomplete (1.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<bool>,
+    /// Fields the model does not name, kept so nothing a vendor sends is lost.
     #[serde(flatten)]
     pub extra: Extra,
 }
 
 /// What every canonical OneRoster record offers the generic stages (filter, dedup, merge, diff).
 pub trait RosterRecord: Clone + PartialEq + Serialize + DeserializeOwned {
+    /// The entity type this record is.
     const KIND: EntityKind;
+    /// The record's (prefixed) sourcedId.
     fn sourced_id(&self) -> &str;
+    /// active or tobedeleted.
     fn status(&self) -> Status;
     /// Every reference this record holds, with the kind it points to.
     fn references(&self) -> Vec<(EntityKind, &str)>;
     /// Mutable access to every reference, for SIS ID prefixes and schools mapping.
     fn references_mut(&mut self) -> Vec<(EntityKind, &mut Shared)>;
+    /// The sourcedId, to prefix or map.
     fn sourced_id_mut(&mut self) -> &mut String;
 
     /// The record as a JSON object, for the stages that work field by field.

@@ -7,34 +7,44 @@ use serde::{Deserialize, Serialize};
 
 use super::oneroster::*;
 
+/// Every OneRoster record of one source, or of the merged district, by entity.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default)]
 pub struct Roster {
+    /// Schools and districts.
     #[serde(deserialize_with = "super::dense_map::deserialize")]
     pub orgs: BTreeMap<String, Org>,
+    /// School years, terms and grading periods.
     #[serde(deserialize_with = "super::dense_map::deserialize")]
     pub academic_sessions: BTreeMap<String, AcademicSession>,
+    /// People.
     #[serde(deserialize_with = "super::dense_map::deserialize")]
     pub users: BTreeMap<String, User>,
+    /// The course catalogue.
     #[serde(deserialize_with = "super::dense_map::deserialize")]
     pub courses: BTreeMap<String, Course>,
+    /// Sections, each a Classroom course.
     #[serde(deserialize_with = "super::dense_map::deserialize")]
     pub classes: BTreeMap<String, Class>,
+    /// Users in classes.
     #[serde(deserialize_with = "super::dense_map::deserialize")]
     pub enrollments: BTreeMap<String, Enrollment>,
+    /// Gradebook categories (Classroom topics).
     #[serde(deserialize_with = "super::dense_map::deserialize")]
     pub categories: BTreeMap<String, Category>,
     /// The SIS's current gradebook, when it was read; never kept in state.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     #[serde(deserialize_with = "super::dense_map::deserialize")]
     pub line_items: BTreeMap<String, LineItem>,
+    /// The SIS's current results, with the lineItems; never kept in state.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     #[serde(deserialize_with = "super::dense_map::deserialize")]
     pub results: BTreeMap<String, GradeResult>,
 }
 
 impl Roster {
+    /// How many records of this kind the roster holds.
     pub fn count(&self, kind: crate::model::EntityKind) -> usize {
         use crate::model::EntityKind as K;
         match kind {
@@ -50,6 +60,7 @@ impl Roster {
         }
     }
 
+    /// How many roster records it holds (the gradebook left out).
     pub fn roster_len(&self) -> usize {
         crate::model::EntityKind::ROSTER
             .iter()
@@ -57,6 +68,7 @@ impl Roster {
             .sum()
     }
 
+    /// Whether a record of this kind and id is in the roster.
     pub fn contains(&self, kind: crate::model::EntityKind, id: &str) -> bool {
         use crate::model::EntityKind as K;
         match kind {
@@ -104,7 +116,9 @@ impl Roster {
 
 /// A record type stored in a roster table.
 pub trait TableRecord: RosterRecord {
+    /// The roster's table of this type.
     fn table(roster: &Roster) -> &BTreeMap<String, Self>;
+    /// The roster's table of this type, to change.
     fn table_mut(roster: &mut Roster) -> &mut BTreeMap<String, Self>;
 }
 
