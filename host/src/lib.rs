@@ -1,6 +1,7 @@
 //! The classbridge host: the thin shell around the engine. It fetches, applies and remembers;
 //! the engine decides.
 
+mod apply;
 pub mod classroom;
 pub mod config;
 pub mod console;

@@ -837,72 +837,12 @@ impl Host {
         self.store.begin_apply(run, &plan, decision)?;
         let total = plan.ops.len();
         let bar = self.progress.bar(total as u64, "Applying");
-        let mut outcomes: HashMap<String, OpOutcome> = HashMap::new();
-        let mut start = 0;
-        while start < plan.ops.len() {
-            let head = &plan.ops[start];
-            let end = plan.ops[start..]
-                .iter()
-                .position(|op| (op.entity, op.change) != (head.entity, head.change))
-                .map_or(plan.ops.len(), |n| start + n);
-            let wave = &plan.ops[start..end];
-            start = end;
-            let mut tasks = JoinSet::new();
-            for op in wave {
-                let blocked = op.depends_on.iter().any(|d| {
-                    outcomes
-                        .get(d)
-                        .is_some_and(|o| !matches!(o.result, OutcomeResult::Succeeded { .. }))
-                });
-                if blocked {
-                    let o = OpOutcome {
-                        op_id: op.op_id.clone(),
-                        result: OutcomeResult::NotAttempted,
-                    };
-                    outcomes.insert(op.op_id.clone(), o);
-                    bar.inc(1);
-                    continue;
-                }
-                self.store.journal_intent(
-                    run,
-                    &op.op_id,
-                    &op.key,
-                    &serde_json::to_value(&op.action).unwrap_or(Value::Null),
-                )?;
-                let target = match self.target_for(op) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        let o = OpOutcome {
-                            op_id: op.op_id.clone(),
-                            result: OutcomeResult::Failed {
-                                error: e.describe(),
-                            },
-                        };
-                        self.store.journal_outcome(run, &o)?;
-                        outcomes.insert(op.op_id.clone(), o);
-                        bar.inc(1);
-                        continue;
-                    }
-                };
-                let op = op.clone();
-                tasks.spawn(async move {
-                    let result = execute(&target, &op.action).await;
-                    OpOutcome {
-                        op_id: op.op_id,
-                        result,
-                    }
-                });
-            }
-            while let Some(joined) = tasks.join_next().await {
-                let outcome = joined.map_err(|source| RunError::Task {
-                    what: "an apply task",
-                    source,
-                })?;
-                self.store.journal_outcome(run, &outcome)?;
-                outcomes.insert(outcome.op_id.clone(), outcome);
-                bar.inc(1);
-            }
-        }
+        let mut target = HostTarget {
+            host: self,
+            run,
+            bar: &bar,
+        };
+        let outcomes = crate::apply::apply_in_waves(&plan.ops, &mut target).await?;
         bar.finish_and_clear();
         let ordered: Vec<OpOutcome> = plan
             .ops
@@ -972,6 +912,42 @@ impl Host {
 enum Target {
     Sis(Arc<OneRosterClient>),
     Classroom(Arc<ClassroomClient>),
+}
+
+/// The real apply target: calls go to the SIS and Classroom, the journal to the store
+/// (intent before the call, outcome after it).
+struct HostTarget<'a> {
+    host: &'a mut Host,
+    run: i64,
+    bar: &'a indicatif::ProgressBar,
+}
+
+impl crate::apply::ApplyTarget for HostTarget<'_> {
+    type Call = std::pin::Pin<Box<dyn std::future::Future<Output = OutcomeResult> + Send>>;
+
+    fn start(&mut self, op: &PlannedOp) -> Result<Result<Self::Call, String>, RunError> {
+        self.host.store.journal_intent(
+            self.run,
+            &op.op_id,
+            &op.key,
+            &serde_json::to_value(&op.action).unwrap_or(Value::Null),
+        )?;
+        Ok(match self.host.target_for(op) {
+            Ok(target) => {
+                let action = op.action.clone();
+                Ok(Box::pin(async move { execute(&target, &action).await }))
+            }
+            Err(e) => Err(e.describe()),
+        })
+    }
+
+    fn finished(&mut self, outcome: &OpOutcome) -> Result<(), RunError> {
+        Ok(self.host.store.journal_outcome(self.run, outcome)?)
+    }
+
+    fn settled(&mut self) {
+        self.bar.inc(1);
+    }
 }
 
 async fn execute(target: &Target, action: &Action) -> OutcomeResult {
