@@ -13,12 +13,7 @@ pub(crate) fn commit(
     plan: &SyncPlan,
     outcomes: &[OpOutcome],
 ) -> Result<SyncState, EngineError> {
-    if state.revision != plan.state_delta.base_revision {
-        return Err(EngineError::StalePlan {
-            plan_revision: plan.state_delta.base_revision,
-            state_revision: state.revision,
-        });
-    }
+    plan.check_base(state)?;
     let mut next = plan.base_state(state);
     next.revision = state.revision + 1;
     // Looked up once per outcome: a district's first sync has hundreds of thousands.

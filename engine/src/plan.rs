@@ -73,6 +73,20 @@ impl SyncPlan {
             .filter(|a| a.status == AbsenceStatus::Unchecked)
     }
 
+    /// Whether the plan was made from `state`: a plan made from an older state (another run
+    /// committed since) must not be approved or committed. The one place this is decided, for
+    /// the engine's `commit` and the host's approval alike.
+    pub fn check_base(&self, state: &SyncState) -> Result<(), crate::EngineError> {
+        if state.revision == self.state_delta.base_revision {
+            Ok(())
+        } else {
+            Err(crate::EngineError::StalePlan {
+                plan_revision: self.state_delta.base_revision,
+                state_revision: state.revision,
+            })
+        }
+    }
+
     /// Whether the plan may be applied without an explicit approval.
     pub fn needs_approval(&self) -> bool {
         self.approval.is_none() && (self.is_held() || self.preview_required)

@@ -789,7 +789,11 @@ impl Host {
         }
         .ok_or(RunError::Missing { run, what: "plan" })?;
         let state = self.store.state()?;
-        if state.revision != plan.state_delta.base_revision {
+        if let Err(classbridge_engine::EngineError::StalePlan {
+            plan_revision,
+            state_revision,
+        }) = plan.check_base(&state)
+        {
             self.store.set_status(
                 run,
                 RunStatus::Superseded,
@@ -797,8 +801,8 @@ impl Host {
             )?;
             return Err(RunError::StalePlan {
                 run,
-                planned: plan.state_delta.base_revision,
-                current: state.revision,
+                planned: plan_revision,
+                current: state_revision,
             });
         }
         let decisions = Decisions {
