@@ -167,8 +167,16 @@ pub type ListPage = JsonText;
 pub struct ClassroomListings {
     /// `courses.list` pages: `{"courses": [...], "nextPageToken": ...}`.
     pub courses: Vec<ListPage>,
-    /// `courses.aliases.list` pages per course id.
+    /// `courses.aliases.list` pages per course id. The host does not list aliases (one call
+    /// per course in the domain): it reads the courses the state knows by id, whose alias the
+    /// state holds, and looks new ones up by alias (`found_by_alias`).
     pub aliases: BTreeMap<String, Vec<ListPage>>,
+    /// `courses.get` answers, one Course resource each: the courses the state knows, read by
+    /// id, and those found by alias. Read like the courses of `courses` pages.
+    pub course_gets: Vec<ListPage>,
+    /// Aliases looked up with `courses.get` (which accepts `d:<id>` in place of an id) and
+    /// found: alias -> course id. A course the state knows carries its alias from the state.
+    pub found_by_alias: BTreeMap<String, String>,
     /// `courses.teachers.list` pages of the managed courses.
     pub teachers: Vec<ListPage>,
     /// `courses.students.list` pages of the managed courses.

@@ -94,6 +94,8 @@ pub fn read_classroom(
     let ClassroomListings {
         courses,
         aliases,
+        course_gets,
+        found_by_alias,
         teachers,
         students,
         topics,
@@ -106,6 +108,29 @@ pub fn read_classroom(
     each_item(courses, "courses", issues, |course: ClassroomCourse| {
         snap.courses.insert(course.id.clone(), course);
     });
+    for (i, page) in course_gets.into_iter().enumerate() {
+        match serde_json::from_str::<ClassroomCourse>(page.json()) {
+            Ok(course) => {
+                snap.courses.insert(course.id.clone(), course);
+            }
+            Err(e) => {
+                let id = serde_json::from_str::<RecordId>(page.json())
+                    .ok()
+                    .and_then(|n| n.id.map(Cow::into_owned));
+                issues.push(RecordIssue::error(
+                    SOURCE,
+                    "courses",
+                    id.as_deref(),
+                    format!("courses.get answer {}: {e}", i + 1),
+                ));
+            }
+        }
+    }
+    for (alias, course_id) in found_by_alias {
+        if let Some(course) = snap.courses.get_mut(&course_id) {
+            course.aliases.push(alias);
+        }
+    }
     #[derive(Deserialize)]
     struct Alias {
         alias: String,

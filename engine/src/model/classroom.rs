@@ -28,7 +28,8 @@ pub struct ClassroomCourse {
     /// ACTIVE, ARCHIVED, PROVISIONED, DECLINED, SUSPENDED.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub course_state: Option<String>,
-    /// Filled from `courses.aliases.list`; not a field of the Course resource itself.
+    /// Filled from `courses.aliases.list`, an alias lookup or the state; not a field of the
+    /// Course resource itself.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
 }
@@ -219,6 +220,21 @@ pub struct ClassroomSnapshot {
 }
 
 impl ClassroomSnapshot {
+    /// Gives each course the state knows (by Classroom id) the alias the state holds for it,
+    /// so the host need not list aliases: it reads known courses by id.
+    pub(crate) fn attach_known_aliases(&mut self, known: &crate::state::AppliedClassroom) {
+        for applied in known.courses.values() {
+            let Some(id) = &applied.course_id else {
+                continue;
+            };
+            if let Some(course) = self.courses.get_mut(id)
+                && !course.aliases.contains(&applied.alias)
+            {
+                course.aliases.push(applied.alias.clone());
+            }
+        }
+    }
+
     /// The course that carries this alias, if any.
     pub fn course_by_alias(&self, alias: &str) -> Option<&ClassroomCourse> {
         self.courses

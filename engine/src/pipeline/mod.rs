@@ -75,7 +75,8 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
         ));
     }
     let mut holds = ingested.holds;
-    let snapshot = crate::ingest::read_classroom(classroom, &mut issues);
+    let mut snapshot = crate::ingest::read_classroom(classroom, &mut issues);
+    snapshot.attach_known_aliases(&previous.classroom);
 
     let mut roster = merge::merge(config, &ingested.sources);
     let cascaded = integrity::check(&mut roster, &previous.roster, &mut issues);
