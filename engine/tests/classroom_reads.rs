@@ -39,13 +39,19 @@ fn courses_read_by_id_get_their_alias_from_the_state_and_plan_as_the_listings_do
     let mut listed = after_reconnect();
     // Something to plan: a class renamed in the SIS, and a course renamed by hand in
     // Classroom (drift: seen only when the course read is tied to its class).
-    edit(&mut listed, "classes", "cl2", |c| c["title"] = json!("Life Science (renamed)"));
+    edit(&mut listed, "classes", "cl2", |c| {
+        c["title"] = json!("Life Science (renamed)");
+    });
     listed["classroom"]["courses"][0]["courses"][2]["name"] = json!("Renamed by hand");
     let mut by_id = listed.clone();
     by_id["classroom"] = read_by_id(listed["classroom"].clone());
     let (a, b) = (plan(&listed), plan(&by_id));
     assert!(has_key(&a, "course.patch:d:cl2"), "{:?}", keys(&a));
-    assert!(has_key(&a, "course.patch:d:cl3"), "drift repaired: {:?}", keys(&a));
+    assert!(
+        has_key(&a, "course.patch:d:cl3"),
+        "drift repaired: {:?}",
+        keys(&a)
+    );
     assert_eq!(keys(&a), keys(&b));
     assert_eq!(a.id, b.id, "the same plan, to the byte");
 }

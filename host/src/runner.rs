@@ -2,7 +2,7 @@
 //! plan's operations in order with a journal, and commit the outcomes into the state.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use classbridge_engine::abi::{ApproveRequest, CommitRequest, Entry, ValidateRequest};
@@ -427,7 +427,16 @@ impl Host {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
         };
-        let listings = classroom.fetch_listings(two_way, &tick).await?;
+        // The courses the state knows, by id; new ones are looked up by alias once planned.
+        let known_ids: Vec<String> = state
+            .classroom
+            .courses
+            .values()
+            .filter_map(|c| c.course_id.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let listings = classroom.fetch_listings(known_ids, two_way, &tick).await?;
         bar.finish_and_clear();
         Ok((
             SyncInput {
@@ -446,6 +455,68 @@ impl Host {
         let plan = self.runtime.call_owned::<SyncPlan>(Entry::Plan, input_json);
         bar.finish_and_clear();
         Ok(plan?)
+    }
+
+    /// Looks up, by alias, each course the plan would create: the state does not know it, but
+    /// Classroom may (a reconnect with a new state database, a crash between a creation and
+    /// its record). Those found are read whole and the run planned again, so they and their
+    /// members are adopted rather than added again. When none exists (a first sync), the plan
+    /// stands: a lookup that found nothing changes nothing the engine plans.
+    async fn find_existing_courses(
+        &mut self,
+        run: i64,
+        plan: SyncPlan,
+    ) -> Result<SyncPlan, RunError> {
+        let aliases: Vec<String> = plan
+            .ops
+            .iter()
+            .filter_map(|op| match &op.action {
+                Action::ClassroomCreateCourse { alias, .. } => Some(alias.clone()),
+                _ => None,
+            })
+            .collect();
+        if aliases.is_empty() {
+            return Ok(plan);
+        }
+        tracing::info!(
+            courses = aliases.len(),
+            "looking up the courses to create by alias"
+        );
+        let bar = self
+            .progress
+            .bar(aliases.len() as u64, "Looking up new courses in Classroom");
+        let tick = |done: usize, _total: usize| bar.set_position(done as u64);
+        let two_way = self.rules.mode == SyncMode::TwoWay;
+        let classroom = self.classroom()?;
+        let found = classroom.find_by_alias(aliases, two_way, &tick).await?;
+        bar.finish_and_clear();
+        if found.is_empty() {
+            return Ok(plan);
+        }
+        tracing::info!(
+            courses = found.len(),
+            "courses already in Classroom are adopted; planning again"
+        );
+        let text = self.store.run_input_text(run)?.ok_or(RunError::Missing {
+            run,
+            what: "stored input",
+        })?;
+        let mut input: SyncInput =
+            serde_json::from_str(&text).map_err(|source| RunError::StoredInput { run, source })?;
+        drop(text);
+        let listings = &mut input.classroom;
+        for (alias, read) in found {
+            listings.found_by_alias.insert(alias, read.id().to_string());
+            // Already read as a course the state knows (under another alias): once is enough.
+            if !listings.members_complete.contains(read.id()) {
+                read.add_to(listings, two_way);
+            }
+        }
+        drop(plan);
+        let input_json = serde_json::to_vec(&input).map_err(RunError::Encode)?;
+        drop(input);
+        self.store.save_input(run, &input_json)?;
+        self.engine_plan(input_json)
     }
 
     /// Asks the SIS about each record its listings left out (at most `max_removal_checks` per
@@ -692,7 +763,10 @@ impl Host {
         drop(input);
         self.store.save_input(run, &input_json)?;
         let planned = match self.engine_plan(input_json) {
-            Ok(plan) => self.confirm_absences(run, plan).await,
+            Ok(plan) => match self.find_existing_courses(run, plan).await {
+                Ok(plan) => self.confirm_absences(run, plan).await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         let plan = match planned {

@@ -50,6 +50,25 @@ pub struct ClassroomState {
     pub log: Mutex<Vec<(String, String, String)>>,
 }
 
+impl ClassroomState {
+    /// Requests received so far, counted by API method (`classroom.courses.get`, ...).
+    pub fn calls_by_method(&self) -> std::collections::BTreeMap<String, u64> {
+        let log = self
+            .log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        crate::classroom_api::count_by_method(log.iter().map(|(m, p, _)| (m.as_str(), p.as_str())))
+    }
+
+    /// Forgets the requests received so far, to count one run's alone.
+    pub fn clear_log(&self) {
+        self.log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+}
+
 pub struct StandInClassroom {
     pub addr: SocketAddr,
     pub state: Arc<ClassroomState>,

@@ -2,6 +2,7 @@
 //! from the public specs (not from classbridge's client), and a seeded district generator.
 
 pub mod classroom;
+pub mod classroom_api;
 pub mod district;
 pub mod faults;
 pub mod rng;

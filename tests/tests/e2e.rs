@@ -81,6 +81,7 @@ async fn full_cycle_then_a_second_sync_writes_nothing() {
     assert_eq!(score_of(&students[3]).unwrap()["scoreStatus"], "exempt");
 
     let writes = (h.sis.writes(), h.classroom.writes());
+    h.classroom.state.clear_log();
     let idle = h.cli(&["sync", "--json"]).await;
     assert_eq!(idle.code, 0, "{}{}", idle.stdout, idle.stderr);
     assert_eq!(idle.json()["status"], "noChanges");
@@ -88,6 +89,26 @@ async fn full_cycle_then_a_second_sync_writes_nothing() {
         (h.sis.writes(), h.classroom.writes()),
         writes,
         "an unchanged district writes nothing"
+    );
+    // Each managed course is read by the id the state holds, one call per list: no listing
+    // of the domain's courses, no alias listing, no lookup by alias.
+    let per_course = |n: u64| {
+        [
+            "classroom.courses.get",
+            "classroom.courses.teachers.list",
+            "classroom.courses.students.list",
+            "classroom.courses.topics.list",
+            "classroom.courses.courseWork.list",
+            "classroom.courses.courseWork.studentSubmissions.list",
+        ]
+        .into_iter()
+        .map(|m| (m.to_string(), n))
+        .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    assert_eq!(
+        h.classroom.state.calls_by_method(),
+        per_course(classes as u64),
+        "an idle sync costs six Classroom requests per managed course"
     );
 
     let runs = h.cli(&["runs"]).await;
@@ -258,8 +279,18 @@ async fn reconnecting_with_a_wiped_state_makes_no_duplicates() {
     let gradebook = (h.sis.gradebook("lineItems"), h.sis.gradebook("results"));
 
     std::fs::remove_dir_all(h.state_dir()).unwrap();
+    h.classroom.state.clear_log();
     let again = h.cli(&["sync"]).await;
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    // The new state knows no course: each is looked up by its alias and read whole, so its
+    // members are adopted, not added again.
+    let calls = h.classroom.state.calls_by_method();
+    let count = |m: &str| calls.get(m).copied().unwrap_or(0);
+    assert_eq!(count("classroom.courses.get"), shape.0 as u64, "{calls:?}");
+    assert_eq!(count("classroom.courses.create"), 0, "{calls:?}");
+    assert_eq!(count("classroom.courses.students.create"), 0, "{calls:?}");
+    assert_eq!(count("classroom.courses.teachers.create"), 0, "{calls:?}");
+    assert_eq!(count("classroom.courses.aliases.list"), 0, "{calls:?}");
     assert_eq!(
         h.classroom_shape(),
         shape,

@@ -7,7 +7,6 @@ pub mod auth;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use classbridge_engine::COURSE_ALIAS_PREFIX;
 use classbridge_engine::input::{ClassroomListings, ListPage};
 use reqwest::{Client, Method, StatusCode, Url};
 use serde_json::{Value, json};
@@ -27,6 +26,37 @@ pub struct ClassroomClient {
     policy: RetryPolicy,
     page_size: u32,
     max_pages: u64,
+}
+
+/// One course as Classroom answered for it: the `courses.get` answer and its lists.
+pub struct CourseRead {
+    id: String,
+    course: ListPage,
+    lists: BTreeMap<&'static str, Vec<ListPage>>,
+}
+
+impl CourseRead {
+    /// Classroom's id of the course.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Adds the course and its lists to `listings`.
+    pub fn add_to(mut self, listings: &mut ClassroomListings, with_grades: bool) {
+        let mut take = |name| self.lists.remove(name).unwrap_or_default();
+        listings.teachers.extend(take("teachers"));
+        listings.students.extend(take("students"));
+        listings.topics.extend(take("topics"));
+        if with_grades {
+            listings.course_work.extend(take("courseWork"));
+            listings
+                .student_submissions
+                .extend(take("courseWork/-/studentSubmissions"));
+            listings.course_work_complete.insert(self.id.clone());
+        }
+        listings.course_gets.push(self.course);
+        listings.members_complete.insert(self.id);
+    }
 }
 
 /// Google's error codes, in words an admin can act on.
@@ -303,105 +333,79 @@ impl ClassroomClient {
         Ok(())
     }
 
-    /// Everything the engine needs about the courses we manage (those with a `d:` alias):
-    /// members, topics and, for grade export, courseWork and every submission.
-    pub async fn fetch_listings(
+    /// `courses.get` by id or alias: `None` when Classroom has no such course (404) or the
+    /// course was declined (never ours to manage).
+    async fn get_course(&self, key: &str) -> Result<Option<Value>, HttpError> {
+        let path = Self::course_path(key);
+        let (status, course) = self.call(Method::GET, &path, &[], None).await?;
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(Self::fail(Method::GET, &path, status, &course));
+        }
+        if course.get("courseState").and_then(Value::as_str) == Some("DECLINED") {
+            return Ok(None);
+        }
+        Ok(Some(course))
+    }
+
+    /// One course and its lists: members, topics and, for grade export, courseWork and every
+    /// submission. `None` when the course is not there.
+    async fn read_course(
+        &self,
+        key: &str,
+        with_grades: bool,
+    ) -> Result<Option<CourseRead>, HttpError> {
+        let Some(course) = self.get_course(key).await? else {
+            return Ok(None);
+        };
+        let path = Self::course_path(key);
+        let id = required_id(&course, "id", &format!("GET {path}")).map_err(|_| {
+            HttpError::BrokenListing {
+                service: SERVICE,
+                method: Method::GET,
+                path: path.clone(),
+                problem: "the course came without its id".into(),
+            }
+        })?;
+        let c = seg(&id);
+        let mut lists: BTreeMap<&'static str, Vec<ListPage>> = BTreeMap::new();
+        let mut names = vec!["teachers", "students", "topics"];
+        if with_grades {
+            names.extend(["courseWork", "courseWork/-/studentSubmissions"]);
+        }
+        for name in names {
+            let pages = self.list_pages(&format!("/v1/courses/{c}/{name}")).await?;
+            lists.insert(name, pages);
+        }
+        Ok(Some(CourseRead {
+            course: Self::keep(&path, vec![course])?.remove(0),
+            id,
+            lists,
+        }))
+    }
+
+    /// Reads each course named by `keys` (ids or aliases) concurrently (the throttle bounds
+    /// it); the answer is in `keys` order, so it does not depend on arrival order.
+    async fn read_courses(
         self: &Arc<Self>,
+        keys: Vec<String>,
         with_grades: bool,
         on_progress: &(dyn Fn(usize, usize) + Sync),
-    ) -> Result<ClassroomListings, HttpError> {
-        let courses = self.list("/v1/courses", &[]).await?;
-        let ids: Vec<String> = courses
-            .iter()
-            .filter_map(|p| p.get("courses").and_then(Value::as_array))
-            .flatten()
-            .filter(|c| c.get("courseState").and_then(Value::as_str) != Some("DECLINED"))
-            .filter_map(|c| c.get("id").and_then(Value::as_str).map(str::to_string))
-            .collect();
-        let mut listings = ClassroomListings {
-            courses: Self::keep("/v1/courses", courses)?,
-            ..ClassroomListings::default()
-        };
-        // Aliases of every course, to find ours.
+    ) -> Result<Vec<(String, Option<CourseRead>)>, HttpError> {
+        let total = keys.len();
         let mut tasks = JoinSet::new();
-        for id in ids.clone() {
+        for (i, key) in keys.into_iter().enumerate() {
             let me = Arc::clone(self);
             tasks.spawn(async move {
-                let pages = me
-                    .list(&format!("/v1/courses/{}/aliases", seg(&id)), &[])
-                    .await;
-                (id, pages)
+                let read = me.read_course(&key, with_grades).await;
+                (i, key, read)
             });
         }
-        let mut ours = Vec::new();
-        let total = ids.len();
-        let mut done = 0;
+        let mut out = Vec::with_capacity(total);
         while let Some(joined) = tasks.join_next().await {
-            let (id, pages) = joined.map_err(|e| {
-                HttpError::local(
-                    SERVICE,
-                    Method::GET,
-                    "/v1/courses/-/aliases",
-                    "the reading task failed",
-                    e,
-                )
-            })?;
-            let pages = pages?;
-            let managed = pages
-                .iter()
-                .filter_map(|p| p.get("aliases").and_then(Value::as_array))
-                .flatten()
-                .any(|a| {
-                    a.get("alias")
-                        .and_then(Value::as_str)
-                        .is_some_and(|s| s.starts_with(COURSE_ALIAS_PREFIX))
-                });
-            if managed {
-                ours.push(id.clone());
-            }
-            listings
-                .aliases
-                .insert(id, Self::keep("/v1/courses/-/aliases", pages)?);
-            done += 1;
-            on_progress(done, total * 2);
-        }
-        // Members, topics and grades of ours, concurrently (the throttle bounds it).
-        let mut tasks = JoinSet::new();
-        for id in ours.clone() {
-            let me = Arc::clone(self);
-            tasks.spawn(async move {
-                let c = seg(&id);
-                let mut out: BTreeMap<&'static str, Vec<ListPage>> = BTreeMap::new();
-                out.insert(
-                    "teachers",
-                    me.list_pages(&format!("/v1/courses/{c}/teachers")).await?,
-                );
-                out.insert(
-                    "students",
-                    me.list_pages(&format!("/v1/courses/{c}/students")).await?,
-                );
-                out.insert(
-                    "topics",
-                    me.list_pages(&format!("/v1/courses/{c}/topics")).await?,
-                );
-                if with_grades {
-                    out.insert(
-                        "courseWork",
-                        me.list_pages(&format!("/v1/courses/{c}/courseWork"))
-                            .await?,
-                    );
-                    out.insert(
-                        "studentSubmissions",
-                        me.list_pages(&format!("/v1/courses/{c}/courseWork/-/studentSubmissions"))
-                            .await?,
-                    );
-                }
-                Ok::<_, HttpError>((id, out))
-            });
-        }
-        let mut per_course = BTreeMap::new();
-        while let Some(joined) = tasks.join_next().await {
-            let (id, out) = joined.map_err(|e| {
+            let (i, key, read) = joined.map_err(|e| {
                 HttpError::local(
                     SERVICE,
                     Method::GET,
@@ -409,34 +413,51 @@ impl ClassroomClient {
                     "the reading task failed",
                     e,
                 )
-            })??;
-            per_course.insert(id, out);
-            done += 1;
-            on_progress(done, total + ours.len());
+            })?;
+            out.push((i, key, read?));
+            on_progress(out.len(), total);
         }
-        // Course order, so the input (and so the plan) does not depend on arrival order.
-        for (id, mut out) in per_course {
-            listings.members_complete.insert(id.clone());
-            listings
-                .teachers
-                .extend(out.remove("teachers").unwrap_or_default());
-            listings
-                .students
-                .extend(out.remove("students").unwrap_or_default());
-            listings
-                .topics
-                .extend(out.remove("topics").unwrap_or_default());
-            if with_grades {
-                listings
-                    .course_work
-                    .extend(out.remove("courseWork").unwrap_or_default());
-                listings
-                    .student_submissions
-                    .extend(out.remove("studentSubmissions").unwrap_or_default());
-                listings.course_work_complete.insert(id);
+        out.sort_by_key(|(i, _, _)| *i);
+        Ok(out.into_iter().map(|(_, key, read)| (key, read)).collect())
+    }
+
+    /// Everything the engine needs about the courses the state knows, read by their ids: no
+    /// course list and no alias listing, so a run costs six requests per managed course (the
+    /// engine ties each to its class by the alias the state holds). A course that is gone
+    /// (404) is simply not in the listings.
+    pub async fn fetch_listings(
+        self: &Arc<Self>,
+        known_ids: Vec<String>,
+        with_grades: bool,
+        on_progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<ClassroomListings, HttpError> {
+        let mut listings = ClassroomListings::default();
+        for (_, read) in self
+            .read_courses(known_ids, with_grades, on_progress)
+            .await?
+        {
+            if let Some(read) = read {
+                read.add_to(&mut listings, with_grades);
             }
         }
         Ok(listings)
+    }
+
+    /// Looks each alias up (`courses.get` accepts `d:<id>` in place of an id) and reads whole
+    /// the courses that exist: those the plan would create but Classroom has (after a
+    /// reconnect with a new state, or a crash between a creation and its record).
+    pub async fn find_by_alias(
+        self: &Arc<Self>,
+        aliases: Vec<String>,
+        with_grades: bool,
+        on_progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<Vec<(String, CourseRead)>, HttpError> {
+        Ok(self
+            .read_courses(aliases, with_grades, on_progress)
+            .await?
+            .into_iter()
+            .filter_map(|(alias, read)| Some((alias, read?)))
+            .collect())
     }
 
     fn course_path(alias: &str) -> String {
