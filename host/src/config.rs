@@ -259,6 +259,56 @@ pub struct ClassroomSettings {
     /// Pages of one list call before the read is refused as endless.
     #[serde(default = "default_max_pages")]
     pub max_pages_per_listing: u64,
+    /// Classroom's push notifications through Cloud Pub/Sub: with them a run re-reads only
+    /// the courses notified as changed, and every course on the reconciliation cadence.
+    #[serde(default)]
+    pub change_feed: Option<ChangeFeedSettings>,
+}
+
+/// `[classroom.change_feed]`: registrations for Classroom's feeds delivering to a Pub/Sub
+/// topic, and the pull subscription the host reads them from.
+#[derive(Deserialize, Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeFeedSettings {
+    /// `projects/<project>/topics/<topic>`; Classroom must be allowed to publish to it.
+    pub topic: String,
+    /// `projects/<project>/subscriptions/<subscription>`, a pull subscription of the topic.
+    pub subscription: String,
+    #[serde(default = "default_pubsub_url")]
+    pub pubsub_base_url: String,
+    /// Every managed course is read in full this often, and after any run that could not
+    /// trust its notifications: a missed notification is caught within this period.
+    #[serde(default = "default_reconcile_every")]
+    pub reconcile_every: String,
+    /// Registrations expiring sooner than this are renewed (Google's live a week).
+    #[serde(default = "default_renew_before")]
+    pub renew_before: String,
+}
+
+impl ChangeFeedSettings {
+    fn duration(what: &str, value: &str) -> Result<Duration, ConfigError> {
+        humantime::parse_duration(value).map_err(|e| {
+            ConfigError::Invalid(format!("classroom.change_feed.{what} = {value:?}: {e}"))
+        })
+    }
+
+    pub fn reconcile_every(&self) -> Result<Duration, ConfigError> {
+        Self::duration("reconcile_every", &self.reconcile_every)
+    }
+
+    pub fn renew_before(&self) -> Result<Duration, ConfigError> {
+        Self::duration("renew_before", &self.renew_before)
+    }
+}
+
+fn default_pubsub_url() -> String {
+    "https://pubsub.googleapis.com".into()
+}
+fn default_reconcile_every() -> String {
+    "7d".into()
+}
+fn default_renew_before() -> String {
+    "1d".into()
 }
 
 fn default_max_retry_after() -> u64 {
@@ -531,6 +581,26 @@ impl HostConfig {
             ("classroom.base_url".into(), &self.classroom.base_url),
             ("classroom.token_url".into(), &self.classroom.token_url),
         ];
+        if let Some(feed) = &self.classroom.change_feed {
+            feed.reconcile_every()?;
+            feed.renew_before()?;
+            for (what, name, kind) in [
+                ("topic", &feed.topic, "topics"),
+                ("subscription", &feed.subscription, "subscriptions"),
+            ] {
+                let parts: Vec<&str> = name.split('/').collect();
+                if !matches!(parts.as_slice(), ["projects", p, k, n] if !p.is_empty() && *k == kind && !n.is_empty())
+                {
+                    return Err(ConfigError::Invalid(format!(
+                        "classroom.change_feed.{what} = {name:?}: expected projects/<project>/{kind}/<name>"
+                    )));
+                }
+            }
+            urls.push((
+                "classroom.change_feed.pubsub_base_url".into(),
+                &feed.pubsub_base_url,
+            ));
+        }
         for s in &self.sources {
             if let Some(u) = &s.base_url {
                 urls.push((format!("source {}: base_url", s.id), u));

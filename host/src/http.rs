@@ -272,6 +272,7 @@ impl Throttle {
     }
 }
 
+#[derive(Clone)]
 pub struct RetryPolicy {
     pub max_retries: u32,
     pub base_delay: Duration,

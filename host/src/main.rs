@@ -63,6 +63,10 @@ enum Command {
         /// Accepted for scripts, but never a way around a hold or preview mode.
         #[arg(long)]
         yes: bool,
+        /// Read every managed course in Classroom, even when the change feed names the
+        /// changed ones (a full reconciliation; also due every `reconcile_every`).
+        #[arg(long)]
+        full: bool,
     },
     /// Approve a pending run, whole or with exceptions, and apply it.
     Approve {
@@ -271,8 +275,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let report = host.run("plan", false).await?;
             report_exit(&cli, &report)
         }
-        Command::Sync { yes: _ } => {
+        Command::Sync { yes: _, full } => {
             let mut host = open(&cli).await?;
+            host.full_reconciliation = *full;
             let report = host.run("sync", true).await?;
             report_exit(&cli, &report)
         }

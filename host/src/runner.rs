@@ -13,6 +13,8 @@ use classbridge_engine::{Decisions, SyncConfig, SyncPlan, SyncState};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
+mod read_scope;
+
 use crate::classroom::ClassroomClient;
 use crate::config::{ConfigError, HostConfig, SourceKind};
 use crate::engine_runtime::{EngineRuntime, RuntimeError};
@@ -189,6 +191,10 @@ pub struct Host {
     http: reqwest::Client,
     classroom: Option<Arc<ClassroomClient>>,
     sis: HashMap<String, Arc<OneRosterClient>>,
+    /// `sync --full`: read every managed course even when a change feed says which changed.
+    pub full_reconciliation: bool,
+    /// What the last fetch read of Classroom, recorded once its run commits.
+    classroom_scope: Option<read_scope::ReadScope>,
 }
 
 /// Creates the folder the state database lives in, private to this user, and returns it.
@@ -266,6 +272,8 @@ impl Host {
             progress,
             http,
             classroom: None,
+            full_reconciliation: false,
+            classroom_scope: None,
             sis: HashMap::new(),
         })
     }
@@ -436,7 +444,15 @@ impl Host {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let listings = classroom.fetch_listings(known_ids, two_way, &tick).await?;
+        let scope = self.classroom_read_scope(&known_ids, two_way).await?;
+        let read_ids = scope.select(known_ids);
+        tracing::info!(
+            courses = read_ids.len(),
+            full = matches!(scope, read_scope::ReadScope::All { .. }),
+            "reading Classroom"
+        );
+        self.classroom_scope = Some(scope);
+        let listings = classroom.fetch_listings(read_ids, two_way, &tick).await?;
         bar.finish_and_clear();
         Ok((
             SyncInput {
@@ -819,7 +835,12 @@ impl Host {
         }
         self.store
             .save_plan(run, &plan, RunStatus::Applying, None)?;
-        self.apply(run, plan, None, &cursors).await
+        let scope = self.classroom_scope.take();
+        let applied = self.apply(run, plan, None, &cursors).await?;
+        if let Some(scope) = scope {
+            self.record_classroom_read(&scope)?;
+        }
+        Ok(applied)
     }
 
     /// Approves a pending run (all, or all but `reject`) and applies it. `by` says who decided

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+mod change_feed;
+
 use classbridge_engine::{OpOutcome, SyncPlan, SyncState};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -64,6 +66,9 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE decisions ADD COLUMN left_out TEXT NOT NULL DEFAULT '[]';",
     // 3: digests of compiled engine artefacts, kept apart from the files they vouch for.
     "CREATE TABLE compiled_engine (file TEXT PRIMARY KEY, sha256 TEXT NOT NULL, written_at TEXT NOT NULL);",
+    "CREATE TABLE feed_registrations (feed TEXT PRIMARY KEY, registration_id TEXT NOT NULL, expiry_time TEXT NOT NULL);
+     CREATE TABLE changed_courses (course_id TEXT PRIMARY KEY, noted_at TEXT NOT NULL);
+     CREATE TABLE host_marks (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
 ];
 
 /// An admin's decision on a pending run, as stored.

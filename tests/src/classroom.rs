@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::change_feed::{self, ChangeFeed, FeedError};
 use crate::faults::Faults;
 
 #[derive(Clone, Debug, Default)]
@@ -35,6 +36,8 @@ pub struct Course {
 pub struct World {
     pub courses: BTreeMap<String, Course>,
     pub next_id: u64,
+    /// Registrations and the Pub/Sub subscription they publish to.
+    pub feed: ChangeFeed,
 }
 
 pub struct ClassroomState {
@@ -146,6 +149,7 @@ impl StandInClassroom {
                     "id": format!("sub-{cw_id}-{i}"), "userId": s["userId"], "state": "CREATED",
                     "late": false, "creationTime": "2026-09-02T08:00:00Z", "updateTime": "2026-09-02T08:00:00Z"}));
             }
+            w.feed.publish("courses.courseWork", "CREATED", json!({"courseId": course_id, "id": cw_id}));
             Some(cw_id)
         })
     }
@@ -162,7 +166,8 @@ impl StandInClassroom {
     ) -> bool {
         let uid = user_id(email);
         self.world(|w| {
-            for c in w.courses.values_mut() {
+            let World { courses, feed, .. } = w;
+            for c in courses.values_mut() {
                 for s in &mut c.submissions {
                     if s["courseWorkId"] == course_work_id && s["userId"] == uid {
                         s["state"] = json!(state);
@@ -174,6 +179,11 @@ impl StandInClassroom {
                             s["draftGrade"] = json!(d);
                         }
                         s["updateTime"] = json!("2026-09-21T08:00:00Z");
+                        feed.publish(
+                            "courses.courseWork.studentSubmissions",
+                            "MODIFIED",
+                            json!({"courseId": c.id, "courseWorkId": course_work_id, "id": s["id"]}),
+                        );
                         return true;
                     }
                 }
@@ -234,16 +244,44 @@ impl StandInClassroom {
 
     /// The student ids of the course with this alias (none if there is no such course).
     /// What a teacher or admin does by hand in Classroom's own UI: no API call is counted.
+    /// Membership changes publish their notifications; course fields have no feed.
     pub fn by_hand(&self, alias: &str, change: impl FnOnce(&mut Course)) {
         self.world(|w| {
-            if let Some(c) = w
-                .courses
+            let World { courses, feed, .. } = w;
+            if let Some(c) = courses
                 .values_mut()
                 .find(|c| c.aliases.iter().any(|a| a == alias))
             {
+                let before = (c.teachers.clone(), c.students.clone());
                 change(c);
+                for (collection, was, now) in [
+                    ("courses.teachers", &before.0, &c.teachers),
+                    ("courses.students", &before.1, &c.students),
+                ] {
+                    for (email, m) in now.iter().filter(|(e, _)| !was.contains_key(*e)) {
+                        let _ = email;
+                        feed.publish(
+                            collection,
+                            "CREATED",
+                            json!({"courseId": c.id, "userId": m["userId"]}),
+                        );
+                    }
+                    for (email, m) in was.iter().filter(|(e, _)| !now.contains_key(*e)) {
+                        let _ = email;
+                        feed.publish(
+                            collection,
+                            "DELETED",
+                            json!({"courseId": c.id, "userId": m["userId"]}),
+                        );
+                    }
+                }
             }
         });
+    }
+
+    /// Registrations, notifications and the Pub/Sub subscription.
+    pub fn feed<R>(&self, f: impl FnOnce(&mut ChangeFeed) -> R) -> R {
+        self.world(|w| f(&mut w.feed))
     }
 
     /// A member entry as Classroom lists it, for adding someone by hand.
@@ -535,6 +573,43 @@ async fn handle(
             w.courses.insert(id, course);
             axum::Json(out).into_response()
         }
+        (&Method::POST, ["v1", "registrations"]) => {
+            let World { courses, feed, .. } = &mut *w;
+            match feed.register(&body, |id| courses.contains_key(id)) {
+                Ok(r) => axum::Json(r).into_response(),
+                Err(e) => feed_error(&e),
+            }
+        }
+        (&Method::DELETE, ["v1", "registrations", id]) => {
+            if w.feed.unregister(id) {
+                axum::Json(json!({})).into_response()
+            } else {
+                google_error(
+                    StatusCode::NOT_FOUND,
+                    "NOT_FOUND",
+                    "Requested entity was not found.",
+                )
+            }
+        }
+        (&Method::POST, ["v1", "projects", project, "subscriptions", action]) => {
+            let (name, verb) = action.rsplit_once(':').unwrap_or((action, ""));
+            if format!("projects/{project}/subscriptions/{name}") != change_feed::SUBSCRIPTION {
+                return google_error(
+                    StatusCode::NOT_FOUND,
+                    "NOT_FOUND",
+                    "Resource not found (resource=subscription).",
+                );
+            }
+            let answer = match verb {
+                "pull" => w.feed.pull(&body),
+                "acknowledge" => w.feed.acknowledge(&body),
+                _ => Err(FeedError::NotFound(format!("no method {verb}"))),
+            };
+            match answer {
+                Ok(v) => axum::Json(v).into_response(),
+                Err(e) => feed_error(&e),
+            }
+        }
         (m, ["v1", "courses", key, rest @ ..]) => {
             let Some(id) = resolve(&w, key) else {
                 return google_error(
@@ -550,9 +625,40 @@ async fn handle(
                     "Requested entity was not found.",
                 );
             };
-            course_route(m, rest, course, &body, &q, writes)
+            let answer = course_route(m, rest, course, &body, &q, writes);
+            // Roster changes made through the API are notified as Classroom does.
+            if let (&Method::POST | &Method::DELETE, [role @ ("teachers" | "students"), ..]) =
+                (m, rest)
+                && answer.status().is_success()
+            {
+                let user = match rest {
+                    [_, who] => json!(who),
+                    _ => body["userId"].clone(),
+                };
+                let event = if m == Method::POST {
+                    "CREATED"
+                } else {
+                    "DELETED"
+                };
+                w.feed.publish(
+                    &format!("courses.{role}"),
+                    event,
+                    json!({"courseId": id, "userId": user}),
+                );
+            }
+            answer
         }
         _ => google_error(StatusCode::NOT_FOUND, "NOT_FOUND", "Method not found."),
+    }
+}
+
+fn feed_error(e: &FeedError) -> Response {
+    match e {
+        FeedError::Invalid(m) => google_error(StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", m),
+        FeedError::NotFound(m) => google_error(StatusCode::NOT_FOUND, "NOT_FOUND", m),
+        FeedError::PermissionDenied(m) => {
+            google_error(StatusCode::FORBIDDEN, "PERMISSION_DENIED", m)
+        }
     }
 }
 

@@ -97,8 +97,15 @@ pub fn count_by_method<'a>(
     let api = methods();
     let mut counts = BTreeMap::new();
     for (method, path) in requests {
-        let name = method_of(&api, method, path)
-            .map_or_else(|| format!("unknown: {method} {path}"), |m| m.id.clone());
+        let name = match method_of(&api, method, path) {
+            Some(m) => m.id.clone(),
+            // The stand-in serves Cloud Pub/Sub's subscription methods too.
+            None if path.contains("/subscriptions/") => {
+                let verb = path.rsplit(':').next().unwrap_or_default();
+                format!("pubsub.projects.subscriptions.{verb}")
+            }
+            None => format!("unknown: {method} {path}"),
+        };
         *counts.entry(name).or_insert(0) += 1;
     }
     counts

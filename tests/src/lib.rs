@@ -1,6 +1,7 @@
 //! Stand-in OneRoster and Google Classroom servers for loopback tests and the demo, written
 //! from the public specs (not from classbridge's client), and a seeded district generator.
 
+pub mod change_feed;
 pub mod classroom;
 pub mod classroom_api;
 pub mod district;

@@ -406,3 +406,122 @@ async fn duplicate_emails_are_reported_by_the_uniqueness_domain() {
     assert!(issues.contains("dup-1"), "{issues}");
     assert_eq!(h.course_count(), 0, "plan changes nothing");
 }
+
+/// The host's config with a change feed on the stand-in's Pub/Sub subscription.
+fn with_change_feed(h: &Harness) {
+    let base = h.classroom.base_url();
+    h.edit_config(|c| {
+        format!(
+            "{c}\n[classroom.change_feed]\ntopic = \"{}\"\nsubscription = \"{}\"\npubsub_base_url = \"{base}\"\n",
+            classbridge_tests::change_feed::TOPIC,
+            classbridge_tests::change_feed::SUBSCRIPTION,
+        )
+    });
+}
+
+fn calls(h: &Harness, method: &str) -> u64 {
+    h.classroom
+        .state
+        .calls_by_method()
+        .get(method)
+        .copied()
+        .unwrap_or(0)
+}
+
+async fn sync_ok(h: &Harness, args: &[&str]) {
+    let run = h.cli(args).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_feed_rereads_only_notified_courses_and_reconciliation_catches_a_missed_one() {
+    let h = Harness::start(Size::Tiny, "").await;
+    with_change_feed(&h);
+    let classes = h.sis.with_district(|d| d.classes.len()) as u64;
+    sync_ok(&h, &["sync"]).await;
+    // The second run registers each new course's work feed and reads those courses.
+    sync_ok(&h, &["sync"]).await;
+    assert_eq!(
+        h.classroom.feed(|f| f.registrations.len()) as u64,
+        classes + 1,
+        "the domain's roster feed and each course's work feed"
+    );
+
+    // A teacher grades in one course: only that course is read again.
+    let students = h.classroom.student_ids("d:cl1");
+    let cw = h
+        .classroom
+        .post_work("d:cl1", "Quiz", Some(10.0), None)
+        .unwrap();
+    h.classroom
+        .grade(&cw, &students[0], Some(8.0), None, false, "RETURNED");
+    h.classroom.state.clear_log();
+    sync_ok(&h, &["sync"]).await;
+    assert_eq!(calls(&h, "classroom.courses.get"), 1);
+    assert_eq!(calls(&h, "classroom.courses.courseWork.list"), 1);
+    assert_eq!(
+        calls(&h, "classroom.registrations.create"),
+        0,
+        "registrations far from expiry are left alone"
+    );
+    assert!(calls(&h, "pubsub.projects.subscriptions.acknowledge") >= 1);
+    assert_eq!(h.sis.gradebook("lineItems").len(), 1);
+    assert_eq!(h.classroom.feed(|f| f.undelivered()), 0, "all acknowledged");
+
+    // A notification that never arrives: the next run does not see the change...
+    h.classroom.feed(|f| f.drop_notifications = true);
+    let students = h.classroom.student_ids("d:cl2");
+    let cw = h
+        .classroom
+        .post_work("d:cl2", "Essay", Some(20.0), None)
+        .unwrap();
+    h.classroom
+        .grade(&cw, &students[0], Some(15.0), None, false, "RETURNED");
+    h.classroom.state.clear_log();
+    sync_ok(&h, &["sync"]).await;
+    assert_eq!(
+        calls(&h, "classroom.courses.get"),
+        0,
+        "nothing was notified"
+    );
+    assert_eq!(h.sis.gradebook("lineItems").len(), 1);
+    // ...and the reconciliation, due weekly or asked for, reads every course and finds it.
+    h.classroom.state.clear_log();
+    sync_ok(&h, &["sync", "--full"]).await;
+    assert_eq!(calls(&h, "classroom.courses.get"), classes);
+    assert_eq!(h.sis.gradebook("lineItems").len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_registration_is_renewed_and_its_course_read_again() {
+    let h = Harness::start(Size::Tiny, "").await;
+    with_change_feed(&h);
+    h.classroom
+        .feed(|f| f.lifetime = std::time::Duration::from_secs(2));
+    let classes = h.sis.with_district(|d| d.classes.len()) as u64;
+    sync_ok(&h, &["sync"]).await;
+    sync_ok(&h, &["sync"]).await;
+    // Every registration lapses; a teacher's work is then published to no one.
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let students = h.classroom.student_ids("d:cl1");
+    let cw = h
+        .classroom
+        .post_work("d:cl1", "Lab", Some(10.0), None)
+        .unwrap();
+    h.classroom
+        .grade(&cw, &students[0], Some(9.0), None, false, "RETURNED");
+    assert_eq!(h.classroom.feed(|f| f.undelivered()), 0);
+    h.classroom.state.clear_log();
+    sync_ok(&h, &["sync"]).await;
+    assert_eq!(
+        calls(&h, "classroom.registrations.create"),
+        classes + 1,
+        "each lapsed registration is made again"
+    );
+    assert_eq!(
+        calls(&h, "classroom.courses.get"),
+        classes,
+        "a course whose feed lapsed is read: its changes went unnotified"
+    );
+    assert_eq!(h.sis.gradebook("lineItems").len(), 1);
+}

@@ -25,9 +25,14 @@ struct ServiceAccountKey {
     private_key: String,
 }
 
+/// Pub/Sub is reached as the service account itself (its IAM role on the subscription), not
+/// as the admin it acts as for Classroom.
+pub const PUBSUB_SCOPES: &[&str] = &["https://www.googleapis.com/auth/pubsub"];
+
 #[derive(Serialize)]
 struct Claims<'a> {
     iss: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
     sub: &'a str,
     scope: String,
     aud: &'a str,
@@ -42,6 +47,7 @@ pub enum ClassroomAuth {
         private_key: Secret,
         subject: String,
         token_url: String,
+        scopes: &'static [&'static str],
         cache: TokenCache,
     },
 }
@@ -67,8 +73,29 @@ impl ClassroomAuth {
             private_key: Secret::new(key.private_key),
             subject,
             token_url,
+            scopes: SCOPES,
             cache: TokenCache::new(SERVICE),
         })
+    }
+
+    /// The same credentials for Cloud Pub/Sub: the service account's own token, Pub/Sub scope.
+    pub fn for_pubsub(&self) -> ClassroomAuth {
+        match self {
+            ClassroomAuth::Fixed(token) => ClassroomAuth::Fixed(token.clone()),
+            ClassroomAuth::ServiceAccount {
+                client_email,
+                private_key,
+                token_url,
+                ..
+            } => ClassroomAuth::ServiceAccount {
+                client_email: client_email.clone(),
+                private_key: private_key.clone(),
+                subject: String::new(),
+                token_url: token_url.clone(),
+                scopes: PUBSUB_SCOPES,
+                cache: TokenCache::new("Cloud Pub/Sub"),
+            },
+        }
     }
 
     pub async fn invalidate(&self) {
@@ -78,15 +105,22 @@ impl ClassroomAuth {
     }
 
     pub async fn token(&self, http: &Client) -> Result<Secret, HttpError> {
-        let (client_email, private_key, subject, token_url, cache) = match self {
+        let (client_email, private_key, subject, token_url, (scopes, cache)) = match self {
             ClassroomAuth::Fixed(token) => return Ok(token.clone()),
             ClassroomAuth::ServiceAccount {
                 client_email,
                 private_key,
                 subject,
                 token_url,
+                scopes,
                 cache,
-            } => (client_email, private_key, subject, token_url, cache),
+            } => (
+                client_email,
+                private_key,
+                subject,
+                token_url,
+                (scopes, cache),
+            ),
         };
         // A fresh JWT for each exchange: it is signed for this moment and lives an hour.
         let request = |http: &Client| {
@@ -97,7 +131,7 @@ impl ClassroomAuth {
             let claims = Claims {
                 iss: client_email,
                 sub: subject,
-                scope: SCOPES.join(" "),
+                scope: scopes.join(" "),
                 aud: token_url,
                 iat: now,
                 exp: now + 3600,

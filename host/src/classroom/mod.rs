@@ -3,6 +3,7 @@
 //! place of an id, so a re-run finds what an earlier run created.
 
 pub mod auth;
+pub mod change_feed;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
