@@ -25,6 +25,17 @@ struct ServiceAccountKey {
     private_key: String,
 }
 
+/// With a change feed: `registrations.create` needs the push-notifications scope as well,
+/// so domain-wide delegation must grant it (only then is it asked for).
+pub const SCOPES_WITH_CHANGE_FEED: &[&str] = &[
+    "https://www.googleapis.com/auth/classroom.courses",
+    "https://www.googleapis.com/auth/classroom.rosters",
+    "https://www.googleapis.com/auth/classroom.topics",
+    "https://www.googleapis.com/auth/classroom.coursework.students",
+    "https://www.googleapis.com/auth/classroom.profile.emails",
+    "https://www.googleapis.com/auth/classroom.push-notifications",
+];
+
 /// Pub/Sub is reached as the service account itself (its IAM role on the subscription), not
 /// as the admin it acts as for Classroom.
 pub const PUBSUB_SCOPES: &[&str] = &["https://www.googleapis.com/auth/pubsub"];
@@ -64,6 +75,7 @@ impl ClassroomAuth {
         key_json: &Secret,
         subject: String,
         token_url: String,
+        scopes: &'static [&'static str],
     ) -> Result<ClassroomAuth, HttpError> {
         // The parse error is not kept: it could quote the key.
         let key: ServiceAccountKey = serde_json::from_str(key_json.expose())
@@ -73,7 +85,7 @@ impl ClassroomAuth {
             private_key: Secret::new(key.private_key),
             subject,
             token_url,
-            scopes: SCOPES,
+            scopes,
             cache: TokenCache::new(SERVICE),
         })
     }
@@ -152,9 +164,14 @@ impl ClassroomAuth {
                 ("assertion", assertion),
             ]))
         };
-        let hint = format!(
-            " (is domain-wide delegation granted for these scopes, and is {subject} an admin?)"
-        );
+        let hint = if subject.is_empty() {
+            " (may the service account use Pub/Sub: roles/pubsub.subscriber on the subscription?)"
+                .to_string()
+        } else {
+            format!(
+                " (is domain-wide delegation granted for these scopes, and is {subject} an admin?)"
+            )
+        };
         cache.token(http, request, &hint).await
     }
 }

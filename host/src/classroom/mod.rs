@@ -144,6 +144,11 @@ impl ClassroomClient {
                     &key,
                     settings.impersonate.clone().unwrap_or_default(),
                     settings.token_url.clone(),
+                    if settings.change_feed.is_some() {
+                        auth::SCOPES_WITH_CHANGE_FEED
+                    } else {
+                        auth::SCOPES
+                    },
                 )?
             }
             (None, None) => {
