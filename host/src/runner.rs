@@ -513,13 +513,7 @@ impl Host {
             courses = found.len(),
             "courses already in Classroom are adopted; planning again"
         );
-        let text = self.store.run_input_text(run)?.ok_or(RunError::Missing {
-            run,
-            what: "stored input",
-        })?;
-        let mut input: SyncInput =
-            serde_json::from_str(&text).map_err(|source| RunError::StoredInput { run, source })?;
-        drop(text);
+        let mut input = self.stored_input(run)?;
         let listings = &mut input.classroom;
         for (alias, read) in found {
             listings.found_by_alias.insert(alias, read.id().to_string());
@@ -529,6 +523,21 @@ impl Host {
             }
         }
         drop(plan);
+        self.plan_again(run, input)
+    }
+
+    /// The input a run's plan was made from, as stored.
+    fn stored_input(&self, run: i64) -> Result<SyncInput, RunError> {
+        let text = self.store.run_input_text(run)?.ok_or(RunError::Missing {
+            run,
+            what: "stored input",
+        })?;
+        serde_json::from_str(&text).map_err(|source| RunError::StoredInput { run, source })
+    }
+
+    /// Stores `input` as the run's input and plans from it: the console re-plans from exactly
+    /// what the run's plan was made from.
+    fn plan_again(&mut self, run: i64, input: SyncInput) -> Result<SyncPlan, RunError> {
         let input_json = serde_json::to_vec(&input).map_err(RunError::Encode)?;
         drop(input);
         self.store.save_input(run, &input_json)?;
@@ -545,13 +554,7 @@ impl Host {
             return Ok(plan);
         }
         drop(plan);
-        let text = self.store.run_input_text(run)?.ok_or(RunError::Missing {
-            run,
-            what: "stored input",
-        })?;
-        let mut input: SyncInput =
-            serde_json::from_str(&text).map_err(|source| RunError::StoredInput { run, source })?;
-        drop(text);
+        let mut input = self.stored_input(run)?;
         tracing::info!(
             records = unchecked.len(),
             "asking the SIS about records its listings left out"
@@ -632,10 +635,7 @@ impl Host {
             }
         }
         bar.finish_and_clear();
-        let input_json = serde_json::to_vec(&input).map_err(RunError::Encode)?;
-        drop(input);
-        self.store.save_input(run, &input_json)?;
-        self.engine_plan(input_json)
+        self.plan_again(run, input)
     }
 
     /// Settles runs a killed process left half-applied: outcomes the journal recorded are
