@@ -258,16 +258,14 @@ impl StandInClassroom {
                     ("courses.teachers", &before.0, &c.teachers),
                     ("courses.students", &before.1, &c.students),
                 ] {
-                    for (email, m) in now.iter().filter(|(e, _)| !was.contains_key(*e)) {
-                        let _ = email;
+                    for (_, m) in now.iter().filter(|(e, _)| !was.contains_key(*e)) {
                         feed.publish(
                             collection,
                             "CREATED",
                             json!({"courseId": c.id, "userId": m["userId"]}),
                         );
                     }
-                    for (email, m) in was.iter().filter(|(e, _)| !now.contains_key(*e)) {
-                        let _ = email;
+                    for (_, m) in was.iter().filter(|(e, _)| !now.contains_key(*e)) {
                         feed.publish(
                             collection,
                             "DELETED",
