@@ -4,14 +4,17 @@
 //! - `cb_abi_version() -> i32` — 1.
 //! - `cb_alloc(len: i32) -> i32` — a buffer of `len` bytes in the module's memory.
 //! - `cb_free(ptr: i32, len: i32)` — gives back a buffer from `cb_alloc` or a result.
-//! - `cb_plan`, `cb_approve`, `cb_commit`, `cb_validate_config` `(ptr: i32, len: i32) -> i64` —
+//! - `cb_plan`, `cb_approve`, `cb_commit`, `cb_commit_changes`, `cb_validate_config`
+//!   `(ptr: i32, len: i32) -> i64` —
 //!   read a UTF-8 JSON request from `[ptr, ptr+len)` (the caller frees it afterwards) and return
 //!   `(result_ptr << 32) | result_len`: a JSON envelope the caller reads, then frees with
 //!   `cb_free`. The envelope is `{"abiVersion":1,"ok":…}` or `{"abiVersion":1,"error":{"kind":…,
 //!   "message":…}}`.
 //!
 //! Requests: plan takes a `SyncInput`; approve `{"plan":…,"decisions":{"reject":[…]}}`; commit
-//! `{"state":…,"plan":…,"outcomes":[…]}`; validate `{"config":…}`. The module imports nothing.
+//! and commit_changes `{"state":…,"plan":…,"outcomes":[…]}` (commit answers the next state,
+//! commit_changes only the rows that change, as [`crate::StateChanges`]); validate
+//! `{"config":…}`. The module imports nothing.
 
 use std::borrow::Cow;
 
@@ -92,6 +95,9 @@ pub enum Entry {
     Approve,
     /// `cb_commit`: a [`CommitRequest`] in, the next [`SyncState`] out.
     Commit,
+    /// `cb_commit_changes`: a [`CommitRequest`] in, the rows it changes
+    /// ([`crate::StateChanges`]) out: what a host that keeps the state as rows writes.
+    CommitChanges,
     /// `cb_validate_config`: a [`ValidateRequest`] in, [`Validity`] out.
     ValidateConfig,
 }
@@ -103,6 +109,7 @@ impl Entry {
             Entry::Plan => "cb_plan",
             Entry::Approve => "cb_approve",
             Entry::Commit => "cb_commit",
+            Entry::CommitChanges => "cb_commit_changes",
             Entry::ValidateConfig => "cb_validate_config",
         }
     }
@@ -159,6 +166,9 @@ fn dispatch_request(entry: Entry, input: &[u8]) -> Vec<u8> {
             .map(|r: ApproveRequest| crate::approve(&r.plan, &r.decisions).map(|p| ok(&p))),
         Entry::Commit => parse(input)
             .map(|r: CommitRequest| crate::commit(&r.state, &r.plan, &r.outcomes).map(|s| ok(&s))),
+        Entry::CommitChanges => parse(input).map(|r: CommitRequest| {
+            crate::commit_changes(&r.state, &r.plan, &r.outcomes).map(|c| ok(&c))
+        }),
         Entry::ValidateConfig => parse(input).map(|r: ValidateRequest| {
             crate::validate_config(&r.config).map(|()| ok(&Validity { valid: true }))
         }),
@@ -230,6 +240,7 @@ mod exports {
     entry!(cb_plan, Entry::Plan);
     entry!(cb_approve, Entry::Approve);
     entry!(cb_commit, Entry::Commit);
+    entry!(cb_commit_changes, Entry::CommitChanges);
     entry!(cb_validate_config, Entry::ValidateConfig);
 }
 

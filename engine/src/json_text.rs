@@ -38,6 +38,11 @@ impl JsonText {
             .expect("a JSON object serialises to JSON text")
     }
 
+    /// Wraps JSON text already checked by serde_json.
+    pub(crate) fn from_raw(raw: Box<RawValue>) -> JsonText {
+        JsonText(raw)
+    }
+
     /// The JSON text.
     pub fn json(&self) -> &str {
         self.0.get()

@@ -26,6 +26,7 @@ mod json_text;
 pub mod model;
 mod pipeline;
 pub mod plan;
+pub mod rows;
 pub mod state;
 #[cfg(feature = "web")]
 pub mod web;
@@ -37,6 +38,7 @@ pub use json_text::JsonText;
 pub use pipeline::map_grades::{line_item_id, result_id};
 pub use pipeline::map_roster::{COURSE_ALIAS_PREFIX, course_alias};
 pub use plan::{Decisions, OpOutcome, SyncPlan};
+pub use rows::StateChanges;
 pub use state::SyncState;
 
 /// The pipeline's stages, for the benchmarks and the engine's own tests. Not a stable API.
@@ -74,4 +76,17 @@ pub fn commit(
     outcomes: &[OpOutcome],
 ) -> Result<SyncState, EngineError> {
     commit::commit(state, plan, outcomes)
+}
+
+/// What applying `plan` with these outcomes changes in `state`, row by row: what a host that
+/// keeps the state as rows writes ([`rows`]). Same rules as [`commit`].
+pub fn commit_changes(
+    state: &SyncState,
+    plan: &SyncPlan,
+    outcomes: &[OpOutcome],
+) -> Result<StateChanges, EngineError> {
+    let next = commit::commit(state, plan, outcomes)?;
+    StateChanges::between(state, &next).map_err(|e| EngineError::InvalidInput {
+        message: format!("the state's rows cannot be written as JSON: {e}"),
+    })
 }

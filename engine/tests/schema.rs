@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use classbridge_engine::abi::{ApproveRequest, CommitRequest, ValidateRequest, Validity};
-use classbridge_engine::{EngineError, SyncInput, SyncPlan, SyncState};
+use classbridge_engine::{EngineError, StateChanges, SyncInput, SyncPlan, SyncState};
 use schemars::{Schema, schema_for};
 
 fn schemas() -> Vec<(&'static str, Schema)> {
@@ -16,6 +16,7 @@ fn schemas() -> Vec<(&'static str, Schema)> {
         ("approve-request", schema_for!(ApproveRequest<'static>)),
         ("commit-request", schema_for!(CommitRequest<'static>)),
         ("commit-answer", schema_for!(SyncState)),
+        ("commit-changes-answer", schema_for!(StateChanges)),
         ("validate-request", schema_for!(ValidateRequest<'static>)),
         ("validate-answer", schema_for!(Validity)),
         ("error", schema_for!(EngineError)),

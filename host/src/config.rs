@@ -374,9 +374,15 @@ pub struct SourceSettings {
     /// Deletions by comparing with the previous complete read (default for full reads).
     #[serde(default = "yes")]
     pub bulk_upload: bool,
-    /// Read only records changed since the last run (`dateLastModified>`), after a first full read.
-    #[serde(default)]
+    /// Read only records changed since the last run (`dateLastModified>`), after a first full
+    /// read. On by default: a run then costs what changed in the SIS, not what exists.
+    #[serde(default = "yes")]
     pub delta: bool,
+    /// With `delta`, every record is still read this often: only a full read finds records the
+    /// SIS deleted without marking them `tobedeleted`, or changed without a new
+    /// `dateLastModified` (also on `sync --full`).
+    #[serde(default = "default_full_read_every")]
+    pub full_read_every: String,
     #[serde(default = "default_page_size")]
     pub page_size: u32,
     #[serde(default)]
@@ -432,10 +438,25 @@ fn yes() -> bool {
     true
 }
 fn default_page_size() -> u32 {
-    500
+    // Google asks SIS partners to serve pages of 10,000; a server that caps lower is paged
+    // through all the same (a short page proves nothing, only an empty one ends a read).
+    10_000
+}
+fn default_full_read_every() -> String {
+    "1d".into()
 }
 
 impl SourceSettings {
+    /// How often every record is read despite `delta`.
+    pub fn full_read_every(&self) -> Result<Duration, ConfigError> {
+        humantime::parse_duration(&self.full_read_every).map_err(|e| {
+            ConfigError::Invalid(format!(
+                "source {}: full_read_every = {:?}: {e} (write it like \"1d\" or \"12h\")",
+                self.id, self.full_read_every
+            ))
+        })
+    }
+
     pub fn bundle_limits(&self) -> crate::oneroster::csv_bundle::BundleLimits {
         crate::oneroster::csv_bundle::BundleLimits::from_mb(
             self.max_csv_file_mb,
@@ -548,6 +569,7 @@ impl HostConfig {
                             s.id
                         )));
                     }
+                    s.full_read_every()?;
                 }
                 SourceKind::Csv => {
                     if s.path.is_none() {

@@ -55,16 +55,22 @@ enum Command {
     /// Validate the config and test every connection: authenticate to each SIS and read one
     /// page, reach Classroom. Changes nothing.
     Check,
-    /// Fetch everything and print what a sync would change. Changes nothing remotely.
-    Plan,
+    /// Fetch what changed and print what a sync would change. Changes nothing remotely.
+    Plan {
+        /// Read everything, as `sync --full` does.
+        #[arg(long)]
+        full: bool,
+    },
     /// Fetch, plan and apply. Stops with exit code 4 when preview mode is on or a hold fires;
     /// the plan is then kept as a pending run for `classbridge approve`.
     Sync {
         /// Accepted for scripts, but never a way around a hold or preview mode.
         #[arg(long)]
         yes: bool,
-        /// Read every managed course in Classroom, even when the change feed names the
-        /// changed ones (a full reconciliation; also due every `reconcile_every`).
+        /// Read everything: every record of each SIS source, not only those changed since
+        /// the last run (also due every `full_read_every`), and every managed course in
+        /// Classroom, even when the change feed names the changed ones (also due every
+        /// `reconcile_every`). Only a full read finds records deleted without a trace.
         #[arg(long)]
         full: bool,
     },
@@ -270,8 +276,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(if ok { exit::OK } else { exit::CONNECTION })
         }
-        Command::Plan => {
+        Command::Plan { full } => {
             let mut host = open(&cli).await?;
+            host.full_reconciliation = *full;
             let report = host.run("plan", false).await?;
             report_exit(&cli, &report)
         }

@@ -9,7 +9,8 @@ use classbridge_engine::abi::{ApproveRequest, CommitRequest, Entry, ValidateRequ
 use classbridge_engine::config::SyncMode;
 use classbridge_engine::input::{CheckOutcome, RemovalCheck, SourceData, SourcePayload, SyncInput};
 use classbridge_engine::plan::{Absence, Action, OpOutcome, OutcomeResult, PlannedOp};
-use classbridge_engine::{Decisions, SyncConfig, SyncPlan, SyncState};
+use classbridge_engine::rows::StatePart;
+use classbridge_engine::{Decisions, StateChanges, SyncConfig, SyncPlan, SyncState};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
@@ -21,7 +22,7 @@ use crate::engine_runtime::{EngineRuntime, RuntimeError};
 use crate::http::HttpError;
 use crate::oneroster::{self, FetchError, OneRosterClient, csv_bundle};
 use crate::progress::Progress;
-use crate::store::{Decision, LeftOutOp, RunStatus, Store, StoreError};
+use crate::store::{Decision, LeftOutOp, RunStatus, SourceRead, Store, StoreError};
 use crate::vendor;
 
 /// Why a run stopped. Each error keeps its cause as `source`; [`RunError::kind`] says which
@@ -380,10 +381,10 @@ impl Host {
     pub async fn fetch(
         &mut self,
         state: SyncState,
-    ) -> Result<(SyncInput, Vec<(String, String)>), RunError> {
+    ) -> Result<(SyncInput, Vec<SourceRead>), RunError> {
         let now = now_rfc3339();
         let mut sources = Vec::new();
-        let mut cursors = Vec::new();
+        let mut reads = Vec::new();
         let two_way = self.rules.mode == SyncMode::TwoWay;
         for s in self.config.sources.clone() {
             let payload = match s.kind {
@@ -401,13 +402,12 @@ impl Host {
                 }
                 SourceKind::Rest => {
                     let client = self.sis(&s.id)?;
-                    let since = if s.delta && state.sources.contains_key(&s.id) {
-                        self.store
-                            .source_cursor(&s.id)?
-                            .and_then(|t| oneroster::delta_since(&t))
-                    } else {
-                        None
-                    };
+                    let since = self.delta_since(&s, &state)?;
+                    tracing::info!(
+                        source = %s.id,
+                        read = since.as_deref().map_or_else(|| "full".to_string(), |t| format!("changes since {t}")),
+                        "reading the SIS"
+                    );
                     let mut collections = BTreeMap::new();
                     for name in vendor::collections_to_read(two_way) {
                         let bar = self.progress.spinner(format!("Reading {} {name}", s.id));
@@ -419,7 +419,11 @@ impl Host {
                         tracing::info!(source = %s.id, collection = name, pages = collection.pages.len(), "read");
                         collections.insert(name.to_string(), collection);
                     }
-                    cursors.push((s.id.clone(), now.clone()));
+                    reads.push(SourceRead {
+                        source_id: s.id.clone(),
+                        read_at: now.clone(),
+                        full: since.is_none(),
+                    });
                     SourcePayload::Json { collections }
                 }
             };
@@ -462,8 +466,30 @@ impl Host {
                 previous_state: state,
                 now,
             },
-            cursors,
+            reads,
         ))
+    }
+
+    /// Where a delta read of `source` starts, or `None` for a full read: the first read, a
+    /// source without `delta`, `sync --full`, or a full read due on the `full_read_every`
+    /// cadence (only a full read finds records the SIS deleted without saying so).
+    fn delta_since(
+        &self,
+        source: &crate::config::SourceSettings,
+        state: &SyncState,
+    ) -> Result<Option<String>, RunError> {
+        if !source.delta || self.full_reconciliation || !state.sources.contains_key(&source.id) {
+            return Ok(None);
+        }
+        let every = source.full_read_every()?;
+        let last_full = self.store.source_full_read(&source.id)?;
+        if read_scope::reconciliation_due(last_full.as_deref(), chrono::Utc::now(), every) {
+            return Ok(None);
+        }
+        Ok(self
+            .store
+            .source_cursor(&source.id)?
+            .and_then(|t| oneroster::delta_since(&t)))
     }
 
     fn engine_plan(&self, input_json: Vec<u8>) -> Result<SyncPlan, RunError> {
@@ -691,13 +717,15 @@ impl Host {
             match self.engine_commit(&state, &plan, &outcomes) {
                 Ok(next) => {
                     let counts = count_outcomes(&outcomes);
+                    // The state now holds what this run read, so the reads count as done.
+                    let reads = self.store.source_reads(run)?;
                     self.store.finish_apply(
                         run,
                         &next,
                         RunStatus::Interrupted,
                         &counts,
                         Some(&message),
-                        &[],
+                        &reads,
                     )?;
                 }
                 Err(e) => {
@@ -719,14 +747,17 @@ impl Host {
         state: &SyncState,
         plan: &SyncPlan,
         outcomes: &[OpOutcome],
-    ) -> Result<SyncState, RunError> {
+    ) -> Result<StateChanges, RunError> {
         let request = serde_json::to_vec(&CommitRequest {
             state: Cow::Borrowed(state),
             plan: Cow::Borrowed(plan),
             outcomes: Cow::Borrowed(outcomes),
         })
         .map_err(RunError::Encode)?;
-        Ok(self.runtime.call::<SyncState>(Entry::Commit, &request)?)
+        // Only the rows that change come back, and only they are written.
+        Ok(self
+            .runtime
+            .call::<StateChanges>(Entry::CommitChanges, &request)?)
     }
 
     /// `plan` (apply = false) and `sync` (apply = true).
@@ -765,7 +796,7 @@ impl Host {
         let state = self.store.state()?;
         let run = self.store.start_run(trigger)?;
         let fetched = self.fetch(state.clone()).await;
-        let (input, cursors) = match fetched {
+        let (input, reads) = match fetched {
             Ok(v) => v,
             Err(e) => {
                 self.store
@@ -778,6 +809,7 @@ impl Host {
         // host has no use for it once it is stored.
         drop(input);
         self.store.save_input(run, &input_json)?;
+        self.store.save_source_reads(run, &reads)?;
         let planned = match self.engine_plan(input_json) {
             Ok(plan) => match self.find_existing_courses(run, plan).await {
                 Ok(plan) => self.confirm_absences(run, plan).await,
@@ -836,7 +868,7 @@ impl Host {
         self.store
             .save_plan(run, &plan, RunStatus::Applying, None)?;
         let scope = self.classroom_scope.take();
-        let applied = self.apply(run, plan, None, &cursors).await?;
+        let applied = self.apply(run, plan, None, &reads).await?;
         if let Some(scope) = scope {
             self.record_classroom_read(&scope)?;
         }
@@ -910,17 +942,8 @@ impl Host {
         .map_err(RunError::Encode)?;
         let approved: SyncPlan = self.runtime.call(Entry::Approve, &request)?;
         let decision = decision_of(&plan, &approved, reject, by);
-        let cursors = self.cursors_of(&plan);
-        self.apply(run, approved, Some(&decision), &cursors).await
-    }
-
-    fn cursors_of(&self, plan: &SyncPlan) -> Vec<(String, String)> {
-        self.config
-            .sources
-            .iter()
-            .filter(|s| s.kind == SourceKind::Rest)
-            .map(|s| (s.id.clone(), plan.created_at.clone()))
-            .collect()
+        let reads = self.store.source_reads(run)?;
+        self.apply(run, approved, Some(&decision), &reads).await
     }
 
     /// Applies a plan in waves of the same kind of operation (the plan's order already puts
@@ -931,7 +954,7 @@ impl Host {
         run: i64,
         plan: SyncPlan,
         decision: Option<&Decision>,
-        cursors: &[(String, String)],
+        reads: &[SourceRead],
     ) -> Result<RunReport, RunError> {
         self.store.begin_apply(run, &plan, decision)?;
         let total = plan.ops.len();
@@ -976,7 +999,14 @@ impl Host {
                 format!("nothing applied{rejected_note}"),
             )
         } else if total == 0 {
-            (RunStatus::NoChanges, no_changes_message(&plan, &next))
+            let adopted_courses = next.tables.iter().any(|t| {
+                t.part == StatePart::Classroom && t.table == "courses" && !t.upsert.is_empty()
+            });
+            let nothing_synced = state.classroom.courses.is_empty() && !adopted_courses;
+            (
+                RunStatus::NoChanges,
+                no_changes_message(&plan, nothing_synced),
+            )
         } else if failures.is_empty() {
             (
                 RunStatus::Applied,
@@ -992,7 +1022,7 @@ impl Host {
             )
         };
         self.store
-            .finish_apply(run, &next, status, &counts, Some(&message), cursors)?;
+            .finish_apply(run, &next, status, &counts, Some(&message), reads)?;
         let mut report = report(run, status, &plan, message, &failures, &ordered);
         report.rejected = left_out;
         Ok(report)
@@ -1163,7 +1193,7 @@ fn report(
 
 /// "In step" only when it is true: when records were left out (no current enrollment, no
 /// owner, a filter), the admin is told what and why instead of being reassured.
-fn no_changes_message(plan: &SyncPlan, state: &SyncState) -> String {
+fn no_changes_message(plan: &SyncPlan, nothing_synced: bool) -> String {
     let left_out: Vec<String> = plan
         .summary
         .skipped
@@ -1171,7 +1201,6 @@ fn no_changes_message(plan: &SyncPlan, state: &SyncState) -> String {
         .filter(|(_, n)| **n > 0)
         .map(|(why, n)| format!("{n} {}", describe_skip(why)))
         .collect();
-    let nothing_synced = state.classroom.courses.is_empty();
     if left_out.is_empty() {
         "no changes: Classroom and the SIS are in step".to_string()
     } else if nothing_synced {

@@ -162,7 +162,9 @@ async fn run_input(
         Ok(Some(v)) => Json(v).into_response(),
         Ok(None) => error(
             StatusCode::NOT_FOUND,
-            format!("run {id} has no stored input"),
+            format!(
+                "run {id} has no stored input: a finished run keeps what it changed, not the district it read; only pending and preview runs can be recomputed"
+            ),
         ),
         Err(e) => run_error(e.into()),
     }

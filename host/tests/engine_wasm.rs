@@ -109,6 +109,21 @@ fn a_whole_cycle_through_the_module_matches_native() {
         serde_json::to_vec(&state).unwrap(),
         serde_json::to_vec(&native_state).unwrap()
     );
+    // The rows it changes, as the host stores them: the same in wasmtime as natively.
+    let changes = rt
+        .call_raw(Entry::CommitChanges, &serde_json::to_vec(&request).unwrap())
+        .unwrap();
+    let native_changes = classbridge_engine::commit_changes(
+        &input.previous_state,
+        &plan,
+        &serde_json::from_value::<Vec<_>>(json!(outcomes)).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        ok_bytes(&changes),
+        serde_json::to_vec(&native_changes).unwrap().as_slice()
+    );
+    assert!(native_changes.row_count() > 0);
     // A month later with grades: same again.
     let mut later: Value = serde_json::from_str(DAY1).unwrap();
     later["previousState"] = serde_json::to_value(&state).unwrap();
@@ -199,6 +214,7 @@ fn every_entry_is_exported_under_its_documented_name() {
         Entry::Plan,
         Entry::Approve,
         Entry::Commit,
+        Entry::CommitChanges,
         Entry::ValidateConfig,
     ] {
         let export = rt.module().get_export(entry.export());

@@ -47,6 +47,12 @@ pub struct Faults {
     /// Records (by sourcedId) collection pages leave out, with no count to tell: a record
     /// that shifted between pages, or a tail never served. Asked for by id, they are there.
     pub unlisted: Mutex<std::collections::HashSet<String>>,
+    /// Records the test changes keep their old `dateLastModified` (a SIS that does not
+    /// maintain it): delta reads miss them until a full read.
+    pub stale_modified_dates: AtomicBool,
+    /// Records the test deletes simply vanish: delta reads are not told (no `tobedeleted`
+    /// record), so only a full read finds the deletion.
+    pub no_tombstones: AtomicBool,
     /// After this many more successful writes, the last one applied, the switch is pulled
     /// (the test kills the client) and the answer never comes: a crash between a remote
     /// success and the client's record of it.

@@ -58,6 +58,10 @@ pub struct SisState {
     pub district: Mutex<District>,
     /// (collection, sourcedId) -> record, for lineItems, results and written categories.
     pub gradebook: Mutex<BTreeMap<(String, String), Value>>,
+    /// Every request's method, path and query, in order (no headers: they carry credentials).
+    pub log: Mutex<Vec<String>>,
+    /// Records deleted through `with_district`, as `tobedeleted`, for delta reads.
+    pub tombstones: Mutex<Vec<(String, Value)>>,
     nonces: Mutex<HashSet<(String, String)>>,
     tokens: Mutex<HashMap<String, (Instant, u32)>>,
     pub faults: Faults,
@@ -72,6 +76,29 @@ pub struct StandInSis {
 impl StandInSis {
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The collection reads (GET of a whole collection, with its query) logged from `from` on:
+    /// `(collection, whether it asked for changes only)`.
+    pub fn collection_reads(&self, from: usize) -> Vec<(String, bool)> {
+        let log = self.state.log.lock().map(|l| l.clone()).unwrap_or_default();
+        log.iter()
+            .skip(from)
+            .filter_map(|line| {
+                let uri = line.strip_prefix("GET ")?;
+                let (path, query) = uri.split_once('?')?;
+                let collection = path.rsplit('/').next()?;
+                let delta = percent_decode_str(query)
+                    .decode_utf8_lossy()
+                    .contains("dateLastModified>");
+                Some((collection.to_string(), delta))
+            })
+            .collect()
+    }
+
+    /// How many requests the stand-in has logged.
+    pub fn logged(&self) -> usize {
+        self.state.log.lock().map(|l| l.len()).unwrap_or_default()
     }
 
     pub fn writes(&self) -> u64 {
@@ -103,14 +130,66 @@ impl StandInSis {
         })
     }
 
+    /// Changes the district as the SIS's users would. Like a real SIS, every record the
+    /// change adds or alters gets a fresh `dateLastModified` (unless `stale_modified_dates`),
+    /// and every record it deletes is kept as a `tobedeleted` tombstone that delta reads
+    /// (`filter=dateLastModified>…`) are served (unless `no_tombstones`).
     pub fn with_district<R>(&self, f: impl FnOnce(&mut District) -> R) -> R {
         let mut d = self
             .state
             .district
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut d)
+        let before = d.clone();
+        let out = f(&mut d);
+        let now = modified_now();
+        let stamp = !Faults::on(&self.state.faults.stale_modified_dates);
+        let mut deleted = Vec::new();
+        for name in classbridge_engine::model::EntityKind::ROSTER
+            .map(classbridge_engine::model::EntityKind::collection)
+        {
+            let old: HashMap<&str, &Value> = before
+                .collection(name)
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["sourcedId"].as_str().map(|id| (id, r)))
+                .collect();
+            let mut kept: HashSet<String> = HashSet::new();
+            for record in d.collection_mut(name).into_iter().flatten() {
+                let Some(id) = record["sourcedId"].as_str().map(str::to_string) else {
+                    continue;
+                };
+                let changed = old.get(id.as_str()).is_none_or(|was| *was != &*record);
+                if changed && stamp {
+                    record["dateLastModified"] = json!(now);
+                }
+                kept.insert(id);
+            }
+            // A record deleted and then made again is no longer a deletion.
+            if let Ok(mut t) = self.state.tombstones.lock() {
+                t.retain(|(c, r)| {
+                    c != name || !r["sourcedId"].as_str().is_some_and(|id| kept.contains(id))
+                });
+            }
+            for (id, record) in old {
+                if !kept.contains(id) {
+                    let mut tombstone = record.clone();
+                    tombstone["status"] = json!("tobedeleted");
+                    tombstone["dateLastModified"] = json!(now);
+                    deleted.push((name.to_string(), tombstone));
+                }
+            }
+        }
+        if let Ok(mut t) = self.state.tombstones.lock() {
+            t.extend(deleted);
+        }
+        out
     }
+}
+
+/// The time a change is stamped with, as OneRoster writes `dateLastModified`.
+fn modified_now() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
 pub async fn start(spec: SisSpec, district: District) -> std::io::Result<StandInSis> {
@@ -118,6 +197,8 @@ pub async fn start(spec: SisSpec, district: District) -> std::io::Result<StandIn
         spec,
         district: Mutex::new(district),
         gradebook: Mutex::new(BTreeMap::new()),
+        tombstones: Mutex::new(Vec::new()),
+        log: Mutex::new(Vec::new()),
         nonces: Mutex::new(HashSet::new()),
         tokens: Mutex::new(HashMap::new()),
         faults: Faults::default(),
@@ -416,6 +497,9 @@ async fn handle_with_faults(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Ok(mut log) = state.log.lock() {
+        log.push(format!("{method} {uri}"));
+    }
     let response = handle(
         State(Arc::clone(&state)),
         method.clone(),
@@ -603,14 +687,31 @@ fn page_of(
                 .as_str()
                 .is_some_and(|id| unlisted.contains(id))
     };
+    // A delta read is told of deletions: the records deleted since, as `tobedeleted`.
+    let delta = filter.is_some_and(|f| f.contains("dateLastModified"));
+    let tombstones: Vec<Value> = if delta && !Faults::on(&state.faults.no_tombstones) {
+        state
+            .tombstones
+            .lock()
+            .map(|t| {
+                t.iter()
+                    .filter(|(c, r)| c == collection && keep(r))
+                    .map(|(_, r)| r.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let rewritten =
         GRADEBOOK.contains(&collection) || (state.spec.version == "1.2" && collection == "users");
     if !rewritten && let Ok(d) = state.district.lock() {
         let all = d.collection(collection).map(Vec::as_slice).unwrap_or(&[]);
-        let total = all.iter().filter(|r| keep(r)).count();
+        let total = all.iter().filter(|r| keep(r)).count() + tombstones.len();
         let page = all
             .iter()
             .filter(|r| keep(r))
+            .chain(&tombstones)
             .skip(offset)
             .take(limit)
             .cloned()
@@ -619,6 +720,11 @@ fn page_of(
     }
     let mut all = records(state, collection);
     all.retain(|r| keep(r));
+    if state.spec.version == "1.2" && collection == "users" {
+        all.extend(tombstones.iter().map(as_v1p2_user));
+    } else {
+        all.extend(tombstones);
+    }
     let total = all.len();
     (total, all.into_iter().skip(offset).take(limit).collect())
 }

@@ -70,7 +70,9 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
                 .contains(&u["sourcedId"].as_str().unwrap_or(""))
         });
     });
-    let held = h.cli(&["sync", "--json"]).await;
+    // Read in full, so the page shows how each absence was confirmed (a delta read is told of
+    // deletions as `tobedeleted` instead).
+    let held = h.cli(&["sync", "--full", "--json"]).await;
     assert_eq!(held.code, 4, "{}{}", held.stdout, held.stderr);
     let run_id = held.json()["run"].as_i64().unwrap();
 

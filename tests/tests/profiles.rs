@@ -168,6 +168,129 @@ async fn delta_reads_carry_changes_without_deleting_the_rest() {
     );
 }
 
+/// Removes a student from the SIS: their user record and their enrollments.
+fn student_leaves(h: &Harness, student: &str) {
+    h.sis.with_district(|d| {
+        d.users.retain(|u| u["sourcedId"] != student);
+        d.enrollments.retain(|e| e["user"]["sourcedId"] != student);
+    });
+}
+
+fn classes_with(h: &Harness, email: &str) -> usize {
+    h.classroom.world(|w| {
+        w.courses
+            .values()
+            .filter(|c| c.students.contains_key(email))
+            .count()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sis_reads_after_the_first_are_deltas_and_deletions_arrive_as_tobedeleted() {
+    // The harness's config says nothing of `delta`: this is the default.
+    let h = Harness::start(Size::Tiny, "").await;
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    let first = h.sis.collection_reads(0);
+    assert!(
+        !first.is_empty() && first.iter().all(|(_, delta)| !delta),
+        "the first read is whole: {first:?}"
+    );
+    let email = "s3@students.district.example";
+    let seats = classes_with(&h, email);
+    assert!(seats > 0);
+    h.sis
+        .with_district(|d| d.classes[2]["title"] = json!("Renamed, told by delta"));
+    student_leaves(&h, "s3");
+
+    let mark = h.sis.logged();
+    let sync = h.cli(&["sync"]).await;
+    assert_eq!(sync.code, 0, "{}{}", sync.stdout, sync.stderr);
+    let reads = h.sis.collection_reads(mark);
+    assert!(
+        !reads.is_empty() && reads.iter().all(|(_, delta)| *delta),
+        "every collection is asked only for its changes: {reads:?}"
+    );
+    assert_eq!(
+        h.classroom.course_by_alias("d:cl2").unwrap().body["name"],
+        "Renamed, told by delta"
+    );
+    assert_eq!(
+        classes_with(&h, email),
+        0,
+        "a deletion the SIS reports as tobedeleted is applied from the delta"
+    );
+    assert_eq!(h.classroom_shape().2, 210 - seats, "everyone else stays");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_the_sis_never_reports_is_found_by_the_next_full_read() {
+    let h = Harness::start(Size::Tiny, "").await;
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    // A SIS that neither keeps dateLastModified nor reports deletions to delta reads.
+    let faults = &h.sis.state.faults;
+    faults.no_tombstones.store(true, Ordering::SeqCst);
+    faults.stale_modified_dates.store(true, Ordering::SeqCst);
+    let email = "s3@students.district.example";
+    let seats = classes_with(&h, email);
+    h.sis
+        .with_district(|d| d.classes[2]["title"] = json!("Renamed quietly"));
+    student_leaves(&h, "s3");
+
+    let delta = h.cli(&["sync", "--json"]).await;
+    assert_eq!(delta.code, 0, "{}{}", delta.stdout, delta.stderr);
+    assert_eq!(
+        classes_with(&h, email),
+        seats,
+        "absence from a delta read removes nobody"
+    );
+
+    let mark = h.sis.logged();
+    let full = h.cli(&["sync", "--full", "--json"]).await;
+    assert_eq!(full.code, 0, "{}{}", full.stdout, full.stderr);
+    let reads = h.sis.collection_reads(mark);
+    assert!(
+        !reads.is_empty() && reads.iter().all(|(_, delta)| !delta),
+        "sync --full reads every record: {reads:?}"
+    );
+    assert_eq!(
+        classes_with(&h, email),
+        0,
+        "the full read finds the deletion"
+    );
+    assert_eq!(
+        h.classroom.course_by_alias("d:cl2").unwrap().body["name"],
+        "Renamed quietly",
+        "and the change the SIS did not date"
+    );
+
+    // Back to deltas; then a cadence of zero makes every read whole.
+    let mark = h.sis.logged();
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    assert!(h.sis.collection_reads(mark).iter().all(|(_, d)| *d));
+    h.edit_config(|c| c.replace("page_size = 25", "page_size = 25\nfull_read_every = \"0s\""));
+    let mark = h.sis.logged();
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    let reads = h.sis.collection_reads(mark);
+    assert!(
+        !reads.is_empty() && reads.iter().all(|(_, d)| !d),
+        "a full read is due on the cadence: {reads:?}"
+    );
+
+    h.edit_config(|c| {
+        c.replace(
+            "full_read_every = \"0s\"",
+            "full_read_every = \"sometimes\"",
+        )
+    });
+    let check = h.cli(&["check"]).await;
+    assert_eq!(check.code, 2, "{}{}", check.stdout, check.stderr);
+    assert!(
+        check.stderr.contains("full_read_every"),
+        "the error names the setting: {}",
+        check.stderr
+    );
+}
+
 fn chrono_like_now() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

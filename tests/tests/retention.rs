@@ -1,5 +1,5 @@
-//! The state database stays bounded over idle syncs: retention drops old runs' inputs and
-//! plans and keeps their history. `CLASSBRIDGE_IDLE_SYNCS=100` gives the figure in
+//! The state database stays bounded over idle syncs: a finished run keeps no input, retention
+//! drops old runs' plans, and the history stays. `CLASSBRIDGE_IDLE_SYNCS=100` gives the figure in
 //! BENCHMARKS.md (the default keeps CI short).
 
 mod support;
@@ -35,16 +35,27 @@ async fn idle_syncs_do_not_grow_the_state_database() {
         assert_eq!(idle.json()["status"], "noChanges", "{}", idle.stderr);
         sizes.push(state_bytes(&h));
     }
-    // Without retention every idle run stored its whole input again; with it, a run keeps
-    // only its summary row. Measured per run after the first ten, against one input's size.
+    // A finished run keeps what it changed, never the district it read.
     let db = rusqlite::Connection::open(h.state_dir().join("classbridge.db")).expect("db");
+    let inputs_kept: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM runs WHERE input IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(inputs_kept, 0, "no finished run keeps its input");
+    // Without retention every idle run stored its whole input again; now a run keeps only
+    // its summary row. Measured per run after the first ten, against one input's size (a
+    // preview keeps its input, for verification in the browser).
+    assert_eq!(h.cli(&["plan"]).await.code, 0);
     let input_bytes: i64 = db
         .query_row(
             "SELECT MAX(length(input)) FROM runs WHERE input IS NOT NULL",
             [],
             |r| r.get(0),
         )
-        .expect("the first run keeps its input");
+        .expect("the preview keeps its input");
     let after_ten = sizes[9];
     let last = *sizes.last().unwrap();
     let per_run = last.saturating_sub(after_ten) / (syncs as u64 - 10);
@@ -59,7 +70,7 @@ async fn idle_syncs_do_not_grow_the_state_database() {
     let runs = h.cli(&["runs", "--json", "--limit", "1000"]).await.json();
     assert_eq!(
         runs.as_array().unwrap().len(),
-        syncs + 1,
-        "every run stays in the history"
+        syncs + 2,
+        "every run stays in the history (the first sync, the idle ones, the preview)"
     );
 }

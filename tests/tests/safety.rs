@@ -562,7 +562,9 @@ fn a_student_of_cl1(h: &Harness) -> String {
     })
 }
 
-/// The student leaves the district: the SIS has neither them nor their enrollments.
+/// The student leaves the district: the SIS has neither them nor their enrollments. (A delta
+/// read is told so by `tobedeleted` records; the tests here read in full, where only absence
+/// tells, which is what they check.)
 fn leaves_the_sis(h: &Harness, student: &str) {
     h.sis.with_district(|d| {
         d.users.retain(|u| u["sourcedId"] != student);
@@ -586,7 +588,7 @@ async fn a_student_missing_from_one_read_without_a_count_stays_in_their_classes(
     });
     // The listings miss the student and one of their enrollments; no count says so.
     h.sis.state.faults.unlist(&[&student, &enrollment]);
-    let run = h.cli(&["sync", "--json"]).await;
+    let run = h.cli(&["sync", "--full", "--json"]).await;
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(
         h.classroom.canonical_world(),
@@ -603,7 +605,7 @@ async fn a_student_missing_from_one_read_without_a_count_stays_in_their_classes(
         assert_eq!(a["status"], "stillThere", "{a}");
         assert!(a["how"].as_str().unwrap().contains("answered 200"), "{a}");
     }
-    let text = h.cli(&["plan"]).await.stdout;
+    let text = h.cli(&["plan", "--full"]).await.stdout;
     assert!(
         text.contains("kept, still in the SIS"),
         "the preview says which were kept and why: {text}"
@@ -624,7 +626,7 @@ async fn a_student_gone_from_the_sis_is_removed_once_confirmed_and_the_preview_s
             .unwrap()
     });
     leaves_the_sis(&h, &student);
-    let run = h.cli(&["sync", "--json"]).await;
+    let run = h.cli(&["sync", "--full", "--json"]).await;
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let in_classroom = h.classroom.world(|w| {
         w.courses
@@ -660,7 +662,7 @@ async fn past_the_check_limit_missing_records_wait_for_a_later_run() {
     let before = h.classroom.canonical_world();
     let student = a_student_of_cl1(&h);
     leaves_the_sis(&h, &student);
-    let run = h.cli(&["sync", "--json"]).await;
+    let run = h.cli(&["sync", "--full", "--json"]).await;
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(
         h.classroom.canonical_world(),

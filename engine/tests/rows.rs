@@ -1,0 +1,129 @@
+//! The state as rows: stored whole, read back whole; a commit names only the rows it changes,
+//! and laying them over the stored rows gives exactly the state `commit` gives.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use classbridge_engine::rows::{StateChanges, StatePart};
+use classbridge_engine::{SyncState, commit, commit_changes};
+use common::*;
+use serde_json::json;
+
+/// A host's table of rows: (part, source, table, id) -> JSON text, kept in key order.
+type Rows = BTreeMap<(StatePart, String, String, String), String>;
+
+fn lay(rows: &mut Rows, changes: &StateChanges) {
+    rows.retain(|(part, source, _, _), _| {
+        !(*part == StatePart::Sources && changes.removed_sources.contains(source))
+    });
+    for table in &changes.tables {
+        let source = table.source.clone().unwrap_or_default();
+        for id in &table.remove {
+            rows.remove(&(table.part, source.clone(), table.table.clone(), id.clone()));
+        }
+        for (id, value) in &table.upsert {
+            rows.insert(
+                (table.part, source.clone(), table.table.clone(), id.clone()),
+                value.json().to_string(),
+            );
+        }
+    }
+}
+
+fn read_back(rows: &Rows, revision: u64) -> SyncState {
+    let text = StateChanges::nest(
+        1,
+        revision,
+        rows.iter()
+            .map(|((p, s, t, id), json)| (*p, s.as_str(), t.as_str(), id.as_str(), json.as_str())),
+    );
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn a_state_stored_as_rows_reads_back_whole() {
+    let (_, state) = run_clean(&day1());
+    let whole = StateChanges::whole(&state).expect("rows");
+    let mut rows = Rows::new();
+    lay(&mut rows, &whole);
+    assert!(rows.len() > 50, "{} rows", rows.len());
+    for part in [StatePart::Sources, StatePart::Roster, StatePart::Classroom] {
+        assert!(rows.keys().any(|k| k.0 == part), "{part:?} has rows");
+    }
+    assert_eq!(read_back(&rows, state.revision), state);
+    assert_eq!(
+        read_back(&Rows::new(), 0),
+        SyncState::default(),
+        "no rows: the empty state"
+    );
+}
+
+#[test]
+fn a_commit_names_only_the_rows_it_changes_and_they_give_the_committed_state() {
+    let (_, before) = run_clean(&day1());
+    let mut rows = Rows::new();
+    lay(&mut rows, &StateChanges::whole(&before).expect("rows"));
+
+    // A month on: a class renamed, a student dropped, teachers grading.
+    let mut v = after_day1("2026-10-01T06:00:00Z");
+    edit(&mut v, "classes", "cl1", |c| {
+        c["title"] = json!("Algebra I (honors)");
+    });
+    v["classroom"] = classroom_graded();
+    let month = plan(&v);
+    let mut outcomes = all_succeeded(&month);
+    // One failure, so the failures table changes too.
+    if let Some(last) = outcomes.last_mut() {
+        last.result = classbridge_engine::plan::OutcomeResult::Failed {
+            error: "503 from the stand-in".into(),
+        };
+    }
+    let changes = commit_changes(&before, &month, &outcomes).expect("changes");
+    let expected = commit(&before, &month, &outcomes).expect("commit");
+    assert_eq!(changes.base_revision, before.revision);
+    assert_eq!(changes.revision, expected.revision);
+    assert!(
+        changes.row_count() < rows.len() / 2,
+        "{} rows changed of {}",
+        changes.row_count(),
+        rows.len()
+    );
+    assert!(
+        changes.tables.iter().any(|t| t.part == StatePart::Failures),
+        "{changes:?}"
+    );
+    lay(&mut rows, &changes);
+    assert_eq!(read_back(&rows, changes.revision), expected);
+
+    // Planning again from that state and committing the idle plan changes no row.
+    let mut again = v.clone();
+    again["previousState"] = serde_json::to_value(&expected).expect("state");
+    let idle = plan(&again);
+    let idle_changes = commit_changes(&expected, &idle, &all_succeeded(&idle)).expect("changes");
+    let only_failure_retried = idle_changes
+        .tables
+        .iter()
+        .all(|t| t.part == StatePart::Failures || t.part == StatePart::Exported);
+    assert!(
+        idle_changes.is_empty() || only_failure_retried,
+        "an idle run touches no roster or Classroom row: {idle_changes:?}"
+    );
+}
+
+#[test]
+fn a_source_that_left_the_config_loses_every_row() {
+    let (_, mut before) = run_clean(&day1());
+    let copy = before.sources.values().next().cloned().expect("a source");
+    before.sources.insert("old-sis".into(), copy);
+    let mut rows = Rows::new();
+    lay(&mut rows, &StateChanges::whole(&before).expect("rows"));
+    let mut after = before.clone();
+    after.sources.remove("old-sis");
+    after.revision += 1;
+    let changes = StateChanges::between(&before, &after).expect("changes");
+    assert_eq!(changes.removed_sources, vec!["old-sis".to_string()]);
+    assert!(changes.tables.is_empty(), "{changes:?}");
+    lay(&mut rows, &changes);
+    assert_eq!(read_back(&rows, after.revision), after);
+}
