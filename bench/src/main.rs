@@ -52,7 +52,8 @@ enum Command {
     },
     /// One measurement in a fresh process, so peak memory is its own (used by `plan`).
     /// RUNTIME: parse (into the engine's input types), tree (into a JSON tree), native, wasm,
-    /// wasm-unmetered (wasmtime without fuel metering, to show what metering costs).
+    /// wasm-unmetered (wasmtime without fuel metering, to show what metering costs),
+    /// wasm-session (the host's path: the plan session of ABI 2, input fed in chunks).
     Measure { input: PathBuf, runtime: String },
     /// One generated input, streamed to OUT (used by `gen`): the first sync's, or with
     /// `--state` the next day's over that state.
@@ -255,7 +256,23 @@ fn measure(input: &Path, runtime: &str) -> anyhow::Result<Value> {
             let plan: SyncPlan = rt.call_owned(Entry::Plan, bytes)?;
             (plan.ops.len(), t.elapsed())
         }
-        other => bail!("runtime must be parse, tree, native, wasm or wasm-unmetered, not {other}"),
+        "wasm-session" => {
+            // The host's path since ABI 2: its input in hand (parsed before the clock, as a
+            // fetch builds it), cut into chunks, fed to one instance, the operations paged back.
+            let rt = EngineRuntime::new(limits())?;
+            let parsed: SyncInput = classbridge_engine::internals::interning(|| {
+                serde_json::from_slice::<SyncInput>(&bytes)
+            })?;
+            drop(bytes);
+            let t = Instant::now();
+            let (start, chunks) = classbridge_engine::session::chunks_of(parsed, 20_000)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let plan = rt.plan_session(&start, chunks, 20_000, &|_| {})?;
+            (plan.ops.len(), t.elapsed())
+        }
+        other => bail!(
+            "runtime must be parse, tree, native, wasm, wasm-unmetered or wasm-session, not {other}"
+        ),
     };
     Ok(
         json!({"wall_ms": elapsed.as_secs_f64() * 1000.0, "peak_rss_mb": peak_rss_mb(), "input_mb": input_mb, "ops": ops}),

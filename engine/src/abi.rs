@@ -21,10 +21,12 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::session::{OpsRequest, PlanSession, SessionStart};
 use crate::{Decisions, EngineError, OpOutcome, SyncConfig, SyncPlan, SyncState};
 
-/// The ABI's version: every answer carries it as `abiVersion`.
-pub const ABI_VERSION: u32 = 1;
+/// The ABI's version: every answer carries it as `abiVersion`. Version 2 adds the plan
+/// session (`cb_session_*`) and `cb_commit_changes`; version 1's entries are unchanged.
+pub const ABI_VERSION: u32 = 2;
 
 // The request and answer types, written once: the engine reads them, the host (and any Rust
 // embedder) writes them. `Cow` lets a caller send borrowed data; the engine reads owned.
@@ -100,6 +102,16 @@ pub enum Entry {
     CommitChanges,
     /// `cb_validate_config`: a [`ValidateRequest`] in, [`Validity`] out.
     ValidateConfig,
+    /// `cb_session_begin`: a [`crate::session::SessionStart`] in,
+    /// [`crate::session::SessionExpects`] out; starts the instance's plan session (replacing
+    /// any earlier one).
+    SessionBegin,
+    /// `cb_session_feed`: one [`crate::session::Chunk`] in, [`crate::session::Fed`] out.
+    SessionFeed,
+    /// `cb_session_finish`: an empty request in, [`crate::session::PlanHeader`] out.
+    SessionFinish,
+    /// `cb_session_ops`: a [`crate::session::OpsRequest`] in, [`crate::session::OpsPage`] out.
+    SessionOps,
 }
 
 impl Entry {
@@ -111,12 +123,16 @@ impl Entry {
             Entry::Commit => "cb_commit",
             Entry::CommitChanges => "cb_commit_changes",
             Entry::ValidateConfig => "cb_validate_config",
+            Entry::SessionBegin => "cb_session_begin",
+            Entry::SessionFeed => "cb_session_feed",
+            Entry::SessionFinish => "cb_session_finish",
+            Entry::SessionOps => "cb_session_ops",
         }
     }
 }
 
 fn ok<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = br#"{"abiVersion":1,"ok":"#.to_vec();
+    let mut out = format!(r#"{{"abiVersion":{ABI_VERSION},"ok":"#).into_bytes();
     match serde_json::to_writer(&mut out, value) {
         Ok(()) => {
             out.push(b'}');
@@ -172,12 +188,51 @@ fn dispatch_request(entry: Entry, input: &[u8]) -> Vec<u8> {
         Entry::ValidateConfig => parse(input).map(|r: ValidateRequest| {
             crate::validate_config(&r.config).map(|()| ok(&Validity { valid: true }))
         }),
+        Entry::SessionBegin | Entry::SessionFeed | Entry::SessionFinish | Entry::SessionOps => {
+            Ok(session_call(entry, input))
+        }
     };
     match result {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(e)) => engine_error(e),
         Err(envelope) => envelope,
     }
+}
+
+thread_local! {
+    /// The instance's plan session: the module is single-threaded and a host runs one session
+    /// per instance; natively, one per thread.
+    static SESSION: std::cell::RefCell<Option<PlanSession>> = const { std::cell::RefCell::new(None) };
+}
+
+fn session_call(entry: Entry, input: &[u8]) -> Result<Vec<u8>, EngineError> {
+    SESSION.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if entry == Entry::SessionBegin {
+            *slot = None;
+            let start: SessionStart =
+                serde_json::from_slice(input).map_err(|e| EngineError::InvalidInput {
+                    message: format!("session start: {e}"),
+                })?;
+            let (session, expects) = PlanSession::begin(start)?;
+            *slot = Some(session);
+            return Ok(ok(&expects));
+        }
+        let session = slot.as_mut().ok_or_else(|| EngineError::InvalidInput {
+            message: "no session: call cb_session_begin first".into(),
+        })?;
+        match entry {
+            Entry::SessionFeed => session.feed_json(input).map(|fed| ok(&fed)),
+            Entry::SessionFinish => session.finish().map(|header| ok(&header)),
+            _ => {
+                let request: OpsRequest =
+                    serde_json::from_slice(input).map_err(|e| EngineError::InvalidInput {
+                        message: format!("ops request: {e}"),
+                    })?;
+                session.ops(request).map(|page| ok(&page))
+            }
+        }
+    })
 }
 
 // The exports are reached through the module's export table, not Rust paths.
@@ -242,6 +297,10 @@ mod exports {
     entry!(cb_commit, Entry::Commit);
     entry!(cb_commit_changes, Entry::CommitChanges);
     entry!(cb_validate_config, Entry::ValidateConfig);
+    entry!(cb_session_begin, Entry::SessionBegin);
+    entry!(cb_session_feed, Entry::SessionFeed);
+    entry!(cb_session_finish, Entry::SessionFinish);
+    entry!(cb_session_ops, Entry::SessionOps);
 }
 
 #[cfg(test)]
@@ -270,7 +329,7 @@ mod tests {
     #[test]
     fn bad_json_is_an_error_envelope_not_a_trap() {
         let out = envelope(&dispatch(Entry::Plan, b"{not json"));
-        assert_eq!(out["abiVersion"], 1);
+        assert_eq!(out["abiVersion"], ABI_VERSION);
         assert_eq!(out["error"]["kind"], "invalidRequest");
         assert!(
             out["error"]["message"]

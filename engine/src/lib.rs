@@ -27,6 +27,7 @@ pub mod model;
 mod pipeline;
 pub mod plan;
 pub mod rows;
+pub mod session;
 pub mod state;
 #[cfg(feature = "web")]
 pub mod web;

@@ -6,6 +6,9 @@
 use std::path::PathBuf;
 
 use classbridge_engine::abi::{ApproveRequest, CommitRequest, ValidateRequest, Validity};
+use classbridge_engine::session::{
+    Chunk, Fed, OpsPage, OpsRequest, PlanHeader, SessionExpects, SessionStart,
+};
 use classbridge_engine::{EngineError, StateChanges, SyncInput, SyncPlan, SyncState};
 use schemars::{Schema, schema_for};
 
@@ -17,6 +20,13 @@ fn schemas() -> Vec<(&'static str, Schema)> {
         ("commit-request", schema_for!(CommitRequest<'static>)),
         ("commit-answer", schema_for!(SyncState)),
         ("commit-changes-answer", schema_for!(StateChanges)),
+        ("session-begin-request", schema_for!(SessionStart)),
+        ("session-begin-answer", schema_for!(SessionExpects)),
+        ("session-feed-request", schema_for!(Chunk)),
+        ("session-feed-answer", schema_for!(Fed)),
+        ("session-finish-answer", schema_for!(PlanHeader)),
+        ("session-ops-request", schema_for!(OpsRequest)),
+        ("session-ops-answer", schema_for!(OpsPage)),
         ("validate-request", schema_for!(ValidateRequest<'static>)),
         ("validate-answer", schema_for!(Validity)),
         ("error", schema_for!(EngineError)),

@@ -4,7 +4,11 @@
 
 use std::borrow::Cow;
 
+use classbridge_engine::SyncPlan;
 use classbridge_engine::abi::{Entry, Envelope};
+use classbridge_engine::session::{
+    Chunk, Fed, OpsPage, OpsRequest, PlanHeader, SessionExpects, SessionStart,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -151,6 +155,60 @@ impl ResourceLimiter for CallState {
     }
 }
 
+/// An instance of the engine module: one call's, or a whole session's.
+struct Instantiated<'rt> {
+    runtime: &'rt EngineRuntime,
+    store: Store<CallState>,
+    instance: Instance,
+    memory: wasmtime::Memory,
+    alloc: wasmtime::TypedFunc<i32, i32>,
+    free: wasmtime::TypedFunc<(i32, i32), ()>,
+}
+
+impl Instantiated<'_> {
+    /// Calls one entry: the request is copied in and freed there, the answer copied out and
+    /// freed there, so a session's memory holds only what the engine keeps.
+    fn call(&mut self, entry: Entry, request: Cow<'_, [u8]>) -> Result<Vec<u8>, RuntimeError> {
+        let rt = self.runtime;
+        if rt.metered {
+            self.store
+                .set_fuel(rt.limits.fuel)
+                .map_err(|e| RuntimeError::Call(e.into()))?;
+        }
+        let func = self
+            .instance
+            .get_typed_func::<(i32, i32), i64>(&mut self.store, entry.export())
+            .map_err(|e| RuntimeError::Abi(format!("{e:#}")))?;
+        let len = request_len(request.len())?;
+        let ptr = self
+            .alloc
+            .call(&mut self.store, len)
+            .map_err(|e| rt.classify(&mut self.store, e))?;
+        self.memory
+            .write(&mut self.store, ptr as u32 as usize, &request)
+            .map_err(|e| RuntimeError::Call(e.into()))?;
+        drop(request);
+        let packed = func
+            .call(&mut self.store, (ptr, len))
+            .map_err(|e| rt.classify(&mut self.store, e))? as u64;
+        self.free
+            .call(&mut self.store, (ptr, len))
+            .map_err(|e| rt.classify(&mut self.store, e))?;
+        let (out_ptr, out_len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
+        let mut out = vec![0u8; out_len];
+        self.memory
+            .read(&self.store, out_ptr, &mut out)
+            .map_err(|e| RuntimeError::Call(e.into()))?;
+        self.free
+            .call(
+                &mut self.store,
+                (out_ptr as u32 as i32, out_len as u32 as i32),
+            )
+            .map_err(|e| rt.classify(&mut self.store, e))?;
+        Ok(out)
+    }
+}
+
 pub struct EngineRuntime {
     engine: Engine,
     module: Module,
@@ -280,6 +338,12 @@ impl EngineRuntime {
     }
 
     fn invoke(&self, entry: Entry, request: Cow<'_, [u8]>) -> Result<Vec<u8>, RuntimeError> {
+        // One call, one instance: it and all its memory go when the call returns.
+        self.instantiate()?.call(entry, request)
+    }
+
+    /// A fresh instance of the module, with the memory cap.
+    fn instantiate(&self) -> Result<Instantiated<'_>, RuntimeError> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.limits.memory_bytes)
             .trap_on_grow_failure(true)
@@ -292,11 +356,6 @@ impl EngineRuntime {
             },
         );
         store.limiter(|s| s);
-        if self.metered {
-            store
-                .set_fuel(self.limits.fuel)
-                .map_err(|e| RuntimeError::Call(e.into()))?;
-        }
         let instance = Instance::new(&mut store, &self.module, &[])
             .map_err(|e| self.classify(&mut store, e))?;
         let memory = instance
@@ -306,26 +365,65 @@ impl EngineRuntime {
         let alloc = instance
             .get_typed_func::<i32, i32>(&mut store, "cb_alloc")
             .map_err(abi)?;
-        let func = instance
-            .get_typed_func::<(i32, i32), i64>(&mut store, entry.export())
+        let free = instance
+            .get_typed_func::<(i32, i32), ()>(&mut store, "cb_free")
             .map_err(abi)?;
-        let len = request_len(request.len())?;
-        let ptr = alloc
-            .call(&mut store, len)
-            .map_err(|e| self.classify(&mut store, e))?;
-        memory
-            .write(&mut store, ptr as u32 as usize, &request)
-            .map_err(|e| RuntimeError::Call(e.into()))?;
-        drop(request);
-        let packed = func
-            .call(&mut store, (ptr, len))
-            .map_err(|e| self.classify(&mut store, e))? as u64;
-        let (out_ptr, out_len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
-        let mut out = vec![0u8; out_len];
-        memory
-            .read(&store, out_ptr, &mut out)
-            .map_err(|e| RuntimeError::Call(e.into()))?;
-        Ok(out)
+        Ok(Instantiated {
+            runtime: self,
+            store,
+            instance,
+            memory,
+            alloc,
+            free,
+        })
+    }
+
+    /// Plans through the module's session (ABI 2): begins, feeds each chunk, finishes, and
+    /// reads the operations back `ops_per_page` at a time, all on one instance. No request or
+    /// answer holds the whole district, so none meets the 2 GiB-per-call limit; fuel is
+    /// granted per call, so the cap bounds each chunk's work rather than the district's.
+    pub fn plan_session(
+        &self,
+        start: &SessionStart,
+        chunks: impl IntoIterator<Item = Chunk>,
+        ops_per_page: usize,
+        on_chunk: &dyn Fn(u64),
+    ) -> Result<SyncPlan, RuntimeError> {
+        let mut instance = self.instantiate()?;
+        let encode = |e: serde_json::Error| RuntimeError::Call(e.into());
+        let request = serde_json::to_vec(start).map_err(encode)?;
+        let _: SessionExpects =
+            open_envelope(&instance.call(Entry::SessionBegin, Cow::Owned(request))?)?;
+        for chunk in chunks {
+            let request = serde_json::to_vec(&chunk).map_err(encode)?;
+            drop(chunk);
+            let fed: Fed = open_envelope(&instance.call(Entry::SessionFeed, Cow::Owned(request))?)?;
+            on_chunk(fed.chunks);
+        }
+        let header: PlanHeader =
+            open_envelope(&instance.call(Entry::SessionFinish, Cow::Borrowed(&[]))?)?;
+        let mut plan = header.plan;
+        plan.ops.reserve(header.op_count);
+        let mut from = Some(0);
+        while let Some(at) = from {
+            let request = serde_json::to_vec(&OpsRequest {
+                from: at,
+                max: ops_per_page,
+            })
+            .map_err(encode)?;
+            let page: OpsPage =
+                open_envelope(&instance.call(Entry::SessionOps, Cow::Owned(request))?)?;
+            plan.ops.extend(page.ops);
+            from = page.next;
+        }
+        if plan.ops.len() != header.op_count {
+            return Err(RuntimeError::Abi(format!(
+                "the session's plan has {} operations, {} were read",
+                header.op_count,
+                plan.ops.len()
+            )));
+        }
+        Ok(plan)
     }
 
     fn classify(&self, store: &mut Store<CallState>, e: wasmtime::Error) -> RuntimeError {

@@ -10,6 +10,7 @@ use classbridge_engine::config::SyncMode;
 use classbridge_engine::input::{CheckOutcome, RemovalCheck, SourceData, SourcePayload, SyncInput};
 use classbridge_engine::plan::{Absence, Action, OpOutcome, OutcomeResult, PlannedOp};
 use classbridge_engine::rows::StatePart;
+use classbridge_engine::session::chunks_of;
 use classbridge_engine::{Decisions, StateChanges, SyncConfig, SyncPlan, SyncState};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
@@ -229,6 +230,11 @@ fn private_folder(dir: &std::path::Path) -> std::io::Result<()> {
 fn private_folder(_dir: &std::path::Path) -> std::io::Result<()> {
     Ok(())
 }
+
+/// State rows per session chunk: a few megabytes of JSON each.
+const STATE_ROWS_PER_CHUNK: usize = 20_000;
+/// Operations read back per call.
+const OPS_PER_PAGE: usize = 20_000;
 
 fn now_rfc3339() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -492,9 +498,23 @@ impl Host {
             .and_then(|t| oneroster::delta_since(&t)))
     }
 
-    fn engine_plan(&self, input_json: Vec<u8>) -> Result<SyncPlan, RunError> {
-        let bar = self.progress.spinner("Planning");
-        let plan = self.runtime.call_owned::<SyncPlan>(Entry::Plan, input_json);
+    /// Plans in the engine module's session: the input goes in chunk by chunk (each SIS page,
+    /// the Classroom listings, the state's rows), the operations come back page by page, so no
+    /// single call carries the district.
+    fn engine_plan(&self, input: SyncInput) -> Result<SyncPlan, RunError> {
+        let (start, chunks) = chunks_of(input, STATE_ROWS_PER_CHUNK).map_err(|e| {
+            RunError::Engine(RuntimeError::Engine {
+                kind: "invalidInput".into(),
+                message: e.to_string(),
+                detail: Value::Null,
+            })
+        })?;
+        let bar = self.progress.bar(chunks.len() as u64, "Planning");
+        let plan = self
+            .runtime
+            .plan_session(&start, chunks, OPS_PER_PAGE, &|n| {
+                bar.set_position(n);
+            });
         bar.finish_and_clear();
         Ok(plan?)
     }
@@ -565,9 +585,9 @@ impl Host {
     /// what the run's plan was made from.
     fn plan_again(&mut self, run: i64, input: SyncInput) -> Result<SyncPlan, RunError> {
         let input_json = serde_json::to_vec(&input).map_err(RunError::Encode)?;
-        drop(input);
         self.store.save_input(run, &input_json)?;
-        self.engine_plan(input_json)
+        drop(input_json);
+        self.engine_plan(input)
     }
 
     /// Asks the SIS about each record its listings left out (at most `max_removal_checks` per
@@ -804,13 +824,12 @@ impl Host {
                 return Err(e);
             }
         };
+        // Stored for the console's verification, then fed to the engine piece by piece.
         let input_json = serde_json::to_vec(&input).map_err(RunError::Encode)?;
-        // The engine gets the only copy: a district's input is hundreds of megabytes, and the
-        // host has no use for it once it is stored.
-        drop(input);
         self.store.save_input(run, &input_json)?;
+        drop(input_json);
         self.store.save_source_reads(run, &reads)?;
-        let planned = match self.engine_plan(input_json) {
+        let planned = match self.engine_plan(input) {
             Ok(plan) => match self.find_existing_courses(run, plan).await {
                 Ok(plan) => self.confirm_absences(run, plan).await,
                 Err(e) => Err(e),

@@ -16,7 +16,7 @@ fn runtime() -> &'static EngineRuntime {
 }
 
 fn ok_bytes(envelope: &[u8]) -> &[u8] {
-    let prefix = br#"{"abiVersion":1,"ok":"#;
+    let prefix = br#"{"abiVersion":2,"ok":"#;
     assert!(
         envelope.starts_with(prefix),
         "{}",
@@ -42,6 +42,39 @@ fn plans_are_byte_identical_natively_and_in_wasmtime() {
         dispatch(Entry::Plan, DAY1.as_bytes()),
         wasm,
         "the native ABI path too"
+    );
+}
+
+#[test]
+fn a_plan_made_in_a_wasmtime_session_is_the_one_call_plan() {
+    // The host's path: the input fed in chunks, the operations read back in pages.
+    let rt = runtime();
+    let native = serde_json::to_vec(
+        &classbridge_engine::plan(serde_json::from_str::<SyncInput>(DAY1).unwrap()).unwrap(),
+    )
+    .unwrap();
+    let (start, chunks) =
+        classbridge_engine::session::chunks_of(serde_json::from_str(DAY1).unwrap(), 5).unwrap();
+    let fed = chunks.len() as u64;
+    let seen = std::cell::Cell::new(0);
+    let plan = rt
+        .plan_session(&start, chunks, 7, &|n| seen.set(n))
+        .unwrap();
+    assert_eq!(serde_json::to_vec(&plan).unwrap(), native);
+    assert_eq!(seen.get(), fed, "every chunk was fed and counted");
+    // A chunk the engine cannot read fails the session with the engine's reason.
+    let bad =
+        classbridge_engine::session::Chunk::StateRows(vec![classbridge_engine::session::StateRow(
+            classbridge_engine::rows::StatePart::Roster,
+            String::new(),
+            "users".into(),
+            "u1".into(),
+            serde_json::from_str("{\"sourcedId\": 5}").unwrap(),
+        )]);
+    let err = rt.plan_session(&start, [bad], 7, &|_| {}).unwrap_err();
+    assert!(
+        matches!(&err, RuntimeError::Engine { kind, message, .. } if kind == "invalidInput" && message.contains("u1")),
+        "{err}"
     );
 }
 
@@ -216,6 +249,10 @@ fn every_entry_is_exported_under_its_documented_name() {
         Entry::Commit,
         Entry::CommitChanges,
         Entry::ValidateConfig,
+        Entry::SessionBegin,
+        Entry::SessionFeed,
+        Entry::SessionFinish,
+        Entry::SessionOps,
     ] {
         let export = rt.module().get_export(entry.export());
         assert!(

@@ -65,6 +65,26 @@ pub fn interning<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
+/// A string pool kept between calls: a streaming session reads its records over many calls,
+/// and they should share strings as records read in one call do.
+pub(crate) type Pool = Option<FxHashSet<Arc<str>>>;
+
+/// Runs `f` with `pool` as the current pool (made on first use), then takes it back, leaving
+/// whatever pool the caller had in place.
+pub(crate) fn with_pool<T>(pool: &mut Pool, f: impl FnOnce() -> T) -> T {
+    let ours = pool.take().or_else(|| Some(FxHashSet::default()));
+    let theirs = POOL.with(|p| std::mem::replace(&mut *p.borrow_mut(), ours));
+    struct Restore<'a>(&'a mut Pool, Pool);
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            let back = self.1.take();
+            *self.0 = POOL.with(|p| std::mem::replace(&mut *p.borrow_mut(), back));
+        }
+    }
+    let _restore = Restore(pool, theirs);
+    f()
+}
+
 impl Shared {
     /// The string.
     pub fn as_str(&self) -> &str {

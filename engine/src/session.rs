@@ -1,0 +1,561 @@
+//! A plan made over many calls: the host begins a session with the rules and the run's time,
+//! feeds what it read chunk by chunk (SIS pages, Classroom pages, the state as rows), finishes,
+//! and reads the operations back a page at a time. No single request or answer holds the
+//! district, so the wasm module's 2 GiB-per-call limit and the copy of a whole input beside
+//! its parsed records are gone; each chunk is parsed into records as it arrives.
+//!
+//! The order of calls: [`PlanSession::begin`], any number of [`PlanSession::feed`], one
+//! [`PlanSession::finish`], then [`PlanSession::ops`] until it says there are no more. The
+//! plan is the one [`crate::plan`] makes from the same data, byte for byte.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::config::SyncConfig;
+use crate::error::EngineError;
+use crate::input::{
+    ClassroomListings, Collection, FetchMode, RemovalCheck, SourceData, SourcePayload, SyncInput,
+};
+use crate::json_text::JsonText;
+use crate::model::shared::{Pool, with_pool};
+use crate::model::{Roster, oneroster::*};
+use crate::plan::{PlannedOp, SyncPlan};
+use crate::rows::StatePart;
+use crate::state::{
+    AppliedClassroom, AppliedCourse, AppliedTopic, ExportedGradebook, ExportedRecord, OpFailure,
+    STATE_VERSION, SyncState,
+};
+
+/// `cb_session_begin`'s request.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionStart {
+    /// The rules.
+    pub config: SyncConfig,
+    /// The run's time, RFC 3339 UTC.
+    pub now: String,
+    /// The revision of the state the rows will come from (0 for none).
+    #[serde(default)]
+    pub state_revision: u64,
+}
+
+/// `cb_session_begin`'s answer: what the engine expects to be fed.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SessionExpects {
+    /// The config's sources, in its order: feed each one's pages or files.
+    pub sources: Vec<String>,
+    /// Every state row, for now (a later version asks for slices).
+    pub state: String,
+}
+
+/// One piece of a run's data (`cb_session_feed`'s request), e.g.
+/// `{"sourcePage": {"sourceId": "sis", "collection": "users", "mode": "full", "page": {...}}}`.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum Chunk {
+    /// One page of a OneRoster REST collection, as the server sent it.
+    SourcePage(SourcePage),
+    /// A source's CSV bundle files.
+    SourceFiles(SourceFiles),
+    /// Answers to removal checks for a source.
+    RemovalChecks(SourceChecks),
+    /// Classroom list pages and what the host knows of them; laid over what came before
+    /// (lists are appended, maps and sets merged).
+    Classroom(Box<ClassroomListings>),
+    /// Rows of the previous state, in any number of chunks, each row
+    /// `[part, source, table, id, value]` as [`crate::rows`] names them.
+    StateRows(Vec<StateRow>),
+}
+
+/// A page of a source's collection.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SourcePage {
+    /// The source's id in the config.
+    pub source_id: String,
+    /// `users`, `classes`, ...
+    pub collection: String,
+    /// Whether the read was whole or only what changed (every page of a collection the same).
+    #[serde(default)]
+    pub mode: FetchMode,
+    /// The page, envelope included; absent for a collection read whole or by delta that had
+    /// no records (it still says the collection was read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<JsonText>,
+}
+
+/// A source's CSV bundle.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SourceFiles {
+    /// The source's id in the config.
+    pub source_id: String,
+    /// File name to content.
+    pub files: BTreeMap<String, String>,
+}
+
+/// Removal checks answered for a source.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SourceChecks {
+    /// The source's id in the config.
+    pub source_id: String,
+    /// The answers.
+    pub checks: Vec<RemovalCheck>,
+}
+
+/// One row of the state: part, source (empty unless `sources`), table, id, value.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct StateRow(
+    pub StatePart,
+    pub String,
+    pub String,
+    pub String,
+    pub JsonText,
+);
+
+/// `cb_session_feed`'s answer.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Fed {
+    /// Chunks fed so far in this session.
+    pub chunks: u64,
+}
+
+/// `cb_session_finish`'s answer: the plan without its operations, and how many there are.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PlanHeader {
+    /// The plan, its `ops` empty (read them with `cb_session_ops`); its id covers them.
+    pub plan: SyncPlan,
+    /// How many operations it has.
+    pub op_count: usize,
+}
+
+/// `cb_session_ops`'s request.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OpsRequest {
+    /// The first operation's index.
+    pub from: usize,
+    /// At most this many.
+    pub max: usize,
+}
+
+/// `cb_session_ops`'s answer.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OpsPage {
+    /// The operations from `from`, in the plan's order.
+    pub ops: Vec<PlannedOp>,
+    /// Where the next page starts, or `None` after the last.
+    pub next: Option<usize>,
+}
+
+/// A plan being made over many calls.
+pub struct PlanSession {
+    config: SyncConfig,
+    now: String,
+    sources: Vec<SourceData>,
+    classroom: ClassroomListings,
+    state: StateBuilder,
+    chunks: u64,
+    plan: Option<SyncPlan>,
+    // The records fed over many calls share their strings, as in a one-call plan.
+    pool: Pool,
+}
+
+impl PlanSession {
+    /// Starts a session: the config is checked now, so a bad one fails before any data moves.
+    pub fn begin(start: SessionStart) -> Result<(PlanSession, SessionExpects), EngineError> {
+        crate::validate_config(&start.config)?;
+        let expects = SessionExpects {
+            sources: start.config.sources.iter().map(|s| s.id.clone()).collect(),
+            state: "rows".into(),
+        };
+        let session = PlanSession {
+            config: start.config,
+            now: start.now,
+            sources: Vec::new(),
+            classroom: ClassroomListings::default(),
+            state: StateBuilder {
+                revision: start.state_revision,
+                ..StateBuilder::default()
+            },
+            chunks: 0,
+            plan: None,
+            pool: None,
+        };
+        Ok((session, expects))
+    }
+
+    /// Reads one chunk, JSON as `cb_session_feed` takes it, parsing its records into the
+    /// session's string pool.
+    pub fn feed_json(&mut self, json: &[u8]) -> Result<Fed, EngineError> {
+        let mut pool = self.pool.take();
+        let chunk = with_pool(&mut pool, || serde_json::from_slice::<Chunk>(json));
+        self.pool = pool;
+        let chunk = chunk.map_err(|e| EngineError::InvalidInput {
+            message: format!("session chunk: {e}"),
+        })?;
+        self.feed(chunk)
+    }
+
+    /// Takes one chunk.
+    pub fn feed(&mut self, chunk: Chunk) -> Result<Fed, EngineError> {
+        if self.plan.is_some() {
+            return Err(invalid(
+                "the session is finished: begin a new one to feed more",
+            ));
+        }
+        match chunk {
+            Chunk::SourcePage(page) => {
+                let mode = page.mode;
+                let collections = self.json_collections(&page.source_id)?;
+                let collection = collections
+                    .entry(page.collection.clone())
+                    .or_insert_with(|| Collection {
+                        mode,
+                        pages: Vec::new(),
+                    });
+                if collection.mode != mode {
+                    return Err(invalid(&format!(
+                        "source '{}' collection '{}': pages of one read must all be full or all delta",
+                        page.source_id, page.collection
+                    )));
+                }
+                collection.pages.extend(page.page);
+            }
+            Chunk::SourceFiles(files) => {
+                let source = self.source(&files.source_id);
+                match &mut source.payload {
+                    SourcePayload::Csv { files: have } => have.extend(files.files),
+                    SourcePayload::Json { collections } if collections.is_empty() => {
+                        source.payload = SourcePayload::Csv { files: files.files };
+                    }
+                    SourcePayload::Json { .. } => {
+                        return Err(invalid(&format!(
+                            "source '{}' was fed REST pages and CSV files",
+                            files.source_id
+                        )));
+                    }
+                }
+            }
+            Chunk::RemovalChecks(checks) => {
+                self.source(&checks.source_id)
+                    .removal_checks
+                    .extend(checks.checks);
+            }
+            Chunk::Classroom(listings) => merge_listings(&mut self.classroom, *listings),
+            Chunk::StateRows(rows) => {
+                let mut pool = self.pool.take();
+                let added = with_pool(&mut pool, || {
+                    rows.into_iter().try_for_each(|row| self.state.add(row))
+                });
+                self.pool = pool;
+                added.map_err(|message| EngineError::InvalidInput { message })?;
+            }
+        }
+        self.chunks += 1;
+        Ok(Fed {
+            chunks: self.chunks,
+        })
+    }
+
+    /// Plans from everything fed. The plan is kept for [`PlanSession::ops`]; its header
+    /// (everything but the operations) is returned.
+    pub fn finish(&mut self) -> Result<PlanHeader, EngineError> {
+        if self.plan.is_some() {
+            return Err(invalid("the session is already finished"));
+        }
+        let input = SyncInput {
+            config: self.config.clone(),
+            sources: std::mem::take(&mut self.sources),
+            classroom: std::mem::take(&mut self.classroom),
+            previous_state: std::mem::take(&mut self.state).build(),
+            now: self.now.clone(),
+        };
+        let mut pool = self.pool.take();
+        let plan = with_pool(&mut pool, || crate::plan(input));
+        self.pool = pool;
+        let mut plan = plan?;
+        let ops = std::mem::take(&mut plan.ops);
+        let header = PlanHeader {
+            plan: plan.clone(),
+            op_count: ops.len(),
+        };
+        plan.ops = ops;
+        self.plan = Some(plan);
+        Ok(header)
+    }
+
+    /// A page of the finished plan's operations.
+    pub fn ops(&self, request: OpsRequest) -> Result<OpsPage, EngineError> {
+        let plan = self
+            .plan
+            .as_ref()
+            .ok_or_else(|| invalid("finish the session before reading its operations"))?;
+        let from = request.from.min(plan.ops.len());
+        let to = from.saturating_add(request.max.max(1)).min(plan.ops.len());
+        Ok(OpsPage {
+            ops: plan.ops[from..to].to_vec(),
+            next: (to < plan.ops.len()).then_some(to),
+        })
+    }
+
+    /// The finished plan, whole (for native embedders).
+    pub fn into_plan(self) -> Option<SyncPlan> {
+        self.plan
+    }
+
+    fn source(&mut self, id: &str) -> &mut SourceData {
+        let at = match self.sources.iter().position(|s| s.source_id == id) {
+            Some(at) => at,
+            None => {
+                self.sources.push(SourceData {
+                    source_id: id.to_string(),
+                    payload: SourcePayload::Json {
+                        collections: BTreeMap::new(),
+                    },
+                    removal_checks: Vec::new(),
+                });
+                self.sources.len() - 1
+            }
+        };
+        &mut self.sources[at]
+    }
+
+    fn json_collections(
+        &mut self,
+        id: &str,
+    ) -> Result<&mut BTreeMap<String, Collection>, EngineError> {
+        match &mut self.source(id).payload {
+            SourcePayload::Json { collections } => Ok(collections),
+            SourcePayload::Csv { .. } => Err(invalid(&format!(
+                "source '{id}' was fed CSV files and REST pages"
+            ))),
+        }
+    }
+}
+
+fn invalid(message: &str) -> EngineError {
+    EngineError::InvalidInput {
+        message: message.to_string(),
+    }
+}
+
+fn merge_listings(into: &mut ClassroomListings, from: ClassroomListings) {
+    into.courses.extend(from.courses);
+    for (course, pages) in from.aliases {
+        into.aliases.entry(course).or_default().extend(pages);
+    }
+    into.course_gets.extend(from.course_gets);
+    into.found_by_alias.extend(from.found_by_alias);
+    into.teachers.extend(from.teachers);
+    into.students.extend(from.students);
+    into.topics.extend(from.topics);
+    into.course_work.extend(from.course_work);
+    into.student_submissions.extend(from.student_submissions);
+    into.course_work_complete.extend(from.course_work_complete);
+    into.members_complete.extend(from.members_complete);
+}
+
+/// A roster's tables as rows arrive; built into maps in bulk at the end (full B-tree nodes).
+#[derive(Default)]
+struct RosterRows {
+    orgs: Vec<(String, Org)>,
+    academic_sessions: Vec<(String, AcademicSession)>,
+    users: Vec<(String, User)>,
+    courses: Vec<(String, Course)>,
+    classes: Vec<(String, Class)>,
+    enrollments: Vec<(String, Enrollment)>,
+    categories: Vec<(String, Category)>,
+}
+
+impl RosterRows {
+    fn add(&mut self, table: &str, id: String, json: &str) -> Result<(), String> {
+        match table {
+            "orgs" => push(&mut self.orgs, id, json),
+            "academicSessions" => push(&mut self.academic_sessions, id, json),
+            "users" => push(&mut self.users, id, json),
+            "courses" => push(&mut self.courses, id, json),
+            "classes" => push(&mut self.classes, id, json),
+            "enrollments" => push(&mut self.enrollments, id, json),
+            "categories" => push(&mut self.categories, id, json),
+            _ => Err(format!("no roster table '{table}'")),
+        }
+    }
+
+    fn build(self) -> Roster {
+        Roster {
+            orgs: self.orgs.into_iter().collect(),
+            academic_sessions: self.academic_sessions.into_iter().collect(),
+            users: self.users.into_iter().collect(),
+            courses: self.courses.into_iter().collect(),
+            classes: self.classes.into_iter().collect(),
+            enrollments: self.enrollments.into_iter().collect(),
+            categories: self.categories.into_iter().collect(),
+            ..Roster::default()
+        }
+    }
+}
+
+/// The previous state as its rows arrive.
+#[derive(Default)]
+struct StateBuilder {
+    revision: u64,
+    sources: BTreeMap<String, RosterRows>,
+    roster: RosterRows,
+    courses: Vec<(String, AppliedCourse)>,
+    teachers: Vec<(String, BTreeSet<String>)>,
+    students: Vec<(String, BTreeSet<String>)>,
+    topics: Vec<(String, BTreeMap<String, AppliedTopic>)>,
+    line_items: Vec<(String, ExportedRecord)>,
+    results: Vec<(String, ExportedRecord)>,
+    categories: Vec<(String, ExportedRecord)>,
+    failures: Vec<(String, OpFailure)>,
+}
+
+impl StateBuilder {
+    fn add(&mut self, StateRow(part, source, table, id, value): StateRow) -> Result<(), String> {
+        let json = value.json();
+        let added = match (part, table.as_str()) {
+            (StatePart::Sources, _) => self
+                .sources
+                .entry(source)
+                .or_default()
+                .add(&table, id, json),
+            (StatePart::Roster, _) => self.roster.add(&table, id, json),
+            (StatePart::Classroom, "courses") => push(&mut self.courses, id, json),
+            (StatePart::Classroom, "teachers") => push(&mut self.teachers, id, json),
+            (StatePart::Classroom, "students") => push(&mut self.students, id, json),
+            (StatePart::Classroom, "topics") => push(&mut self.topics, id, json),
+            (StatePart::Exported, "lineItems") => push(&mut self.line_items, id, json),
+            (StatePart::Exported, "results") => push(&mut self.results, id, json),
+            (StatePart::Exported, "categories") => push(&mut self.categories, id, json),
+            (StatePart::Failures, _) => push(&mut self.failures, id, json),
+            _ => Err(format!("no state table '{table}'")),
+        };
+        added.map_err(|e| format!("state row {}/{table}: {e}", part.key()))
+    }
+
+    fn build(self) -> SyncState {
+        SyncState {
+            version: STATE_VERSION,
+            revision: self.revision,
+            sources: self
+                .sources
+                .into_iter()
+                .map(|(id, rows)| (id, rows.build()))
+                .collect(),
+            roster: self.roster.build(),
+            classroom: AppliedClassroom {
+                courses: self.courses.into_iter().collect(),
+                teachers: self.teachers.into_iter().collect(),
+                students: self.students.into_iter().collect(),
+                topics: self.topics.into_iter().collect(),
+            },
+            exported: ExportedGradebook {
+                line_items: self.line_items.into_iter().collect(),
+                results: self.results.into_iter().collect(),
+                categories: self.categories.into_iter().collect(),
+            },
+            failures: self.failures.into_iter().collect(),
+        }
+    }
+}
+
+fn push<V: DeserializeOwned>(
+    table: &mut Vec<(String, V)>,
+    id: String,
+    json: &str,
+) -> Result<(), String> {
+    let value = serde_json::from_str(json).map_err(|e| format!("{id}: {e}"))?;
+    table.push((id, value));
+    Ok(())
+}
+
+/// The chunks that feed a session the same data as `input` (a host that holds a whole input,
+/// or an embedder moving from `cb_plan`): each source page, each source's files and checks,
+/// the Classroom listings, and the state's rows in chunks of `rows_per_chunk`.
+pub fn chunks_of(
+    input: SyncInput,
+    rows_per_chunk: usize,
+) -> Result<(SessionStart, Vec<Chunk>), EngineError> {
+    let start = SessionStart {
+        config: input.config,
+        now: input.now,
+        state_revision: input.previous_state.revision,
+    };
+    let mut chunks = Vec::new();
+    for source in input.sources {
+        let id = source.source_id;
+        match source.payload {
+            SourcePayload::Json { collections } => {
+                for (name, collection) in collections {
+                    let page_chunk = |page| {
+                        Chunk::SourcePage(SourcePage {
+                            source_id: id.clone(),
+                            collection: name.clone(),
+                            mode: collection.mode,
+                            page,
+                        })
+                    };
+                    if collection.pages.is_empty() {
+                        chunks.push(page_chunk(None));
+                    }
+                    for page in collection.pages {
+                        chunks.push(page_chunk(Some(page)));
+                    }
+                }
+            }
+            SourcePayload::Csv { files } => chunks.push(Chunk::SourceFiles(SourceFiles {
+                source_id: id.clone(),
+                files,
+            })),
+        }
+        if !source.removal_checks.is_empty() {
+            chunks.push(Chunk::RemovalChecks(SourceChecks {
+                source_id: id,
+                checks: source.removal_checks,
+            }));
+        }
+    }
+    chunks.push(Chunk::Classroom(Box::new(input.classroom)));
+    let rows = crate::rows::StateChanges::whole(&input.previous_state)
+        .map_err(|e| invalid(&format!("the state's rows cannot be written as JSON: {e}")))?;
+    let mut batch = Vec::new();
+    for table in rows.tables {
+        let source = table.source.unwrap_or_default();
+        for (id, value) in table.upsert {
+            batch.push(StateRow(
+                table.part,
+                source.clone(),
+                table.table.clone(),
+                id,
+                value,
+            ));
+            if batch.len() >= rows_per_chunk.max(1) {
+                chunks.push(Chunk::StateRows(std::mem::take(&mut batch)));
+            }
+        }
+    }
+    if !batch.is_empty() {
+        chunks.push(Chunk::StateRows(batch));
+    }
+    Ok((start, chunks))
+}

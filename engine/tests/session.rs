@@ -1,0 +1,147 @@
+//! A plan made over many calls (the streaming session) is the plan one call makes, byte for
+//! byte, however the data is cut into chunks; misuse is refused with a clear error.
+
+mod common;
+
+use classbridge_engine::abi::{Entry, dispatch};
+use classbridge_engine::session::{Chunk, OpsRequest, PlanSession, chunks_of};
+use classbridge_engine::{SyncInput, SyncPlan};
+use common::*;
+use serde_json::{Value, json};
+
+/// Plans `input` through a native session fed `chunks`, reading the ops `page` at a time.
+fn through_session(input: SyncInput, rows_per_chunk: usize, page: usize) -> SyncPlan {
+    let (start, chunks) = chunks_of(input, rows_per_chunk).expect("chunks");
+    let (mut session, expects) = PlanSession::begin(start).expect("begin");
+    assert!(!expects.sources.is_empty());
+    for chunk in chunks {
+        // Through JSON, as the ABI takes it.
+        let json = serde_json::to_vec(&chunk).expect("chunk JSON");
+        session.feed_json(&json).expect("feed");
+    }
+    let header = session.finish().expect("finish");
+    let mut plan = header.plan;
+    assert!(plan.ops.is_empty(), "the header leaves the operations out");
+    let mut from = Some(0);
+    while let Some(at) = from {
+        let got = session
+            .ops(OpsRequest {
+                from: at,
+                max: page,
+            })
+            .expect("ops");
+        assert!(got.ops.len() <= page);
+        plan.ops.extend(got.ops);
+        from = got.next;
+    }
+    assert_eq!(plan.ops.len(), header.op_count);
+    plan
+}
+
+fn bytes(plan: &SyncPlan) -> Vec<u8> {
+    serde_json::to_vec(plan).expect("plan JSON")
+}
+
+#[test]
+fn a_session_plans_what_one_call_plans_however_it_is_chunked() {
+    // A first sync, and a month later with the state, a rename and grades.
+    let mut month = after_day1("2026-10-01T06:00:00Z");
+    edit(&mut month, "classes", "cl1", |c| {
+        c["title"] = json!("Algebra I (honors)");
+    });
+    month["classroom"] = classroom_graded();
+    for v in [day1(), month] {
+        let one_call = bytes(&plan_once(&v));
+        for (rows, page) in [(1, 1), (7, 5), (100_000, 100_000)] {
+            assert_eq!(
+                bytes(&through_session(input(&v), rows, page)),
+                one_call,
+                "rows per chunk {rows}, ops per page {page}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_session_entries_work_through_the_abi() {
+    let v = after_day1("2026-10-01T06:00:00Z");
+    let one_call = bytes(&plan_once(&v));
+    let (start, chunks) = chunks_of(input(&v), 10).expect("chunks");
+    let answer = |entry, request: &[u8]| -> Value {
+        let out: Value = serde_json::from_slice(&dispatch(entry, request)).expect("JSON");
+        assert_eq!(out["abiVersion"], 2);
+        out
+    };
+    let begun = answer(Entry::SessionBegin, &serde_json::to_vec(&start).unwrap());
+    assert_eq!(begun["ok"]["state"], "rows", "{begun}");
+    let n = chunks.len();
+    for chunk in &chunks {
+        answer(Entry::SessionFeed, &serde_json::to_vec(chunk).unwrap());
+    }
+    let header = answer(Entry::SessionFinish, b"");
+    let mut plan: SyncPlan = serde_json::from_value(header["ok"]["plan"].clone()).unwrap();
+    let mut from = json!(0);
+    while let Some(at) = from.as_u64() {
+        let page = answer(
+            Entry::SessionOps,
+            json!({"from": at, "max": 3}).to_string().as_bytes(),
+        );
+        let ops: Vec<_> = serde_json::from_value(page["ok"]["ops"].clone()).unwrap();
+        plan.ops.extend(ops);
+        from = page["ok"]["next"].clone();
+    }
+    assert!(n > 3);
+    assert_eq!(bytes(&plan), one_call);
+}
+
+#[test]
+fn misuse_of_a_session_is_refused_with_a_reason() {
+    let v = day1();
+    let (start, chunks) = chunks_of(input(&v), 50).expect("chunks");
+    // Feeding or reading before beginning.
+    let fresh = std::thread::spawn(|| {
+        let out: Value =
+            serde_json::from_slice(&dispatch(Entry::SessionFeed, b"{}")).expect("JSON");
+        out["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    })
+    .join()
+    .unwrap();
+    assert!(fresh.contains("cb_session_begin first"), "{fresh}");
+
+    let (mut session, _) = PlanSession::begin(start.clone()).expect("begin");
+    assert!(session.ops(OpsRequest { from: 0, max: 1 }).is_err());
+    let bad_row = br#"{"stateRows": [["roster", "", "users", "u1", {"sourcedId": 5}]]}"#;
+    let err = session.feed_json(bad_row).unwrap_err().to_string();
+    assert!(
+        err.contains("state row roster/users") && err.contains("u1"),
+        "{err}"
+    );
+    let unknown = br#"{"stateRows": [["classroom", "", "rooms", "x", {}]]}"#;
+    let err = session.feed_json(unknown).unwrap_err().to_string();
+    assert!(err.contains("no state table 'rooms'"), "{err}");
+    let not_a_chunk = session
+        .feed_json(br#"{"pages": []}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(not_a_chunk.contains("session chunk"), "{not_a_chunk}");
+    for chunk in chunks {
+        session.feed(chunk).expect("feed");
+    }
+    session.finish().expect("finish");
+    assert!(session.finish().is_err(), "finishing twice");
+    let late = session
+        .feed(Chunk::StateRows(Vec::new()))
+        .unwrap_err()
+        .to_string();
+    assert!(late.contains("finished"), "{late}");
+
+    let mut bad = start;
+    bad.config.sources.clear();
+    assert!(
+        PlanSession::begin(bad).is_err(),
+        "a bad config fails at the start"
+    );
+}
