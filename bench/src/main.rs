@@ -265,8 +265,7 @@ fn measure(input: &Path, runtime: &str) -> anyhow::Result<Value> {
             })?;
             drop(bytes);
             let t = Instant::now();
-            let (start, chunks) = classbridge_engine::session::chunks_of(parsed, 20_000)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (start, chunks) = classbridge_engine::session::chunks_of(parsed, 20_000);
             let plan = rt.plan_session(&start, chunks, 20_000, &|_| {})?;
             (plan.ops.len(), t.elapsed())
         }

@@ -491,17 +491,16 @@ fn push<V: DeserializeOwned>(
 
 /// The chunks that feed a session the same data as `input` (a host that holds a whole input,
 /// or an embedder moving from `cb_plan`): each source page, each source's files and checks,
-/// the Classroom listings, and the state's rows in chunks of `rows_per_chunk`.
-pub fn chunks_of(
-    input: SyncInput,
-    rows_per_chunk: usize,
-) -> Result<(SessionStart, Vec<Chunk>), EngineError> {
+/// the Classroom listings, then the state's rows, `rows_per_chunk` a chunk. Made as they are
+/// taken: the state's tables are consumed as their rows are written, so the input is never
+/// held twice (typed and as chunks).
+pub fn chunks_of(input: SyncInput, rows_per_chunk: usize) -> (SessionStart, Chunks) {
     let start = SessionStart {
         config: input.config,
         now: input.now,
         state_revision: input.previous_state.revision,
     };
-    let mut chunks = Vec::new();
+    let mut head = Vec::new();
     for source in input.sources {
         let id = source.source_id;
         match source.payload {
@@ -516,46 +515,123 @@ pub fn chunks_of(
                         })
                     };
                     if collection.pages.is_empty() {
-                        chunks.push(page_chunk(None));
+                        head.push(page_chunk(None));
                     }
                     for page in collection.pages {
-                        chunks.push(page_chunk(Some(page)));
+                        head.push(page_chunk(Some(page)));
                     }
                 }
             }
-            SourcePayload::Csv { files } => chunks.push(Chunk::SourceFiles(SourceFiles {
+            SourcePayload::Csv { files } => head.push(Chunk::SourceFiles(SourceFiles {
                 source_id: id.clone(),
                 files,
             })),
         }
         if !source.removal_checks.is_empty() {
-            chunks.push(Chunk::RemovalChecks(SourceChecks {
+            head.push(Chunk::RemovalChecks(SourceChecks {
                 source_id: id,
                 checks: source.removal_checks,
             }));
         }
     }
-    chunks.push(Chunk::Classroom(Box::new(input.classroom)));
-    let rows = crate::rows::StateChanges::whole(&input.previous_state)
-        .map_err(|e| invalid(&format!("the state's rows cannot be written as JSON: {e}")))?;
-    let mut batch = Vec::new();
-    for table in rows.tables {
-        let source = table.source.unwrap_or_default();
-        for (id, value) in table.upsert {
-            batch.push(StateRow(
-                table.part,
-                source.clone(),
-                table.table.clone(),
-                id,
-                value,
-            ));
-            if batch.len() >= rows_per_chunk.max(1) {
-                chunks.push(Chunk::StateRows(std::mem::take(&mut batch)));
+    head.push(Chunk::Classroom(Box::new(input.classroom)));
+    let chunks = Chunks {
+        head: head.into_iter(),
+        rows: state_rows(input.previous_state),
+        rows_per_chunk: rows_per_chunk.max(1),
+    };
+    (start, chunks)
+}
+
+/// The chunks of [`chunks_of`], made one at a time.
+pub struct Chunks {
+    head: std::vec::IntoIter<Chunk>,
+    rows: Box<dyn Iterator<Item = Result<StateRow, serde_json::Error>>>,
+    rows_per_chunk: usize,
+}
+
+impl Iterator for Chunks {
+    type Item = Result<Chunk, EngineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(chunk) = self.head.next() {
+            return Some(Ok(chunk));
+        }
+        let mut batch = Vec::new();
+        for row in self.rows.by_ref() {
+            match row {
+                Ok(row) => batch.push(row),
+                Err(e) => {
+                    return Some(Err(invalid(&format!(
+                        "a state row cannot be written as JSON: {e}"
+                    ))));
+                }
+            }
+            if batch.len() >= self.rows_per_chunk {
+                break;
             }
         }
+        (!batch.is_empty()).then_some(Ok(Chunk::StateRows(batch)))
     }
-    if !batch.is_empty() {
-        chunks.push(Chunk::StateRows(batch));
+}
+
+type Rows = Box<dyn Iterator<Item = Result<StateRow, serde_json::Error>>>;
+
+/// Every row of a state, consuming it table by table.
+fn state_rows(state: SyncState) -> Rows {
+    let mut rows: Rows = Box::new(std::iter::empty());
+    for (id, roster) in state.sources {
+        rows = Box::new(rows.chain(roster_rows(StatePart::Sources, id, roster)));
     }
-    Ok((start, chunks))
+    let c = StatePart::Classroom;
+    let e = StatePart::Exported;
+    let classroom = state.classroom;
+    let exported = state.exported;
+    Box::new(
+        rows.chain(roster_rows(StatePart::Roster, String::new(), state.roster))
+            .chain(table_rows(c, "", "courses", classroom.courses))
+            .chain(table_rows(c, "", "teachers", classroom.teachers))
+            .chain(table_rows(c, "", "students", classroom.students))
+            .chain(table_rows(c, "", "topics", classroom.topics))
+            .chain(table_rows(e, "", "lineItems", exported.line_items))
+            .chain(table_rows(e, "", "results", exported.results))
+            .chain(table_rows(e, "", "categories", exported.categories))
+            .chain(table_rows(
+                StatePart::Failures,
+                "",
+                "failures",
+                state.failures,
+            )),
+    )
+}
+
+fn roster_rows(part: StatePart, source: String, roster: Roster) -> Rows {
+    let s = source.as_str();
+    Box::new(
+        table_rows(part, s, "orgs", roster.orgs)
+            .chain(table_rows(
+                part,
+                s,
+                "academicSessions",
+                roster.academic_sessions,
+            ))
+            .chain(table_rows(part, s, "users", roster.users))
+            .chain(table_rows(part, s, "courses", roster.courses))
+            .chain(table_rows(part, s, "classes", roster.classes))
+            .chain(table_rows(part, s, "enrollments", roster.enrollments))
+            .chain(table_rows(part, s, "categories", roster.categories)),
+    )
+}
+
+fn table_rows<V: Serialize + 'static>(
+    part: StatePart,
+    source: &str,
+    table: &'static str,
+    entries: BTreeMap<String, V>,
+) -> impl Iterator<Item = Result<StateRow, serde_json::Error>> + 'static {
+    let source = source.to_string();
+    entries.into_iter().map(move |(id, value)| {
+        let value = serde_json::value::to_raw_value(&value).map(JsonText::from_raw)?;
+        Ok(StateRow(part, source.clone(), table.to_string(), id, value))
+    })
 }

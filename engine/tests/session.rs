@@ -11,12 +11,12 @@ use serde_json::{Value, json};
 
 /// Plans `input` through a native session fed `chunks`, reading the ops `page` at a time.
 fn through_session(input: SyncInput, rows_per_chunk: usize, page: usize) -> SyncPlan {
-    let (start, chunks) = chunks_of(input, rows_per_chunk).expect("chunks");
+    let (start, chunks) = chunks_of(input, rows_per_chunk);
     let (mut session, expects) = PlanSession::begin(start).expect("begin");
     assert!(!expects.sources.is_empty());
     for chunk in chunks {
         // Through JSON, as the ABI takes it.
-        let json = serde_json::to_vec(&chunk).expect("chunk JSON");
+        let json = serde_json::to_vec(&chunk.expect("chunk")).expect("chunk JSON");
         session.feed_json(&json).expect("feed");
     }
     let header = session.finish().expect("finish");
@@ -66,7 +66,8 @@ fn a_session_plans_what_one_call_plans_however_it_is_chunked() {
 fn the_session_entries_work_through_the_abi() {
     let v = after_day1("2026-10-01T06:00:00Z");
     let one_call = bytes(&plan_once(&v));
-    let (start, chunks) = chunks_of(input(&v), 10).expect("chunks");
+    let (start, chunks) = chunks_of(input(&v), 10);
+    let chunks: Vec<Chunk> = chunks.map(|c| c.expect("chunk")).collect();
     let answer = |entry, request: &[u8]| -> Value {
         let out: Value = serde_json::from_slice(&dispatch(entry, request)).expect("JSON");
         assert_eq!(out["abiVersion"], 2);
@@ -97,7 +98,7 @@ fn the_session_entries_work_through_the_abi() {
 #[test]
 fn misuse_of_a_session_is_refused_with_a_reason() {
     let v = day1();
-    let (start, chunks) = chunks_of(input(&v), 50).expect("chunks");
+    let (start, chunks) = chunks_of(input(&v), 50);
     // Feeding or reading before beginning.
     let fresh = std::thread::spawn(|| {
         let out: Value =
@@ -128,7 +129,7 @@ fn misuse_of_a_session_is_refused_with_a_reason() {
         .to_string();
     assert!(not_a_chunk.contains("session chunk"), "{not_a_chunk}");
     for chunk in chunks {
-        session.feed(chunk).expect("feed");
+        session.feed(chunk.expect("chunk")).expect("feed");
     }
     session.finish().expect("finish");
     assert!(session.finish().is_err(), "finishing twice");

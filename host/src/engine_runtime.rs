@@ -4,11 +4,11 @@
 
 use std::borrow::Cow;
 
-use classbridge_engine::SyncPlan;
 use classbridge_engine::abi::{Entry, Envelope};
 use classbridge_engine::session::{
     Chunk, Fed, OpsPage, OpsRequest, PlanHeader, SessionExpects, SessionStart,
 };
+use classbridge_engine::{EngineError, SyncPlan};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -385,7 +385,7 @@ impl EngineRuntime {
     pub fn plan_session(
         &self,
         start: &SessionStart,
-        chunks: impl IntoIterator<Item = Chunk>,
+        chunks: impl IntoIterator<Item = Result<Chunk, EngineError>>,
         ops_per_page: usize,
         on_chunk: &dyn Fn(u64),
     ) -> Result<SyncPlan, RuntimeError> {
@@ -395,6 +395,11 @@ impl EngineRuntime {
         let _: SessionExpects =
             open_envelope(&instance.call(Entry::SessionBegin, Cow::Owned(request))?)?;
         for chunk in chunks {
+            let chunk = chunk.map_err(|e| RuntimeError::Engine {
+                kind: "invalidInput".into(),
+                message: e.to_string(),
+                detail: serde_json::to_value(&e).unwrap_or_default(),
+            })?;
             let request = serde_json::to_vec(&chunk).map_err(encode)?;
             drop(chunk);
             let fed: Fed = open_envelope(&instance.call(Entry::SessionFeed, Cow::Owned(request))?)?;

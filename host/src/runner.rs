@@ -502,19 +502,12 @@ impl Host {
     /// the Classroom listings, the state's rows), the operations come back page by page, so no
     /// single call carries the district.
     fn engine_plan(&self, input: SyncInput) -> Result<SyncPlan, RunError> {
-        let (start, chunks) = chunks_of(input, STATE_ROWS_PER_CHUNK).map_err(|e| {
-            RunError::Engine(RuntimeError::Engine {
-                kind: "invalidInput".into(),
-                message: e.to_string(),
-                detail: Value::Null,
-            })
-        })?;
-        let bar = self.progress.bar(chunks.len() as u64, "Planning");
+        let (start, chunks) = chunks_of(input, STATE_ROWS_PER_CHUNK);
+        // The count of chunks fed is the progress: their number is known only as they are cut.
+        let bar = self.progress.spinner("Planning: chunks fed to the engine");
         let plan = self
             .runtime
-            .plan_session(&start, chunks, OPS_PER_PAGE, &|n| {
-                bar.set_position(n);
-            });
+            .plan_session(&start, chunks, OPS_PER_PAGE, &|n| bar.set_position(n));
         bar.finish_and_clear();
         Ok(plan?)
     }
