@@ -10,8 +10,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::config::SyncConfig;
 use crate::error::EngineError;
@@ -206,6 +206,30 @@ impl PlanSession {
     /// Reads one chunk, JSON as `cb_session_feed` takes it, parsing its records into the
     /// session's string pool.
     pub fn feed_json(&mut self, json: &[u8]) -> Result<Fed, EngineError> {
+        if is_state_rows(json) {
+            // The bulk of a district's session: rows go straight into their tables.
+            if self.plan.is_some() {
+                return Err(invalid(
+                    "the session is finished: begin a new one to feed more",
+                ));
+            }
+            let mut pool = self.pool.take();
+            let state = &mut self.state;
+            let read = with_pool(&mut pool, || {
+                let mut reader = serde_json::Deserializer::from_slice(json);
+                reader
+                    .deserialize_map(StateRowsChunk(state))
+                    .and_then(|()| reader.end())
+            });
+            self.pool = pool;
+            read.map_err(|e| EngineError::InvalidInput {
+                message: format!("session chunk: {e}"),
+            })?;
+            self.chunks += 1;
+            return Ok(Fed {
+                chunks: self.chunks,
+            });
+        }
         let mut pool = self.pool.take();
         let chunk = with_pool(&mut pool, || serde_json::from_slice::<Chunk>(json));
         self.pool = pool;
@@ -387,16 +411,21 @@ struct RosterRows {
 }
 
 impl RosterRows {
-    fn add(&mut self, table: &str, id: String, json: &str) -> Result<(), String> {
+    fn add<'de, D: Deserializer<'de>>(
+        &mut self,
+        table: &str,
+        id: String,
+        value: D,
+    ) -> Result<(), D::Error> {
         match table {
-            "orgs" => push(&mut self.orgs, id, json),
-            "academicSessions" => push(&mut self.academic_sessions, id, json),
-            "users" => push(&mut self.users, id, json),
-            "courses" => push(&mut self.courses, id, json),
-            "classes" => push(&mut self.classes, id, json),
-            "enrollments" => push(&mut self.enrollments, id, json),
-            "categories" => push(&mut self.categories, id, json),
-            _ => Err(format!("no roster table '{table}'")),
+            "orgs" => push(&mut self.orgs, id, value),
+            "academicSessions" => push(&mut self.academic_sessions, id, value),
+            "users" => push(&mut self.users, id, value),
+            "courses" => push(&mut self.courses, id, value),
+            "classes" => push(&mut self.classes, id, value),
+            "enrollments" => push(&mut self.enrollments, id, value),
+            "categories" => push(&mut self.categories, id, value),
+            _ => Err(D::Error::custom(format!("no roster table '{table}'"))),
         }
     }
 
@@ -432,25 +461,37 @@ struct StateBuilder {
 
 impl StateBuilder {
     fn add(&mut self, StateRow(part, source, table, id, value): StateRow) -> Result<(), String> {
-        let json = value.json();
-        let added = match (part, table.as_str()) {
+        let mut json = serde_json::Deserializer::from_str(value.json());
+        self.add_from(part, source, &table, id, &mut json)
+            .map_err(|e| format!("state row {}/{table}: {e}", part.key()))
+    }
+
+    /// Reads one row's value from `value` straight into its table's type.
+    fn add_from<'de, D: Deserializer<'de>>(
+        &mut self,
+        part: StatePart,
+        source: String,
+        table: &str,
+        id: String,
+        value: D,
+    ) -> Result<(), D::Error> {
+        match (part, table) {
             (StatePart::Sources, _) => self
                 .sources
                 .entry(source)
                 .or_default()
-                .add(&table, id, json),
-            (StatePart::Roster, _) => self.roster.add(&table, id, json),
-            (StatePart::Classroom, "courses") => push(&mut self.courses, id, json),
-            (StatePart::Classroom, "teachers") => push(&mut self.teachers, id, json),
-            (StatePart::Classroom, "students") => push(&mut self.students, id, json),
-            (StatePart::Classroom, "topics") => push(&mut self.topics, id, json),
-            (StatePart::Exported, "lineItems") => push(&mut self.line_items, id, json),
-            (StatePart::Exported, "results") => push(&mut self.results, id, json),
-            (StatePart::Exported, "categories") => push(&mut self.categories, id, json),
-            (StatePart::Failures, _) => push(&mut self.failures, id, json),
-            _ => Err(format!("no state table '{table}'")),
-        };
-        added.map_err(|e| format!("state row {}/{table}: {e}", part.key()))
+                .add(table, id, value),
+            (StatePart::Roster, _) => self.roster.add(table, id, value),
+            (StatePart::Classroom, "courses") => push(&mut self.courses, id, value),
+            (StatePart::Classroom, "teachers") => push(&mut self.teachers, id, value),
+            (StatePart::Classroom, "students") => push(&mut self.students, id, value),
+            (StatePart::Classroom, "topics") => push(&mut self.topics, id, value),
+            (StatePart::Exported, "lineItems") => push(&mut self.line_items, id, value),
+            (StatePart::Exported, "results") => push(&mut self.results, id, value),
+            (StatePart::Exported, "categories") => push(&mut self.categories, id, value),
+            (StatePart::Failures, _) => push(&mut self.failures, id, value),
+            _ => Err(D::Error::custom(format!("no state table '{table}'"))),
+        }
     }
 
     fn build(self) -> SyncState {
@@ -479,14 +520,131 @@ impl StateBuilder {
     }
 }
 
-fn push<V: DeserializeOwned>(
+fn push<'de, V: Deserialize<'de>, D: Deserializer<'de>>(
     table: &mut Vec<(String, V)>,
     id: String,
-    json: &str,
-) -> Result<(), String> {
-    let value = serde_json::from_str(json).map_err(|e| format!("{id}: {e}"))?;
+    value: D,
+) -> Result<(), D::Error> {
+    let value = V::deserialize(value).map_err(|e| D::Error::custom(format!("{id}: {e}")))?;
     table.push((id, value));
     Ok(())
+}
+
+/// Reads a `stateRows` chunk's rows straight into the builder's tables: each value is parsed
+/// once, into its type, never kept as text.
+struct RowsSeed<'a>(&'a mut StateBuilder);
+
+impl<'de> DeserializeSeed<'de> for RowsSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowsSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of state rows")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut rows: A) -> Result<(), A::Error> {
+        while rows.next_element_seed(RowSeed(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+}
+
+struct RowSeed<'a>(&'a mut StateBuilder);
+
+impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a state row [part, source, table, id, value]")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut row: A) -> Result<(), A::Error> {
+        let missing = |what: &str| A::Error::custom(format!("a state row without its {what}"));
+        let part: StatePart = row.next_element()?.ok_or_else(|| missing("part"))?;
+        let source: String = row.next_element()?.ok_or_else(|| missing("source"))?;
+        let table: String = row.next_element()?.ok_or_else(|| missing("table"))?;
+        let id: String = row.next_element()?.ok_or_else(|| missing("id"))?;
+        let value = ValueSeed {
+            builder: self.0,
+            part,
+            source,
+            table: &table,
+            id: id.clone(),
+        };
+        row.next_element_seed(value)
+            .map_err(|e| A::Error::custom(format!("state row {}/{table}: {e}", part.key())))?
+            .ok_or_else(|| missing("value"))?;
+        if row.next_element::<serde::de::IgnoredAny>()?.is_some() {
+            return Err(A::Error::custom(format!(
+                "state row {}/{table}/{id} has more than five elements",
+                part.key()
+            )));
+        }
+        Ok(())
+    }
+}
+
+struct ValueSeed<'a, 't> {
+    builder: &'a mut StateBuilder,
+    part: StatePart,
+    source: String,
+    table: &'t str,
+    id: String,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        self.builder
+            .add_from(self.part, self.source, self.table, self.id, deserializer)
+    }
+}
+
+/// Whether a chunk's JSON is `{"stateRows": ...}`, read past leading whitespace.
+fn is_state_rows(json: &[u8]) -> bool {
+    let rest = json.trim_ascii_start();
+    rest.strip_prefix(b"{")
+        .is_some_and(|r| r.trim_ascii_start().starts_with(b"\"stateRows\""))
+}
+
+/// `{"stateRows": [...]}` read with [`RowsSeed`].
+struct StateRowsChunk<'a>(&'a mut StateBuilder);
+
+impl<'de> Visitor<'de> for StateRowsChunk<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("{\"stateRows\": [...]}")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = false;
+        while let Some(key) = map.next_key::<String>()? {
+            if key != "stateRows" || seen {
+                return Err(A::Error::custom(format!(
+                    "a stateRows chunk has one key, stateRows; found '{key}'"
+                )));
+            }
+            map.next_value_seed(RowsSeed(&mut *self.0))?;
+            seen = true;
+        }
+        Ok(())
+    }
 }
 
 /// The chunks that feed a session the same data as `input` (a host that holds a whole input,
