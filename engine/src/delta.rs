@@ -44,39 +44,70 @@ impl<V> TableDelta<V> {
 
 impl<V: PartialEq> TableDelta<V> {
     /// The delta from `before` to `after`. `after` is consumed so changed values move into the
-    /// delta instead of being copied; both tables are sorted, so they are walked side by side.
+    /// delta instead of being copied.
     pub fn between(before: &BTreeMap<String, V>, after: BTreeMap<String, V>) -> Self {
         let mut delta = TableDelta::default();
-        let mut old = before.iter().peekable();
-        let mut new = after.into_iter().peekable();
-        loop {
-            let step = match (old.peek(), new.peek()) {
-                (None, None) => break,
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (Some((old_id, _)), Some((new_id, _))) => (*old_id).cmp(new_id),
-            };
-            match step {
-                Ordering::Less => {
-                    if let Some((id, _)) = old.next() {
-                        delta.remove.push(id.clone());
-                    }
+        walk_sorted(before.iter(), after, |meet| match meet {
+            Meet::Before(id, _) => delta.remove.push(id.clone()),
+            Meet::After(id, value) => {
+                delta.upsert.insert(id, value);
+            }
+            Meet::Both(was, id, value) => {
+                if *was != value {
+                    delta.upsert.insert(id, value);
                 }
-                Ordering::Greater => {
-                    if let Some((id, value)) = new.next() {
-                        delta.upsert.insert(id, value);
-                    }
+            }
+        });
+        delta
+    }
+}
+
+/// What a walk of two tables in key order meets at each key.
+pub(crate) enum Meet<K1, K2, A, B> {
+    /// Only in the first table.
+    Before(K1, A),
+    /// Only in the second.
+    After(K2, B),
+    /// In both: the first's value, the second's key and value.
+    Both(A, K2, B),
+}
+
+/// Walks two tables sorted by key side by side (both are B-tree maps, so no lookups), calling
+/// `f` once per key. The tables' keys and values may be owned or borrowed.
+pub(crate) fn walk_sorted<K1, K2, A, B>(
+    before: impl IntoIterator<Item = (K1, A)>,
+    after: impl IntoIterator<Item = (K2, B)>,
+    mut f: impl FnMut(Meet<K1, K2, A, B>),
+) where
+    K1: AsRef<str>,
+    K2: AsRef<str>,
+{
+    let mut old = before.into_iter().peekable();
+    let mut new = after.into_iter().peekable();
+    loop {
+        let step = match (old.peek(), new.peek()) {
+            (None, None) => break,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some((o, _)), Some((n, _))) => o.as_ref().cmp(n.as_ref()),
+        };
+        match step {
+            Ordering::Less => {
+                if let Some((k, a)) = old.next() {
+                    f(Meet::Before(k, a));
                 }
-                Ordering::Equal => {
-                    if let (Some((_, was)), Some((id, value))) = (old.next(), new.next())
-                        && *was != value
-                    {
-                        delta.upsert.insert(id, value);
-                    }
+            }
+            Ordering::Greater => {
+                if let Some((k, b)) = new.next() {
+                    f(Meet::After(k, b));
+                }
+            }
+            Ordering::Equal => {
+                if let (Some((_, a)), Some((k, b))) = (old.next(), new.next()) {
+                    f(Meet::Both(a, k, b));
                 }
             }
         }
-        delta
     }
 }
 

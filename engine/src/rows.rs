@@ -3,11 +3,11 @@
 //! writes, after each run, only the rows that changed ([`StateChanges`]); an idle run writes
 //! none. The state is read back by nesting the rows as [`StateChanges::nest`] describes.
 
-use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::delta::{Meet, walk_sorted};
 use crate::json_text::JsonText;
 use crate::model::Roster;
 use crate::state::{STATE_VERSION, SyncState};
@@ -373,34 +373,23 @@ fn push<V: Serialize + PartialEq>(
         upsert: BTreeMap::new(),
         remove: Vec::new(),
     };
-    let mut old = before.iter().peekable();
-    let mut new = after.iter().peekable();
-    loop {
-        let step = match (old.peek(), new.peek()) {
-            (None, None) => break,
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (Some((o, _)), Some((n, _))) => o.cmp(n),
+    let mut failed = None;
+    walk_sorted(before, after, |meet| {
+        let (id, value) = match meet {
+            Meet::Before(id, _) => return change.remove.push(id.clone()),
+            Meet::After(id, value) => (id, value),
+            Meet::Both(was, id, value) if was != value => (id, value),
+            Meet::Both(..) => return,
         };
-        match step {
-            Ordering::Less => {
-                if let Some((id, _)) = old.next() {
-                    change.remove.push(id.clone());
-                }
+        match row(value) {
+            Ok(json) => {
+                change.upsert.insert(id.clone(), json);
             }
-            Ordering::Greater => {
-                if let Some((id, value)) = new.next() {
-                    change.upsert.insert(id.clone(), row(value)?);
-                }
-            }
-            Ordering::Equal => {
-                if let (Some((_, was)), Some((id, value))) = (old.next(), new.next())
-                    && was != value
-                {
-                    change.upsert.insert(id.clone(), row(value)?);
-                }
-            }
+            Err(e) => failed = Some(e),
         }
+    });
+    if let Some(e) = failed {
+        return Err(e);
     }
     if !change.upsert.is_empty() || !change.remove.is_empty() {
         out.push(change);
