@@ -21,11 +21,13 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::commit_rows::{CommitNeedsRequest, CommitRowsRequest};
 use crate::session::{OpsRequest, PlanSession, SessionStart};
 use crate::{Decisions, EngineError, OpOutcome, SyncConfig, SyncPlan, SyncState};
 
 /// The ABI's version: every answer carries it as `abiVersion`. Version 2 adds the plan
-/// session (`cb_session_*`) and `cb_commit_changes`; version 1's entries are unchanged.
+/// session (`cb_session_*`), `cb_commit_changes`, `cb_commit_needs` and `cb_commit_rows`;
+/// version 1's entries are unchanged.
 pub const ABI_VERSION: u32 = 2;
 
 // The request and answer types, written once: the engine reads them, the host (and any Rust
@@ -100,6 +102,13 @@ pub enum Entry {
     /// `cb_commit_changes`: a [`CommitRequest`] in, the rows it changes
     /// ([`crate::StateChanges`]) out: what a host that keeps the state as rows writes.
     CommitChanges,
+    /// `cb_commit_needs`: a [`crate::commit_rows::CommitNeedsRequest`] in, the state rows
+    /// committing it reads ([`crate::commit_rows::RowKey`]s) out.
+    CommitNeeds,
+    /// `cb_commit_rows`: a [`crate::commit_rows::CommitRowsRequest`] (the plan, the outcomes,
+    /// and the rows `cb_commit_needs` named) in, the rows it changes
+    /// ([`crate::StateChanges`]) out.
+    CommitRows,
     /// `cb_validate_config`: a [`ValidateRequest`] in, [`Validity`] out.
     ValidateConfig,
     /// `cb_session_begin`: a [`crate::session::SessionStart`] in,
@@ -122,6 +131,8 @@ impl Entry {
             Entry::Approve => "cb_approve",
             Entry::Commit => "cb_commit",
             Entry::CommitChanges => "cb_commit_changes",
+            Entry::CommitNeeds => "cb_commit_needs",
+            Entry::CommitRows => "cb_commit_rows",
             Entry::ValidateConfig => "cb_validate_config",
             Entry::SessionBegin => "cb_session_begin",
             Entry::SessionFeed => "cb_session_feed",
@@ -184,6 +195,12 @@ fn dispatch_request(entry: Entry, input: &[u8]) -> Vec<u8> {
             .map(|r: CommitRequest| crate::commit(&r.state, &r.plan, &r.outcomes).map(|s| ok(&s))),
         Entry::CommitChanges => parse(input).map(|r: CommitRequest| {
             crate::commit_changes(&r.state, &r.plan, &r.outcomes).map(|c| ok(&c))
+        }),
+        Entry::CommitNeeds => {
+            parse(input).map(|r: CommitNeedsRequest| Ok(ok(&crate::commit_needs(&r.plan))))
+        }
+        Entry::CommitRows => parse(input).map(|r: CommitRowsRequest| {
+            crate::commit_from_rows(r.revision, r.rows, &r.plan, &r.outcomes).map(|c| ok(&c))
         }),
         Entry::ValidateConfig => parse(input).map(|r: ValidateRequest| {
             crate::validate_config(&r.config).map(|()| ok(&Validity { valid: true }))
@@ -296,6 +313,8 @@ mod exports {
     entry!(cb_approve, Entry::Approve);
     entry!(cb_commit, Entry::Commit);
     entry!(cb_commit_changes, Entry::CommitChanges);
+    entry!(cb_commit_needs, Entry::CommitNeeds);
+    entry!(cb_commit_rows, Entry::CommitRows);
     entry!(cb_validate_config, Entry::ValidateConfig);
     entry!(cb_session_begin, Entry::SessionBegin);
     entry!(cb_session_feed, Entry::SessionFeed);

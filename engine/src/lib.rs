@@ -16,6 +16,7 @@
 pub mod abi;
 mod approve;
 mod commit;
+pub mod commit_rows;
 pub mod config;
 pub mod delta;
 mod error;
@@ -32,6 +33,7 @@ pub mod state;
 #[cfg(feature = "web")]
 pub mod web;
 
+pub use commit_rows::{commit_from_rows, commit_needs};
 pub use config::{ConfigError, SyncConfig};
 pub use error::EngineError;
 pub use input::SyncInput;

@@ -77,12 +77,17 @@ impl SyncPlan {
     /// committed since) must not be approved or committed. The one place this is decided, for
     /// the engine's `commit` and the host's approval alike.
     pub fn check_base(&self, state: &SyncState) -> Result<(), crate::EngineError> {
-        if state.revision == self.state_delta.base_revision {
+        self.check_base_revision(state.revision)
+    }
+
+    /// [`SyncPlan::check_base`] for a host that knows the state's revision, not the state.
+    pub fn check_base_revision(&self, revision: u64) -> Result<(), crate::EngineError> {
+        if revision == self.state_delta.base_revision {
             Ok(())
         } else {
             Err(crate::EngineError::StalePlan {
                 plan_revision: self.state_delta.base_revision,
-                state_revision: state.revision,
+                state_revision: revision,
             })
         }
     }

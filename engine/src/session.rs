@@ -445,7 +445,7 @@ impl RosterRows {
 
 /// The previous state as its rows arrive.
 #[derive(Default)]
-struct StateBuilder {
+pub(crate) struct StateBuilder {
     revision: u64,
     sources: BTreeMap<String, RosterRows>,
     roster: RosterRows,
@@ -460,7 +460,18 @@ struct StateBuilder {
 }
 
 impl StateBuilder {
-    fn add(&mut self, StateRow(part, source, table, id, value): StateRow) -> Result<(), String> {
+    /// A builder for a state at `revision`.
+    pub(crate) fn at(revision: u64) -> StateBuilder {
+        StateBuilder {
+            revision,
+            ..StateBuilder::default()
+        }
+    }
+
+    pub(crate) fn add(
+        &mut self,
+        StateRow(part, source, table, id, value): StateRow,
+    ) -> Result<(), String> {
         let mut json = serde_json::Deserializer::from_str(value.json());
         self.add_from(part, source, &table, id, &mut json)
             .map_err(|e| format!("state row {}/{table}: {e}", part.key()))
@@ -494,7 +505,7 @@ impl StateBuilder {
         }
     }
 
-    fn build(self) -> SyncState {
+    pub(crate) fn build(self) -> SyncState {
         SyncState {
             version: STATE_VERSION,
             revision: self.revision,

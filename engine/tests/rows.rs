@@ -5,8 +5,13 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use classbridge_engine::commit_rows::RowKey;
+use classbridge_engine::plan::OpOutcome;
 use classbridge_engine::rows::{StateChanges, StatePart};
-use classbridge_engine::{SyncState, commit, commit_changes};
+use classbridge_engine::session::StateRow;
+use classbridge_engine::{
+    SyncPlan, SyncState, commit, commit_changes, commit_from_rows, commit_needs,
+};
 use common::*;
 use serde_json::json;
 
@@ -126,4 +131,108 @@ fn a_source_that_left_the_config_loses_every_row() {
     assert!(changes.tables.is_empty(), "{changes:?}");
     lay(&mut rows, &changes);
     assert_eq!(read_back(&rows, after.revision), after);
+}
+
+/// Commits from only the rows the engine names, as a host keeping rows does, and checks the
+/// changes are those found from the whole state, and fewer rows were read than exist.
+fn commit_from_named_rows(
+    rows: &Rows,
+    before: &SyncState,
+    plan: &SyncPlan,
+    outcomes: &[OpOutcome],
+) -> StateChanges {
+    let needs = commit_needs(plan);
+    let named: Vec<StateRow> = needs
+        .iter()
+        .filter_map(|RowKey(p, s, t, id)| {
+            rows.get(&(*p, s.clone(), t.clone(), id.clone()))
+                .map(|json| {
+                    StateRow(
+                        *p,
+                        s.clone(),
+                        t.clone(),
+                        id.clone(),
+                        serde_json::from_str(json).unwrap(),
+                    )
+                })
+        })
+        .collect();
+    let from_rows =
+        commit_from_rows(before.revision, named, plan, outcomes).expect("commit from rows");
+    let from_whole = commit_changes(before, plan, outcomes).expect("commit from the state");
+    assert_eq!(from_rows, from_whole, "the same rows change");
+    from_rows
+}
+
+#[test]
+fn a_commit_reads_only_the_rows_it_names_and_changes_what_a_whole_state_commit_does() {
+    // A first sync, from nothing.
+    let v = day1();
+    let first = plan(&v);
+    let empty = SyncState::default();
+    let mut rows = Rows::new();
+    let changes = commit_from_named_rows(&rows, &empty, &first, &all_succeeded(&first));
+    lay(&mut rows, &changes);
+    let (_, clean) = run_clean(&v);
+    assert_eq!(read_back(&rows, changes.revision), clean);
+
+    // A month on, with a rename, grades and one failure: far fewer rows read than exist.
+    let mut month = after_day1("2026-10-01T06:00:00Z");
+    edit(&mut month, "classes", "cl1", |c| {
+        c["title"] = json!("Algebra I (honors)");
+    });
+    month["classroom"] = classroom_graded();
+    let later = plan(&month);
+    let mut outcomes = all_succeeded(&later);
+    if let Some(last) = outcomes.last_mut() {
+        last.result = classbridge_engine::plan::OutcomeResult::Failed {
+            error: "503".into(),
+        };
+    }
+    let needs = commit_needs(&later);
+    assert!(
+        needs.len() < rows.len() / 2,
+        "{} rows named of {}",
+        needs.len(),
+        rows.len()
+    );
+    let changes = commit_from_named_rows(&rows, &clean, &later, &outcomes);
+    lay(&mut rows, &changes);
+    assert_eq!(
+        read_back(&rows, changes.revision),
+        commit(&clean, &later, &outcomes).expect("commit")
+    );
+
+    // A plan made from another revision is refused, as by `commit`.
+    let stale = commit_from_rows(clean.revision + 5, Vec::new(), &later, &outcomes);
+    assert!(stale.is_err());
+}
+
+#[test]
+fn committing_from_named_rows_matches_on_drops_reconnects_and_removed_classes() {
+    let (_, clean) = run_clean(&day1());
+    let mut clean_rows = Rows::new();
+    lay(&mut clean_rows, &StateChanges::whole(&clean).expect("rows"));
+    // A student leaves (members removed, enrollments deleted by cascade).
+    let mut dropped = after_day1("2026-09-02T06:00:00Z");
+    remove(&mut dropped, "users", "u-s2");
+    remove(&mut dropped, "enrollments", "e-s2");
+    // A class leaves (its course archived).
+    let mut archived = after_day1("2026-09-02T06:00:00Z");
+    remove(&mut archived, "classes", "cl3");
+    for v in [dropped, archived] {
+        let p = plan(&v);
+        assert!(!p.ops.is_empty());
+        commit_from_named_rows(&clean_rows, &clean, &p, &all_succeeded(&p));
+    }
+    // A reconnect with a wiped state adopts what Classroom has (the delta's Classroom part).
+    let mut reconnect = day1();
+    reconnect["classroom"] = classroom_graded();
+    reconnect["config"]["mode"] = json!("importOnly");
+    let p = plan(&reconnect);
+    assert!(
+        !p.state_delta.classroom.courses.is_empty(),
+        "courses adopted"
+    );
+    commit_from_named_rows(&Rows::new(), &SyncState::default(), &p, &all_succeeded(&p));
 }

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use classbridge_engine::abi::{ApproveRequest, CommitRequest, ValidateRequest, Validity};
+use classbridge_engine::commit_rows::{CommitNeedsRequest, CommitRowsRequest, RowKey};
 use classbridge_engine::session::{
     Chunk, Fed, OpsPage, OpsRequest, PlanHeader, SessionExpects, SessionStart,
 };
@@ -20,6 +21,15 @@ fn schemas() -> Vec<(&'static str, Schema)> {
         ("commit-request", schema_for!(CommitRequest<'static>)),
         ("commit-answer", schema_for!(SyncState)),
         ("commit-changes-answer", schema_for!(StateChanges)),
+        (
+            "commit-needs-request",
+            schema_for!(CommitNeedsRequest<'static>),
+        ),
+        ("commit-needs-answer", schema_for!(Vec<RowKey>)),
+        (
+            "commit-rows-request",
+            schema_for!(CommitRowsRequest<'static>),
+        ),
         ("session-begin-request", schema_for!(SessionStart)),
         ("session-begin-answer", schema_for!(SessionExpects)),
         ("session-feed-request", schema_for!(Chunk)),

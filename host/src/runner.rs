@@ -5,7 +5,8 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use classbridge_engine::abi::{ApproveRequest, CommitRequest, Entry, ValidateRequest};
+use classbridge_engine::abi::{ApproveRequest, Entry, ValidateRequest};
+use classbridge_engine::commit_rows::{CommitNeedsRequest, CommitRowsRequest, RowKey};
 use classbridge_engine::config::SyncMode;
 use classbridge_engine::input::{CheckOutcome, RemovalCheck, SourceData, SourcePayload, SyncInput};
 use classbridge_engine::plan::{Absence, Action, OpOutcome, OutcomeResult, PlannedOp};
@@ -722,12 +723,11 @@ impl Host {
                 })
                 .collect();
             let done = recorded.len();
-            let state = self.store.state()?;
             let message = format!(
                 "interrupted; reconciled: {done} operation(s) recorded as done or failed, {} left for the next run",
                 plan.ops.len() - done
             );
-            match self.engine_commit(&state, &plan, &outcomes) {
+            match self.engine_commit(&plan, &outcomes) {
                 Ok(next) => {
                     let counts = count_outcomes(&outcomes);
                     // The state now holds what this run read, so the reads count as done.
@@ -755,22 +755,31 @@ impl Host {
         Ok(settled)
     }
 
+    /// Commits from the rows the plan touches: the engine names them, the store reads just
+    /// those, and the engine answers the rows that change, which are all that is written.
     fn engine_commit(
         &self,
-        state: &SyncState,
         plan: &SyncPlan,
         outcomes: &[OpOutcome],
     ) -> Result<StateChanges, RunError> {
-        let request = serde_json::to_vec(&CommitRequest {
-            state: Cow::Borrowed(state),
+        let request = serde_json::to_vec(&CommitNeedsRequest {
             plan: Cow::Borrowed(plan),
-            outcomes: Cow::Borrowed(outcomes),
         })
         .map_err(RunError::Encode)?;
-        // Only the rows that change come back, and only they are written.
+        let needs: Vec<RowKey> = self.runtime.call(Entry::CommitNeeds, &request)?;
+        drop(request);
+        let rows = self.store.state_rows_for(&needs)?;
+        let (_, revision) = self.store.state_revision()?;
+        let request = serde_json::to_vec(&CommitRowsRequest {
+            revision,
+            plan: Cow::Borrowed(plan),
+            outcomes: Cow::Borrowed(outcomes),
+            rows,
+        })
+        .map_err(RunError::Encode)?;
         Ok(self
             .runtime
-            .call::<StateChanges>(Entry::CommitChanges, &request)?)
+            .call_owned::<StateChanges>(Entry::CommitRows, request)?)
     }
 
     /// `plan` (apply = false) and `sync` (apply = true).
@@ -927,11 +936,11 @@ impl Host {
             other => other?,
         }
         .ok_or(RunError::Missing { run, what: "plan" })?;
-        let state = self.store.state()?;
+        let (_, revision) = self.store.state_revision()?;
         if let Err(classbridge_engine::EngineError::StalePlan {
             plan_revision,
             state_revision,
-        }) = plan.check_base(&state)
+        }) = plan.check_base_revision(revision)
         {
             self.store.set_status(
                 run,
@@ -983,8 +992,8 @@ impl Host {
             .iter()
             .filter_map(|op| outcomes.get(&op.op_id).cloned())
             .collect();
-        let state = self.store.state()?;
-        let next = self.engine_commit(&state, &plan, &ordered)?;
+        let had_courses = self.store.has_state_rows(StatePart::Classroom, "courses")?;
+        let next = self.engine_commit(&plan, &ordered)?;
         let mut counts = count_outcomes(&ordered);
         let left_out = decision.map_or(0, |d| d.left_out.len());
         counts["rejected"] = json!(left_out);
@@ -1014,7 +1023,7 @@ impl Host {
             let adopted_courses = next.tables.iter().any(|t| {
                 t.part == StatePart::Classroom && t.table == "courses" && !t.upsert.is_empty()
             });
-            let nothing_synced = state.classroom.courses.is_empty() && !adopted_courses;
+            let nothing_synced = !had_courses && !adopted_courses;
             (
                 RunStatus::NoChanges,
                 no_changes_message(&plan, nothing_synced),

@@ -5,7 +5,10 @@ use std::path::Path;
 
 mod change_feed;
 
+use classbridge_engine::JsonText;
+use classbridge_engine::commit_rows::RowKey;
 use classbridge_engine::rows::{StateChanges, StatePart};
+use classbridge_engine::session::StateRow;
 use classbridge_engine::state::STATE_VERSION;
 use classbridge_engine::{OpOutcome, SyncPlan, SyncState};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -325,6 +328,45 @@ impl Store {
             )
             .optional()?;
         Ok(row.map_or((STATE_VERSION, 0), |(v, r)| (v as u32, r as u64)))
+    }
+
+    /// The rows with these keys that the state has, for a commit (`cb_commit_needs` names
+    /// them): a run reads what it touches, not the district.
+    pub fn state_rows_for(&self, keys: &[RowKey]) -> Result<Vec<StateRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT body FROM state_rows WHERE part = ?1 AND source = ?2 AND tbl = ?3 AND id = ?4",
+        )?;
+        let mut rows = Vec::new();
+        for RowKey(part, source, table, id) in keys {
+            let body: Option<String> = stmt
+                .query_row(params![part.key(), source, table, id], |r| r.get(0))
+                .optional()?;
+            if let Some(body) = body {
+                let value =
+                    JsonText::from_text(body).map_err(|e| corrupt("unreadable engine state", e))?;
+                rows.push(StateRow(
+                    *part,
+                    source.clone(),
+                    table.clone(),
+                    id.clone(),
+                    value,
+                ));
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Whether a table of the state has any row.
+    pub fn has_state_rows(&self, part: StatePart, table: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM state_rows WHERE part = ?1 AND tbl = ?2 LIMIT 1",
+                params![part.key(), table],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
     }
 
     /// How many rows the state has, and their total size in bytes.
@@ -952,6 +994,41 @@ mod tests {
         let expected = StateChanges::whole(&state).unwrap().row_count() as u64;
         assert!(rows > 40, "{rows} rows");
         assert_eq!(rows, expected, "one row per entry of every table");
+        // A commit reads only the rows it names; one the state lacks is simply not there.
+        let named = [
+            RowKey(
+                StatePart::Classroom,
+                String::new(),
+                "courses".into(),
+                "cl1".into(),
+            ),
+            RowKey(
+                StatePart::Classroom,
+                String::new(),
+                "courses".into(),
+                "cl9".into(),
+            ),
+            RowKey(
+                StatePart::Failures,
+                String::new(),
+                "failures".into(),
+                "student.add:d:cl1:c@s.org".into(),
+            ),
+        ];
+        let got = store.state_rows_for(&named).unwrap();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].3, "cl1");
+        assert!(got[0].4.json().contains("5001"));
+        assert!(
+            store
+                .has_state_rows(StatePart::Classroom, "courses")
+                .unwrap()
+        );
+        assert!(
+            !store
+                .has_state_rows(StatePart::Classroom, "topics")
+                .unwrap()
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 

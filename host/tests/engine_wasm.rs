@@ -158,6 +158,28 @@ fn a_whole_cycle_through_the_module_matches_native() {
         serde_json::to_vec(&native_changes).unwrap().as_slice()
     );
     assert!(native_changes.row_count() > 0);
+    // And from only the rows the engine names: the same changes, in wasmtime.
+    let needs = rt
+        .call_raw(
+            Entry::CommitNeeds,
+            &serde_json::to_vec(&json!({"plan": plan})).unwrap(),
+        )
+        .unwrap();
+    let native_needs = classbridge_engine::commit_needs(&plan);
+    assert_eq!(
+        ok_bytes(&needs),
+        serde_json::to_vec(&native_needs).unwrap().as_slice()
+    );
+    let from_rows: classbridge_engine::StateChanges = rt
+        .call(
+            Entry::CommitRows,
+            &serde_json::to_vec(
+                &json!({"revision": 0, "plan": plan, "outcomes": outcomes, "rows": []}),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(from_rows, native_changes);
     // A month later with grades: same again.
     let mut later: Value = serde_json::from_str(DAY1).unwrap();
     later["previousState"] = serde_json::to_value(&state).unwrap();
@@ -249,6 +271,8 @@ fn every_entry_is_exported_under_its_documented_name() {
         Entry::Approve,
         Entry::Commit,
         Entry::CommitChanges,
+        Entry::CommitNeeds,
+        Entry::CommitRows,
         Entry::ValidateConfig,
         Entry::SessionBegin,
         Entry::SessionFeed,

@@ -1,0 +1,160 @@
+//! Committing from the rows a plan touches, not from the whole state: the engine names the
+//! rows it needs ([`commit_needs`]), the host reads just those, and the engine answers the rows
+//! that change ([`commit_from_rows`]). A run that changed little reads and writes little.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::delta::{RosterDelta, TableDelta};
+use crate::error::EngineError;
+use crate::model::EntityKind;
+use crate::plan::{MemberRole, OpOutcome, StateEffect, SyncPlan};
+use crate::rows::{StateChanges, StatePart};
+use crate::session::{StateBuilder, StateRow};
+
+/// A row's key: part, source (empty unless `sources`), table, id.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct RowKey(pub StatePart, pub String, pub String, pub String);
+
+/// `cb_commit_needs`'s request: the plan that was applied.
+#[derive(Serialize, Deserialize, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CommitNeedsRequest<'a> {
+    /// The plan.
+    pub plan: Cow<'a, SyncPlan>,
+}
+
+/// `cb_commit_rows`'s request.
+#[derive(Serialize, Deserialize, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CommitRowsRequest<'a> {
+    /// The stored state's revision: it must be the plan's base.
+    pub revision: u64,
+    /// The plan that was applied.
+    pub plan: Cow<'a, SyncPlan>,
+    /// What became of each operation.
+    #[serde(default)]
+    pub outcomes: Cow<'a, [OpOutcome]>,
+    /// Every row `cb_commit_needs` named that the state has (those it lacks are left out).
+    #[serde(default)]
+    pub rows: Vec<StateRow>,
+}
+
+/// The rows committing `plan` reads: those its state delta replaces or removes, those its
+/// operations' effects change (whatever their outcome), and their failure records.
+pub fn commit_needs(plan: &SyncPlan) -> Vec<RowKey> {
+    let mut keys = BTreeSet::new();
+    let delta = &plan.state_delta;
+    for (source, roster) in &delta.sources {
+        roster_keys(StatePart::Sources, source, roster, &mut keys);
+    }
+    roster_keys(StatePart::Roster, "", &delta.roster, &mut keys);
+    let c = StatePart::Classroom;
+    table_keys(c, "", "courses", &delta.classroom.courses, &mut keys);
+    table_keys(c, "", "teachers", &delta.classroom.teachers, &mut keys);
+    table_keys(c, "", "students", &delta.classroom.students, &mut keys);
+    table_keys(c, "", "topics", &delta.classroom.topics, &mut keys);
+    for effect in &delta.adopted {
+        effect_keys(effect, &mut keys);
+    }
+    for op in &plan.ops {
+        effect_keys(&op.effect, &mut keys);
+        keys.insert(key(StatePart::Failures, "", "failures", &op.key));
+    }
+    keys.into_iter().collect()
+}
+
+/// What committing `plan` with `outcomes` changes, from the rows [`commit_needs`] named:
+/// the same changes [`crate::commit_changes`] finds from the whole state.
+pub fn commit_from_rows(
+    revision: u64,
+    rows: Vec<StateRow>,
+    plan: &SyncPlan,
+    outcomes: &[OpOutcome],
+) -> Result<StateChanges, EngineError> {
+    let mut builder = StateBuilder::at(revision);
+    for row in rows {
+        builder
+            .add(row)
+            .map_err(|message| EngineError::InvalidInput { message })?;
+    }
+    let partial = builder.build();
+    let next = crate::commit::commit(&partial, plan, outcomes)?;
+    let mut changes =
+        StateChanges::between(&partial, &next).map_err(|e| EngineError::InvalidInput {
+            message: format!("the state's rows cannot be written as JSON: {e}"),
+        })?;
+    // A removed source's rows need not be read to be dropped.
+    changes.removed_sources = plan.state_delta.removed_sources.clone();
+    Ok(changes)
+}
+
+fn key(part: StatePart, source: &str, table: &str, id: &str) -> RowKey {
+    RowKey(part, source.to_string(), table.to_string(), id.to_string())
+}
+
+fn table_keys<V>(
+    part: StatePart,
+    source: &str,
+    table: &str,
+    delta: &TableDelta<V>,
+    out: &mut BTreeSet<RowKey>,
+) {
+    for id in delta.upsert.keys().chain(&delta.remove) {
+        out.insert(key(part, source, table, id));
+    }
+}
+
+fn roster_keys(part: StatePart, source: &str, delta: &RosterDelta, out: &mut BTreeSet<RowKey>) {
+    table_keys(part, source, "orgs", &delta.orgs, out);
+    table_keys(
+        part,
+        source,
+        "academicSessions",
+        &delta.academic_sessions,
+        out,
+    );
+    table_keys(part, source, "users", &delta.users, out);
+    table_keys(part, source, "courses", &delta.courses, out);
+    table_keys(part, source, "classes", &delta.classes, out);
+    table_keys(part, source, "enrollments", &delta.enrollments, out);
+    table_keys(part, source, "categories", &delta.categories, out);
+}
+
+fn effect_keys(effect: &StateEffect, out: &mut BTreeSet<RowKey>) {
+    let c = StatePart::Classroom;
+    match effect {
+        StateEffect::CourseUpsert { class_id, .. } => {
+            out.insert(key(c, "", "courses", class_id));
+            // A new course's owner joins its teachers.
+            out.insert(key(c, "", "teachers", class_id));
+        }
+        StateEffect::MemberAdded { class_id, role, .. }
+        | StateEffect::MemberRemoved { class_id, role, .. } => {
+            let table = match role {
+                MemberRole::Teacher => "teachers",
+                MemberRole::Student => "students",
+            };
+            out.insert(key(c, "", table, class_id));
+        }
+        StateEffect::TopicUpsert { class_id, .. } => {
+            out.insert(key(c, "", "topics", class_id));
+        }
+        StateEffect::Exported {
+            kind, sourced_id, ..
+        }
+        | StateEffect::ExportDeleted { kind, sourced_id } => {
+            let table = match kind {
+                EntityKind::LineItem => "lineItems",
+                EntityKind::Category => "categories",
+                _ => "results",
+            };
+            out.insert(key(StatePart::Exported, "", table, sourced_id));
+        }
+    }
+}
