@@ -194,9 +194,8 @@ impl StateChanges {
 
     /// Every row of a state, as changes from an empty one (to store a state whole).
     pub fn whole(state: &SyncState) -> Result<StateChanges, serde_json::Error> {
-        let mut changes = StateChanges::between(&SyncState::default(), state)?;
-        changes.base_revision = 0;
-        Ok(changes)
+        // From the empty state, so its base revision is 0.
+        StateChanges::between(&SyncState::default(), state)
     }
 
     /// Whether no row changes (the revision may still move).
