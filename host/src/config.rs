@@ -212,16 +212,91 @@ impl Schedule {
 #[serde(deny_unknown_fields, default)]
 pub struct ServeSettings {
     pub listen: String,
-    /// Console sign-in token; a fresh one is printed at start when unset.
+    /// Console sign-in token; a fresh one is printed at start when unset. A configured one
+    /// must be at least [`MIN_CONSOLE_TOKEN_CHARS`] characters.
     pub token: Option<SecretRef>,
+    /// Host names the console answers to besides loopback (e.g. "console.district.org").
+    pub hostnames: Vec<String>,
+    /// TLS certificate chain (PEM file); required, with `tls_key`, to listen beyond loopback.
+    pub tls_cert: Option<String>,
+    /// TLS private key (PEM file).
+    pub tls_key: Option<String>,
+    /// A console session unused this long ends ("30m").
+    pub session_idle: String,
+    /// A console session ends this long after sign-in ("12h").
+    pub session_max: String,
 }
+
+/// The shortest console token accepted from the config (a generated one is 32).
+pub const MIN_CONSOLE_TOKEN_CHARS: usize = 20;
 
 impl Default for ServeSettings {
     fn default() -> Self {
         ServeSettings {
             listen: "127.0.0.1:8787".into(),
             token: None,
+            hostnames: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            session_idle: "30m".into(),
+            session_max: "12h".into(),
         }
+    }
+}
+
+impl ServeSettings {
+    fn duration(what: &str, value: &str) -> Result<Duration, ConfigError> {
+        let d = humantime::parse_duration(value).map_err(|e| {
+            ConfigError::Invalid(format!(
+                "serve.{what} = {value:?}: {e} (write it like \"30m\" or \"12h\")"
+            ))
+        })?;
+        if d.is_zero() {
+            return Err(ConfigError::Invalid(format!(
+                "serve.{what} = {value:?}: must be longer than zero"
+            )));
+        }
+        Ok(d)
+    }
+
+    pub fn session_idle(&self) -> Result<Duration, ConfigError> {
+        Self::duration("session_idle", &self.session_idle)
+    }
+
+    pub fn session_max(&self) -> Result<Duration, ConfigError> {
+        Self::duration("session_max", &self.session_max)
+    }
+
+    /// Both TLS files, or neither.
+    pub fn tls_files(&self) -> Result<Option<(&str, &str)>, ConfigError> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(c), Some(k)) => Ok(Some((c, k))),
+            (None, None) => Ok(None),
+            _ => Err(ConfigError::Invalid(
+                "serve.tls_cert and serve.tls_key go together: set both (PEM files) or neither"
+                    .into(),
+            )),
+        }
+    }
+
+    /// A configured sign-in token must not be guessable.
+    pub fn check_token(&self, token: &str) -> Result<(), ConfigError> {
+        let chars = token.chars().count();
+        let distinct = token
+            .chars()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        if chars < MIN_CONSOLE_TOKEN_CHARS || distinct < 8 {
+            let what = self
+                .token
+                .as_ref()
+                .map(SecretRef::describe)
+                .unwrap_or_default();
+            return Err(ConfigError::Invalid(format!(
+                "serve.token ({what}) is too weak: it has {chars} characters ({distinct} different); use at least {MIN_CONSOLE_TOKEN_CHARS} random ones, e.g. from `openssl rand -base64 24`, or leave serve.token unset for a fresh token at every start"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -536,6 +611,14 @@ impl HostConfig {
         {
             s.relative_to(dir);
         }
+        for p in [&mut config.serve.tls_cert, &mut config.serve.tls_key]
+            .into_iter()
+            .flatten()
+        {
+            if std::path::Path::new(p.as_str()).is_relative() {
+                *p = dir.join(&*p).display().to_string();
+            }
+        }
         config.check()?;
         Ok(config)
     }
@@ -599,6 +682,9 @@ impl HostConfig {
         if let Some(s) = &self.schedule {
             s.interval()?;
         }
+        self.serve.session_idle()?;
+        self.serve.session_max()?;
+        self.serve.tls_files()?;
         let mut urls: Vec<(String, &str)> = vec![
             ("classroom.base_url".into(), &self.classroom.base_url),
             ("classroom.token_url".into(), &self.classroom.token_url),

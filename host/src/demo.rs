@@ -250,7 +250,11 @@ preview = true
     }
     if serve {
         line(json_out, "\nThe console stays open until Ctrl-C:");
-        crate::serve::serve(host, Some("127.0.0.1:0".into())).await?;
+        let options = crate::serve::ServeOptions {
+            listen: Some("127.0.0.1:0".into()),
+            insecure_http: false,
+        };
+        crate::serve::serve(host, options).await?;
     }
     Ok(())
 }

@@ -92,10 +92,17 @@ enum Command {
         limit: usize,
     },
     /// Serve the admin console and its JSON API, and run scheduled syncs.
+    ///
+    /// On loopback (the default, 127.0.0.1:8787) plain HTTP is fine. Listening anywhere else
+    /// needs serve.tls_cert and serve.tls_key, or --insecure-http behind a TLS proxy. With no
+    /// serve.token configured, a fresh sign-in URL is printed at every start.
     Serve {
         /// Address to listen on (overrides serve.listen).
         #[arg(long)]
         listen: Option<String>,
+        /// Allow plain HTTP beyond loopback (only behind a proxy that terminates HTTPS).
+        #[arg(long)]
+        insecure_http: bool,
     },
     /// Run a whole cycle against stand-in servers on loopback: no credentials, no setup.
     #[cfg(feature = "demo")]
@@ -327,9 +334,16 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(exit::OK)
         }
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            insecure_http,
+        } => {
             let host = open(&cli).await?;
-            classbridge::serve::serve(host, listen.clone()).await?;
+            let options = classbridge::serve::ServeOptions {
+                listen: listen.clone(),
+                insecure_http: *insecure_http,
+            };
+            classbridge::serve::serve(host, options).await?;
             Ok(exit::OK)
         }
         #[cfg(feature = "demo")]

@@ -50,8 +50,8 @@ pub enum RunError {
     NoPath(String),
     #[error("source {0} is a CSV bundle: grades cannot be written back to it")]
     NotWritable(String),
-    #[error("serve.token")]
-    ConsoleToken(#[source] crate::secrets::SecretError),
+    #[error(transparent)]
+    Console(#[from] crate::serve::ServeError),
     #[error("cannot listen on {addr}")]
     Listen {
         addr: String,
@@ -138,7 +138,7 @@ impl RunError {
             | RunError::HttpClient(_)
             | RunError::UnknownSource(_)
             | RunError::NoPath(_)
-            | RunError::ConsoleToken(_)
+            | RunError::Console(_)
             | RunError::Listen { .. } => K::Config,
             RunError::Fetch(FetchError::Config(_) | FetchError::Setup { .. }) => K::Config,
             RunError::Fetch(FetchError::Http(_) | FetchError::Incomplete { .. })

@@ -129,10 +129,22 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     }
     let c = client.expect("chromedriver session");
 
-    // Signing in with the printed URL lands on the runs list.
+    // Signing in with the printed URL lands on the runs list, and the token leaves the
+    // address bar and the history: Back does not bring it back.
+    let base = url.split("/#token=").next().unwrap().to_string();
+    c.goto(&format!("{base}/console/style.css")).await.unwrap();
     c.goto(&url).await.unwrap();
     wait_text(&c, &format!("#run-{run_id}"), "pending approval").await;
     wait_text(&c, "#rules-in-force", "Rules in force").await;
+    let here = c.current_url().await.unwrap();
+    assert!(!here.as_str().contains("token"), "{here}");
+    c.back().await.unwrap();
+    let back = c.current_url().await.unwrap();
+    assert!(!back.as_str().contains("token"), "Back: {back}");
+    c.forward().await.unwrap();
+    let here = c.current_url().await.unwrap();
+    assert!(!here.as_str().contains("token"), "Forward: {here}");
+    wait_text(&c, &format!("#run-{run_id}"), "pending approval").await;
     shot(&c, "01-runs").await;
 
     // The held run: holds, summary, changes.
@@ -219,6 +231,33 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     wait_text(&c, "#decision", &rejected).await;
     wait_text(&c, "#decision", "by console").await;
     shot(&c, "04-applied").await;
+
+    // Sign out: back to the sign-in form, and the old session is worthless to the page.
+    c.find(Locator::Css("button[data-action=sign-out]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#notice", "Signed out").await;
+    c.find(Locator::Css("form[data-action=sign-in]"))
+        .await
+        .expect("the sign-in form");
+    let status = c
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+               fetch('/api/runs').then(r => done(r.status), e => done(String(e)));"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, json!(401), "signed out means signed out");
+    c.refresh().await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("form[data-action=sign-in]"))
+        .await
+        .expect("a reload after sign-out asks for the token");
     c.close().await.ok();
 
     let detail = h

@@ -36,6 +36,10 @@ pub(crate) struct RunDetail {
 
 async fn read<T: for<'de> Deserialize<'de>>(resp: Response) -> Result<T, String> {
     let status = resp.status();
+    if status == 401 {
+        // Signed out, idle too long, or the host restarted: back to the sign-in form.
+        crate::app::session_ended();
+    }
     if !(200..300).contains(&status) {
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         let msg = body["error"].as_str().unwrap_or("no details").to_string();
@@ -62,6 +66,15 @@ pub(crate) async fn login(token: &str) -> Result<String, String> {
         .as_str()
         .map(str::to_string)
         .ok_or("no CSRF token in the answer".into())
+}
+
+pub(crate) async fn logout(csrf: &str) -> Result<Value, String> {
+    let resp = Request::post("/api/logout")
+        .header("X-CSRF-Token", csrf)
+        .send()
+        .await
+        .map_err(net)?;
+    read(resp).await
 }
 
 pub(crate) async fn session() -> Result<String, String> {

@@ -109,6 +109,11 @@ pub(crate) fn boot() {
         .and_then(|w| w.location().hash().ok())
         .unwrap_or_default();
     let token = hash.strip_prefix("#token=").map(str::to_string);
+    if token.is_some() {
+        // Out of the address bar and out of history at once, before anything can fail:
+        // Back must never bring the token back.
+        forget_token_in_address();
+    }
     render();
     spawn(async move {
         let csrf = match token {
@@ -116,10 +121,7 @@ pub(crate) fn boot() {
             None => api::session().await,
         };
         if let Ok(csrf) = csrf {
-            if let Some(w) = web_sys::window() {
-                // Keep the token out of the address bar and history.
-                let _ = w.location().set_hash("");
-            }
+            forget_token_in_address();
             with(|s| {
                 s.csrf = Some(csrf);
                 s.screen = Screen::Runs;
@@ -129,6 +131,42 @@ pub(crate) fn boot() {
             render();
         }
     });
+}
+
+/// Replaces the current history entry with the page's address minus its fragment.
+fn forget_token_in_address() {
+    let Some(w) = web_sys::window() else { return };
+    let path = w.location().pathname().unwrap_or_else(|_| "/".into());
+    if let Ok(history) = w.history() {
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&path));
+    }
+}
+
+/// The host no longer knows this tab's session.
+pub(crate) fn session_ended() {
+    with(|s| {
+        s.csrf = None;
+        s.screen = Screen::SignIn;
+        s.detail = None;
+        s.input = None;
+        s.whatif = None;
+        s.busy = None;
+    });
+}
+
+async fn sign_out() {
+    let csrf = with(|s| s.csrf.clone()).unwrap_or_default();
+    let result = api::logout(&csrf).await;
+    session_ended();
+    with(|s| {
+        s.runs.clear();
+        s.rules = None;
+        match result {
+            Ok(_) => s.notice = Some("Signed out.".into()),
+            Err(e) => s.error = Some(e),
+        }
+    });
+    render();
 }
 
 async fn load_runs() {
@@ -348,6 +386,7 @@ fn on_event(kind: &str, e: Event) {
         ("click", "recompute") => spawn(recompute(id)),
         ("click", "approve") => spawn(approve(id)),
         ("click", "sync-now") => spawn(sync_now()),
+        ("click", "sign-out") => spawn(sign_out()),
         ("click", "dismiss") => {
             with(|s| {
                 s.error = None;

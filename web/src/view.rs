@@ -18,6 +18,9 @@ pub(crate) fn page(s: &State) -> String {
         header.top {
             h1 data-action="runs" { "classbridge" }
             span.tag { "SIS ⇄ Google Classroom" }
+            @if s.screen != Screen::SignIn {
+                button.link.sign-out data-action="sign-out" { "Sign out" }
+            }
         }
         main {
             @if let Some(e) = &s.error {
@@ -173,7 +176,11 @@ fn bars(summary: &PreviewSummary) -> Markup {
         .max()
         .unwrap_or(0)
         .max(1);
-    let width = |n: u64| format!("width:{:.1}%", n as f64 * 100.0 / max as f64);
+    // Widths in 5% steps, as classes: the console's CSP allows no inline styles.
+    let width = |n: u64| {
+        let step = (n * 20).div_ceil(max).min(20);
+        format!("w{step}")
+    };
     html! {
         table.bars {
             thead { tr { th { "entity" } th { "before → after" } th { "changes" } } }
@@ -185,9 +192,9 @@ fn bars(summary: &PreviewSummary) -> Markup {
                             td { (c.before) " → " (c.after) }
                             td {
                                 div.bar {
-                                    span.create style=(width(c.create)) {}
-                                    span.update style=(width(c.update)) {}
-                                    span.delete style=(width(c.delete)) {}
+                                    span.create class=(width(c.create)) {}
+                                    span.update class=(width(c.update)) {}
+                                    span.delete class=(width(c.delete)) {}
                                 }
                                 small { "+" (c.create) " ~" (c.update) " −" (c.delete) }
                             }

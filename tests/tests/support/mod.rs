@@ -210,6 +210,8 @@ pub(crate) struct Console {
     pub client: reqwest::Client,
     pub csrf: String,
     pub token: String,
+    /// `cb_session=<id>`, as the browser would send it.
+    pub cookie: String,
 }
 
 impl Harness {
@@ -237,21 +239,27 @@ impl Harness {
         };
         let (base, token) = url.split_once("/#token=").expect("sign-in URL");
         let client = reqwest::Client::new();
-        let login: serde_json::Value = client
+        let resp = client
             .post(format!("{base}/api/login"))
             .json(&serde_json::json!({ "token": token }))
             .send()
             .await
-            .expect("login")
-            .json()
-            .await
-            .expect("login JSON");
+            .expect("login");
+        let cookie = resp
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .expect("a session cookie")
+            .to_string();
+        let login: serde_json::Value = resp.json().await.expect("login JSON");
         Console {
             child,
             base: base.to_string(),
             client,
             csrf: login["csrf"].as_str().expect("csrf").to_string(),
             token: token.to_string(),
+            cookie,
         }
     }
 }
@@ -264,13 +272,11 @@ impl Console {
         content_type: Option<&str>,
         body: &str,
     ) -> (u16, serde_json::Value) {
-        // The session rides in the Authorization header: reqwest keeps no cookies here.
-        let token_header = self.session_header();
         let mut req = self
             .client
             .post(format!("{}{path}", self.base))
             .header("X-CSRF-Token", &self.csrf)
-            .header("Authorization", token_header)
+            .header("Cookie", &self.cookie)
             .body(body.to_string());
         if let Some(t) = content_type {
             req = req.header("Content-Type", t);
@@ -284,16 +290,12 @@ impl Console {
         let resp = self
             .client
             .get(format!("{}{path}", self.base))
-            .header("Authorization", self.session_header())
+            .header("Cookie", &self.cookie)
             .send()
             .await
             .expect("GET");
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(serde_json::Value::Null))
-    }
-
-    fn session_header(&self) -> String {
-        format!("Bearer {}", self.token)
     }
 }
 

@@ -1,0 +1,502 @@
+//! `classbridge serve`: the admin console and its JSON API, and scheduled syncs.
+//!
+//! The sign-in token is exchanged for an expiring session (cookie) with its own CSRF token;
+//! failed sign-ins back off; only loopback or configured host names are answered; beyond
+//! loopback the console is served over TLS or not at all (unless `--insecure-http`).
+
+mod guard;
+mod sessions;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+pub use guard::AllowedHosts;
+pub use sessions::{LoginThrottle, SessionLimits, Sessions, random_token};
+
+use crate::runner::{Host, RunError, RunErrorKind};
+use crate::secrets::Secret;
+use sessions::same;
+
+const COOKIE: &str = "cb_session";
+
+#[derive(Clone)]
+pub struct AppState {
+    host: Arc<Mutex<Host>>,
+    token: Arc<Secret>,
+    sessions: Arc<Sessions>,
+    throttle: Arc<LoginThrottle>,
+    /// Served over TLS: the session cookie is marked `Secure`.
+    tls: bool,
+}
+
+/// Why the console could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("serve.token")]
+    Token(#[source] crate::secrets::SecretError),
+    #[error(
+        "refusing to serve the console over plain HTTP on {addr}, which other machines can reach: set serve.tls_cert and serve.tls_key (PEM files), listen on 127.0.0.1, or pass --insecure-http when a TLS proxy in front of classbridge terminates HTTPS"
+    )]
+    PlainHttpBeyondLoopback { addr: SocketAddr },
+    #[error("the TLS certificate {cert} or key {key} could not be loaded")]
+    Tls {
+        cert: String,
+        key: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How `serve` was asked to listen.
+#[derive(Clone, Debug, Default)]
+pub struct ServeOptions {
+    /// Overrides `serve.listen`.
+    pub listen: Option<String>,
+    /// Plain HTTP beyond loopback, for a TLS-terminating proxy in front.
+    pub insecure_http: bool,
+}
+
+fn cookie_value(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|c| c.split(';'))
+        .find_map(|p| p.trim().strip_prefix("cb_session="))
+}
+
+/// The session's CSRF token when the request carries a live session.
+fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    state.sessions.touch(cookie_value(headers)?, Instant::now())
+}
+
+fn csrf_ok(expected: &str, headers: &HeaderMap) -> bool {
+    headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| same(t, expected))
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+fn run_error(e: RunError) -> Response {
+    let status = match e.kind() {
+        RunErrorKind::Config => StatusCode::UNPROCESSABLE_ENTITY,
+        RunErrorKind::Connection => StatusCode::BAD_GATEWAY,
+        RunErrorKind::NotFound => StatusCode::NOT_FOUND,
+        RunErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+        RunErrorKind::Failed | RunErrorKind::Busy | RunErrorKind::State => StatusCode::CONFLICT,
+    };
+    error(status, e.describe())
+}
+
+macro_rules! require_session {
+    ($state:expr, $headers:expr) => {
+        match signed_in(&$state, &$headers) {
+            Some(csrf) => csrf,
+            None => {
+                return error(
+                    StatusCode::UNAUTHORIZED,
+                    "not signed in, or the session ended: sign in with the console token",
+                );
+            }
+        }
+    };
+}
+
+macro_rules! require_csrf {
+    ($state:expr, $headers:expr) => {
+        let csrf = require_session!($state, $headers);
+        if !csrf_ok(&csrf, &$headers) {
+            return error(StatusCode::FORBIDDEN, "missing or wrong X-CSRF-Token");
+        }
+    };
+}
+
+#[derive(Deserialize)]
+struct Login {
+    token: String,
+}
+
+fn session_cookie(state: &AppState, id: &str, max_age: u64) -> String {
+    let secure = if state.tls { "; Secure" } else { "" };
+    format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}")
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    request_headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let client: IpAddr = client.ip();
+    let now = Instant::now();
+    if let Some(wait) = state.throttle.wait(client, now) {
+        let secs = wait.as_secs().max(1);
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, secs.to_string())],
+            Json(json!({
+                "error": format!("too many wrong tokens: try again in {secs} s")
+            })),
+        )
+            .into_response();
+    }
+    let Ok(body) = serde_json::from_slice::<Login>(&body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "sign in with a JSON body {\"token\": \"...\"}",
+        );
+    };
+    if !same(&body.token, state.token.expose()) {
+        state.throttle.failed(client, now);
+        tracing::warn!(%client, "console sign-in with a wrong token");
+        return error(StatusCode::UNAUTHORIZED, "wrong token");
+    }
+    state.throttle.succeeded(client);
+    // A sign-in never reuses a session: whatever cookie came with it is ended.
+    if let Some(old) = cookie_value(&request_headers) {
+        state.sessions.end(old);
+    }
+    let mut headers = HeaderMap::new();
+    let session = state.sessions.begin(now);
+    let max_age = state.sessions.limits().absolute.as_secs();
+    if let Ok(v) = session_cookie(&state, &session.id, max_age).parse() {
+        headers.insert(header::SET_COOKIE, v);
+    }
+    (headers, Json(json!({ "csrf": session.csrf }))).into_response()
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    require_csrf!(state, headers);
+    if let Some(id) = cookie_value(&headers) {
+        state.sessions.end(id);
+    }
+    (
+        [(header::SET_COOKIE, session_cookie(&state, "", 0))],
+        Json(json!({ "signedOut": true })),
+    )
+        .into_response()
+}
+
+async fn session(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let csrf = require_session!(state, headers);
+    Json(json!({ "csrf": csrf })).into_response()
+}
+
+async fn runs(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    require_session!(state, headers);
+    let host = state.host.lock().await;
+    match host.store.runs(200) {
+        Ok(r) => Json(json!({ "runs": r })).into_response(),
+        Err(e) => run_error(e.into()),
+    }
+}
+
+async fn run_detail(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    require_session!(state, headers);
+    let host = state.host.lock().await;
+    let detail = (|| -> Result<Value, RunError> {
+        let row = host.store.run(id)?;
+        let plan = host.store.run_plan(id)?;
+        let journal = host.store.journal(id)?;
+        let decision = host.store.decision(id)?;
+        Ok(json!({ "run": row, "plan": plan, "journal": journal, "decision": decision }))
+    })();
+    match detail {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => run_error(e),
+    }
+}
+
+async fn run_input(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    require_session!(state, headers);
+    let host = state.host.lock().await;
+    match host.store.run_input(id) {
+        Ok(Some(v)) => Json(v).into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "run {id} has no stored input: a finished run keeps what it changed, not the district it read; only pending and preview runs can be recomputed"
+            ),
+        ),
+        Err(e) => run_error(e.into()),
+    }
+}
+
+/// The body of an approval: required, JSON, and exactly this shape. A misspelt key must never
+/// read as "reject nothing", which would apply every change the admin meant to leave out.
+#[derive(Deserialize, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct ApproveBody {
+    reject: Vec<String>,
+}
+
+/// Reads an approval body, or says why it is refused (415 or 400).
+fn approve_body(headers: &HeaderMap, body: &[u8]) -> Result<ApproveBody, (StatusCode, String)> {
+    let json_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+    if !json_type {
+        return Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "an approval needs Content-Type: application/json and a body {\"reject\": [op ids]} (an empty list approves everything); nothing was applied".into(),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        (
+            StatusCode::BAD_REQUEST,
+            format!(
+                "the approval body must be exactly {{\"reject\": [op ids]}}: {e}; nothing was applied"
+            ),
+        )
+    })
+}
+
+async fn approve(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Response {
+    require_csrf!(state, headers);
+    let reject = match approve_body(&headers, &body) {
+        Ok(b) => b.reject,
+        Err((status, message)) => return error(status, message),
+    };
+    let mut host = state.host.lock().await;
+    match host.approve(id, reject, "console").await {
+        Ok(r) => Json(json!({ "report": r })).into_response(),
+        Err(e) => run_error(e),
+    }
+}
+
+async fn sync_now(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    require_csrf!(state, headers);
+    let mut host = state.host.lock().await;
+    match host.run("console", true).await {
+        Ok(r) => Json(json!({ "report": r })).into_response(),
+        Err(e) => run_error(e),
+    }
+}
+
+async fn config(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    require_session!(state, headers);
+    let host = state.host.lock().await;
+    // The engine rules only: no URLs with credentials, no secret references.
+    let configured = serde_json::to_value(&host.config.rules).unwrap_or_default();
+    let effective = classbridge_engine::config::effective_rules(&host.rules, &configured);
+    let warnings = classbridge_engine::config::rules_without_effect(&host.rules);
+    Json(json!({ "rules": host.rules, "effective": effective, "warnings": warnings }))
+        .into_response()
+}
+
+async fn index() -> Html<&'static str> {
+    Html(crate::console::INDEX_HTML)
+}
+
+pub fn router(state: AppState, guard: guard::Guard) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/api/login", post(login))
+        .route("/api/logout", post(logout))
+        .route("/api/session", get(session))
+        .route("/api/runs", get(runs))
+        .route("/api/runs/{id}", get(run_detail))
+        .route("/api/runs/{id}/input", get(run_input))
+        .route("/api/runs/{id}/approve", post(approve))
+        .route("/api/sync", post(sync_now))
+        .route("/api/config", get(config))
+        .merge(crate::console::asset_routes())
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
+}
+
+/// Serves until interrupted; runs scheduled syncs in the background.
+pub async fn serve(host: Host, options: ServeOptions) -> Result<(), RunError> {
+    let settings = host.config.serve.clone();
+    let addr = options.listen.unwrap_or_else(|| settings.listen.clone());
+    let (token, generated) = match &settings.token {
+        Some(r) => {
+            let token = r.resolve().map_err(ServeError::Token)?;
+            settings.check_token(token.expose())?;
+            (token, false)
+        }
+        None => (Secret::new(random_token()), true),
+    };
+    let limits = SessionLimits {
+        idle: settings.session_idle()?,
+        absolute: settings.session_max()?,
+    };
+    let tls_files = settings.tls_files()?;
+    let schedule = match &host.config.schedule {
+        Some(s) => Some(s.interval()?),
+        None => None,
+    };
+    let listener = std::net::TcpListener::bind(&addr).map_err(|source| RunError::Listen {
+        addr: addr.clone(),
+        source,
+    })?;
+    let local = listener.local_addr().map_err(|source| RunError::Listen {
+        addr: addr.clone(),
+        source,
+    })?;
+    let listen_err = |source| RunError::Listen {
+        addr: addr.clone(),
+        source,
+    };
+    listener.set_nonblocking(true).map_err(listen_err)?;
+    if tls_files.is_none() && !local.ip().is_loopback() {
+        if !options.insecure_http {
+            return Err(ServeError::PlainHttpBeyondLoopback { addr: local }.into());
+        }
+        eprintln!(
+            "warning: serving the console over plain HTTP on {local} (--insecure-http): only safe behind a proxy that terminates HTTPS"
+        );
+    }
+    let tls = match tls_files {
+        Some((cert, key)) => Some(
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .map_err(|source| ServeError::Tls {
+                    cert: cert.to_string(),
+                    key: key.to_string(),
+                    source,
+                })?,
+        ),
+        None => None,
+    };
+    let state = AppState {
+        host: Arc::new(Mutex::new(host)),
+        token: Arc::new(token.clone()),
+        sessions: Arc::new(Sessions::new(limits)),
+        throttle: Arc::new(LoginThrottle::default()),
+        tls: tls.is_some(),
+    };
+    let guard = guard::Guard {
+        hosts: Arc::new(AllowedHosts::new(&settings.hostnames, local.ip())),
+        tls: tls.is_some(),
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let shown = if local.ip().is_unspecified() {
+        format!("{scheme}://localhost:{}", local.port())
+    } else {
+        format!("{scheme}://{local}")
+    };
+    if generated {
+        // The only way in: printed once, to whoever started us, and valid until we stop.
+        println!("classbridge console: {shown}/#token={}", token.expose());
+    } else {
+        // A configured token stays where the admin keeps it, out of logs and journald.
+        println!("classbridge console: {shown}/ (sign in with the token in serve.token)");
+    }
+    if let Some(every) = schedule {
+        spawn_schedule(Arc::clone(&state.host), every);
+    }
+    let app = router(state, guard).into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        Some(config) => {
+            let handle = axum_server::Handle::new();
+            let shutdown = handle.clone();
+            tokio::spawn(async move {
+                let _ = tokio::signal::ctrl_c().await;
+                shutdown.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+            });
+            axum_server::from_tcp_rustls(listener, config)
+                .map_err(RunError::Server)?
+                .handle(handle)
+                .serve(app)
+                .await
+                .map_err(RunError::Server)
+        }
+        None => {
+            let listener = tokio::net::TcpListener::from_std(listener).map_err(listen_err)?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await
+                .map_err(RunError::Server)
+        }
+    }
+}
+
+fn spawn_schedule(host: Arc<Mutex<Host>>, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            // Each run in its own task: a run that fails, or even panics, is logged and the
+            // schedule goes on; it must never silently stop later runs.
+            let host = Arc::clone(&host);
+            let run = tokio::spawn(async move {
+                let mut host = host.lock().await;
+                host.run("schedule", true).await
+            });
+            match run.await {
+                Ok(Ok(r)) => {
+                    tracing::info!(run = r.run, status = r.status.as_str(), "scheduled sync");
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e.describe(), "scheduled sync failed"),
+                Err(e) => {
+                    tracing::error!(error = %e, "scheduled sync crashed; the schedule goes on");
+                }
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json_headers() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn an_approval_body_is_required_typed_and_strict() {
+        let ok = approve_body(&json_headers(), br#"{"reject": ["a1"]}"#).unwrap();
+        assert_eq!(ok.reject, vec!["a1".to_string()]);
+        let status = |h: &HeaderMap, b: &[u8]| approve_body(h, b).unwrap_err().0;
+        assert_eq!(
+            status(&HeaderMap::new(), br#"{"reject": []}"#),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert_eq!(status(&json_headers(), b""), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            status(&json_headers(), br#"{"rejects": ["a1"]}"#),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(status(&json_headers(), br#"{}"#), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            status(&json_headers(), br#"{"reject": "a1"}"#),
+            StatusCode::BAD_REQUEST
+        );
+    }
+}
