@@ -475,11 +475,8 @@ async fn setup(district: District, per_minute: u32, concurrency: usize) -> anyho
     std::mem::forget(sis);
     let cfg = classbridge::config::HostConfig::load(&config)?;
     let rt = std::sync::Arc::new(EngineRuntime::new(cfg.engine.limits())?);
-    let host = classbridge::runner::Host::new(
-        cfg,
-        rt,
-        classbridge::progress::Progress { visible: false },
-    )?;
+    let host =
+        classbridge::runner::Host::new(cfg, rt, classbridge::progress::Progress::new(false))?;
     Ok(Setup {
         _dir: dir,
         host,

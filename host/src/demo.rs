@@ -118,9 +118,7 @@ preview = true
         ),
     )?;
     let config = HostConfig::load(&config_path)?;
-    let progress = Progress {
-        visible: !json_out && std::io::IsTerminal::is_terminal(&std::io::stderr()),
-    };
+    let progress = Progress::new(!json_out && std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let runtime = Arc::new(EngineRuntime::new(config.engine.limits())?);
     let mut host = Host::new(config, runtime, progress)?;
     let mut steps = Vec::new();

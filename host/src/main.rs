@@ -217,9 +217,7 @@ fn engine(config: &HostConfig) -> anyhow::Result<Arc<EngineRuntime>> {
 
 async fn open(cli: &Cli) -> anyhow::Result<Host> {
     let config = HostConfig::load(&cli.config)?;
-    let progress = Progress {
-        visible: !cli.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
-    };
+    let progress = Progress::new(!cli.json && std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let runtime = engine(&config)?;
     Ok(Host::new(config, runtime, progress)?)
 }

@@ -904,18 +904,51 @@ impl Host {
         reject: Vec<String>,
         by: &str,
     ) -> Result<RunReport, RunError> {
-        let _lock = self.take_run_lock("approve")?;
-        let result = self.approve_once(run, reject, by).await;
-        self.apply_retention();
-        result
+        self.approve_reporting(run, reject, by, |_| {}).await
     }
 
-    async fn approve_once(
+    /// [`Host::approve`], telling `checked` once whether the approval was accepted (the run is
+    /// pending, its plan current, every rejected op id known), before anything is applied: the
+    /// console answers that at once and lets the apply run in the background.
+    pub async fn approve_reporting(
         &mut self,
         run: i64,
         reject: Vec<String>,
         by: &str,
+        checked: impl FnOnce(Result<(), &RunError>),
     ) -> Result<RunReport, RunError> {
+        let lock = match self.take_run_lock("approve") {
+            Ok(lock) => lock,
+            Err(e) => {
+                checked(Err(&e));
+                return Err(e);
+            }
+        };
+        let result = match self.check_approval(run, reject, by).await {
+            Ok((approved, decision)) => {
+                checked(Ok(()));
+                match self.store.source_reads(run) {
+                    Ok(reads) => self.apply(run, approved, Some(&decision), &reads).await,
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Err(e) => {
+                checked(Err(&e));
+                Err(e)
+            }
+        };
+        drop(lock);
+        self.apply_retention();
+        result
+    }
+
+    /// The approved plan and the decision, or why the approval is refused.
+    async fn check_approval(
+        &mut self,
+        run: i64,
+        reject: Vec<String>,
+        by: &str,
+    ) -> Result<(SyncPlan, Decision), RunError> {
         self.reconcile_interrupted()?;
         let row = self.store.run(run)?;
         if row.status != RunStatus::Pending {
@@ -963,8 +996,7 @@ impl Host {
         .map_err(RunError::Encode)?;
         let approved: SyncPlan = self.runtime.call(Entry::Approve, &request)?;
         let decision = decision_of(&plan, &approved, reject, by);
-        let reads = self.store.source_reads(run)?;
-        self.apply(run, approved, Some(&decision), &reads).await
+        Ok((approved, decision))
     }
 
     /// Applies a plan in waves of the same kind of operation (the plan's order already puts

@@ -65,7 +65,10 @@ async fn an_approval_without_a_strict_json_body_applies_nothing() {
     let (status, answer) = console
         .post(&path, Some("application/json; charset=utf-8"), &body)
         .await;
-    assert_eq!(status, 200, "{answer}");
+    assert_eq!(status, 202, "accepted, applied in the background: {answer}");
+    let job = console.wait_job().await;
+    assert_eq!(job["state"], "finished", "{job}");
+    assert_eq!(job["run"], run, "{job}");
     assert_eq!(h.course_count(), 9, "every course but the rejected one");
     let show = h.cli(&["runs", "show", &run.to_string()]).await;
     assert!(

@@ -85,9 +85,17 @@ pub(crate) async fn session() -> Result<String, String> {
         .ok_or("no CSRF token".into())
 }
 
-pub(crate) async fn runs() -> Result<Vec<RunRow>, String> {
+/// The runs, and the job running or last finished (`null` when none).
+pub(crate) async fn runs() -> Result<(Vec<RunRow>, Option<Value>), String> {
     let v: Value = read(Request::get("/api/runs").send().await.map_err(net)?).await?;
-    serde_json::from_value(v["runs"].clone()).map_err(|e| e.to_string())
+    let runs = serde_json::from_value(v["runs"].clone()).map_err(|e| e.to_string())?;
+    Ok((runs, Some(v["job"].clone()).filter(|j| !j.is_null())))
+}
+
+/// The running job with its progress, or the last one.
+pub(crate) async fn job() -> Result<Option<Value>, String> {
+    let v: Value = read(Request::get("/api/job").send().await.map_err(net)?).await?;
+    Ok(Some(v["job"].clone()).filter(|j| !j.is_null()))
 }
 
 pub(crate) async fn run(id: i64) -> Result<RunDetail, String> {

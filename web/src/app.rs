@@ -53,6 +53,15 @@ pub(crate) struct State {
     pub busy: Option<String>,
     /// `/api/config`: the rules in force and the ones that cannot take effect.
     pub rules: Option<serde_json::Value>,
+    /// The host's running (or last) sync or approval, as `/api/job` shows it.
+    pub job: Option<serde_json::Value>,
+    /// This tab follows the running job (one poller at a time).
+    pub following: bool,
+}
+
+/// Whether a job is running on the host (or this tab just asked for one).
+pub(crate) fn job_running(s: &State) -> bool {
+    s.job.as_ref().is_some_and(|j| j["state"] == "running")
 }
 
 thread_local! {
@@ -173,15 +182,20 @@ async fn load_runs() {
     with(|s| s.busy = Some("Loading runs".into()));
     render();
     match api::runs().await {
-        Ok(runs) => {
+        Ok((runs, job)) => {
             // The rules are shown beside the runs; without them the page still works.
             let rules = api::config().await.ok();
             with(|s| {
                 s.runs = runs;
                 s.rules = rules;
                 s.busy = None;
+                s.job = job;
             });
             render();
+            if with(|s| job_running(s)) {
+                // Started elsewhere (another admin, the schedule): follow it here too.
+                spawn(follow_job());
+            }
         }
         Err(e) => fail(e),
     }
@@ -309,32 +323,109 @@ async fn approve(id: i64) {
             s.rejected.iter().cloned().collect::<Vec<_>>(),
         )
     });
-    with(|s| s.busy = Some(format!("Applying run {id}")));
-    render();
+    with(|s| s.job = Some(serde_json::json!({"state": "running", "kind": "approve", "run": id})));
+    render_job();
     match api::approve(id, &csrf, &reject).await {
         Ok(v) => {
-            let msg = v["report"]["message"]
-                .as_str()
-                .unwrap_or("applied")
-                .to_string();
-            open_run(id).await;
-            with(|s| s.notice = Some(msg));
-            render();
+            with(|s| s.job = Some(v["job"].clone()));
+            follow_job().await;
         }
-        Err(e) => fail(e),
+        Err(e) => {
+            with(|s| s.job = None);
+            fail(e);
+        }
     }
 }
 
 async fn sync_now() {
     let csrf = with(|s| s.csrf.clone().unwrap_or_default());
-    with(|s| s.busy = Some("Syncing: fetching, planning, applying".into()));
-    render();
+    if with(|s| job_running(s)) {
+        return;
+    }
+    // Disabled at once: a second click must not ask for a second sync.
+    with(|s| s.job = Some(serde_json::json!({"state": "running", "kind": "sync"})));
+    render_job();
     match api::sync_now(&csrf).await {
         Ok(v) => {
-            with(|s| s.notice = v["report"]["message"].as_str().map(str::to_string));
-            load_runs().await;
+            with(|s| s.job = Some(v["job"].clone()));
+            follow_job().await;
         }
-        Err(e) => fail(e),
+        Err(e) => {
+            // 409: another admin's (or the schedule's) job is running; follow that one.
+            if let Ok(job) = api::job().await {
+                with(|s| s.job = job);
+            }
+            fail(e);
+            follow_job().await;
+        }
+    }
+}
+
+/// Polls the running job until it ends, showing its progress; the page stays usable. When it
+/// ends, says how and reloads what is on screen.
+async fn follow_job() {
+    if with(|s| std::mem::replace(&mut s.following, true)) {
+        return;
+    }
+    render_job();
+    while with(|s| job_running(s)) {
+        gloo_timers::future::TimeoutFuture::new(700).await;
+        match api::job().await {
+            Ok(job) => with(|s| s.job = job),
+            Err(e) => {
+                with(|s| s.following = false);
+                return fail(e);
+            }
+        }
+        render_job();
+    }
+    with(|s| s.following = false);
+    let Some(job) = with(|s| s.job.clone()) else {
+        return;
+    };
+    let run = job["run"].as_i64();
+    let outcome = match job["error"].as_str() {
+        Some(e) => Err(e.to_string()),
+        None => {
+            let message = job["report"]["message"].as_str().unwrap_or("done");
+            Ok(match run {
+                Some(r) => format!("Run {r}: {message}"),
+                None => message.to_string(),
+            })
+        }
+    };
+    // Reload what is on screen first: that clears the banners, which then say how it ended.
+    match with(|s| s.screen.clone()) {
+        Screen::Run(open) if Some(open) == run => open_run(open).await,
+        Screen::Runs => load_runs().await,
+        _ => {}
+    }
+    with(|s| match outcome {
+        Ok(notice) => s.notice = Some(notice),
+        Err(e) => s.error = Some(e),
+    });
+    render();
+}
+
+/// Only the job banner and the buttons a running job disables.
+fn render_job() {
+    let Some(doc) = document() else { return };
+    let Some(slot) = doc.get_element_by_id("job") else {
+        return render();
+    };
+    let html = with(|s| view::job_banner(s));
+    slot.set_outer_html(&html);
+    let running = with(|s| job_running(s));
+    if let Ok(buttons) = doc.query_selector_all("#sync-now, #approve") {
+        for i in 0..buttons.length() {
+            if let Some(b) = buttons.item(i).and_then(|n| n.dyn_into::<Element>().ok()) {
+                if running {
+                    let _ = b.set_attribute("disabled", "");
+                } else {
+                    let _ = b.remove_attribute("disabled");
+                }
+            }
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use classbridge_engine::SyncPlan;
 use classbridge_engine::config::{ChangeKind, HoldPolicy};
 use classbridge_engine::plan::{Action, OpChange, OpEntity, PlannedOp, PreviewSummary};
-use maud::{Markup, html};
+use maud::{Markup, PreEscaped, html};
 use serde_json::Value;
 
 use crate::app::{PAGE_SIZE, Screen, State};
@@ -36,6 +36,7 @@ pub(crate) fn page(s: &State) -> String {
             @if let Some(b) = &s.busy {
                 div.busy id="busy" { span.spinner {} (b) "…" }
             }
+            (PreEscaped(job_banner(s)))
             @match &s.screen {
                 Screen::SignIn => (sign_in()),
                 Screen::Runs => (runs(s)),
@@ -100,7 +101,7 @@ fn runs(s: &State) -> Markup {
         section.card {
             div.row {
                 h2 { "Runs" }
-                button.primary data-action="sync-now" { "Sync now" }
+                button.primary id="sync-now" data-action="sync-now" disabled[crate::app::job_running(s)] { "Sync now" }
             }
             @if s.runs.is_empty() && s.busy.is_none() {
                 p.empty { "No runs yet. Press " b { "Sync now" } " or run " code { "classbridge sync" } "." }
@@ -610,6 +611,50 @@ fn decision_section(decision: &Value) -> Markup {
 }
 
 /// The approve button and what it will leave out, re-rendered as boxes are ticked.
+/// The host's running job (sync or approval) with its phase and time left, or how the last
+/// one ended; an empty placeholder when there is none.
+pub(crate) fn job_banner(s: &State) -> String {
+    let Some(job) = s.job.as_ref().filter(|j| j["state"] == "running") else {
+        return html! { div id="job" {} }.into_string();
+    };
+    let what = match (job["kind"].as_str(), job["run"].as_i64()) {
+        (Some("approve"), Some(run)) => format!("Applying run {run}"),
+        _ => match job["trigger"].as_str() {
+            Some("schedule") => "Scheduled sync".to_string(),
+            _ => "Sync".to_string(),
+        },
+    };
+    let progress = &job["progress"];
+    let phase = progress["phase"].as_str().unwrap_or("starting");
+    let done = progress["done"].as_u64().unwrap_or(0);
+    let total = progress["total"].as_u64();
+    let eta = progress["etaSeconds"].as_u64();
+    html! {
+        div.banner.job id="job" role="status" aria-live="polite" {
+            span.spinner {}
+            b { (what) } ": " (phase)
+            @if let Some(t) = total {
+                " " progress value=(done) max=(t) {} " " (done) " of " (t)
+            } @else if done > 0 {
+                " (" (done) ")"
+            }
+            @if let Some(secs) = eta {
+                " · about " (in_words(secs)) " left"
+            }
+            " · the console stays usable"
+        }
+    }
+    .into_string()
+}
+
+fn in_words(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs.div_ceil(60)),
+        _ => format!("{} h {} min", secs / 3600, (secs % 3600) / 60),
+    }
+}
+
 pub(crate) fn approve_bar(s: &State) -> String {
     approve_markup(s).into_string()
 }
@@ -622,7 +667,7 @@ fn approve_markup(s: &State) -> Markup {
     html! {
         div.approve {
             span { (if n == 0 { "Nothing rejected." } else { "Rejected changes, and what depends on them, are left out." }) }
-            button.primary id="approve" data-action="approve" data-run=(id) {
+            button.primary id="approve" data-action="approve" data-run=(id) disabled[crate::app::job_running(s)] {
                 @if n == 0 { "Approve all" } @else { "Approve all but " (n) " rejected" }
             }
         }

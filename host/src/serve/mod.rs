@@ -5,13 +5,14 @@
 //! loopback the console is served over TLS or not at all (unless `--insecure-http`).
 
 mod guard;
+mod jobs;
 mod sessions;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,9 +22,10 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 pub use guard::AllowedHosts;
+pub use jobs::{JobKind, JobState, JobView, Jobs};
 pub use sessions::{LoginThrottle, SessionLimits, Sessions, random_token};
 
-use crate::runner::{Host, RunError, RunErrorKind};
+use crate::runner::{Host, RunError};
 use crate::secrets::Secret;
 use sessions::same;
 
@@ -31,7 +33,12 @@ const COOKIE: &str = "cb_session";
 
 #[derive(Clone)]
 pub struct AppState {
-    host: Arc<Mutex<Host>>,
+    /// The one writer: held by the running job, never by a page's request.
+    jobs: Arc<jobs::Jobs>,
+    /// The console's own connection to the state database, for reads.
+    reader: Arc<std::sync::Mutex<crate::store::Store>>,
+    /// `/api/config`'s answer, fixed at start (the rules only: no URLs, no secrets).
+    rules: Arc<Value>,
     token: Arc<Secret>,
     sessions: Arc<Sessions>,
     throttle: Arc<LoginThrottle>,
@@ -92,13 +99,7 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 fn run_error(e: RunError) -> Response {
-    let status = match e.kind() {
-        RunErrorKind::Config => StatusCode::UNPROCESSABLE_ENTITY,
-        RunErrorKind::Connection => StatusCode::BAD_GATEWAY,
-        RunErrorKind::NotFound => StatusCode::NOT_FOUND,
-        RunErrorKind::BadRequest => StatusCode::BAD_REQUEST,
-        RunErrorKind::Failed | RunErrorKind::Busy | RunErrorKind::State => StatusCode::CONFLICT,
-    };
+    let status = StatusCode::from_u16(jobs::status_of(e.kind())).unwrap_or(StatusCode::CONFLICT);
     error(status, e.describe())
 }
 
@@ -196,122 +197,7 @@ async fn session(State(state): State<AppState>, headers: HeaderMap) -> Response 
     Json(json!({ "csrf": csrf })).into_response()
 }
 
-async fn runs(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    require_session!(state, headers);
-    let host = state.host.lock().await;
-    match host.store.runs(200) {
-        Ok(r) => Json(json!({ "runs": r })).into_response(),
-        Err(e) => run_error(e.into()),
-    }
-}
-
-async fn run_detail(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-) -> Response {
-    require_session!(state, headers);
-    let host = state.host.lock().await;
-    let detail = (|| -> Result<Value, RunError> {
-        let row = host.store.run(id)?;
-        let plan = host.store.run_plan(id)?;
-        let journal = host.store.journal(id)?;
-        let decision = host.store.decision(id)?;
-        Ok(json!({ "run": row, "plan": plan, "journal": journal, "decision": decision }))
-    })();
-    match detail {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => run_error(e),
-    }
-}
-
-async fn run_input(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-) -> Response {
-    require_session!(state, headers);
-    let host = state.host.lock().await;
-    match host.store.run_input(id) {
-        Ok(Some(v)) => Json(v).into_response(),
-        Ok(None) => error(
-            StatusCode::NOT_FOUND,
-            format!(
-                "run {id} has no stored input: a finished run keeps what it changed, not the district it read; only pending and preview runs can be recomputed"
-            ),
-        ),
-        Err(e) => run_error(e.into()),
-    }
-}
-
-/// The body of an approval: required, JSON, and exactly this shape. A misspelt key must never
-/// read as "reject nothing", which would apply every change the admin meant to leave out.
-#[derive(Deserialize, Debug, PartialEq)]
-#[serde(deny_unknown_fields)]
-struct ApproveBody {
-    reject: Vec<String>,
-}
-
-/// Reads an approval body, or says why it is refused (415 or 400).
-fn approve_body(headers: &HeaderMap, body: &[u8]) -> Result<ApproveBody, (StatusCode, String)> {
-    let json_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
-    if !json_type {
-        return Err((
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "an approval needs Content-Type: application/json and a body {\"reject\": [op ids]} (an empty list approves everything); nothing was applied".into(),
-        ));
-    }
-    serde_json::from_slice(body).map_err(|e| {
-        (
-            StatusCode::BAD_REQUEST,
-            format!(
-                "the approval body must be exactly {{\"reject\": [op ids]}}: {e}; nothing was applied"
-            ),
-        )
-    })
-}
-
-async fn approve(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-    body: axum::body::Bytes,
-) -> Response {
-    require_csrf!(state, headers);
-    let reject = match approve_body(&headers, &body) {
-        Ok(b) => b.reject,
-        Err((status, message)) => return error(status, message),
-    };
-    let mut host = state.host.lock().await;
-    match host.approve(id, reject, "console").await {
-        Ok(r) => Json(json!({ "report": r })).into_response(),
-        Err(e) => run_error(e),
-    }
-}
-
-async fn sync_now(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    require_csrf!(state, headers);
-    let mut host = state.host.lock().await;
-    match host.run("console", true).await {
-        Ok(r) => Json(json!({ "report": r })).into_response(),
-        Err(e) => run_error(e),
-    }
-}
-
-async fn config(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    require_session!(state, headers);
-    let host = state.host.lock().await;
-    // The engine rules only: no URLs with credentials, no secret references.
-    let configured = serde_json::to_value(&host.config.rules).unwrap_or_default();
-    let effective = classbridge_engine::config::effective_rules(&host.rules, &configured);
-    let warnings = classbridge_engine::config::rules_without_effect(&host.rules);
-    Json(json!({ "rules": host.rules, "effective": effective, "warnings": warnings }))
-        .into_response()
-}
+mod runs;
 
 async fn index() -> Html<&'static str> {
     Html(crate::console::INDEX_HTML)
@@ -323,12 +209,13 @@ pub fn router(state: AppState, guard: guard::Guard) -> Router {
         .route("/api/login", post(login))
         .route("/api/logout", post(logout))
         .route("/api/session", get(session))
-        .route("/api/runs", get(runs))
-        .route("/api/runs/{id}", get(run_detail))
-        .route("/api/runs/{id}/input", get(run_input))
-        .route("/api/runs/{id}/approve", post(approve))
-        .route("/api/sync", post(sync_now))
-        .route("/api/config", get(config))
+        .route("/api/runs", get(runs::runs))
+        .route("/api/runs/{id}", get(runs::run_detail))
+        .route("/api/runs/{id}/input", get(runs::run_input))
+        .route("/api/runs/{id}/approve", post(runs::approve))
+        .route("/api/sync", post(runs::sync_now))
+        .route("/api/job", get(runs::job))
+        .route("/api/config", get(runs::config))
         .merge(crate::console::asset_routes())
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
@@ -388,8 +275,19 @@ pub async fn serve(host: Host, options: ServeOptions) -> Result<(), RunError> {
         ),
         None => None,
     };
+    let reader = crate::store::Store::open(&host.config.state)?;
+    let configured = serde_json::to_value(&host.config.rules).unwrap_or_default();
+    let rules = json!({
+        "rules": host.rules,
+        "effective": classbridge_engine::config::effective_rules(&host.rules, &configured),
+        "warnings": classbridge_engine::config::rules_without_effect(&host.rules),
+    });
+    let progress = host.progress.clone();
+    let jobs = Jobs::new(Arc::new(Mutex::new(host)), progress);
     let state = AppState {
-        host: Arc::new(Mutex::new(host)),
+        jobs: Arc::clone(&jobs),
+        reader: Arc::new(std::sync::Mutex::new(reader)),
+        rules: Arc::new(rules),
         token: Arc::new(token.clone()),
         sessions: Arc::new(Sessions::new(limits)),
         throttle: Arc::new(LoginThrottle::default()),
@@ -413,7 +311,7 @@ pub async fn serve(host: Host, options: ServeOptions) -> Result<(), RunError> {
         println!("classbridge console: {shown}/ (sign in with the token in serve.token)");
     }
     if let Some(every) = schedule {
-        spawn_schedule(Arc::clone(&state.host), every);
+        spawn_schedule(jobs, every);
     }
     let app = router(state, guard).into_make_service_with_connect_info::<SocketAddr>();
     match tls {
@@ -443,26 +341,25 @@ pub async fn serve(host: Host, options: ServeOptions) -> Result<(), RunError> {
     }
 }
 
-fn spawn_schedule(host: Arc<Mutex<Host>>, every: std::time::Duration) {
+fn spawn_schedule(jobs: Arc<Jobs>, every: std::time::Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.tick().await;
         loop {
             tick.tick().await;
-            // Each run in its own task: a run that fails, or even panics, is logged and the
-            // schedule goes on; it must never silently stop later runs.
-            let host = Arc::clone(&host);
-            let run = tokio::spawn(async move {
-                let mut host = host.lock().await;
-                host.run("schedule", true).await
-            });
-            match run.await {
-                Ok(Ok(r)) => {
-                    tracing::info!(run = r.run, status = r.status.as_str(), "scheduled sync");
+            // A sync started from the console goes first; the scheduled one follows it. Each
+            // run is a job of its own: one that fails, or even panics, is logged and the
+            // schedule goes on.
+            jobs.wait_idle().await;
+            match jobs.start(JobKind::Sync, "schedule", None) {
+                Ok(job) => {
+                    jobs.wait_idle().await;
+                    if let Some(done) = jobs.view().filter(|j| j.id == job.id) {
+                        tracing::info!(job = done.id, run = ?done.run, state = ?done.state, "scheduled sync");
+                    }
                 }
-                Ok(Err(e)) => tracing::warn!(error = %e.describe(), "scheduled sync failed"),
-                Err(e) => {
-                    tracing::error!(error = %e, "scheduled sync crashed; the schedule goes on");
+                Err(running) => {
+                    tracing::info!(job = running.id, "scheduled sync skipped: a job is running");
                 }
             }
         }
@@ -472,6 +369,7 @@ fn spawn_schedule(host: Arc<Mutex<Host>>, every: std::time::Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use runs::approve_body;
 
     fn json_headers() -> HeaderMap {
         let mut h = HeaderMap::new();

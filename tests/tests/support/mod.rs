@@ -286,6 +286,19 @@ impl Console {
         (status, resp.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    /// Polls `/api/job` until the running job ends, and returns it.
+    pub(crate) async fn wait_job(&self) -> serde_json::Value {
+        for _ in 0..1200 {
+            let (status, answer) = self.get("/api/job").await;
+            assert_eq!(status, 200, "{answer}");
+            if answer["job"]["state"] != "running" {
+                return answer["job"].clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the job never finished");
+    }
+
     pub(crate) async fn get(&self, path: &str) -> (u16, serde_json::Value) {
         let resp = self
             .client

@@ -1,11 +1,14 @@
-//! The console's exposure, tried as an attacker would: sessions that are not the token and
-//! that end, sign-in guessing, foreign host names (DNS rebinding), frames and caches, plain
-//! HTTP beyond loopback, and a configured token kept out of the output.
+//! The console's server. Its exposure, tried as an attacker would: sessions that are not the
+//! token and that end, sign-in guessing, foreign host names (DNS rebinding), frames and
+//! caches, plain HTTP beyond loopback, a configured token kept out of the output. And its
+//! jobs: a sync runs in the background while every page still answers.
 
 mod support;
 
 use std::process::Stdio;
 use std::time::Duration;
+
+use std::sync::atomic::Ordering;
 
 use classbridge_tests::district::Size;
 use support::{Harness, binary};
@@ -366,4 +369,79 @@ async fn beyond_loopback_the_console_is_served_over_tls_or_not_at_all() {
         .expect_err("refused");
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("serve.tls_cert and serve.tls_key"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_runs_in_the_background_while_every_page_answers_and_only_one_runs_at_a_time() {
+    let h = Harness::start(Size::Tiny, "").await;
+    let console = h.serve().await;
+    // Every Classroom answer takes a while: the sync lasts seconds.
+    h.classroom.state.faults.slow_ms.store(40, Ordering::SeqCst);
+
+    let (status, started) = console.post("/api/sync", None, "").await;
+    assert_eq!(status, 202, "{started}");
+    assert_eq!(started["job"]["state"], "running");
+    assert_eq!(started["job"]["kind"], "sync");
+    assert_eq!(started["job"]["trigger"], "console");
+
+    // Pages answer while it runs (each answer says the job is still running, so it was not
+    // held until the sync ended), and the job shows where it is.
+    let (status, runs) = console.get("/api/runs").await;
+    assert_eq!(status, 200);
+    assert_eq!(runs["job"]["state"], "running", "{runs}");
+    let (status, _) = console.get("/api/config").await;
+    assert_eq!(status, 200);
+    let mut phases = std::collections::BTreeSet::new();
+    loop {
+        let (_, job) = console.get("/api/job").await;
+        if job["job"]["state"] != "running" {
+            break;
+        }
+        if let Some(p) = job["job"]["progress"]["phase"].as_str() {
+            phases.insert(p.to_string());
+        }
+        // A second sync (a double click, another admin) is refused, naming the running one.
+        let (status, again) = console.post("/api/sync", None, "").await;
+        if status == 202 {
+            // The first ended between the two requests.
+            break;
+        }
+        assert_eq!(status, 409, "{again}");
+        assert!(
+            again["error"]
+                .as_str()
+                .unwrap()
+                .contains("started by console"),
+            "{again}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        phases
+            .iter()
+            .any(|p| p.contains("Reading") || p.contains("Applying")),
+        "the job showed its phases: {phases:?}"
+    );
+    let job = console.wait_job().await;
+    assert_eq!(job["state"], "finished", "{job}");
+    assert_eq!(job["report"]["status"], "applied", "{job}");
+    assert!(job["finishedAt"].is_string());
+    let (_, runs) = console.get("/api/runs").await;
+    assert_eq!(runs["runs"][0]["id"], job["run"], "{runs}");
+    assert!(h.course_count() > 0);
+
+    // An approval of a run that is not pending is refused at once, with nothing started.
+    let run = job["run"].as_i64().unwrap();
+    let (status, answer) = console
+        .post(
+            &format!("/api/runs/{run}/approve"),
+            Some("application/json"),
+            r#"{"reject": []}"#,
+        )
+        .await;
+    assert_eq!(status, 409, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("not pending"),
+        "{answer}"
+    );
 }

@@ -1,0 +1,196 @@
+//! The console's run pages and actions: reads come from the console's own connection (on a
+//! blocking thread, so a large run never stalls other requests); syncs and approvals start
+//! jobs and answer at once.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::jobs::{JobKind, JobView};
+use super::{AppState, csrf_ok, error, run_error, signed_in};
+use crate::runner::RunError;
+use crate::store::Store;
+
+/// Runs `f` on the console's connection, off the async threads.
+pub(super) async fn read<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Store) -> Result<T, RunError> + Send + 'static,
+) -> Result<T, RunError> {
+    let reader = Arc::clone(&state.reader);
+    tokio::task::spawn_blocking(move || {
+        let store = reader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&store)
+    })
+    .await
+    .map_err(|source| RunError::Task {
+        what: "a console read",
+        source,
+    })?
+}
+
+pub(super) async fn runs(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    require_session!(state, headers);
+    match read(&state, |store| Ok(store.runs(200)?)).await {
+        Ok(r) => Json(json!({ "runs": r, "job": state.jobs.view() })).into_response(),
+        Err(e) => run_error(e),
+    }
+}
+
+pub(super) async fn run_detail(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    require_session!(state, headers);
+    let detail = read(&state, move |store| {
+        let row = store.run(id)?;
+        let plan = store.run_plan(id)?;
+        let journal = store.journal(id)?;
+        let decision = store.decision(id)?;
+        Ok(json!({ "run": row, "plan": plan, "journal": journal, "decision": decision }))
+    })
+    .await;
+    match detail {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => run_error(e),
+    }
+}
+
+pub(super) async fn run_input(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    require_session!(state, headers);
+    match read(&state, move |store| Ok(store.run_input(id)?)).await {
+        Ok(Some(v)) => Json(v).into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "run {id} has no stored input: a finished run keeps what it changed, not the district it read; only pending and preview runs can be recomputed"
+            ),
+        ),
+        Err(e) => run_error(e),
+    }
+}
+
+/// The body of an approval: required, JSON, and exactly this shape. A misspelt key must never
+/// read as "reject nothing", which would apply every change the admin meant to leave out.
+#[derive(Deserialize, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ApproveBody {
+    pub(super) reject: Vec<String>,
+}
+
+/// Reads an approval body, or says why it is refused (415 or 400).
+pub(super) fn approve_body(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<ApproveBody, (StatusCode, String)> {
+    let json_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+    if !json_type {
+        return Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "an approval needs Content-Type: application/json and a body {\"reject\": [op ids]} (an empty list approves everything); nothing was applied".into(),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        (
+            StatusCode::BAD_REQUEST,
+            format!(
+                "the approval body must be exactly {{\"reject\": [op ids]}}: {e}; nothing was applied"
+            ),
+        )
+    })
+}
+
+/// A job is already running: say which, in words, and refuse.
+fn busy(running: &JobView) -> Response {
+    let what = match running.kind {
+        "approve" => format!(
+            "the approval of run {} is being applied",
+            running.run.unwrap_or_default()
+        ),
+        _ => format!(
+            "a sync started by {} at {} is running",
+            running.trigger, running.started_at
+        ),
+    };
+    (
+        StatusCode::CONFLICT,
+        Json(json!({
+            "error": format!("{what}; try again when it finishes"),
+            "job": running,
+        })),
+    )
+        .into_response()
+}
+
+/// Checks the approval at once (pending, current, known op ids: 409/400 with nothing
+/// applied), then applies it as a job: 202 with the job to follow on `/api/job`.
+pub(super) async fn approve(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Response {
+    require_csrf!(state, headers);
+    let reject = match approve_body(&headers, &body) {
+        Ok(b) => b.reject,
+        Err((status, message)) => return error(status, message),
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job = match state
+        .jobs
+        .start(JobKind::Approve { run: id, reject }, "console", Some(tx))
+    {
+        Ok(job) => job,
+        Err(running) => return busy(&running),
+    };
+    match rx.await {
+        Ok(Ok(())) => (StatusCode::ACCEPTED, Json(json!({ "job": job }))).into_response(),
+        Ok(Err((message, status))) => error(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::CONFLICT),
+            message,
+        ),
+        Err(_) => {
+            // The job ended before checking (it crashed): its failure is on /api/job.
+            let view = state.jobs.view();
+            let message = view
+                .and_then(|v| v.error)
+                .unwrap_or_else(|| "the approval stopped before it was checked".into());
+            error(StatusCode::INTERNAL_SERVER_ERROR, message)
+        }
+    }
+}
+
+/// Starts a sync as a job: 202 with the job, or 409 when one is running already.
+pub(super) async fn sync_now(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    require_csrf!(state, headers);
+    match state.jobs.start(JobKind::Sync, "console", None) {
+        Ok(job) => (StatusCode::ACCEPTED, Json(json!({ "job": job }))).into_response(),
+        Err(running) => busy(&running),
+    }
+}
+
+/// The running job with its progress, or the last one with its report or error.
+pub(super) async fn job(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    require_session!(state, headers);
+    Json(json!({ "job": state.jobs.view() })).into_response()
+}
+
+pub(super) async fn config(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    require_session!(state, headers);
+    Json(Value::clone(&state.rules)).into_response()
+}
