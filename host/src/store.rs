@@ -593,6 +593,28 @@ impl Store {
         Ok(())
     }
 
+    /// The outcomes recorded for these operations of `run` (those with none are left out).
+    pub fn outcomes_for(
+        &self,
+        run: i64,
+        op_ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, OpOutcome>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT outcome FROM journal WHERE run_id = ?1 AND op_id = ?2")?;
+        let mut out = std::collections::HashMap::new();
+        for id in op_ids {
+            let outcome: Option<Option<String>> =
+                stmt.query_row(params![run, id], |r| r.get(0)).optional()?;
+            if let Some(Some(text)) = outcome {
+                let outcome: OpOutcome = serde_json::from_str(&text)
+                    .map_err(|e| corrupt("unreadable journal outcome", e))?;
+                out.insert((*id).to_string(), outcome);
+            }
+        }
+        Ok(out)
+    }
+
     pub fn journal(&self, run: i64) -> Result<Vec<JournalRow>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT op_id, idempotency_key, intent, outcome FROM journal WHERE run_id = ?1 ORDER BY started_at, op_id",

@@ -155,7 +155,27 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
         .await
         .unwrap();
     wait_text(&c, "#holds", "Held for approval").await;
-    wait_text(&c, "#ops-count", "change").await;
+    let all = wait_text(&c, "#ops-count", "change").await;
+    // The host filters: a search for one student leaves fewer changes, counted "of" all.
+    c.execute(
+        r#"const q = document.querySelector('input[data-action=search]');
+           q.value = 's1@';
+           q.dispatchEvent(new Event('input', {bubbles: true}));"#,
+        vec![],
+    )
+    .await
+    .unwrap();
+    let some = wait_text(&c, "#ops-count", " of ").await;
+    assert_ne!(some, all, "{some}");
+    c.execute(
+        r#"const q = document.querySelector('input[data-action=search]');
+           q.value = '';
+           q.dispatchEvent(new Event('input', {bubbles: true}));"#,
+        vec![],
+    )
+    .await
+    .unwrap();
+    wait_text(&c, "#ops-count", &all).await;
     // The students' removals were confirmed with the SIS, and the page says how.
     wait_text(&c, "#absences", "removed, confirmed gone").await;
     wait_text(&c, "#absences", "answered 404").await;

@@ -430,8 +430,79 @@ async fn a_sync_runs_in_the_background_while_every_page_answers_and_only_one_run
     assert_eq!(runs["runs"][0]["id"], job["run"], "{runs}");
     assert!(h.course_count() > 0);
 
-    // An approval of a run that is not pending is refused at once, with nothing started.
+    // The run's page opens without its operations; they come a page at a time, filtered
+    // and searched on the host, each with its outcome.
     let run = job["run"].as_i64().unwrap();
+    let (status, detail) = console.get(&format!("/api/runs/{run}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(detail["plan"]["ops"], serde_json::json!([]));
+    assert!(
+        detail["journal"].is_null(),
+        "no journal in the page's first answer"
+    );
+    let ops_total = detail["opsTotal"].as_u64().unwrap();
+    assert!(ops_total > 10, "{detail}");
+    let (_, page) = console
+        .get(&format!("/api/runs/{run}/changes?offset=3&limit=5"))
+        .await;
+    assert_eq!(page["total"].as_u64(), Some(ops_total));
+    assert_eq!(page["offset"], 3);
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 5);
+    assert!(
+        items.iter().all(|i| i["outcome"]["status"] == "succeeded"),
+        "{page}"
+    );
+    let (_, courses) = console
+        .get(&format!("/api/runs/{run}/changes?entity=course&limit=1000"))
+        .await;
+    assert_eq!(
+        courses["total"].as_u64(),
+        Some(h.course_count() as u64),
+        "one course change per course"
+    );
+    assert!(
+        courses["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["op"]["entity"] == "course")
+    );
+    // A search names a person: every item found mentions them.
+    let someone = items[0]["op"]["person"]
+        .as_str()
+        .or_else(|| items[0]["op"]["classId"].as_str())
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let (_, found) = console
+        .get(&format!("/api/runs/{run}/changes?q={someone}&limit=1000"))
+        .await;
+    let found_items = found["items"].as_array().unwrap();
+    assert!(!found_items.is_empty());
+    assert!(found["total"].as_u64().unwrap() < ops_total, "{someone}");
+    assert!(found_items.iter().all(|i| {
+        i.to_string()
+            .to_lowercase()
+            .contains(&someone.to_lowercase())
+    }));
+    // Compressed for a browser that asks.
+    let resp = console
+        .client
+        .get(format!(
+            "{}/api/runs/{run}/changes?limit=1000",
+            console.base
+        ))
+        .header("Cookie", &console.cookie)
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&resp, "content-encoding"), "gzip");
+
+    // An approval of a run that is not pending is refused at once, with nothing started.
     let (status, answer) = console
         .post(
             &format!("/api/runs/{run}/approve"),

@@ -26,12 +26,30 @@ pub(crate) struct RunRow {
 #[derive(Deserialize, Clone, Debug)]
 pub(crate) struct RunDetail {
     pub run: RunRow,
+    /// The plan without its operations (they come a page at a time from `changes`).
     pub plan: Option<classbridge_engine::SyncPlan>,
-    #[serde(default)]
-    pub journal: Vec<Value>,
+    /// How many operations the plan has.
+    #[serde(default, rename = "opsTotal")]
+    pub ops_total: usize,
     /// The admin's decision, when the run was approved: who, when, and what was left out.
     #[serde(default)]
     pub decision: Option<Value>,
+}
+
+/// One operation of a page, with its outcome once applied.
+#[derive(Deserialize, Clone, Debug)]
+pub(crate) struct ChangeItem {
+    pub op: classbridge_engine::plan::PlannedOp,
+    #[serde(default)]
+    pub outcome: Option<Value>,
+}
+
+/// A page of a run's changes, filtered and searched by the host.
+#[derive(Deserialize, Clone, Debug)]
+pub(crate) struct ChangePage {
+    pub total: usize,
+    pub offset: usize,
+    pub items: Vec<ChangeItem>,
 }
 
 async fn read<T: for<'de> Deserialize<'de>>(resp: Response) -> Result<T, String> {
@@ -101,6 +119,26 @@ pub(crate) async fn job() -> Result<Option<Value>, String> {
 pub(crate) async fn run(id: i64) -> Result<RunDetail, String> {
     read(
         Request::get(&format!("/api/runs/{id}"))
+            .send()
+            .await
+            .map_err(net)?,
+    )
+    .await
+}
+
+pub(crate) async fn changes(id: i64, filter: &crate::app::OpFilter) -> Result<ChangePage, String> {
+    let offset = (filter.page * crate::app::PAGE_SIZE).to_string();
+    let limit = crate::app::PAGE_SIZE.to_string();
+    let query = [
+        ("offset", offset.as_str()),
+        ("limit", limit.as_str()),
+        ("q", filter.text.as_str()),
+        ("entity", filter.entity.as_str()),
+        ("change", filter.change.as_str()),
+    ];
+    read(
+        Request::get(&format!("/api/runs/{id}/changes"))
+            .query(query)
             .send()
             .await
             .map_err(net)?,

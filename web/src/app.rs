@@ -57,6 +57,10 @@ pub(crate) struct State {
     pub job: Option<serde_json::Value>,
     /// This tab follows the running job (one poller at a time).
     pub following: bool,
+    /// The page of changes on screen, as the host filtered it.
+    pub changes: Option<api::ChangePage>,
+    /// Bumped at every change of filter: answers to older requests are dropped.
+    pub changes_asked: u64,
 }
 
 /// Whether a job is running on the host (or this tab just asked for one).
@@ -218,9 +222,32 @@ async fn open_run(id: i64) {
         Ok(d) => {
             with(|s| {
                 s.detail = Some(d);
+                s.changes = None;
                 s.busy = None;
             });
             render();
+            load_changes(id).await;
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// Asks the host for the page of changes the filter names; an answer overtaken by a newer
+/// request (the admin kept typing) is dropped.
+async fn load_changes(id: i64) {
+    let (asked, filter) = with(|s| {
+        s.changes_asked += 1;
+        (s.changes_asked, s.filter.clone())
+    });
+    let page = api::changes(id, &filter).await;
+    let current = with(|s| s.changes_asked == asked && s.screen == Screen::Run(id));
+    if !current {
+        return;
+    }
+    match page {
+        Ok(p) => {
+            with(|s| s.changes = Some(p));
+            render_ops();
         }
         Err(e) => fail(e),
     }
@@ -429,6 +456,14 @@ fn render_job() {
     }
 }
 
+/// The run whose page is open.
+fn id_on_screen() -> i64 {
+    with(|s| match s.screen {
+        Screen::Run(id) => id,
+        _ => 0,
+    })
+}
+
 fn attr(el: &Element, name: &str) -> String {
     el.get_attribute(name).unwrap_or_default()
 }
@@ -488,7 +523,7 @@ fn on_event(kind: &str, e: Event) {
         ("click", "page") => {
             let page: usize = attr(&el, "data-page").parse().unwrap_or_default();
             with(|s| s.filter.page = page);
-            render_ops();
+            spawn(load_changes(id_on_screen()));
         }
         ("change", "toggle-reject") => {
             let op = attr(&el, "data-op");
@@ -513,7 +548,7 @@ fn on_event(kind: &str, e: Event) {
                 s.filter.text = text;
                 s.filter.page = 0;
             });
-            render_ops();
+            spawn(load_changes(id_on_screen()));
         }
         ("change", "filter-entity" | "filter-change") => {
             let value = el
@@ -528,7 +563,7 @@ fn on_event(kind: &str, e: Event) {
                 }
                 s.filter.page = 0;
             });
-            render_ops();
+            spawn(load_changes(id_on_screen()));
         }
         ("input", "rules") => {
             let text = el

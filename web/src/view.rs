@@ -2,7 +2,7 @@
 //! construction; nothing from data is ever spliced in as markup. Colours: create green,
 //! update blue, delete/archive red.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use classbridge_engine::SyncPlan;
 use classbridge_engine::config::{ChangeKind, HoldPolicy};
@@ -437,60 +437,31 @@ fn whatif_counts(host: &SyncPlan, what_if: &SyncPlan) -> Markup {
     }
 }
 
-pub(crate) fn filtered_ops(s: &State) -> Vec<&PlannedOp> {
-    let Some(plan) = s.detail.as_ref().and_then(|d| d.plan.as_ref()) else {
-        return Vec::new();
-    };
-    let text = s.filter.text.to_lowercase();
-    plan.ops
-        .iter()
-        .filter(|op| {
-            s.filter.entity.is_empty()
-                || format!("{:?}", op.entity).eq_ignore_ascii_case(&s.filter.entity)
-        })
-        .filter(|op| {
-            s.filter.change.is_empty()
-                || format!("{:?}", op.change).eq_ignore_ascii_case(&s.filter.change)
-        })
-        .filter(|op| {
-            text.is_empty()
-                || op.summary.to_lowercase().contains(&text)
-                || [&op.class_id, &op.school_id, &op.person].iter().any(|f| {
-                    f.as_deref()
-                        .is_some_and(|v| v.to_lowercase().contains(&text))
-                })
-        })
-        .collect()
-}
-
 /// The operations list alone, re-rendered as the admin types in the search box.
 pub(crate) fn ops_list(s: &State) -> String {
     ops_markup(s).into_string()
 }
 
 fn ops_markup(s: &State) -> Markup {
-    let ops = filtered_ops(s);
-    if ops.is_empty() {
-        return html! { p.empty { "No changes match." } };
+    let Some(changes) = &s.changes else {
+        return html! { p.busy { span.spinner {} "Loading changes…" } };
+    };
+    if changes.total == 0 {
+        return html! { p.meta id="ops-count" { "0 changes" } p.empty { "No changes match." } };
     }
     let pending = s.detail.as_ref().is_some_and(|d| d.run.status == "pending");
-    let outcomes: HashMap<String, &Value> = s
-        .detail
-        .as_ref()
-        .map(|d| {
-            d.journal
-                .iter()
-                .filter_map(|j| Some((j["opId"].as_str()?.to_string(), &j["outcome"])))
-                .collect()
-        })
-        .unwrap_or_default();
-    let pages = ops.len().div_ceil(PAGE_SIZE);
-    let page = s.filter.page.min(pages - 1);
+    let pages = changes.total.div_ceil(PAGE_SIZE);
+    let page = changes.offset / PAGE_SIZE;
+    let total_in_plan = s.detail.as_ref().map_or(0, |d| d.ops_total);
     html! {
-        p.meta id="ops-count" { (ops.len()) " change(s)" }
+        p.meta id="ops-count" {
+            (changes.total) " change(s)"
+            @if changes.total != total_in_plan { " of " (total_in_plan) }
+        }
         table.ops {
             tbody {
-                @for op in ops.iter().skip(page * PAGE_SIZE).take(PAGE_SIZE) {
+                @for item in &changes.items {
+                    @let op = &item.op;
                     @let change = format!("{:?}", op.change).to_lowercase();
                     tr id={ "op-" (op.op_id) } {
                         @if pending {
@@ -501,7 +472,7 @@ fn ops_markup(s: &State) -> Markup {
                                 }
                             }
                         } @else {
-                            (outcome_cell(outcomes.get(&op.op_id).copied()))
+                            (outcome_cell(item.outcome.as_ref()))
                         }
                         td { span class={ "chip " (change_class(&change)) } { (change) } }
                         td { (format!("{:?}", op.entity).to_lowercase()) }

@@ -4,6 +4,7 @@
 //! failed sign-ins back off; only loopback or configured host names are answered; beyond
 //! loopback the console is served over TLS or not at all (unless `--insecure-http`).
 
+mod changes;
 mod guard;
 mod jobs;
 mod sessions;
@@ -37,6 +38,8 @@ pub struct AppState {
     jobs: Arc<jobs::Jobs>,
     /// The console's own connection to the state database, for reads.
     reader: Arc<std::sync::Mutex<crate::store::Store>>,
+    /// The plans of the runs being looked at, parsed once.
+    plans: Arc<changes::PlanCache>,
     /// `/api/config`'s answer, fixed at start (the rules only: no URLs, no secrets).
     rules: Arc<Value>,
     token: Arc<Secret>,
@@ -211,6 +214,7 @@ pub fn router(state: AppState, guard: guard::Guard) -> Router {
         .route("/api/session", get(session))
         .route("/api/runs", get(runs::runs))
         .route("/api/runs/{id}", get(runs::run_detail))
+        .route("/api/runs/{id}/changes", get(runs::run_changes))
         .route("/api/runs/{id}/input", get(runs::run_input))
         .route("/api/runs/{id}/approve", post(runs::approve))
         .route("/api/sync", post(runs::sync_now))
@@ -218,6 +222,8 @@ pub fn router(state: AppState, guard: guard::Guard) -> Router {
         .route("/api/config", get(runs::config))
         .merge(crate::console::asset_routes())
         .with_state(state)
+        // A large run's pages and plans compress tenfold.
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
 }
 
@@ -287,6 +293,7 @@ pub async fn serve(host: Host, options: ServeOptions) -> Result<(), RunError> {
     let state = AppState {
         jobs: Arc::clone(&jobs),
         reader: Arc::new(std::sync::Mutex::new(reader)),
+        plans: Arc::default(),
         rules: Arc::new(rules),
         token: Arc::new(token.clone()),
         sessions: Arc::new(Sessions::new(limits)),

@@ -5,12 +5,15 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use classbridge_engine::SyncPlan;
+
+use super::changes::{self, ChangeQuery, PlanCache};
 use super::jobs::{JobKind, JobView};
 use super::{AppState, csrf_ok, error, run_error, signed_in};
 use crate::runner::RunError;
@@ -43,21 +46,89 @@ pub(super) async fn runs(State(state): State<AppState>, headers: HeaderMap) -> R
     }
 }
 
+/// The stored plan of run `id`, parsed once and kept while it is looked at.
+fn cached_plan(
+    store: &Store,
+    cache: &PlanCache,
+    id: i64,
+) -> Result<(crate::store::RunRow, Option<Arc<SyncPlan>>), RunError> {
+    let row = store.run(id)?;
+    let key = (id, row.plan_id.clone(), row.status.as_str().to_string());
+    if let Some(plan) = cache.get(&key) {
+        return Ok((row, Some(plan)));
+    }
+    let Some(plan) = store.run_plan(id)? else {
+        return Ok((row, None));
+    };
+    let plan = Arc::new(plan);
+    cache.put(key, Arc::clone(&plan));
+    Ok((row, Some(plan)))
+}
+
+/// A run as its page opens: the plan without its operations, roster changes and state
+/// delta (the page asks for the changes a page at a time), with their count.
 pub(super) async fn run_detail(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Response {
     require_session!(state, headers);
+    let plans = Arc::clone(&state.plans);
     let detail = read(&state, move |store| {
-        let row = store.run(id)?;
-        let plan = store.run_plan(id)?;
-        let journal = store.journal(id)?;
+        let (row, plan) = cached_plan(store, &plans, id)?;
         let decision = store.decision(id)?;
-        Ok(json!({ "run": row, "plan": plan, "journal": journal, "decision": decision }))
+        let outline = plan.as_deref().map(|p| {
+            json!({
+                "id": p.id,
+                "engineVersion": p.engine_version,
+                "createdAt": p.created_at,
+                "ops": [],
+                "holds": p.holds,
+                "previewRequired": p.preview_required,
+                "recordIssues": p.record_issues,
+                "rosterChanges": [],
+                "summary": p.summary,
+                "stateDelta": classbridge_engine::delta::StateDelta::default(),
+                "absences": p.absences,
+                "drift": p.drift,
+                "approval": p.approval,
+            })
+        });
+        let ops_total = plan.as_ref().map_or(0, |p| p.ops.len());
+        Ok(json!({ "run": row, "plan": outline, "opsTotal": ops_total, "decision": decision }))
     })
     .await;
     match detail {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => run_error(e),
+    }
+}
+
+/// A page of a run's changes, filtered and searched here, each with its outcome once applied.
+pub(super) async fn run_changes(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(query): Query<ChangeQuery>,
+) -> Response {
+    require_session!(state, headers);
+    let plans = Arc::clone(&state.plans);
+    let answer = read(&state, move |store| {
+        let (_, plan) = cached_plan(store, &plans, id)?;
+        let Some(plan) = plan else {
+            return Ok(json!({ "total": 0, "offset": query.offset, "items": [] }));
+        };
+        let (total, ops) = changes::page(&plan, &query);
+        let ids: Vec<&str> = ops.iter().map(|o| o.op_id.as_str()).collect();
+        let outcomes = store.outcomes_for(id, &ids)?;
+        let items: Vec<Value> = ops
+            .iter()
+            .map(|op| json!({ "op": op, "outcome": outcomes.get(&op.op_id) }))
+            .collect();
+        Ok(json!({ "total": total, "offset": query.offset, "items": items }))
+    })
+    .await;
+    match answer {
         Ok(v) => Json(v).into_response(),
         Err(e) => run_error(e),
     }

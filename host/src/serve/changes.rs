@@ -1,0 +1,173 @@
+//! A run's changes as the console pages them: filtered and searched on the host, so the
+//! page never holds a district's plan. The plan of the run being looked at is kept parsed
+//! between pages (a large one takes seconds to read).
+
+use std::sync::{Arc, Mutex};
+
+use classbridge_engine::SyncPlan;
+use classbridge_engine::plan::PlannedOp;
+use serde::Deserialize;
+
+/// `?offset=&limit=&q=&entity=&change=`
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(default)]
+pub(super) struct ChangeQuery {
+    pub offset: usize,
+    pub limit: Option<usize>,
+    /// Words found in the summary, the person (name and email), the class or the school.
+    pub q: String,
+    /// `course`, `teacher`, `student`, `topic`, `category`, `lineItem`, `result`.
+    pub entity: String,
+    /// `create`, `update`, `archive`, `delete`.
+    pub change: String,
+}
+
+pub(super) const DEFAULT_LIMIT: usize = 100;
+pub(super) const MAX_LIMIT: usize = 1000;
+
+fn named(value: impl std::fmt::Debug, wanted: &str) -> bool {
+    wanted.is_empty() || format!("{value:?}").eq_ignore_ascii_case(wanted)
+}
+
+fn found(op: &PlannedOp, words: &[String]) -> bool {
+    words.iter().all(|w| {
+        op.summary.to_lowercase().contains(w)
+            || [&op.class_id, &op.school_id, &op.person]
+                .iter()
+                .any(|f| f.as_deref().is_some_and(|v| v.to_lowercase().contains(w)))
+    })
+}
+
+/// The matching operations' count and the requested page of them, in plan order.
+pub(super) fn page<'p>(plan: &'p SyncPlan, query: &ChangeQuery) -> (usize, Vec<&'p PlannedOp>) {
+    let words: Vec<String> = query.q.split_whitespace().map(str::to_lowercase).collect();
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let mut total = 0;
+    let mut items = Vec::new();
+    for op in plan.ops.iter().filter(|op| {
+        named(op.entity, &query.entity) && named(op.change, &query.change) && found(op, &words)
+    }) {
+        if total >= query.offset && items.len() < limit {
+            items.push(op);
+        }
+        total += 1;
+    }
+    (total, items)
+}
+
+/// The last plans read, by run and the stored plan's id and status (an approval replaces
+/// the stored plan, so a changed row reads it again).
+#[derive(Default)]
+pub(super) struct PlanCache {
+    entries: Mutex<Vec<(CacheKey, Arc<SyncPlan>)>>,
+}
+
+pub(super) type CacheKey = (i64, Option<String>, String);
+
+const KEPT: usize = 2;
+
+impl PlanCache {
+    pub(super) fn get(&self, key: &CacheKey) -> Option<Arc<SyncPlan>> {
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, p)| Arc::clone(p))
+    }
+
+    pub(super) fn put(&self, key: CacheKey, plan: Arc<SyncPlan>) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries.retain(|(k, _)| k.0 != key.0);
+        entries.insert(0, (key, plan));
+        entries.truncate(KEPT);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> SyncPlan {
+        let op = |id: &str, entity: &str, change: &str, summary: &str, person: Option<&str>| {
+            serde_json::json!({
+                "opId": id, "key": id, "entity": entity, "change": change,
+                "summary": summary, "person": person, "schoolId": "sch-lincoln",
+                "action": {"type": "classroomAddStudent", "alias": "d:c1", "user_id": "x@d.org"},
+                "effect": {"type": "memberAdded", "class_id": "c1", "role": "student", "email": "x@d.org"}
+            })
+        };
+        serde_json::from_value(serde_json::json!({
+            "id": "p", "engineVersion": "t", "createdAt": "2026-12-04T00:00:00Z",
+            "ops": [
+                op("a", "student", "create", "add Maria Lopez to Algebra 1", Some("Maria Lopez <mlopez@d.org>")),
+                op("b", "student", "delete", "remove Sam Lee from Algebra 1", Some("Sam Lee <slee@d.org>")),
+                op("c", "teacher", "create", "add Ana Ruiz to Biology", Some("Ana Ruiz <aruiz@d.org>")),
+                op("d", "student", "create", "add Maria Chen to Biology", Some("Maria Chen <mchen@d.org>")),
+            ],
+            "holds": [], "previewRequired": false, "recordIssues": [], "rosterChanges": [],
+            "summary": classbridge_engine::plan::PreviewSummary::default(),
+            "stateDelta": classbridge_engine::delta::StateDelta::default(),
+        }))
+        .unwrap()
+    }
+
+    fn ids(plan: &SyncPlan, q: &ChangeQuery) -> (usize, Vec<String>) {
+        let (total, items) = page(plan, q);
+        (total, items.iter().map(|o| o.op_id.clone()).collect())
+    }
+
+    #[test]
+    fn filters_search_and_pages_on_the_host() {
+        let plan = plan();
+        let all = ChangeQuery::default();
+        assert_eq!(ids(&plan, &all).0, 4);
+        let students = ChangeQuery {
+            entity: "student".into(),
+            ..all.clone()
+        };
+        assert_eq!(
+            ids(&plan, &students),
+            (3, vec!["a".into(), "b".into(), "d".into()])
+        );
+        let maria = ChangeQuery {
+            q: "maria".into(),
+            ..all.clone()
+        };
+        assert_eq!(ids(&plan, &maria), (2, vec!["a".into(), "d".into()]));
+        // Every word must be found; emails and schools are searched too.
+        let maria_bio = ChangeQuery {
+            q: "Maria biology".into(),
+            ..all.clone()
+        };
+        assert_eq!(ids(&plan, &maria_bio), (1, vec!["d".into()]));
+        let email = ChangeQuery {
+            q: "slee@d.org".into(),
+            ..all.clone()
+        };
+        assert_eq!(ids(&plan, &email).1, vec!["b".to_string()]);
+        let school = ChangeQuery {
+            q: "lincoln".into(),
+            ..all.clone()
+        };
+        assert_eq!(ids(&plan, &school).0, 4);
+        let deletes = ChangeQuery {
+            change: "DELETE".into(),
+            ..all.clone()
+        };
+        assert_eq!(ids(&plan, &deletes).1, vec!["b".to_string()]);
+        let second_page = ChangeQuery {
+            offset: 2,
+            limit: Some(1),
+            ..all.clone()
+        };
+        assert_eq!(ids(&plan, &second_page), (4, vec!["c".into()]));
+        let past_the_end = ChangeQuery { offset: 9, ..all };
+        assert_eq!(ids(&plan, &past_the_end), (4, vec![]));
+    }
+}
