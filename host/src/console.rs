@@ -11,6 +11,7 @@ use crate::serve::AppState;
 pub const INDEX_HTML: &str = include_str!("../assets/console.html");
 const STYLE_CSS: &str = include_str!("../assets/console.css");
 const BOOT_JS: &str = include_str!("../assets/console-boot.js");
+const WORKER_JS: &str = include_str!("../assets/console-worker.js");
 const CONSOLE_JS: &str = include_str!(concat!(env!("OUT_DIR"), "/console/classbridge_web.js"));
 const CONSOLE_WASM: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/console/classbridge_web_bg.wasm"));
@@ -33,6 +34,16 @@ pub fn asset_routes() -> Router<AppState> {
                 (
                     [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
                     BOOT_JS,
+                )
+                    .into_response()
+            }),
+        )
+        .route(
+            "/console/worker.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    WORKER_JS,
                 )
                     .into_response()
             }),

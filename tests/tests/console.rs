@@ -39,9 +39,13 @@ async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let shown = match c.find(Locator::Css(css)).await {
+        Ok(el) => el.text().await.unwrap_or_default(),
+        Err(_) => "(not on the page)".into(),
+    };
     let body = c.source().await.unwrap_or_default();
     panic!(
-        "{css} never showed {needle:?}; page: {}",
+        "{css} never showed {needle:?} (it shows {shown:?}); page: {}",
         &body[..body.len().min(3000)]
     );
 }
@@ -189,6 +193,16 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
         .await
         .unwrap();
     wait_text(&c, "#verified", "Same plan").await;
+    // The district's input was fetched and planned by the console's worker, never by the page
+    // (the page's own resource timings do not list it).
+    let fetched_by_page = c
+        .execute(
+            "return performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes('/input')).length;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fetched_by_page, json!(0));
 
     // What if: exclude school sch0's classes; the counts change at once, in the browser.
     c.find(Locator::Css("button[data-action=whatif]"))

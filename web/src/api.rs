@@ -146,16 +146,6 @@ pub(crate) async fn changes(id: i64, filter: &crate::app::OpFilter) -> Result<Ch
     .await
 }
 
-pub(crate) async fn input(id: i64) -> Result<classbridge_engine::SyncInput, String> {
-    read(
-        Request::get(&format!("/api/runs/{id}/input"))
-            .send()
-            .await
-            .map_err(net)?,
-    )
-    .await
-}
-
 pub(crate) async fn approve(id: i64, csrf: &str, reject: &[String]) -> Result<Value, String> {
     let resp = Request::post(&format!("/api/runs/{id}/approve"))
         .header("X-CSRF-Token", csrf)

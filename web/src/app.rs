@@ -5,13 +5,16 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use classbridge_engine::config::{ChangeKind, HoldPolicy, HoldThreshold};
-use classbridge_engine::{SyncConfig, SyncInput, SyncPlan};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use web_sys::{Element, Event, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
+use web_sys::{
+    Element, Event, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement, MessageEvent, Worker,
+    WorkerOptions, WorkerType,
+};
 
 use crate::api::{self, RunDetail, RunRow};
 use crate::view;
+use crate::worker::PlanDigest;
 
 pub(crate) const PAGE_SIZE: usize = 100;
 
@@ -34,7 +37,8 @@ pub(crate) struct OpFilter {
 /// The browser's own plan for a run's input, under edited rules.
 pub(crate) struct WhatIf {
     pub rules_text: String,
-    pub plan: Option<Result<SyncPlan, String>>,
+    /// The worker's plan under the edited rules, or why it could not plan.
+    pub plan: Option<Result<PlanDigest, String>>,
 }
 
 #[derive(Default)]
@@ -46,7 +50,8 @@ pub(crate) struct State {
     pub filter: OpFilter,
     pub rejected: BTreeSet<String>,
     pub verify: Option<Result<String, String>>,
-    pub input: Option<(i64, SyncInput)>,
+    /// The latest request to the worker: older answers are dropped.
+    pub worker_asked: u64,
     pub whatif: Option<WhatIf>,
     pub notice: Option<String>,
     pub error: Option<String>,
@@ -161,7 +166,6 @@ pub(crate) fn session_ended() {
         s.csrf = None;
         s.screen = Screen::SignIn;
         s.detail = None;
-        s.input = None;
         s.whatif = None;
         s.busy = None;
     });
@@ -253,94 +257,153 @@ async fn load_changes(id: i64) {
     }
 }
 
-async fn run_input(id: i64) -> Result<SyncInput, String> {
-    if let Some(input) = with(|s| {
-        s.input
-            .as_ref()
-            .filter(|(i, _)| *i == id)
-            .map(|(_, inp)| inp.clone())
-    }) {
-        return Ok(input);
-    }
-    let input = api::input(id).await?;
-    with(|s| s.input = Some((id, input.clone())));
-    Ok(input)
+thread_local! {
+    static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
 }
 
-/// Plans the run's input here, with the engine linked into this page.
-async fn verify(id: i64) {
-    with(|s| s.busy = Some("Recomputing the plan in the browser".into()));
-    render();
-    let result = match run_input(id).await {
-        Ok(input) => match classbridge_engine::plan(input) {
-            Ok(plan) => {
-                let host_id = with(|s| s.detail.as_ref().and_then(|d| d.run.plan_id.clone()));
-                if host_id.as_deref() == Some(plan.id.as_str()) {
-                    Ok(plan.id)
-                } else {
-                    Err(format!(
-                        "the browser computed plan {} but the host stored {}",
-                        plan.id,
-                        host_id.unwrap_or_default()
-                    ))
-                }
-            }
-            Err(e) => Err(format!("the engine refused the input: {e}")),
-        },
-        Err(e) => Err(e),
-    };
-    with(|s| {
-        s.busy = None;
-        s.verify = Some(result);
+/// The console's Web Worker, started on first use.
+fn worker() -> Result<Worker, String> {
+    WORKER.with(|slot| {
+        if let Some(w) = slot.borrow().as_ref() {
+            return Ok(w.clone());
+        }
+        let options = WorkerOptions::new();
+        options.set_type(WorkerType::Module);
+        let worker = Worker::new_with_options("/console/worker.js", &options)
+            .map_err(|e| format!("the browser could not start the console's worker: {e:?}"))?;
+        let on_message =
+            Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| on_worker_message(&e));
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        let on_error = Closure::<dyn FnMut(Event)>::new(move |e: Event| {
+            let detail = e
+                .dyn_ref::<web_sys::ErrorEvent>()
+                .map(web_sys::ErrorEvent::message)
+                .unwrap_or_default();
+            fail(format!("the console's worker failed: {detail}"));
+        });
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        // Both live as long as the page.
+        on_message.forget();
+        on_error.forget();
+        *slot.borrow_mut() = Some(worker.clone());
+        Ok(worker)
+    })
+}
+
+/// Asks the worker to verify run `run`, read its rules, or plan it under edited `rules`.
+fn worker_request(run: i64, kind: &str, rules: Option<String>) {
+    let id = with(|s| {
+        s.worker_asked += 1;
+        s.worker_asked
     });
-    render();
-}
-
-async fn open_whatif(id: i64) {
-    match run_input(id).await {
-        Ok(input) => {
-            let mut rules = serde_json::to_value(&input.config).unwrap_or_default();
-            // Sources are connection settings, not rules to play with.
-            if let Some(o) = rules.as_object_mut() {
-                o.remove("sources");
+    let message = serde_json::json!({ "id": id, "run": run, "kind": kind, "rules": rules });
+    match worker() {
+        Ok(w) => {
+            if let Err(e) = w.post_message(&JsValue::from_str(&message.to_string())) {
+                fail(format!("the console's worker could not be reached: {e:?}"));
             }
-            let text = serde_json::to_string_pretty(&rules).unwrap_or_default();
-            with(|s| {
-                s.whatif = Some(WhatIf {
-                    rules_text: text,
-                    plan: None,
-                });
-            });
-            recompute(id).await;
         }
         Err(e) => fail(e),
     }
 }
 
-/// Replans the stored input under the edited rules.
-async fn recompute(id: i64) {
-    let Ok(input) = run_input(id).await else {
+fn on_worker_message(e: &MessageEvent) {
+    let Some(text) = e.data().as_string() else {
         return;
     };
-    let text = with(|s| s.whatif.as_ref().map(|w| w.rules_text.clone())).unwrap_or_default();
-    let result = (|| {
-        let mut rules: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| format!("the rules are not valid JSON: {e}"))?;
-        rules["sources"] =
-            serde_json::to_value(&input.config.sources).map_err(|e| e.to_string())?;
-        let config: SyncConfig =
-            serde_json::from_value(rules).map_err(|e| format!("the rules do not fit: {e}"))?;
-        classbridge_engine::validate_config(&config).map_err(|e| e.to_string())?;
-        let mut changed = input.clone();
-        changed.config = config;
-        classbridge_engine::plan(changed).map_err(|e| e.to_string())
-    })();
-    with(|s| {
-        if let Some(w) = s.whatif.as_mut() {
-            w.plan = Some(result);
+    let Ok(answer) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return;
+    };
+    let current = with(|s| {
+        Some(s.worker_asked) == answer["id"].as_u64()
+            && answer["run"]
+                .as_i64()
+                .is_some_and(|r| s.screen == Screen::Run(r))
+    });
+    if !current {
+        return;
+    }
+    let run = answer["run"].as_i64().unwrap_or_default();
+    if let Some(progress) = answer["progress"].as_str() {
+        with(|s| s.busy = Some(progress.to_string()));
+        return render();
+    }
+    let error = answer["error"].as_str().map(str::to_string);
+    let digest = || -> Result<PlanDigest, String> {
+        if let Some(e) = &error {
+            return Err(e.clone());
         }
+        serde_json::from_value(answer["digest"].clone()).map_err(|e| e.to_string())
+    };
+    match answer["kind"].as_str() {
+        Some("verify") => {
+            let result = digest().and_then(|d| {
+                let host_id = with(|s| s.detail.as_ref().and_then(|d| d.run.plan_id.clone()));
+                if host_id.as_deref() == Some(d.id.as_str()) {
+                    Ok(d.id)
+                } else {
+                    Err(format!(
+                        "the browser computed plan {} but the host stored {}",
+                        d.id,
+                        host_id.unwrap_or_default()
+                    ))
+                }
+            });
+            with(|s| {
+                s.busy = None;
+                s.verify = Some(result);
+            });
+        }
+        Some("rules") => match (answer["rules"].as_str(), error) {
+            (Some(rules), None) => {
+                with(|s| {
+                    s.whatif = Some(WhatIf {
+                        rules_text: rules.to_string(),
+                        plan: None,
+                    });
+                });
+                worker_request(run, "whatif", Some(rules.to_string()));
+            }
+            (_, e) => {
+                with(|s| s.busy = None);
+                return fail(e.unwrap_or_else(|| "the worker sent no rules".into()));
+            }
+        },
+        Some("whatif") => {
+            let result = digest();
+            with(|s| {
+                s.busy = None;
+                if let Some(w) = s.whatif.as_mut() {
+                    w.plan = Some(result);
+                }
+            });
+        }
+        _ => {}
+    }
+    render();
+}
+
+fn verify(id: i64) {
+    with(|s| {
+        s.busy = Some("Recomputing the plan in the browser".into());
+        s.verify = None;
     });
     render();
+    worker_request(id, "verify", None);
+}
+
+fn open_whatif(id: i64) {
+    with(|s| s.busy = Some("Reading the run's rules".into()));
+    render();
+    worker_request(id, "rules", None);
+}
+
+/// Replans the stored input under the edited rules, in the worker.
+fn recompute(id: i64) {
+    let text = with(|s| s.whatif.as_ref().map(|w| w.rules_text.clone())).unwrap_or_default();
+    with(|s| s.busy = Some("Recomputing under the edited rules".into()));
+    render();
+    worker_request(id, "whatif", Some(text));
 }
 
 async fn approve(id: i64) {
@@ -507,9 +570,9 @@ fn on_event(kind: &str, e: Event) {
             load_runs().await;
         }),
         ("click", "open-run") => spawn(open_run(id)),
-        ("click", "verify") => spawn(verify(id)),
-        ("click", "whatif") => spawn(open_whatif(id)),
-        ("click", "recompute") => spawn(recompute(id)),
+        ("click", "verify") => verify(id),
+        ("click", "whatif") => open_whatif(id),
+        ("click", "recompute") => recompute(id),
         ("click", "approve") => spawn(approve(id)),
         ("click", "sync-now") => spawn(sync_now()),
         ("click", "sign-out") => spawn(sign_out()),
@@ -611,7 +674,7 @@ fn on_event(kind: &str, e: Event) {
                     w.rules_text = serde_json::to_string_pretty(&rules).unwrap_or_default();
                 }
             });
-            spawn(recompute(id));
+            recompute(id);
         }
         _ => {}
     }

@@ -6,6 +6,9 @@ mod api;
 mod app;
 mod html;
 mod view;
+mod worker;
+
+pub use worker::{worker_has, worker_load, worker_plan, worker_rules};
 
 use wasm_bindgen::prelude::*;
 

@@ -193,9 +193,9 @@ fn bars(summary: &PreviewSummary) -> Markup {
                             td { (c.before) " → " (c.after) }
                             td {
                                 div.bar {
-                                    span.create class=(width(c.create)) {}
-                                    span.update class=(width(c.update)) {}
-                                    span.delete class=(width(c.delete)) {}
+                                    span class={ "create " (width(c.create)) } {}
+                                    span class={ "update " (width(c.update)) } {}
+                                    span class={ "delete " (width(c.delete)) } {}
                                 }
                                 small { "+" (c.create) " ~" (c.update) " −" (c.delete) }
                             }
@@ -406,7 +406,7 @@ fn whatif_head(id: i64) -> Markup {
     }
 }
 
-fn whatif_counts(host: &SyncPlan, what_if: &SyncPlan) -> Markup {
+fn whatif_counts(host: &SyncPlan, what_if: &crate::worker::PlanDigest) -> Markup {
     let before = count_map(&host.summary);
     let after = count_map(&what_if.summary);
     let keys: BTreeSet<_> = before.keys().chain(after.keys()).collect();
