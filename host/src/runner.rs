@@ -75,6 +75,16 @@ pub enum RunError {
         "run {run} is {status}, not pending approval; only the newest pending run can be approved"
     )]
     NotPending { run: i64, status: &'static str },
+    /// Someone decided first (another admin, another tab, the CLI).
+    #[error(
+        "run {run} was already approved by {by} at {at} and is {status} now: nothing more was applied; reload to see it"
+    )]
+    AlreadyDecided {
+        run: i64,
+        status: &'static str,
+        by: String,
+        at: String,
+    },
     #[error("run {run} has no {what}")]
     Missing { run: i64, what: &'static str },
     #[error(
@@ -99,6 +109,8 @@ pub enum RunError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("the export could not be written: {0}")]
+    Export(String),
     #[error("the engine's request could not be encoded")]
     Encode(#[source] serde_json::Error),
     #[error("{what} stopped unexpectedly")]
@@ -862,7 +874,10 @@ impl Host {
                 &[],
             ));
         }
-        if plan.needs_approval() {
+        // Preview mode asks about changes: a plan with nothing to apply and no hold closes as
+        // "no changes" rather than waiting for an approval of nothing.
+        let nothing_to_approve = plan.ops.is_empty() && !plan.is_held();
+        if plan.needs_approval() && !nothing_to_approve {
             let why = if plan.is_held() {
                 format!(
                     "held for approval: {}",
@@ -952,6 +967,14 @@ impl Host {
         self.reconcile_interrupted()?;
         let row = self.store.run(run)?;
         if row.status != RunStatus::Pending {
+            if let Some(d) = self.store.decision(run)? {
+                return Err(RunError::AlreadyDecided {
+                    run,
+                    status: row.status.as_str(),
+                    by: d.decided_by,
+                    at: d.decided_at,
+                });
+            }
             return Err(RunError::NotPending {
                 run,
                 status: row.status.as_str(),

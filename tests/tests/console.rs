@@ -171,6 +171,19 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     .unwrap();
     let some = wait_text(&c, "#ops-count", " of ").await;
     assert_ne!(some, all, "{some}");
+    // "Download CSV: these changes" downloads what is on screen.
+    let href = c
+        .find(Locator::Css("#exports a"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        href.contains(&format!("/api/runs/{run_id}/export/changes.csv?q=s1%40")),
+        "{href}"
+    );
     c.execute(
         r#"const q = document.querySelector('input[data-action=search]');
            q.value = '';

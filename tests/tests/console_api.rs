@@ -502,6 +502,56 @@ async fn a_sync_runs_in_the_background_while_every_page_answers_and_only_one_run
         .unwrap();
     assert_eq!(header(&resp, "content-encoding"), "gzip");
 
+    // What the admin looks at downloads as CSV, filtered the same way.
+    let resp = console
+        .client
+        .get(format!(
+            "{}/api/runs/{run}/export/changes.csv?entity=course",
+            console.base
+        ))
+        .header("Cookie", &console.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(header(&resp, "content-type"), "text/csv; charset=utf-8");
+    assert!(
+        header(&resp, "content-disposition")
+            .contains(&format!("attachment; filename=\"run-{run}-changes.csv\"")),
+        "{}",
+        header(&resp, "content-disposition")
+    );
+    let csv = resp.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("op_id,change,entity,school,class,person,summary"));
+    assert_eq!(lines.len(), h.course_count() + 1, "{csv}");
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.contains(",course,") && l.ends_with(",succeeded,"))
+    );
+    for what in ["issues", "holds", "failures"] {
+        let resp = console
+            .client
+            .get(format!("{}/api/runs/{run}/export/{what}.csv", console.base))
+            .header("Cookie", &console.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{what}");
+    }
+    let (status, _) = console
+        .get(&format!("/api/runs/{run}/export/secrets.csv"))
+        .await;
+    assert_eq!(status, 404);
+    let anonymous = reqwest::get(format!(
+        "{}/api/runs/{run}/export/changes.csv",
+        console.base
+    ))
+    .await
+    .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401, "exports need a session");
+
     // An approval of a run that is not pending is refused at once, with nothing started.
     let (status, answer) = console
         .post(

@@ -335,6 +335,16 @@ async fn preview_mode_waits_and_a_rejected_course_drops_its_members() {
     assert!(members < 210);
     let again = h.cli(&["approve", &run]).await;
     assert_ne!(again.code, 0, "a run is approved once");
+    // The rejected course is planned again (a rejection is for that run only)...
+    let retry = h.cli(&["sync", "--json"]).await;
+    assert_eq!(retry.code, HELD, "{}", retry.stderr);
+    let retry_run = retry.json()["run"].as_i64().unwrap().to_string();
+    assert_eq!(h.cli(&["approve", &retry_run]).await.code, 0);
+    // ...and once everything is applied, a preview-mode run with nothing to do closes as
+    // "no changes" without asking for an approval of nothing.
+    let idle = h.cli(&["sync", "--json"]).await;
+    assert_eq!(idle.code, 0, "{}{}", idle.stdout, idle.stderr);
+    assert_eq!(idle.json()["status"], "noChanges", "{}", idle.stdout);
 }
 
 /// Rewrites a stored plan as an older engine version wrote it (a whole `baseState` instead of

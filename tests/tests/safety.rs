@@ -70,6 +70,17 @@ async fn an_approval_without_a_strict_json_body_applies_nothing() {
     assert_eq!(job["state"], "finished", "{job}");
     assert_eq!(job["run"], run, "{job}");
     assert_eq!(h.course_count(), 9, "every course but the rejected one");
+    // A stale tab approving again is told who decided, and nothing more is applied.
+    let (status, again) = console
+        .post(&path, Some("application/json"), r#"{"reject": []}"#)
+        .await;
+    assert_eq!(status, 409, "{again}");
+    let said = again["error"].as_str().unwrap();
+    assert!(
+        said.contains("already approved by console at") && said.contains("applied"),
+        "{said}"
+    );
+    assert_eq!(h.course_count(), 9);
     let show = h.cli(&["runs", "show", &run.to_string()]).await;
     assert!(
         show.stdout.contains("Rejected (not applied)")

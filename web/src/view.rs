@@ -291,6 +291,30 @@ fn run(s: &State, id: i64) -> Markup {
     }
 }
 
+/// A download of one list of run `id`; changes follow the filter on screen.
+fn export_href(id: i64, what: &str, s: &State) -> String {
+    let mut href = format!("/api/runs/{id}/export/{what}.csv");
+    if what == "changes" {
+        let enc = |v: &str| -> String {
+            v.bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                        (b as char).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect()
+        };
+        href.push_str(&format!(
+            "?q={}&entity={}&change={}",
+            enc(&s.filter.text),
+            enc(&s.filter.entity),
+            enc(&s.filter.change)
+        ));
+    }
+    href
+}
+
 fn record_issues_section(plan: &SyncPlan) -> Markup {
     const SHOWN: usize = 200;
     let issues = &plan.record_issues;
@@ -443,6 +467,22 @@ pub(crate) fn ops_list(s: &State) -> String {
 }
 
 fn ops_markup(s: &State) -> Markup {
+    let exports = match s.screen {
+        Screen::Run(id) => html! {
+            p.exports id="exports" {
+                "Download CSV: "
+                a href=(export_href(id, "changes", s)) download { "these changes" } " · "
+                a href=(export_href(id, "issues", s)) download { "record issues" } " · "
+                a href=(export_href(id, "holds", s)) download { "holds" } " · "
+                a href=(export_href(id, "failures", s)) download { "failures" }
+            }
+        },
+        _ => html! {},
+    };
+    html! { (exports) (changes_markup(s)) }
+}
+
+fn changes_markup(s: &State) -> Markup {
     let Some(changes) = &s.changes else {
         return html! { p.busy { span.spinner {} "Loading changes…" } };
     };

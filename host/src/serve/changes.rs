@@ -40,8 +40,21 @@ fn found(op: &PlannedOp, words: &[String]) -> bool {
 
 /// The matching operations' count and the requested page of them, in plan order.
 pub(super) fn page<'p>(plan: &'p SyncPlan, query: &ChangeQuery) -> (usize, Vec<&'p PlannedOp>) {
-    let words: Vec<String> = query.q.split_whitespace().map(str::to_lowercase).collect();
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    select(plan, query, limit)
+}
+
+/// Every matching operation from the query's offset (exports).
+pub(super) fn page_all<'p>(plan: &'p SyncPlan, query: &ChangeQuery) -> (usize, Vec<&'p PlannedOp>) {
+    select(plan, query, usize::MAX)
+}
+
+fn select<'p>(
+    plan: &'p SyncPlan,
+    query: &ChangeQuery,
+    limit: usize,
+) -> (usize, Vec<&'p PlannedOp>) {
+    let words: Vec<String> = query.q.split_whitespace().map(str::to_lowercase).collect();
     let mut total = 0;
     let mut items = Vec::new();
     for op in plan.ops.iter().filter(|op| {

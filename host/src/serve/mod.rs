@@ -5,6 +5,7 @@
 //! loopback the console is served over TLS or not at all (unless `--insecure-http`).
 
 mod changes;
+mod export;
 mod guard;
 mod jobs;
 mod sessions;
@@ -216,6 +217,7 @@ pub fn router(state: AppState, guard: guard::Guard) -> Router {
         .route("/api/runs/{id}", get(runs::run_detail))
         .route("/api/runs/{id}/changes", get(runs::run_changes))
         .route("/api/runs/{id}/input", get(runs::run_input))
+        .route("/api/runs/{id}/export/{what}", get(runs::export))
         .route("/api/runs/{id}/approve", post(runs::approve))
         .route("/api/sync", post(runs::sync_now))
         .route("/api/job", get(runs::job))

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use classbridge_engine::SyncPlan;
 
 use super::changes::{self, ChangeQuery, PlanCache};
+use super::export::{self, Export};
 use super::jobs::{JobKind, JobView};
 use super::{AppState, csrf_ok, error, run_error, signed_in};
 use crate::runner::RunError;
@@ -264,4 +265,63 @@ pub(super) async fn job(State(state): State<AppState>, headers: HeaderMap) -> Re
 pub(super) async fn config(State(state): State<AppState>, headers: HeaderMap) -> Response {
     require_session!(state, headers);
     Json(Value::clone(&state.rules)).into_response()
+}
+
+/// `GET /api/runs/{id}/export/{changes|issues|holds|failures}.csv`; changes take the same
+/// filter as `/changes` (without paging).
+pub(super) async fn export(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, what)): Path<(i64, String)>,
+    Query(query): Query<ChangeQuery>,
+) -> Response {
+    require_session!(state, headers);
+    let Some(kind) = Export::parse(&what) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no export {what:?}: changes.csv, issues.csv, holds.csv or failures.csv"),
+        );
+    };
+    let plans = Arc::clone(&state.plans);
+    let bytes = read(&state, move |store| {
+        let (_, plan) = cached_plan(store, &plans, id)?;
+        let Some(plan) = plan else {
+            return Err(RunError::Missing {
+                run: id,
+                what: "plan",
+            });
+        };
+        let ids: Vec<&str> = plan.ops.iter().map(|o| o.op_id.as_str()).collect();
+        let outcomes = match kind {
+            Export::Changes | Export::Failures => store.outcomes_for(id, &ids)?,
+            Export::Issues | Export::Holds => Default::default(),
+        };
+        let outcome = |op: &str| outcomes.get(op).cloned();
+        let written = match kind {
+            Export::Changes => {
+                let from_start = ChangeQuery { offset: 0, ..query };
+                let (_, ops) = changes::page_all(&plan, &from_start);
+                export::changes(&ops, outcome)
+            }
+            Export::Issues => export::issues(&plan),
+            Export::Holds => export::holds(&plan),
+            Export::Failures => export::failures(&plan, outcome),
+        };
+        written.map_err(|e| RunError::Export(e.to_string()))
+    })
+    .await;
+    match bytes {
+        Ok(b) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"run-{id}-{}.csv\"", kind.name()),
+                ),
+            ],
+            b,
+        )
+            .into_response(),
+        Err(e) => run_error(e),
+    }
 }
