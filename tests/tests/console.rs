@@ -152,10 +152,11 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     shot(&c, "01-runs").await;
 
     // The held run: holds, summary, changes.
+    // By keyboard: the run's row takes focus and Enter opens it.
     c.find(Locator::Css(&format!("#run-{run_id}")))
         .await
         .unwrap()
-        .click()
+        .send_keys("\u{E007}")
         .await
         .unwrap();
     wait_text(&c, "#holds", "Held for approval").await;
@@ -184,6 +185,22 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
         href.contains(&format!("/api/runs/{run_id}/export/changes.csv?q=s1%40")),
         "{href}"
     );
+    // Reject every change the filter shows at once, then think better of it.
+    let shown: usize = some.split_whitespace().next().unwrap().parse().unwrap();
+    c.find(Locator::Css("#reject-filtered"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#approve", &format!("Approve all but {shown} rejected")).await;
+    c.find(Locator::Css("button[data-action=clear-rejections]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#approve", "Approve all").await;
     c.execute(
         r#"const q = document.querySelector('input[data-action=search]');
            q.value = '';
@@ -266,6 +283,13 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
         .await
         .unwrap();
     let rejected = first.attr("data-op").await.unwrap().unwrap();
+    // Scrolled to the middle, as a person would: the approve bar stays on screen at the bottom.
+    c.execute(
+        "arguments[0].scrollIntoView({block: 'center'});",
+        vec![serde_json::to_value(&first).unwrap()],
+    )
+    .await
+    .unwrap();
     first.click().await.unwrap();
     wait_text(&c, "#approve", "Approve all but 1 rejected").await;
     c.find(Locator::Css("#approve"))
@@ -274,6 +298,10 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
         .click()
         .await
         .unwrap();
+    // Approving asks first, saying what is left out.
+    let question = c.get_alert_text().await.expect("a confirmation");
+    assert!(question.contains("without the 1 rejected"), "{question}");
+    c.accept_alert().await.unwrap();
     wait_text(&c, "#notice", "applied").await;
     wait_text(&c, "#decision", &rejected).await;
     wait_text(&c, "#decision", "by console").await;

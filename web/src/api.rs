@@ -126,6 +126,29 @@ pub(crate) async fn run(id: i64) -> Result<RunDetail, String> {
     .await
 }
 
+/// The ids of every change the filter matches.
+pub(crate) async fn change_ids(
+    id: i64,
+    filter: &crate::app::OpFilter,
+) -> Result<Vec<String>, String> {
+    let query = [
+        ("limit", "1"),
+        ("ids", "true"),
+        ("q", filter.text.as_str()),
+        ("entity", filter.entity.as_str()),
+        ("change", filter.change.as_str()),
+    ];
+    let v: Value = read(
+        Request::get(&format!("/api/runs/{id}/changes"))
+            .query(query)
+            .send()
+            .await
+            .map_err(net)?,
+    )
+    .await?;
+    serde_json::from_value(v["ids"].clone()).map_err(|e| e.to_string())
+}
+
 pub(crate) async fn changes(id: i64, filter: &crate::app::OpFilter) -> Result<ChangePage, String> {
     let offset = (filter.page * crate::app::PAGE_SIZE).to_string();
     let limit = crate::app::PAGE_SIZE.to_string();

@@ -116,7 +116,7 @@ fn fail(message: String) {
 
 pub(crate) fn boot() {
     let Some(doc) = document() else { return };
-    for kind in ["click", "input", "change", "submit"] {
+    for kind in ["click", "input", "change", "submit", "keydown"] {
         let handler = Closure::<dyn FnMut(Event)>::new(move |e: Event| on_event(kind, e));
         let _ = doc.add_event_listener_with_callback(kind, handler.as_ref().unchecked_ref());
         // The listener lives as long as the page.
@@ -252,6 +252,7 @@ async fn load_changes(id: i64) {
         Ok(p) => {
             with(|s| s.changes = Some(p));
             render_ops();
+            render_approve_bar();
         }
         Err(e) => fail(e),
     }
@@ -540,6 +541,21 @@ fn on_event(kind: &str, e: Event) {
     };
     let action = attr(&el, "data-action");
     let id: i64 = attr(&el, "data-run").parse().unwrap_or_default();
+    // Enter on a focused row (rows are not buttons) acts like a click: every control is
+    // reachable by keyboard.
+    let kind = match e.dyn_ref::<web_sys::KeyboardEvent>() {
+        Some(k) if kind == "keydown" => {
+            let tag = el.tag_name().to_ascii_lowercase();
+            if k.key() != "Enter"
+                || ["button", "input", "select", "textarea", "a"].contains(&tag.as_str())
+            {
+                return;
+            }
+            "click"
+        }
+        _ if kind == "keydown" => return,
+        _ => kind,
+    };
     match (kind, action.as_str()) {
         ("submit", "sign-in") => {
             e.prevent_default();
@@ -573,7 +589,39 @@ fn on_event(kind: &str, e: Event) {
         ("click", "verify") => verify(id),
         ("click", "whatif") => open_whatif(id),
         ("click", "recompute") => recompute(id),
-        ("click", "approve") => spawn(approve(id)),
+        ("click", "approve") => {
+            let n = with(|s| s.rejected.len());
+            let total = with(|s| s.detail.as_ref().map_or(0, |d| d.ops_total));
+            let question = if n == 0 {
+                format!("Apply all {total} changes of run {id}?")
+            } else {
+                format!(
+                    "Apply run {id} without the {n} rejected change(s) and what depends on them?"
+                )
+            };
+            let confirmed = web_sys::window()
+                .and_then(|w| w.confirm_with_message(&question).ok())
+                .unwrap_or(false);
+            if confirmed {
+                spawn(approve(id));
+            }
+        }
+        ("click", "reject-filtered") => spawn(async move {
+            let filter = with(|s| s.filter.clone());
+            match api::change_ids(id, &filter).await {
+                Ok(ids) => {
+                    with(|s| s.rejected.extend(ids));
+                    render_ops();
+                    render_approve_bar();
+                }
+                Err(e) => fail(e),
+            }
+        }),
+        ("click", "clear-rejections") => {
+            with(|s| s.rejected.clear());
+            render_ops();
+            render_approve_bar();
+        }
         ("click", "sync-now") => spawn(sync_now()),
         ("click", "sign-out") => spawn(sign_out()),
         ("click", "dismiss") => {

@@ -110,7 +110,7 @@ fn runs(s: &State) -> Markup {
                     thead { tr { th { "#" } th { "started" } th { "status" } th { "changes" } th { "message" } } }
                     tbody {
                         @for r in &s.runs {
-                            tr.clickable data-action="open-run" data-run=(r.id) id={ "run-" (r.id) } {
+                            tr.clickable data-action="open-run" data-run=(r.id) id={ "run-" (r.id) } tabindex="0" aria-label={ "open run " (r.id) } {
                                 td { (r.id) }
                                 td { (r.started_at) }
                                 td { (status_chip(&r.status)) }
@@ -675,9 +675,17 @@ fn approve_markup(s: &State) -> Markup {
         return html! {};
     };
     let n = s.rejected.len();
+    let filtered = s.changes.as_ref().map_or(0, |c| c.total);
+    let everything = s.detail.as_ref().map_or(0, |d| d.ops_total);
     html! {
         div.approve {
             span { (if n == 0 { "Nothing rejected." } else { "Rejected changes, and what depends on them, are left out." }) }
+            @if filtered > 0 && filtered < everything {
+                button id="reject-filtered" data-action="reject-filtered" data-run=(id) { "Reject the " (filtered) " shown by the filter" }
+            }
+            @if n > 0 {
+                button.link data-action="clear-rejections" { "clear rejections" }
+            }
             button.primary id="approve" data-action="approve" data-run=(id) disabled[crate::app::job_running(s)] {
                 @if n == 0 { "Approve all" } @else { "Approve all but " (n) " rejected" }
             }

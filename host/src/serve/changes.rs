@@ -20,6 +20,8 @@ pub(super) struct ChangeQuery {
     pub entity: String,
     /// `create`, `update`, `archive`, `delete`.
     pub change: String,
+    /// Also answer the ids of every match (for "reject all these").
+    pub ids: bool,
 }
 
 pub(super) const DEFAULT_LIMIT: usize = 100;

@@ -126,7 +126,16 @@ pub(super) async fn run_changes(
             .iter()
             .map(|op| json!({ "op": op, "outcome": outcomes.get(&op.op_id) }))
             .collect();
-        Ok(json!({ "total": total, "offset": query.offset, "items": items }))
+        let mut answer = json!({ "total": total, "offset": query.offset, "items": items });
+        if query.ids {
+            let from_start = ChangeQuery {
+                offset: 0,
+                ..query.clone()
+            };
+            let (_, every) = changes::page_all(&plan, &from_start);
+            answer["ids"] = json!(every.iter().map(|o| &o.op_id).collect::<Vec<_>>());
+        }
+        Ok(answer)
     })
     .await;
     match answer {
