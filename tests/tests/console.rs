@@ -172,6 +172,23 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     .unwrap();
     let some = wait_text(&c, "#ops-count", " of ").await;
     assert_ne!(some, all, "{some}");
+    // The address keeps the place: a reload comes back to this run with this search.
+    let here = c.current_url().await.unwrap();
+    assert!(
+        here.as_str().ends_with(&format!("#/runs/{run_id}?q=s1%40")),
+        "{here}"
+    );
+    c.refresh().await.unwrap();
+    let again = wait_text(&c, "#ops-count", " of ").await;
+    assert_eq!(again, some, "the same filtered list after a reload");
+    let typed = c
+        .find(Locator::Css("input[data-action=search]"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(typed.as_deref(), Some("s1@"));
     // "Download CSV: these changes" downloads what is on screen.
     let href = c
         .find(Locator::Css("#exports a"))
@@ -306,6 +323,11 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     wait_text(&c, "#decision", &rejected).await;
     wait_text(&c, "#decision", "by console").await;
     shot(&c, "04-applied").await;
+
+    // Back returns to the runs list, where the run now shows as applied.
+    c.back().await.unwrap();
+    wait_text(&c, &format!("#run-{run_id}"), "applied").await;
+    assert!(c.current_url().await.unwrap().as_str().ends_with("#/runs"));
 
     // Sign out: back to the sign-in form, and the old session is worthless to the page.
     c.find(Locator::Css("button[data-action=sign-out]"))

@@ -12,6 +12,7 @@ use web_sys::{
     WorkerOptions, WorkerType,
 };
 
+use crate::address::{self, Address};
 use crate::api::{self, RunDetail, RunRow};
 use crate::view;
 use crate::worker::PlanDigest;
@@ -26,7 +27,7 @@ pub(crate) enum Screen {
     Run(i64),
 }
 
-#[derive(Default, Clone)]
+#[derive(Default, Clone, Debug, PartialEq)]
 pub(crate) struct OpFilter {
     pub text: String,
     pub entity: String,
@@ -122,6 +123,16 @@ pub(crate) fn boot() {
         // The listener lives as long as the page.
         handler.forget();
     }
+    // Back and Forward move between screens.
+    if let Some(w) = web_sys::window() {
+        let on_pop = Closure::<dyn FnMut(Event)>::new(move |_| {
+            if with(|s| s.csrf.is_some()) {
+                spawn(go_to_address());
+            }
+        });
+        let _ = w.add_event_listener_with_callback("popstate", on_pop.as_ref().unchecked_ref());
+        on_pop.forget();
+    }
     // A token in the URL fragment (as `classbridge serve` prints it) signs in directly.
     let hash = web_sys::window()
         .and_then(|w| w.location().hash().ok())
@@ -139,16 +150,52 @@ pub(crate) fn boot() {
             None => api::session().await,
         };
         if let Ok(csrf) = csrf {
-            forget_token_in_address();
-            with(|s| {
-                s.csrf = Some(csrf);
-                s.screen = Screen::Runs;
-            });
-            load_runs().await;
+            with(|s| s.csrf = Some(csrf));
+            go_to_address().await;
         } else {
             render();
         }
     });
+}
+
+/// Opens the screen the address bar names (after sign-in, a reload, Back or Forward).
+async fn go_to_address() {
+    let hash = web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .unwrap_or_default();
+    match address::parse(&hash) {
+        Address::Runs => {
+            with(|s| s.screen = Screen::Runs);
+            set_address(false);
+            load_runs().await;
+        }
+        Address::Run(id, filter) => open_run_at(id, filter).await,
+    }
+}
+
+/// Writes the screen on show into the address bar: a new history entry when the admin moved
+/// to another screen (`push`), the same one when only the filter changed.
+pub(crate) fn set_address(push: bool) {
+    let address = with(|s| match s.screen {
+        Screen::Run(id) => Some(Address::Run(id, s.filter.clone())),
+        Screen::Runs => Some(Address::Runs),
+        Screen::SignIn => None,
+    });
+    let Some(address) = address else { return };
+    let Some(w) = web_sys::window() else { return };
+    let hash = address::format(&address);
+    if w.location().hash().ok().as_deref() == Some(hash.as_str()) {
+        return;
+    }
+    let path = w.location().pathname().unwrap_or_else(|_| "/".into());
+    let url = format!("{path}{hash}");
+    if let Ok(history) = w.history() {
+        let _ = if push {
+            history.push_state_with_url(&JsValue::NULL, "", Some(&url))
+        } else {
+            history.replace_state_with_url(&JsValue::NULL, "", Some(&url))
+        };
+    }
 }
 
 /// Replaces the current history entry with the page's address minus its fragment.
@@ -210,6 +257,11 @@ async fn load_runs() {
 }
 
 async fn open_run(id: i64) {
+    open_run_at(id, OpFilter::default()).await;
+}
+
+/// Opens run `id` with `filter` applied, as the address names it.
+async fn open_run_at(id: i64, filter: OpFilter) {
     with(|s| {
         s.busy = Some(format!("Loading run {id}"));
         s.screen = Screen::Run(id);
@@ -217,7 +269,7 @@ async fn open_run(id: i64) {
         s.rejected.clear();
         s.verify = None;
         s.whatif = None;
-        s.filter = OpFilter::default();
+        s.filter = filter;
         s.error = None;
         s.notice = None;
     });
@@ -569,10 +621,9 @@ fn on_event(kind: &str, e: Event) {
                     Ok(csrf) => {
                         with(|s| {
                             s.csrf = Some(csrf);
-                            s.screen = Screen::Runs;
                             s.error = None;
                         });
-                        load_runs().await;
+                        go_to_address().await;
                     }
                     Err(err) => fail(err),
                 }
@@ -583,9 +634,15 @@ fn on_event(kind: &str, e: Event) {
                 s.screen = Screen::Runs;
                 s.error = None;
             });
+            set_address(true);
             load_runs().await;
         }),
-        ("click", "open-run") => spawn(open_run(id)),
+        ("click", "open-run") => {
+            with(|s| s.screen = Screen::Run(id));
+            with(|s| s.filter = OpFilter::default());
+            set_address(true);
+            spawn(open_run(id));
+        }
         ("click", "verify") => verify(id),
         ("click", "whatif") => open_whatif(id),
         ("click", "recompute") => recompute(id),
@@ -634,6 +691,7 @@ fn on_event(kind: &str, e: Event) {
         ("click", "page") => {
             let page: usize = attr(&el, "data-page").parse().unwrap_or_default();
             with(|s| s.filter.page = page);
+            set_address(false);
             spawn(load_changes(id_on_screen()));
         }
         ("change", "toggle-reject") => {
@@ -659,6 +717,7 @@ fn on_event(kind: &str, e: Event) {
                 s.filter.text = text;
                 s.filter.page = 0;
             });
+            set_address(false);
             spawn(load_changes(id_on_screen()));
         }
         ("change", "filter-entity" | "filter-change") => {
@@ -674,6 +733,7 @@ fn on_event(kind: &str, e: Event) {
                 }
                 s.filter.page = 0;
             });
+            set_address(false);
             spawn(load_changes(id_on_screen()));
         }
         ("input", "rules") => {

@@ -2,6 +2,7 @@
 //! for runs and decisions, and links the engine itself, so previews, verification and
 //! what-if edits are computed here by the same code the host runs.
 
+mod address;
 mod api;
 mod app;
 mod html;
