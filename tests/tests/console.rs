@@ -324,6 +324,18 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     wait_text(&c, "#decision", "by console").await;
     shot(&c, "04-applied").await;
 
+    // A school's row in the breakdown filters the changes to that school.
+    if c.find(Locator::Css("#by-school")).await.is_ok() {
+        c.find(Locator::Css("#by-school button[data-action=filter-school]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_text(&c, "#ops-count", " of ").await;
+        assert!(c.current_url().await.unwrap().as_str().contains("school="));
+    }
+
     // Back returns to the runs list, where the run now shows as applied.
     c.back().await.unwrap();
     wait_text(&c, &format!("#run-{run_id}"), "applied").await;

@@ -442,6 +442,18 @@ async fn a_sync_runs_in_the_background_while_every_page_answers_and_only_one_run
     );
     let ops_total = detail["opsTotal"].as_u64().unwrap();
     assert!(ops_total > 10, "{detail}");
+    // Each school's share adds up to the run, and a school's filter finds exactly its share.
+    let by_school = detail["bySchool"].as_array().unwrap();
+    assert!(by_school.len() >= 2, "{detail}");
+    let sum: u64 = by_school.iter().map(|c| c["total"].as_u64().unwrap()).sum();
+    assert_eq!(sum, ops_total);
+    for c in by_school {
+        let school = c["school"].as_str().unwrap();
+        let (_, page) = console
+            .get(&format!("/api/runs/{run}/changes?school={school}&limit=1"))
+            .await;
+        assert_eq!(page["total"], c["total"], "{school}");
+    }
     let (_, page) = console
         .get(&format!("/api/runs/{run}/changes?offset=3&limit=5"))
         .await;

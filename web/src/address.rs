@@ -52,7 +52,12 @@ pub(crate) fn format(address: &Address) -> String {
         Address::Runs => "#/runs".into(),
         Address::Run(id, f) => {
             let mut parts = Vec::new();
-            for (k, v) in [("q", &f.text), ("entity", &f.entity), ("change", &f.change)] {
+            for (k, v) in [
+                ("q", &f.text),
+                ("school", &f.school),
+                ("entity", &f.entity),
+                ("change", &f.change),
+            ] {
                 if !v.is_empty() {
                     parts.push(format!("{k}={}", encode(v)));
                 }
@@ -85,6 +90,7 @@ pub(crate) fn parse(hash: &str) -> Address {
         let v = decode(v);
         match k {
             "q" => filter.text = v,
+            "school" => filter.school = v,
             "entity" => filter.entity = v,
             "change" => filter.change = v,
             "page" => filter.page = v.parse::<usize>().unwrap_or(1).saturating_sub(1),
@@ -102,6 +108,7 @@ mod tests {
     fn addresses_round_trip_and_bad_ones_fall_back_to_the_runs_list() {
         let filter = OpFilter {
             text: "María López & co".into(),
+            school: "sch-9".into(),
             entity: "student".into(),
             change: String::new(),
             page: 2,
@@ -110,7 +117,7 @@ mod tests {
         let hash = format(&run);
         assert_eq!(
             hash,
-            "#/runs/12?q=Mar%C3%ADa%20L%C3%B3pez%20%26%20co&entity=student&page=3"
+            "#/runs/12?q=Mar%C3%ADa%20L%C3%B3pez%20%26%20co&school=sch-9&entity=student&page=3"
         );
         assert_eq!(parse(&hash), run);
         assert_eq!(format(&Address::Run(3, OpFilter::default())), "#/runs/3");

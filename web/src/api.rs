@@ -31,6 +31,9 @@ pub(crate) struct RunDetail {
     /// How many operations the plan has.
     #[serde(default, rename = "opsTotal")]
     pub ops_total: usize,
+    /// Each school's counts (`school`, `create`, `update`, `archive`, `delete`, `total`).
+    #[serde(default, rename = "bySchool")]
+    pub by_school: Vec<Value>,
     /// The admin's decision, when the run was approved: who, when, and what was left out.
     #[serde(default)]
     pub decision: Option<Value>,
@@ -137,6 +140,7 @@ pub(crate) async fn change_ids(
         ("q", filter.text.as_str()),
         ("entity", filter.entity.as_str()),
         ("change", filter.change.as_str()),
+        ("school", filter.school.as_str()),
     ];
     let v: Value = read(
         Request::get(&format!("/api/runs/{id}/changes"))
@@ -158,6 +162,7 @@ pub(crate) async fn changes(id: i64, filter: &crate::app::OpFilter) -> Result<Ch
         ("q", filter.text.as_str()),
         ("entity", filter.entity.as_str()),
         ("change", filter.change.as_str()),
+        ("school", filter.school.as_str()),
     ];
     read(
         Request::get(&format!("/api/runs/{id}/changes"))

@@ -30,6 +30,8 @@ pub(crate) enum Screen {
 #[derive(Default, Clone, Debug, PartialEq)]
 pub(crate) struct OpFilter {
     pub text: String,
+    /// A school's sourcedId (`-`: changes of no school).
+    pub school: String,
     pub entity: String,
     pub change: String,
     pub page: usize,
@@ -720,16 +722,26 @@ fn on_event(kind: &str, e: Event) {
             set_address(false);
             spawn(load_changes(id_on_screen()));
         }
-        ("change", "filter-entity" | "filter-change") => {
+        ("click", "filter-school") => {
+            let school = attr(&el, "data-school");
+            with(|s| {
+                s.filter.school = school;
+                s.filter.page = 0;
+            });
+            set_address(false);
+            render();
+            spawn(load_changes(id_on_screen()));
+        }
+        ("change", "filter-entity" | "filter-change" | "filter-school") => {
             let value = el
                 .dyn_ref::<HtmlSelectElement>()
                 .map(HtmlSelectElement::value)
                 .unwrap_or_default();
             with(|s| {
-                if action == "filter-entity" {
-                    s.filter.entity = value;
-                } else {
-                    s.filter.change = value;
+                match action.as_str() {
+                    "filter-entity" => s.filter.entity = value,
+                    "filter-school" => s.filter.school = value,
+                    _ => s.filter.change = value,
                 }
                 s.filter.page = 0;
             });

@@ -273,6 +273,7 @@ fn run(s: &State, id: i64) -> Markup {
         (drift_section(plan))
         (absences_section(plan))
         section.card { h3 { "Roster changes" } (bars(&plan.summary)) }
+        (by_school_section(s, d))
         (verify_section(s, id))
         (whatif_section(s, id, plan))
         (record_issues_section(plan))
@@ -280,6 +281,7 @@ fn run(s: &State, id: i64) -> Markup {
             h3 { "Changes" }
             div.filters {
                 input type="search" placeholder="search person, class, school, summary" data-action="search" value=(s.filter.text) aria-label="search changes";
+                (school_select(s))
                 (select("filter-entity", &s.filter.entity, &["", "course", "teacher", "student", "topic", "category", "lineItem", "result"], "all entities"))
                 (select("filter-change", &s.filter.change, &["", "create", "update", "archive", "delete"], "all changes"))
             }
@@ -306,8 +308,9 @@ fn export_href(id: i64, what: &str, s: &State) -> String {
                 .collect()
         };
         href.push_str(&format!(
-            "?q={}&entity={}&change={}",
+            "?q={}&school={}&entity={}&change={}",
             enc(&s.filter.text),
+            enc(&s.filter.school),
             enc(&s.filter.entity),
             enc(&s.filter.change)
         ));
@@ -338,6 +341,60 @@ fn record_issues_section(plan: &SyncPlan) -> Markup {
                 }
                 @if issues.len() > SHOWN {
                     p.meta { "… and " (issues.len() - SHOWN) " more" }
+                }
+            }
+        }
+    }
+}
+
+/// The filter's school choice, from the run's per-school counts.
+fn school_select(s: &State) -> Markup {
+    let schools: Vec<String> = s
+        .detail
+        .as_ref()
+        .map(|d| {
+            d.by_school
+                .iter()
+                .filter_map(|c| c["school"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    html! {
+        select data-action="filter-school" aria-label="all schools" {
+            option value="" selected[s.filter.school.is_empty()] { "all schools" }
+            @for school in &schools {
+                option value=(school) selected[*school == s.filter.school] {
+                    (if school == "-" { "no school (users, categories)" } else { school })
+                }
+            }
+        }
+    }
+}
+
+/// Each school's share of the run; a school's row filters the changes to it.
+fn by_school_section(s: &State, d: &crate::api::RunDetail) -> Markup {
+    if d.by_school.len() < 2 {
+        return html! {};
+    }
+    let n = |c: &Value, k: &str| c[k].as_u64().unwrap_or(0);
+    html! {
+        section.card id="by-school" {
+            h3 { "By school" }
+            table.runs {
+                thead { tr { th { "school" } th { "create" } th { "update" } th { "archive" } th { "delete" } th { "all" } th {} } }
+                tbody {
+                    @for c in &d.by_school {
+                        @let school = c["school"].as_str().unwrap_or("-");
+                        tr class=[(school == s.filter.school).then_some("selected")] {
+                            td { (if school == "-" { "no school" } else { school }) }
+                            td { (n(c, "create")) }
+                            td { (n(c, "update")) }
+                            td { (n(c, "archive")) }
+                            td { (n(c, "delete")) }
+                            td { b { (n(c, "total")) } }
+                            td { button.link data-action="filter-school" data-school=(school) { "show its changes" } }
+                        }
+                    }
                 }
             }
         }

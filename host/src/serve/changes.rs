@@ -20,8 +20,53 @@ pub(super) struct ChangeQuery {
     pub entity: String,
     /// `create`, `update`, `archive`, `delete`.
     pub change: String,
+    /// Only changes in this school (its sourcedId); `-` for changes of no school.
+    pub school: String,
     /// Also answer the ids of every match (for "reject all these").
     pub ids: bool,
+}
+
+/// A school's share of a run.
+#[derive(serde::Serialize, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct SchoolCounts {
+    /// The school's sourcedId, or `-` for changes of no school (users, categories).
+    pub school: String,
+    pub create: usize,
+    pub update: usize,
+    pub archive: usize,
+    pub delete: usize,
+    pub total: usize,
+}
+
+/// Every school's counts, most changes first.
+pub(super) fn by_school(plan: &SyncPlan) -> Vec<SchoolCounts> {
+    use classbridge_engine::plan::OpChange;
+    let mut counts: std::collections::BTreeMap<&str, SchoolCounts> = Default::default();
+    for op in &plan.ops {
+        let school = op.school_id.as_deref().unwrap_or(NO_SCHOOL);
+        let c = counts.entry(school).or_insert_with(|| SchoolCounts {
+            school: school.to_string(),
+            ..SchoolCounts::default()
+        });
+        match op.change {
+            OpChange::Create => c.create += 1,
+            OpChange::Update => c.update += 1,
+            OpChange::Archive => c.archive += 1,
+            _ => c.delete += 1,
+        }
+        c.total += 1;
+    }
+    let mut list: Vec<SchoolCounts> = counts.into_values().collect();
+    list.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.school.cmp(&b.school)));
+    list
+}
+
+/// How changes of no school are named in `?school=` and the breakdown.
+pub(super) const NO_SCHOOL: &str = "-";
+
+fn in_school(op: &PlannedOp, school: &str) -> bool {
+    school.is_empty() || op.school_id.as_deref().unwrap_or(NO_SCHOOL) == school
 }
 
 pub(super) const DEFAULT_LIMIT: usize = 100;
@@ -60,7 +105,10 @@ fn select<'p>(
     let mut total = 0;
     let mut items = Vec::new();
     for op in plan.ops.iter().filter(|op| {
-        named(op.entity, &query.entity) && named(op.change, &query.change) && found(op, &words)
+        named(op.entity, &query.entity)
+            && named(op.change, &query.change)
+            && in_school(op, &query.school)
+            && found(op, &words)
     }) {
         if total >= query.offset && items.len() < limit {
             items.push(op);
@@ -182,6 +230,27 @@ mod tests {
             ..all.clone()
         };
         assert_eq!(ids(&plan, &second_page), (4, vec!["c".into()]));
+        let lincoln = ChangeQuery {
+            school: "sch-lincoln".into(),
+            ..all.clone()
+        };
+        assert_eq!(ids(&plan, &lincoln).0, 4);
+        let elsewhere = ChangeQuery {
+            school: "sch-other".into(),
+            ..all.clone()
+        };
+        assert_eq!(ids(&plan, &elsewhere).0, 0);
+        let counts = by_school(&plan);
+        assert_eq!(
+            counts,
+            vec![SchoolCounts {
+                school: "sch-lincoln".into(),
+                create: 3,
+                delete: 1,
+                total: 4,
+                ..SchoolCounts::default()
+            }]
+        );
         let past_the_end = ChangeQuery { offset: 9, ..all };
         assert_eq!(ids(&plan, &past_the_end), (4, vec![]));
     }

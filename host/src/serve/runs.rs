@@ -96,7 +96,14 @@ pub(super) async fn run_detail(
             })
         });
         let ops_total = plan.as_ref().map_or(0, |p| p.ops.len());
-        Ok(json!({ "run": row, "plan": outline, "opsTotal": ops_total, "decision": decision }))
+        let by_school = plan.as_deref().map(changes::by_school).unwrap_or_default();
+        Ok(json!({
+            "run": row,
+            "plan": outline,
+            "opsTotal": ops_total,
+            "bySchool": by_school,
+            "decision": decision,
+        }))
     })
     .await;
     match detail {
