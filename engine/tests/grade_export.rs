@@ -524,3 +524,37 @@ fn gradebook_deletions_go_through_the_deletion_thresholds() {
         p.holds
     );
 }
+
+#[test]
+fn grade_writes_name_the_assignment_the_student_and_the_course() {
+    let plan = plan(&graded());
+    let line_item = plan
+        .ops
+        .iter()
+        .find(|o| o.entity == OpEntity::LineItem)
+        .expect("a lineItem put");
+    assert!(
+        line_item.summary.starts_with("put assignment '")
+            && line_item
+                .summary
+                .contains("of 'Algebra I - P1' (ALG1-P1, Lincoln High)"),
+        "{}",
+        line_item.summary
+    );
+    let results: Vec<&str> = plan
+        .ops
+        .iter()
+        .filter(|o| o.entity == OpEntity::Result)
+        .map(|o| o.summary.as_str())
+        .collect();
+    assert!(
+        results
+            .iter()
+            .any(|s| s.contains(" for Liam Nguyen (u-s1) on '")),
+        "{results:#?}"
+    );
+    assert!(
+        results.iter().all(|s| s.contains("in 'Algebra I - P1'")),
+        "{results:#?}"
+    );
+}

@@ -586,3 +586,42 @@ fn a_class_whose_teacher_leaves_keeps_its_course_and_owner() {
         "the owner stays a teacher"
     );
 }
+
+#[test]
+fn changes_read_as_sentences_naming_people_courses_and_schools() {
+    let plan = plan(&day1());
+    let summary = |key: &str| {
+        plan.ops
+            .iter()
+            .find(|o| o.key == key)
+            .map(|o| o.summary.as_str())
+            .unwrap_or_else(|| panic!("no op {key}"))
+    };
+    assert_eq!(
+        summary("student.add:d:cl1:liam.nguyen@students.district.org"),
+        "add student Liam Nguyen (liam.nguyen@students.district.org) to 'Algebra I - P1' (ALG1-P1, Lincoln High)"
+    );
+    assert_eq!(
+        summary("course.create:d:cl1"),
+        "create course 'Algebra I - P1' (ALG1-P1, Lincoln High) owned by Ada Lovelace (ada.lovelace@district.org)"
+    );
+}
+
+#[test]
+fn a_student_who_left_the_sis_is_still_named_in_their_removal() {
+    let mut v = after_day1("2026-09-02T06:00:00Z");
+    remove(&mut v, "users", "u-s1");
+    let plan = plan(&v);
+    let removal = plan
+        .ops
+        .iter()
+        .find(|o| o.key == "student.remove:d:cl1:liam.nguyen@students.district.org")
+        .expect("Liam's removal");
+    assert!(
+        removal.summary.starts_with(
+            "remove student Liam Nguyen (liam.nguyen@students.district.org) from 'Algebra I - P1'"
+        ),
+        "{}",
+        removal.summary
+    );
+}

@@ -11,7 +11,7 @@ use maud::{Markup, PreEscaped, html};
 use serde_json::Value;
 
 use crate::app::{PAGE_SIZE, Screen, State};
-use crate::html::show;
+use crate::html::field_changes;
 
 pub(crate) fn page(s: &State) -> String {
     html! {
@@ -575,11 +575,7 @@ fn changes_markup(s: &State) -> Markup {
                         td { (format!("{:?}", op.entity).to_lowercase()) }
                         td {
                             (op.summary)
-                            div.diff {
-                                @if op.before.is_some() || op.after.is_some() || sent(op).is_some() {
-                                    (show(&op.before)) " → " (show(&op.after.clone().or_else(|| sent(op))))
-                                }
-                            }
+                            (fields_markup(op))
                         }
                         td.meta {
                             ([&op.school_id, &op.class_id].iter().filter_map(|v| v.as_deref()).collect::<Vec<_>>().join(" · "))
@@ -596,6 +592,27 @@ fn changes_markup(s: &State) -> Markup {
                 " page " (page + 1) " of " (pages) " "
                 @if page + 1 < pages {
                     button data-action="page" data-page=(page + 1) { "next ›" }
+                }
+            }
+        }
+    }
+}
+
+/// What a change sets, field by field, in words: "name: Algebra → Algebra 1".
+fn fields_markup(op: &PlannedOp) -> Markup {
+    let sent = sent(op);
+    let changes = field_changes(op.before.as_ref(), op.after.as_ref().or(sent.as_ref()));
+    html! {
+        @if !changes.is_empty() {
+            ul.fields {
+                @for c in &changes {
+                    li {
+                        span.field { (c.field) } ": "
+                        @if let Some(before) = &c.before {
+                            del { (before) } " → "
+                        }
+                        ins { (c.after) }
+                    }
                 }
             }
         }

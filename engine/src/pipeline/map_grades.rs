@@ -164,6 +164,7 @@ pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> G
                 continue;
             };
             live_items.insert(li_id.clone());
+            let work_title = work.title.as_str();
             let li_key = put_op(
                 ctx,
                 source,
@@ -172,6 +173,7 @@ pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> G
                 Some(course_id),
                 line_item,
                 class,
+                Subject::LineItem { work: work_title },
                 None,
                 &mut out,
             );
@@ -253,6 +255,10 @@ pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> G
                     Some(&li_id),
                     body.to_map(),
                     class,
+                    Subject::Result {
+                        work: work_title,
+                        student: user,
+                    },
                     Some(&li_key),
                     &mut out,
                 );
@@ -485,6 +491,13 @@ fn apply_masters(
     }
 }
 
+/// What a gradebook write is about, for its summary.
+#[derive(Clone, Copy)]
+enum Subject<'a> {
+    LineItem { work: &'a str },
+    Result { work: &'a str, student: &'a User },
+}
+
 #[allow(clippy::too_many_arguments)]
 fn put_op(
     ctx: &GradeContext,
@@ -494,6 +507,7 @@ fn put_op(
     parent: Option<&str>,
     mut body: Map<String, Value>,
     class: &Class,
+    subject: Subject,
     depends_on: Option<&str>,
     out: &mut GradeMapping,
 ) -> String {
@@ -518,29 +532,27 @@ fn put_op(
     }
     // When, not what: kept out of the digest so an unchanged grade is never sent again.
     body.insert("dateLastModified".into(), json!(ctx.now));
-    let summary = match kind {
-        EntityKind::LineItem => format!(
-            "put lineItem '{}' in source '{}'",
-            body.get("title")
-                .and_then(Value::as_str)
-                .unwrap_or_default(),
+    let course = super::words::class_words(ctx.roster, class);
+    let summary = match subject {
+        Subject::LineItem { work } => format!(
+            "put assignment '{work}' of {course} in source '{}'",
             source.id
         ),
-        _ => format!(
-            "put result {} for student {} in source '{}'",
-            body.get("score")
-                .map(Value::to_string)
-                .unwrap_or_else(|| body
-                    .get("scoreStatus")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string()),
-            body.get("student")
-                .and_then(|s| s.get("sourcedId"))
+        Subject::Result { work, student } => {
+            let score = match body.get("score").filter(|v| !v.is_null()) {
+                Some(score) => format!("score {score}"),
+                None => "no score".to_string(),
+            };
+            let status = body
+                .get("scoreStatus")
                 .and_then(Value::as_str)
-                .unwrap_or_default(),
-            source.id
-        ),
+                .unwrap_or_default();
+            format!(
+                "put {score} ({status}) for {} on '{work}' in {course}, source '{}'",
+                super::words::user_words(student, strip(source, &student.sourced_id)),
+                source.id
+            )
+        }
     };
     out.ops.push(OpDraft {
         phase: if kind == EntityKind::LineItem {

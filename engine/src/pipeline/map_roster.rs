@@ -73,7 +73,7 @@ pub(crate) fn map_roster(
     }
     out.drift = reconciled.drift;
     for (class_id, want) in &desired {
-        course_ops(config, class_id, want, known, &mut out.ops);
+        course_ops(config, roster, class_id, want, known, &mut out.ops);
         member_ops(class_id, want, MemberRole::Teacher, known, &mut out.ops);
         member_ops(class_id, want, MemberRole::Student, known, &mut out.ops);
         topic_ops(class_id, want, known, &mut out.ops);
@@ -342,6 +342,7 @@ fn adopt(
 
 fn course_ops(
     config: &SyncConfig,
+    roster: &Roster,
     class_id: &str,
     want: &DesiredCourse,
     known: &AppliedClassroom,
@@ -453,7 +454,11 @@ fn course_ops(
         class_id: Some(class_id.to_string()),
         school_id: Some(class.school.to_string()),
         person: None,
-        summary: format!("update course '{}': {}", want.course.name, mask.join(", ")),
+        summary: format!(
+            "update course {}: {}",
+            super::words::class_words(roster, class),
+            mask.join(", ")
+        ),
         before: Some(Value::Object(before)),
         after: Some(Value::Object(after)),
         action: Action::ClassroomPatchCourse {

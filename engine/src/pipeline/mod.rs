@@ -17,6 +17,7 @@ pub(crate) mod merge;
 pub(crate) mod ops;
 pub(crate) mod requirements;
 pub(crate) mod result_body;
+pub(crate) mod words;
 
 use std::collections::BTreeMap;
 
@@ -129,6 +130,7 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
     add_counts(&mut skipped, roster_map.skipped);
     let drift = roster_map.drift;
     let mut drafts = roster_map.ops;
+    words::name_people(&[&roster, &previous.roster], &mut drafts);
     let mut adopted = Vec::new();
     if config.mode == SyncMode::TwoWay {
         roster.line_items = sis_line_items;
