@@ -96,6 +96,21 @@ impl SyncPlan {
     pub fn needs_approval(&self) -> bool {
         self.approval.is_none() && (self.is_held() || self.preview_required)
     }
+
+    /// Why the plan waits for an admin, in the words the host reports it (the console's
+    /// what-if says the same): its holds, else preview mode; `None` when it may be applied,
+    /// or when preview mode finds nothing to ask about.
+    pub fn waiting_reason(&self) -> Option<String> {
+        if !self.needs_approval() {
+            return None;
+        }
+        if self.is_held() {
+            let messages: Vec<&str> = self.holds.iter().map(|h| h.message.as_str()).collect();
+            return Some(format!("held for approval: {}", messages.join("; ")));
+        }
+        // Preview mode asks about changes, not about nothing.
+        (!self.ops.is_empty()).then(|| "preview mode is on: waiting for approval".to_string())
+    }
 }
 
 /// An admin's approval of a plan.

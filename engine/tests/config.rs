@@ -287,3 +287,23 @@ fn rules_a_oneroster_1_1_source_cannot_carry_are_named() {
     }
     assert!(classbridge_engine::config::rules_without_effect(&v12).is_empty());
 }
+
+#[test]
+fn a_hold_control_with_no_threshold_to_qualify_is_named() {
+    let c = config(
+        json!({"holds": {"defaults": false, "minChangesForPercent": 50,
+        "thresholds": [{"change": "delete", "maxCount": 100}]}}),
+    );
+    let holds = |c| {
+        classbridge_engine::config::rules_without_effect(c)
+            .into_iter()
+            .filter(|w| w.field.starts_with("holds"))
+            .collect::<Vec<_>>()
+    };
+    let warnings = holds(&c);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].field, "holds.minChangesForPercent");
+    // With a percentage threshold in force (the defaults), it qualifies them.
+    let with_defaults = config(json!({"holds": {"minChangesForPercent": 50}}));
+    assert!(holds(&with_defaults).is_empty());
+}

@@ -499,3 +499,29 @@ fn the_uniqueness_hold_reads_as_a_sentence() {
         hold.message
     );
 }
+
+#[test]
+fn a_filter_on_a_field_no_record_has_is_said_not_silently_ignored() {
+    let mut v = day1();
+    v["config"]["filters"] = json!([
+        {"entity": "class", "field": "classCode", "op": "startsWith", "value": "geo"},
+        {"entity": "user", "field": "grade", "op": "equals", "value": "10", "action": "exclude"}]);
+    let p = plan(&v);
+    let notices: Vec<&str> = p
+        .record_issues
+        .iter()
+        .filter(|i| i.source == "rules" && i.entity.starts_with("filters"))
+        .map(|i| i.reason.as_str())
+        .collect();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(
+        notices[0].contains("none of the")
+            && notices[0].contains("has a field 'grade'; did you mean 'grades'?"),
+        "{}",
+        notices[0]
+    );
+    assert!(
+        p.record_issues.iter().any(|i| i.entity == "filters[1]"),
+        "the rule is named by its place in the config"
+    );
+}

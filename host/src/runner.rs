@@ -876,20 +876,7 @@ impl Host {
         }
         // Preview mode asks about changes: a plan with nothing to apply and no hold closes as
         // "no changes" rather than waiting for an approval of nothing.
-        let nothing_to_approve = plan.ops.is_empty() && !plan.is_held();
-        if plan.needs_approval() && !nothing_to_approve {
-            let why = if plan.is_held() {
-                format!(
-                    "held for approval: {}",
-                    plan.holds
-                        .iter()
-                        .map(|h| h.message.as_str())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                )
-            } else {
-                "preview mode is on: waiting for approval".to_string()
-            };
+        if let Some(why) = plan.waiting_reason() {
             self.store
                 .save_plan(run, &plan, RunStatus::Pending, Some(&why))?;
             return Ok(report(

@@ -1,6 +1,7 @@
 //! SQLite state: the engine's state (as rows, see `state_rows`), runs, pending approvals and
 //! decisions, and the operation journal. WAL mode; every step is one transaction. No secrets are ever written here.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 mod change_feed;
@@ -354,6 +355,25 @@ impl Store {
             }
         }
         Ok(rows)
+    }
+
+    /// The names of these orgs in the merged roster as last accepted; ids it does not know
+    /// are left out.
+    pub fn org_names<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<BTreeMap<String, String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT json_extract(body, '$.name') FROM state_rows WHERE part = 'roster' AND source = '' AND tbl = 'orgs' AND id = ?1",
+        )?;
+        let mut names = BTreeMap::new();
+        for id in ids {
+            let name: Option<Option<String>> = stmt.query_row([id], |r| r.get(0)).optional()?;
+            if let Some(Some(name)) = name {
+                names.insert(id.to_string(), name);
+            }
+        }
+        Ok(names)
     }
 
     /// Whether a table of the state has any row.

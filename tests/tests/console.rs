@@ -172,6 +172,11 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     .unwrap();
     let some = wait_text(&c, "#ops-count", " of ").await;
     assert_ne!(some, all, "{some}");
+    // Changes read as sentences: the student (gone from the SIS, named from the last roster),
+    // the course with its code and school, and no raw JSON.
+    let row = wait_text(&c, "table.ops", "remove student Student1 Jones (s1@").await;
+    assert!(row.contains("(P") && row.contains(", School "), "{row}");
+    assert!(!row.contains('{'), "{row}");
     // The address keeps the place: a reload comes back to this run with this search.
     let here = c.current_url().await.unwrap();
     assert!(
@@ -258,7 +263,9 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
         .click()
         .await
         .unwrap();
-    wait_text(&c, "#whatif-holds", "held").await;
+    // Unedited, the rules change nothing, and the hold reads as the host reports it.
+    wait_text(&c, "#whatif-no-effect", "changes nothing").await;
+    wait_text(&c, "#whatif-holds", "Would wait: held for approval:").await;
     let before = c
         .find(Locator::Css("#whatif-counts"))
         .await
@@ -293,6 +300,20 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     }
     assert_ne!(after, before, "a what-if filter changes the counts");
     shot(&c, "03-what-if").await;
+    // A filter on a misspelt field is named, not silently ignored.
+    c.execute(
+        r#"const t = document.querySelector('textarea[data-action=rules]');
+           const rules = JSON.parse(t.value);
+           rules.filters = [{entity: "class", field: "shcool", op: "equals", value: "sch0", action: "exclude"}];
+           t.value = JSON.stringify(rules, null, 2);
+           t.dispatchEvent(new Event('input', {bubbles: true}));
+           document.querySelector('button[data-action=recompute]').click();"#,
+        vec![],
+    )
+    .await
+    .unwrap();
+    let notice = wait_text(&c, "#whatif-notices", "filters[0]: has no effect").await;
+    assert!(notice.contains("did you mean 'school'?"), "{notice}");
 
     // Reject one change, approve the rest.
     let first = c
@@ -324,8 +345,9 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     wait_text(&c, "#decision", "by console").await;
     shot(&c, "04-applied").await;
 
-    // A school's row in the breakdown filters the changes to that school.
+    // A school's row in the breakdown, by name, filters the changes to that school.
     if c.find(Locator::Css("#by-school")).await.is_ok() {
+        wait_text(&c, "#by-school", "School 0 (sch0)").await;
         c.find(Locator::Css("#by-school button[data-action=filter-school]"))
             .await
             .unwrap()

@@ -349,26 +349,48 @@ fn record_issues_section(plan: &SyncPlan) -> Markup {
 
 /// The filter's school choice, from the run's per-school counts.
 fn school_select(s: &State) -> Markup {
-    let schools: Vec<String> = s
+    let mut schools: Vec<(String, String)> = s
         .detail
         .as_ref()
         .map(|d| {
             d.by_school
                 .iter()
-                .filter_map(|c| c["school"].as_str().map(str::to_string))
+                .filter_map(|c| {
+                    let id = c["school"].as_str()?;
+                    Some((school_label(c), id.to_string()))
+                })
                 .collect()
         })
         .unwrap_or_default();
+    // By name, as admins look for a school in a list.
+    schools.sort();
     html! {
         select data-action="filter-school" aria-label="all schools" {
             option value="" selected[s.filter.school.is_empty()] { "all schools" }
-            @for school in &schools {
-                option value=(school) selected[*school == s.filter.school] {
-                    (if school == "-" { "no school (users, categories)" } else { school })
-                }
+            @for (label, school) in &schools {
+                option value=(school) selected[*school == s.filter.school] { (label) }
             }
         }
     }
+}
+
+/// A school as the breakdown names it: its name and id, or its id when the roster has no
+/// name for it.
+fn school_label(counts: &Value) -> String {
+    match (counts["school"].as_str(), counts["name"].as_str()) {
+        (Some("-") | None, _) => "no school (users, categories)".to_string(),
+        (Some(id), Some(name)) => format!("{name} ({id})"),
+        (Some(id), None) => id.to_string(),
+    }
+}
+
+/// The school of a change by name, from the run's breakdown.
+fn school_name<'d>(s: &'d State, id: &'d str) -> &'d str {
+    s.detail
+        .as_ref()
+        .and_then(|d| d.by_school.iter().find(|c| c["school"] == id))
+        .and_then(|c| c["name"].as_str())
+        .unwrap_or(id)
 }
 
 /// Each school's share of the run; a school's row filters the changes to it.
@@ -386,7 +408,7 @@ fn by_school_section(s: &State, d: &crate::api::RunDetail) -> Markup {
                     @for c in &d.by_school {
                         @let school = c["school"].as_str().unwrap_or("-");
                         tr class=[(school == s.filter.school).then_some("selected")] {
-                            td { (if school == "-" { "no school" } else { school }) }
+                            td { (school_label(c)) }
                             td { (n(c, "create")) }
                             td { (n(c, "update")) }
                             td { (n(c, "archive")) }
@@ -491,13 +513,15 @@ fn whatif_counts(host: &SyncPlan, what_if: &crate::worker::PlanDigest) -> Markup
     let before = count_map(&host.summary);
     let after = count_map(&what_if.summary);
     let keys: BTreeSet<_> = before.keys().chain(after.keys()).collect();
-    let holds = what_if
-        .holds
-        .iter()
-        .map(|h| h.message.as_str())
-        .collect::<Vec<_>>()
-        .join("; ");
     html! {
+        @if what_if.id == host.id {
+            p.notice id="whatif-no-effect" { "This edit changes nothing in this run's plan." }
+        }
+        @if !what_if.notices.is_empty() {
+            ul.notices id="whatif-notices" {
+                @for n in &what_if.notices { li { (n) } }
+            }
+        }
         table.whatif id="whatif-counts" {
             thead { tr { th { "operation" } th { "host" } th { "what if" } } }
             tbody {
@@ -512,8 +536,23 @@ fn whatif_counts(host: &SyncPlan, what_if: &crate::worker::PlanDigest) -> Markup
                 }
             }
         }
+        // Said as the host says it when it stores a plan.
         p id="whatif-holds" {
-            @if what_if.holds.is_empty() { "Would not be held." } @else { "Would be held: " (holds) }
+            @match &what_if.waiting {
+                None => "Would be applied without waiting.",
+                Some(why) => "Would wait: " (why),
+            }
+        }
+        @if what_if.score_changes_total > 0 {
+            section id="whatif-scores" {
+                h4 { (what_if.score_changes_total) " grade(s) would be exported differently" }
+                ul {
+                    @for line in &what_if.score_changes { li { (line) } }
+                }
+                @if what_if.score_changes_total > what_if.score_changes.len() {
+                    p.meta { "and " (what_if.score_changes_total - what_if.score_changes.len()) " more" }
+                }
+            }
         }
     }
 }
@@ -578,7 +617,7 @@ fn changes_markup(s: &State) -> Markup {
                             (fields_markup(op))
                         }
                         td.meta {
-                            ([&op.school_id, &op.class_id].iter().filter_map(|v| v.as_deref()).collect::<Vec<_>>().join(" · "))
+                            ([op.school_id.as_deref().map(|id| school_name(s, id)), op.class_id.as_deref()].iter().flatten().copied().collect::<Vec<_>>().join(" · "))
                         }
                     }
                 }

@@ -6,9 +6,10 @@
 //! talks to it with messages (see `app::worker_request`).
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 
-use classbridge_engine::plan::{HoldReason, PreviewSummary};
-use classbridge_engine::{SyncConfig, SyncInput};
+use classbridge_engine::plan::{Action, HoldReason, OpEntity, PreviewSummary};
+use classbridge_engine::{SyncConfig, SyncInput, SyncPlan};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
@@ -19,10 +20,30 @@ pub(crate) struct PlanDigest {
     pub summary: PreviewSummary,
     pub holds: Vec<HoldReason>,
     pub ops: usize,
+    /// Why it would wait for an admin, as the host says it (`SyncPlan::waiting_reason`).
+    #[serde(default)]
+    pub waiting: Option<String>,
+    /// Rules that take no effect on this run, each "where: why".
+    #[serde(default)]
+    pub notices: Vec<String>,
+    /// Grades that export differently under these rules than under the stored ones: the
+    /// first [`SHOWN_SCORE_CHANGES`], "who on what: before → after".
+    #[serde(default)]
+    pub score_changes: Vec<String>,
+    #[serde(default)]
+    pub score_changes_total: usize,
 }
+
+/// How many changed grades a what-if lists.
+pub(crate) const SHOWN_SCORE_CHANGES: usize = 50;
+
+/// Each result a plan writes, by sourcedId: who and what it is about, and the score sent.
+pub(crate) type Scores = BTreeMap<String, (String, String)>;
 
 thread_local! {
     static LOADED: RefCell<Option<(u32, SyncInput)>> = const { RefCell::new(None) };
+    /// The scores the stored rules export for the loaded run, for what-if to compare with.
+    static STORED_SCORES: RefCell<Option<(u32, Scores)>> = const { RefCell::new(None) };
 }
 
 /// Whether run `run`'s input is loaded already. (Run ids cross to JavaScript as numbers.)
@@ -65,14 +86,26 @@ pub(crate) fn rules_text(config: &SyncConfig) -> Result<String, String> {
 pub fn worker_plan(rules: Option<String>) -> Result<String, String> {
     LOADED.with(|l| {
         let loaded = l.borrow();
-        let (_, input) = loaded.as_ref().ok_or("no run is loaded")?;
-        let digest = plan_digest(input, rules.as_deref())?;
+        let (run, input) = loaded.as_ref().ok_or("no run is loaded")?;
+        let stored = STORED_SCORES.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.as_ref().is_none_or(|(r, _)| r != run) {
+                let plan = plan_under(input, None)?;
+                *s = Some((*run, scores(&plan)));
+            }
+            Ok::<_, String>(
+                s.as_ref()
+                    .map(|(_, scores)| scores.clone())
+                    .unwrap_or_default(),
+            )
+        })?;
+        let digest = plan_digest(input, rules.as_deref(), &stored)?;
         serde_json::to_string(&digest).map_err(|e| e.to_string())
     })
 }
 
-/// The digest of `input`'s plan, under edited `rules` when given.
-pub(crate) fn plan_digest(input: &SyncInput, rules: Option<&str>) -> Result<PlanDigest, String> {
+/// `input`'s plan, under edited `rules` when given.
+pub(crate) fn plan_under(input: &SyncInput, rules: Option<&str>) -> Result<SyncPlan, String> {
     let mut input = input.clone();
     if let Some(text) = rules {
         let mut rules: serde_json::Value =
@@ -84,14 +117,88 @@ pub(crate) fn plan_digest(input: &SyncInput, rules: Option<&str>) -> Result<Plan
         classbridge_engine::validate_config(&config).map_err(|e| e.to_string())?;
         input.config = config;
     }
-    let plan = classbridge_engine::plan(input)
-        .map_err(|e| format!("the engine refused the input: {e}"))?;
+    classbridge_engine::plan(input).map_err(|e| format!("the engine refused the input: {e}"))
+}
+
+/// The digest of `input`'s plan under edited `rules` when given, its grades compared with
+/// `stored` (the scores under the stored rules).
+pub(crate) fn plan_digest(
+    input: &SyncInput,
+    rules: Option<&str>,
+    stored: &Scores,
+) -> Result<PlanDigest, String> {
+    let plan = plan_under(input, rules)?;
+    let now = scores(&plan);
+    let changed = score_changes(stored, &now);
     Ok(PlanDigest {
         ops: plan.ops.len(),
+        waiting: plan.waiting_reason(),
+        notices: plan
+            .record_issues
+            .iter()
+            .filter(|i| i.source == "rules")
+            .map(|i| format!("{}: {}", i.entity, i.reason))
+            .collect(),
+        score_changes_total: changed.len(),
+        score_changes: changed.into_iter().take(SHOWN_SCORE_CHANGES).collect(),
         id: plan.id,
         summary: plan.summary,
         holds: plan.holds,
     })
+}
+
+/// The results a plan writes, with their score in words ("17 (fully graded)").
+pub(crate) fn scores(plan: &SyncPlan) -> Scores {
+    plan.ops
+        .iter()
+        .filter(|o| o.entity == OpEntity::Result)
+        .filter_map(|o| {
+            let Action::OneRosterPut {
+                sourced_id, body, ..
+            } = &o.action
+            else {
+                return None;
+            };
+            let result = body.to_value().ok()?.get("result")?.clone();
+            let score = match result.get("score").filter(|v| !v.is_null()) {
+                Some(score) => score.to_string(),
+                None => "no score".to_string(),
+            };
+            let status = result["scoreStatus"].as_str().unwrap_or_default();
+            // The summary names the student, the assignment and the course after " for ".
+            let about = o
+                .summary
+                .split_once(" for ")
+                .map_or(o.summary.as_str(), |(_, rest)| rest);
+            let about = about.rsplit_once(", source '").map_or(about, |(a, _)| a);
+            Some((
+                sourced_id.clone(),
+                (about.to_string(), format!("{score} ({status})")),
+            ))
+        })
+        .collect()
+}
+
+/// "who on what: before → after" for each result written differently; a result one plan
+/// does not write stays as last exported.
+fn score_changes(stored: &Scores, edited: &Scores) -> Vec<String> {
+    const UNCHANGED: &str = "as last exported";
+    let mut ids: Vec<&String> = stored.keys().chain(edited.keys()).collect();
+    ids.sort();
+    ids.dedup();
+    ids.into_iter()
+        .filter_map(|id| {
+            let before = stored.get(id);
+            let after = edited.get(id);
+            let score =
+                |v: Option<&(String, String)>| v.map_or(UNCHANGED, |(_, s)| s.as_str()).to_string();
+            if score(before) == score(after) {
+                return None;
+            }
+            let about = before.or(after).map_or(id.as_str(), |(a, _)| a.as_str());
+            Some(format!("{about}: {} → {}", score(before), score(after)))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -107,7 +214,8 @@ mod tests {
     fn the_worker_plans_what_the_engine_plans_and_applies_edited_rules() {
         let input = input();
         let plan = classbridge_engine::plan(input.clone()).expect("plan");
-        let digest = plan_digest(&input, None).expect("digest");
+        let stored = scores(&plan);
+        let digest = plan_digest(&input, None, &stored).expect("digest");
         assert_eq!(
             digest.id, plan.id,
             "Verify compares the same id the host stored"
@@ -119,14 +227,17 @@ mod tests {
         // unchanged gives the same plan.
         let rules = rules_text(&input.config).expect("rules");
         assert!(!rules.contains("\"sources\""), "{rules}");
-        assert_eq!(plan_digest(&input, Some(&rules)).unwrap().id, plan.id);
+        assert_eq!(
+            plan_digest(&input, Some(&rules), &stored).unwrap().id,
+            plan.id
+        );
 
         // An edit that leaves out every class changes the counts.
         let mut edited: serde_json::Value = serde_json::from_str(&rules).unwrap();
         edited["filters"] = serde_json::json!([{
             "entity": "class", "field": "title", "op": "contains", "value": "", "action": "exclude"
         }]);
-        let what_if = plan_digest(&input, Some(&edited.to_string())).expect("what-if");
+        let what_if = plan_digest(&input, Some(&edited.to_string()), &stored).expect("what-if");
         assert_ne!(what_if.id, plan.id);
         assert!(
             what_if.ops < plan.ops.len(),
@@ -135,7 +246,71 @@ mod tests {
             plan.ops.len()
         );
 
-        let broken = plan_digest(&input, Some("{ not json")).unwrap_err();
+        let broken = plan_digest(&input, Some("{ not json"), &stored).unwrap_err();
         assert!(broken.contains("not valid JSON"), "{broken}");
+    }
+
+    /// Day 1 applied (courses as the graded fixture numbers them), then graded in Classroom.
+    fn graded() -> SyncInput {
+        use classbridge_engine::plan::{OpOutcome, OutcomeResult};
+        let day1 = input();
+        let plan = classbridge_engine::plan(day1.clone()).expect("plan");
+        let outcomes: Vec<OpOutcome> = plan
+            .ops
+            .iter()
+            .map(|op| OpOutcome {
+                op_id: op.op_id.clone(),
+                result: OutcomeResult::Succeeded {
+                    remote_id: match &op.action {
+                        Action::ClassroomCreateCourse { alias, .. } => {
+                            Some(alias.replace("d:cl", "500"))
+                        }
+                        _ => None,
+                    },
+                },
+            })
+            .collect();
+        let state =
+            classbridge_engine::commit(&day1.previous_state, &plan, &outcomes).expect("commit");
+        let mut v = serde_json::to_value(&day1).expect("input");
+        v["previousState"] = serde_json::to_value(&state).expect("state");
+        v["now"] = serde_json::json!("2026-10-01T06:00:00Z");
+        v["classroom"] =
+            serde_json::from_str(include_str!("../../tests/fixtures/classroom-graded.json"))
+                .expect("classroom fixture");
+        serde_json::from_value(v).expect("graded input")
+    }
+
+    #[test]
+    fn what_if_names_the_grades_an_edit_changes_and_says_when_nothing_changes() {
+        let input = graded();
+        let plan = classbridge_engine::plan(input.clone()).expect("plan");
+        let stored = scores(&plan);
+        assert!(!stored.is_empty(), "the fixture exports grades");
+        let rules = rules_text(&input.config).expect("rules");
+        let same = plan_digest(&input, Some(&rules), &stored).expect("same");
+        assert_eq!(same.id, plan.id);
+        assert!(same.score_changes.is_empty(), "{:?}", same.score_changes);
+
+        let mut edited: serde_json::Value = serde_json::from_str(&rules).unwrap();
+        edited["grades"]["score"] = serde_json::json!("percent");
+        let percent = plan_digest(&input, Some(&edited.to_string()), &stored).expect("what-if");
+        assert!(percent.score_changes_total > 0);
+        let line = &percent.score_changes[0];
+        assert!(line.contains(" on '") && line.contains(" → "), "{line}");
+
+        // A filter on a field no record has is named, not silently ignored.
+        edited["filters"] = serde_json::json!([{
+            "entity": "user", "field": "gradeLevl", "op": "equals", "value": "9"
+        }]);
+        let filtered = plan_digest(&input, Some(&edited.to_string()), &stored).expect("what-if");
+        assert!(
+            filtered
+                .notices
+                .iter()
+                .any(|n| n.starts_with("filters[0]: has no effect")),
+            "{:?}",
+            filtered.notices
+        );
     }
 }

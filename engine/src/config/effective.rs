@@ -101,7 +101,7 @@ fn walk(path: &str, value: &Value, configured: &Value, out: &mut Vec<EffectiveRu
 /// Rules that send nothing different to some configured source, because its OneRoster version
 /// has no place for them. Each names the rule and the source.
 pub fn rules_without_effect(config: &SyncConfig) -> Vec<ConfigError> {
-    let mut out = Vec::new();
+    let mut out = hold_controls_without_effect(&config.holds);
     if config.mode != SyncMode::TwoWay {
         return out;
     }
@@ -128,6 +128,30 @@ pub fn rules_without_effect(config: &SyncConfig) -> Vec<ConfigError> {
                 ),
             });
         }
+    }
+    out
+}
+
+/// Hold settings that only qualify thresholds of a kind no threshold in force has.
+fn hold_controls_without_effect(holds: &HoldPolicy) -> Vec<ConfigError> {
+    let in_force: Vec<super::HoldThreshold> = holds
+        .thresholds
+        .iter()
+        .cloned()
+        .chain(if holds.defaults {
+            HoldPolicy::default_thresholds()
+        } else {
+            Vec::new()
+        })
+        .collect();
+    let mut out = Vec::new();
+    if holds.min_changes_for_percent != HoldPolicy::default().min_changes_for_percent
+        && !in_force.iter().any(|t| t.max_percent.is_some())
+    {
+        out.push(ConfigError {
+            field: "holds.minChangesForPercent".into(),
+            message: "has no effect: no percentage threshold is in force (the defaults are off and no threshold sets maxPercent)".into(),
+        });
     }
     out
 }

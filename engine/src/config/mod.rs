@@ -14,6 +14,7 @@ use crate::model::EntityKind;
 
 pub use effective::{EffectiveRule, RuleOrigin, effective_rules, rules_without_effect};
 pub use master::{FieldMaster, MasterEntity, NEVER_MASTERED, resolve_master};
+pub(crate) use validate::nearest as nearest_field;
 pub use validate::{ConfigError, validate};
 
 /// Every rule the engine enforces in one run; camelCase JSON, unknown keys refused.

@@ -49,7 +49,7 @@ fn master_entity_names() -> Vec<&'static str> {
 }
 
 /// "; did you mean 'email'?" for the known names nearest to a misspelt one.
-fn nearest(name: &str, known: &[&str]) -> String {
+pub(crate) fn nearest(name: &str, known: &[&str]) -> String {
     let name = name.to_ascii_lowercase();
     let mut scored: Vec<(usize, &str)> = known
         .iter()

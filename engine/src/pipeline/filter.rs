@@ -10,11 +10,17 @@ use crate::for_each_kind;
 use crate::ingest::lookup;
 use crate::model::*;
 
-/// Applies the rules; returns how many records each rule set removed, by reason.
-pub(crate) fn filter(config: &SyncConfig, roster: &mut Roster) -> BTreeMap<String, u64> {
+/// Applies the rules; returns how many records each rule set removed, by reason. A rule
+/// whose field no record has is said in `issues`: it silently matched nothing (or
+/// everything), which is never what an admin meant.
+pub(crate) fn filter(
+    config: &SyncConfig,
+    roster: &mut Roster,
+    issues: &mut Vec<RecordIssue>,
+) -> BTreeMap<String, u64> {
     let mut skipped = BTreeMap::new();
     map_schools(config, roster, &mut skipped);
-    for_each_kind!(filter_table(&config.filters, roster, &mut skipped));
+    for_each_kind!(filter_table(&config.filters, roster, &mut skipped, issues));
     for (kind, n) in super::integrity::prune(roster) {
         *skipped
             .entry(format!("{}.dependsOnFiltered", kind.singular()))
@@ -103,38 +109,79 @@ fn rename_orgs<R: TableRecord>(roster: &mut Roster, renames: &BTreeMap<String, S
 }
 
 fn filter_table<R: TableRecord>(
-    rules: &[FilterRule],
+    all_rules: &[FilterRule],
     roster: &mut Roster,
     skipped: &mut BTreeMap<String, u64>,
+    issues: &mut Vec<RecordIssue>,
 ) {
-    let rules: Vec<&FilterRule> = rules.iter().filter(|r| r.entity == R::KIND).collect();
+    let (numbers, rules): (Vec<usize>, Vec<&FilterRule>) = all_rules
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.entity == R::KIND)
+        .unzip();
     if rules.is_empty() {
         return;
     }
     let table = R::table_mut(roster);
     let before = table.len();
-    table.retain(|_, record| keep(&rules, record));
+    let mut field_seen = vec![false; rules.len()];
+    // Field names of the first records, for "did you mean" (a field only some have, like a
+    // student's grades, is still found among a thousand).
+    let mut known_fields: BTreeSet<String> = BTreeSet::new();
+    let mut looked_at = 0;
+    table.retain(|_, record| {
+        let mut fields = record.fields();
+        record.add_virtual_fields(&mut fields);
+        for (seen, rule) in field_seen.iter_mut().zip(&rules) {
+            *seen = *seen || lookup(&fields, &rule.field).is_some_and(|v| !v.is_null());
+        }
+        if looked_at < 1000 {
+            looked_at += 1;
+            known_fields.extend(fields.keys().cloned());
+        }
+        keep_fields(&rules, &fields)
+    });
     count(
         skipped,
         &format!("{}.filtered", R::KIND.singular()),
         before - table.len(),
     );
+    if before == 0 {
+        return;
+    }
+    let known: Vec<&str> = known_fields.iter().map(String::as_str).collect();
+    for ((number, rule), _) in numbers
+        .iter()
+        .zip(&rules)
+        .zip(&field_seen)
+        .filter(|(_, seen)| !**seen)
+    {
+        issues.push(RecordIssue::warning(
+            "rules",
+            format!("filters[{number}]"),
+            None,
+            format!(
+                "has no effect on this run's {}: none of the {before} has a field '{}'{}",
+                R::KIND.collection(),
+                rule.field,
+                crate::config::nearest_field(&rule.field, &known)
+            ),
+        ));
+    }
 }
 
 /// A record is kept when it matches no exclude rule and, if include rules exist, one of them.
-pub(crate) fn keep<R: RosterRecord>(rules: &[&FilterRule], record: &R) -> bool {
-    let mut fields = record.fields();
-    record.add_virtual_fields(&mut fields);
+fn keep_fields(rules: &[&FilterRule], fields: &Map<String, Value>) -> bool {
     let mut includes = rules
         .iter()
         .filter(|r| r.action == FilterAction::Include)
         .peekable();
-    let included = includes.peek().is_none() || includes.any(|r| matches(r, &fields));
+    let included = includes.peek().is_none() || includes.any(|r| matches(r, fields));
     included
         && !rules
             .iter()
             .filter(|r| r.action == FilterAction::Exclude)
-            .any(|r| matches(r, &fields))
+            .any(|r| matches(r, fields))
 }
 
 fn as_text(v: &Value) -> Option<String> {

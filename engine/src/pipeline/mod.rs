@@ -81,7 +81,7 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
 
     let mut roster = merge::merge(config, &ingested.sources);
     let cascaded = integrity::check(&mut roster, &previous.roster, &mut issues);
-    let mut skipped = filter::filter(config, &mut roster);
+    let mut skipped = filter::filter(config, &mut roster, &mut issues);
     if cascaded > 0 {
         skipped.insert("cascade.dependantsOfRemoved".into(), cascaded);
     }

@@ -32,6 +32,9 @@ pub(super) struct ChangeQuery {
 pub(super) struct SchoolCounts {
     /// The school's sourcedId, or `-` for changes of no school (users, categories).
     pub school: String,
+    /// Its name, where the roster knows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub create: usize,
     pub update: usize,
     pub archive: usize,
@@ -39,14 +42,42 @@ pub(super) struct SchoolCounts {
     pub total: usize,
 }
 
+/// School names by sourcedId, as admins search and read them.
+pub(super) type SchoolNames = std::collections::BTreeMap<String, String>;
+
+/// The names of the schools a plan's changes are in: from the plan's own roster change
+/// (a first sync's schools are not in the state yet), else from the state.
+pub(super) fn school_names(
+    plan: &SyncPlan,
+    store: &crate::store::Store,
+) -> Result<SchoolNames, crate::store::StoreError> {
+    let ids: std::collections::BTreeSet<&str> = plan
+        .ops
+        .iter()
+        .filter_map(|o| o.school_id.as_deref())
+        .collect();
+    let planned = &plan.state_delta.roster.orgs.upsert;
+    let mut names: SchoolNames = ids
+        .iter()
+        .filter_map(|id| planned.get(*id).map(|o| (id.to_string(), o.name.clone())))
+        .collect();
+    let rest: Vec<&str> = ids
+        .into_iter()
+        .filter(|id| !names.contains_key(*id))
+        .collect();
+    names.extend(store.org_names(rest)?);
+    Ok(names)
+}
+
 /// Every school's counts, most changes first.
-pub(super) fn by_school(plan: &SyncPlan) -> Vec<SchoolCounts> {
+pub(super) fn by_school(plan: &SyncPlan, names: &SchoolNames) -> Vec<SchoolCounts> {
     use classbridge_engine::plan::OpChange;
     let mut counts: std::collections::BTreeMap<&str, SchoolCounts> = Default::default();
     for op in &plan.ops {
         let school = op.school_id.as_deref().unwrap_or(NO_SCHOOL);
         let c = counts.entry(school).or_insert_with(|| SchoolCounts {
             school: school.to_string(),
+            name: names.get(school).cloned(),
             ..SchoolCounts::default()
         });
         match op.change {
@@ -76,9 +107,21 @@ fn named(value: impl std::fmt::Debug, wanted: &str) -> bool {
     wanted.is_empty() || format!("{value:?}").eq_ignore_ascii_case(wanted)
 }
 
-fn found(op: &PlannedOp, words: &[String]) -> bool {
+/// Every word is in the summary (which names people, courses with their codes, and
+/// schools), the person, the class or school id, or the school's name.
+fn found(op: &PlannedOp, words: &[String], names: &SchoolNames) -> bool {
+    if words.is_empty() {
+        return true;
+    }
+    let summary = op.summary.to_lowercase();
+    let school_name = op
+        .school_id
+        .as_deref()
+        .and_then(|s| names.get(s))
+        .map(|n| n.to_lowercase());
     words.iter().all(|w| {
-        op.summary.to_lowercase().contains(w)
+        summary.contains(w)
+            || school_name.as_deref().is_some_and(|n| n.contains(w))
             || [&op.class_id, &op.school_id, &op.person]
                 .iter()
                 .any(|f| f.as_deref().is_some_and(|v| v.to_lowercase().contains(w)))
@@ -86,19 +129,28 @@ fn found(op: &PlannedOp, words: &[String]) -> bool {
 }
 
 /// The matching operations' count and the requested page of them, in plan order.
-pub(super) fn page<'p>(plan: &'p SyncPlan, query: &ChangeQuery) -> (usize, Vec<&'p PlannedOp>) {
+pub(super) fn page<'p>(
+    plan: &'p SyncPlan,
+    query: &ChangeQuery,
+    names: &SchoolNames,
+) -> (usize, Vec<&'p PlannedOp>) {
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-    select(plan, query, limit)
+    select(plan, query, names, limit)
 }
 
 /// Every matching operation from the query's offset (exports).
-pub(super) fn page_all<'p>(plan: &'p SyncPlan, query: &ChangeQuery) -> (usize, Vec<&'p PlannedOp>) {
-    select(plan, query, usize::MAX)
+pub(super) fn page_all<'p>(
+    plan: &'p SyncPlan,
+    query: &ChangeQuery,
+    names: &SchoolNames,
+) -> (usize, Vec<&'p PlannedOp>) {
+    select(plan, query, names, usize::MAX)
 }
 
 fn select<'p>(
     plan: &'p SyncPlan,
     query: &ChangeQuery,
+    names: &SchoolNames,
     limit: usize,
 ) -> (usize, Vec<&'p PlannedOp>) {
     let words: Vec<String> = query.q.split_whitespace().map(str::to_lowercase).collect();
@@ -108,7 +160,7 @@ fn select<'p>(
         named(op.entity, &query.entity)
             && named(op.change, &query.change)
             && in_school(op, &query.school)
-            && found(op, &words)
+            && found(op, &words, names)
     }) {
         if total >= query.offset && items.len() < limit {
             items.push(op);
@@ -160,7 +212,7 @@ mod tests {
         let op = |id: &str, entity: &str, change: &str, summary: &str, person: Option<&str>| {
             serde_json::json!({
                 "opId": id, "key": id, "entity": entity, "change": change,
-                "summary": summary, "person": person, "schoolId": "sch-lincoln",
+                "summary": summary, "person": person, "schoolId": "sch7",
                 "action": {"type": "classroomAddStudent", "alias": "d:c1", "user_id": "x@d.org"},
                 "effect": {"type": "memberAdded", "class_id": "c1", "role": "student", "email": "x@d.org"}
             })
@@ -180,8 +232,12 @@ mod tests {
         .unwrap()
     }
 
+    fn names() -> SchoolNames {
+        [("sch7".to_string(), "Lincoln High".to_string())].into()
+    }
+
     fn ids(plan: &SyncPlan, q: &ChangeQuery) -> (usize, Vec<String>) {
-        let (total, items) = page(plan, q);
+        let (total, items) = page(plan, q, &names());
         (total, items.iter().map(|o| o.op_id.clone()).collect())
     }
 
@@ -214,11 +270,17 @@ mod tests {
             ..all.clone()
         };
         assert_eq!(ids(&plan, &email).1, vec!["b".to_string()]);
+        // A school by its name, which no summary here carries.
         let school = ChangeQuery {
-            q: "lincoln".into(),
+            q: "lincoln high".into(),
             ..all.clone()
         };
         assert_eq!(ids(&plan, &school).0, 4);
+        let nowhere = ChangeQuery {
+            q: "washington".into(),
+            ..all.clone()
+        };
+        assert_eq!(ids(&plan, &nowhere).0, 0);
         let deletes = ChangeQuery {
             change: "DELETE".into(),
             ..all.clone()
@@ -231,7 +293,7 @@ mod tests {
         };
         assert_eq!(ids(&plan, &second_page), (4, vec!["c".into()]));
         let lincoln = ChangeQuery {
-            school: "sch-lincoln".into(),
+            school: "sch7".into(),
             ..all.clone()
         };
         assert_eq!(ids(&plan, &lincoln).0, 4);
@@ -240,11 +302,12 @@ mod tests {
             ..all.clone()
         };
         assert_eq!(ids(&plan, &elsewhere).0, 0);
-        let counts = by_school(&plan);
+        let counts = by_school(&plan, &names());
         assert_eq!(
             counts,
             vec![SchoolCounts {
-                school: "sch-lincoln".into(),
+                school: "sch7".into(),
+                name: Some("Lincoln High".into()),
                 create: 3,
                 delete: 1,
                 total: 4,

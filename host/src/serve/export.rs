@@ -74,11 +74,22 @@ fn write(rows: impl IntoIterator<Item = Vec<String>>) -> Result<Vec<u8>, csv::Er
 /// The plan's changes (those given), each with its outcome once applied.
 pub(super) fn changes(
     ops: &[&PlannedOp],
+    school_names: &super::changes::SchoolNames,
     outcome: impl Fn(&str) -> Option<OpOutcome>,
 ) -> Result<Vec<u8>, csv::Error> {
     let header = [
-        "op_id", "change", "entity", "school", "class", "person", "summary", "before", "after",
-        "outcome", "error",
+        "op_id",
+        "change",
+        "entity",
+        "school",
+        "class",
+        "person",
+        "summary",
+        "before",
+        "after",
+        "outcome",
+        "error",
+        "school_name",
     ]
     .map(str::to_string)
     .to_vec();
@@ -97,6 +108,11 @@ pub(super) fn changes(
             words(op.after.as_ref()),
             status.to_string(),
             error,
+            op.school_id
+                .as_deref()
+                .and_then(|s| school_names.get(s))
+                .cloned()
+                .unwrap_or_default(),
         ]
     });
     write(std::iter::once(header).chain(rows))

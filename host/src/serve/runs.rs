@@ -96,7 +96,10 @@ pub(super) async fn run_detail(
             })
         });
         let ops_total = plan.as_ref().map_or(0, |p| p.ops.len());
-        let by_school = plan.as_deref().map(changes::by_school).unwrap_or_default();
+        let by_school = match plan.as_deref() {
+            Some(p) => changes::by_school(p, &changes::school_names(p, store)?),
+            None => Vec::new(),
+        };
         Ok(json!({
             "run": row,
             "plan": outline,
@@ -126,7 +129,8 @@ pub(super) async fn run_changes(
         let Some(plan) = plan else {
             return Ok(json!({ "total": 0, "offset": query.offset, "items": [] }));
         };
-        let (total, ops) = changes::page(&plan, &query);
+        let names = changes::school_names(&plan, store)?;
+        let (total, ops) = changes::page(&plan, &query, &names);
         let ids: Vec<&str> = ops.iter().map(|o| o.op_id.as_str()).collect();
         let outcomes = store.outcomes_for(id, &ids)?;
         let items: Vec<Value> = ops
@@ -139,7 +143,7 @@ pub(super) async fn run_changes(
                 offset: 0,
                 ..query.clone()
             };
-            let (_, every) = changes::page_all(&plan, &from_start);
+            let (_, every) = changes::page_all(&plan, &from_start, &names);
             answer["ids"] = json!(every.iter().map(|o| &o.op_id).collect::<Vec<_>>());
         }
         Ok(answer)
@@ -316,8 +320,9 @@ pub(super) async fn export(
         let written = match kind {
             Export::Changes => {
                 let from_start = ChangeQuery { offset: 0, ..query };
-                let (_, ops) = changes::page_all(&plan, &from_start);
-                export::changes(&ops, outcome)
+                let names = changes::school_names(&plan, store)?;
+                let (_, ops) = changes::page_all(&plan, &from_start, &names);
+                export::changes(&ops, &names, outcome)
             }
             Export::Issues => export::issues(&plan),
             Export::Holds => export::holds(&plan),
