@@ -539,8 +539,8 @@ fn whatif_counts(host: &SyncPlan, what_if: &crate::worker::PlanDigest) -> Markup
         // Said as the host says it when it stores a plan.
         p id="whatif-holds" {
             @match &what_if.waiting {
-                None => "Would be applied without waiting.",
-                Some(why) => "Would wait: " (why),
+                None => { "Would be applied without waiting." }
+                Some(why) => { "Would wait: " (why) }
             }
         }
         @if what_if.score_changes_total > 0 {
