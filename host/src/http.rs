@@ -241,18 +241,41 @@ pub struct Throttle {
     interval: Duration,
     next_slot: Mutex<Instant>,
     in_flight: Semaphore,
+    max_concurrency: usize,
+    /// Requests sent (retries included), for the progress a console shows.
+    sent: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Throttle {
     pub fn new(per_minute: u32, max_concurrency: usize) -> Arc<Throttle> {
+        Throttle::counted(per_minute, max_concurrency, Arc::default())
+    }
+
+    /// A throttle that counts the requests it lets through into `sent`.
+    pub fn counted(
+        per_minute: u32,
+        max_concurrency: usize,
+        sent: Arc<std::sync::atomic::AtomicU64>,
+    ) -> Arc<Throttle> {
         Arc::new(Throttle {
             interval: Duration::from_secs(60) / per_minute.max(1),
             next_slot: Mutex::new(Instant::now()),
             in_flight: Semaphore::new(max_concurrency.max(1)),
+            max_concurrency: max_concurrency.max(1),
+            sent,
         })
     }
 
+    /// The same pace, counting into `sent`.
+    pub fn counting_into(&self, sent: Arc<std::sync::atomic::AtomicU64>) -> Arc<Throttle> {
+        let per_minute = (Duration::from_secs(60).as_nanos() / self.interval.as_nanos().max(1))
+            .try_into()
+            .unwrap_or(u32::MAX);
+        Throttle::counted(per_minute, self.max_concurrency, sent)
+    }
+
     async fn wait_turn(&self) {
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let at = {
             let mut next = self.next_slot.lock().await;
             let now = Instant::now();

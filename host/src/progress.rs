@@ -2,6 +2,7 @@
 //! terminal or the output is JSON, so scripts see only the result), and readable by the
 //! console, which shows the running job's phase, count and time left.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,6 +14,9 @@ pub struct Progress {
     pub visible: bool,
     /// The phase under way: the last bar or spinner made (clones share their counters).
     current: Arc<Mutex<Option<ProgressBar>>>,
+    /// Requests sent to Classroom and to the SIS since the job began.
+    classroom_requests: Arc<AtomicU64>,
+    sis_requests: Arc<AtomicU64>,
 }
 
 /// Where a run is, as the console shows it.
@@ -29,6 +33,10 @@ pub struct PhaseProgress {
     /// Time left at the pace so far, when the size is known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eta_seconds: Option<u64>,
+    /// Requests sent to Classroom since the job began (retries included).
+    pub classroom_requests: u64,
+    /// Requests sent to the SIS since the job began.
+    pub sis_requests: u64,
 }
 
 impl Progress {
@@ -36,7 +44,19 @@ impl Progress {
         Progress {
             visible,
             current: Arc::default(),
+            classroom_requests: Arc::default(),
+            sis_requests: Arc::default(),
         }
+    }
+
+    /// The counter a Classroom client counts its requests into.
+    pub fn classroom_requests(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.classroom_requests)
+    }
+
+    /// The counter SIS clients count their requests into.
+    pub fn sis_requests(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.sis_requests)
     }
 
     fn watch(&self, bar: &ProgressBar) {
@@ -94,15 +114,19 @@ impl Progress {
             eta_seconds: total
                 .filter(|&t| done > 0 && done < t)
                 .map(|_| bar.eta().as_secs()),
+            classroom_requests: self.classroom_requests.load(Ordering::Relaxed),
+            sis_requests: self.sis_requests.load(Ordering::Relaxed),
         })
     }
 
-    /// Forgets the last phase (a new job starts).
+    /// Forgets the last phase and the request counts (a new job starts).
     pub fn reset(&self) {
         *self
             .current
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        self.classroom_requests.store(0, Ordering::Relaxed);
+        self.sis_requests.store(0, Ordering::Relaxed);
     }
 }
 
@@ -123,6 +147,8 @@ mod tests {
                 done: 3,
                 total: None,
                 eta_seconds: None,
+                classroom_requests: 0,
+                sis_requests: 0,
             })
         );
         let bar = progress.bar(10, "Applying");
@@ -133,7 +159,10 @@ mod tests {
             ("Applying", 4, Some(10))
         );
         assert!(phase.eta_seconds.is_some());
+        progress.sis_requests().fetch_add(2, Ordering::Relaxed);
+        assert_eq!(progress.phase().unwrap().sis_requests, 2);
         progress.reset();
         assert_eq!(progress.phase(), None);
+        assert_eq!(progress.sis_requests().load(Ordering::Relaxed), 0);
     }
 }

@@ -153,7 +153,9 @@ impl RunError {
             | RunError::Console(_)
             | RunError::Listen { .. } => K::Config,
             RunError::Fetch(FetchError::Config(_) | FetchError::Setup { .. }) => K::Config,
-            RunError::Fetch(FetchError::Http(_) | FetchError::Incomplete { .. })
+            RunError::Fetch(
+                FetchError::Http(_) | FetchError::Incomplete { .. } | FetchError::Read { .. },
+            )
             | RunError::Http(_) => K::Connection,
             RunError::Busy(_) => K::Busy,
             RunError::Store(StoreError::NoSuchRun(_)) => K::NotFound,
@@ -302,10 +304,10 @@ impl Host {
         if let Some(c) = &self.classroom {
             return Ok(Arc::clone(c));
         }
-        let c = Arc::new(ClassroomClient::new(
-            &self.config.classroom,
-            self.http.clone(),
-        )?);
+        let c = Arc::new(
+            ClassroomClient::new(&self.config.classroom, self.http.clone())?
+                .counting_requests(self.progress.classroom_requests()),
+        );
         self.classroom = Some(Arc::clone(&c));
         Ok(c)
     }
@@ -323,7 +325,10 @@ impl Host {
         if settings.kind != SourceKind::Rest {
             return Err(RunError::NotWritable(id.to_string()));
         }
-        let c = Arc::new(OneRosterClient::new(settings, self.http.clone())?);
+        let c = Arc::new(
+            OneRosterClient::new(settings, self.http.clone())?
+                .counting_requests(self.progress.sis_requests()),
+        );
         self.sis.insert(id.to_string(), Arc::clone(&c));
         Ok(c)
     }
@@ -433,7 +438,8 @@ impl Host {
                         let tick = |n: usize| bar.set_position(n as u64);
                         let collection = client
                             .fetch_collection(name, since.as_deref(), &tick)
-                            .await?;
+                            .await
+                            .map_err(|e| e.at_source(&s.id))?;
                         bar.finish_and_clear();
                         tracing::info!(source = %s.id, collection = name, pages = collection.pages.len(), "read");
                         collections.insert(name.to_string(), collection);

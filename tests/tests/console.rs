@@ -232,6 +232,39 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     .await
     .unwrap();
     wait_text(&c, "#ops-count", &all).await;
+    // Ordered by person: the rows come back sorted by the host (in plan order they go
+    // class by class), and the address keeps the order.
+    let people = r#"return [...document.querySelectorAll('table.ops tr')]
+           .map(r => (r.textContent.match(/\((s\d+@[^)]+)\)/) || [])[1] || '');"#;
+    let in_plan_order: Vec<String> =
+        serde_json::from_value(c.execute(people, vec![]).await.unwrap()).unwrap();
+    let mut sorted = in_plan_order.clone();
+    sorted.sort();
+    assert_ne!(in_plan_order, sorted, "plan order is not by person");
+    c.execute(
+        r#"const s = document.querySelector('select[data-action=filter-sort]');
+           s.value = 'person';
+           s.dispatchEvent(new Event('change', {bubbles: true}));"#,
+        vec![],
+    )
+    .await
+    .unwrap();
+    let mut by_person = Vec::new();
+    for _ in 0..100 {
+        by_person = serde_json::from_value(c.execute(people, vec![]).await.unwrap()).unwrap();
+        if by_person == sorted {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(by_person, sorted);
+    assert!(
+        c.current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .contains("sort=person")
+    );
     // The students' removals were confirmed with the SIS, and the page says how.
     wait_text(&c, "#absences", "removed, confirmed gone").await;
     wait_text(&c, "#absences", "answered 404").await;

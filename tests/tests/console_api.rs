@@ -392,6 +392,7 @@ async fn a_sync_runs_in_the_background_while_every_page_answers_and_only_one_run
     let (status, _) = console.get("/api/config").await;
     assert_eq!(status, 200);
     let mut phases = std::collections::BTreeSet::new();
+    let (mut classroom_requests, mut sis_requests) = (0, 0);
     loop {
         let (_, job) = console.get("/api/job").await;
         if job["job"]["state"] != "running" {
@@ -400,6 +401,10 @@ async fn a_sync_runs_in_the_background_while_every_page_answers_and_only_one_run
         if let Some(p) = job["job"]["progress"]["phase"].as_str() {
             phases.insert(p.to_string());
         }
+        let progress = &job["job"]["progress"];
+        classroom_requests =
+            classroom_requests.max(progress["classroomRequests"].as_u64().unwrap_or(0));
+        sis_requests = sis_requests.max(progress["sisRequests"].as_u64().unwrap_or(0));
         // A second sync (a double click, another admin) is refused, naming the running one.
         let (status, again) = console.post("/api/sync", None, "").await;
         if status == 202 {
@@ -422,6 +427,9 @@ async fn a_sync_runs_in_the_background_while_every_page_answers_and_only_one_run
             .any(|p| p.contains("Reading") || p.contains("Applying")),
         "the job showed its phases: {phases:?}"
     );
+    // It counted the requests it sent, to each service.
+    assert!(sis_requests > 0, "SIS requests counted");
+    assert!(classroom_requests > 0, "Classroom requests counted");
     let job = console.wait_job().await;
     assert_eq!(job["state"], "finished", "{job}");
     assert_eq!(job["report"]["status"], "applied", "{job}");

@@ -57,6 +57,7 @@ pub(crate) fn format(address: &Address) -> String {
                 ("school", &f.school),
                 ("entity", &f.entity),
                 ("change", &f.change),
+                ("sort", &f.sort),
             ] {
                 if !v.is_empty() {
                     parts.push(format!("{k}={}", encode(v)));
@@ -93,6 +94,7 @@ pub(crate) fn parse(hash: &str) -> Address {
             "school" => filter.school = v,
             "entity" => filter.entity = v,
             "change" => filter.change = v,
+            "sort" => filter.sort = v,
             "page" => filter.page = v.parse::<usize>().unwrap_or(1).saturating_sub(1),
             _ => {}
         }
@@ -111,13 +113,14 @@ mod tests {
             school: "sch-9".into(),
             entity: "student".into(),
             change: String::new(),
+            sort: "person".into(),
             page: 2,
         };
         let run = Address::Run(12, filter);
         let hash = format(&run);
         assert_eq!(
             hash,
-            "#/runs/12?q=Mar%C3%ADa%20L%C3%B3pez%20%26%20co&school=sch-9&entity=student&page=3"
+            "#/runs/12?q=Mar%C3%ADa%20L%C3%B3pez%20%26%20co&school=sch-9&entity=student&sort=person&page=3"
         );
         assert_eq!(parse(&hash), run);
         assert_eq!(format(&Address::Run(3, OpFilter::default())), "#/runs/3");

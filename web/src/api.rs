@@ -71,8 +71,10 @@ async fn read<T: for<'de> Deserialize<'de>>(resp: Response) -> Result<T, String>
         .map_err(|e| format!("the host's answer could not be read: {e}"))
 }
 
-fn net(e: gloo_net::Error) -> String {
-    format!("the host could not be reached: {e}")
+/// The browser's own words for a request that got no answer ("Failed to fetch") say
+/// nothing to an admin; the console says what it means.
+fn net(_: gloo_net::Error) -> String {
+    "the classbridge host did not answer: is `classbridge serve` still running, and is this computer on its network?".to_string()
 }
 
 pub(crate) async fn login(token: &str) -> Result<String, String> {
@@ -141,6 +143,7 @@ pub(crate) async fn change_ids(
         ("entity", filter.entity.as_str()),
         ("change", filter.change.as_str()),
         ("school", filter.school.as_str()),
+        ("sort", filter.sort.as_str()),
     ];
     let v: Value = read(
         Request::get(&format!("/api/runs/{id}/changes"))
@@ -163,6 +166,7 @@ pub(crate) async fn changes(id: i64, filter: &crate::app::OpFilter) -> Result<Ch
         ("entity", filter.entity.as_str()),
         ("change", filter.change.as_str()),
         ("school", filter.school.as_str()),
+        ("sort", filter.sort.as_str()),
     ];
     read(
         Request::get(&format!("/api/runs/{id}/changes"))

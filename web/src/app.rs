@@ -34,6 +34,8 @@ pub(crate) struct OpFilter {
     pub school: String,
     pub entity: String,
     pub change: String,
+    /// `person`, `school`, `course`, `change`, `entity`; plan order when empty.
+    pub sort: String,
     pub page: usize,
 }
 
@@ -696,6 +698,22 @@ fn on_event(kind: &str, e: Event) {
             set_address(false);
             spawn(load_changes(id_on_screen()));
         }
+        ("change", "goto-page") => {
+            // Pages are counted from 1 on screen; out of range goes to the nearest one.
+            let typed: usize = el
+                .dyn_ref::<HtmlInputElement>()
+                .map(HtmlInputElement::value)
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(1);
+            let last = with(|s| {
+                s.changes
+                    .as_ref()
+                    .map_or(1, |c| c.total.div_ceil(PAGE_SIZE).max(1))
+            });
+            with(|s| s.filter.page = typed.clamp(1, last) - 1);
+            set_address(false);
+            spawn(load_changes(id_on_screen()));
+        }
         ("change", "toggle-reject") => {
             let op = attr(&el, "data-op");
             let checked = el
@@ -732,7 +750,7 @@ fn on_event(kind: &str, e: Event) {
             render();
             spawn(load_changes(id_on_screen()));
         }
-        ("change", "filter-entity" | "filter-change" | "filter-school") => {
+        ("change", "filter-entity" | "filter-change" | "filter-school" | "filter-sort") => {
             let value = el
                 .dyn_ref::<HtmlSelectElement>()
                 .map(HtmlSelectElement::value)
@@ -741,6 +759,7 @@ fn on_event(kind: &str, e: Event) {
                 match action.as_str() {
                     "filter-entity" => s.filter.entity = value,
                     "filter-school" => s.filter.school = value,
+                    "filter-sort" => s.filter.sort = value,
                     _ => s.filter.change = value,
                 }
                 s.filter.page = 0;

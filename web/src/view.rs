@@ -284,10 +284,30 @@ fn run(s: &State, id: i64) -> Markup {
                 (school_select(s))
                 (select("filter-entity", &s.filter.entity, &["", "course", "teacher", "student", "topic", "category", "lineItem", "result"], "all entities"))
                 (select("filter-change", &s.filter.change, &["", "create", "update", "archive", "delete"], "all changes"))
+                (sort_select(s))
             }
             div id="ops" { (ops_markup(s)) }
             @if d.run.status == "pending" {
                 div id="approve-bar" { (approve_markup(s)) }
+            }
+        }
+    }
+}
+
+/// The order changes are listed in; the order of application unless the admin picks one.
+fn sort_select(s: &State) -> Markup {
+    const ORDERS: [(&str, &str); 6] = [
+        ("", "in the order applied"),
+        ("person", "by person"),
+        ("school", "by school"),
+        ("course", "by class"),
+        ("change", "by kind of change"),
+        ("entity", "by what changes"),
+    ];
+    html! {
+        select data-action="filter-sort" aria-label="order" {
+            @for (value, label) in ORDERS {
+                option value=(value) selected[s.filter.sort == value] { (label) }
             }
         }
     }
@@ -308,11 +328,12 @@ fn export_href(id: i64, what: &str, s: &State) -> String {
                 .collect()
         };
         href.push_str(&format!(
-            "?q={}&school={}&entity={}&change={}",
+            "?q={}&school={}&entity={}&change={}&sort={}",
             enc(&s.filter.text),
             enc(&s.filter.school),
             enc(&s.filter.entity),
-            enc(&s.filter.change)
+            enc(&s.filter.change),
+            enc(&s.filter.sort)
         ));
     }
     href
@@ -628,7 +649,9 @@ fn changes_markup(s: &State) -> Markup {
                 @if page > 0 {
                     button data-action="page" data-page=(page - 1) { "‹ previous" }
                 }
-                " page " (page + 1) " of " (pages) " "
+                " page "
+                input.page type="number" min="1" max=(pages) value=(page + 1) data-action="goto-page" aria-label="go to page";
+                " of " (pages) " "
                 @if page + 1 < pages {
                     button data-action="page" data-page=(page + 1) { "next ›" }
                 }
@@ -764,6 +787,13 @@ pub(crate) fn job_banner(s: &State) -> String {
             }
             @if let Some(secs) = eta {
                 " · about " (in_words(secs)) " left"
+            }
+            @let classroom = progress["classroomRequests"].as_u64().unwrap_or(0);
+            @let sis = progress["sisRequests"].as_u64().unwrap_or(0);
+            @if classroom + sis > 0 {
+                span id="job-requests" {
+                    " · requests so far: " (classroom) " to Classroom, " (sis) " to the SIS"
+                }
             }
             " · the console stays usable"
         }

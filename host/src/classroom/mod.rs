@@ -175,6 +175,12 @@ impl ClassroomClient {
         })
     }
 
+    /// Counts every request this client sends into `sent` (the console's progress).
+    pub fn counting_requests(mut self, sent: Arc<std::sync::atomic::AtomicU64>) -> Self {
+        self.throttle = self.throttle.counting_into(sent);
+        self
+    }
+
     async fn call(
         &self,
         method: Method,

@@ -39,6 +39,43 @@ pub enum FetchError {
     Config(#[from] ConfigError),
     #[error("source {source_id}: {reason}")]
     Setup { source_id: String, reason: String },
+    /// A read of the SIS failed; says which source and, in words, how.
+    #[error("source '{source_id}': {what}")]
+    Read {
+        source_id: String,
+        what: &'static str,
+        #[source]
+        error: HttpError,
+    },
+}
+
+impl FetchError {
+    /// The error naming the source it happened at, in an admin's words: a SIS that could not
+    /// be reached reads so, not as a transport error.
+    pub fn at_source(self, source_id: &str) -> FetchError {
+        match self {
+            FetchError::Http(error) => {
+                let what = match &error {
+                    HttpError::Transport { .. } => "the SIS could not be reached",
+                    HttpError::Status { status, .. }
+                        if *status == reqwest::StatusCode::UNAUTHORIZED
+                            || *status == reqwest::StatusCode::FORBIDDEN =>
+                    {
+                        "the SIS refused our credentials"
+                    }
+                    HttpError::Status { .. } => "the SIS answered with an error",
+                    HttpError::Auth { .. } => "the SIS could not be signed in to",
+                    _ => "the SIS's answer could not be used",
+                };
+                FetchError::Read {
+                    source_id: source_id.to_string(),
+                    what,
+                    error,
+                }
+            }
+            other => other,
+        }
+    }
 }
 
 enum Auth {
@@ -142,6 +179,12 @@ impl OneRosterClient {
             },
             max_records: settings.max_records_per_collection,
         })
+    }
+
+    /// Counts every request this client sends into `sent` (the console's progress).
+    pub fn counting_requests(mut self, sent: Arc<std::sync::atomic::AtomicU64>) -> Self {
+        self.throttle = self.throttle.counting_into(sent);
+        self
     }
 
     fn root_for(&self, collection: &str) -> &str {
@@ -609,6 +652,26 @@ pub fn delta_since(last_read: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_sis_that_cannot_be_reached_is_named_in_words() {
+        let unreachable = FetchError::Http(HttpError::Transport {
+            service: SERVICE,
+            method: Method::GET,
+            path: "/ims/oneroster/v1p1/users".into(),
+            what: "could not connect",
+            retries: 6,
+            source: "connection refused".into(),
+        });
+        let text = crate::error::chain(&unreachable.at_source("riverside"));
+        assert!(
+            text.starts_with(
+                "source 'riverside': the SIS could not be reached: OneRoster: GET /ims/oneroster/v1p1/users: could not connect"
+            ),
+            "{text}"
+        );
+    }
+
     use super::*;
     use reqwest::header::{HeaderMap, HeaderValue, LINK};
 

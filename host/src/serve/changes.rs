@@ -24,6 +24,9 @@ pub(super) struct ChangeQuery {
     pub school: String,
     /// Also answer the ids of every match (for "reject all these").
     pub ids: bool,
+    /// `person`, `school`, `course`, `change` or `entity`; plan order (the order of
+    /// application) when empty.
+    pub sort: String,
 }
 
 /// A school's share of a run.
@@ -154,19 +157,41 @@ fn select<'p>(
     limit: usize,
 ) -> (usize, Vec<&'p PlannedOp>) {
     let words: Vec<String> = query.q.split_whitespace().map(str::to_lowercase).collect();
-    let mut total = 0;
-    let mut items = Vec::new();
-    for op in plan.ops.iter().filter(|op| {
+    let matching = plan.ops.iter().filter(|op| {
         named(op.entity, &query.entity)
             && named(op.change, &query.change)
             && in_school(op, &query.school)
             && found(op, &words, names)
-    }) {
-        if total >= query.offset && items.len() < limit {
-            items.push(op);
+    });
+    if query.sort.is_empty() {
+        // Plan order: one pass, keeping only the page.
+        let mut total = 0;
+        let mut items = Vec::new();
+        for op in matching {
+            if total >= query.offset && items.len() < limit {
+                items.push(op);
+            }
+            total += 1;
         }
-        total += 1;
+        return (total, items);
     }
+    let mut all: Vec<&PlannedOp> = matching.collect();
+    // Stable: ties stay in plan order.
+    match query.sort.as_str() {
+        "person" => all.sort_by_cached_key(|o| o.person.clone().unwrap_or_default()),
+        "school" => all.sort_by_cached_key(|o| {
+            o.school_id
+                .as_deref()
+                .map(|s| names.get(s).map_or(s, String::as_str).to_lowercase())
+                .unwrap_or_default()
+        }),
+        "course" => all.sort_by_cached_key(|o| o.class_id.clone().unwrap_or_default()),
+        "change" => all.sort_by_key(|o| o.change),
+        "entity" => all.sort_by_key(|o| o.entity),
+        _ => {}
+    }
+    let total = all.len();
+    let items = all.into_iter().skip(query.offset).take(limit).collect();
     (total, items)
 }
 
@@ -314,6 +339,21 @@ mod tests {
                 ..SchoolCounts::default()
             }]
         );
+        // Sorted by person, then paged.
+        let by_person = ChangeQuery {
+            sort: "person".into(),
+            ..all.clone()
+        };
+        assert_eq!(
+            ids(&plan, &by_person).1,
+            vec!["c".to_string(), "d".into(), "a".into(), "b".into()]
+        );
+        let by_change = ChangeQuery {
+            sort: "change".into(),
+            offset: 3,
+            ..all.clone()
+        };
+        assert_eq!(ids(&plan, &by_change), (4, vec!["b".into()]));
         let past_the_end = ChangeQuery { offset: 9, ..all };
         assert_eq!(ids(&plan, &past_the_end), (4, vec![]));
     }
