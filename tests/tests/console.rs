@@ -249,7 +249,7 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     )
     .await
     .unwrap();
-    let mut by_person = Vec::new();
+    let mut by_person: Vec<String> = Vec::new();
     for _ in 0..100 {
         by_person = serde_json::from_value(c.execute(people, vec![]).await.unwrap()).unwrap();
         if by_person == sorted {

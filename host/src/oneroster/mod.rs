@@ -45,7 +45,7 @@ pub enum FetchError {
         source_id: String,
         what: &'static str,
         #[source]
-        error: HttpError,
+        error: Box<HttpError>,
     },
 }
 
@@ -70,7 +70,7 @@ impl FetchError {
                 FetchError::Read {
                     source_id: source_id.to_string(),
                     what,
-                    error,
+                    error: Box::new(error),
                 }
             }
             other => other,
