@@ -544,11 +544,18 @@ async fn a_sync_runs_in_the_background_while_every_page_answers_and_only_one_run
     let csv = resp.text().await.unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert!(lines[0].starts_with("op_id,change,entity,school,class,person,summary"));
+    assert!(
+        lines[0].ends_with(",outcome,error,school_name"),
+        "{}",
+        lines[0]
+    );
     assert_eq!(lines.len(), h.course_count() + 1, "{csv}");
+    // Each course succeeded, with no error, in a school named as the roster names it.
     assert!(
         lines[1..]
             .iter()
-            .all(|l| l.contains(",course,") && l.ends_with(",succeeded,"))
+            .all(|l| l.contains(",course,") && l.contains(",succeeded,,School ")),
+        "{csv}"
     );
     for what in ["issues", "holds", "failures"] {
         let resp = console
