@@ -191,7 +191,7 @@ async fn console_at_district_scale() {
     .await;
     let filter_ms = timed(
         &c,
-        "const s = document.querySelector('select[data-action=filter-change]'); s.value = 'create'; s.dispatchEvent(new Event('change', {bubbles: true}));",
+        "document.getElementById('ops-count').textContent = ''; const s = document.querySelector('select[data-action=filter-change]'); s.value = 'create'; s.dispatchEvent(new Event('change', {bubbles: true}));",
         "#ops-count",
         " of ",
         limit,
@@ -226,20 +226,6 @@ async fn console_at_district_scale() {
         limit,
     )
     .await;
-    let edit_ms = timed(
-        &c,
-        r#"const t = document.querySelector('textarea[data-action=rules]');
-           const rules = JSON.parse(t.value);
-           rules.filters = [{entity: "class", field: "school", op: "equals", value: "sch0", action: "exclude"}];
-           t.value = JSON.stringify(rules, null, 2);
-           t.dispatchEvent(new Event('input', {bubbles: true}));
-           document.getElementById('whatif-counts').remove();
-           document.querySelector('button[data-action=recompute]').click();"#,
-        "#whatif-counts",
-        "what if",
-        limit,
-    )
-    .await;
     sampler.0.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = sampler.2.join();
     peak_mb = peak_mb.max(sampler.1.load(std::sync::atomic::Ordering::Relaxed));
@@ -258,11 +244,11 @@ async fn console_at_district_scale() {
         .await
         .unwrap_or(Value::Null);
     println!(
-        "\n| size | first sync (s) | changes | open run (ms) | search (ms) | filter (ms) | verify (ms) | what-if open (ms) | what-if edit (ms) | long tasks | longest task (ms) | renderer RSS peak (MB) | JS heap (MB) |"
+        "\n| size | first sync (s) | changes | open run (ms) | search (ms) | filter (ms) | verify (ms) | what-if open (ms) | long tasks | longest task (ms) | renderer RSS peak (MB) | JS heap (MB) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| {size:?} | {sync_secs:.0} | {} | {open_ms:.0} | {search_ms:.0} | {filter_ms:.0} | {verify_ms:.0} | {whatif_ms:.0} | {edit_ms:.0} | {} | {longest:.0} | {peak_mb} | {heap} |",
+        "| {size:?} | {sync_secs:.0} | {} | {open_ms:.0} | {search_ms:.0} | {filter_ms:.0} | {verify_ms:.0} | {whatif_ms:.0} | {} | {longest:.0} | {peak_mb} | {heap} |",
         ops_total.split_whitespace().next().unwrap_or("?"),
         long.len(),
     );
