@@ -3,17 +3,16 @@
 //! counts, reject one change, approve the rest, see it applied. Screenshots of the main
 //! screens go to target/screenshots/.
 
+mod browser;
 mod support;
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use classbridge_tests::district::Size;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use serde_json::json;
-use support::{Harness, binary};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use support::Harness;
 
 fn screenshots_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test path");
@@ -50,21 +49,8 @@ async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
-    let chromedriver =
-        std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
-    assert!(
-        std::path::Path::new(&chromedriver).exists(),
-        "browser tests need chromium and chromium-driver (./test.sh installs them); set CHROMEDRIVER to another path"
-    );
     let h = Harness::start(Size::Tiny, "").await;
     assert_eq!(h.cli(&["sync"]).await.code, 0);
     // Eight students leave: their enrollments go, past the 10% deletion hold.
@@ -80,66 +66,17 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     assert_eq!(held.code, 4, "{}{}", held.stdout, held.stderr);
     let run_id = held.json()["run"].as_i64().unwrap();
 
-    let mut serve = tokio::process::Command::new(binary())
-        .arg("--config")
-        .arg(&h.config)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("serve");
-    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-            .await
-            .expect("serve prints its URL")
-            .unwrap()
-            .expect("a line");
-        if let Some(at) = line.find("http://") {
-            break line[at..].trim().to_string();
-        }
-    };
-
-    let port = free_port();
-    let _driver = tokio::process::Command::new(&chromedriver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("chromedriver");
-    let profile = tempfile::tempdir().unwrap();
-    let caps = json!({
-        "goog:chromeOptions": {
-            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-                "--window-size=1280,1000", format!("--user-data-dir={}", profile.path().display())]
-        }
-    });
-    let mut client = None;
-    for _ in 0..50 {
-        let builder = ClientBuilder::rustls()
-            .expect("rustls")
-            .capabilities(caps.as_object().unwrap().clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await;
-        if let Ok(c) = builder {
-            client = Some(c);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let c = client.expect("chromedriver session");
+    let (mut serve, url) = browser::serve(&h).await;
+    let browser = browser::Browser::start().await;
+    let c = &browser.client;
 
     // Signing in with the printed URL lands on the runs list, and the token leaves the
     // address bar and the history: Back does not bring it back.
     let base = url.split("/#token=").next().unwrap().to_string();
     c.goto(&format!("{base}/console/style.css")).await.unwrap();
     c.goto(&url).await.unwrap();
-    wait_text(&c, &format!("#run-{run_id}"), "pending approval").await;
-    wait_text(&c, "#rules-in-force", "Rules in force").await;
+    wait_text(c, &format!("#run-{run_id}"), "pending approval").await;
+    wait_text(c, "#rules-in-force", "Rules in force").await;
     let here = c.current_url().await.unwrap();
     assert!(!here.as_str().contains("token"), "{here}");
     c.back().await.unwrap();
@@ -148,8 +85,8 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     c.forward().await.unwrap();
     let here = c.current_url().await.unwrap();
     assert!(!here.as_str().contains("token"), "Forward: {here}");
-    wait_text(&c, &format!("#run-{run_id}"), "pending approval").await;
-    shot(&c, "01-runs").await;
+    wait_text(c, &format!("#run-{run_id}"), "pending approval").await;
+    shot(c, "01-runs").await;
 
     // The held run: holds, summary, changes.
     // By keyboard: the run's row takes focus and Enter opens it.
@@ -159,8 +96,8 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
         .send_keys("\u{E007}")
         .await
         .unwrap();
-    wait_text(&c, "#holds", "Held for approval").await;
-    let all = wait_text(&c, "#ops-count", "change").await;
+    wait_text(c, "#holds", "Held for approval").await;
+    let all = wait_text(c, "#ops-count", "change").await;
     // The host filters: a search for one student leaves fewer changes, counted "of" all.
     c.execute(
         r#"const q = document.querySelector('input[data-action=search]');
@@ -170,11 +107,11 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     )
     .await
     .unwrap();
-    let some = wait_text(&c, "#ops-count", " of ").await;
+    let some = wait_text(c, "#ops-count", " of ").await;
     assert_ne!(some, all, "{some}");
     // Changes read as sentences: the student (gone from the SIS, named from the last roster),
     // the course with its code and school, and no raw JSON.
-    let row = wait_text(&c, "table.ops", "remove student Student1 Jones (s1@").await;
+    let row = wait_text(c, "table.ops", "remove student Student1 Jones (s1@").await;
     assert!(row.contains("(P") && row.contains(", School "), "{row}");
     assert!(!row.contains('{'), "{row}");
     // The address keeps the place: a reload comes back to this run with this search.
@@ -184,7 +121,7 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
         "{here}"
     );
     c.refresh().await.unwrap();
-    let again = wait_text(&c, "#ops-count", " of ").await;
+    let again = wait_text(c, "#ops-count", " of ").await;
     assert_eq!(again, some, "the same filtered list after a reload");
     let typed = c
         .find(Locator::Css("input[data-action=search]"))
@@ -215,14 +152,14 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
         .click()
         .await
         .unwrap();
-    wait_text(&c, "#approve", &format!("Approve all but {shown} rejected")).await;
+    wait_text(c, "#approve", &format!("Approve all but {shown} rejected")).await;
     c.find(Locator::Css("button[data-action=clear-rejections]"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
-    wait_text(&c, "#approve", "Approve all").await;
+    wait_text(c, "#approve", "Approve all").await;
     c.execute(
         r#"const q = document.querySelector('input[data-action=search]');
            q.value = '';
@@ -231,7 +168,7 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     )
     .await
     .unwrap();
-    wait_text(&c, "#ops-count", &all).await;
+    wait_text(c, "#ops-count", &all).await;
     // Ordered by person: the rows come back sorted by the host (in plan order they go
     // class by class), and the address keeps the order.
     let people = r#"return [...document.querySelectorAll('table.ops tr')]
@@ -266,9 +203,9 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
             .contains("sort=person")
     );
     // The students' removals were confirmed with the SIS, and the page says how.
-    wait_text(&c, "#absences", "removed, confirmed gone").await;
-    wait_text(&c, "#absences", "answered 404").await;
-    shot(&c, "02-held-run").await;
+    wait_text(c, "#absences", "removed, confirmed gone").await;
+    wait_text(c, "#absences", "answered 404").await;
+    shot(c, "02-held-run").await;
 
     // Verify: the browser's engine computes the same plan id as the host's.
     c.find(Locator::Css("button[data-action=verify]"))
@@ -277,7 +214,7 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
         .click()
         .await
         .unwrap();
-    wait_text(&c, "#verified", "Same plan").await;
+    wait_text(c, "#verified", "Same plan").await;
     // The district's input was fetched and planned by the console's worker, never by the page
     // (the page's own resource timings do not list it).
     let fetched_by_page = c
@@ -297,8 +234,8 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
         .await
         .unwrap();
     // Unedited, the rules change nothing, and the hold reads as the host reports it.
-    wait_text(&c, "#whatif-no-effect", "changes nothing").await;
-    wait_text(&c, "#whatif-holds", "Would wait: held for approval:").await;
+    wait_text(c, "#whatif-no-effect", "changes nothing").await;
+    wait_text(c, "#whatif-holds", "Would wait: held for approval:").await;
     let before = c
         .find(Locator::Css("#whatif-counts"))
         .await
@@ -332,7 +269,7 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_ne!(after, before, "a what-if filter changes the counts");
-    shot(&c, "03-what-if").await;
+    shot(c, "03-what-if").await;
     // A filter on a misspelt field is named, not silently ignored.
     c.execute(
         r#"const t = document.querySelector('textarea[data-action=rules]');
@@ -345,7 +282,7 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     )
     .await
     .unwrap();
-    let notice = wait_text(&c, "#whatif-notices", "filters[0]: has no effect").await;
+    let notice = wait_text(c, "#whatif-notices", "filters[0]: has no effect").await;
     assert!(notice.contains("did you mean 'school'?"), "{notice}");
 
     // Reject one change, approve the rest.
@@ -362,7 +299,7 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     .await
     .unwrap();
     first.click().await.unwrap();
-    wait_text(&c, "#approve", "Approve all but 1 rejected").await;
+    wait_text(c, "#approve", "Approve all but 1 rejected").await;
     c.find(Locator::Css("#approve"))
         .await
         .unwrap()
@@ -373,27 +310,27 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     let question = c.get_alert_text().await.expect("a confirmation");
     assert!(question.contains("without the 1 rejected"), "{question}");
     c.accept_alert().await.unwrap();
-    wait_text(&c, "#notice", "applied").await;
-    wait_text(&c, "#decision", &rejected).await;
-    wait_text(&c, "#decision", "by console").await;
-    shot(&c, "04-applied").await;
+    wait_text(c, "#notice", "applied").await;
+    wait_text(c, "#decision", &rejected).await;
+    wait_text(c, "#decision", "by console").await;
+    shot(c, "04-applied").await;
 
     // A school's row in the breakdown, by name, filters the changes to that school.
     if c.find(Locator::Css("#by-school")).await.is_ok() {
-        wait_text(&c, "#by-school", "School 0 (sch0)").await;
+        wait_text(c, "#by-school", "School 0 (sch0)").await;
         c.find(Locator::Css("#by-school button[data-action=filter-school]"))
             .await
             .unwrap()
             .click()
             .await
             .unwrap();
-        wait_text(&c, "#ops-count", " of ").await;
+        wait_text(c, "#ops-count", " of ").await;
         assert!(c.current_url().await.unwrap().as_str().contains("school="));
     }
 
     // Back returns to the runs list, where the run now shows as applied.
     c.back().await.unwrap();
-    wait_text(&c, &format!("#run-{run_id}"), "applied").await;
+    wait_text(c, &format!("#run-{run_id}"), "applied").await;
     assert!(c.current_url().await.unwrap().as_str().ends_with("#/runs"));
 
     // Sign out: back to the sign-in form, and the old session is worthless to the page.
@@ -403,7 +340,7 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
         .click()
         .await
         .unwrap();
-    wait_text(&c, "#notice", "Signed out").await;
+    wait_text(c, "#notice", "Signed out").await;
     c.find(Locator::Css("form[data-action=sign-in]"))
         .await
         .expect("the sign-in form");
@@ -422,7 +359,7 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
         .for_element(Locator::Css("form[data-action=sign-in]"))
         .await
         .expect("a reload after sign-out asks for the token");
-    c.close().await.ok();
+    browser.client.clone().close().await.ok();
 
     let detail = h
         .cli(&["runs", "show", &run_id.to_string(), "--json"])

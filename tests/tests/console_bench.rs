@@ -10,23 +10,15 @@
 //!   cargo test --release -p classbridge-tests --test console_bench -- --ignored --nocapture
 //! ```
 
+mod browser;
 mod support;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use classbridge_tests::district::Size;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
-use support::{Harness, binary};
-use tokio::io::{AsyncBufReadExt, BufReader};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+use support::Harness;
 
 /// Resident memory of the browser's renderer processes (the page and its worker), in MB.
 fn renderer_rss_mb() -> u64 {
@@ -96,59 +88,9 @@ async fn console_at_district_scale() {
     let run = first.json()["run"].as_i64().expect("run id");
     let sync_secs = began.elapsed().as_secs_f64();
 
-    let mut serve = tokio::process::Command::new(binary())
-        .arg("--config")
-        .arg(&h.config)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("serve");
-    let mut lines = BufReader::new(serve.stdout.take().expect("stdout")).lines();
-    let url = loop {
-        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-            .await
-            .expect("serve prints its URL")
-            .expect("stdout")
-            .expect("a line");
-        if let Some(at) = line.find("http://") {
-            break line[at..].trim().to_string();
-        }
-    };
-    let chromedriver =
-        std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
-    let port = free_port();
-    let _driver = tokio::process::Command::new(&chromedriver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("chromedriver");
-    let profile = tempfile::tempdir().expect("profile");
-    let caps = json!({
-        "goog:chromeOptions": {
-            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--window-size=1280,1000", "--enable-precise-memory-info",
-                format!("--user-data-dir={}", profile.path().display())]
-        }
-    });
-    let mut client = None;
-    for _ in 0..50 {
-        if let Ok(c) = ClientBuilder::rustls()
-            .expect("rustls")
-            .capabilities(caps.as_object().expect("caps").clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-        {
-            client = Some(c);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let c = client.expect("chromedriver session");
+    let (_serve, url) = browser::serve(&h).await;
+    let browser = browser::Browser::start().await;
+    let c = &browser.client;
 
     // Sign in; long tasks are recorded from here on.
     c.goto(&url).await.expect("sign in");
@@ -167,7 +109,7 @@ async fn console_at_district_scale() {
 
     let limit = Duration::from_secs(600);
     let open_ms = timed(
-        &c,
+        c,
         &format!("location.hash = '#/runs/{run}';"),
         "#ops-count",
         "change",
@@ -182,7 +124,7 @@ async fn console_at_district_scale() {
         .await
         .unwrap_or_default();
     let search_ms = timed(
-        &c,
+        c,
         "const q = document.querySelector('input[data-action=search]'); q.value = 's1@'; q.dispatchEvent(new Event('input', {bubbles: true}));",
         "#ops-count",
         " of ",
@@ -190,7 +132,7 @@ async fn console_at_district_scale() {
     )
     .await;
     let filter_ms = timed(
-        &c,
+        c,
         "document.getElementById('ops-count').textContent = ''; const s = document.querySelector('select[data-action=filter-change]'); s.value = 'create'; s.dispatchEvent(new Event('change', {bubbles: true}));",
         "#ops-count",
         " of ",
@@ -211,7 +153,7 @@ async fn console_at_district_scale() {
         (stop, peak, handle)
     };
     let verify_ms = timed(
-        &c,
+        c,
         "document.querySelector('button[data-action=verify]').click();",
         "#verified",
         "plan",
@@ -219,7 +161,7 @@ async fn console_at_district_scale() {
     )
     .await;
     let whatif_ms = timed(
-        &c,
+        c,
         "document.querySelector('button[data-action=whatif]').click();",
         "#whatif-holds",
         "Would",
@@ -252,5 +194,5 @@ async fn console_at_district_scale() {
         ops_total.split_whitespace().next().unwrap_or("?"),
         long.len(),
     );
-    let _ = c.close().await;
+    let _ = browser.client.clone().close().await;
 }
