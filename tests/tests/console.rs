@@ -49,6 +49,22 @@ async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
     );
 }
 
+/// In What-if, replaces the rules' filters with one leaving out school sch0's classes, read
+/// from `field`, and recomputes.
+async fn what_if_excluding_classes_where(c: &Client, field: &str) {
+    c.execute(
+        r#"const t = document.querySelector('textarea[data-action=rules]');
+           const rules = JSON.parse(t.value);
+           rules.filters = [{entity: "class", field: arguments[0], op: "equals", value: "sch0", action: "exclude"}];
+           t.value = JSON.stringify(rules, null, 2);
+           t.dispatchEvent(new Event('input', {bubbles: true}));
+           document.querySelector('button[data-action=recompute]').click();"#,
+        vec![json!(field)],
+    )
+    .await
+    .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     let h = Harness::start(Size::Tiny, "").await;
@@ -243,17 +259,7 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
         .text()
         .await
         .unwrap();
-    c.execute(
-        r#"const t = document.querySelector('textarea[data-action=rules]');
-           const rules = JSON.parse(t.value);
-           rules.filters = [{entity: "class", field: "school", op: "equals", value: "sch0", action: "exclude"}];
-           t.value = JSON.stringify(rules, null, 2);
-           t.dispatchEvent(new Event('input', {bubbles: true}));
-           document.querySelector('button[data-action=recompute]').click();"#,
-        vec![],
-    )
-    .await
-    .unwrap();
+    what_if_excluding_classes_where(c, "school").await;
     let mut after = before.clone();
     for _ in 0..100 {
         after = c
@@ -271,17 +277,7 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     assert_ne!(after, before, "a what-if filter changes the counts");
     shot(c, "03-what-if").await;
     // A filter on a misspelt field is named, not silently ignored.
-    c.execute(
-        r#"const t = document.querySelector('textarea[data-action=rules]');
-           const rules = JSON.parse(t.value);
-           rules.filters = [{entity: "class", field: "shcool", op: "equals", value: "sch0", action: "exclude"}];
-           t.value = JSON.stringify(rules, null, 2);
-           t.dispatchEvent(new Event('input', {bubbles: true}));
-           document.querySelector('button[data-action=recompute]').click();"#,
-        vec![],
-    )
-    .await
-    .unwrap();
+    what_if_excluding_classes_where(c, "shcool").await;
     let notice = wait_text(c, "#whatif-notices", "filters[0]: has no effect").await;
     assert!(notice.contains("did you mean 'school'?"), "{notice}");
 
