@@ -24,8 +24,8 @@ use crate::model::{Roster, oneroster::*};
 use crate::plan::{PlannedOp, SyncPlan};
 use crate::rows::StatePart;
 use crate::state::{
-    AppliedClassroom, AppliedCourse, AppliedTopic, ExportedGradebook, ExportedRecord, OpFailure,
-    STATE_VERSION, SyncState,
+    AppliedClassroom, AppliedCourse, AppliedTopic, ExportedGradebook, ExportedRecord, LedgerSlice,
+    OpFailure, STATE_VERSION, SyncState,
 };
 
 /// `cb_session_begin`'s request.
@@ -40,6 +40,11 @@ pub struct SessionStart {
     /// The revision of the state the rows will come from (0 for none).
     #[serde(default)]
     pub state_revision: u64,
+    /// Set when the rows fed carry only a slice of the export ledger: the lineItems of
+    /// these courses and their results (what [`SessionExpects::ledger`] asks for), and the
+    /// whole ledger's sizes. Absent: every ledger row is fed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_slice: Option<LedgerSlice>,
 }
 
 /// `cb_session_begin`'s answer: what the engine expects to be fed.
@@ -49,8 +54,14 @@ pub struct SessionStart {
 pub struct SessionExpects {
     /// The config's sources, in its order: feed each one's pages or files.
     pub sources: Vec<String>,
-    /// Every state row, for now (a later version asks for slices).
+    /// `"rows"`: every state row, except as `ledger` says.
     pub state: String,
+    /// `"coursesRead"`: of the export ledger's `lineItems` and `results`, the engine needs
+    /// only those of the Classroom courses whose work the run reads (lineItems whose
+    /// `parent` is such a course, results whose `parent` is such a lineItem, and any without
+    /// a parent), named with their totals in [`SessionStart::ledger_slice`]. A host may
+    /// feed the whole ledger instead; the plan is the same.
+    pub ledger: String,
 }
 
 /// One piece of a run's data (`cb_session_feed`'s request), e.g.
@@ -186,6 +197,7 @@ impl PlanSession {
         let expects = SessionExpects {
             sources: start.config.sources.iter().map(|s| s.id.clone()).collect(),
             state: "rows".into(),
+            ledger: "coursesRead".into(),
         };
         let session = PlanSession {
             config: start.config,
@@ -194,6 +206,7 @@ impl PlanSession {
             classroom: ClassroomListings::default(),
             state: StateBuilder {
                 revision: start.state_revision,
+                ledger_slice: start.ledger_slice,
                 ..StateBuilder::default()
             },
             chunks: 0,
@@ -457,6 +470,7 @@ pub(crate) struct StateBuilder {
     results: Vec<(String, ExportedRecord)>,
     categories: Vec<(String, ExportedRecord)>,
     failures: Vec<(String, OpFailure)>,
+    ledger_slice: Option<LedgerSlice>,
 }
 
 impl StateBuilder {
@@ -525,6 +539,7 @@ impl StateBuilder {
                 line_items: self.line_items.into_iter().collect(),
                 results: self.results.into_iter().collect(),
                 categories: self.categories.into_iter().collect(),
+                slice: self.ledger_slice,
             },
             failures: self.failures.into_iter().collect(),
         }
@@ -668,6 +683,7 @@ pub fn chunks_of(input: SyncInput, rows_per_chunk: usize) -> (SessionStart, Chun
         config: input.config,
         now: input.now,
         state_revision: input.previous_state.revision,
+        ledger_slice: input.previous_state.exported.slice.clone(),
     };
     let mut head = Vec::new();
     for source in input.sources {

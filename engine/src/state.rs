@@ -112,6 +112,44 @@ pub struct ExportedGradebook {
     /// categories written.
     #[serde(deserialize_with = "crate::model::dense_map::deserialize")]
     pub categories: BTreeMap<String, ExportedRecord>,
+    /// Set when `line_items` and `results` hold only a slice of the ledger: those of the
+    /// courses a run reads. A run needs no more (a grade is looked up, and a vanished one
+    /// deleted, only in a course read), so a district's millions of results stay in the
+    /// host's database. Absent: the ledger is whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slice: Option<LedgerSlice>,
+}
+
+impl ExportedGradebook {
+    /// How many lineItems and results the whole ledger holds (what deletion thresholds
+    /// compare with), whether this is the whole ledger or a slice of it.
+    pub fn totals(&self) -> (u64, u64) {
+        match &self.slice {
+            Some(slice) => (slice.line_items, slice.results),
+            None => (self.line_items.len() as u64, self.results.len() as u64),
+        }
+    }
+
+    /// Whether the lineItems and results of this Classroom course are here.
+    pub fn covers_course(&self, course_id: &str) -> bool {
+        self.slice
+            .as_ref()
+            .is_none_or(|slice| slice.courses.contains(course_id))
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// Which part of the export ledger a state carries, and the size of the whole.
+pub struct LedgerSlice {
+    /// The Classroom course ids whose lineItems (by `parent`) and those lineItems' results
+    /// are all here. lineItems and results with no parent are always included.
+    pub courses: BTreeSet<String>,
+    /// lineItems in the whole ledger.
+    pub line_items: u64,
+    /// results in the whole ledger.
+    pub results: u64,
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug, Default)]

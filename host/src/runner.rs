@@ -404,7 +404,7 @@ impl Host {
     /// Reads every source and Classroom completely. Any gap aborts before planning.
     pub async fn fetch(
         &mut self,
-        state: SyncState,
+        mut state: SyncState,
     ) -> Result<(SyncInput, Vec<SourceRead>), RunError> {
         let now = now_rfc3339();
         let mut sources = Vec::new();
@@ -481,6 +481,12 @@ impl Host {
             "reading Classroom"
         );
         self.classroom_scope = Some(scope);
+        // The export ledger of exactly the courses read: what the engine needs of it (a
+        // one-way sync reads no grades and needs none).
+        if two_way {
+            self.store
+                .add_ledger_slice(&mut state.exported, read_ids.iter().map(String::as_str))?;
+        }
         let listings = classroom.fetch_listings(read_ids, two_way, &tick).await?;
         bar.finish_and_clear();
         Ok((
@@ -572,6 +578,10 @@ impl Host {
             "courses already in Classroom are adopted; planning again"
         );
         let mut input = self.stored_input(run)?;
+        self.store.add_ledger_slice(
+            &mut input.previous_state.exported,
+            found.iter().map(|(_, read)| read.id()),
+        )?;
         let listings = &mut input.classroom;
         for (alias, read) in found {
             listings.found_by_alias.insert(alias, read.id().to_string());
@@ -833,9 +843,10 @@ impl Host {
 
     async fn run_once(&mut self, trigger: &str, apply: bool) -> Result<RunReport, RunError> {
         self.reconcile_interrupted()?;
-        let state = self.store.state()?;
+        // The export ledger is read for the courses this run reads, in `fetch`.
+        let state = self.store.state_for_run()?;
         let run = self.store.start_run(trigger)?;
-        let fetched = self.fetch(state.clone()).await;
+        let fetched = self.fetch(state).await;
         let (input, reads) = match fetched {
             Ok(v) => v,
             Err(e) => {

@@ -1,7 +1,7 @@
 //! SQLite state: the engine's state (as rows, see `state_rows`), runs, pending approvals and
 //! decisions, and the operation journal. WAL mode; every step is one transaction. No secrets are ever written here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 mod change_feed;
@@ -10,7 +10,7 @@ use classbridge_engine::JsonText;
 use classbridge_engine::commit_rows::RowKey;
 use classbridge_engine::rows::{StateChanges, StatePart};
 use classbridge_engine::session::StateRow;
-use classbridge_engine::state::STATE_VERSION;
+use classbridge_engine::state::{ExportedGradebook, ExportedRecord, LedgerSlice, STATE_VERSION};
 use classbridge_engine::{OpOutcome, SyncPlan, SyncState};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -92,7 +92,14 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (part, source, tbl, id)
      ) WITHOUT ROWID;
      CREATE TABLE state_meta (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, revision INTEGER NOT NULL, updated_at TEXT NOT NULL);",
+    // 7: the export ledger's rows by parent (a lineItem's course, a result's lineItem): a run
+    // reads the ledger of the courses it reads, not a district's millions of results.
+    "CREATE INDEX state_rows_ledger_parent ON state_rows (tbl, json_extract(body, '$.parent')) WHERE part = 'exported';",
 ];
+
+/// The rows a run's state leaves for [`Store::add_ledger_slice`]: the ledger's lineItems and
+/// results (those without a parent are read with the rest, see [`Store::state_for_run`]).
+const LEDGER_BY_COURSE: &str = "part = 'exported' AND tbl IN ('lineItems', 'results')";
 
 /// What one run read of one SIS source: recorded when the run commits, so the next delta
 /// read starts from it, and a full read restarts the full-read cadence.
@@ -285,10 +292,96 @@ impl Store {
 
     /// The engine's state, read from its rows.
     pub fn state(&self) -> Result<SyncState, StoreError> {
+        self.state_where("1")
+    }
+
+    /// The state a run starts from: whole but for the export ledger's lineItems and results,
+    /// which the run reads by course once it knows which courses it reads
+    /// ([`Store::add_ledger_slice`]); the ledger's sizes are kept, for deletion thresholds.
+    /// Records without a parent (written before lineItems named their course) are read here.
+    pub fn state_for_run(&self) -> Result<SyncState, StoreError> {
+        let mut state = self.state_where(&format!("NOT ({LEDGER_BY_COURSE})"))?;
+        let count = |tbl: &str| -> Result<u64, StoreError> {
+            Ok(self.conn.query_row(
+                "SELECT COUNT(*) FROM state_rows WHERE part = 'exported' AND tbl = ?1",
+                [tbl],
+                |r| r.get::<_, i64>(0),
+            )? as u64)
+        };
+        let (line_items, results) = (count("lineItems")?, count("results")?);
+        let exported = &mut state.exported;
+        let parentless: Vec<String> =
+            self.ledger_rows("lineItems", None, &mut exported.line_items)?;
+        for line_item in parentless {
+            self.ledger_rows("results", Some(&line_item), &mut exported.results)?;
+        }
+        self.ledger_rows("results", None, &mut exported.results)?;
+        exported.slice = Some(LedgerSlice {
+            courses: BTreeSet::new(),
+            line_items,
+            results,
+        });
+        Ok(state)
+    }
+
+    /// Adds to a run's ledger slice the lineItems of these Classroom courses and their
+    /// results, read by parent. A whole ledger (no slice) is left as it is.
+    pub fn add_ledger_slice<'a>(
+        &self,
+        exported: &mut ExportedGradebook,
+        courses: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), StoreError> {
+        let Some(slice) = exported.slice.as_mut() else {
+            return Ok(());
+        };
+        for course in courses {
+            if !slice.courses.insert(course.to_string()) {
+                continue;
+            }
+            let line_items =
+                self.ledger_rows("lineItems", Some(course), &mut exported.line_items)?;
+            for line_item in line_items {
+                self.ledger_rows("results", Some(&line_item), &mut exported.results)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the ledger rows of `tbl` whose parent is `parent` (`None`: those without one)
+    /// into `into`; answers their ids.
+    fn ledger_rows(
+        &self,
+        tbl: &str,
+        parent: Option<&str>,
+        into: &mut BTreeMap<String, ExportedRecord>,
+    ) -> Result<Vec<String>, StoreError> {
+        let sql = if parent.is_some() {
+            "SELECT id, body FROM state_rows WHERE part = 'exported' AND tbl = ?1 AND json_extract(body, '$.parent') = ?2"
+        } else {
+            "SELECT id, body FROM state_rows WHERE part = 'exported' AND tbl = ?1 AND json_extract(body, '$.parent') IS NULL AND ?2 IS NULL"
+        };
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt
+            .query_map(params![tbl, parent], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut ids = Vec::with_capacity(rows.len());
+        for (id, body) in rows {
+            let record: ExportedRecord = serde_json::from_str(&body)
+                .map_err(|e| corrupt("unreadable export ledger", format!("{tbl} {id}: {e}")))?;
+            into.insert(id.clone(), record);
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    /// The state from the rows matching an SQL condition.
+    fn state_where(&self, condition: &str) -> Result<SyncState, StoreError> {
         let (version, revision) = self.state_revision()?;
-        let mut stmt = self.conn.prepare(
-            "SELECT part, source, tbl, id, body FROM state_rows ORDER BY part, source, tbl, id",
-        )?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT part, source, tbl, id, body FROM state_rows WHERE {condition} ORDER BY part, source, tbl, id"
+        ))?;
         let rows = stmt
             .query_map([], |r| {
                 Ok((
@@ -972,6 +1065,81 @@ mod tests {
             "only a full read restarts the full-read cadence"
         );
         assert!(matches!(store.run(99), Err(StoreError::NoSuchRun(99))));
+    }
+
+    #[test]
+    fn a_run_reads_the_export_ledger_of_the_courses_it_reads() {
+        let dir = tempfile_dir("ledger");
+        let path = dir.join("s.db");
+        let record = |parent: Option<&str>| ExportedRecord {
+            source_id: "sis".into(),
+            parent: parent.map(Into::into),
+            digest: "d".into(),
+        };
+        let mut state = SyncState {
+            revision: 2,
+            ..SyncState::default()
+        };
+        let exported = &mut state.exported;
+        exported
+            .line_items
+            .insert("li-a".into(), record(Some("5001")));
+        exported
+            .line_items
+            .insert("li-b".into(), record(Some("6001")));
+        exported.line_items.insert("li-old".into(), record(None));
+        exported.results.insert("r-a1".into(), record(Some("li-a")));
+        exported.results.insert("r-a2".into(), record(Some("li-a")));
+        exported.results.insert("r-b1".into(), record(Some("li-b")));
+        exported
+            .results
+            .insert("r-old".into(), record(Some("li-old")));
+        exported.results.insert("r-orphan".into(), record(None));
+        exported.categories.insert("cat".into(), record(None));
+        {
+            let store = Store::open(&path).unwrap();
+            store
+                .conn
+                .execute(
+                    "INSERT INTO engine_state (id, revision, state, updated_at) VALUES (1, 2, ?1, 'then')",
+                    params![serde_json::to_string(&state).unwrap()],
+                )
+                .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let keys = |m: &BTreeMap<String, ExportedRecord>| m.keys().cloned().collect::<Vec<_>>();
+
+        let mut run = store.state_for_run().unwrap();
+        assert_eq!(keys(&run.exported.line_items), ["li-old"]);
+        assert_eq!(keys(&run.exported.results), ["r-old", "r-orphan"]);
+        assert_eq!(keys(&run.exported.categories), ["cat"]);
+        assert_eq!(run.exported.totals(), (3, 5), "the whole ledger's sizes");
+
+        store
+            .add_ledger_slice(&mut run.exported, ["5001", "5001"])
+            .unwrap();
+        assert_eq!(keys(&run.exported.line_items), ["li-a", "li-old"]);
+        assert_eq!(
+            keys(&run.exported.results),
+            ["r-a1", "r-a2", "r-old", "r-orphan"]
+        );
+        assert!(run.exported.covers_course("5001") && !run.exported.covers_course("6001"));
+
+        // Every course read: the whole ledger.
+        store.add_ledger_slice(&mut run.exported, ["6001"]).unwrap();
+        run.exported.slice = None;
+        assert_eq!(run, store.state().unwrap());
+
+        // Read by parent through the index, not by scanning the district's results.
+        let plan: String = store
+            .conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT id, body FROM state_rows WHERE part = 'exported' AND tbl = 'results' AND json_extract(body, '$.parent') = 'li-a'",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("state_rows_ledger_parent"), "{plan}");
     }
 
     #[cfg(unix)]

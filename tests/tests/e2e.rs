@@ -459,13 +459,13 @@ async fn a_change_feed_rereads_only_notified_courses_and_reconciliation_catches_
     );
 
     // A teacher grades in one course: only that course is read again.
-    let students = h.classroom.student_ids("d:cl1");
-    let cw = h
+    let quiz_students = h.classroom.student_ids("d:cl1");
+    let quiz = h
         .classroom
         .post_work("d:cl1", "Quiz", Some(10.0), None)
         .unwrap();
     h.classroom
-        .grade(&cw, &students[0], Some(8.0), None, false, "RETURNED");
+        .grade(&quiz, &quiz_students[0], Some(8.0), None, false, "RETURNED");
     h.classroom.state.clear_log();
     sync_ok(&h, &["sync"]).await;
     assert_eq!(calls(&h, "classroom.courses.get"), 1);
@@ -501,6 +501,55 @@ async fn a_change_feed_rereads_only_notified_courses_and_reconciliation_catches_
     sync_ok(&h, &["sync", "--full"]).await;
     assert_eq!(calls(&h, "classroom.courses.get"), classes);
     assert_eq!(h.sis.gradebook("lineItems").len(), 2);
+
+    // A regrade in the first course: the run reads that course's export ledger from the
+    // state, not the other course's, and plans the one changed result.
+    h.classroom.feed(|f| f.drop_notifications = false);
+    h.classroom
+        .grade(&quiz, &quiz_students[0], Some(9.0), None, false, "RETURNED");
+    let preview = h.cli(&["plan", "--json"]).await;
+    assert_eq!(preview.code, 0, "{}", preview.stderr);
+    let puts: Vec<String> = preview.json()["plan"]["ops"]
+        .as_array()
+        .expect("ops")
+        .iter()
+        .map(|o| format!("{} {}", o["entity"], o["change"]))
+        .collect();
+    assert_eq!(puts, ["\"result\" \"update\""], "{puts:?}");
+    let db = rusqlite::Connection::open(h.state_dir().join("classbridge.db")).expect("state db");
+    let input: String = db
+        .query_row(
+            "SELECT input FROM runs WHERE input IS NOT NULL ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .expect("the preview's stored input");
+    let input: serde_json::Value = serde_json::from_str(&input).expect("input JSON");
+    let ledger = &input["previousState"]["exported"];
+    assert_eq!(
+        ledger["lineItems"].as_object().map(serde_json::Map::len),
+        Some(1),
+        "{ledger}"
+    );
+    let line_item = ledger["lineItems"]
+        .as_object()
+        .and_then(|m| m.keys().next())
+        .expect("the read course's lineItem")
+        .clone();
+    let results = ledger["results"].as_object().expect("results");
+    assert!(
+        results.values().all(|r| r["parent"] == line_item.as_str()),
+        "only the read course's results: {ledger}"
+    );
+    let in_sis = h.sis.gradebook("results").len();
+    assert!(results.len() < in_sis, "{} of {in_sis}", results.len());
+    assert_eq!(ledger["slice"]["lineItems"], 2, "{ledger}");
+    assert_eq!(ledger["slice"]["results"], in_sis, "{ledger}");
+    assert_eq!(
+        ledger["slice"]["courses"].as_array().map(Vec::len),
+        Some(1),
+        "{ledger}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

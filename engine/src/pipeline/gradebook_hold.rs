@@ -24,17 +24,11 @@ pub(crate) fn evaluate(
     };
     let mut holds = Vec::new();
     let policy = &config.holds;
+    // The whole ledger's sizes, even when the state carries only the slice a run reads.
+    let (line_items, results) = exported.totals();
     for (kind, entity, before) in [
-        (
-            EntityKind::LineItem,
-            OpEntity::LineItem,
-            exported.line_items.len() as u64,
-        ),
-        (
-            EntityKind::Result,
-            OpEntity::Result,
-            exported.results.len() as u64,
-        ),
+        (EntityKind::LineItem, OpEntity::LineItem, line_items),
+        (EntityKind::Result, OpEntity::Result, results),
     ] {
         let n = deleting(entity);
         if n == 0 {

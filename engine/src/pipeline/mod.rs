@@ -41,6 +41,41 @@ pub(crate) fn run(input: SyncInput) -> Result<SyncPlan, EngineError> {
     crate::model::interning(|| plan_run(input))
 }
 
+/// A state that carries a slice of the export ledger must carry every course whose work is
+/// read: planning without a course's ledger would write its grades again and miss the
+/// deletion of its vanished work. A host that cut the slice wrong is told, not obeyed.
+fn check_ledger_covers(
+    exported: &crate::state::ExportedGradebook,
+    snapshot: &crate::model::ClassroomSnapshot,
+    course_work_complete: &std::collections::BTreeSet<String>,
+) -> Result<(), EngineError> {
+    let missing: Vec<&str> = snapshot
+        .course_work
+        .keys()
+        .chain(course_work_complete)
+        .map(String::as_str)
+        .filter(|course| !exported.covers_course(course))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<&str> = missing.iter().take(5).copied().collect();
+    Err(EngineError::InvalidInput {
+        message: format!(
+            "the state's export ledger is a slice that leaves out {} Classroom course(s) whose work this run reads ({}{}): give the ledger rows of every course read",
+            missing.len(),
+            shown.join(", "),
+            if missing.len() > shown.len() {
+                ", …"
+            } else {
+                ""
+            }
+        ),
+    })
+}
+
 fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
     validate(&input.config).map_err(|errors| EngineError::InvalidConfig { errors })?;
     if !crate::ingest::is_timestamp(&input.now) || !input.now.ends_with('Z') {
@@ -133,6 +168,7 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
     words::name_people(&[&roster, &previous.roster], &mut drafts);
     let mut adopted = Vec::new();
     if config.mode == SyncMode::TwoWay {
+        check_ledger_covers(&previous.exported, &snapshot, &course_work_complete)?;
         roster.line_items = sis_line_items;
         roster.results = sis_results;
         let ctx = map_grades::GradeContext {
