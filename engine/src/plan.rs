@@ -404,6 +404,9 @@ pub enum HoldCode {
     Duplicates,
     /// A course with exported grades now lists no graded work: its SIS gradebook would go.
     GradebookEmptied,
+    /// People were left out of classes because of Classroom's limits (members or teachers
+    /// per class, classes per person).
+    ClassroomLimit,
 }
 
 /// A record that was in a source before and is missing from this run's complete read of it.

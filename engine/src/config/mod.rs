@@ -501,6 +501,8 @@ pub struct ClassroomRules {
     pub global_categories_as_topics: bool,
     /// Sync OneRoster categories to Classroom topics at all.
     pub categories_as_topics: bool,
+    /// Classroom's limits, checked before apply.
+    pub limits: ClassroomLimits,
 }
 
 impl Default for ClassroomRules {
@@ -510,6 +512,36 @@ impl Default for ClassroomRules {
             fallback_owner: None,
             global_categories_as_topics: true,
             categories_as_topics: true,
+            limits: ClassroomLimits::default(),
+        }
+    }
+}
+
+/// Classroom's limits (Google Workspace for Education: 1,000 members and 50 teachers per
+/// class, 1,000 classes per person). Google refuses an addition past one, so the plan never
+/// makes it: the people over a limit are left out and named, and the run is held when `hold`.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct ClassroomLimits {
+    /// Teachers and students together in one class.
+    pub members_per_class: u32,
+    /// Teachers in one class (the owner included).
+    pub teachers_per_class: u32,
+    /// Classes one person joins, as teacher or student (counting the classes classbridge
+    /// manages; classes made by hand count against Google's limit too).
+    pub classes_per_user: u32,
+    /// A run that leaves someone out because of a limit waits for approval.
+    pub hold: bool,
+}
+
+impl Default for ClassroomLimits {
+    fn default() -> Self {
+        ClassroomLimits {
+            members_per_class: 1000,
+            teachers_per_class: 50,
+            classes_per_user: 1000,
+            hold: true,
         }
     }
 }

@@ -253,6 +253,27 @@ pub fn validate(config: &SyncConfig) -> Result<(), Vec<ConfigError>> {
             );
         }
     }
+    let limits = &config.classroom.limits;
+    for (name, value) in [
+        ("membersPerClass", limits.members_per_class),
+        ("teachersPerClass", limits.teachers_per_class),
+        ("classesPerUser", limits.classes_per_user),
+    ] {
+        if value == 0 {
+            err(
+                &mut errors,
+                format!("classroom.limits.{name}"),
+                "must be at least 1 (Classroom's own limit is the sensible value)",
+            );
+        }
+    }
+    if limits.teachers_per_class > limits.members_per_class {
+        err(
+            &mut errors,
+            "classroom.limits.teachersPerClass".into(),
+            "cannot be more than membersPerClass (teachers are members)",
+        );
+    }
     if !(0.0..=100.0).contains(&config.holds.max_shrink_percent) {
         err(
             &mut errors,

@@ -4,6 +4,7 @@
 //! ever removed: people a teacher invited by hand are left alone.
 
 mod drift;
+mod limits;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -40,6 +41,8 @@ pub(crate) struct RosterMapping {
     pub skipped: BTreeMap<String, u64>,
     /// Classroom changed by hand away from the SIS, and what the rules did about it.
     pub drift: Vec<Drift>,
+    /// People left out of classes by Classroom's limits, when the rule holds for that.
+    pub hold: Option<crate::plan::HoldReason>,
 }
 
 /// Maps the roster; adoptions of objects found in Classroom are written into `known`.
@@ -56,9 +59,18 @@ pub(crate) fn map_roster(
         ops: Vec::new(),
         skipped: BTreeMap::new(),
         drift: Vec::new(),
+        hold: None,
     };
-    let desired = desired_courses(config, roster, known, today, issues, &mut out.skipped);
+    let mut desired = desired_courses(config, roster, known, today, issues, &mut out.skipped);
     adopt(known, snapshot, &desired);
+    out.hold = limits::apply(
+        &config.classroom.limits,
+        &mut desired,
+        known,
+        snapshot,
+        issues,
+        &mut out.skipped,
+    );
     let reconciled = drift::reconcile(
         config,
         roster,

@@ -163,6 +163,7 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
         &mut issues,
     );
     add_counts(&mut skipped, roster_map.skipped);
+    holds.extend(roster_map.hold);
     let drift = roster_map.drift;
     let mut drafts = roster_map.ops;
     words::name_people(&[&roster, &previous.roster], &mut drafts);
