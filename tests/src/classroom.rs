@@ -38,6 +38,68 @@ pub struct World {
     pub next_id: u64,
     /// Registrations and the Pub/Sub subscription they publish to.
     pub feed: ChangeFeed,
+    /// Classroom's limits, enforced as Google does (tests lower them).
+    pub limits: Limits,
+}
+
+/// Google Workspace for Education's limits: 1,000 members and 50 teachers per class, 1,000
+/// classes per person. An addition past one is refused with 400 FAILED_PRECONDITION and the
+/// documented code (`@CourseMemberLimitReached`, `@CourseTeacherLimitReached`,
+/// `@UserGroupsMembershipLimitReached`).
+pub struct Limits {
+    pub members_per_class: usize,
+    pub teachers_per_class: usize,
+    pub classes_per_user: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            members_per_class: 1000,
+            teachers_per_class: 50,
+            classes_per_user: 1000,
+        }
+    }
+}
+
+/// Refuses adding `body.userId` to course `id` as `role` when that would pass a limit.
+fn limit_refusal(w: &World, id: &str, role: &str, body: &Value) -> Option<Response> {
+    let email = body["userId"].as_str()?.to_ascii_lowercase();
+    let course = w.courses.get(id)?;
+    if course.teachers.contains_key(&email) || course.students.contains_key(&email) {
+        return None; // already a member: 409, as without limits
+    }
+    let refuse = |code: &str, what: &str| {
+        Some(google_error(
+            StatusCode::BAD_REQUEST,
+            "FAILED_PRECONDITION",
+            &format!("@{code} {what}"),
+        ))
+    };
+    if role == "teachers" && course.teachers.len() >= w.limits.teachers_per_class {
+        return refuse(
+            "CourseTeacherLimitReached",
+            "The course teacher limit has been reached.",
+        );
+    }
+    if course.teachers.len() + course.students.len() >= w.limits.members_per_class {
+        return refuse(
+            "CourseMemberLimitReached",
+            "The course member limit has been reached.",
+        );
+    }
+    let joined = w
+        .courses
+        .values()
+        .filter(|c| c.teachers.contains_key(&email) || c.students.contains_key(&email))
+        .count();
+    if joined >= w.limits.classes_per_user {
+        return refuse(
+            "UserGroupsMembershipLimitReached",
+            "The user is in the maximum number of classes.",
+        );
+    }
+    None
 }
 
 pub struct ClassroomState {
@@ -616,6 +678,11 @@ async fn handle(
                     "Requested entity was not found.",
                 );
             };
+            if let (&Method::POST, [role @ ("teachers" | "students")]) = (m, rest)
+                && let Some(refusal) = limit_refusal(&w, &id, role, &body)
+            {
+                return refusal;
+            }
             let Some(course) = w.courses.get_mut(&id) else {
                 return google_error(
                     StatusCode::NOT_FOUND,

@@ -88,3 +88,74 @@ async fn a_default_category_the_sis_does_not_have_fails_check() {
         check.stdout
     );
 }
+
+/// A Classroom that enforces its limits, lowered so the tiny district meets them: 5 members
+/// and 1 teacher per class.
+fn tight_classroom(h: &Harness) {
+    h.classroom.world(|w| {
+        w.limits.members_per_class = 5;
+        w.limits.teachers_per_class = 1;
+    });
+}
+
+fn over_limits(h: &Harness) -> Vec<String> {
+    h.classroom.world(|w| {
+        w.courses
+            .values()
+            .filter(|c| c.teachers.len() > 1 || c.teachers.len() + c.students.len() > 5)
+            .map(|c| c.id.clone())
+            .collect()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn classroom_limits_are_met_in_the_preview_not_as_failures_mid_apply() {
+    // Told Classroom's limits, the plan leaves out who would not fit and waits for approval.
+    let h = Harness::start(
+        Size::Tiny,
+        "[rules.classroom.limits]\nmembersPerClass = 5\nteachersPerClass = 1",
+    )
+    .await;
+    tight_classroom(&h);
+    let held = h.cli(&["sync", "--json"]).await;
+    assert_eq!(held.code, 4, "held: {}{}", held.stdout, held.stderr);
+    let report = held.json();
+    let holds = report["plan"]["holds"].to_string();
+    assert!(holds.contains("classroomLimit"), "{holds}");
+    let issues = report["plan"]["recordIssues"].to_string();
+    assert!(
+        issues.contains("per class") && issues.contains("not added"),
+        "{issues}"
+    );
+    assert_eq!(h.course_count(), 0, "nothing applied while held");
+    let run = report["run"].as_i64().expect("run").to_string();
+    let approved = h.cli(&["approve", &run, "--json"]).await;
+    assert_eq!(
+        approved.code, 0,
+        "applied without a failure: {}{}",
+        approved.stdout, approved.stderr
+    );
+    assert!(
+        !approved.stdout.contains("LimitReached"),
+        "{}",
+        approved.stdout
+    );
+    assert!(h.course_count() > 0);
+    assert!(over_limits(&h).is_empty());
+    // The next run has nothing to add and holds nothing new: the limit is met, not retried.
+    let again = h.cli(&["sync", "--json"]).await;
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+
+    // Not told (the default limits are Google's own), the same Classroom refuses mid-apply,
+    // with the documented code: what the rule above avoids.
+    let naive = Harness::start(Size::Tiny, "").await;
+    tight_classroom(&naive);
+    let failed = naive.cli(&["sync"]).await;
+    assert_ne!(failed.code, 0);
+    let said = format!("{}{}", failed.stdout, failed.stderr);
+    assert!(
+        said.contains("CourseMemberLimitReached") || said.contains("CourseTeacherLimitReached"),
+        "{said}"
+    );
+    assert!(over_limits(&naive).is_empty(), "the stand-in enforced them");
+}

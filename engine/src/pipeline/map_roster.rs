@@ -6,6 +6,8 @@
 mod drift;
 mod limits;
 
+pub(crate) use limits::FreshEnrolments;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
@@ -52,6 +54,7 @@ pub(crate) fn map_roster(
     known: &mut AppliedClassroom,
     snapshot: &ClassroomSnapshot,
     members_complete: &BTreeSet<String>,
+    fresh: &FreshEnrolments,
     today: &str,
     issues: &mut Vec<RecordIssue>,
 ) -> RosterMapping {
@@ -68,6 +71,7 @@ pub(crate) fn map_roster(
         &mut desired,
         known,
         snapshot,
+        fresh,
         issues,
         &mut out.skipped,
     );

@@ -76,6 +76,26 @@ fn check_ledger_covers(
     })
 }
 
+/// (class id, email) of the enrolments this run creates or changes: a limit that leaves one of
+/// them out is news; one that leaves out the same people as yesterday is not.
+fn fresh_enrolments(
+    roster: &Roster,
+    changes: &[crate::plan::RosterChange],
+) -> map_roster::FreshEnrolments {
+    changes
+        .iter()
+        .filter(|c| {
+            c.entity == crate::model::EntityKind::Enrollment
+                && c.change != crate::config::ChangeKind::Delete
+        })
+        .filter_map(|c| roster.enrollments.get(c.sourced_id.as_str()))
+        .filter_map(|e| {
+            let email = roster.users.get(e.user.as_str())?.normalized_email()?;
+            Some((e.class.to_string(), email))
+        })
+        .collect()
+}
+
 fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
     validate(&input.config).map_err(|errors| EngineError::InvalidConfig { errors })?;
     if !crate::ingest::is_timestamp(&input.now) || !input.now.ends_with('Z') {
@@ -153,12 +173,14 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
     // Only the Classroom part of the state changes while mapping (adoptions); the rest of the
     // state's change is computed as a delta at the end, never by copying the state.
     let mut classroom = previous.classroom.clone();
+    let fresh = fresh_enrolments(&roster, &changes);
     let roster_map = map_roster::map_roster(
         config,
         &roster,
         &mut classroom,
         &snapshot,
         &members_complete,
+        &fresh,
         today,
         &mut issues,
     );

@@ -4,8 +4,10 @@
 //! (`UserGroupsMembershipLimitReached`). Met mid-apply, that is a wave of failures retried
 //! every run; here the additions that would cross a limit are never planned. Who is already
 //! in a class stays; the newcomers are admitted in a stable order (the owner first, then by
-//! email) up to the limit; the rest are named in a record issue, and the run is held when the
-//! rule says so.
+//! email) up to the limit; the rest are named in a record issue every run, and the run is
+//! held when the rule says so and the breach is new: a course made this run, or someone left
+//! out whose enrolment is new or changed this run. A class that stays over its limit is not
+//! held again every day.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,16 +20,27 @@ use crate::state::AppliedClassroom;
 /// How many names a record issue lists before "and N more".
 const SHOWN: usize = 5;
 
+/// (class id, email) of the enrolments created or changed this run.
+pub(crate) type FreshEnrolments = BTreeSet<(String, String)>;
+
 /// Trims each class's wanted teachers and students to the limits; answers the hold, if any.
 pub(super) fn apply(
     limits: &ClassroomLimits,
     desired: &mut BTreeMap<String, DesiredCourse<'_>>,
     known: &AppliedClassroom,
     snapshot: &ClassroomSnapshot,
+    fresh: &FreshEnrolments,
     issues: &mut Vec<RecordIssue>,
     skipped: &mut BTreeMap<String, u64>,
 ) -> Option<HoldReason> {
     let mut breaches = Vec::new();
+    // A breach holds the run only when it is new (see the module's note).
+    let is_new = |class_id: &str, left_out: &[String]| {
+        !known.courses.contains_key(class_id)
+            || left_out
+                .iter()
+                .any(|e| fresh.contains(&(class_id.to_string(), e.clone())))
+    };
     for (class_id, want) in desired.iter_mut() {
         // Who is in the class: those we added, and those Classroom lists (added by hand).
         let course_id = known
@@ -58,7 +71,9 @@ pub(super) fn apply(
                 "teacher",
                 &left_out,
             ));
-            breaches.push(class_id.clone());
+            if is_new(class_id, &left_out) {
+                breaches.push(class_id.clone());
+            }
             *skipped.entry("limits.teacherLeftOut".into()).or_default() += left_out.len() as u64;
         }
         let max_members = limits.members_per_class as usize;
@@ -74,11 +89,20 @@ pub(super) fn apply(
                 "student",
                 &left_out,
             ));
-            breaches.push(class_id.clone());
+            if is_new(class_id, &left_out) {
+                breaches.push(class_id.clone());
+            }
             *skipped.entry("limits.studentLeftOut".into()).or_default() += left_out.len() as u64;
         }
     }
-    classes_per_user(limits, desired, known, issues, skipped, &mut breaches);
+    let mut over_joins = Vec::new();
+    classes_per_user(limits, desired, known, issues, skipped, &mut over_joins);
+    breaches.extend(
+        over_joins
+            .into_iter()
+            .filter(|(class_id, email)| is_new(class_id, std::slice::from_ref(email)))
+            .map(|(class_id, _)| class_id),
+    );
     breaches.sort();
     breaches.dedup();
     (limits.hold && !breaches.is_empty()).then(|| {
@@ -88,7 +112,7 @@ pub(super) fn apply(
             entity: Some(EntityKind::Class),
             source: None,
             message: format!(
-                "{} class(es) would pass Classroom's limits, so some people are left out of them (see the record issues): {}{}",
+                "{} class(es) would newly pass Classroom's limits, so some people are left out of them (see the record issues): {}{}",
                 breaches.len(),
                 shown.join(", "),
                 if breaches.len() > shown.len() { ", …" } else { "" }
@@ -133,7 +157,7 @@ fn classes_per_user(
     known: &AppliedClassroom,
     issues: &mut Vec<RecordIssue>,
     skipped: &mut BTreeMap<String, u64>,
-    breaches: &mut Vec<String>,
+    left_out_joins: &mut Vec<(String, String)>,
 ) {
     let max = limits.classes_per_user as usize;
     let mut joins: BTreeMap<&str, usize> = BTreeMap::new();
@@ -192,7 +216,7 @@ fn classes_per_user(
             ),
         ));
         *skipped.entry("limits.classLeftOut".into()).or_default() += left_out.len() as u64;
-        breaches.extend(left_out);
+        left_out_joins.extend(left_out.into_iter().map(|c| (c, email.clone())));
     }
 }
 
