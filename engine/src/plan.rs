@@ -407,6 +407,8 @@ pub enum HoldCode {
     /// People were left out of classes because of Classroom's limits (members or teachers
     /// per class, classes per person).
     ClassroomLimit,
+    /// The run falls in a pause window whose action is `hold`.
+    PauseWindow,
 }
 
 /// A record that was in a source before and is missing from this run's complete read of it.

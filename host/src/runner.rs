@@ -832,6 +832,39 @@ impl Host {
         Ok(lock)
     }
 
+    /// A run inside a `skip` pause window reads nothing and changes nothing: it is recorded
+    /// as such, and the source cursors stay where they were, so the first run after the
+    /// window reads and plans every change made meanwhile. (The engine plans nothing in the
+    /// window either; stopping here also spares the requests.)
+    fn paused(&mut self, trigger: &str) -> Result<Option<RunReport>, RunError> {
+        let now = now_rfc3339();
+        let Some((i, window)) = self.rules.pause.iter().enumerate().find(|(_, w)| {
+            w.action == classbridge_engine::config::PauseAction::Skip && w.contains(&now[..10])
+        }) else {
+            return Ok(None);
+        };
+        let message = format!(
+            "syncs are paused from {} to {} (rule pause[{i}]): nothing was read or changed",
+            window.from, window.to
+        );
+        let run = self.store.start_run(trigger)?;
+        self.store
+            .set_status(run, RunStatus::NoChanges, Some(&message))?;
+        tracing::info!(run, "{message}");
+        Ok(Some(RunReport {
+            run,
+            status: RunStatus::NoChanges,
+            plan_id: String::new(),
+            message,
+            plan: None,
+            succeeded: 0,
+            failed: 0,
+            not_attempted: 0,
+            rejected: 0,
+            failures: Vec::new(),
+        }))
+    }
+
     /// Thins old runs' stored inputs and plans; a failure here never fails the run.
     fn apply_retention(&mut self) {
         match self.store.prune(self.config.retention.keep_run_details) {
@@ -843,6 +876,9 @@ impl Host {
 
     async fn run_once(&mut self, trigger: &str, apply: bool) -> Result<RunReport, RunError> {
         self.reconcile_interrupted()?;
+        if let Some(report) = self.paused(trigger)? {
+            return Ok(report);
+        }
         // The export ledger is read for the courses this run reads, in `fetch`.
         let state = self.store.state_for_run()?;
         let run = self.store.start_run(trigger)?;

@@ -77,8 +77,11 @@ impl District {
                 "name": format!("School {s}"), "type": "school", "identifier": format!("S{s}"),
                 "parent": r#ref("org", "district")}));
         }
+        // The classes' term. End-to-end runs plan on the real clock, and a class whose terms
+        // have all ended is archived (`classroom.termEnd`): the year runs far ahead so that
+        // the suite means the same whenever it runs.
         d.academic_sessions.push(json!({"sourcedId": "y2027", "status": "active", "dateLastModified": STAMP,
-            "title": "2026-2027", "type": "schoolYear", "startDate": "2026-08-10", "endDate": "2027-06-10", "schoolYear": "2027"}));
+            "title": "2026-2027", "type": "schoolYear", "startDate": "2026-08-10", "endDate": "2099-06-10", "schoolYear": "2027"}));
         d.academic_sessions.push(json!({"sourcedId": "q1", "status": "active", "dateLastModified": STAMP,
             "title": "Quarter 1", "type": "gradingPeriod", "startDate": "2026-08-10", "endDate": "2026-10-31",
             "schoolYear": "2027", "parent": r#ref("academicSession", "y2027")}));

@@ -159,3 +159,85 @@ async fn classroom_limits_are_met_in_the_preview_not_as_failures_mid_apply() {
     );
     assert!(over_limits(&naive).is_empty(), "the stand-in enforced them");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_window_reads_nothing_and_the_first_run_after_it_applies_what_changed() {
+    let h = Harness::start(Size::Tiny, "").await;
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    h.sis
+        .with_district(|d| d.classes[2]["title"] = serde_json::json!("Renamed over the break"));
+    // Paused all year round, so the test does not depend on today's date.
+    let window = "pause = [{ from = \"01-01\", to = \"12-31\" }]\n";
+    h.edit_config(|c| c.replace("[rules]\n", &format!("[rules]\n{window}")));
+    let (sis_before, classroom_before) = (
+        h.sis.logged(),
+        h.classroom
+            .state
+            .requests
+            .load(std::sync::atomic::Ordering::SeqCst),
+    );
+    let paused = h.cli(&["sync", "--json"]).await;
+    assert_eq!(paused.code, 0, "{}{}", paused.stdout, paused.stderr);
+    let report = paused.json();
+    assert_eq!(report["status"], "noChanges", "{report}");
+    assert!(
+        report["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("paused from 01-01 to 12-31")),
+        "{report}"
+    );
+    assert_eq!(h.sis.logged(), sis_before, "nothing read from the SIS");
+    assert_eq!(
+        h.classroom
+            .state
+            .requests
+            .load(std::sync::atomic::Ordering::SeqCst),
+        classroom_before,
+        "nothing asked of Classroom"
+    );
+    assert_ne!(
+        h.classroom.course_by_alias("d:cl2").expect("course").body["name"],
+        "Renamed over the break"
+    );
+
+    // After the window, a delta read still starts before the change: it is applied.
+    h.edit_config(|c| c.replace(window, ""));
+    let after = h.cli(&["sync"]).await;
+    assert_eq!(after.code, 0, "{}{}", after.stdout, after.stderr);
+    assert_eq!(
+        h.classroom.course_by_alias("d:cl2").expect("course").body["name"],
+        "Renamed over the break"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_class_whose_term_ended_is_archived_with_its_members_kept() {
+    // Thresholds off: dropping a class's enrolments is this test's point, not a hold's.
+    let h = Harness::start(Size::Tiny, "holds = { defaults = false }").await;
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    let members = |h: &Harness| {
+        h.classroom
+            .course_by_alias("d:cl2")
+            .map(|c| c.students.len())
+            .unwrap_or_default()
+    };
+    let seated = members(&h);
+    assert!(seated > 0);
+    // cl2 ran in Quarter 1 only (ended 2026-10-31), and the SIS drops its enrolments at term
+    // end, as some do.
+    h.sis.with_district(|d| {
+        d.classes[2]["terms"] = serde_json::json!([{"href": "/academicSessions/q1", "sourcedId": "q1", "type": "academicSession"}]);
+        d.enrollments
+            .retain(|e| e["class"]["sourcedId"] != d.classes[2]["sourcedId"]);
+    });
+    let run = h.cli(&["sync", "--json"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let course = h.classroom.course_by_alias("d:cl2").expect("course");
+    assert_eq!(course.body["courseState"], "ARCHIVED");
+    assert_eq!(members(&h), seated, "archived, not emptied");
+    assert!(
+        run.stdout.contains("term ended on 2026-10-31"),
+        "{}",
+        run.stdout
+    );
+}

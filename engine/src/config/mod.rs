@@ -50,6 +50,52 @@ pub struct SyncConfig {
     pub grades: GradeMapping,
     /// What to do when Classroom was changed by hand away from what the SIS says.
     pub drift: DriftRules,
+    /// Periods in which syncs are paused (a summer break, a rollover week).
+    pub pause: Vec<PauseWindow>,
+}
+
+/// A period in which syncs pause, like Clever's default summer pause. `from` and `to` are
+/// both `MM-DD` (every year; a window may cross the new year, e.g. `12-20` to `01-05`) or both
+/// `YYYY-MM-DD`, inclusive, compared with the run's UTC date.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PauseWindow {
+    /// The first day paused.
+    pub from: String,
+    /// The last day paused.
+    pub to: String,
+    /// What a run in the window does.
+    #[serde(default)]
+    pub action: PauseAction,
+}
+
+impl PauseWindow {
+    /// Whether `today` (`YYYY-MM-DD`) is in the window.
+    pub fn contains(&self, today: &str) -> bool {
+        if self.from.len() == 10 {
+            return self.from.as_str() <= today && today <= self.to.as_str();
+        }
+        let day = today.get(5..10).unwrap_or_default();
+        if self.from <= self.to {
+            self.from.as_str() <= day && day <= self.to.as_str()
+        } else {
+            day >= self.from.as_str() || day <= self.to.as_str()
+        }
+    }
+}
+
+/// What a run inside a pause window does.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum PauseAction {
+    /// Plan nothing and accept nothing: the state stays as it was, so every change the SIS
+    /// makes meanwhile is planned by the first run after the window.
+    #[default]
+    Skip,
+    /// Plan as usual, and wait for approval.
+    Hold,
 }
 
 impl Default for SyncConfig {
@@ -69,6 +115,7 @@ impl Default for SyncConfig {
             classroom: ClassroomRules::default(),
             grades: GradeMapping::default(),
             drift: DriftRules::default(),
+            pause: Vec::new(),
         }
     }
 }
@@ -503,6 +550,22 @@ pub struct ClassroomRules {
     pub categories_as_topics: bool,
     /// Classroom's limits, checked before apply.
     pub limits: ClassroomLimits,
+    /// A class whose terms have all ended: its course is archived, not emptied.
+    pub term_end: TermEnd,
+}
+
+/// What happens to a class whose terms have all ended.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum TermEnd {
+    /// Archive its course and leave its members as they are (a SIS that drops every
+    /// enrolment at term end must not empty the course and hide its students' work); a class
+    /// that ended before its course was made gets none.
+    #[default]
+    Archive,
+    /// Nothing special: the course follows its enrolments.
+    Keep,
 }
 
 impl Default for ClassroomRules {
@@ -513,6 +576,7 @@ impl Default for ClassroomRules {
             global_categories_as_topics: true,
             categories_as_topics: true,
             limits: ClassroomLimits::default(),
+            term_end: TermEnd::default(),
         }
     }
 }

@@ -253,6 +253,38 @@ pub fn validate(config: &SyncConfig) -> Result<(), Vec<ConfigError>> {
             );
         }
     }
+    for (i, window) in config.pause.iter().enumerate() {
+        let shape = |d: &str| match d.len() {
+            5 => is_month_day(d).then_some("MM-DD"),
+            10 => (d.is_ascii()
+                && d[..4].bytes().all(|b| b.is_ascii_digit())
+                && d.as_bytes()[4] == b'-'
+                && is_month_day(&d[5..]))
+            .then_some("YYYY-MM-DD"),
+            _ => None,
+        };
+        match (shape(&window.from), shape(&window.to)) {
+            (Some(a), Some(b)) if a == b => {
+                if a == "YYYY-MM-DD" && window.from > window.to {
+                    err(
+                        &mut errors,
+                        format!("pause[{i}].to"),
+                        format!("{} is before from {}", window.to, window.from),
+                    );
+                }
+            }
+            (Some(_), Some(_)) => err(
+                &mut errors,
+                format!("pause[{i}]"),
+                "from and to must both be MM-DD (every year) or both YYYY-MM-DD",
+            ),
+            (from, _) => err(
+                &mut errors,
+                format!("pause[{i}].{}", if from.is_none() { "from" } else { "to" }),
+                "must be a date as MM-DD (every year) or YYYY-MM-DD",
+            ),
+        }
+    }
     let limits = &config.classroom.limits;
     for (name, value) in [
         ("membersPerClass", limits.members_per_class),
@@ -315,4 +347,28 @@ pub fn validate(config: &SyncConfig) -> Result<(), Vec<ConfigError>> {
     } else {
         Err(errors)
     }
+}
+
+/// `MM-DD` with a real month and a day that month can have (29 February allowed).
+fn is_month_day(d: &str) -> bool {
+    let (Some(m), Some(day)) = (d.get(0..2), d.get(3..5)) else {
+        return false;
+    };
+    let (Ok(m), Ok(day)) = (m.parse::<u32>(), day.parse::<u32>()) else {
+        return false;
+    };
+    let max = match m {
+        2 => 29,
+        4 | 6 | 9 | 11 => 30,
+        1..=12 => 31,
+        _ => return false,
+    };
+    d.len() == 5
+        && d.is_ascii()
+        && d.as_bytes()[2] == b'-'
+        && d[..2]
+            .bytes()
+            .chain(d[3..].bytes())
+            .all(|b| b.is_ascii_digit())
+        && (1..=max).contains(&day)
 }

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use super::ops::{OpDraft, Phase};
-use crate::config::{DriftAction, FieldMaster, SyncConfig, resolve_master};
+use crate::config::{DriftAction, FieldMaster, SyncConfig, TermEnd, resolve_master};
 use crate::hash::digest;
 use crate::model::*;
 use crate::plan::{Action, Drift, MemberRole, OpChange, OpEntity, StateEffect};
@@ -64,7 +64,8 @@ pub(crate) fn map_roster(
         drift: Vec::new(),
         hold: None,
     };
-    let mut desired = desired_courses(config, roster, known, today, issues, &mut out.skipped);
+    let (mut desired, ended) =
+        desired_courses(config, roster, known, today, issues, &mut out.skipped);
     adopt(known, snapshot, &desired);
     out.hold = limits::apply(
         &config.classroom.limits,
@@ -107,10 +108,16 @@ pub(crate) fn map_roster(
                 class_id: Some(class_id.clone()),
                 school_id: None,
                 person: None,
-                summary: format!(
-                    "archive course '{}' (class {class_id} is no longer in the roster)",
-                    course.name
-                ),
+                summary: match ended.get(class_id) {
+                    Some(day) => format!(
+                        "archive course '{}' (its term ended on {day}; its members stay)",
+                        course.name
+                    ),
+                    None => format!(
+                        "archive course '{}' (class {class_id} is no longer in the roster)",
+                        course.name
+                    ),
+                },
                 before: Some(json!({"courseState": course.course_state})),
                 after: Some(json!({"courseState": "ARCHIVED"})),
                 action: Action::ClassroomPatchCourse {
@@ -169,7 +176,10 @@ fn desired_courses<'a>(
     today: &str,
     issues: &mut Vec<RecordIssue>,
     skipped: &mut BTreeMap<String, u64>,
-) -> BTreeMap<String, DesiredCourse<'a>> {
+) -> (
+    BTreeMap<String, DesiredCourse<'a>>,
+    BTreeMap<String, String>,
+) {
     let mut teachers: BTreeMap<&str, Vec<&Enrollment>> = BTreeMap::new();
     let mut students: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     let mut no_email = BTreeSet::new();
@@ -208,7 +218,17 @@ fn desired_courses<'a>(
     let global_topics =
         config.classroom.categories_as_topics && config.classroom.global_categories_as_topics;
     let mut desired = BTreeMap::new();
+    let mut ended = BTreeMap::new();
     for (class_id, class) in &roster.classes {
+        // Archived, not emptied: the course is left out of what should be (so it is archived
+        // and none of its members is touched), and one never made is not made.
+        if config.classroom.term_end == TermEnd::Archive
+            && let Some(day) = term_ended(class, roster, today)
+        {
+            *skipped.entry("class.termEnded".into()).or_default() += 1;
+            ended.insert(class_id.clone(), day);
+            continue;
+        }
         let mut class_teachers: Vec<&Enrollment> =
             teachers.remove(class_id.as_str()).unwrap_or_default();
         // Primary teacher first, then by enrollment id: the owner is the first of them.
@@ -283,7 +303,27 @@ fn desired_courses<'a>(
             },
         );
     }
-    desired
+    (desired, ended)
+}
+
+/// The last day of a class's terms when every one of them ended before `today` (a class
+/// without terms, or with a term the roster does not have, has not ended).
+fn term_ended(class: &Class, roster: &Roster, today: &str) -> Option<String> {
+    if class.terms.is_empty() {
+        return None;
+    }
+    let mut last = String::new();
+    for term in &class.terms {
+        let session = roster.academic_sessions.get(term.as_str())?;
+        let end = session.end_date.get(..10)?;
+        if end >= today {
+            return None;
+        }
+        if end > last.as_str() {
+            last = end.to_string();
+        }
+    }
+    Some(last)
 }
 
 /// Objects already in Classroom (found by alias after a reconnect or a crash) are adopted

@@ -96,6 +96,51 @@ fn fresh_enrolments(
         .collect()
 }
 
+/// A pause window the run falls in: `hold` adds a hold, `skip` says so in a record issue and
+/// answers true (the caller then plans nothing).
+fn pause(
+    config: &crate::config::SyncConfig,
+    today: &str,
+    holds: &mut Vec<crate::plan::HoldReason>,
+    issues: &mut Vec<crate::model::RecordIssue>,
+) -> bool {
+    let Some((i, window)) = config
+        .pause
+        .iter()
+        .enumerate()
+        .find(|(_, w)| w.contains(today))
+    else {
+        return false;
+    };
+    let rule = format!("pause[{i}]");
+    match window.action {
+        crate::config::PauseAction::Hold => {
+            holds.push(crate::plan::HoldReason {
+                code: crate::plan::HoldCode::PauseWindow,
+                entity: None,
+                source: None,
+                message: format!(
+                    "syncs are paused from {} to {} ({rule}); approve to apply this run anyway",
+                    window.from, window.to
+                ),
+            });
+            false
+        }
+        crate::config::PauseAction::Skip => {
+            issues.push(crate::model::RecordIssue::warning(
+                "rules",
+                rule.as_str(),
+                None,
+                format!(
+                    "syncs are paused from {} to {}: nothing was planned, and the first run after the window plans every change made meanwhile",
+                    window.from, window.to
+                ),
+            ));
+            true
+        }
+    }
+}
+
 fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
     validate(&input.config).map_err(|errors| EngineError::InvalidConfig { errors })?;
     if !crate::ingest::is_timestamp(&input.now) || !input.now.ends_with('Z') {
@@ -219,7 +264,19 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
         roster.results.clear();
     }
 
-    let ops = build::order(drafts, &previous.failures);
+    let mut ops = build::order(drafts, &previous.failures);
+    let mut drift = drift;
+    let mut absences = ingested_absences;
+    let skip = pause(config, today, &mut holds, &mut issues);
+    if skip {
+        // Nothing planned and nothing accepted: the state stays as it was, so the first run
+        // after the window plans every change made meanwhile.
+        ops.clear();
+        changes.clear();
+        holds.clear();
+        drift.clear();
+        absences.clear();
+    }
     let issues = build::tidy_issues(issues);
     let summary = build::summarize(
         &previous.roster,
@@ -229,7 +286,14 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
         issues.len(),
         skipped,
     );
-    let state_delta = build::state_delta(previous, sources_for_state, roster, classroom, adopted);
+    let state_delta = if skip {
+        crate::delta::StateDelta {
+            base_revision: previous.revision,
+            ..crate::delta::StateDelta::default()
+        }
+    } else {
+        build::state_delta(previous, sources_for_state, roster, classroom, adopted)
+    };
     let mut plan = SyncPlan {
         id: String::new(),
         engine_version: crate::ENGINE_VERSION.to_string(),
@@ -241,7 +305,7 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
         roster_changes: changes,
         summary,
         state_delta,
-        absences: ingested_absences,
+        absences,
         drift,
         approval: None,
     };
