@@ -3,9 +3,61 @@
 use std::fmt::Write as _;
 
 use classbridge_engine::SyncPlan;
+use classbridge_engine::plan::Action;
 
 use crate::runner::RunReport;
 use crate::store::{Decision, JournalRow, RunRow};
+
+/// How long applying `plan` takes at Classroom's quota, in words: "9,000 operations, about 8
+/// minutes at 1,200 requests/minute". Each Classroom operation is one request; SIS writes
+/// are not under Classroom's quota and are counted apart. `None` for a plan with nothing to do.
+pub fn apply_estimate(plan: &SyncPlan, quota_per_minute: u32) -> Option<String> {
+    if plan.ops.is_empty() {
+        return None;
+    }
+    let sis = plan
+        .ops
+        .iter()
+        .filter(|o| {
+            matches!(
+                o.action,
+                Action::OneRosterPut { .. } | Action::OneRosterDelete { .. }
+            )
+        })
+        .count();
+    let classroom = plan.ops.len() - sis;
+    let quota = quota_per_minute.max(1) as usize;
+    let minutes = classroom.div_ceil(quota);
+    let time = match minutes {
+        0 => "nothing in Classroom".to_string(),
+        1 => format!("under a minute at {} requests/minute", thousands(quota)),
+        n => format!("about {n} minutes at {} requests/minute", thousands(quota)),
+    };
+    let mut words = format!("{} operations, {time}", thousands(plan.ops.len()));
+    if sis > 0 && classroom > 0 {
+        let _ = write!(
+            words,
+            " ({} of them SIS writes, not under that quota)",
+            thousands(sis)
+        );
+    } else if sis > 0 {
+        let _ = write!(words, " (SIS writes only)");
+    }
+    Some(words)
+}
+
+/// 1234567 as "1,234,567".
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
 
 pub fn preview(plan: &SyncPlan) -> String {
     let mut out = String::new();
@@ -195,6 +247,9 @@ pub fn run_report(r: &RunReport) -> String {
         out.push_str(&preview(plan));
         out.push('\n');
     }
+    if let Some(estimate) = &r.apply_estimate {
+        let _ = writeln!(out, "Applying it: {estimate}.");
+    }
     let _ = writeln!(out, "Run {}: {} — {}", r.run, r.status.as_str(), r.message);
     if r.succeeded + r.failed + r.not_attempted > 0 {
         let _ = writeln!(
@@ -316,4 +371,57 @@ pub fn run_detail(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fixture district's first plan with its operations replaced by `classroom` member
+    /// additions and `sis` result deletions.
+    fn plan_with(classroom: usize, sis: usize) -> SyncPlan {
+        let input: classbridge_engine::SyncInput =
+            serde_json::from_str(include_str!("../../tests/fixtures/district-day1.json"))
+                .expect("fixture");
+        let mut plan = classbridge_engine::plan(input).expect("plan");
+        let add = plan
+            .ops
+            .iter()
+            .find(|o| matches!(o.action, Action::ClassroomAddStudent { .. }))
+            .expect("a student added")
+            .clone();
+        let mut delete = add.clone();
+        delete.action = Action::OneRosterDelete {
+            source_id: "s".into(),
+            collection: "results".into(),
+            sourced_id: "r".into(),
+        };
+        plan.ops = std::iter::repeat_n(add, classroom)
+            .chain(std::iter::repeat_n(delete, sis))
+            .collect();
+        plan
+    }
+
+    #[test]
+    fn the_apply_estimate_is_in_words_at_the_quota() {
+        assert_eq!(apply_estimate(&plan_with(0, 0), 1200), None);
+        assert_eq!(
+            apply_estimate(&plan_with(9000, 0), 1200).as_deref(),
+            Some("9,000 operations, about 8 minutes at 1,200 requests/minute")
+        );
+        assert_eq!(
+            apply_estimate(&plan_with(30, 0), 1200).as_deref(),
+            Some("30 operations, under a minute at 1,200 requests/minute")
+        );
+        assert_eq!(
+            apply_estimate(&plan_with(2400, 300), 1200).as_deref(),
+            Some(
+                "2,700 operations, about 2 minutes at 1,200 requests/minute (300 of them SIS writes, not under that quota)"
+            )
+        );
+        assert_eq!(
+            apply_estimate(&plan_with(0, 5), 1200).as_deref(),
+            Some("5 operations, nothing in Classroom (SIS writes only)")
+        );
+    }
 }

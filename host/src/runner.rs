@@ -189,6 +189,10 @@ pub struct RunReport {
     /// Operations an approval left out (rejected, or dropped with what they depend on).
     pub rejected: usize,
     pub failures: Vec<OpFailureLine>,
+    /// For a plan waiting for approval or only previewed: how long applying it would take
+    /// at the configured quota.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apply_estimate: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -832,6 +836,14 @@ impl Host {
         Ok(lock)
     }
 
+    /// The report with how long applying its plan would take at the configured quota.
+    fn with_estimate(&self, mut report: RunReport) -> RunReport {
+        report.apply_estimate = report.plan.as_ref().and_then(|plan| {
+            crate::report::apply_estimate(plan, self.config.classroom.quota_per_minute)
+        });
+        report
+    }
+
     /// A run inside a `skip` pause window reads nothing and changes nothing: it is recorded
     /// as such, and the source cursors stay where they were, so the first run after the
     /// window reads and plans every change made meanwhile. (The engine plans nothing in the
@@ -862,6 +874,7 @@ impl Host {
             not_attempted: 0,
             rejected: 0,
             failures: Vec::new(),
+            apply_estimate: None,
         }))
     }
 
@@ -918,28 +931,28 @@ impl Host {
                 RunStatus::Planned,
                 Some("preview only (classbridge plan)"),
             )?;
-            return Ok(report(
+            return Ok(self.with_estimate(report(
                 run,
                 RunStatus::Planned,
                 &plan,
                 "preview only: nothing was changed".into(),
                 &[],
                 &[],
-            ));
+            )));
         }
         // Preview mode asks about changes: a plan with nothing to apply and no hold closes as
         // "no changes" rather than waiting for an approval of nothing.
         if let Some(why) = plan.waiting_reason() {
             self.store
                 .save_plan(run, &plan, RunStatus::Pending, Some(&why))?;
-            return Ok(report(
+            return Ok(self.with_estimate(report(
                 run,
                 RunStatus::Pending,
                 &plan,
                 format!("{why}. Review it, then run `classbridge approve {run}`"),
                 &[],
                 &[],
-            ));
+            )));
         }
         self.store
             .save_plan(run, &plan, RunStatus::Applying, None)?;
@@ -1304,6 +1317,7 @@ fn report(
         not_attempted: count(|r| matches!(r, OutcomeResult::NotAttempted)),
         rejected: 0,
         failures: failures.to_vec(),
+        apply_estimate: None,
     }
 }
 

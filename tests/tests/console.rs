@@ -176,6 +176,8 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
         .await
         .unwrap();
     wait_text(c, "#approve", "Approve all").await;
+    // The bar says how long the apply takes at the configured quota.
+    wait_text(c, "#apply-estimate", "requests/minute").await;
     c.execute(
         r#"const q = document.querySelector('input[data-action=search]');
            q.value = '';

@@ -128,6 +128,11 @@ async fn classroom_limits_are_met_in_the_preview_not_as_failures_mid_apply() {
         "{issues}"
     );
     assert_eq!(h.course_count(), 0, "nothing applied while held");
+    let estimate = report["applyEstimate"].as_str().unwrap_or_default();
+    assert!(
+        estimate.ends_with("under a minute at 60,000 requests/minute"),
+        "the preview says how long the apply takes at the configured quota: {report}"
+    );
     let run = report["run"].as_i64().expect("run").to_string();
     let approved = h.cli(&["approve", &run, "--json"]).await;
     assert_eq!(

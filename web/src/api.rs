@@ -37,6 +37,9 @@ pub(crate) struct RunDetail {
     /// The admin's decision, when the run was approved: who, when, and what was left out.
     #[serde(default)]
     pub decision: Option<Value>,
+    /// For a run waiting for approval: how long applying it takes at the configured quota.
+    #[serde(default, rename = "applyEstimate")]
+    pub apply_estimate: Option<String>,
 }
 
 /// One operation of a page, with its outcome once applied.

@@ -820,9 +820,13 @@ fn approve_markup(s: &State) -> Markup {
     let n = s.rejected.len();
     let filtered = s.changes.as_ref().map_or(0, |c| c.total);
     let everything = s.detail.as_ref().map_or(0, |d| d.ops_total);
+    let estimate = s.detail.as_ref().and_then(|d| d.apply_estimate.as_deref());
     html! {
         div.approve {
             span { (if n == 0 { "Nothing rejected." } else { "Rejected changes, and what depends on them, are left out." }) }
+            @if let Some(estimate) = estimate {
+                span.meta id="apply-estimate" { "Applying it: " (estimate) "." }
+            }
             @if filtered > 0 && filtered < everything {
                 button id="reject-filtered" data-action="reject-filtered" data-run=(id) { "Reject the " (filtered) " shown by the filter" }
             }

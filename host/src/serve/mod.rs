@@ -48,6 +48,8 @@ pub struct AppState {
     throttle: Arc<LoginThrottle>,
     /// Served over TLS: the session cookie is marked `Secure`.
     tls: bool,
+    /// Classroom's configured quota, for how long an apply would take.
+    quota_per_minute: u32,
 }
 
 /// Why the console could not start.
@@ -291,6 +293,7 @@ pub async fn serve(host: Host, options: ServeOptions) -> Result<(), RunError> {
         "warnings": classbridge_engine::config::rules_without_effect(&host.rules),
     });
     let progress = host.progress.clone();
+    let quota_per_minute = host.config.classroom.quota_per_minute;
     let jobs = Jobs::new(Arc::new(Mutex::new(host)), progress);
     let state = AppState {
         jobs: Arc::clone(&jobs),
@@ -301,6 +304,7 @@ pub async fn serve(host: Host, options: ServeOptions) -> Result<(), RunError> {
         sessions: Arc::new(Sessions::new(limits)),
         throttle: Arc::new(LoginThrottle::default()),
         tls: tls.is_some(),
+        quota_per_minute,
     };
     let guard = guard::Guard {
         hosts: Arc::new(AllowedHosts::new(&settings.hostnames, local.ip())),

@@ -18,7 +18,7 @@ use super::export::{self, Export};
 use super::jobs::{JobKind, JobView};
 use super::{AppState, csrf_ok, error, run_error, signed_in};
 use crate::runner::RunError;
-use crate::store::Store;
+use crate::store::{RunStatus, Store};
 
 /// Runs `f` on the console's connection, off the async threads.
 pub(super) async fn read<T: Send + 'static>(
@@ -75,8 +75,14 @@ pub(super) async fn run_detail(
 ) -> Response {
     require_session!(state, headers);
     let plans = Arc::clone(&state.plans);
+    let quota = state.quota_per_minute;
     let detail = read(&state, move |store| {
         let (row, plan) = cached_plan(store, &plans, id)?;
+        // How long the apply would take, for a plan still waiting for it.
+        let apply_estimate = plan
+            .as_deref()
+            .filter(|_| matches!(row.status, RunStatus::Pending | RunStatus::Planned))
+            .and_then(|p| crate::report::apply_estimate(p, quota));
         let decision = store.decision(id)?;
         let outline = plan.as_deref().map(|p| {
             json!({
@@ -106,6 +112,7 @@ pub(super) async fn run_detail(
             "opsTotal": ops_total,
             "bySchool": by_school,
             "decision": decision,
+            "applyEstimate": apply_estimate,
         }))
     })
     .await;
