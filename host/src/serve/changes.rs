@@ -110,58 +110,132 @@ fn named(value: impl std::fmt::Debug, wanted: &str) -> bool {
     wanted.is_empty() || format!("{value:?}").eq_ignore_ascii_case(wanted)
 }
 
-/// Every word is in the summary (which names people, courses with their codes, and
-/// schools), the person, the class or school id, or the school's name.
-fn found(op: &PlannedOp, words: &[String], names: &SchoolNames) -> bool {
-    if words.is_empty() {
-        return true;
+/// A plan as the console reads it, with what every request needs of it worked out once: the
+/// school names, the per-school breakdown and each operation's searchable words. At M
+/// (180,000 operations) lowercasing every summary again on each keystroke was most of a
+/// search's time.
+pub(super) struct PlanView {
+    pub plan: SyncPlan,
+    pub names: SchoolNames,
+    pub by_school: Vec<SchoolCounts>,
+    /// Per operation, in plan order: its summary, person, class and school ids and school
+    /// name, lowercased, each field ended by a separator no search word contains.
+    words: Vec<String>,
+}
+
+impl std::ops::Deref for PlanView {
+    type Target = SyncPlan;
+
+    fn deref(&self) -> &SyncPlan {
+        &self.plan
     }
-    let summary = op.summary.to_lowercase();
-    let school_name = op
-        .school_id
-        .as_deref()
-        .and_then(|s| names.get(s))
-        .map(|n| n.to_lowercase());
-    words.iter().all(|w| {
-        summary.contains(w)
-            || school_name.as_deref().is_some_and(|n| n.contains(w))
-            || [&op.class_id, &op.school_id, &op.person]
-                .iter()
-                .any(|f| f.as_deref().is_some_and(|v| v.to_lowercase().contains(w)))
-    })
+}
+
+/// Ends each field of an operation's searchable words (a search word is split on whitespace,
+/// so it never holds a control character and never matches across two fields).
+const FIELD_END: char = '\u{1}';
+
+impl PlanView {
+    pub(super) fn new(
+        plan: SyncPlan,
+        store: &crate::store::Store,
+    ) -> Result<PlanView, crate::store::StoreError> {
+        let names = school_names(&plan, store)?;
+        Ok(PlanView::with_names(plan, names))
+    }
+
+    /// The view of `plan` with these school names.
+    pub(super) fn with_names(plan: SyncPlan, names: SchoolNames) -> PlanView {
+        let by_school = by_school(&plan, &names);
+        let words = plan
+            .ops
+            .iter()
+            .map(|op| {
+                let school_name = op.school_id.as_deref().and_then(|s| names.get(s));
+                let mut text = String::new();
+                for field in [
+                    Some(op.summary.as_str()),
+                    school_name.map(String::as_str),
+                    op.class_id.as_deref(),
+                    op.school_id.as_deref(),
+                    op.person.as_deref(),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    text.push_str(&field.to_lowercase());
+                    text.push(FIELD_END);
+                }
+                text
+            })
+            .collect();
+        PlanView {
+            plan,
+            names,
+            by_school,
+            words,
+        }
+    }
+
+    /// Every word is in the summary (which names people, courses with their codes, and
+    /// schools), the person, the class or school id, or the school's name.
+    fn found(&self, index: usize, words: &[String]) -> bool {
+        words.iter().all(|w| self.words[index].contains(w.as_str()))
+    }
 }
 
 /// The matching operations' count and the requested page of them, in plan order.
-pub(super) fn page<'p>(
-    plan: &'p SyncPlan,
-    query: &ChangeQuery,
-    names: &SchoolNames,
-) -> (usize, Vec<&'p PlannedOp>) {
+pub(super) fn page<'p>(view: &'p PlanView, query: &ChangeQuery) -> (usize, Vec<&'p PlannedOp>) {
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-    select(plan, query, names, limit)
+    select(view, query, limit)
 }
 
 /// Every matching operation from the query's offset (exports).
-pub(super) fn page_all<'p>(
-    plan: &'p SyncPlan,
-    query: &ChangeQuery,
-    names: &SchoolNames,
-) -> (usize, Vec<&'p PlannedOp>) {
-    select(plan, query, names, usize::MAX)
+pub(super) fn page_all<'p>(view: &'p PlanView, query: &ChangeQuery) -> (usize, Vec<&'p PlannedOp>) {
+    select(view, query, usize::MAX)
+}
+
+/// Whether a value of a small enum is the one asked for, each value's name worked out once.
+struct Named<T> {
+    wanted: String,
+    seen: Vec<(T, bool)>,
+}
+
+impl<T: Copy + PartialEq + std::fmt::Debug> Named<T> {
+    fn new(wanted: &str) -> Self {
+        Named {
+            wanted: wanted.to_string(),
+            seen: Vec::new(),
+        }
+    }
+
+    fn is(&mut self, value: T) -> bool {
+        if self.wanted.is_empty() {
+            return true;
+        }
+        if let Some((_, ok)) = self.seen.iter().find(|(v, _)| *v == value) {
+            return *ok;
+        }
+        let ok = named(value, &self.wanted);
+        self.seen.push((value, ok));
+        ok
+    }
 }
 
 fn select<'p>(
-    plan: &'p SyncPlan,
+    view: &'p PlanView,
     query: &ChangeQuery,
-    names: &SchoolNames,
     limit: usize,
 ) -> (usize, Vec<&'p PlannedOp>) {
     let words: Vec<String> = query.q.split_whitespace().map(str::to_lowercase).collect();
-    let matching = plan.ops.iter().filter(|op| {
-        named(op.entity, &query.entity)
-            && named(op.change, &query.change)
+    let (mut entity, mut change) = (Named::new(&query.entity), Named::new(&query.change));
+    let names = &view.names;
+    let matching = view.plan.ops.iter().enumerate().filter_map(|(i, op)| {
+        (entity.is(op.entity)
+            && change.is(op.change)
             && in_school(op, &query.school)
-            && found(op, &words, names)
+            && view.found(i, &words))
+        .then_some(op)
     });
     if query.sort.is_empty() {
         // Plan order: one pass, keeping only the page.
@@ -199,7 +273,7 @@ fn select<'p>(
 /// the stored plan, so a changed row reads it again).
 #[derive(Default)]
 pub(super) struct PlanCache {
-    entries: Mutex<Vec<(CacheKey, Arc<SyncPlan>)>>,
+    entries: Mutex<Vec<(CacheKey, Arc<PlanView>)>>,
 }
 
 pub(super) type CacheKey = (i64, Option<String>, String);
@@ -207,7 +281,7 @@ pub(super) type CacheKey = (i64, Option<String>, String);
 const KEPT: usize = 2;
 
 impl PlanCache {
-    pub(super) fn get(&self, key: &CacheKey) -> Option<Arc<SyncPlan>> {
+    pub(super) fn get(&self, key: &CacheKey) -> Option<Arc<PlanView>> {
         let entries = self
             .entries
             .lock()
@@ -218,7 +292,7 @@ impl PlanCache {
             .map(|(_, p)| Arc::clone(p))
     }
 
-    pub(super) fn put(&self, key: CacheKey, plan: Arc<SyncPlan>) {
+    pub(super) fn put(&self, key: CacheKey, plan: Arc<PlanView>) {
         let mut entries = self
             .entries
             .lock()
@@ -261,14 +335,14 @@ mod tests {
         [("sch7".to_string(), "Lincoln High".to_string())].into()
     }
 
-    fn ids(plan: &SyncPlan, q: &ChangeQuery) -> (usize, Vec<String>) {
-        let (total, items) = page(plan, q, &names());
+    fn ids(plan: &PlanView, q: &ChangeQuery) -> (usize, Vec<String>) {
+        let (total, items) = page(plan, q);
         (total, items.iter().map(|o| o.op_id.clone()).collect())
     }
 
     #[test]
     fn filters_search_and_pages_on_the_host() {
-        let plan = plan();
+        let plan = PlanView::with_names(plan(), names());
         let all = ChangeQuery::default();
         assert_eq!(ids(&plan, &all).0, 4);
         let students = ChangeQuery {

@@ -73,7 +73,12 @@ pub struct Jobs {
     progress: Progress,
     last: SyncMutex<Option<JobView>>,
     next_id: AtomicU64,
+    /// Prepares a finished job's run for review before the job is reported done.
+    warm: std::sync::OnceLock<Warm>,
 }
+
+/// What [`Jobs::set_warm`] takes.
+pub(super) type Warm = Box<dyn Fn(&RunReport) + Send + Sync>;
 
 fn now() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -97,7 +102,13 @@ impl Jobs {
             progress,
             last: SyncMutex::new(None),
             next_id: AtomicU64::new(1),
+            warm: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Sets what prepares a finished job's run for review (once).
+    pub(super) fn set_warm(&self, warm: Warm) {
+        let _ = self.warm.set(warm);
     }
 
     fn last(&self) -> std::sync::MutexGuard<'_, Option<JobView>> {
@@ -185,6 +196,17 @@ impl Jobs {
                     Err((format!("the job stopped unexpectedly: {e}"), 500))
                 }
             };
+            // The run's page is ready when the job says it is done (off the async threads:
+            // a district's plan takes a moment to index).
+            let warming = Arc::clone(&jobs);
+            let outcome = tokio::task::spawn_blocking(move || {
+                if let (Ok(report), Some(warm)) = (&outcome, warming.warm.get()) {
+                    warm(report);
+                }
+                outcome
+            })
+            .await
+            .unwrap_or_else(|e| Err((format!("the job stopped unexpectedly: {e}"), 500)));
             jobs.finish(id, outcome);
         });
         Ok(view)

@@ -306,6 +306,38 @@ pub async fn serve(host: Host, options: ServeOptions) -> Result<(), RunError> {
         tls: tls.is_some(),
         quota_per_minute,
     };
+    {
+        // A run a job leaves waiting is indexed for the console before the job says done,
+        // so opening it is a cache hit (at M, parsing and indexing its plan takes seconds).
+        let (reader, plans) = (Arc::clone(&state.reader), Arc::clone(&state.plans));
+        jobs.set_warm(Box::new(move |report| {
+            use crate::store::RunStatus;
+            let Some(plan) = report
+                .plan
+                .as_ref()
+                .filter(|_| matches!(report.status, RunStatus::Pending | RunStatus::Planned))
+            else {
+                return;
+            };
+            let store = reader
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let Ok(row) = store.run(report.run) else {
+                return;
+            };
+            let key = (
+                report.run,
+                row.plan_id.clone(),
+                row.status.as_str().to_string(),
+            );
+            match changes::PlanView::new(plan.clone(), &store) {
+                Ok(view) => plans.put(key, Arc::new(view)),
+                Err(e) => {
+                    tracing::warn!(run = report.run, error = %e, "run not prepared for review")
+                }
+            }
+        }));
+    }
     let guard = guard::Guard {
         hosts: Arc::new(AllowedHosts::new(&settings.hostnames, local.ip())),
         tls: tls.is_some(),

@@ -11,9 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use classbridge_engine::SyncPlan;
-
-use super::changes::{self, ChangeQuery, PlanCache};
+use super::changes::{self, ChangeQuery, PlanCache, PlanView};
 use super::export::{self, Export};
 use super::jobs::{JobKind, JobView};
 use super::{AppState, csrf_ok, error, run_error, signed_in};
@@ -52,7 +50,7 @@ fn cached_plan(
     store: &Store,
     cache: &PlanCache,
     id: i64,
-) -> Result<(crate::store::RunRow, Option<Arc<SyncPlan>>), RunError> {
+) -> Result<(crate::store::RunRow, Option<Arc<PlanView>>), RunError> {
     let row = store.run(id)?;
     let key = (id, row.plan_id.clone(), row.status.as_str().to_string());
     if let Some(plan) = cache.get(&key) {
@@ -61,7 +59,7 @@ fn cached_plan(
     let Some(plan) = store.run_plan(id)? else {
         return Ok((row, None));
     };
-    let plan = Arc::new(plan);
+    let plan = Arc::new(PlanView::new(plan, store)?);
     cache.put(key, Arc::clone(&plan));
     Ok((row, Some(plan)))
 }
@@ -102,10 +100,7 @@ pub(super) async fn run_detail(
             })
         });
         let ops_total = plan.as_ref().map_or(0, |p| p.ops.len());
-        let by_school = match plan.as_deref() {
-            Some(p) => changes::by_school(p, &changes::school_names(p, store)?),
-            None => Vec::new(),
-        };
+        let by_school = plan.as_deref().map_or(&[][..], |p| &p.by_school[..]);
         Ok(json!({
             "run": row,
             "plan": outline,
@@ -136,8 +131,7 @@ pub(super) async fn run_changes(
         let Some(plan) = plan else {
             return Ok(json!({ "total": 0, "offset": query.offset, "items": [] }));
         };
-        let names = changes::school_names(&plan, store)?;
-        let (total, ops) = changes::page(&plan, &query, &names);
+        let (total, ops) = changes::page(&plan, &query);
         let ids: Vec<&str> = ops.iter().map(|o| o.op_id.as_str()).collect();
         let outcomes = store.outcomes_for(id, &ids)?;
         let items: Vec<Value> = ops
@@ -150,7 +144,7 @@ pub(super) async fn run_changes(
                 offset: 0,
                 ..query.clone()
             };
-            let (_, every) = changes::page_all(&plan, &from_start, &names);
+            let (_, every) = changes::page_all(&plan, &from_start);
             answer["ids"] = json!(every.iter().map(|o| &o.op_id).collect::<Vec<_>>());
         }
         Ok(answer)
@@ -327,9 +321,8 @@ pub(super) async fn export(
         let written = match kind {
             Export::Changes => {
                 let from_start = ChangeQuery { offset: 0, ..query };
-                let names = changes::school_names(&plan, store)?;
-                let (_, ops) = changes::page_all(&plan, &from_start, &names);
-                export::changes(&ops, &names, outcome)
+                let (_, ops) = changes::page_all(&plan, &from_start);
+                export::changes(&ops, &plan.names, outcome)
             }
             Export::Issues => export::issues(&plan),
             Export::Holds => export::holds(&plan),
