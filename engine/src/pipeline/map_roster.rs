@@ -47,17 +47,31 @@ pub(crate) struct RosterMapping {
     pub hold: Option<crate::plan::HoldReason>,
 }
 
+/// What this run read of Classroom and when it runs.
+pub(crate) struct RunFacts<'a> {
+    pub snapshot: &'a ClassroomSnapshot,
+    /// Courses whose members were read completely.
+    pub members_complete: &'a BTreeSet<String>,
+    /// Enrolments this run creates or changes.
+    pub fresh: &'a FreshEnrolments,
+    /// The run's date, `YYYY-MM-DD`.
+    pub today: &'a str,
+}
+
 /// Maps the roster; adoptions of objects found in Classroom are written into `known`.
 pub(crate) fn map_roster(
     config: &SyncConfig,
     roster: &Roster,
     known: &mut AppliedClassroom,
-    snapshot: &ClassroomSnapshot,
-    members_complete: &BTreeSet<String>,
-    fresh: &FreshEnrolments,
-    today: &str,
+    facts: &RunFacts<'_>,
     issues: &mut Vec<RecordIssue>,
 ) -> RosterMapping {
+    let RunFacts {
+        snapshot,
+        members_complete,
+        fresh,
+        today,
+    } = *facts;
     let mut out = RosterMapping {
         ops: Vec::new(),
         skipped: BTreeMap::new(),

@@ -223,10 +223,12 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
         config,
         &roster,
         &mut classroom,
-        &snapshot,
-        &members_complete,
-        &fresh,
-        today,
+        &map_roster::RunFacts {
+            snapshot: &snapshot,
+            members_complete: &members_complete,
+            fresh: &fresh,
+            today,
+        },
         &mut issues,
     );
     add_counts(&mut skipped, roster_map.skipped);

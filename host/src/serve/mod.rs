@@ -333,7 +333,7 @@ pub async fn serve(host: Host, options: ServeOptions) -> Result<(), RunError> {
             match changes::PlanView::new(plan.clone(), &store) {
                 Ok(view) => plans.put(key, Arc::new(view)),
                 Err(e) => {
-                    tracing::warn!(run = report.run, error = %e, "run not prepared for review")
+                    tracing::warn!(run = report.run, error = %e, "run not prepared for review");
                 }
             }
         }));
