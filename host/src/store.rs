@@ -876,20 +876,26 @@ impl Store {
     }
 
     pub fn run_plan(&self, id: i64) -> Result<Option<SyncPlan>, StoreError> {
+        self.run_plan_text(id)?
+            .map(|t| Store::parse_plan(id, &t))
+            .transpose()
+    }
+
+    /// Run `id`'s stored plan as text (parse it with [`Store::parse_plan`], e.g. without
+    /// holding this connection).
+    pub fn run_plan_text(&self, id: i64) -> Result<Option<String>, StoreError> {
         let text: Option<Option<String>> = self
             .conn
             .query_row("SELECT plan FROM runs WHERE id = ?1", params![id], |r| {
                 r.get(0)
             })
             .optional()?;
-        let Some(text) = text else {
-            return Err(StoreError::NoSuchRun(id));
-        };
-        text.map(|t| {
-            serde_json::from_str(&t)
-                .map_err(|source| StoreError::UnreadablePlan { run: id, source })
-        })
-        .transpose()
+        text.ok_or(StoreError::NoSuchRun(id))
+    }
+
+    /// A stored plan's text, read.
+    pub fn parse_plan(id: i64, text: &str) -> Result<SyncPlan, StoreError> {
+        serde_json::from_str(text).map_err(|source| StoreError::UnreadablePlan { run: id, source })
     }
 
     /// The stored input as the engine was given it.

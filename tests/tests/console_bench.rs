@@ -116,6 +116,31 @@ async fn console_at_district_scale() {
         limit,
     )
     .await;
+    // What opening fetches: the run's outline, its size and how long the host takes to answer.
+    let outline = c
+        .execute_async(
+            &format!(
+                "const done = arguments[arguments.length - 1]; const t0 = performance.now();
+                 fetch('/api/runs/{run}').then(r => r.text()).then(t => {{
+                   const ms = performance.now() - t0; const v = JSON.parse(t);
+                   done({{bytes: t.length, ms, issues: (v.plan && v.plan.recordIssues || []).length,
+                          absences: (v.plan && v.plan.absences || []).length}});
+                 }});"
+            ),
+            vec![],
+        )
+        .await
+        .unwrap_or_default();
+    eprintln!("run outline: {outline}");
+    // Every request the page made so far, with its time: where opening spends it.
+    let requests = c
+        .execute(
+            "return performance.getEntriesByType('resource').filter(e => e.name.includes('/api/')).map(e => `${Math.round(e.startTime)}+${Math.round(e.duration)}ms ${e.name.replace(location.origin, '')} ${e.transferSize}B`);",
+            vec![],
+        )
+        .await
+        .unwrap_or_default();
+    eprintln!("requests: {requests:#}");
     let ops_total = c
         .find(Locator::Css("#ops-count"))
         .await
