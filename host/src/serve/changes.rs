@@ -269,6 +269,50 @@ fn select<'p>(
     (total, items)
 }
 
+/// Whether a run in this status is one an admin reviews (its page is worth preparing).
+pub(super) fn awaits_review(status: crate::store::RunStatus) -> bool {
+    use crate::store::RunStatus;
+    matches!(status, RunStatus::Pending | RunStatus::Planned)
+}
+
+/// Indexes run `run`'s plan into `plans` (`plan` when the caller has it, else the stored one)
+/// if the run awaits review, so opening it finds it ready. The console's connection is held
+/// only to read, never while a district's plan is parsed; a failure is logged, never raised.
+pub(super) fn prepare_for_review(
+    reader: &std::sync::Mutex<crate::store::Store>,
+    plans: &PlanCache,
+    run: i64,
+    plan: Option<SyncPlan>,
+) {
+    let store = || {
+        reader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    let prepared = (|| {
+        let row = store().run(run)?;
+        if !awaits_review(row.status) {
+            return Ok(());
+        }
+        let plan = match plan {
+            Some(plan) => plan,
+            None => {
+                let Some(text) = store().run_plan_text(run)? else {
+                    return Ok(());
+                };
+                crate::store::Store::parse_plan(run, &text)?
+            }
+        };
+        let names = school_names(&plan, &store())?;
+        let key = (run, row.plan_id.clone(), row.status.as_str().to_string());
+        plans.put(key, Arc::new(PlanView::with_names(plan, names)));
+        Ok::<(), crate::store::StoreError>(())
+    })();
+    if let Err(e) = prepared {
+        tracing::warn!(run, error = %e, "run not prepared for review");
+    }
+}
+
 /// The last plans read, by run and the stored plan's id and status (an approval replaces
 /// the stored plan, so a changed row reads it again).
 #[derive(Default)]

@@ -311,69 +311,24 @@ pub async fn serve(host: Host, options: ServeOptions) -> Result<(), RunError> {
         // so opening it is a cache hit (at M, parsing and indexing its plan takes seconds).
         let (reader, plans) = (Arc::clone(&state.reader), Arc::clone(&state.plans));
         jobs.set_warm(Box::new(move |report| {
-            use crate::store::RunStatus;
-            let Some(plan) = report
-                .plan
-                .as_ref()
-                .filter(|_| matches!(report.status, RunStatus::Pending | RunStatus::Planned))
-            else {
-                return;
-            };
-            let store = reader
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let Ok(row) = store.run(report.run) else {
-                return;
-            };
-            let key = (
-                report.run,
-                row.plan_id.clone(),
-                row.status.as_str().to_string(),
-            );
-            match changes::PlanView::new(plan.clone(), &store) {
-                Ok(view) => plans.put(key, Arc::new(view)),
-                Err(e) => {
-                    tracing::warn!(run = report.run, error = %e, "run not prepared for review");
-                }
+            if let Some(plan) = &report.plan {
+                changes::prepare_for_review(&reader, &plans, report.run, Some(plan.clone()));
             }
         }));
     }
     {
         // The newest run waiting for review (made by `classbridge sync` or before a restart)
         // is indexed now, in the background: the first open then finds it ready or nearly.
-        // The console's connection is held only to read, never while the plan is parsed.
         let (reader, plans) = (Arc::clone(&state.reader), Arc::clone(&state.plans));
         tokio::task::spawn_blocking(move || {
-            let store = || {
-                reader
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-            };
-            let waiting = store().runs(20).ok().and_then(|runs| {
-                runs.into_iter().find(|r| {
-                    matches!(
-                        r.status,
-                        crate::store::RunStatus::Pending | crate::store::RunStatus::Planned
-                    )
-                })
-            });
-            let Some(run) = waiting else {
-                return;
-            };
-            let warmed = (|| {
-                let Some(text) = store().run_plan_text(run.id)? else {
-                    return Ok(());
-                };
-                let plan = crate::store::Store::parse_plan(run.id, &text)?;
-                drop(text);
-                let names = changes::school_names(&plan, &store())?;
-                let view = changes::PlanView::with_names(plan, names);
-                let key = (run.id, run.plan_id.clone(), run.status.as_str().to_string());
-                plans.put(key, Arc::new(view));
-                Ok::<(), crate::store::StoreError>(())
-            })();
-            if let Err(e) = warmed {
-                tracing::warn!(run = run.id, error = %e, "run not prepared for review");
+            let newest = reader
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .runs(20)
+                .ok()
+                .and_then(|runs| runs.into_iter().find(|r| changes::awaits_review(r.status)));
+            if let Some(run) = newest {
+                changes::prepare_for_review(&reader, &plans, run.id, None);
             }
         });
     }
