@@ -850,9 +850,11 @@ impl Host {
     /// window either; stopping here also spares the requests.)
     fn paused(&mut self, trigger: &str) -> Result<Option<RunReport>, RunError> {
         let now = now_rfc3339();
-        let Some((i, window)) = self.rules.pause.iter().enumerate().find(|(_, w)| {
-            w.action == classbridge_engine::config::PauseAction::Skip && w.contains(&now[..10])
-        }) else {
+        let Some((i, window)) = self
+            .rules
+            .pause_on(&now[..10])
+            .filter(|(_, w)| w.action == classbridge_engine::config::PauseAction::Skip)
+        else {
             return Ok(None);
         };
         let message = format!(

@@ -121,6 +121,14 @@ impl Default for SyncConfig {
 }
 
 impl SyncConfig {
+    /// The first pause window `today` (`YYYY-MM-DD`) falls in, with its index in `pause`.
+    pub fn pause_on(&self, today: &str) -> Option<(usize, &PauseWindow)> {
+        self.pause
+            .iter()
+            .enumerate()
+            .find(|(_, w)| w.contains(today))
+    }
+
     /// The source with this id, if configured.
     pub fn source(&self, id: &str) -> Option<&SourceConfig> {
         self.sources.iter().find(|s| s.id == id)

@@ -104,12 +104,7 @@ fn pause(
     holds: &mut Vec<crate::plan::HoldReason>,
     issues: &mut Vec<crate::model::RecordIssue>,
 ) -> bool {
-    let Some((i, window)) = config
-        .pause
-        .iter()
-        .enumerate()
-        .find(|(_, w)| w.contains(today))
-    else {
+    let Some((i, window)) = config.pause_on(today) else {
         return false;
     };
     let rule = format!("pause[{i}]");

@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::support::{Harness, binary};
+use crate::support::Harness;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -19,27 +18,7 @@ fn free_port() -> u16 {
 
 /// `classbridge serve` on a free loopback port (killed on drop) and the sign-in URL it prints.
 pub(crate) async fn serve(h: &Harness) -> (tokio::process::Child, String) {
-    let mut serve = tokio::process::Command::new(binary())
-        .arg("--config")
-        .arg(&h.config)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("serve");
-    let mut lines = BufReader::new(serve.stdout.take().expect("stdout")).lines();
-    let url = loop {
-        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-            .await
-            .expect("serve prints its URL")
-            .expect("read stdout")
-            .expect("a line");
-        if let Some(at) = line.find("http://") {
-            break line[at..].trim().to_string();
-        }
-    };
-    (serve, url)
+    h.spawn_serve().await
 }
 
 /// A headless Chromium session; the driver and the profile live as long as it.

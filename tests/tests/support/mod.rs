@@ -215,7 +215,9 @@ pub(crate) struct Console {
 }
 
 impl Harness {
-    pub(crate) async fn serve(&self) -> Console {
+    /// `classbridge serve` on a free loopback port (killed on drop) and the sign-in URL it
+    /// prints.
+    pub(crate) async fn spawn_serve(&self) -> (tokio::process::Child, String) {
         use tokio::io::AsyncBufReadExt;
         let mut child = tokio::process::Command::new(binary())
             .arg("--config")
@@ -237,6 +239,11 @@ impl Harness {
                 break line[at..].trim().to_string();
             }
         };
+        (child, url)
+    }
+
+    pub(crate) async fn serve(&self) -> Console {
+        let (child, url) = self.spawn_serve().await;
         let (base, token) = url.split_once("/#token=").expect("sign-in URL");
         let client = reqwest::Client::new();
         let resp = client
