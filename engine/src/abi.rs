@@ -27,8 +27,9 @@ use crate::{Decisions, EngineError, OpOutcome, SyncConfig, SyncPlan, SyncState};
 
 /// The ABI's version: every answer carries it as `abiVersion`. Version 2 adds the plan
 /// session (`cb_session_*`), `cb_commit_changes`, `cb_commit_needs` and `cb_commit_rows`;
-/// version 1's entries are unchanged.
-pub const ABI_VERSION: u32 = 2;
+/// version 3 adds `cb_session_needs` and enrolment slices. Earlier versions' entries are
+/// unchanged.
+pub const ABI_VERSION: u32 = 3;
 
 // The request and answer types, written once: the engine reads them, the host (and any Rust
 // embedder) writes them. `Cow` lets a caller send borrowed data; the engine reads owned.
@@ -121,6 +122,9 @@ pub enum Entry {
     SessionFinish,
     /// `cb_session_ops`: a [`crate::session::OpsRequest`] in, [`crate::session::OpsPage`] out.
     SessionOps,
+    /// `cb_session_needs`: [`crate::needs::NeedsFacts`] in, [`crate::needs::EnrollmentNeeds`]
+    /// out: which enrolments the run needs, asked after everything else is fed.
+    SessionNeeds,
 }
 
 impl Entry {
@@ -138,6 +142,7 @@ impl Entry {
             Entry::SessionFeed => "cb_session_feed",
             Entry::SessionFinish => "cb_session_finish",
             Entry::SessionOps => "cb_session_ops",
+            Entry::SessionNeeds => "cb_session_needs",
         }
     }
 }
@@ -205,9 +210,11 @@ fn dispatch_request(entry: Entry, input: &[u8]) -> Vec<u8> {
         Entry::ValidateConfig => parse(input).map(|r: ValidateRequest| {
             crate::validate_config(&r.config).map(|()| ok(&Validity { valid: true }))
         }),
-        Entry::SessionBegin | Entry::SessionFeed | Entry::SessionFinish | Entry::SessionOps => {
-            Ok(session_call(entry, input))
-        }
+        Entry::SessionBegin
+        | Entry::SessionFeed
+        | Entry::SessionFinish
+        | Entry::SessionOps
+        | Entry::SessionNeeds => Ok(session_call(entry, input)),
     };
     match result {
         Ok(Ok(bytes)) => bytes,
@@ -241,6 +248,13 @@ fn session_call(entry: Entry, input: &[u8]) -> Result<Vec<u8>, EngineError> {
         match entry {
             Entry::SessionFeed => session.feed_json(input).map(|fed| ok(&fed)),
             Entry::SessionFinish => session.finish().map(|header| ok(&header)),
+            Entry::SessionNeeds => {
+                let facts: crate::needs::NeedsFacts =
+                    serde_json::from_slice(input).map_err(|e| EngineError::InvalidInput {
+                        message: format!("needs request: {e}"),
+                    })?;
+                session.needs(&facts).map(|needs| ok(&needs))
+            }
             _ => {
                 let request: OpsRequest =
                     serde_json::from_slice(input).map_err(|e| EngineError::InvalidInput {
@@ -320,6 +334,7 @@ mod exports {
     entry!(cb_session_feed, Entry::SessionFeed);
     entry!(cb_session_finish, Entry::SessionFinish);
     entry!(cb_session_ops, Entry::SessionOps);
+    entry!(cb_session_needs, Entry::SessionNeeds);
 }
 
 #[cfg(test)]

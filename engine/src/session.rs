@@ -21,11 +21,12 @@ use crate::input::{
 use crate::json_text::JsonText;
 use crate::model::shared::{Pool, with_pool};
 use crate::model::{Roster, oneroster::*};
+use crate::needs::EnrollmentNeeds;
 use crate::plan::{PlannedOp, SyncPlan};
 use crate::rows::StatePart;
 use crate::state::{
-    AppliedClassroom, AppliedCourse, AppliedTopic, ExportedGradebook, ExportedRecord, LedgerSlice,
-    OpFailure, STATE_VERSION, SyncState,
+    AppliedClassroom, AppliedCourse, AppliedTopic, EnrollmentSlice, ExportedGradebook,
+    ExportedRecord, LedgerSlice, OpFailure, STATE_VERSION, SyncState,
 };
 
 /// `cb_session_begin`'s request.
@@ -62,6 +63,11 @@ pub struct SessionExpects {
     /// a parent), named with their totals in [`SessionStart::ledger_slice`]. A host may
     /// feed the whole ledger instead; the plan is the same.
     pub ledger: String,
+    /// `"asked"`: feed every state row but the rosters' `enrollments`, ask
+    /// `cb_session_needs` which enrolments the run needs, then feed those rows and an
+    /// `enrollmentSlice` chunk naming them. A host may feed every enrolment instead (and
+    /// no slice); the plan's operations are the same.
+    pub enrollments: String,
 }
 
 /// One piece of a run's data (`cb_session_feed`'s request), e.g.
@@ -83,6 +89,9 @@ pub enum Chunk {
     /// Rows of the previous state, in any number of chunks, each row
     /// `[part, source, table, id, value]` as [`crate::rows`] names them.
     StateRows(Vec<StateRow>),
+    /// The enrolment rows fed are a slice: the classes they cover and the whole's sizes
+    /// (after [`PlanSession::needs`]). Absent: every enrolment is fed.
+    EnrollmentSlice(EnrollmentSlice),
 }
 
 /// A page of a source's collection.
@@ -198,6 +207,7 @@ impl PlanSession {
             sources: start.config.sources.iter().map(|s| s.id.clone()).collect(),
             state: "rows".into(),
             ledger: "coursesRead".into(),
+            enrollments: "asked".into(),
         };
         let session = PlanSession {
             config: start.config,
@@ -306,11 +316,39 @@ impl PlanSession {
                 self.pool = pool;
                 added.map_err(|message| EngineError::InvalidInput { message })?;
             }
+            Chunk::EnrollmentSlice(slice) => self.state.enrollment_slice = Some(slice),
         }
         self.chunks += 1;
         Ok(Fed {
             chunks: self.chunks,
         })
+    }
+
+    /// Which enrolments the run needs, from what was fed so far (every SIS page, the
+    /// Classroom listings and the state's rows but the enrolments). The session goes on: feed
+    /// the rows asked for, then finish.
+    pub fn needs(
+        &mut self,
+        facts: &crate::needs::NeedsFacts,
+    ) -> Result<EnrollmentNeeds, EngineError> {
+        if self.plan.is_some() {
+            return Err(invalid("the session is finished: begin a new one"));
+        }
+        let state = std::mem::take(&mut self.state).build();
+        let mut pool = self.pool.take();
+        let needs = with_pool(&mut pool, || {
+            crate::needs::enrollment_needs(
+                &self.config,
+                &self.sources,
+                &self.classroom,
+                &state,
+                &self.now,
+                facts,
+            )
+        });
+        self.pool = pool;
+        self.state = StateBuilder::resume(state);
+        Ok(needs)
     }
 
     /// Plans from everything fed. The plan is kept for [`PlanSession::ops`]; its header
@@ -471,6 +509,7 @@ pub(crate) struct StateBuilder {
     categories: Vec<(String, ExportedRecord)>,
     failures: Vec<(String, OpFailure)>,
     ledger_slice: Option<LedgerSlice>,
+    enrollment_slice: Option<EnrollmentSlice>,
 }
 
 impl StateBuilder {
@@ -479,6 +518,38 @@ impl StateBuilder {
         StateBuilder {
             revision,
             ..StateBuilder::default()
+        }
+    }
+
+    /// A builder holding a built state's tables, to take more rows.
+    fn resume(state: SyncState) -> StateBuilder {
+        let rows = |roster: Roster| RosterRows {
+            orgs: roster.orgs.into_iter().collect(),
+            academic_sessions: roster.academic_sessions.into_iter().collect(),
+            users: roster.users.into_iter().collect(),
+            courses: roster.courses.into_iter().collect(),
+            classes: roster.classes.into_iter().collect(),
+            enrollments: roster.enrollments.into_iter().collect(),
+            categories: roster.categories.into_iter().collect(),
+        };
+        StateBuilder {
+            revision: state.revision,
+            sources: state
+                .sources
+                .into_iter()
+                .map(|(id, roster)| (id, rows(roster)))
+                .collect(),
+            roster: rows(state.roster),
+            courses: state.classroom.courses.into_iter().collect(),
+            teachers: state.classroom.teachers.into_iter().collect(),
+            students: state.classroom.students.into_iter().collect(),
+            topics: state.classroom.topics.into_iter().collect(),
+            line_items: state.exported.line_items.into_iter().collect(),
+            results: state.exported.results.into_iter().collect(),
+            categories: state.exported.categories.into_iter().collect(),
+            failures: state.failures.into_iter().collect(),
+            ledger_slice: state.exported.slice,
+            enrollment_slice: state.enrollment_slice,
         }
     }
 
@@ -542,6 +613,7 @@ impl StateBuilder {
                 slice: self.ledger_slice,
             },
             failures: self.failures.into_iter().collect(),
+            enrollment_slice: self.enrollment_slice,
         }
     }
 }
@@ -686,6 +758,9 @@ pub fn chunks_of(input: SyncInput, rows_per_chunk: usize) -> (SessionStart, Chun
         ledger_slice: input.previous_state.exported.slice.clone(),
     };
     let mut head = Vec::new();
+    if let Some(slice) = input.previous_state.enrollment_slice.clone() {
+        head.push(Chunk::EnrollmentSlice(slice));
+    }
     for source in input.sources {
         let id = source.source_id;
         match source.payload {

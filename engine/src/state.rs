@@ -30,6 +30,10 @@ pub struct SyncState {
     pub exported: ExportedGradebook,
     /// Operations that failed, by idempotency key: the next plan retries them.
     pub failures: BTreeMap<String, OpFailure>,
+    /// Set when the rosters' `enrollments` tables hold only the enrolments of some classes
+    /// (what [`crate::needs::enrollment_needs`] asks for); absent: they are whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrollment_slice: Option<EnrollmentSlice>,
 }
 
 impl Default for SyncState {
@@ -42,8 +46,29 @@ impl Default for SyncState {
             classroom: AppliedClassroom::default(),
             exported: ExportedGradebook::default(),
             failures: BTreeMap::new(),
+            enrollment_slice: None,
         }
     }
+}
+
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// Which enrolments a state carries, and what the whole holds. Enrolments are most of a
+/// district (1.6M of 1.9M records at 200,000 students), and a run whose SIS reads are deltas
+/// changes few classes: it needs the enrolments of those classes, not the district's.
+pub struct EnrollmentSlice {
+    /// The classes whose enrolments are all here, in the merged roster and in every
+    /// source's snapshot. Only these classes' courses, members and topics are planned.
+    pub classes: BTreeSet<String>,
+    /// Enrolments in the whole merged roster.
+    pub roster: u64,
+    /// Enrolments in each source's whole snapshot.
+    #[serde(default)]
+    pub sources: BTreeMap<String, u64>,
+    /// What the slice was cut for: a plan asks again and refuses a slice that misses
+    /// a class it needs.
+    pub facts: crate::needs::NeedsFacts,
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]

@@ -37,6 +37,14 @@ fn schemas() -> Vec<(&'static str, Schema)> {
         ("session-finish-answer", schema_for!(PlanHeader)),
         ("session-ops-request", schema_for!(OpsRequest)),
         ("session-ops-answer", schema_for!(OpsPage)),
+        (
+            "session-needs-request",
+            schema_for!(classbridge_engine::NeedsFacts),
+        ),
+        (
+            "session-needs-answer",
+            schema_for!(classbridge_engine::EnrollmentNeeds),
+        ),
         ("validate-request", schema_for!(ValidateRequest<'static>)),
         ("validate-answer", schema_for!(Validity)),
         ("error", schema_for!(EngineError)),

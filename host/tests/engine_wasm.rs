@@ -16,7 +16,7 @@ fn runtime() -> &'static EngineRuntime {
 }
 
 fn ok_bytes(envelope: &[u8]) -> &[u8] {
-    let prefix = br#"{"abiVersion":2,"ok":"#;
+    let prefix = br#"{"abiVersion":3,"ok":"#;
     assert!(
         envelope.starts_with(prefix),
         "{}",
@@ -278,6 +278,7 @@ fn every_entry_is_exported_under_its_documented_name() {
         Entry::SessionFeed,
         Entry::SessionFinish,
         Entry::SessionOps,
+        Entry::SessionNeeds,
     ] {
         let export = rt.module().get_export(entry.export());
         assert!(

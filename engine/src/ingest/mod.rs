@@ -4,6 +4,7 @@
 
 mod classroom;
 mod csv_bundle;
+mod delta_touch;
 mod fields;
 mod json_pages;
 mod raw;
@@ -17,6 +18,7 @@ pub(crate) use classroom::is_timestamp;
 // Reachable only through `internals` (feature `internals`).
 #[cfg_attr(not(feature = "internals"), allow(unreachable_pub))]
 pub use classroom::read_classroom;
+pub(crate) use delta_touch::delta_records;
 pub(crate) use record::FromRaw;
 
 use crate::config::{AttributeMapping, SourceConfig, SyncConfig};
@@ -177,6 +179,9 @@ fn build_source_roster(
     table!(Category, categories);
     table!(LineItem, line_items);
     table!(GradeResult, results);
+    // A sliced state's enrolments beyond the slice are still this source's (delta reads
+    // only: a full read asks for every enrolment).
+    roster.enrollments_outside = prev.enrollments_outside;
     for user in roster.users.values_mut() {
         apply_role_by_email(config, user);
     }

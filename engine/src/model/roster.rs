@@ -41,6 +41,12 @@ pub struct Roster {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     #[serde(deserialize_with = "super::dense_map::deserialize")]
     pub results: BTreeMap<String, GradeResult>,
+    /// Enrolments this roster has beyond its `enrollments` table: the rest of the district
+    /// when the state carries a slice of them ([`crate::state::EnrollmentSlice`]). Counts
+    /// (thresholds, the preview's before and after) include them.
+    #[serde(skip)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    pub enrollments_outside: u64,
 }
 
 impl Roster {
@@ -53,7 +59,7 @@ impl Roster {
             K::User => self.users.len(),
             K::Course => self.courses.len(),
             K::Class => self.classes.len(),
-            K::Enrollment => self.enrollments.len(),
+            K::Enrollment => self.enrollments.len() + self.enrollments_outside as usize,
             K::Category => self.categories.len(),
             K::LineItem => self.line_items.len(),
             K::Result => self.results.len(),

@@ -55,6 +55,24 @@ fn scope_of<R: RosterRecord>(record: &R) -> String {
         .unwrap_or_default()
 }
 
+/// The values a record shares with its duplicates in a domain; `None` when it lacks one of
+/// the domain's fields (it is then not part of the domain).
+pub(crate) fn domain_key<R: TableRecord>(
+    domain: &UniquenessDomain,
+    record: &R,
+) -> Option<Vec<String>> {
+    let fields = record.fields();
+    let mut key = domain
+        .fields
+        .iter()
+        .map(|f| key_part(lookup(&fields, f)))
+        .collect::<Option<Vec<_>>>()?;
+    if domain.scope == UniquenessScope::School {
+        key.push(scope_of(record));
+    }
+    Some(key)
+}
+
 fn dedup_table<R: TableRecord>(
     domain: &UniquenessDomain,
     roster: &mut Roster,
@@ -66,19 +84,9 @@ fn dedup_table<R: TableRecord>(
     }
     let mut groups: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
     for (id, record) in R::table(roster) {
-        let fields = record.fields();
-        // A record missing any field of the domain is not part of it.
-        let Some(mut key) = domain
-            .fields
-            .iter()
-            .map(|f| key_part(lookup(&fields, f)))
-            .collect::<Option<Vec<_>>>()
-        else {
+        let Some(key) = domain_key(domain, record) else {
             continue;
         };
-        if domain.scope == UniquenessScope::School {
-            key.push(scope_of(record));
-        }
         groups.entry(key).or_default().push(id.clone());
     }
     let fields = domain.fields.join("+");

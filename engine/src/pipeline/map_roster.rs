@@ -56,6 +56,10 @@ pub(crate) struct RunFacts<'a> {
     pub fresh: &'a FreshEnrolments,
     /// The run's date, `YYYY-MM-DD`.
     pub today: &'a str,
+    /// When the state's enrolments are a slice: the classes whose enrolments are all here.
+    /// Only these classes' courses, members and topics are planned; the others did not
+    /// change (the engine asked for every class that could have).
+    pub complete: Option<&'a BTreeSet<String>>,
 }
 
 /// Maps the roster; adoptions of objects found in Classroom are written into `known`.
@@ -71,6 +75,7 @@ pub(crate) fn map_roster(
         members_complete,
         fresh,
         today,
+        complete,
     } = *facts;
     let mut out = RosterMapping {
         ops: Vec::new(),
@@ -78,8 +83,14 @@ pub(crate) fn map_roster(
         drift: Vec::new(),
         hold: None,
     };
-    let (mut desired, ended) =
-        desired_courses(config, roster, known, today, issues, &mut out.skipped);
+    let (mut desired, ended) = desired_courses(
+        config,
+        roster,
+        known,
+        (today, complete),
+        issues,
+        &mut out.skipped,
+    );
     adopt(known, snapshot, &desired);
     out.hold = limits::apply(
         &config.classroom.limits,
@@ -109,8 +120,15 @@ pub(crate) fn map_roster(
         member_ops(class_id, want, MemberRole::Student, known, &mut out.ops);
         topic_ops(class_id, want, known, &mut out.ops);
     }
+    // Outside a slice, a class still in the roster is left as it is (unless its term ended).
+    let unread = |class_id: &String| {
+        complete.is_some_and(|c| !c.contains(class_id))
+            && roster.classes.contains_key(class_id)
+            && !ended.contains_key(class_id)
+    };
     for (class_id, course) in &known.courses {
-        if !desired.contains_key(class_id) && course.course_state != "ARCHIVED" {
+        if !desired.contains_key(class_id) && course.course_state != "ARCHIVED" && !unread(class_id)
+        {
             let mut archived = course.clone();
             archived.course_state = "ARCHIVED".into();
             out.ops.push(OpDraft {
@@ -187,7 +205,7 @@ fn desired_courses<'a>(
     config: &SyncConfig,
     roster: &'a Roster,
     known: &AppliedClassroom,
-    today: &str,
+    (today, complete): (&str, Option<&BTreeSet<String>>),
     issues: &mut Vec<RecordIssue>,
     skipped: &mut BTreeMap<String, u64>,
 ) -> (
@@ -241,6 +259,9 @@ fn desired_courses<'a>(
         {
             *skipped.entry("class.termEnded".into()).or_default() += 1;
             ended.insert(class_id.clone(), day);
+            continue;
+        }
+        if complete.is_some_and(|c| !c.contains(class_id)) {
             continue;
         }
         let mut class_teachers: Vec<&Enrollment> =

@@ -76,6 +76,79 @@ fn check_ledger_covers(
     })
 }
 
+/// A state that carries a slice of the enrolments must carry every class the run needs
+/// (the engine asks again, from the facts the slice was cut for): a class left out would be
+/// planned from part of its members. A host that cut the slice wrong is told, not obeyed.
+fn check_enrollment_slice(input: &SyncInput) -> Result<(), EngineError> {
+    let Some(slice) = &input.previous_state.enrollment_slice else {
+        return Ok(());
+    };
+    let refuse = |why: String| {
+        Err(EngineError::InvalidInput {
+            message: format!("the state's enrolments are a slice, and {why}"),
+        })
+    };
+    let needs = crate::needs::enrollment_needs(
+        &input.config,
+        &input.sources,
+        &input.classroom,
+        &input.previous_state,
+        &input.now,
+        &slice.facts,
+    );
+    match needs {
+        crate::needs::EnrollmentNeeds::All { reason } => {
+            refuse(format!("this run needs every enrolment ({reason})"))
+        }
+        crate::needs::EnrollmentNeeds::Slice(ask) => {
+            // A person's classes are found by the host; those with a Classroom course the
+            // state knows the person in can be checked here.
+            let of_people = crate::needs::member_classes(&input.previous_state, &ask.users);
+            let missing: Vec<&str> = ask
+                .classes
+                .iter()
+                .chain(&of_people)
+                .filter(|c| !slice.classes.contains(*c))
+                .map(String::as_str)
+                .collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            let missing: Vec<&str> = missing
+                .into_iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let shown: Vec<&str> = missing.iter().take(5).copied().collect();
+            refuse(format!(
+                "it leaves out {} class(es) this run needs ({}{}): give every enrolment of each class the engine asks for",
+                missing.len(),
+                shown.join(", "),
+                if missing.len() > shown.len() {
+                    ", …"
+                } else {
+                    ""
+                }
+            ))
+        }
+    }
+}
+
+/// Tells each roster of a sliced state how many enrolments it has beyond its table, so
+/// thresholds and the preview count the whole district.
+fn count_enrollments_outside(state: &mut crate::state::SyncState) {
+    let Some(slice) = &state.enrollment_slice else {
+        return;
+    };
+    state.roster.enrollments_outside = slice
+        .roster
+        .saturating_sub(state.roster.enrollments.len() as u64);
+    for (id, roster) in &mut state.sources {
+        let total = slice.sources.get(id).copied().unwrap_or(0);
+        roster.enrollments_outside = total.saturating_sub(roster.enrollments.len() as u64);
+    }
+}
+
 /// (class id, email) of the enrolments this run creates or changes: a limit that leaves one of
 /// them out is news; one that leaves out the same people as yesterday is not.
 fn fresh_enrolments(
@@ -146,13 +219,15 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
             ),
         });
     }
+    check_enrollment_slice(&input)?;
     let SyncInput {
         config,
         sources,
         mut classroom,
-        previous_state,
+        mut previous_state,
         now,
     } = input;
+    count_enrollments_outside(&mut previous_state);
     let config = &config;
     let previous = &previous_state;
     let today = &now[..10];
@@ -175,6 +250,7 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
     snapshot.attach_known_aliases(&previous.classroom);
 
     let mut roster = merge::merge(config, &ingested.sources);
+    roster.enrollments_outside = previous.roster.enrollments_outside;
     let cascaded = integrity::check(&mut roster, &previous.roster, &mut issues);
     let mut skipped = filter::filter(config, &mut roster, &mut issues);
     if cascaded > 0 {
@@ -223,6 +299,7 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
             members_complete: &members_complete,
             fresh: &fresh,
             today,
+            complete: previous.enrollment_slice.as_ref().map(|s| &s.classes),
         },
         &mut issues,
     );
