@@ -895,3 +895,133 @@ fn table_rows<V: Serialize + 'static>(
         Ok(StateRow(part, source.clone(), table.to_string(), id, value))
     })
 }
+
+/// The start of a session for `input`, borrowed (with [`chunk_texts`]).
+pub fn start_of(input: &SyncInput) -> SessionStart {
+    SessionStart {
+        config: input.config.clone(),
+        now: input.now.clone(),
+        state_revision: input.previous_state.revision,
+        ledger_slice: input.previous_state.exported.slice.clone(),
+    }
+}
+
+/// The chunks of `input` as JSON, made from a borrowed input one at a time: what a host
+/// feeds to ask [`PlanSession::needs`] while it keeps the input (to add the enrolments
+/// asked for and plan). Each source page, the Classroom listings, then the state's rows
+/// `rows_per_chunk` a chunk.
+pub fn chunk_texts(
+    input: &SyncInput,
+    rows_per_chunk: usize,
+) -> impl Iterator<Item = Result<Vec<u8>, EngineError>> + '_ {
+    let encode = |e: serde_json::Error| invalid(&format!("a chunk cannot be written as JSON: {e}"));
+    let mut head: Vec<Chunk> = Vec::new();
+    for source in &input.sources {
+        let id = &source.source_id;
+        match &source.payload {
+            SourcePayload::Json { collections } => {
+                for (name, collection) in collections {
+                    let page_chunk = |page: Option<&JsonText>| {
+                        Chunk::SourcePage(SourcePage {
+                            source_id: id.clone(),
+                            collection: name.clone(),
+                            mode: collection.mode,
+                            page: page.cloned(),
+                        })
+                    };
+                    if collection.pages.is_empty() {
+                        head.push(page_chunk(None));
+                    }
+                    head.extend(collection.pages.iter().map(|p| page_chunk(Some(p))));
+                }
+            }
+            SourcePayload::Csv { files } => head.push(Chunk::SourceFiles(SourceFiles {
+                source_id: id.clone(),
+                files: files.clone(),
+            })),
+        }
+        if !source.removal_checks.is_empty() {
+            head.push(Chunk::RemovalChecks(SourceChecks {
+                source_id: id.clone(),
+                checks: source.removal_checks.clone(),
+            }));
+        }
+    }
+    head.push(Chunk::Classroom(Box::new(input.classroom.clone())));
+    let head = head
+        .into_iter()
+        .map(move |chunk| serde_json::to_vec(&chunk).map_err(encode));
+    let state = &input.previous_state;
+    let mut rows = borrowed_rows(state).peekable();
+    let per = rows_per_chunk.max(1);
+    let batches = std::iter::from_fn(move || {
+        rows.peek()?;
+        let mut out = b"{\"stateRows\":[".to_vec();
+        for (n, row) in rows.by_ref().take(per).enumerate() {
+            match row {
+                Ok(text) => {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(text.as_bytes());
+                }
+                Err(e) => return Some(Err(encode(e))),
+            }
+        }
+        out.extend_from_slice(b"]}");
+        Some(Ok(out))
+    });
+    head.chain(batches)
+}
+
+type RowTexts<'a> = Box<dyn Iterator<Item = Result<String, serde_json::Error>> + 'a>;
+
+/// Every row of a borrowed state as `[part, source, table, id, value]` JSON text.
+fn borrowed_rows(state: &SyncState) -> RowTexts<'_> {
+    fn table<'a, V: Serialize>(
+        part: StatePart,
+        source: &'a str,
+        name: &'static str,
+        entries: &'a BTreeMap<String, V>,
+    ) -> RowTexts<'a> {
+        Box::new(
+            entries
+                .iter()
+                .map(move |(id, value)| serde_json::to_string(&(part, source, name, id, value))),
+        )
+    }
+    fn roster<'a>(part: StatePart, source: &'a str, r: &'a Roster) -> RowTexts<'a> {
+        Box::new(
+            table(part, source, "orgs", &r.orgs)
+                .chain(table(
+                    part,
+                    source,
+                    "academicSessions",
+                    &r.academic_sessions,
+                ))
+                .chain(table(part, source, "users", &r.users))
+                .chain(table(part, source, "courses", &r.courses))
+                .chain(table(part, source, "classes", &r.classes))
+                .chain(table(part, source, "enrollments", &r.enrollments))
+                .chain(table(part, source, "categories", &r.categories)),
+        )
+    }
+    let mut rows: RowTexts<'_> = Box::new(std::iter::empty());
+    for (id, r) in &state.sources {
+        rows = Box::new(rows.chain(roster(StatePart::Sources, id, r)));
+    }
+    let (c, e) = (StatePart::Classroom, StatePart::Exported);
+    let known = &state.classroom;
+    let exported = &state.exported;
+    Box::new(
+        rows.chain(roster(StatePart::Roster, "", &state.roster))
+            .chain(table(c, "", "courses", &known.courses))
+            .chain(table(c, "", "teachers", &known.teachers))
+            .chain(table(c, "", "students", &known.students))
+            .chain(table(c, "", "topics", &known.topics))
+            .chain(table(e, "", "lineItems", &exported.line_items))
+            .chain(table(e, "", "results", &exported.results))
+            .chain(table(e, "", "categories", &exported.categories))
+            .chain(table(StatePart::Failures, "", "failures", &state.failures)),
+    )
+}

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 
 use classbridge_engine::abi::{Entry, Envelope};
+use classbridge_engine::needs::{EnrollmentNeeds, NeedsFacts};
 use classbridge_engine::session::{
     Chunk, Fed, OpsPage, OpsRequest, PlanHeader, SessionExpects, SessionStart,
 };
@@ -429,6 +430,31 @@ impl EngineRuntime {
             )));
         }
         Ok(plan)
+    }
+
+    /// Asks the module which enrolments a run needs: a session fed `chunks` (the run's
+    /// input without its enrolments, as JSON) and asked `cb_session_needs`.
+    pub fn enrollment_needs(
+        &self,
+        start: &SessionStart,
+        chunks: impl IntoIterator<Item = Result<Vec<u8>, EngineError>>,
+        facts: &NeedsFacts,
+    ) -> Result<EnrollmentNeeds, RuntimeError> {
+        let mut instance = self.instantiate()?;
+        let encode = |e: serde_json::Error| RuntimeError::Call(e.into());
+        let request = serde_json::to_vec(start).map_err(encode)?;
+        let _: SessionExpects =
+            open_envelope(&instance.call(Entry::SessionBegin, Cow::Owned(request))?)?;
+        for chunk in chunks {
+            let chunk = chunk.map_err(|e| RuntimeError::Engine {
+                kind: "invalidInput".into(),
+                message: e.to_string(),
+                detail: serde_json::to_value(&e).unwrap_or_default(),
+            })?;
+            let _: Fed = open_envelope(&instance.call(Entry::SessionFeed, Cow::Owned(chunk))?)?;
+        }
+        let request = serde_json::to_vec(facts).map_err(encode)?;
+        open_envelope(&instance.call(Entry::SessionNeeds, Cow::Owned(request))?)
     }
 
     fn classify(&self, store: &mut Store<CallState>, e: wasmtime::Error) -> RuntimeError {

@@ -9,9 +9,10 @@ use classbridge_engine::abi::{ApproveRequest, Entry, ValidateRequest};
 use classbridge_engine::commit_rows::{CommitNeedsRequest, CommitRowsRequest, RowKey};
 use classbridge_engine::config::SyncMode;
 use classbridge_engine::input::{CheckOutcome, RemovalCheck, SourceData, SourcePayload, SyncInput};
+use classbridge_engine::needs::{EnrollmentNeeds, NeedsFacts};
 use classbridge_engine::plan::{Absence, Action, OpOutcome, OutcomeResult, PlannedOp};
 use classbridge_engine::rows::StatePart;
-use classbridge_engine::session::chunks_of;
+use classbridge_engine::session::{self, chunks_of};
 use classbridge_engine::{Decisions, StateChanges, SyncConfig, SyncPlan, SyncState};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
@@ -493,16 +494,47 @@ impl Host {
         }
         let listings = classroom.fetch_listings(read_ids, two_way, &tick).await?;
         bar.finish_and_clear();
-        Ok((
-            SyncInput {
-                config: self.rules.clone(),
-                sources,
-                classroom: listings,
-                previous_state: state,
-                now,
-            },
-            reads,
-        ))
+        let mut input = SyncInput {
+            config: self.rules.clone(),
+            sources,
+            classroom: listings,
+            previous_state: state,
+            now,
+        };
+        self.add_enrollments(&mut input)?;
+        Ok((input, reads))
+    }
+
+    /// Asks the engine which enrolments the run needs (everything else read, the
+    /// enrolments not yet) and reads those from the state: the classes whose membership
+    /// can have changed, or every enrolment when the engine cannot bound them.
+    fn add_enrollments(&self, input: &mut SyncInput) -> Result<(), RunError> {
+        let facts = self.store.needs_facts()?;
+        let bar = self
+            .progress
+            .spinner("Asking the engine which enrolments this run needs");
+        let needs = self.runtime.enrollment_needs(
+            &session::start_of(input),
+            session::chunk_texts(input, STATE_ROWS_PER_CHUNK),
+            &facts,
+        );
+        bar.finish_and_clear();
+        let needs = needs?;
+        let read = self
+            .store
+            .add_enrollments(&mut input.previous_state, &needs, &facts)?;
+        match (&needs, &input.previous_state.enrollment_slice) {
+            (EnrollmentNeeds::All { reason }, _) => {
+                tracing::info!(enrollments = read, reason = %reason, "every enrolment read");
+            }
+            (EnrollmentNeeds::Slice(_), slice) => tracing::info!(
+                classes = slice.as_ref().map_or(0, |s| s.classes.len()),
+                enrollments = read,
+                of = slice.as_ref().map_or(0, |s| s.roster),
+                "enrolments read for the classes this run can change"
+            ),
+        }
+        Ok(())
     }
 
     /// Where a delta read of `source` starts, or `None` for a full read: the first read, a
@@ -910,6 +942,13 @@ impl Host {
         let input_json = serde_json::to_vec(&input).map_err(RunError::Encode)?;
         self.store.save_input(run, &input_json)?;
         drop(input_json);
+        self.store.save_plan_facts(
+            run,
+            &NeedsFacts {
+                planned_on: input.now.get(..10).map(str::to_string),
+                config_digest: Some(classbridge_engine::config_digest(&input.config)),
+            },
+        )?;
         self.store.save_source_reads(run, &reads)?;
         let planned = match self.engine_plan(input) {
             Ok(plan) => match self.find_existing_courses(run, plan).await {

@@ -8,9 +8,13 @@ mod change_feed;
 
 use classbridge_engine::JsonText;
 use classbridge_engine::commit_rows::RowKey;
+use classbridge_engine::model::Enrollment;
+use classbridge_engine::needs::{EnrollmentNeeds, NeedsFacts};
 use classbridge_engine::rows::{StateChanges, StatePart};
 use classbridge_engine::session::StateRow;
-use classbridge_engine::state::{ExportedGradebook, ExportedRecord, LedgerSlice, STATE_VERSION};
+use classbridge_engine::state::{
+    EnrollmentSlice, ExportedGradebook, ExportedRecord, LedgerSlice, STATE_VERSION,
+};
 use classbridge_engine::{OpOutcome, SyncPlan, SyncState};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -95,7 +99,23 @@ const MIGRATIONS: &[&str] = &[
     // 7: the export ledger's rows by parent (a lineItem's course, a result's lineItem): a run
     // reads the ledger of the courses it reads, not a district's millions of results.
     "CREATE INDEX state_rows_ledger_parent ON state_rows (tbl, json_extract(body, '$.parent')) WHERE part = 'exported';",
+    // 8: enrolment rows by class, by person and by date: a run whose SIS reads are deltas
+    // reads the enrolments of the classes the engine asks for, not a district's millions.
+    // The state remembers the date and rules of the plan that made it, which the engine
+    // needs to know what changed since.
+    "CREATE INDEX state_rows_enrollment_class ON state_rows (json_extract(body, '$.class')) WHERE tbl = 'enrollments' AND part IN ('sources', 'roster');
+     CREATE INDEX state_rows_enrollment_user ON state_rows (json_extract(body, '$.user')) WHERE tbl = 'enrollments' AND part IN ('sources', 'roster');
+     CREATE INDEX state_rows_enrollment_begin ON state_rows (json_extract(body, '$.beginDate')) WHERE tbl = 'enrollments' AND part IN ('sources', 'roster');
+     CREATE INDEX state_rows_enrollment_end ON state_rows (json_extract(body, '$.endDate')) WHERE tbl = 'enrollments' AND part IN ('sources', 'roster');
+     ALTER TABLE state_meta ADD COLUMN planned_on TEXT;
+     ALTER TABLE state_meta ADD COLUMN config_digest TEXT;
+     ALTER TABLE runs ADD COLUMN planned_on TEXT;
+     ALTER TABLE runs ADD COLUMN config_digest TEXT;",
 ];
+
+/// The rosters' enrolment rows, which a run reads by class once the engine says which
+/// ([`Store::add_enrollments`]).
+const ENROLLMENTS: &str = "tbl = 'enrollments' AND part IN ('sources', 'roster')";
 
 /// The rows a run's state leaves for [`Store::add_ledger_slice`]: the ledger's lineItems and
 /// results (those without a parent are read with the rest, see [`Store::state_for_run`]).
@@ -300,7 +320,8 @@ impl Store {
     /// ([`Store::add_ledger_slice`]); the ledger's sizes are kept, for deletion thresholds.
     /// Records without a parent (written before lineItems named their course) are read here.
     pub fn state_for_run(&self) -> Result<SyncState, StoreError> {
-        let mut state = self.state_where(&format!("NOT ({LEDGER_BY_COURSE})"))?;
+        let mut state =
+            self.state_where(&format!("NOT ({LEDGER_BY_COURSE}) AND NOT ({ENROLLMENTS})"))?;
         let count = |tbl: &str| -> Result<u64, StoreError> {
             Ok(self.conn.query_row(
                 "SELECT COUNT(*) FROM state_rows WHERE part = 'exported' AND tbl = ?1",
@@ -322,6 +343,142 @@ impl Store {
             results,
         });
         Ok(state)
+    }
+
+    /// What the engine needs to know of the stored state to ask for its enrolments: the
+    /// date and the rules of the plan that made it (unknown before the first commit, and
+    /// for a state committed by an older version).
+    pub fn needs_facts(&self) -> Result<NeedsFacts, StoreError> {
+        let row: Option<(Option<String>, Option<String>)> = self
+            .conn
+            .query_row(
+                "SELECT planned_on, config_digest FROM state_meta WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (planned_on, config_digest) = row.unwrap_or_default();
+        Ok(NeedsFacts {
+            planned_on,
+            config_digest,
+        })
+    }
+
+    /// Records the date and rules a run's plan is made with; its commit gives them to the
+    /// state.
+    pub fn save_plan_facts(&mut self, run: i64, facts: &NeedsFacts) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE runs SET planned_on = ?1, config_digest = ?2 WHERE id = ?3",
+            params![facts.planned_on, facts.config_digest, run],
+        )?;
+        Ok(())
+    }
+
+    /// Adds to a run's state the enrolments the engine asked for: all of them, or those of
+    /// the classes it named and of the classes of the people, enrolments and dates it named,
+    /// each class whole, with the slice that says so. Answers how many rows were read.
+    pub fn add_enrollments(
+        &self,
+        state: &mut SyncState,
+        needs: &EnrollmentNeeds,
+        facts: &NeedsFacts,
+    ) -> Result<u64, StoreError> {
+        let ask = match needs {
+            EnrollmentNeeds::All { .. } => {
+                return self.enrollment_rows(state, ENROLLMENTS, []);
+            }
+            EnrollmentNeeds::Slice(ask) => ask,
+        };
+        let mut classes = ask.classes.clone();
+        let mut classes_of = |sql: &str, values: &mut dyn Iterator<Item = (&str, &str)>| {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            for (a, b) in values {
+                let found = stmt
+                    .query_map(params![a, b], |r| r.get::<_, Option<String>>(0))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                classes.extend(found.into_iter().flatten());
+            }
+            Ok::<(), StoreError>(())
+        };
+        classes_of(
+            &format!(
+                "SELECT DISTINCT json_extract(body, '$.class') FROM state_rows WHERE {ENROLLMENTS} AND json_extract(body, '$.user') = ?1 AND ?2 = ''"
+            ),
+            &mut ask.users.iter().map(|u| (u.as_str(), "")),
+        )?;
+        classes_of(
+            &format!(
+                "SELECT DISTINCT json_extract(body, '$.class') FROM state_rows WHERE {ENROLLMENTS} AND id = ?1 AND ?2 = ''"
+            ),
+            &mut ask.enrollments.iter().map(|e| (e.as_str(), "")),
+        )?;
+        if let Some(window) = &ask.dates {
+            // Dates compared by their day: a value starting with day D is >= D and < D||'~'.
+            let after = window.after.as_str();
+            let through = window.through.as_str();
+            let ended = format!(
+                "SELECT DISTINCT json_extract(body, '$.class') FROM state_rows WHERE {ENROLLMENTS} AND json_extract(body, '$.endDate') >= ?1 AND json_extract(body, '$.endDate') < ?2"
+            );
+            let began = format!(
+                "SELECT DISTINCT json_extract(body, '$.class') FROM state_rows WHERE {ENROLLMENTS} AND json_extract(body, '$.beginDate') > ?1 || '~' AND json_extract(body, '$.beginDate') < ?2 || '~'"
+            );
+            classes_of(&ended, &mut std::iter::once((after, through)))?;
+            classes_of(&began, &mut std::iter::once((after, through)))?;
+        }
+        let sql = format!("{ENROLLMENTS} AND json_extract(body, '$.class') = ?1");
+        let mut read = 0;
+        for class in &classes {
+            read += self.enrollment_rows(state, &sql, [class.as_str()])?;
+        }
+        let count = |extra: &str, source: &str| -> Result<u64, StoreError> {
+            Ok(self.conn.query_row(
+                &format!("SELECT COUNT(*) FROM state_rows WHERE {ENROLLMENTS} AND {extra}"),
+                [source],
+                |r| r.get::<_, i64>(0),
+            )? as u64)
+        };
+        let roster = count("part = 'roster' AND ?1 = ''", "")?;
+        let mut sources = BTreeMap::new();
+        for id in state.sources.keys() {
+            sources.insert(id.clone(), count("part = 'sources' AND source = ?1", id)?);
+        }
+        state.enrollment_slice = Some(EnrollmentSlice {
+            classes,
+            roster,
+            sources,
+            facts: facts.clone(),
+        });
+        Ok(read)
+    }
+
+    /// Reads the enrolment rows matching `condition` into the state's rosters.
+    fn enrollment_rows<const N: usize>(
+        &self,
+        state: &mut SyncState,
+        condition: &str,
+        values: [&str; N],
+    ) -> Result<u64, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT part, source, id, body FROM state_rows WHERE {condition}"
+        ))?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(values))?;
+        let mut read = 0;
+        while let Some(row) = rows.next()? {
+            let part: String = row.get(0)?;
+            let source: String = row.get(1)?;
+            let id: String = row.get(2)?;
+            let body: String = row.get(3)?;
+            let enrollment: Enrollment = serde_json::from_str(&body)
+                .map_err(|e| corrupt("unreadable enrolment", format!("{id}: {e}")))?;
+            let roster = if part == "roster" {
+                &mut state.roster
+            } else {
+                state.sources.entry(source).or_default()
+            };
+            roster.enrollments.insert(id, enrollment);
+            read += 1;
+        }
+        Ok(read)
     }
 
     /// Adds to a run's ledger slice the lineItems of these Classroom courses and their
@@ -769,6 +926,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         Self::put_changes(&tx, changes)?;
+        // The state now is what this run's plan made: its date and rules go with it.
+        tx.execute(
+            "UPDATE state_meta SET planned_on = (SELECT planned_on FROM runs WHERE id = ?1),
+             config_digest = (SELECT config_digest FROM runs WHERE id = ?1) WHERE id = 1",
+            params![run],
+        )?;
         for read in source_reads {
             let full_at = read.full.then_some(read.read_at.as_str());
             tx.execute(

@@ -550,6 +550,31 @@ async fn a_change_feed_rereads_only_notified_courses_and_reconciliation_catches_
         Some(1),
         "{ledger}"
     );
+    // And the enrolments of that course's class only, with the whole's count.
+    let state = &input["previousState"];
+    let slice = &state["enrollmentSlice"];
+    assert_eq!(
+        slice["classes"].as_array().map(Vec::len),
+        Some(1),
+        "{slice}"
+    );
+    let class_id = slice["classes"][0].clone();
+    let fed = state["roster"]["enrollments"]
+        .as_object()
+        .expect("enrolments");
+    assert!(
+        !fed.is_empty() && fed.values().all(|e| e["class"] == class_id),
+        "{class_id}: {fed:?}"
+    );
+    let all: u64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM state_rows WHERE part = 'roster' AND tbl = 'enrollments'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert!((fed.len() as u64) < all, "{} of {all}", fed.len());
+    assert_eq!(slice["roster"], all, "{slice}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -220,6 +220,39 @@ async fn sis_reads_after_the_first_are_deltas_and_deletions_arrive_as_tobedelete
         "a deletion the SIS reports as tobedeleted is applied from the delta"
     );
     assert_eq!(h.classroom_shape().2, 210 - seats, "everyone else stays");
+
+    // A delta run asks for the enrolments of the classes it can change. Without a change
+    // feed every Classroom course is read, and drift is judged on whole classes, so that is
+    // every class here (e2e.rs shows a feed's run reading one class's enrolments).
+    h.sis
+        .with_district(|d| d.classes[4]["title"] = json!("Renamed again"));
+    let preview = h.cli(&["plan", "--json"]).await;
+    assert_eq!(preview.code, 0, "{}", preview.stderr);
+    let input = stored_input(&h);
+    let slice = &input["previousState"]["enrollmentSlice"];
+    assert_eq!(
+        slice["classes"].as_array().map(Vec::len),
+        Some(10),
+        "{slice}"
+    );
+    let db = rusqlite::Connection::open(h.state_dir().join("classbridge.db")).expect("state db");
+    let all: u64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM state_rows WHERE part = 'roster' AND tbl = 'enrollments'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(slice["roster"], all, "{slice}");
+    assert_eq!(
+        input["previousState"]["roster"]["enrollments"]
+            .as_object()
+            .map(serde_json::Map::len),
+        Some(all as usize),
+        "every class's enrolments"
+    );
+    let ops = preview.json()["plan"]["ops"].clone();
+    assert_eq!(ops.as_array().map(Vec::len), Some(1), "{ops}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -289,6 +322,19 @@ async fn a_deletion_the_sis_never_reports_is_found_by_the_next_full_read() {
         "the error names the setting: {}",
         check.stderr
     );
+}
+
+/// The input of the newest run that keeps one (a preview's).
+fn stored_input(h: &Harness) -> serde_json::Value {
+    let db = rusqlite::Connection::open(h.state_dir().join("classbridge.db")).expect("state db");
+    let input: String = db
+        .query_row(
+            "SELECT input FROM runs WHERE input IS NOT NULL ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .expect("the preview's stored input");
+    serde_json::from_str(&input).expect("input JSON")
 }
 
 fn chrono_like_now() -> String {
