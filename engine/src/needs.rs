@@ -37,6 +37,10 @@ pub struct NeedsFacts {
     /// [`config_digest`] of the rules that plan was made with. Absent: unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_digest: Option<String>,
+    /// Whether an admin's approval of that plan left operations out: they are planned again
+    /// next run, wherever their class is, so that run needs every enrolment.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub left_out: bool,
 }
 
 /// The enrolments a run needs (`cb_session_needs`'s answer).
@@ -137,6 +141,9 @@ fn ask(
     }
     if facts.config_digest.as_deref() != Some(config_digest(config).as_str()) {
         return Err("the rules changed since the state was planned".into());
+    }
+    if facts.left_out {
+        return Err("the last approval left operations out, to be planned again".into());
     }
     let today = now.get(..10).unwrap_or(now);
     let Some(planned_on) = facts.planned_on.as_deref() else {

@@ -158,6 +158,7 @@ fn facts(input: &SyncInput) -> NeedsFacts {
     NeedsFacts {
         planned_on: Some(DAY1[..10].to_string()),
         config_digest: Some(config_digest(&input.config)),
+        left_out: false,
     }
 }
 
@@ -589,6 +590,7 @@ fn classroom_courses_read_and_people_at_the_class_limit_are_asked_for() {
     let f = NeedsFacts {
         planned_on: Some(DAY1[..10].into()),
         config_digest: Some(config_digest(&run.config)),
+        left_out: false,
     };
     let needs = enrollment_needs(
         &run.config,

@@ -947,6 +947,7 @@ impl Host {
             &NeedsFacts {
                 planned_on: input.now.get(..10).map(str::to_string),
                 config_digest: Some(classbridge_engine::config_digest(&input.config)),
+                left_out: false,
             },
         )?;
         self.store.save_source_reads(run, &reads)?;

@@ -109,6 +109,7 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX state_rows_enrollment_end ON state_rows (json_extract(body, '$.endDate')) WHERE tbl = 'enrollments' AND part IN ('sources', 'roster');
      ALTER TABLE state_meta ADD COLUMN planned_on TEXT;
      ALTER TABLE state_meta ADD COLUMN config_digest TEXT;
+     ALTER TABLE state_meta ADD COLUMN left_out INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE runs ADD COLUMN planned_on TEXT;
      ALTER TABLE runs ADD COLUMN config_digest TEXT;",
 ];
@@ -349,18 +350,19 @@ impl Store {
     /// date and the rules of the plan that made it (unknown before the first commit, and
     /// for a state committed by an older version).
     pub fn needs_facts(&self) -> Result<NeedsFacts, StoreError> {
-        let row: Option<(Option<String>, Option<String>)> = self
+        let row: Option<(Option<String>, Option<String>, i64)> = self
             .conn
             .query_row(
-                "SELECT planned_on, config_digest FROM state_meta WHERE id = 1",
+                "SELECT planned_on, config_digest, left_out FROM state_meta WHERE id = 1",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        let (planned_on, config_digest) = row.unwrap_or_default();
+        let (planned_on, config_digest, left_out) = row.unwrap_or_default();
         Ok(NeedsFacts {
             planned_on,
             config_digest,
+            left_out: left_out != 0,
         })
     }
 
@@ -929,7 +931,9 @@ impl Store {
         // The state now is what this run's plan made: its date and rules go with it.
         tx.execute(
             "UPDATE state_meta SET planned_on = (SELECT planned_on FROM runs WHERE id = ?1),
-             config_digest = (SELECT config_digest FROM runs WHERE id = ?1) WHERE id = 1",
+             config_digest = (SELECT config_digest FROM runs WHERE id = ?1),
+             left_out = EXISTS (SELECT 1 FROM decisions WHERE run_id = ?1 AND left_out NOT IN ('', '[]'))
+             WHERE id = 1",
             params![run],
         )?;
         for read in source_reads {
