@@ -390,22 +390,16 @@ impl EngineRuntime {
         ops_per_page: usize,
         on_chunk: &dyn Fn(u64),
     ) -> Result<SyncPlan, RuntimeError> {
-        let mut instance = self.instantiate()?;
         let encode = |e: serde_json::Error| RuntimeError::Call(e.into());
-        let request = serde_json::to_vec(start).map_err(encode)?;
-        let _: SessionExpects =
-            open_envelope(&instance.call(Entry::SessionBegin, Cow::Owned(request))?)?;
-        for chunk in chunks {
-            let chunk = chunk.map_err(|e| RuntimeError::Engine {
-                kind: "invalidInput".into(),
-                message: e.to_string(),
-                detail: serde_json::to_value(&e).unwrap_or_default(),
-            })?;
-            let request = serde_json::to_vec(&chunk).map_err(encode)?;
-            drop(chunk);
-            let fed: Fed = open_envelope(&instance.call(Entry::SessionFeed, Cow::Owned(request))?)?;
-            on_chunk(fed.chunks);
-        }
+        // Each chunk is written as JSON when fed and freed before the next is cut.
+        let texts = chunks.into_iter().map(|chunk| {
+            chunk.and_then(|c| {
+                serde_json::to_vec(&c).map_err(|e| EngineError::InvalidInput {
+                    message: format!("a chunk cannot be written as JSON: {e}"),
+                })
+            })
+        });
+        let mut instance = self.begin_and_feed(start, texts, on_chunk)?;
         let header: PlanHeader =
             open_envelope(&instance.call(Entry::SessionFinish, Cow::Borrowed(&[]))?)?;
         let mut plan = header.plan;
@@ -440,9 +434,21 @@ impl EngineRuntime {
         chunks: impl IntoIterator<Item = Result<Vec<u8>, EngineError>>,
         facts: &NeedsFacts,
     ) -> Result<EnrollmentNeeds, RuntimeError> {
+        let mut instance = self.begin_and_feed(start, chunks, &|_| {})?;
+        let request = serde_json::to_vec(facts).map_err(|e| RuntimeError::Call(e.into()))?;
+        open_envelope(&instance.call(Entry::SessionNeeds, Cow::Owned(request))?)
+    }
+
+    /// A new instance with a session begun and fed these chunks (JSON), `on_chunk` told
+    /// the count after each.
+    fn begin_and_feed(
+        &self,
+        start: &SessionStart,
+        chunks: impl IntoIterator<Item = Result<Vec<u8>, EngineError>>,
+        on_chunk: &dyn Fn(u64),
+    ) -> Result<Instantiated<'_>, RuntimeError> {
         let mut instance = self.instantiate()?;
-        let encode = |e: serde_json::Error| RuntimeError::Call(e.into());
-        let request = serde_json::to_vec(start).map_err(encode)?;
+        let request = serde_json::to_vec(start).map_err(|e| RuntimeError::Call(e.into()))?;
         let _: SessionExpects =
             open_envelope(&instance.call(Entry::SessionBegin, Cow::Owned(request))?)?;
         for chunk in chunks {
@@ -451,10 +457,10 @@ impl EngineRuntime {
                 message: e.to_string(),
                 detail: serde_json::to_value(&e).unwrap_or_default(),
             })?;
-            let _: Fed = open_envelope(&instance.call(Entry::SessionFeed, Cow::Owned(chunk))?)?;
+            let fed: Fed = open_envelope(&instance.call(Entry::SessionFeed, Cow::Owned(chunk))?)?;
+            on_chunk(fed.chunks);
         }
-        let request = serde_json::to_vec(facts).map_err(encode)?;
-        open_envelope(&instance.call(Entry::SessionNeeds, Cow::Owned(request))?)
+        Ok(instance)
     }
 
     fn classify(&self, store: &mut Store<CallState>, e: wasmtime::Error) -> RuntimeError {
