@@ -14,9 +14,11 @@ async function load(id, kind, run) {
     try { message = (await resp.json()).error || message; } catch (_) {}
     throw new Error(message);
   }
-  const text = await resp.text();
+  // Bytes, not text: the engine reads UTF-8, and a district's input as a JavaScript string
+  // would be a second copy of it.
+  const bytes = new Uint8Array(await resp.arrayBuffer());
   self.postMessage(JSON.stringify({ id, run, kind, progress: "Reading the input" }));
-  workerLoad(run, text);
+  workerLoad(run, bytes);
 }
 
 self.onmessage = async (event) => {

@@ -12,9 +12,6 @@ use crate::store::{Decision, JournalRow, RunRow};
 /// minutes at 1,200 requests/minute". Each Classroom operation is one request; SIS writes
 /// are not under Classroom's quota and are counted apart. `None` for a plan with nothing to do.
 pub fn apply_estimate(plan: &SyncPlan, quota_per_minute: u32) -> Option<String> {
-    if plan.ops.is_empty() {
-        return None;
-    }
     let sis = plan
         .ops
         .iter()
@@ -25,7 +22,15 @@ pub fn apply_estimate(plan: &SyncPlan, quota_per_minute: u32) -> Option<String> 
             )
         })
         .count();
-    let classroom = plan.ops.len() - sis;
+    apply_estimate_of(plan.ops.len(), sis, quota_per_minute)
+}
+
+/// [`apply_estimate`] from the counts: `total` operations of which `sis` write to the SIS.
+pub fn apply_estimate_of(total: usize, sis: usize, quota_per_minute: u32) -> Option<String> {
+    if total == 0 {
+        return None;
+    }
+    let classroom = total.saturating_sub(sis);
     let quota = quota_per_minute.max(1) as usize;
     let minutes = classroom.div_ceil(quota);
     let time = match minutes {
@@ -33,7 +38,7 @@ pub fn apply_estimate(plan: &SyncPlan, quota_per_minute: u32) -> Option<String> 
         1 => format!("under a minute at {} requests/minute", thousands(quota)),
         n => format!("about {n} minutes at {} requests/minute", thousands(quota)),
     };
-    let mut words = format!("{} operations, {time}", thousands(plan.ops.len()));
+    let mut words = format!("{} operations, {time}", thousands(total));
     if sis > 0 && classroom > 0 {
         let _ = write!(
             words,

@@ -5,6 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 mod change_feed;
+mod run_changes;
+
+pub use run_changes::{NO_SCHOOL, OpIndexEntry, RunOutline, SchoolCounts, SchoolNames, by_school};
 
 use classbridge_engine::JsonText;
 use classbridge_engine::commit_rows::RowKey;
@@ -112,6 +115,23 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE state_meta ADD COLUMN left_out INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE runs ADD COLUMN planned_on TEXT;
      ALTER TABLE runs ADD COLUMN config_digest TEXT;",
+    // 9: a run's changes as the console reads them (`run_changes.rs`): the plan's outline
+    // and one row per operation with its search words, so opening a run of 180,000 changes
+    // reads a page, not the plan.
+    "CREATE TABLE run_ops (
+        run INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        op_id TEXT NOT NULL,
+        entity TEXT NOT NULL,
+        change TEXT NOT NULL,
+        school TEXT,
+        class_id TEXT,
+        person TEXT,
+        words TEXT NOT NULL,
+        op TEXT NOT NULL
+     );
+     CREATE UNIQUE INDEX run_ops_seq ON run_ops (run, seq);
+     ALTER TABLE runs ADD COLUMN outline TEXT;",
 ];
 
 /// The rosters' enrolment rows, which a run reads by class once the engine says which
@@ -758,6 +778,7 @@ impl Store {
         status: RunStatus,
         message: Option<&str>,
     ) -> Result<(), StoreError> {
+        let names = self.school_names(plan)?;
         let tx = self.conn.transaction()?;
         if status == RunStatus::Pending {
             // Only the newest pending plan can be approved; older ones are built on old data.
@@ -780,6 +801,7 @@ impl Store {
                 run
             ],
         )?;
+        run_changes::write_index(&tx, run, plan, names)?;
         tx.commit()?;
         Ok(())
     }
@@ -811,6 +833,7 @@ impl Store {
         plan: &SyncPlan,
         decision: Option<&Decision>,
     ) -> Result<(), StoreError> {
+        let names = self.school_names(plan)?;
         let tx = self.conn.transaction()?;
         tx.execute(
             "UPDATE runs SET status = 'applying', plan = ?1, finished_at = NULL WHERE id = ?2",
@@ -819,6 +842,7 @@ impl Store {
                 run
             ],
         )?;
+        run_changes::write_index(&tx, run, plan, names)?;
         if let Some(d) = decision {
             tx.execute(
                 "INSERT INTO decisions (run_id, decided_at, rejected, decided_by, left_out) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -1104,6 +1128,14 @@ impl Store {
                       AND status NOT IN ('noChanges', 'pending', 'applying', 'planning')
                     ORDER BY id DESC LIMIT ?1))",
             params![keep as i64],
+        )?;
+        self.conn.execute(
+            "DELETE FROM run_ops WHERE run IN (SELECT id FROM runs WHERE plan IS NULL)",
+            [],
+        )?;
+        self.conn.execute(
+            "UPDATE runs SET outline = NULL WHERE plan IS NULL AND outline IS NOT NULL",
+            [],
         )?;
         Ok(n)
     }

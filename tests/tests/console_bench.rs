@@ -89,7 +89,7 @@ async fn console_at_district_scale() {
     let sync_secs = began.elapsed().as_secs_f64();
 
     let (_serve, url) = browser::serve(&h).await;
-    let browser = browser::Browser::start().await;
+    let browser = browser::Browser::start_traced().await;
     let c = &browser.client;
 
     // Sign in; long tasks are recorded from here on.
@@ -106,6 +106,23 @@ async fn console_at_district_scale() {
     )
     .await
     .expect("long-task observer");
+
+    // The renderer processes' memory, sampled every 200 ms from here on: browsing (open,
+    // search, filter) and then Verify and What-if, apart.
+    let sampler = {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(renderer_rss_mb()));
+        let (s, p) = (stop.clone(), peak.clone());
+        let handle = std::thread::spawn(move || {
+            while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                p.fetch_max(renderer_rss_mb(), std::sync::atomic::Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        (stop, peak, handle)
+    };
+    // Nothing before this point is in the trace that checks the long tasks.
+    let _ = browser::main_thread_tasks(c).await;
 
     let limit = Duration::from_secs(600);
     let open_ms = timed(
@@ -164,19 +181,10 @@ async fn console_at_district_scale() {
         limit,
     )
     .await;
-    let mut peak_mb = renderer_rss_mb();
-    let sampler = {
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let (s, p) = (stop.clone(), peak.clone());
-        let handle = std::thread::spawn(move || {
-            while !s.load(std::sync::atomic::Ordering::Relaxed) {
-                p.fetch_max(renderer_rss_mb(), std::sync::atomic::Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        });
-        (stop, peak, handle)
-    };
+    let browse_peak_mb = sampler
+        .1
+        .swap(renderer_rss_mb(), std::sync::atomic::Ordering::Relaxed);
+    let browse_tasks = browser::main_thread_tasks(c).await;
     let verify_ms = timed(
         c,
         "document.querySelector('button[data-action=verify]').click();",
@@ -195,7 +203,33 @@ async fn console_at_district_scale() {
     .await;
     sampler.0.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = sampler.2.join();
-    peak_mb = peak_mb.max(sampler.1.load(std::sync::atomic::Ordering::Relaxed));
+    let worker_peak_mb = sampler.1.load(std::sync::atomic::Ordering::Relaxed);
+    let worker_tasks = browser::main_thread_tasks(c).await;
+    // The browser's own account of the page's main thread, beside the observer's.
+    let traced = |tasks: &[f64]| {
+        if tasks.is_empty() {
+            return "no tasks traced".to_string();
+        }
+        let longest = tasks.iter().copied().fold(0.0, f64::max);
+        let over = |ms: f64| tasks.iter().filter(|t| **t > ms).count();
+        format!(
+            "{} tasks, {} over 50 ms, {} over 200 ms, longest {longest:.0} ms",
+            tasks.len(),
+            over(50.0),
+            over(200.0)
+        )
+    };
+    eprintln!(
+        "main thread while browsing (trace): {}",
+        traced(&browse_tasks)
+    );
+    eprintln!(
+        "main thread during Verify and What-if (trace): {}",
+        traced(&worker_tasks)
+    );
+    let mut all_tasks = browse_tasks.clone();
+    all_tasks.extend(&worker_tasks);
+    let traced_longest = all_tasks.iter().copied().fold(0.0, f64::max);
     let long: Vec<f64> = serde_json::from_value(
         c.execute("return window.__long;", vec![])
             .await
@@ -211,11 +245,11 @@ async fn console_at_district_scale() {
         .await
         .unwrap_or(Value::Null);
     println!(
-        "\n| size | first sync (s) | changes | open run (ms) | search (ms) | filter (ms) | verify (ms) | what-if open (ms) | long tasks | longest task (ms) | renderer RSS peak (MB) | JS heap (MB) |"
+        "\n| size | first sync (s) | changes | open run (ms) | search (ms) | filter (ms) | verify (ms) | what-if open (ms) | long tasks (observer) | longest task, observer / trace (ms) | renderer RSS peak browsing (MB) | renderer RSS peak Verify and What-if (MB) | JS heap (MB) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| {size:?} | {sync_secs:.0} | {} | {open_ms:.0} | {search_ms:.0} | {filter_ms:.0} | {verify_ms:.0} | {whatif_ms:.0} | {} | {longest:.0} | {peak_mb} | {heap} |",
+        "| {size:?} | {sync_secs:.0} | {} | {open_ms:.0} | {search_ms:.0} | {filter_ms:.0} | {verify_ms:.0} | {whatif_ms:.0} | {} | {longest:.0} / {traced_longest:.0} | {browse_peak_mb} | {worker_peak_mb} | {heap} |",
         ops_total.split_whitespace().next().unwrap_or("?"),
         long.len(),
     );

@@ -41,7 +41,10 @@ pub(crate) const SHOWN_SCORE_CHANGES: usize = 50;
 pub(crate) type Scores = BTreeMap<String, (String, String)>;
 
 thread_local! {
-    static LOADED: RefCell<Option<(u32, SyncInput)>> = const { RefCell::new(None) };
+    /// The loaded run and its stored input as the host sent it (JSON bytes). Kept as bytes
+    /// and parsed for each plan, which consumes it: holding the parsed input and cloning it
+    /// for each plan took twice a district's typed input in the worker's memory.
+    static LOADED: RefCell<Option<(u32, Vec<u8>)>> = const { RefCell::new(None) };
     /// The scores the stored rules export for the loaded run, for what-if to compare with.
     static STORED_SCORES: RefCell<Option<(u32, Scores)>> = const { RefCell::new(None) };
 }
@@ -52,23 +55,34 @@ pub fn worker_has(run: u32) -> bool {
     LOADED.with(|l| l.borrow().as_ref().is_some_and(|(r, _)| *r == run))
 }
 
-/// Parses and keeps run `run`'s input (the text `/api/runs/{run}/input` answered).
+/// Keeps run `run`'s input (the bytes `/api/runs/{run}/input` answered).
 #[wasm_bindgen(js_name = workerLoad)]
-pub fn worker_load(run: u32, input: &str) -> Result<(), String> {
-    let parsed: SyncInput = serde_json::from_str(input)
-        .map_err(|e| format!("the run's stored input could not be read: {e}"))?;
-    LOADED.with(|l| *l.borrow_mut() = Some((run, parsed)));
-    Ok(())
+pub fn worker_load(run: u32, input: &[u8]) {
+    STORED_SCORES.with(|s| *s.borrow_mut() = None);
+    LOADED.with(|l| *l.borrow_mut() = Some((run, input.to_vec())));
+}
+
+/// The stored input, parsed.
+fn parse_input(bytes: &[u8]) -> Result<SyncInput, String> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| format!("the run's stored input could not be read: {e}"))
 }
 
 /// The loaded input's rules as pretty JSON, without the sources (connection settings, not
 /// rules to play with).
 #[wasm_bindgen(js_name = workerRules)]
 pub fn worker_rules() -> Result<String, String> {
+    /// Only the rules are read; the rest of the input is skipped over.
+    #[derive(Deserialize)]
+    struct RulesOnly {
+        config: SyncConfig,
+    }
     LOADED.with(|l| {
         let loaded = l.borrow();
-        let (_, input) = loaded.as_ref().ok_or("no run is loaded")?;
-        rules_text(&input.config)
+        let (_, bytes) = loaded.as_ref().ok_or("no run is loaded")?;
+        let only: RulesOnly = serde_json::from_slice(bytes)
+            .map_err(|e| format!("the run's stored input could not be read: {e}"))?;
+        rules_text(&only.config)
     })
 }
 
@@ -81,32 +95,45 @@ pub(crate) fn rules_text(config: &SyncConfig) -> Result<String, String> {
 }
 
 /// Plans the loaded input, under `rules` (JSON, as from [`worker_rules`]) when given, and
-/// answers the plan's digest as JSON.
+/// answers the plan's digest as JSON. Verify plans once; a what-if plans under the stored
+/// rules too the first time, for the grades it compares with.
 #[wasm_bindgen(js_name = workerPlan)]
 pub fn worker_plan(rules: Option<String>) -> Result<String, String> {
     LOADED.with(|l| {
         let loaded = l.borrow();
-        let (run, input) = loaded.as_ref().ok_or("no run is loaded")?;
-        let stored = STORED_SCORES.with(|s| {
-            let mut s = s.borrow_mut();
-            if s.as_ref().is_none_or(|(r, _)| r != run) {
-                let plan = plan_under(input, None)?;
-                *s = Some((*run, scores(&plan)));
+        let (run, bytes) = loaded.as_ref().ok_or("no run is loaded")?;
+        let known = STORED_SCORES.with(|s| {
+            s.borrow()
+                .as_ref()
+                .filter(|(r, _)| r == run)
+                .map(|(_, scores)| scores.clone())
+        });
+        let digest = match (rules, known) {
+            (None, _) => {
+                let plan = plan_under(parse_input(bytes)?, None)?;
+                let stored = scores(&plan);
+                let digest = digest_of(plan, &stored);
+                STORED_SCORES.with(|s| *s.borrow_mut() = Some((*run, stored)));
+                digest
             }
-            Ok::<_, String>(
-                s.as_ref()
-                    .map(|(_, scores)| scores.clone())
-                    .unwrap_or_default(),
-            )
-        })?;
-        let digest = plan_digest(input, rules.as_deref(), &stored)?;
+            (Some(rules), known) => {
+                let stored = match known {
+                    Some(scores) => scores,
+                    None => {
+                        let stored = scores(&plan_under(parse_input(bytes)?, None)?);
+                        STORED_SCORES.with(|s| *s.borrow_mut() = Some((*run, stored.clone())));
+                        stored
+                    }
+                };
+                plan_digest(parse_input(bytes)?, Some(&rules), &stored)?
+            }
+        };
         serde_json::to_string(&digest).map_err(|e| e.to_string())
     })
 }
 
 /// `input`'s plan, under edited `rules` when given.
-pub(crate) fn plan_under(input: &SyncInput, rules: Option<&str>) -> Result<SyncPlan, String> {
-    let mut input = input.clone();
+pub(crate) fn plan_under(mut input: SyncInput, rules: Option<&str>) -> Result<SyncPlan, String> {
     if let Some(text) = rules {
         let mut rules: serde_json::Value =
             serde_json::from_str(text).map_err(|e| format!("the rules are not valid JSON: {e}"))?;
@@ -123,14 +150,18 @@ pub(crate) fn plan_under(input: &SyncInput, rules: Option<&str>) -> Result<SyncP
 /// The digest of `input`'s plan under edited `rules` when given, its grades compared with
 /// `stored` (the scores under the stored rules).
 pub(crate) fn plan_digest(
-    input: &SyncInput,
+    input: SyncInput,
     rules: Option<&str>,
     stored: &Scores,
 ) -> Result<PlanDigest, String> {
-    let plan = plan_under(input, rules)?;
+    Ok(digest_of(plan_under(input, rules)?, stored))
+}
+
+/// What the page is shown of `plan`, its grades compared with `stored`.
+fn digest_of(plan: SyncPlan, stored: &Scores) -> PlanDigest {
     let now = scores(&plan);
     let changed = score_changes(stored, &now);
-    Ok(PlanDigest {
+    PlanDigest {
         ops: plan.ops.len(),
         waiting: plan.waiting_reason(),
         notices: plan
@@ -144,7 +175,7 @@ pub(crate) fn plan_digest(
         id: plan.id,
         summary: plan.summary,
         holds: plan.holds,
-    })
+    }
 }
 
 /// The results a plan writes, with their score in words ("17 (fully graded)").
@@ -215,7 +246,7 @@ mod tests {
         let input = input();
         let plan = classbridge_engine::plan(input.clone()).expect("plan");
         let stored = scores(&plan);
-        let digest = plan_digest(&input, None, &stored).expect("digest");
+        let digest = plan_digest(input.clone(), None, &stored).expect("digest");
         assert_eq!(
             digest.id, plan.id,
             "Verify compares the same id the host stored"
@@ -228,7 +259,9 @@ mod tests {
         let rules = rules_text(&input.config).expect("rules");
         assert!(!rules.contains("\"sources\""), "{rules}");
         assert_eq!(
-            plan_digest(&input, Some(&rules), &stored).unwrap().id,
+            plan_digest(input.clone(), Some(&rules), &stored)
+                .unwrap()
+                .id,
             plan.id
         );
 
@@ -237,7 +270,8 @@ mod tests {
         edited["filters"] = serde_json::json!([{
             "entity": "class", "field": "title", "op": "contains", "value": "", "action": "exclude"
         }]);
-        let what_if = plan_digest(&input, Some(&edited.to_string()), &stored).expect("what-if");
+        let what_if =
+            plan_digest(input.clone(), Some(&edited.to_string()), &stored).expect("what-if");
         assert_ne!(what_if.id, plan.id);
         assert!(
             what_if.ops < plan.ops.len(),
@@ -246,7 +280,7 @@ mod tests {
             plan.ops.len()
         );
 
-        let broken = plan_digest(&input, Some("{ not json"), &stored).unwrap_err();
+        let broken = plan_digest(input.clone(), Some("{ not json"), &stored).unwrap_err();
         assert!(broken.contains("not valid JSON"), "{broken}");
     }
 
@@ -288,13 +322,14 @@ mod tests {
         let stored = scores(&plan);
         assert!(!stored.is_empty(), "the fixture exports grades");
         let rules = rules_text(&input.config).expect("rules");
-        let same = plan_digest(&input, Some(&rules), &stored).expect("same");
+        let same = plan_digest(input.clone(), Some(&rules), &stored).expect("same");
         assert_eq!(same.id, plan.id);
         assert!(same.score_changes.is_empty(), "{:?}", same.score_changes);
 
         let mut edited: serde_json::Value = serde_json::from_str(&rules).unwrap();
         edited["grades"]["score"] = serde_json::json!("percent");
-        let percent = plan_digest(&input, Some(&edited.to_string()), &stored).expect("what-if");
+        let percent =
+            plan_digest(input.clone(), Some(&edited.to_string()), &stored).expect("what-if");
         assert!(percent.score_changes_total > 0);
         let line = &percent.score_changes[0];
         assert!(line.contains(" on '") && line.contains(" → "), "{line}");
@@ -303,7 +338,8 @@ mod tests {
         edited["filters"] = serde_json::json!([{
             "entity": "user", "field": "gradeLevl", "op": "equals", "value": "9"
         }]);
-        let filtered = plan_digest(&input, Some(&edited.to_string()), &stored).expect("what-if");
+        let filtered =
+            plan_digest(input.clone(), Some(&edited.to_string()), &stored).expect("what-if");
         assert!(
             filtered
                 .notices

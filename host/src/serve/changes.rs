@@ -1,12 +1,15 @@
 //! A run's changes as the console pages them: filtered and searched on the host, so the
-//! page never holds a district's plan. The plan of the run being looked at is kept parsed
-//! between pages (a large one takes seconds to read).
+//! page never holds a district's plan. The store keeps each run's operations as rows with
+//! their search words (`store/run_changes.rs`); the console keeps the index of the run being
+//! looked at in memory between requests (filtering 180,000 entries there takes milliseconds)
+//! and reads from the database only the operations a page shows.
 
 use std::sync::{Arc, Mutex};
 
-use classbridge_engine::SyncPlan;
-use classbridge_engine::plan::PlannedOp;
+use classbridge_engine::plan::{OpChange, OpEntity};
 use serde::Deserialize;
+
+pub(super) use crate::store::{NO_SCHOOL, OpIndexEntry, SchoolNames};
 
 /// `?offset=&limit=&q=&entity=&change=`
 #[derive(Deserialize, Debug, Default, Clone)]
@@ -29,78 +32,25 @@ pub(super) struct ChangeQuery {
     pub sort: String,
 }
 
-/// A school's share of a run.
-#[derive(serde::Serialize, Debug, PartialEq, Default)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct SchoolCounts {
-    /// The school's sourcedId, or `-` for changes of no school (users, categories).
-    pub school: String,
-    /// Its name, where the roster knows it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    pub create: usize,
-    pub update: usize,
-    pub archive: usize,
-    pub delete: usize,
-    pub total: usize,
-}
-
-/// School names by sourcedId, as admins search and read them.
-pub(super) type SchoolNames = std::collections::BTreeMap<String, String>;
-
-/// The names of the schools a plan's changes are in: from the plan's own roster change
-/// (a first sync's schools are not in the state yet), else from the state.
-pub(super) fn school_names(
-    plan: &SyncPlan,
-    store: &crate::store::Store,
-) -> Result<SchoolNames, crate::store::StoreError> {
-    let ids: std::collections::BTreeSet<&str> = plan
-        .ops
-        .iter()
-        .filter_map(|o| o.school_id.as_deref())
-        .collect();
-    let planned = &plan.state_delta.roster.orgs.upsert;
-    let mut names: SchoolNames = ids
-        .iter()
-        .filter_map(|id| planned.get(*id).map(|o| (id.to_string(), o.name.clone())))
-        .collect();
-    let rest: Vec<&str> = ids
-        .into_iter()
-        .filter(|id| !names.contains_key(*id))
-        .collect();
-    names.extend(store.org_names(rest)?);
-    Ok(names)
-}
-
-/// Every school's counts, most changes first.
-pub(super) fn by_school(plan: &SyncPlan, names: &SchoolNames) -> Vec<SchoolCounts> {
-    use classbridge_engine::plan::OpChange;
-    let mut counts: std::collections::BTreeMap<&str, SchoolCounts> = Default::default();
-    for op in &plan.ops {
-        let school = op.school_id.as_deref().unwrap_or(NO_SCHOOL);
-        let c = counts.entry(school).or_insert_with(|| SchoolCounts {
-            school: school.to_string(),
-            name: names.get(school).cloned(),
-            ..SchoolCounts::default()
-        });
-        match op.change {
-            OpChange::Create => c.create += 1,
-            OpChange::Update => c.update += 1,
-            OpChange::Archive => c.archive += 1,
-            _ => c.delete += 1,
-        }
-        c.total += 1;
+impl ChangeQuery {
+    /// Whether this asks for plan order with no filter: a page the database answers by place,
+    /// without the index.
+    pub(super) fn is_plain(&self) -> bool {
+        self.q.trim().is_empty()
+            && self.entity.is_empty()
+            && self.change.is_empty()
+            && self.school.is_empty()
+            && self.sort.is_empty()
+            && !self.ids
     }
-    let mut list: Vec<SchoolCounts> = counts.into_values().collect();
-    list.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.school.cmp(&b.school)));
-    list
+
+    pub(super) fn limit(&self) -> usize {
+        self.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
+    }
 }
 
-/// How changes of no school are named in `?school=` and the breakdown.
-pub(super) const NO_SCHOOL: &str = "-";
-
-fn in_school(op: &PlannedOp, school: &str) -> bool {
-    school.is_empty() || op.school_id.as_deref().unwrap_or(NO_SCHOOL) == school
+fn in_school(op: &OpIndexEntry, school: &str) -> bool {
+    school.is_empty() || op.school.as_deref().unwrap_or(NO_SCHOOL) == school
 }
 
 pub(super) const DEFAULT_LIMIT: usize = 100;
@@ -110,89 +60,35 @@ fn named(value: impl std::fmt::Debug, wanted: &str) -> bool {
     wanted.is_empty() || format!("{value:?}").eq_ignore_ascii_case(wanted)
 }
 
-/// A plan as the console reads it, with what every request needs of it worked out once: the
-/// school names, the per-school breakdown and each operation's searchable words. At M
-/// (180,000 operations) lowercasing every summary again on each keystroke was most of a
-/// search's time.
-pub(super) struct PlanView {
-    pub plan: SyncPlan,
+/// A run's operations as the console filters them, with the school names they are searched
+/// and sorted by.
+pub(super) struct ChangeIndex {
+    pub entries: Vec<OpIndexEntry>,
     pub names: SchoolNames,
-    pub by_school: Vec<SchoolCounts>,
-    /// Per operation, in plan order: its summary, person, class and school ids and school
-    /// name, lowercased, each field ended by a separator no search word contains.
-    words: Vec<String>,
 }
 
-impl std::ops::Deref for PlanView {
-    type Target = SyncPlan;
-
-    fn deref(&self) -> &SyncPlan {
-        &self.plan
-    }
-}
-
-/// Ends each field of an operation's searchable words (a search word is split on whitespace,
-/// so it never holds a control character and never matches across two fields).
-const FIELD_END: char = '\u{1}';
-
-impl PlanView {
-    pub(super) fn new(
-        plan: SyncPlan,
-        store: &crate::store::Store,
-    ) -> Result<PlanView, crate::store::StoreError> {
-        let names = school_names(&plan, store)?;
-        Ok(PlanView::with_names(plan, names))
-    }
-
-    /// The view of `plan` with these school names.
-    pub(super) fn with_names(plan: SyncPlan, names: SchoolNames) -> PlanView {
-        let by_school = by_school(&plan, &names);
-        let words = plan
-            .ops
-            .iter()
-            .map(|op| {
-                let school_name = op.school_id.as_deref().and_then(|s| names.get(s));
-                let mut text = String::new();
-                for field in [
-                    Some(op.summary.as_str()),
-                    school_name.map(String::as_str),
-                    op.class_id.as_deref(),
-                    op.school_id.as_deref(),
-                    op.person.as_deref(),
-                ]
-                .into_iter()
-                .flatten()
-                {
-                    text.push_str(&field.to_lowercase());
-                    text.push(FIELD_END);
-                }
-                text
-            })
-            .collect();
-        PlanView {
-            plan,
-            names,
-            by_school,
-            words,
-        }
-    }
-
+impl ChangeIndex {
     /// Every word is in the summary (which names people, courses with their codes, and
     /// schools), the person, the class or school id, or the school's name.
-    fn found(&self, index: usize, words: &[String]) -> bool {
-        words.iter().all(|w| self.words[index].contains(w.as_str()))
+    fn found(entry: &OpIndexEntry, words: &[String]) -> bool {
+        words.iter().all(|w| entry.words.contains(w.as_str()))
     }
 }
 
-/// The matching operations' count and the requested page of them, in plan order.
-pub(super) fn page<'p>(view: &'p PlanView, query: &ChangeQuery) -> (usize, Vec<&'p PlannedOp>) {
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-    select(view, query, limit)
+/// The matching operations' count and the requested page of them.
+pub(super) fn page<'p>(
+    index: &'p ChangeIndex,
+    query: &ChangeQuery,
+) -> (usize, Vec<&'p OpIndexEntry>) {
+    select(index, query, query.limit())
 }
 
-/// Every matching operation from the query's offset (exports).
-pub(super) fn page_all<'p>(view: &'p PlanView, query: &ChangeQuery) -> (usize, Vec<&'p PlannedOp>) {
-    select(view, query, usize::MAX)
+/// Every matching operation from the query's offset (exports, "reject all these").
+pub(super) fn page_all<'p>(
+    index: &'p ChangeIndex,
+    query: &ChangeQuery,
+) -> (usize, Vec<&'p OpIndexEntry>) {
+    select(index, query, usize::MAX)
 }
 
 /// Whether a value of a small enum is the one asked for, each value's name worked out once.
@@ -223,19 +119,21 @@ impl<T: Copy + PartialEq + std::fmt::Debug> Named<T> {
 }
 
 fn select<'p>(
-    view: &'p PlanView,
+    index: &'p ChangeIndex,
     query: &ChangeQuery,
     limit: usize,
-) -> (usize, Vec<&'p PlannedOp>) {
+) -> (usize, Vec<&'p OpIndexEntry>) {
     let words: Vec<String> = query.q.split_whitespace().map(str::to_lowercase).collect();
-    let (mut entity, mut change) = (Named::new(&query.entity), Named::new(&query.change));
-    let names = &view.names;
-    let matching = view.plan.ops.iter().enumerate().filter_map(|(i, op)| {
-        (entity.is(op.entity)
+    let (mut entity, mut change) = (
+        Named::<OpEntity>::new(&query.entity),
+        Named::<OpChange>::new(&query.change),
+    );
+    let names = &index.names;
+    let matching = index.entries.iter().filter(|op| {
+        entity.is(op.entity)
             && change.is(op.change)
             && in_school(op, &query.school)
-            && view.found(i, &words))
-        .then_some(op)
+            && ChangeIndex::found(op, &words)
     });
     if query.sort.is_empty() {
         // Plan order: one pass, keeping only the page.
@@ -249,12 +147,12 @@ fn select<'p>(
         }
         return (total, items);
     }
-    let mut all: Vec<&PlannedOp> = matching.collect();
+    let mut all: Vec<&OpIndexEntry> = matching.collect();
     // Stable: ties stay in plan order.
     match query.sort.as_str() {
         "person" => all.sort_by_cached_key(|o| o.person.clone().unwrap_or_default()),
         "school" => all.sort_by_cached_key(|o| {
-            o.school_id
+            o.school
                 .as_deref()
                 .map(|s| names.get(s).map_or(s, String::as_str).to_lowercase())
                 .unwrap_or_default()
@@ -275,57 +173,63 @@ pub(super) fn awaits_review(status: crate::store::RunStatus) -> bool {
     matches!(status, RunStatus::Pending | RunStatus::Planned)
 }
 
-/// Indexes run `run`'s plan into `plans` (`plan` when the caller has it, else the stored one)
-/// if the run awaits review, so opening it finds it ready. The console's connection is held
-/// only to read, never while a district's plan is parsed; a failure is logged, never raised.
+/// The index of run `id`'s changes: the cached one, else read from the store (its outline is
+/// written first when the run was stored by an older version). `None`: the run keeps no plan.
+pub(super) fn cached_index(
+    store: &crate::store::Store,
+    cache: &IndexCache,
+    id: i64,
+) -> Result<(crate::store::RunRow, Option<Arc<ChangeIndex>>), crate::store::StoreError> {
+    let row = store.run(id)?;
+    let key = (id, row.plan_id.clone(), row.status.as_str().to_string());
+    if let Some(index) = cache.get(&key) {
+        return Ok((row, Some(index)));
+    }
+    let Some(outline) = store.run_outline(id)? else {
+        return Ok((row, None));
+    };
+    let index = Arc::new(ChangeIndex {
+        entries: store.run_op_index(id)?,
+        names: outline.school_names,
+    });
+    cache.put(key, Arc::clone(&index));
+    Ok((row, Some(index)))
+}
+
+/// Reads run `run`'s index into `cache` if the run awaits review, so the first search finds
+/// it ready. A failure is logged, never raised.
 pub(super) fn prepare_for_review(
     reader: &std::sync::Mutex<crate::store::Store>,
-    plans: &PlanCache,
+    cache: &IndexCache,
     run: i64,
-    plan: Option<SyncPlan>,
 ) {
-    let store = || {
-        reader
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    };
+    let store = reader
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let prepared = (|| {
-        let row = store().run(run)?;
-        if !awaits_review(row.status) {
+        if !awaits_review(store.run(run)?.status) {
             return Ok(());
         }
-        let plan = match plan {
-            Some(plan) => plan,
-            None => {
-                let Some(text) = store().run_plan_text(run)? else {
-                    return Ok(());
-                };
-                crate::store::Store::parse_plan(run, &text)?
-            }
-        };
-        let names = school_names(&plan, &store())?;
-        let key = (run, row.plan_id.clone(), row.status.as_str().to_string());
-        plans.put(key, Arc::new(PlanView::with_names(plan, names)));
-        Ok::<(), crate::store::StoreError>(())
+        cached_index(&store, cache, run).map(|_| ())
     })();
     if let Err(e) = prepared {
         tracing::warn!(run, error = %e, "run not prepared for review");
     }
 }
 
-/// The last plans read, by run and the stored plan's id and status (an approval replaces
+/// The last indexes read, by run and the stored plan's id and status (an approval replaces
 /// the stored plan, so a changed row reads it again).
 #[derive(Default)]
-pub(super) struct PlanCache {
-    entries: Mutex<Vec<(CacheKey, Arc<PlanView>)>>,
+pub(super) struct IndexCache {
+    entries: Mutex<Vec<(CacheKey, Arc<ChangeIndex>)>>,
 }
 
 pub(super) type CacheKey = (i64, Option<String>, String);
 
 const KEPT: usize = 2;
 
-impl PlanCache {
-    pub(super) fn get(&self, key: &CacheKey) -> Option<Arc<PlanView>> {
+impl IndexCache {
+    pub(super) fn get(&self, key: &CacheKey) -> Option<Arc<ChangeIndex>> {
         let entries = self
             .entries
             .lock()
@@ -336,13 +240,13 @@ impl PlanCache {
             .map(|(_, p)| Arc::clone(p))
     }
 
-    pub(super) fn put(&self, key: CacheKey, plan: Arc<PlanView>) {
+    pub(super) fn put(&self, key: CacheKey, index: Arc<ChangeIndex>) {
         let mut entries = self
             .entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         entries.retain(|(k, _)| k.0 != key.0);
-        entries.insert(0, (key, plan));
+        entries.insert(0, (key, index));
         entries.truncate(KEPT);
     }
 }
@@ -350,6 +254,9 @@ impl PlanCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::store::{SchoolCounts, by_school};
+    use classbridge_engine::SyncPlan;
 
     fn plan() -> SyncPlan {
         let op = |id: &str, entity: &str, change: &str, summary: &str, person: Option<&str>| {
@@ -379,14 +286,22 @@ mod tests {
         [("sch7".to_string(), "Lincoln High".to_string())].into()
     }
 
-    fn ids(plan: &PlanView, q: &ChangeQuery) -> (usize, Vec<String>) {
+    fn index(plan: &SyncPlan, names: SchoolNames) -> ChangeIndex {
+        let entries = (0..)
+            .zip(&plan.ops)
+            .map(|(seq, op)| OpIndexEntry::of(seq, op, &names))
+            .collect();
+        ChangeIndex { entries, names }
+    }
+
+    fn ids(plan: &ChangeIndex, q: &ChangeQuery) -> (usize, Vec<String>) {
         let (total, items) = page(plan, q);
         (total, items.iter().map(|o| o.op_id.clone()).collect())
     }
 
     #[test]
     fn filters_search_and_pages_on_the_host() {
-        let plan = PlanView::with_names(plan(), names());
+        let (synced, plan) = (plan(), index(&plan(), names()));
         let all = ChangeQuery::default();
         assert_eq!(ids(&plan, &all).0, 4);
         let students = ChangeQuery {
@@ -445,7 +360,7 @@ mod tests {
             ..all.clone()
         };
         assert_eq!(ids(&plan, &elsewhere).0, 0);
-        let counts = by_school(&plan, &names());
+        let counts = by_school(&synced.ops, &names());
         assert_eq!(
             counts,
             vec![SchoolCounts {

@@ -151,13 +151,13 @@ pub(super) fn holds(plan: &SyncPlan) -> Result<Vec<u8>, csv::Error> {
 
 /// The operations that failed, from the journal.
 pub(super) fn failures(
-    plan: &SyncPlan,
+    ops: &[PlannedOp],
     outcome: impl Fn(&str) -> Option<OpOutcome>,
 ) -> Result<Vec<u8>, csv::Error> {
     let header = ["op_id", "change", "entity", "summary", "error"]
         .map(str::to_string)
         .to_vec();
-    let rows = plan.ops.iter().filter_map(|op| {
+    let rows = ops.iter().filter_map(|op| {
         let found = outcome(&op.op_id)?;
         let OutcomeResult::Failed { error } = found.result else {
             return None;

@@ -39,8 +39,11 @@ pub struct AppState {
     jobs: Arc<jobs::Jobs>,
     /// The console's own connection to the state database, for reads.
     reader: Arc<std::sync::Mutex<crate::store::Store>>,
-    /// The plans of the runs being looked at, parsed once.
-    plans: Arc<changes::PlanCache>,
+    /// A second connection, for reading a run's change index in the background while the
+    /// console's own answers a page.
+    indexer: Arc<std::sync::Mutex<crate::store::Store>>,
+    /// The change indexes of the runs being looked at, read once.
+    indexes: Arc<changes::IndexCache>,
     /// `/api/config`'s answer, fixed at start (the rules only: no URLs, no secrets).
     rules: Arc<Value>,
     token: Arc<Secret>,
@@ -286,6 +289,7 @@ pub async fn serve(host: Host, options: ServeOptions) -> Result<(), RunError> {
         None => None,
     };
     let reader = crate::store::Store::open(&host.config.state)?;
+    let indexer = crate::store::Store::open(&host.config.state)?;
     let configured = serde_json::to_value(&host.config.rules).unwrap_or_default();
     let rules = json!({
         "rules": host.rules,
@@ -298,7 +302,8 @@ pub async fn serve(host: Host, options: ServeOptions) -> Result<(), RunError> {
     let state = AppState {
         jobs: Arc::clone(&jobs),
         reader: Arc::new(std::sync::Mutex::new(reader)),
-        plans: Arc::default(),
+        indexer: Arc::new(std::sync::Mutex::new(indexer)),
+        indexes: Arc::default(),
         rules: Arc::new(rules),
         token: Arc::new(token.clone()),
         sessions: Arc::new(Sessions::new(limits)),
@@ -307,28 +312,28 @@ pub async fn serve(host: Host, options: ServeOptions) -> Result<(), RunError> {
         quota_per_minute,
     };
     {
-        // A run a job leaves waiting is indexed for the console before the job says done,
-        // so opening it is a cache hit (at M, parsing and indexing its plan takes seconds).
-        let (reader, plans) = (Arc::clone(&state.reader), Arc::clone(&state.plans));
+        // A run a job leaves waiting has its index read for the console before the job says
+        // done, so its first search is a cache hit.
+        let (indexer, indexes) = (Arc::clone(&state.indexer), Arc::clone(&state.indexes));
         jobs.set_warm(Box::new(move |report| {
-            if let Some(plan) = &report.plan {
-                changes::prepare_for_review(&reader, &plans, report.run, Some(plan.clone()));
+            if report.plan.is_some() {
+                changes::prepare_for_review(&indexer, &indexes, report.run);
             }
         }));
     }
     {
         // The newest run waiting for review (made by `classbridge sync` or before a restart)
-        // is indexed now, in the background: the first open then finds it ready or nearly.
-        let (reader, plans) = (Arc::clone(&state.reader), Arc::clone(&state.plans));
+        // has its index read now, in the background.
+        let (indexer, indexes) = (Arc::clone(&state.indexer), Arc::clone(&state.indexes));
         tokio::task::spawn_blocking(move || {
-            let newest = reader
+            let newest = indexer
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .runs(20)
                 .ok()
                 .and_then(|runs| runs.into_iter().find(|r| changes::awaits_review(r.status)));
             if let Some(run) = newest {
-                changes::prepare_for_review(&reader, &plans, run.id, None);
+                changes::prepare_for_review(&indexer, &indexes, run.id);
             }
         });
     }

@@ -11,12 +11,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::changes::{self, ChangeQuery, PlanCache, PlanView};
+use super::changes::{self, ChangeQuery};
 use super::export::{self, Export};
 use super::jobs::{JobKind, JobView};
 use super::{AppState, csrf_ok, error, run_error, signed_in};
 use crate::runner::RunError;
 use crate::store::{RunStatus, Store};
+use classbridge_engine::plan::PlannedOp;
 
 /// Runs `f` on the console's connection, off the async threads.
 pub(super) async fn read<T: Send + 'static>(
@@ -45,65 +46,33 @@ pub(super) async fn runs(State(state): State<AppState>, headers: HeaderMap) -> R
     }
 }
 
-/// The stored plan of run `id`, parsed once and kept while it is looked at.
-fn cached_plan(
-    store: &Store,
-    cache: &PlanCache,
-    id: i64,
-) -> Result<(crate::store::RunRow, Option<Arc<PlanView>>), RunError> {
-    let row = store.run(id)?;
-    let key = (id, row.plan_id.clone(), row.status.as_str().to_string());
-    if let Some(plan) = cache.get(&key) {
-        return Ok((row, Some(plan)));
-    }
-    let Some(plan) = store.run_plan(id)? else {
-        return Ok((row, None));
-    };
-    let plan = Arc::new(PlanView::new(plan, store)?);
-    cache.put(key, Arc::clone(&plan));
-    Ok((row, Some(plan)))
-}
-
 /// A run as its page opens: the plan without its operations, roster changes and state
-/// delta (the page asks for the changes a page at a time), with their count.
+/// delta (the page asks for the changes a page at a time), with their count. Read from the
+/// run's stored outline: the plan itself is not parsed.
 pub(super) async fn run_detail(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Response {
     require_session!(state, headers);
-    let plans = Arc::clone(&state.plans);
     let quota = state.quota_per_minute;
     let detail = read(&state, move |store| {
-        let (row, plan) = cached_plan(store, &plans, id)?;
+        let row = store.run(id)?;
+        let outline = store.run_outline(id)?;
         // How long the apply would take, for a plan still waiting for it.
-        let apply_estimate = plan
-            .as_deref()
+        let apply_estimate = outline
+            .as_ref()
             .filter(|_| matches!(row.status, RunStatus::Pending | RunStatus::Planned))
-            .and_then(|p| crate::report::apply_estimate(p, quota));
+            .and_then(|o| crate::report::apply_estimate_of(o.ops_total, o.sis_ops, quota));
         let decision = store.decision(id)?;
-        let outline = plan.as_deref().map(|p| {
-            json!({
-                "id": p.id,
-                "engineVersion": p.engine_version,
-                "createdAt": p.created_at,
-                "ops": [],
-                "holds": p.holds,
-                "previewRequired": p.preview_required,
-                "recordIssues": p.record_issues,
-                "rosterChanges": [],
-                "summary": p.summary,
-                "stateDelta": classbridge_engine::delta::StateDelta::default(),
-                "absences": p.absences,
-                "drift": p.drift,
-                "approval": p.approval,
-            })
-        });
-        let ops_total = plan.as_ref().map_or(0, |p| p.ops.len());
-        let by_school = plan.as_deref().map_or(&[][..], |p| &p.by_school[..]);
+        let ops_total = outline.as_ref().map_or(0, |o| o.ops_total);
+        let (plan, by_school) = match outline {
+            Some(o) => (Some(o.plan), o.by_school),
+            None => (None, Vec::new()),
+        };
         Ok(json!({
             "run": row,
-            "plan": outline,
+            "plan": plan,
             "opsTotal": ops_total,
             "bySchool": by_school,
             "decision": decision,
@@ -111,13 +80,38 @@ pub(super) async fn run_detail(
         }))
     })
     .await;
+    // The first search should find the index ready: read it now, off this request.
+    if detail.is_ok() {
+        let (indexer, indexes) = (Arc::clone(&state.indexer), Arc::clone(&state.indexes));
+        tokio::task::spawn_blocking(move || {
+            changes::prepare_for_review(&indexer, &indexes, id);
+        });
+    }
     match detail {
         Ok(v) => Json(v).into_response(),
         Err(e) => run_error(e),
     }
 }
 
+/// The stored operations, as JSON, with their outcomes once applied.
+fn change_items(
+    store: &Store,
+    run: i64,
+    ops: Vec<(String, String)>,
+) -> Result<Vec<Value>, RunError> {
+    let ids: Vec<&str> = ops.iter().map(|(id, _)| id.as_str()).collect();
+    let outcomes = store.outcomes_for(run, &ids)?;
+    ops.iter()
+        .map(|(id, op)| {
+            let op = serde_json::value::RawValue::from_string(op.clone())
+                .map_err(|e| RunError::Export(format!("run {run}'s operation {id}: {e}")))?;
+            Ok(json!({ "op": op, "outcome": outcomes.get(id) }))
+        })
+        .collect()
+}
+
 /// A page of a run's changes, filtered and searched here, each with its outcome once applied.
+/// A page in plan order with no filter is read by place, without the index.
 pub(super) async fn run_changes(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -125,26 +119,37 @@ pub(super) async fn run_changes(
     Query(query): Query<ChangeQuery>,
 ) -> Response {
     require_session!(state, headers);
-    let plans = Arc::clone(&state.plans);
+    let indexes = Arc::clone(&state.indexes);
     let answer = read(&state, move |store| {
-        let (_, plan) = cached_plan(store, &plans, id)?;
-        let Some(plan) = plan else {
+        if query.is_plain() {
+            let Some(outline) = store.run_outline(id)? else {
+                return Ok(json!({ "total": 0, "offset": query.offset, "items": [] }));
+            };
+            let ops = store.run_ops_page(id, query.offset, query.limit())?;
+            let items = change_items(store, id, ops)?;
+            return Ok(
+                json!({ "total": outline.ops_total, "offset": query.offset, "items": items }),
+            );
+        }
+        let (_, index) = changes::cached_index(store, &indexes, id)?;
+        let Some(index) = index else {
             return Ok(json!({ "total": 0, "offset": query.offset, "items": [] }));
         };
-        let (total, ops) = changes::page(&plan, &query);
-        let ids: Vec<&str> = ops.iter().map(|o| o.op_id.as_str()).collect();
-        let outcomes = store.outcomes_for(id, &ids)?;
-        let items: Vec<Value> = ops
+        let (total, entries) = changes::page(&index, &query);
+        let seqs: Vec<u32> = entries.iter().map(|e| e.seq).collect();
+        let ops = entries
             .iter()
-            .map(|op| json!({ "op": op, "outcome": outcomes.get(&op.op_id) }))
+            .map(|e| e.op_id.clone())
+            .zip(store.run_ops_at(id, &seqs)?)
             .collect();
+        let items = change_items(store, id, ops)?;
         let mut answer = json!({ "total": total, "offset": query.offset, "items": items });
         if query.ids {
             let from_start = ChangeQuery {
                 offset: 0,
                 ..query.clone()
             };
-            let (_, every) = changes::page_all(&plan, &from_start);
+            let (_, every) = changes::page_all(&index, &from_start);
             answer["ids"] = json!(every.iter().map(|o| &o.op_id).collect::<Vec<_>>());
         }
         Ok(answer)
@@ -162,8 +167,9 @@ pub(super) async fn run_input(
     Path(id): Path<i64>,
 ) -> Response {
     require_session!(state, headers);
-    match read(&state, move |store| Ok(store.run_input(id)?)).await {
-        Ok(Some(v)) => Json(v).into_response(),
+    // As stored: the engine's JSON text, not parsed and written again (at M that is 150 MB).
+    match read(&state, move |store| Ok(store.run_input_text(id)?)).await {
+        Ok(Some(text)) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
         Ok(None) => error(
             StatusCode::NOT_FOUND,
             format!(
@@ -303,30 +309,58 @@ pub(super) async fn export(
             format!("no export {what:?}: changes.csv, issues.csv, holds.csv or failures.csv"),
         );
     };
-    let plans = Arc::clone(&state.plans);
+    let indexes = Arc::clone(&state.indexes);
     let bytes = read(&state, move |store| {
-        let (_, plan) = cached_plan(store, &plans, id)?;
-        let Some(plan) = plan else {
-            return Err(RunError::Missing {
-                run: id,
-                what: "plan",
-            });
+        let missing = || RunError::Missing {
+            run: id,
+            what: "plan",
         };
-        let ids: Vec<&str> = plan.ops.iter().map(|o| o.op_id.as_str()).collect();
-        let outcomes = match kind {
-            Export::Changes | Export::Failures => store.outcomes_for(id, &ids)?,
-            Export::Issues | Export::Holds => Default::default(),
+        let outline = store.run_outline(id)?.ok_or_else(missing)?;
+        let parse = |entries: &[&changes::OpIndexEntry]| -> Result<Vec<PlannedOp>, RunError> {
+            let seqs: Vec<u32> = entries.iter().map(|e| e.seq).collect();
+            store
+                .run_ops_at(id, &seqs)?
+                .iter()
+                .map(|text| {
+                    serde_json::from_str(text)
+                        .map_err(|e| RunError::Export(format!("run {id}'s operation: {e}")))
+                })
+                .collect()
         };
-        let outcome = |op: &str| outcomes.get(op).cloned();
         let written = match kind {
-            Export::Changes => {
-                let from_start = ChangeQuery { offset: 0, ..query };
-                let (_, ops) = changes::page_all(&plan, &from_start);
-                export::changes(&ops, &plan.names, outcome)
+            Export::Changes | Export::Failures => {
+                let (_, index) = changes::cached_index(store, &indexes, id)?;
+                let index = index.ok_or_else(missing)?;
+                let (_, entries) = match kind {
+                    Export::Changes => {
+                        changes::page_all(&index, &ChangeQuery { offset: 0, ..query })
+                    }
+                    _ => changes::page_all(&index, &ChangeQuery::default()),
+                };
+                let ids: Vec<&str> = entries.iter().map(|e| e.op_id.as_str()).collect();
+                let outcomes = store.outcomes_for(id, &ids)?;
+                let outcome = |op: &str| outcomes.get(op).cloned();
+                if kind == Export::Changes {
+                    let ops = parse(&entries)?;
+                    let ops: Vec<&PlannedOp> = ops.iter().collect();
+                    export::changes(&ops, &index.names, outcome)
+                } else {
+                    let failed: Vec<&changes::OpIndexEntry> = entries
+                        .into_iter()
+                        .filter(|e| {
+                            outcomes.get(&e.op_id).is_some_and(|o| {
+                                matches!(
+                                    o.result,
+                                    classbridge_engine::plan::OutcomeResult::Failed { .. }
+                                )
+                            })
+                        })
+                        .collect();
+                    export::failures(&parse(&failed)?, outcome)
+                }
             }
-            Export::Issues => export::issues(&plan),
-            Export::Holds => export::holds(&plan),
-            Export::Failures => export::failures(&plan, outcome),
+            Export::Issues => export::issues(&outline.plan),
+            Export::Holds => export::holds(&outline.plan),
         };
         written.map_err(|e| RunError::Export(e.to_string()))
     })

@@ -29,7 +29,19 @@ pub(crate) struct Browser {
 }
 
 impl Browser {
+    #[allow(dead_code, reason = "the browser test's; the benchmark traces")]
     pub(crate) async fn start() -> Browser {
+        Browser::launch(false).await
+    }
+
+    /// A session whose renderer records a performance trace (read with
+    /// [`main_thread_tasks`]), to check the page's own long-task count against.
+    #[allow(dead_code, reason = "the benchmark's; the browser test does not trace")]
+    pub(crate) async fn start_traced() -> Browser {
+        Browser::launch(true).await
+    }
+
+    async fn launch(traced: bool) -> Browser {
         let chromedriver =
             std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         assert!(
@@ -54,6 +66,15 @@ impl Browser {
                     format!("--user-data-dir={}", profile.path().display())]
             }
         });
+        let mut caps = caps;
+        if traced {
+            caps["goog:loggingPrefs"] = json!({ "performance": "ALL" });
+            caps["goog:chromeOptions"]["perfLoggingPrefs"] = json!({
+                "enableNetwork": false,
+                "enablePage": false,
+                "traceCategories": "devtools.timeline,disabled-by-default-devtools.timeline,toplevel"
+            });
+        }
         for _ in 0..50 {
             if let Ok(client) = ClientBuilder::rustls()
                 .expect("rustls")
@@ -71,4 +92,64 @@ impl Browser {
         }
         panic!("no chromedriver session");
     }
+}
+
+/// ChromeDriver's performance log (`POST /session/{id}/se/log`), which carries the trace
+/// events recorded since it was last read.
+#[derive(Debug)]
+struct PerformanceLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for PerformanceLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"performance"}"#.into()))
+    }
+}
+
+/// The durations (ms) of every task the page's main thread ran since the trace was last read,
+/// from Chromium's own trace (`RunTask` events on `CrRendererMain`): what the page's
+/// PerformanceObserver reports as long tasks, measured by the browser instead. Empty when
+/// the trace recorded no task (then the observer's figure stands unchecked).
+#[allow(dead_code, reason = "the benchmark's; the browser test does not trace")]
+pub(crate) async fn main_thread_tasks(client: &Client) -> Vec<f64> {
+    let Ok(log) = client.issue_cmd(PerformanceLog).await else {
+        return Vec::new();
+    };
+    let events: Vec<serde_json::Value> = log
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry["message"].as_str())
+        .filter_map(|m| serde_json::from_str::<serde_json::Value>(m).ok())
+        .filter(|m| m["message"]["method"] == "Tracing.dataCollected")
+        .map(|m| m["message"]["params"].clone())
+        .collect();
+    let main_threads: std::collections::BTreeSet<(i64, i64)> = events
+        .iter()
+        .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
+        .filter(|e| e["args"]["name"] == "CrRendererMain")
+        .filter_map(|e| Some((e["pid"].as_i64()?, e["tid"].as_i64()?)))
+        .collect();
+    events
+        .iter()
+        .filter(|e| e["ph"] == "X" && e["name"] == "RunTask")
+        .filter(|e| {
+            e["pid"]
+                .as_i64()
+                .zip(e["tid"].as_i64())
+                .is_some_and(|t| main_threads.contains(&t))
+        })
+        .filter_map(|e| e["dur"].as_f64())
+        .map(|us| us / 1000.0)
+        .collect()
 }
