@@ -132,6 +132,16 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE UNIQUE INDEX run_ops_seq ON run_ops (run, seq);
      ALTER TABLE runs ADD COLUMN outline TEXT;",
+    // 10: a run's input and plan (hundreds of MB at M) in tables of their own. In the runs
+    // row they sat before its summary and outline, and SQLite reaches a column after a large
+    // value by walking that value's overflow pages: every read of a run's summary walked its
+    // plan and input (0.3 s a request at M).
+    "CREATE TABLE run_inputs (run INTEGER PRIMARY KEY REFERENCES runs(id), body TEXT NOT NULL);
+     CREATE TABLE run_plans (run INTEGER PRIMARY KEY REFERENCES runs(id), body TEXT NOT NULL);
+     INSERT INTO run_inputs (run, body) SELECT id, input FROM runs WHERE input IS NOT NULL;
+     INSERT INTO run_plans (run, body) SELECT id, plan FROM runs WHERE plan IS NOT NULL;
+     ALTER TABLE runs DROP COLUMN input;
+     ALTER TABLE runs DROP COLUMN plan;",
 ];
 
 /// The rosters' enrolment rows, which a run reads by class once the engine says which
@@ -281,6 +291,19 @@ fn corrupt(what: &str, e: impl Into<crate::http::BoxError>) -> StoreError {
         what: what.to_string(),
         source: e.into(),
     }
+}
+
+/// Stores (or replaces) a run's plan text, in its own table.
+fn save_plan_body(conn: &Connection, run: i64, plan: &SyncPlan) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO run_plans (run, body) VALUES (?1, ?2)
+         ON CONFLICT(run) DO UPDATE SET body = ?2",
+        params![
+            run,
+            serde_json::to_string(plan).map_err(|e| corrupt("unreadable plan", e))?
+        ],
+    )?;
+    Ok(())
 }
 
 pub(crate) fn now() -> String {
@@ -764,8 +787,9 @@ impl Store {
     pub fn save_input(&mut self, run: i64, input_json: &[u8]) -> Result<(), StoreError> {
         let text = std::str::from_utf8(input_json).map_err(|e| corrupt("unreadable input", e))?;
         self.conn.execute(
-            "UPDATE runs SET input = ?1 WHERE id = ?2",
-            params![text, run],
+            "INSERT INTO run_inputs (run, body) VALUES (?1, ?2)
+             ON CONFLICT(run) DO UPDATE SET body = ?2",
+            params![run, text],
         )?;
         Ok(())
     }
@@ -783,24 +807,28 @@ impl Store {
         if status == RunStatus::Pending {
             // Only the newest pending plan can be approved; older ones are built on old data.
             tx.execute(
-                "UPDATE runs SET status = 'superseded', finished_at = ?1, input = NULL WHERE status = 'pending' AND id != ?2",
+                "DELETE FROM run_inputs WHERE run IN (SELECT id FROM runs WHERE status = 'pending' AND id != ?1)",
+                params![run],
+            )?;
+            tx.execute(
+                "UPDATE runs SET status = 'superseded', finished_at = ?1 WHERE status = 'pending' AND id != ?2",
                 params![now(), run],
             )?;
         }
         tx.execute(
-            "UPDATE runs SET status = ?1, message = ?2, plan_id = ?3, base_revision = ?4, plan = ?5, summary = ?6,
-             finished_at = CASE WHEN ?1 IN ('pending','applying') THEN NULL ELSE ?7 END WHERE id = ?8",
+            "UPDATE runs SET status = ?1, message = ?2, plan_id = ?3, base_revision = ?4, summary = ?5,
+             finished_at = CASE WHEN ?1 IN ('pending','applying') THEN NULL ELSE ?6 END WHERE id = ?7",
             params![
                 status.as_str(),
                 message,
                 plan.id,
                 plan.state_delta.base_revision as i64,
-                serde_json::to_string(plan).map_err(|e| corrupt("unreadable plan", e))?,
                 serde_json::to_string(&plan.summary).map_err(|e| corrupt("unreadable summary", e))?,
                 now(),
                 run
             ],
         )?;
+        save_plan_body(&tx, run, plan)?;
         run_changes::write_index(&tx, run, plan, names)?;
         tx.commit()?;
         Ok(())
@@ -817,11 +845,16 @@ impl Store {
             RunStatus::Pending | RunStatus::Applying | RunStatus::Planning
         );
         // A finished run keeps its plan (what changed), not its input (what exists).
-        self.conn.execute(
-            "UPDATE runs SET status = ?1, message = COALESCE(?2, message), finished_at = CASE WHEN ?3 THEN ?4 ELSE finished_at END,
-             input = CASE WHEN ?3 THEN NULL ELSE input END WHERE id = ?5",
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE runs SET status = ?1, message = COALESCE(?2, message), finished_at = CASE WHEN ?3 THEN ?4 ELSE finished_at END
+             WHERE id = ?5",
             params![status.as_str(), message, finished, now(), run],
         )?;
+        if finished {
+            tx.execute("DELETE FROM run_inputs WHERE run = ?1", params![run])?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -836,12 +869,10 @@ impl Store {
         let names = self.school_names(plan)?;
         let tx = self.conn.transaction()?;
         tx.execute(
-            "UPDATE runs SET status = 'applying', plan = ?1, finished_at = NULL WHERE id = ?2",
-            params![
-                serde_json::to_string(plan).map_err(|e| corrupt("unreadable plan", e))?,
-                run
-            ],
+            "UPDATE runs SET status = 'applying', finished_at = NULL WHERE id = ?1",
+            params![run],
         )?;
+        save_plan_body(&tx, run, plan)?;
         run_changes::write_index(&tx, run, plan, names)?;
         if let Some(d) = decision {
             tx.execute(
@@ -969,9 +1000,10 @@ impl Store {
             )?;
         }
         tx.execute(
-            "UPDATE runs SET status = ?1, outcome_counts = ?2, message = COALESCE(?3, message), finished_at = ?4, input = NULL WHERE id = ?5",
+            "UPDATE runs SET status = ?1, outcome_counts = ?2, message = COALESCE(?3, message), finished_at = ?4 WHERE id = ?5",
             params![status.as_str(), counts.to_string(), message, now(), run],
         )?;
+        tx.execute("DELETE FROM run_inputs WHERE run = ?1", params![run])?;
         tx.commit()?;
         Ok(())
     }
@@ -1077,9 +1109,11 @@ impl Store {
     pub fn run_plan_text(&self, id: i64) -> Result<Option<String>, StoreError> {
         let text: Option<Option<String>> = self
             .conn
-            .query_row("SELECT plan FROM runs WHERE id = ?1", params![id], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT (SELECT body FROM run_plans WHERE run = runs.id) FROM runs WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
             .optional()?;
         text.ok_or(StoreError::NoSuchRun(id))
     }
@@ -1093,9 +1127,11 @@ impl Store {
     pub fn run_input_text(&self, id: i64) -> Result<Option<String>, StoreError> {
         let text: Option<Option<String>> = self
             .conn
-            .query_row("SELECT input FROM runs WHERE id = ?1", params![id], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT (SELECT body FROM run_inputs WHERE run = runs.id) FROM runs WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
             .optional()?;
         text.ok_or(StoreError::NoSuchRun(id))
     }
@@ -1119,24 +1155,31 @@ impl Store {
     /// nothing. Summaries, counts, decisions and the journal are kept for good. A pending or
     /// applying run always keeps its plan. Returns how many runs were thinned.
     pub fn prune(&mut self, keep: usize) -> Result<usize, StoreError> {
-        let n = self.conn.execute(
-            "UPDATE runs SET input = NULL, plan = NULL
-             WHERE (input IS NOT NULL OR plan IS NOT NULL)
+        let tx = self.conn.transaction()?;
+        tx.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS thinned (id INTEGER PRIMARY KEY); DELETE FROM thinned;",
+        )?;
+        tx.execute(
+            "WITH kept_data AS (SELECT run AS id FROM run_inputs UNION SELECT run FROM run_plans)
+             INSERT INTO thinned (id)
+             SELECT id FROM runs
+             WHERE id IN kept_data
                AND status NOT IN ('pending', 'applying', 'planning')
                AND (status = 'noChanges' OR id NOT IN (
-                    SELECT id FROM runs WHERE (input IS NOT NULL OR plan IS NOT NULL)
+                    SELECT id FROM runs WHERE id IN kept_data
                       AND status NOT IN ('noChanges', 'pending', 'applying', 'planning')
                     ORDER BY id DESC LIMIT ?1))",
             params![keep as i64],
         )?;
-        self.conn.execute(
-            "DELETE FROM run_ops WHERE run IN (SELECT id FROM runs WHERE plan IS NULL)",
-            [],
+        let n = tx.query_row("SELECT COUNT(*) FROM thinned", [], |r| r.get::<_, i64>(0))? as usize;
+        tx.execute_batch(
+            "DELETE FROM run_inputs WHERE run IN (SELECT id FROM thinned);
+             DELETE FROM run_plans WHERE run IN (SELECT id FROM thinned);
+             DELETE FROM run_ops WHERE run IN (SELECT id FROM thinned);
+             UPDATE runs SET outline = NULL WHERE id IN (SELECT id FROM thinned);
+             DELETE FROM thinned;",
         )?;
-        self.conn.execute(
-            "UPDATE runs SET outline = NULL WHERE plan IS NULL AND outline IS NOT NULL",
-            [],
-        )?;
+        tx.commit()?;
         Ok(n)
     }
 
@@ -1504,6 +1547,47 @@ mod tests {
             "every run stays in the history"
         );
         assert_eq!(store.run(ids[0]).unwrap().message.as_deref(), Some("done"));
+    }
+
+    #[test]
+    fn a_run_s_input_and_plan_move_out_of_its_row() {
+        // A database as version 9 left it: the input and plan in the runs row.
+        let conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..9] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 9).unwrap();
+        conn.execute(
+            "INSERT INTO runs (started_at, trigger, status, input, plan, summary)
+             VALUES ('2026-12-01T00:00:00Z', 'test', 'pending', '{\"i\":1}', '{\"p\":1}', '{}')",
+            [],
+        )
+        .unwrap();
+        let store = Store::init(conn).unwrap();
+        assert_eq!(
+            store.run_input_text(1).unwrap().as_deref(),
+            Some("{\"i\":1}")
+        );
+        assert_eq!(
+            store.run_plan_text(1).unwrap().as_deref(),
+            Some("{\"p\":1}")
+        );
+        let columns: Vec<String> = store
+            .conn
+            .prepare("SELECT name FROM pragma_table_info('runs')")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            !columns.iter().any(|c| c == "input" || c == "plan"),
+            "{columns:?}"
+        );
+        assert!(matches!(
+            store.run_plan_text(2),
+            Err(StoreError::NoSuchRun(2))
+        ));
     }
 
     fn tempfile_dir(tag: &str) -> std::path::PathBuf {

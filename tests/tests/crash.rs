@@ -28,7 +28,7 @@ impl Interrupted {
         let db = rusqlite::Connection::open(h.state_dir().join("classbridge.db")).expect("db");
         let (id, status, plan): (i64, String, Option<String>) = db
             .query_row(
-                "SELECT id, status, plan FROM runs ORDER BY id DESC LIMIT 1",
+                "SELECT id, status, (SELECT body FROM run_plans WHERE run = runs.id) FROM runs ORDER BY id DESC LIMIT 1",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )

@@ -352,7 +352,9 @@ async fn preview_mode_waits_and_a_rejected_course_drops_its_members() {
 fn make_plan_legacy(h: &Harness, run: i64, status: &str) {
     let db = rusqlite::Connection::open(h.state_dir().join("classbridge.db")).expect("state db");
     let plan: String = db
-        .query_row("SELECT plan FROM runs WHERE id = ?1", [run], |r| r.get(0))
+        .query_row("SELECT body FROM run_plans WHERE run = ?1", [run], |r| {
+            r.get(0)
+        })
         .expect("stored plan");
     let mut plan: serde_json::Value = serde_json::from_str(&plan).expect("plan JSON");
     let object = plan.as_object_mut().expect("plan object");
@@ -361,10 +363,18 @@ fn make_plan_legacy(h: &Harness, run: i64, status: &str) {
         .expect("a current plan has a state delta");
     object.insert("baseState".into(), json!({"revision": 0}));
     db.execute(
-        "UPDATE runs SET plan = ?1, status = ?2 WHERE id = ?3",
-        rusqlite::params![plan.to_string(), status, run],
+        "UPDATE run_plans SET body = ?1 WHERE run = ?2",
+        rusqlite::params![plan.to_string(), run],
     )
     .expect("rewrite plan");
+    // An older version kept no outline or change rows either.
+    db.execute(
+        "UPDATE runs SET status = ?1, outline = NULL WHERE id = ?2",
+        rusqlite::params![status, run],
+    )
+    .expect("set status");
+    db.execute("DELETE FROM run_ops WHERE run = ?1", [run])
+        .expect("drop change rows");
 }
 
 fn run_status(h: &Harness, run: i64) -> String {
@@ -519,7 +529,7 @@ async fn a_change_feed_rereads_only_notified_courses_and_reconciliation_catches_
     let db = rusqlite::Connection::open(h.state_dir().join("classbridge.db")).expect("state db");
     let input: String = db
         .query_row(
-            "SELECT input FROM runs WHERE input IS NOT NULL ORDER BY id DESC LIMIT 1",
+            "SELECT body FROM run_inputs ORDER BY run DESC LIMIT 1",
             [],
             |r| r.get(0),
         )

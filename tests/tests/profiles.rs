@@ -329,7 +329,7 @@ fn stored_input(h: &Harness) -> serde_json::Value {
     let db = rusqlite::Connection::open(h.state_dir().join("classbridge.db")).expect("state db");
     let input: String = db
         .query_row(
-            "SELECT input FROM runs WHERE input IS NOT NULL ORDER BY id DESC LIMIT 1",
+            "SELECT body FROM run_inputs ORDER BY run DESC LIMIT 1",
             [],
             |r| r.get(0),
         )

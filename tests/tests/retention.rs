@@ -38,11 +38,7 @@ async fn idle_syncs_do_not_grow_the_state_database() {
     // A finished run keeps what it changed, never the district it read.
     let db = rusqlite::Connection::open(h.state_dir().join("classbridge.db")).expect("db");
     let inputs_kept: i64 = db
-        .query_row(
-            "SELECT COUNT(*) FROM runs WHERE input IS NOT NULL",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT COUNT(*) FROM run_inputs", [], |r| r.get(0))
         .expect("count");
     assert_eq!(inputs_kept, 0, "no finished run keeps its input");
     // Without retention every idle run stored its whole input again; now a run keeps only
@@ -50,11 +46,7 @@ async fn idle_syncs_do_not_grow_the_state_database() {
     // preview keeps its input, for verification in the browser).
     assert_eq!(h.cli(&["plan"]).await.code, 0);
     let input_bytes: i64 = db
-        .query_row(
-            "SELECT MAX(length(input)) FROM runs WHERE input IS NOT NULL",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT MAX(length(body)) FROM run_inputs", [], |r| r.get(0))
         .expect("the preview keeps its input");
     let after_ten = sizes[9];
     let last = *sizes.last().unwrap();

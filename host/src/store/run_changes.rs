@@ -248,7 +248,7 @@ impl Store {
         let row: Option<(Option<String>, bool)> = self
             .conn
             .query_row(
-                "SELECT outline, plan IS NOT NULL FROM runs WHERE id = ?1",
+                "SELECT outline, EXISTS (SELECT 1 FROM run_plans WHERE run = runs.id) FROM runs WHERE id = ?1",
                 params![run],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
