@@ -9,7 +9,7 @@ mod html;
 mod view;
 mod worker;
 
-pub use worker::{worker_has, worker_load, worker_plan, worker_rules};
+pub use worker::{worker_append, worker_has_scores, worker_plan, worker_receive, worker_rules};
 
 use wasm_bindgen::prelude::*;
 

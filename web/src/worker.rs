@@ -1,6 +1,8 @@
 //! The engine's work for Verify and What-if, run in a Web Worker so the page never freezes:
-//! the worker holds one run's input (parsed once), plans it under the stored or edited rules,
-//! and answers only a digest (plan id, counts, holds), never the plan itself.
+//! the worker receives a run's stored input for each request (chunk by chunk, as it
+//! arrives), plans it under the stored or edited rules, and answers only a digest (plan id,
+//! counts, holds), never the plan itself. It keeps only the stored rules' scores between
+//! requests, so its memory follows one plan, not a district's JSON besides.
 //!
 //! The worker's script (`/console/worker.js`) fetches the input and calls these; the page
 //! talks to it with messages (see `app::worker_request`).
@@ -41,35 +43,43 @@ pub(crate) const SHOWN_SCORE_CHANGES: usize = 50;
 pub(crate) type Scores = BTreeMap<String, (String, String)>;
 
 thread_local! {
-    /// The loaded run and its stored input as the host sent it (JSON bytes). Kept as bytes
-    /// and parsed for each plan, which consumes it: holding the parsed input and cloning it
-    /// for each plan took twice a district's typed input in the worker's memory.
-    static LOADED: RefCell<Option<(u32, Vec<u8>)>> = const { RefCell::new(None) };
-    /// The scores the stored rules export for the loaded run, for what-if to compare with.
+    /// The scores the stored rules export for a run, for what-if to compare with.
     static STORED_SCORES: RefCell<Option<(u32, Scores)>> = const { RefCell::new(None) };
+    /// The stored input as it arrives, chunk by chunk, for the next request.
+    static RECEIVED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Whether run `run`'s input is loaded already. (Run ids cross to JavaScript as numbers.)
-#[wasm_bindgen(js_name = workerHas)]
-pub fn worker_has(run: u32) -> bool {
-    LOADED.with(|l| l.borrow().as_ref().is_some_and(|(r, _)| *r == run))
+/// Whether the stored rules' scores of run `run` are known (a what-if needs them first).
+/// (Run ids cross to JavaScript as numbers.)
+#[wasm_bindgen(js_name = workerHasScores)]
+pub fn worker_has_scores(run: u32) -> bool {
+    STORED_SCORES.with(|s| s.borrow().as_ref().is_some_and(|(r, _)| *r == run))
 }
 
-/// Keeps run `run`'s input (the bytes `/api/runs/{run}/input` answered).
-#[wasm_bindgen(js_name = workerLoad)]
-pub fn worker_load(run: u32, input: &[u8]) {
-    STORED_SCORES.with(|s| *s.borrow_mut() = None);
-    LOADED.with(|l| *l.borrow_mut() = Some((run, input.to_vec())));
+/// Starts receiving a run's stored input, `expected` bytes long (0 when unknown). The worker
+/// fetches the input for each request and hands it over as it arrives: no JavaScript copy
+/// of a district's JSON is made, and between requests the worker holds none.
+#[wasm_bindgen(js_name = workerReceive)]
+pub fn worker_receive(expected: usize) {
+    RECEIVED.with(|r| *r.borrow_mut() = Vec::with_capacity(expected));
 }
 
-/// The stored input, parsed.
-fn parse_input(bytes: &[u8]) -> Result<SyncInput, String> {
-    serde_json::from_slice(bytes)
+/// The next chunk of the input being received.
+#[wasm_bindgen(js_name = workerAppend)]
+pub fn worker_append(chunk: &[u8]) {
+    RECEIVED.with(|r| r.borrow_mut().extend_from_slice(chunk));
+}
+
+/// The input received, parsed; its bytes are freed before anything is planned, so the peak
+/// of a plan holds the parsed input, the engine's work and the plan.
+fn received_input() -> Result<SyncInput, String> {
+    let bytes = RECEIVED.with(|r| std::mem::take(&mut *r.borrow_mut()));
+    serde_json::from_slice(&bytes)
         .map_err(|e| format!("the run's stored input could not be read: {e}"))
 }
 
-/// The loaded input's rules as pretty JSON, without the sources (connection settings, not
-/// rules to play with).
+/// The input's rules as pretty JSON, without the sources (connection settings, not rules to
+/// play with).
 #[wasm_bindgen(js_name = workerRules)]
 pub fn worker_rules() -> Result<String, String> {
     /// Only the rules are read; the rest of the input is skipped over.
@@ -77,13 +87,10 @@ pub fn worker_rules() -> Result<String, String> {
     struct RulesOnly {
         config: SyncConfig,
     }
-    LOADED.with(|l| {
-        let loaded = l.borrow();
-        let (_, bytes) = loaded.as_ref().ok_or("no run is loaded")?;
-        let only: RulesOnly = serde_json::from_slice(bytes)
-            .map_err(|e| format!("the run's stored input could not be read: {e}"))?;
-        rules_text(&only.config)
-    })
+    let bytes = RECEIVED.with(|r| std::mem::take(&mut *r.borrow_mut()));
+    let only: RulesOnly = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("the run's stored input could not be read: {e}"))?;
+    rules_text(&only.config)
 }
 
 pub(crate) fn rules_text(config: &SyncConfig) -> Result<String, String> {
@@ -94,42 +101,33 @@ pub(crate) fn rules_text(config: &SyncConfig) -> Result<String, String> {
     serde_json::to_string_pretty(&rules).map_err(|e| e.to_string())
 }
 
-/// Plans the loaded input, under `rules` (JSON, as from [`worker_rules`]) when given, and
-/// answers the plan's digest as JSON. Verify plans once; a what-if plans under the stored
-/// rules too the first time, for the grades it compares with.
+/// Plans run `run`'s input (as received), under `rules` (JSON, as from [`worker_rules`]) when given, and
+/// answers the plan's digest as JSON. Planned under the stored rules, it keeps the scores
+/// they export, which a what-if compares with (plan under the stored rules first).
 #[wasm_bindgen(js_name = workerPlan)]
-pub fn worker_plan(rules: Option<String>) -> Result<String, String> {
-    LOADED.with(|l| {
-        let loaded = l.borrow();
-        let (run, bytes) = loaded.as_ref().ok_or("no run is loaded")?;
-        let known = STORED_SCORES.with(|s| {
-            s.borrow()
-                .as_ref()
-                .filter(|(r, _)| r == run)
-                .map(|(_, scores)| scores.clone())
-        });
-        let digest = match (rules, known) {
-            (None, _) => {
-                let plan = plan_under(parse_input(bytes)?, None)?;
-                let stored = scores(&plan);
-                let digest = digest_of(plan, &stored);
-                STORED_SCORES.with(|s| *s.borrow_mut() = Some((*run, stored)));
-                digest
-            }
-            (Some(rules), known) => {
-                let stored = match known {
-                    Some(scores) => scores,
-                    None => {
-                        let stored = scores(&plan_under(parse_input(bytes)?, None)?);
-                        STORED_SCORES.with(|s| *s.borrow_mut() = Some((*run, stored.clone())));
-                        stored
-                    }
-                };
-                plan_digest(parse_input(bytes)?, Some(&rules), &stored)?
-            }
-        };
-        serde_json::to_string(&digest).map_err(|e| e.to_string())
-    })
+pub fn worker_plan(run: u32, rules: Option<String>) -> Result<String, String> {
+    let input = received_input()?;
+    let digest = match rules {
+        None => {
+            let plan = plan_under(input, None)?;
+            let stored = scores(&plan);
+            let digest = digest_of(plan, &stored);
+            STORED_SCORES.with(|s| *s.borrow_mut() = Some((run, stored)));
+            digest
+        }
+        Some(rules) => {
+            let stored = STORED_SCORES
+                .with(|s| {
+                    s.borrow()
+                        .as_ref()
+                        .filter(|(r, _)| *r == run)
+                        .map(|(_, scores)| scores.clone())
+                })
+                .ok_or("plan run under its stored rules before a what-if")?;
+            plan_digest(input, Some(&rules), &stored)?
+        }
+    };
+    serde_json::to_string(&digest).map_err(|e| e.to_string())
 }
 
 /// `input`'s plan, under edited `rules` when given.

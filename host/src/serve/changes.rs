@@ -185,6 +185,15 @@ pub(super) fn cached_index(
     if let Some(index) = cache.get(&key) {
         return Ok((row, Some(index)));
     }
+    // One read at a time: a search that comes while the index is read in the background
+    // waits for it instead of reading a second copy.
+    let _reading = cache
+        .reading
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(index) = cache.get(&key) {
+        return Ok((row, Some(index)));
+    }
     let Some(outline) = store.run_outline(id)? else {
         return Ok((row, None));
     };
@@ -222,6 +231,8 @@ pub(super) fn prepare_for_review(
 #[derive(Default)]
 pub(super) struct IndexCache {
     entries: Mutex<Vec<(CacheKey, Arc<ChangeIndex>)>>,
+    /// Held while an index is read from the database.
+    reading: Mutex<()>,
 }
 
 pub(super) type CacheKey = (i64, Option<String>, String);

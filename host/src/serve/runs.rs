@@ -169,7 +169,18 @@ pub(super) async fn run_input(
     require_session!(state, headers);
     // As stored: the engine's JSON text, not parsed and written again (at M that is 150 MB).
     match read(&state, move |store| Ok(store.run_input_text(id)?)).await {
-        Ok(Some(text)) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
+        Ok(Some(text)) => {
+            // Its size before compression, so the worker sets its buffer aside once.
+            let bytes = text.len().to_string();
+            (
+                [
+                    (header::CONTENT_TYPE, "application/json".to_string()),
+                    (header::HeaderName::from_static("x-input-bytes"), bytes),
+                ],
+                text,
+            )
+                .into_response()
+        }
         Ok(None) => error(
             StatusCode::NOT_FOUND,
             format!(

@@ -72,7 +72,7 @@ impl Browser {
             caps["goog:chromeOptions"]["perfLoggingPrefs"] = json!({
                 "enableNetwork": false,
                 "enablePage": false,
-                "traceCategories": "devtools.timeline,disabled-by-default-devtools.timeline,toplevel"
+                "traceCategories": "devtools.timeline,disabled-by-default-devtools.timeline,toplevel,blink.user_timing"
             });
         }
         for _ in 0..50 {
@@ -116,14 +116,20 @@ impl fantoccini::wd::WebDriverCompatibleCommand for PerformanceLog {
     }
 }
 
-/// The durations (ms) of every task the page's main thread ran since the trace was last read,
-/// from Chromium's own trace (`RunTask` events on `CrRendererMain`): what the page's
-/// PerformanceObserver reports as long tasks, measured by the browser instead. Empty when
-/// the trace recorded no task (then the observer's figure stands unchecked).
+/// The tasks the page's main thread ran, from Chromium's own trace (`RunTask` events on
+/// `CrRendererMain`): what the page's PerformanceObserver reports as long tasks, measured by
+/// the browser instead. Durations in ms, split at the page's `performance.mark(mark)`: those
+/// before it and those from it on (all of them "before" when the trace has no such mark).
+/// ChromeDriver hands the trace over once: read it at the end. Both are empty when the trace
+/// recorded no task (then the observer's figure stands unchecked).
 #[allow(dead_code, reason = "the benchmark's; the browser test does not trace")]
-pub(crate) async fn main_thread_tasks(client: &Client) -> Vec<f64> {
-    let Ok(log) = client.issue_cmd(PerformanceLog).await else {
-        return Vec::new();
+pub(crate) async fn main_thread_tasks(client: &Client, mark: &str) -> (Vec<f64>, Vec<f64>) {
+    let log = match client.issue_cmd(PerformanceLog).await {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("the performance log could not be read: {e}");
+            return (Vec::new(), Vec::new());
+        }
     };
     let events: Vec<serde_json::Value> = log
         .as_array()
@@ -140,16 +146,28 @@ pub(crate) async fn main_thread_tasks(client: &Client) -> Vec<f64> {
         .filter(|e| e["args"]["name"] == "CrRendererMain")
         .filter_map(|e| Some((e["pid"].as_i64()?, e["tid"].as_i64()?)))
         .collect();
-    events
+    let marked_at = events
         .iter()
-        .filter(|e| e["ph"] == "X" && e["name"] == "RunTask")
-        .filter(|e| {
-            e["pid"]
-                .as_i64()
-                .zip(e["tid"].as_i64())
-                .is_some_and(|t| main_threads.contains(&t))
-        })
-        .filter_map(|e| e["dur"].as_f64())
-        .map(|us| us / 1000.0)
-        .collect()
+        .filter(|e| e["name"] == mark)
+        .filter_map(|e| e["ts"].as_f64())
+        .fold(f64::INFINITY, f64::min);
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    for e in &events {
+        let on_main = e["pid"]
+            .as_i64()
+            .zip(e["tid"].as_i64())
+            .is_some_and(|t| main_threads.contains(&t));
+        if e["ph"] != "X" || e["name"] != "RunTask" || !on_main {
+            continue;
+        }
+        let (Some(ts), Some(dur)) = (e["ts"].as_f64(), e["dur"].as_f64()) else {
+            continue;
+        };
+        if ts + dur >= marked_at {
+            after.push(dur / 1000.0);
+        } else {
+            before.push(dur / 1000.0);
+        }
+    }
+    (before, after)
 }
