@@ -103,8 +103,12 @@ fn change_items(
     let outcomes = store.outcomes_for(run, &ids)?;
     ops.iter()
         .map(|(id, op)| {
-            let op = serde_json::value::RawValue::from_string(op.clone())
-                .map_err(|e| RunError::Export(format!("run {run}'s operation {id}: {e}")))?;
+            let op: Value = serde_json::from_str(op).map_err(|source| {
+                RunError::Store(crate::store::StoreError::Corrupt {
+                    what: format!("run {run}'s operation {id}"),
+                    source: source.into(),
+                })
+            })?;
             Ok(json!({ "op": op, "outcome": outcomes.get(id) }))
         })
         .collect()
@@ -329,14 +333,7 @@ pub(super) async fn export(
         let outline = store.run_outline(id)?.ok_or_else(missing)?;
         let parse = |entries: &[&changes::OpIndexEntry]| -> Result<Vec<PlannedOp>, RunError> {
             let seqs: Vec<u32> = entries.iter().map(|e| e.seq).collect();
-            store
-                .run_ops_at(id, &seqs)?
-                .iter()
-                .map(|text| {
-                    serde_json::from_str(text)
-                        .map_err(|e| RunError::Export(format!("run {id}'s operation: {e}")))
-                })
-                .collect()
+            Ok(store.run_ops_parsed(id, &seqs)?)
         };
         let written = match kind {
             Export::Changes | Export::Failures => {

@@ -323,6 +323,14 @@ impl Store {
             .collect()
     }
 
+    /// Run `run`'s operations at these places, read.
+    pub fn run_ops_parsed(&self, run: i64, seqs: &[u32]) -> Result<Vec<PlannedOp>, StoreError> {
+        self.run_ops_at(run, seqs)?
+            .iter()
+            .map(|text| serde_json::from_str(text).map_err(|e| corrupt("a stored operation", e)))
+            .collect()
+    }
+
     /// A page of run `run`'s operations (as stored JSON) in plan order, with their ids.
     pub fn run_ops_page(
         &self,
