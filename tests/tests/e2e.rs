@@ -526,15 +526,7 @@ async fn a_change_feed_rereads_only_notified_courses_and_reconciliation_catches_
         .map(|o| format!("{} {}", o["entity"], o["change"]))
         .collect();
     assert_eq!(puts, ["\"result\" \"update\""], "{puts:?}");
-    let db = rusqlite::Connection::open(h.state_dir().join("classbridge.db")).expect("state db");
-    let input: String = db
-        .query_row(
-            "SELECT body FROM run_inputs ORDER BY run DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .expect("the preview's stored input");
-    let input: serde_json::Value = serde_json::from_str(&input).expect("input JSON");
+    let input = h.stored_input();
     let ledger = &input["previousState"]["exported"];
     assert_eq!(
         ledger["lineItems"].as_object().map(serde_json::Map::len),
@@ -576,6 +568,7 @@ async fn a_change_feed_rereads_only_notified_courses_and_reconciliation_catches_
         !fed.is_empty() && fed.values().all(|e| e["class"] == class_id),
         "{class_id}: {fed:?}"
     );
+    let db = rusqlite::Connection::open(h.state_dir().join("classbridge.db")).expect("state db");
     let all: u64 = db
         .query_row(
             "SELECT COUNT(*) FROM state_rows WHERE part = 'roster' AND tbl = 'enrollments'",

@@ -228,7 +228,7 @@ async fn sis_reads_after_the_first_are_deltas_and_deletions_arrive_as_tobedelete
         .with_district(|d| d.classes[4]["title"] = json!("Renamed again"));
     let preview = h.cli(&["plan", "--json"]).await;
     assert_eq!(preview.code, 0, "{}", preview.stderr);
-    let input = stored_input(&h);
+    let input = h.stored_input();
     let slice = &input["previousState"]["enrollmentSlice"];
     assert_eq!(
         slice["classes"].as_array().map(Vec::len),
@@ -322,19 +322,6 @@ async fn a_deletion_the_sis_never_reports_is_found_by_the_next_full_read() {
         "the error names the setting: {}",
         check.stderr
     );
-}
-
-/// The input of the newest run that keeps one (a preview's).
-fn stored_input(h: &Harness) -> serde_json::Value {
-    let db = rusqlite::Connection::open(h.state_dir().join("classbridge.db")).expect("state db");
-    let input: String = db
-        .query_row(
-            "SELECT body FROM run_inputs ORDER BY run DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .expect("the preview's stored input");
-    serde_json::from_str(&input).expect("input JSON")
 }
 
 fn chrono_like_now() -> String {

@@ -157,6 +157,20 @@ default_category = "cat-asg"
         self.dir.path().join("state")
     }
 
+    /// The engine input of the newest run that keeps one (a pending run's or a preview's).
+    pub(crate) fn stored_input(&self) -> serde_json::Value {
+        let db =
+            rusqlite::Connection::open(self.state_dir().join("classbridge.db")).expect("state db");
+        let input: String = db
+            .query_row(
+                "SELECT body FROM run_inputs ORDER BY run DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .expect("a stored input");
+        serde_json::from_str(&input).expect("input JSON")
+    }
+
     /// Starts from a copy of another harness's state folder: a fresh database that already
     /// trusts a compiled engine, so trials share one compile.
     pub(crate) fn seed_state_from(&self, template: &Harness) {
