@@ -126,14 +126,12 @@ pub(super) async fn run_changes(
     let indexes = Arc::clone(&state.indexes);
     let answer = read(&state, move |store| {
         if query.is_plain() {
-            let Some(outline) = store.run_outline(id)? else {
+            let Some(total) = store.run_ops_total(id)? else {
                 return Ok(json!({ "total": 0, "offset": query.offset, "items": [] }));
             };
             let ops = store.run_ops_page(id, query.offset, query.limit())?;
             let items = change_items(store, id, ops)?;
-            return Ok(
-                json!({ "total": outline.ops_total, "offset": query.offset, "items": items }),
-            );
+            return Ok(json!({ "total": total, "offset": query.offset, "items": items }));
         }
         let (_, index) = changes::cached_index(store, &indexes, id)?;
         let Some(index) = index else {

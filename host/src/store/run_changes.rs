@@ -275,6 +275,27 @@ impl Store {
             .map_err(|e| corrupt("a run's outline", e))
     }
 
+    /// How many operations run `run`'s plan has, without reading its outline whole (a page
+    /// turn asks; the outline carries every record issue). `None`: the run keeps no plan.
+    pub fn run_ops_total(&self, run: i64) -> Result<Option<usize>, StoreError> {
+        let stored: Option<Option<i64>> = self
+            .conn
+            .query_row(
+                "SELECT json_extract(outline, '$.opsTotal') FROM runs WHERE id = ?1",
+                params![run],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match stored {
+            None => Err(StoreError::NoSuchRun(run)),
+            Some(Some(total)) => Ok(Some(
+                usize::try_from(total).map_err(|e| corrupt("a run's outline", e))?,
+            )),
+            // No outline yet (an older run) or none kept: the outline says which.
+            Some(None) => Ok(self.run_outline(run)?.map(|o| o.ops_total)),
+        }
+    }
+
     /// Every operation of run `run` as the console filters them, in plan order.
     pub fn run_op_index(&self, run: i64) -> Result<Vec<OpIndexEntry>, StoreError> {
         let mut stmt = self.conn.prepare(
@@ -408,6 +429,7 @@ mod tests {
 
         let outline = store.run_outline(run).unwrap().expect("outline");
         assert_eq!((outline.ops_total, outline.sis_ops), (3, 0));
+        assert_eq!(store.run_ops_total(run).unwrap(), Some(3));
         assert!(outline.plan.ops.is_empty() && outline.plan.roster_changes.is_empty());
         assert_eq!(outline.plan.record_issues.len(), 1);
         assert_eq!(outline.plan.id, three.id);
