@@ -28,7 +28,7 @@ pub(crate) fn approve(plan: &SyncPlan, decisions: &Decisions) -> Result<SyncPlan
             && op
                 .depends_on
                 .iter()
-                .any(|d| rejected.contains(d) || dropped.contains(d))
+                .any(|d| rejected.contains(d.as_str()) || dropped.contains(d.as_str()))
         {
             dropped.insert(op.op_id.clone());
         }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use crate::error::EngineError;
 use crate::plan::{MemberRole, OpOutcome, OutcomeResult, PlannedOp, StateEffect, SyncPlan};
-use crate::state::{AppliedTopic, ExportedRecord, OpFailure, SyncState};
+use crate::state::{AppliedCourse, AppliedTopic, ExportedRecord, OpFailure, SyncState};
 
 pub(crate) fn commit(
     state: &SyncState,
@@ -52,18 +52,21 @@ pub(crate) fn apply_effect(state: &mut SyncState, effect: &StateEffect, remote_i
     let cls = &mut state.classroom;
     match effect {
         StateEffect::CourseUpsert { class_id, course } => {
-            let known_id = cls.courses.get(class_id).and_then(|c| c.course_id.clone());
-            let mut course = course.clone();
+            let known_id = cls
+                .courses
+                .get(class_id.as_str())
+                .and_then(|c| c.course_id.clone());
+            let mut course = AppliedCourse::clone(course);
             course.course_id = remote_id
                 .map(str::to_string)
                 .or(known_id)
                 .or(course.course_id);
             // A new course's owner is one of its teachers from the start.
             cls.teachers
-                .entry(class_id.clone())
+                .entry(class_id.to_string())
                 .or_default()
                 .insert(course.owner.clone());
-            cls.courses.insert(class_id.clone(), course);
+            cls.courses.insert(class_id.to_string(), course);
         }
         StateEffect::MemberAdded {
             class_id,
@@ -74,9 +77,9 @@ pub(crate) fn apply_effect(state: &mut SyncState, effect: &StateEffect, remote_i
                 MemberRole::Teacher => &mut cls.teachers,
                 MemberRole::Student => &mut cls.students,
             };
-            set.entry(class_id.clone())
+            set.entry(class_id.to_string())
                 .or_default()
-                .insert(email.clone());
+                .insert(email.to_string());
         }
         StateEffect::MemberRemoved {
             class_id,
@@ -87,8 +90,8 @@ pub(crate) fn apply_effect(state: &mut SyncState, effect: &StateEffect, remote_i
                 MemberRole::Teacher => &mut cls.teachers,
                 MemberRole::Student => &mut cls.students,
             };
-            if let Some(members) = set.get_mut(class_id) {
-                members.remove(email);
+            if let Some(members) = set.get_mut(class_id.as_str()) {
+                members.remove(email.as_str());
             }
         }
         StateEffect::TopicUpsert {
@@ -98,11 +101,11 @@ pub(crate) fn apply_effect(state: &mut SyncState, effect: &StateEffect, remote_i
             topic_id,
         } => {
             let topic_id = remote_id.map(str::to_string).or_else(|| topic_id.clone());
-            cls.topics.entry(class_id.clone()).or_default().insert(
-                category_id.clone(),
+            cls.topics.entry(class_id.to_string()).or_default().insert(
+                category_id.to_string(),
                 AppliedTopic {
                     topic_id,
-                    name: name.clone(),
+                    name: name.to_string(),
                 },
             );
         }
@@ -114,8 +117,8 @@ pub(crate) fn apply_effect(state: &mut SyncState, effect: &StateEffect, remote_i
             digest,
         } => {
             let record = ExportedRecord {
-                source_id: source_id.clone(),
-                parent: parent.as_deref().map(crate::model::Shared::from),
+                source_id: source_id.to_string(),
+                parent: parent.clone(),
                 digest: digest.clone(),
             };
             let table = match kind {

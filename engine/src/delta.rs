@@ -46,19 +46,30 @@ impl<V: PartialEq> TableDelta<V> {
     /// The delta from `before` to `after`. `after` is consumed so changed values move into the
     /// delta instead of being copied.
     pub fn between(before: &BTreeMap<String, V>, after: BTreeMap<String, V>) -> Self {
-        let mut delta = TableDelta::default();
+        // A first sync's delta is the whole table: moved as it is, not rebuilt.
+        if before.is_empty() {
+            return TableDelta {
+                upsert: after,
+                remove: Vec::new(),
+            };
+        }
+        let mut remove = Vec::new();
+        let mut upsert = Vec::new();
         walk_sorted(before.iter(), after, |meet| match meet {
-            Meet::Before(id, _) => delta.remove.push(id.clone()),
-            Meet::After(id, value) => {
-                delta.upsert.insert(id, value);
-            }
+            Meet::Before(id, _) => remove.push(id.clone()),
+            Meet::After(id, value) => upsert.push((id, value)),
             Meet::Both(was, id, value) => {
                 if *was != value {
-                    delta.upsert.insert(id, value);
+                    upsert.push((id, value));
                 }
             }
         });
-        delta
+        // Built from sorted entries at once, the map's nodes are full; inserted one by one
+        // in order, each would be left half empty.
+        TableDelta {
+            upsert: upsert.into_iter().collect(),
+            remove,
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::config::{ChangeKind, DriftAction};
 use crate::delta::StateDelta;
 use crate::json_text::JsonText;
-use crate::model::{EntityKind, RecordIssue};
+use crate::model::{EntityKind, RecordIssue, Shared};
 use crate::state::{AppliedCourse, SyncState};
 
 /// One run's plan: what would change, in order, and why; nothing is applied until the host applies it.
@@ -139,24 +139,24 @@ pub struct PlannedOp {
     pub change: OpChange,
     /// Operation ids that must succeed first (a course before its members).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub depends_on: Vec<String>,
+    pub depends_on: Vec<Shared>,
     /// Roster context for searching and filtering in the console.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub class_id: Option<String>,
+    pub class_id: Option<Shared>,
     /// The school of the class, for filtering.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub school_id: Option<String>,
+    pub school_id: Option<Shared>,
     /// The person concerned, by name and email, for searching.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub person: Option<String>,
+    pub person: Option<Shared>,
     /// The operation in words.
     pub summary: String,
     /// What the target held before, when it changes something.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub before: Option<Value>,
+    pub before: Option<Box<Value>>,
     /// What the target holds after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after: Option<Value>,
+    pub after: Option<Box<Value>>,
     /// The remote call.
     pub action: Action,
     /// What success changes in the state.
@@ -211,14 +211,14 @@ pub enum Action {
     /// POST courses with `id` set to the alias; 409 ALREADY_EXISTS means it is there already.
     ClassroomCreateCourse {
         /// The course's alias (`d:<class sourcedId>`), which Classroom accepts in place of its id.
-        alias: String,
+        alias: Shared,
         /// The course resource's fields.
         course: Value,
     },
     /// PATCH courses/{alias}?updateMask=...
     ClassroomPatchCourse {
         /// The course's alias (`d:<class sourcedId>`), which Classroom accepts in place of its id.
-        alias: String,
+        alias: Shared,
         /// The fields changed.
         update_mask: Vec<String>,
         /// The course resource's fields.
@@ -227,42 +227,42 @@ pub enum Action {
     /// POST courses/{alias}/teachers.
     ClassroomAddTeacher {
         /// The course's alias (`d:<class sourcedId>`), which Classroom accepts in place of its id.
-        alias: String,
+        alias: Shared,
         /// The member's email address.
-        user_id: String,
+        user_id: Shared,
     },
     /// DELETE courses/{alias}/teachers/{userId}.
     ClassroomRemoveTeacher {
         /// The course's alias (`d:<class sourcedId>`), which Classroom accepts in place of its id.
-        alias: String,
+        alias: Shared,
         /// The member's email address.
-        user_id: String,
+        user_id: Shared,
     },
     /// POST courses/{alias}/students.
     ClassroomAddStudent {
         /// The course's alias (`d:<class sourcedId>`), which Classroom accepts in place of its id.
-        alias: String,
+        alias: Shared,
         /// The member's email address.
-        user_id: String,
+        user_id: Shared,
     },
     /// DELETE courses/{alias}/students/{userId}.
     ClassroomRemoveStudent {
         /// The course's alias (`d:<class sourcedId>`), which Classroom accepts in place of its id.
-        alias: String,
+        alias: Shared,
         /// The member's email address.
-        user_id: String,
+        user_id: Shared,
     },
     /// POST courses/{alias}/topics.
     ClassroomCreateTopic {
         /// The course's alias (`d:<class sourcedId>`), which Classroom accepts in place of its id.
-        alias: String,
+        alias: Shared,
         /// The topic's name.
         name: String,
     },
     /// PATCH courses/{alias}/topics/{topicId}?updateMask=name.
     ClassroomPatchTopic {
         /// The course's alias (`d:<class sourcedId>`), which Classroom accepts in place of its id.
-        alias: String,
+        alias: Shared,
         /// Classroom's id for the topic.
         topic_id: String,
         /// The topic's name.
@@ -271,9 +271,9 @@ pub enum Action {
     /// PUT {collection}/{sourcedId} with `body` (envelope included), idempotent by construction.
     OneRosterPut {
         /// The source written to.
-        source_id: String,
+        source_id: Shared,
         /// The OneRoster collection (`lineItems`, `results`).
-        collection: String,
+        collection: Shared,
         /// The record's id in the SIS, without the source's prefix.
         sourced_id: String,
         /// The request body as JSON text: a district's first export holds hundreds of
@@ -284,9 +284,9 @@ pub enum Action {
     /// DELETE {collection}/{sourcedId}; a 404 means it is gone already.
     OneRosterDelete {
         /// The source written to.
-        source_id: String,
+        source_id: Shared,
         /// The OneRoster collection (`lineItems`, `results`).
-        collection: String,
+        collection: Shared,
         /// The record's id in the SIS, without the source's prefix.
         sourced_id: String,
     },
@@ -301,36 +301,36 @@ pub enum StateEffect {
     /// The remote id from the outcome, when there is one, becomes the course id.
     CourseUpsert {
         /// The class (prefixed sourcedId) the course is for.
-        class_id: String,
+        class_id: Shared,
         /// The course as created or changed.
-        course: AppliedCourse,
+        course: Box<AppliedCourse>,
     },
     /// A teacher or student was added.
     MemberAdded {
         /// The class (prefixed sourcedId) the course is for.
-        class_id: String,
+        class_id: Shared,
         /// Teacher or student.
         role: MemberRole,
         /// The member's email address.
-        email: String,
+        email: Shared,
     },
     /// A teacher or student was removed.
     MemberRemoved {
         /// The class (prefixed sourcedId) the course is for.
-        class_id: String,
+        class_id: Shared,
         /// Teacher or student.
         role: MemberRole,
         /// The member's email address.
-        email: String,
+        email: Shared,
     },
     /// The remote id from the outcome, when there is one, becomes the topic id.
     TopicUpsert {
         /// The class (prefixed sourcedId) the course is for.
-        class_id: String,
+        class_id: Shared,
         /// The category the topic stands for.
-        category_id: String,
+        category_id: Shared,
         /// The topic's name.
-        name: String,
+        name: Shared,
         /// Classroom's id for the topic, when known.
         topic_id: Option<String>,
     },
@@ -341,9 +341,9 @@ pub enum StateEffect {
         /// The record's id in the SIS, without the source's prefix.
         sourced_id: String,
         /// The source written to.
-        source_id: String,
+        source_id: Shared,
         /// A result's lineItem.
-        parent: Option<String>,
+        parent: Option<Shared>,
         /// The digest of the body sent, so an unchanged record is not sent again.
         digest: String,
     },

@@ -42,7 +42,7 @@ pub(crate) async fn apply_in_waves<T: ApplyTarget>(
         for op in wave {
             let blocked = op.depends_on.iter().any(|d| {
                 outcomes
-                    .get(d)
+                    .get(d.as_str())
                     .is_some_and(|o| !matches!(o.result, OutcomeResult::Succeeded { .. }))
             });
             if blocked {

@@ -587,7 +587,7 @@ impl Host {
             .ops
             .iter()
             .filter_map(|op| match &op.action {
-                Action::ClassroomCreateCourse { alias, .. } => Some(alias.clone()),
+                Action::ClassroomCreateCourse { alias, .. } => Some(alias.to_string()),
                 _ => None,
             })
             .collect();

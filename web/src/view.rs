@@ -663,7 +663,7 @@ fn changes_markup(s: &State) -> Markup {
 /// What a change sets, field by field, in words: "name: Algebra → Algebra 1".
 fn fields_markup(op: &PlannedOp) -> Markup {
     let sent = sent(op);
-    let changes = field_changes(op.before.as_ref(), op.after.as_ref().or(sent.as_ref()));
+    let changes = field_changes(op.before.as_deref(), op.after.as_deref().or(sent.as_ref()));
     html! {
         @if !changes.is_empty() {
             ul.fields {

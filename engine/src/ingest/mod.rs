@@ -412,8 +412,14 @@ fn sorted_table<R>(records: Vec<(String, R)>) -> BTreeMap<String, R> {
     let mut order: Vec<usize> = (0..records.len()).collect();
     order.sort_unstable_by(|&a, &b| records[a].0.cmp(&records[b].0));
     let mut slots: Vec<Option<(String, R)>> = records.into_iter().map(Some).collect();
-    // Already sorted, so building the map is linear.
-    order.into_iter().filter_map(|i| slots[i].take()).collect()
+    // Moved out in key order into a vector of exactly the room needed (a filtered
+    // collection would grow by doubling, and a district's enrolments are tens of MB), and
+    // the slots freed before the map is built. Already sorted, building the map is linear
+    // and fills its nodes.
+    let mut sorted: Vec<(String, R)> = Vec::with_capacity(order.len());
+    sorted.extend(order.into_iter().filter_map(|i| slots[i].take()));
+    drop(slots);
+    sorted.into_iter().collect()
 }
 
 /// The first rule whose suffix matches sets the role (or fills a missing one).

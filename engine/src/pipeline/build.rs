@@ -1,7 +1,7 @@
 //! Plan: operations ordered by phase then key (so input order never matters), ids from
 //! idempotency keys, dependencies resolved, a preview summary, and the content hash.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashSet};
 
 use super::diff::created_fields;
 use super::ops::OpDraft;
@@ -20,41 +20,65 @@ pub(crate) fn order(
     mut drafts: Vec<OpDraft>,
     failures: &BTreeMap<String, crate::state::OpFailure>,
 ) -> Vec<PlannedOp> {
-    drafts.sort_by(|a, b| a.phase.cmp(&b.phase).then_with(|| a.key.cmp(&b.key)));
+    // Sorted by position, not by moving the drafts: a stable sort of the drafts themselves
+    // would borrow room for half of them (tens of MB for a district's first plan). Equal
+    // keys keep the order they were drafted in, so the one kept below is the first.
+    let mut order: Vec<usize> = (0..drafts.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&drafts[a], &drafts[b]);
+        a.phase.cmp(&b.phase).then_with(|| a.key.cmp(&b.key))
+    });
+    permute(&mut drafts, order);
     drafts.dedup_by(|a, b| a.key == b.key);
-    let present: BTreeSet<String> = drafts.iter().map(|d| d.key.clone()).collect();
-    drafts
-        .into_iter()
-        .map(|d| {
-            let mut summary = d.summary;
-            if let Some(f) = failures.get(&d.key) {
-                summary.push_str(&format!(
-                    " (retry; failed {} time(s), last: {})",
-                    f.attempts, f.error
-                ));
-            }
-            PlannedOp {
-                op_id: op_id(&d.key),
-                depends_on: d
-                    .depends_on
+    // The drafts were pushed one by one (up to twice the room they need); shrinking gives
+    // the room back where it is, before it becomes the plan's.
+    drafts.shrink_to_fit();
+    // Dependencies become operation ids, kept only when planned. Ids are shared: a course's
+    // id is named by each of its members' operations.
+    let dependencies: Vec<Vec<Shared>> = {
+        let present: HashSet<&str> = drafts.iter().map(|d| d.key.as_str()).collect();
+        drafts
+            .iter()
+            .map(|d| {
+                d.depends_on
                     .iter()
-                    .filter(|k| present.contains(*k))
-                    .map(|k| op_id(k))
-                    .collect(),
-                key: d.key,
-                entity: d.entity,
-                change: d.change,
-                class_id: d.class_id,
-                school_id: d.school_id,
-                person: d.person,
-                summary,
-                before: d.before,
-                after: d.after,
-                action: d.action,
-                effect: d.effect,
+                    .filter(|k| present.contains(k.as_str()))
+                    .map(|k| Shared::from(op_id(k)))
+                    .collect()
+            })
+            .collect()
+    };
+    for (d, depends_on) in drafts.iter_mut().zip(dependencies) {
+        d.op.op_id = op_id(&d.op.key);
+        d.op.depends_on = depends_on;
+        if let Some(f) = failures.get(&d.op.key) {
+            d.op.summary.push_str(&format!(
+                " (retry; failed {} time(s), last: {})",
+                f.attempts, f.error
+            ));
+        }
+    }
+    // A draft is its operation and a phase: the operations are collected into the drafts'
+    // own allocation, not a second one.
+    let mut ops: Vec<PlannedOp> = drafts.into_iter().map(|d| d.op).collect();
+    ops.shrink_to_fit();
+    ops
+}
+
+/// Puts `items[order[i]]` at `i`, in place, following each cycle of the permutation.
+fn permute<T>(items: &mut [T], mut order: Vec<usize>) {
+    for start in 0..items.len() {
+        let mut at = start;
+        while order[at] != at {
+            let from = order[at];
+            order[at] = at;
+            if from == start {
+                break;
             }
-        })
-        .collect()
+            items.swap(at, from);
+            at = from;
+        }
+    }
 }
 
 const SAMPLES_PER_KIND: usize = 3;
@@ -172,5 +196,27 @@ pub(crate) fn state_delta(
         roster: RosterDelta::between(&previous.roster, roster),
         classroom: ClassroomDelta::between(&previous.classroom, classroom),
         adopted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::permute;
+
+    #[test]
+    fn permuting_in_place_puts_each_item_where_the_order_says() {
+        let items: Vec<char> = "abcdefgh".chars().collect();
+        for order in [
+            vec![0, 1, 2, 3, 4, 5, 6, 7],
+            vec![7, 6, 5, 4, 3, 2, 1, 0],
+            vec![1, 2, 3, 4, 5, 6, 7, 0],
+            vec![3, 0, 1, 2, 5, 4, 7, 6],
+            vec![2, 7, 4, 0, 6, 1, 3, 5],
+        ] {
+            let mut moved = items.clone();
+            permute(&mut moved, order.clone());
+            let expected: Vec<char> = order.iter().map(|&i| items[i]).collect();
+            assert_eq!(moved, expected, "{order:?}");
+        }
     }
 }

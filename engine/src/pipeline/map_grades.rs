@@ -14,7 +14,7 @@ use crate::config::{MissingDueDate, OneRosterVersion, SourceConfig, SyncConfig};
 use crate::hash::{digest, stable_uuid};
 use crate::json_text::JsonText;
 use crate::model::*;
-use crate::plan::{Action, OpChange, OpEntity, StateEffect};
+use crate::plan::{Action, OpChange, OpEntity, PlannedOp, StateEffect};
 use crate::state::{AppliedClassroom, ExportedGradebook, ExportedRecord};
 
 pub(crate) struct GradeContext<'a> {
@@ -522,8 +522,8 @@ fn put_op(
     let effect = StateEffect::Exported {
         kind,
         sourced_id: id.to_string(),
-        source_id: source.id.clone(),
-        parent: parent.map(str::to_string),
+        source_id: Shared::from(&source.id),
+        parent: parent.map(Shared::from),
         digest: record_digest,
     };
     if previous.is_none() && sis_has_same(ctx, source, kind, id, &body) {
@@ -560,32 +560,35 @@ fn put_op(
         } else {
             Phase::ResultPut
         },
-        key: key.clone(),
-        entity: if kind == EntityKind::LineItem {
-            OpEntity::LineItem
-        } else {
-            OpEntity::Result
+        op: PlannedOp {
+            op_id: String::new(),
+            key: key.clone(),
+            entity: if kind == EntityKind::LineItem {
+                OpEntity::LineItem
+            } else {
+                OpEntity::Result
+            },
+            change: if previous.is_some() {
+                OpChange::Update
+            } else {
+                OpChange::Create
+            },
+            depends_on: depends_on.into_iter().map(Shared::from).collect(),
+            class_id: Some(Shared::from(&class.sourced_id)),
+            school_id: Some(class.school.clone()),
+            person: None,
+            summary,
+            before: None,
+            // The record is the action's body; a copy here would double a gradebook plan's size.
+            after: None,
+            action: Action::OneRosterPut {
+                source_id: Shared::from(&source.id),
+                collection: kind.collection().into(),
+                sourced_id: id.to_string(),
+                body: JsonText::enveloped(kind.singular(), body),
+            },
+            effect,
         },
-        change: if previous.is_some() {
-            OpChange::Update
-        } else {
-            OpChange::Create
-        },
-        depends_on: depends_on.into_iter().map(str::to_string).collect(),
-        class_id: Some(class.sourced_id.clone()),
-        school_id: Some(class.school.to_string()),
-        person: None,
-        summary,
-        before: None,
-        // The record is the action's body; a copy here would double a gradebook plan's size.
-        after: None,
-        action: Action::OneRosterPut {
-            source_id: source.id.clone(),
-            collection: kind.collection().into(),
-            sourced_id: id.to_string(),
-            body: JsonText::enveloped(kind.singular(), body),
-        },
-        effect,
     });
     key
 }
@@ -713,31 +716,34 @@ fn delete_op(
 ) -> OpDraft {
     OpDraft {
         phase,
-        key,
-        entity: if kind == EntityKind::LineItem {
-            OpEntity::LineItem
-        } else {
-            OpEntity::Result
-        },
-        change: OpChange::Delete,
-        depends_on,
-        class_id: None,
-        school_id: None,
-        person: None,
-        summary: format!(
-            "delete {} {id} from source '{source_id}' (its Classroom work is gone)",
-            kind.singular()
-        ),
-        before: None,
-        after: None,
-        action: Action::OneRosterDelete {
-            source_id: source_id.to_string(),
-            collection: kind.collection().into(),
-            sourced_id: id.to_string(),
-        },
-        effect: StateEffect::ExportDeleted {
-            kind,
-            sourced_id: id.to_string(),
+        op: PlannedOp {
+            op_id: String::new(),
+            key,
+            entity: if kind == EntityKind::LineItem {
+                OpEntity::LineItem
+            } else {
+                OpEntity::Result
+            },
+            change: OpChange::Delete,
+            depends_on: depends_on.into_iter().map(Shared::from).collect(),
+            class_id: None,
+            school_id: None,
+            person: None,
+            summary: format!(
+                "delete {} {id} from source '{source_id}' (its Classroom work is gone)",
+                kind.singular()
+            ),
+            before: None,
+            after: None,
+            action: Action::OneRosterDelete {
+                source_id: Shared::from(source_id),
+                collection: kind.collection().into(),
+                sourced_id: id.to_string(),
+            },
+            effect: StateEffect::ExportDeleted {
+                kind,
+                sourced_id: id.to_string(),
+            },
         },
     }
 }

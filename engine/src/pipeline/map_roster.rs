@@ -16,7 +16,7 @@ use super::ops::{OpDraft, Phase};
 use crate::config::{DriftAction, FieldMaster, SyncConfig, TermEnd, resolve_master};
 use crate::hash::digest;
 use crate::model::*;
-use crate::plan::{Action, Drift, MemberRole, OpChange, OpEntity, StateEffect};
+use crate::plan::{Action, Drift, MemberRole, OpChange, OpEntity, PlannedOp, StateEffect};
 use crate::state::{AppliedClassroom, AppliedCourse, AppliedTopic};
 
 /// Classroom's domain-scoped alias prefix: every course classbridge makes carries one alias
@@ -114,6 +114,14 @@ pub(crate) fn map_roster(
         *out.skipped.entry(why).or_default() += n;
     }
     out.drift = reconciled.drift;
+    // Room for every operation the loop below can draft, reserved at once: a district's
+    // first plan drafts hundreds of thousands, and a vector doubling its way there holds
+    // its old and new buffers together at each step (in WebAssembly, for good).
+    let bound: usize = desired
+        .iter()
+        .map(|(class_id, want)| ops_bound(class_id, want, known))
+        .sum();
+    out.ops.reserve(bound);
     for (class_id, want) in &desired {
         course_ops(config, roster, class_id, want, known, &mut out.ops);
         member_ops(class_id, want, MemberRole::Teacher, known, &mut out.ops);
@@ -133,33 +141,36 @@ pub(crate) fn map_roster(
             archived.course_state = "ARCHIVED".into();
             out.ops.push(OpDraft {
                 phase: Phase::CourseArchive,
-                key: format!("course.archive:{}", course.alias),
-                entity: OpEntity::Course,
-                change: OpChange::Archive,
-                depends_on: Vec::new(),
-                class_id: Some(class_id.clone()),
-                school_id: None,
-                person: None,
-                summary: match ended.get(class_id) {
-                    Some(day) => format!(
-                        "archive course '{}' (its term ended on {day}; its members stay)",
-                        course.name
-                    ),
-                    None => format!(
-                        "archive course '{}' (class {class_id} is no longer in the roster)",
-                        course.name
-                    ),
-                },
-                before: Some(json!({"courseState": course.course_state})),
-                after: Some(json!({"courseState": "ARCHIVED"})),
-                action: Action::ClassroomPatchCourse {
-                    alias: course.alias.clone(),
-                    update_mask: vec!["courseState".into()],
-                    course: json!({"courseState": "ARCHIVED"}),
-                },
-                effect: StateEffect::CourseUpsert {
-                    class_id: class_id.clone(),
-                    course: archived,
+                op: PlannedOp {
+                    op_id: String::new(),
+                    key: format!("course.archive:{}", course.alias),
+                    entity: OpEntity::Course,
+                    change: OpChange::Archive,
+                    depends_on: Vec::new(),
+                    class_id: Some(Shared::from(class_id)),
+                    school_id: None,
+                    person: None,
+                    summary: match ended.get(class_id) {
+                        Some(day) => format!(
+                            "archive course '{}' (its term ended on {day}; its members stay)",
+                            course.name
+                        ),
+                        None => format!(
+                            "archive course '{}' (class {class_id} is no longer in the roster)",
+                            course.name
+                        ),
+                    },
+                    before: Some(Box::new(json!({"courseState": course.course_state}))),
+                    after: Some(Box::new(json!({"courseState": "ARCHIVED"}))),
+                    action: Action::ClassroomPatchCourse {
+                        alias: Shared::from(&course.alias),
+                        update_mask: vec!["courseState".into()],
+                        course: json!({"courseState": "ARCHIVED"}),
+                    },
+                    effect: StateEffect::CourseUpsert {
+                        class_id: Shared::from(class_id),
+                        course: Box::new(archived),
+                    },
                 },
             });
         }
@@ -456,26 +467,29 @@ fn course_ops(
         }
         ops.push(OpDraft {
             phase: Phase::CourseCreate,
-            key: format!("course.create:{alias}"),
-            entity: OpEntity::Course,
-            change: OpChange::Create,
-            depends_on: Vec::new(),
-            class_id: Some(class_id.to_string()),
-            school_id: Some(class.school.to_string()),
-            person: Some(want.course.owner.clone()),
-            summary: format!(
-                "create course '{}' owned by {}",
-                want.course.name, want.course.owner
-            ),
-            before: None,
-            after: Some(body.clone()),
-            action: Action::ClassroomCreateCourse {
-                alias: alias.clone(),
-                course: body,
-            },
-            effect: StateEffect::CourseUpsert {
-                class_id: class_id.to_string(),
-                course: want.course.clone(),
+            op: PlannedOp {
+                op_id: String::new(),
+                key: format!("course.create:{alias}"),
+                entity: OpEntity::Course,
+                change: OpChange::Create,
+                depends_on: Vec::new(),
+                class_id: Some(Shared::from(class_id)),
+                school_id: Some(class.school.clone()),
+                person: Some(Shared::from(&want.course.owner)),
+                summary: format!(
+                    "create course '{}' owned by {}",
+                    want.course.name, want.course.owner
+                ),
+                before: None,
+                after: Some(Box::new(body.clone())),
+                action: Action::ClassroomCreateCourse {
+                    alias: Shared::from(alias),
+                    course: body,
+                },
+                effect: StateEffect::CourseUpsert {
+                    class_id: Shared::from(class_id),
+                    course: Box::new(want.course.clone()),
+                },
             },
         });
         return;
@@ -538,30 +552,45 @@ fn course_ops(
     let body = Value::Object(after.clone());
     ops.push(OpDraft {
         phase: Phase::CoursePatch,
-        key: format!("course.patch:{alias}:{}", digest(&body)),
-        entity: OpEntity::Course,
-        change: OpChange::Update,
-        depends_on,
-        class_id: Some(class_id.to_string()),
-        school_id: Some(class.school.to_string()),
-        person: None,
-        summary: format!(
-            "update course {}: {}",
-            super::words::class_words(roster, class),
-            mask.join(", ")
-        ),
-        before: Some(Value::Object(before)),
-        after: Some(Value::Object(after)),
-        action: Action::ClassroomPatchCourse {
-            alias: alias.clone(),
-            update_mask: mask,
-            course: body,
-        },
-        effect: StateEffect::CourseUpsert {
-            class_id: class_id.to_string(),
-            course: next,
+        op: PlannedOp {
+            op_id: String::new(),
+            key: format!("course.patch:{alias}:{}", digest(&body)),
+            entity: OpEntity::Course,
+            change: OpChange::Update,
+            depends_on: depends_on.into_iter().map(Shared::from).collect(),
+            class_id: Some(Shared::from(class_id)),
+            school_id: Some(class.school.clone()),
+            person: None,
+            summary: format!(
+                "update course {}: {}",
+                super::words::class_words(roster, class),
+                mask.join(", ")
+            ),
+            before: Some(Box::new(Value::Object(before))),
+            after: Some(Box::new(Value::Object(after))),
+            action: Action::ClassroomPatchCourse {
+                alias: Shared::from(alias),
+                update_mask: mask,
+                course: body,
+            },
+            effect: StateEffect::CourseUpsert {
+                class_id: Shared::from(class_id),
+                course: Box::new(next),
+            },
         },
     });
+}
+
+/// At most how many operations `course_ops`, `member_ops` and `topic_ops` draft for a class.
+fn ops_bound(class_id: &str, want: &DesiredCourse, known: &AppliedClassroom) -> usize {
+    let empty = BTreeSet::new();
+    let changed = |wanted: &BTreeSet<String>, have: Option<&BTreeSet<String>>| {
+        let have = have.unwrap_or(&empty);
+        wanted.difference(have).count() + have.difference(wanted).count()
+    };
+    1 + changed(&want.teachers, known.teachers.get(class_id))
+        + changed(&want.students, known.students.get(class_id))
+        + want.topics.len()
 }
 
 fn member_ops(
@@ -599,18 +628,21 @@ fn member_ops(
     let base =
         |phase, key: String, change, summary: String, email: &String, action, effect| OpDraft {
             phase,
-            key,
-            entity,
-            change,
-            depends_on: vec![format!("course.create:{alias}")],
-            class_id: Some(class_id.to_string()),
-            school_id: Some(want.class.school.to_string()),
-            person: Some(email.clone()),
-            summary,
-            before: None,
-            after: None,
-            action,
-            effect,
+            op: PlannedOp {
+                op_id: String::new(),
+                key,
+                entity,
+                change,
+                depends_on: vec![format!("course.create:{alias}").into()],
+                class_id: Some(Shared::from(class_id)),
+                school_id: Some(want.class.school.clone()),
+                person: Some(Shared::from(email)),
+                summary,
+                before: None,
+                after: None,
+                action,
+                effect,
+            },
         };
     for email in wanted.difference(have) {
         // Creating a course makes its owner a teacher already.
@@ -622,12 +654,12 @@ fn member_ops(
         }
         let action = match role {
             MemberRole::Teacher => Action::ClassroomAddTeacher {
-                alias: alias.clone(),
-                user_id: email.clone(),
+                alias: Shared::from(alias),
+                user_id: Shared::from(email),
             },
             MemberRole::Student => Action::ClassroomAddStudent {
-                alias: alias.clone(),
-                user_id: email.clone(),
+                alias: Shared::from(alias),
+                user_id: Shared::from(email),
             },
         };
         let phase = if role == MemberRole::Teacher {
@@ -643,9 +675,9 @@ fn member_ops(
             email,
             action,
             StateEffect::MemberAdded {
-                class_id: class_id.to_string(),
+                class_id: Shared::from(class_id),
                 role,
-                email: email.clone(),
+                email: Shared::from(email),
             },
         ));
     }
@@ -656,12 +688,12 @@ fn member_ops(
         }
         let action = match role {
             MemberRole::Teacher => Action::ClassroomRemoveTeacher {
-                alias: alias.clone(),
-                user_id: email.clone(),
+                alias: Shared::from(alias),
+                user_id: Shared::from(email),
             },
             MemberRole::Student => Action::ClassroomRemoveStudent {
-                alias: alias.clone(),
-                user_id: email.clone(),
+                alias: Shared::from(alias),
+                user_id: Shared::from(email),
             },
         };
         let phase = if role == MemberRole::Teacher {
@@ -677,9 +709,9 @@ fn member_ops(
             email,
             action,
             StateEffect::MemberRemoved {
-                class_id: class_id.to_string(),
+                class_id: Shared::from(class_id),
                 role,
-                email: email.clone(),
+                email: Shared::from(email),
             },
         );
         op.depends_on.clear();
@@ -702,7 +734,7 @@ fn topic_ops(
                 format!("topic.create:{alias}:{category}"),
                 OpChange::Create,
                 Action::ClassroomCreateTopic {
-                    alias: alias.clone(),
+                    alias: Shared::from(alias),
                     name: name.clone(),
                 },
                 format!("create topic '{name}' in '{}'", want.course.name),
@@ -716,7 +748,7 @@ fn topic_ops(
                     format!("topic.rename:{alias}:{category}:{}", digest(name)),
                     OpChange::Update,
                     Action::ClassroomPatchTopic {
-                        alias: alias.clone(),
+                        alias: Shared::from(alias),
                         topic_id,
                         name: name.clone(),
                     },
@@ -724,7 +756,7 @@ fn topic_ops(
                         "rename topic '{}' to '{name}' in '{}'",
                         topic.name, want.course.name
                     ),
-                    Some(json!({"name": topic.name})),
+                    Some(Box::new(json!({"name": topic.name}))),
                 )
             }
             Some(_) => continue,
@@ -732,22 +764,25 @@ fn topic_ops(
         let topic_id = have.get(category).and_then(|t| t.topic_id.clone());
         ops.push(OpDraft {
             phase: Phase::Topic,
-            key,
-            entity: OpEntity::Topic,
-            change,
-            depends_on: vec![format!("course.create:{alias}")],
-            class_id: Some(class_id.to_string()),
-            school_id: Some(want.class.school.to_string()),
-            person: None,
-            summary,
-            before,
-            after: Some(json!({"name": name})),
-            action,
-            effect: StateEffect::TopicUpsert {
-                class_id: class_id.to_string(),
-                category_id: category.clone(),
-                name: name.clone(),
-                topic_id,
+            op: PlannedOp {
+                op_id: String::new(),
+                key,
+                entity: OpEntity::Topic,
+                change,
+                depends_on: vec![format!("course.create:{alias}").into()],
+                class_id: Some(Shared::from(class_id)),
+                school_id: Some(want.class.school.clone()),
+                person: None,
+                summary,
+                before,
+                after: Some(Box::new(json!({"name": name}))),
+                action,
+                effect: StateEffect::TopicUpsert {
+                    class_id: Shared::from(class_id),
+                    category_id: Shared::from(category),
+                    name: Shared::from(name),
+                    topic_id,
+                },
             },
         });
     }

@@ -368,6 +368,9 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
     } else {
         build::state_delta(previous, sources_for_state, roster, classroom, adopted)
     };
+    // The roster's changes were pushed one by one (up to twice the room they need); a
+    // district's first plan keeps hundreds of thousands.
+    changes.shrink_to_fit();
     let mut plan = SyncPlan {
         id: String::new(),
         engine_version: crate::ENGINE_VERSION.to_string(),

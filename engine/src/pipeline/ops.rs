@@ -1,8 +1,8 @@
 //! An operation as the mapping stages draft it, before ordering and ids are assigned.
 
-use serde_json::Value;
+use std::ops::{Deref, DerefMut};
 
-use crate::plan::{Action, OpChange, OpEntity, StateEffect};
+use crate::plan::PlannedOp;
 
 /// Order of application: courses exist before their members, members are added before
 /// anyone is removed, gradebook lineItems before their results, deletions last.
@@ -22,19 +22,24 @@ pub(crate) enum Phase {
     LineItemDelete,
 }
 
+/// A planned operation before ordering: its `op_id` is blank and its `depends_on` holds the
+/// *keys* of the operations it needs (ids are given once the plan's operations are known).
+/// The operation is drafted whole, so ordering turns drafts into operations in place: a
+/// district's first plan is never held twice.
 pub(crate) struct OpDraft {
     pub phase: Phase,
-    pub key: String,
-    pub entity: OpEntity,
-    pub change: OpChange,
-    /// Keys of operations this one needs first (kept only when they are in the plan).
-    pub depends_on: Vec<String>,
-    pub class_id: Option<String>,
-    pub school_id: Option<String>,
-    pub person: Option<String>,
-    pub summary: String,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
-    pub action: Action,
-    pub effect: StateEffect,
+    pub op: PlannedOp,
+}
+
+impl Deref for OpDraft {
+    type Target = PlannedOp;
+    fn deref(&self) -> &PlannedOp {
+        &self.op
+    }
+}
+
+impl DerefMut for OpDraft {
+    fn deref_mut(&mut self) -> &mut PlannedOp {
+        &mut self.op
+    }
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use classbridge_engine::model::Shared;
 use classbridge_engine::plan::{
     Action, MemberRole, OpChange, OpEntity, OpOutcome, OutcomeResult, PlannedOp, StateEffect,
 };
@@ -162,7 +163,7 @@ impl ApplyTarget for Memory {
 }
 
 fn op(op_id: &str, entity: OpEntity, depends_on: &[&str]) -> PlannedOp {
-    let alias = format!("d:{op_id}");
+    let alias: Shared = format!("d:{op_id}").into();
     let action = match entity {
         OpEntity::Course => Action::ClassroomCreateCourse {
             alias,
@@ -170,11 +171,11 @@ fn op(op_id: &str, entity: OpEntity, depends_on: &[&str]) -> PlannedOp {
         },
         OpEntity::Teacher => Action::ClassroomAddTeacher {
             alias,
-            user_id: format!("{op_id}@district.org"),
+            user_id: format!("{op_id}@district.org").into(),
         },
         _ => Action::ClassroomAddStudent {
             alias,
-            user_id: format!("{op_id}@district.org"),
+            user_id: format!("{op_id}@district.org").into(),
         },
     };
     PlannedOp {
@@ -182,7 +183,7 @@ fn op(op_id: &str, entity: OpEntity, depends_on: &[&str]) -> PlannedOp {
         key: format!("key:{op_id}"),
         entity,
         change: OpChange::Create,
-        depends_on: depends_on.iter().map(|d| (*d).to_string()).collect(),
+        depends_on: depends_on.iter().map(|d| Shared::from(*d)).collect(),
         class_id: None,
         school_id: None,
         person: None,
@@ -193,7 +194,7 @@ fn op(op_id: &str, entity: OpEntity, depends_on: &[&str]) -> PlannedOp {
         effect: StateEffect::MemberAdded {
             class_id: "c".into(),
             role: MemberRole::Student,
-            email: format!("{op_id}@district.org"),
+            email: format!("{op_id}@district.org").into(),
         },
     }
 }

@@ -82,9 +82,9 @@ impl OpIndexEntry {
             op_id: op.op_id.clone(),
             entity: op.entity,
             change: op.change,
-            school: op.school_id.clone(),
-            class_id: op.class_id.clone(),
-            person: op.person.clone(),
+            school: op.school_id.as_deref().map(str::to_string),
+            class_id: op.class_id.as_deref().map(str::to_string),
+            person: op.person.as_deref().map(str::to_string),
             words: op_words(op, names),
         }
     }

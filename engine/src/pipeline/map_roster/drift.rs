@@ -12,7 +12,9 @@ use super::super::ops::{OpDraft, Phase};
 use super::DesiredCourse;
 use crate::config::{DriftAction, SyncConfig, resolve_master};
 use crate::model::*;
-use crate::plan::{Action, Drift, DriftKind, MemberRole, OpChange, OpEntity, StateEffect};
+use crate::plan::{
+    Action, Drift, DriftKind, MemberRole, OpChange, OpEntity, PlannedOp, StateEffect,
+};
 use crate::state::AppliedClassroom;
 
 pub(super) struct Reconciled {
@@ -345,14 +347,14 @@ fn removal(
     email: &str,
     key: String,
 ) -> OpDraft {
-    let alias = want.course.alias.clone();
+    let alias = Shared::from(&want.course.alias);
     let (entity, phase, action, noun) = match role {
         MemberRole::Teacher => (
             OpEntity::Teacher,
             Phase::TeacherRemove,
             Action::ClassroomRemoveTeacher {
                 alias,
-                user_id: email.to_string(),
+                user_id: Shared::from(email),
             },
             "teacher",
         ),
@@ -361,31 +363,34 @@ fn removal(
             Phase::StudentRemove,
             Action::ClassroomRemoveStudent {
                 alias,
-                user_id: email.to_string(),
+                user_id: Shared::from(email),
             },
             "student",
         ),
     };
     OpDraft {
         phase,
-        key,
-        entity,
-        change: OpChange::Delete,
-        depends_on: Vec::new(),
-        class_id: Some(class_id.to_string()),
-        school_id: Some(want.class.school.to_string()),
-        person: Some(email.to_string()),
-        summary: format!(
-            "remove {noun} {email} from '{}' (drift: added in Classroom, not enrolled in the SIS)",
-            want.course.name
-        ),
-        before: None,
-        after: None,
-        action,
-        effect: StateEffect::MemberRemoved {
-            class_id: class_id.to_string(),
-            role,
-            email: email.to_string(),
+        op: PlannedOp {
+            op_id: String::new(),
+            key,
+            entity,
+            change: OpChange::Delete,
+            depends_on: Vec::new(),
+            class_id: Some(Shared::from(class_id)),
+            school_id: Some(want.class.school.clone()),
+            person: Some(Shared::from(email)),
+            summary: format!(
+                "remove {noun} {email} from '{}' (drift: added in Classroom, not enrolled in the SIS)",
+                want.course.name
+            ),
+            before: None,
+            after: None,
+            action,
+            effect: StateEffect::MemberRemoved {
+                class_id: Shared::from(class_id),
+                role,
+                email: Shared::from(email),
+            },
         },
     }
 }
