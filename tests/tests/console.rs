@@ -49,6 +49,40 @@ async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
     );
 }
 
+/// The text `css` shows now. The console re-renders a panel by replacing its elements, so an
+/// element found a moment ago can be gone by the time its text is asked for (a stale element
+/// reference): find it again rather than fail.
+async fn current_text(c: &Client, css: &str) -> String {
+    let mut last_error = String::new();
+    for _ in 0..50 {
+        match c.find(Locator::Css(css)).await {
+            Ok(el) => match el.text().await {
+                Ok(text) => return text,
+                Err(e) => last_error = e.to_string(),
+            },
+            Err(e) => last_error = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("could not read {css}: {last_error}");
+}
+
+/// Clicks what `css` finds, finding it again if a re-render replaced it in between.
+async fn click(c: &Client, css: &str) {
+    let mut last_error = String::new();
+    for _ in 0..50 {
+        match c.find(Locator::Css(css)).await {
+            Ok(el) => match el.click().await {
+                Ok(()) => return,
+                Err(e) => last_error = e.to_string(),
+            },
+            Err(e) => last_error = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("could not click {css}: {last_error}");
+}
+
 /// In What-if, replaces the rules' filters with one leaving out school sch0's classes, read
 /// from `field`, and recomputes.
 async fn what_if_excluding_classes_where(c: &Client, field: &str) {
@@ -162,19 +196,9 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     );
     // Reject every change the filter shows at once, then think better of it.
     let shown: usize = some.split_whitespace().next().unwrap().parse().unwrap();
-    c.find(Locator::Css("#reject-filtered"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "#reject-filtered").await;
     wait_text(c, "#approve", &format!("Approve all but {shown} rejected")).await;
-    c.find(Locator::Css("button[data-action=clear-rejections]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "button[data-action=clear-rejections]").await;
     wait_text(c, "#approve", "Approve all").await;
     // The bar says how long the apply takes at the configured quota.
     wait_text(c, "#apply-estimate", "requests/minute").await;
@@ -226,12 +250,7 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     shot(c, "02-held-run").await;
 
     // Verify: the browser's engine computes the same plan id as the host's.
-    c.find(Locator::Css("button[data-action=verify]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "button[data-action=verify]").await;
     wait_text(c, "#verified", "Same plan").await;
     // The district's input was fetched and planned by the console's worker, never by the page
     // (the page's own resource timings do not list it).
@@ -245,32 +264,15 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     assert_eq!(fetched_by_page, json!(0));
 
     // What if: exclude school sch0's classes; the counts change at once, in the browser.
-    c.find(Locator::Css("button[data-action=whatif]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "button[data-action=whatif]").await;
     // Unedited, the rules change nothing, and the hold reads as the host reports it.
     wait_text(c, "#whatif-no-effect", "changes nothing").await;
     wait_text(c, "#whatif-holds", "Would wait: held for approval:").await;
-    let before = c
-        .find(Locator::Css("#whatif-counts"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let before = current_text(c, "#whatif-counts").await;
     what_if_excluding_classes_where(c, "school").await;
     let mut after = before.clone();
     for _ in 0..100 {
-        after = c
-            .find(Locator::Css("#whatif-counts"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        after = current_text(c, "#whatif-counts").await;
         if after != before {
             break;
         }
@@ -298,12 +300,7 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     .unwrap();
     first.click().await.unwrap();
     wait_text(c, "#approve", "Approve all but 1 rejected").await;
-    c.find(Locator::Css("#approve"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "#approve").await;
     // Approving asks first, saying what is left out.
     let question = c.get_alert_text().await.expect("a confirmation");
     assert!(question.contains("without the 1 rejected"), "{question}");
@@ -316,12 +313,7 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     // A school's row in the breakdown, by name, filters the changes to that school.
     if c.find(Locator::Css("#by-school")).await.is_ok() {
         wait_text(c, "#by-school", "School 0 (sch0)").await;
-        c.find(Locator::Css("#by-school button[data-action=filter-school]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(c, "#by-school button[data-action=filter-school]").await;
         wait_text(c, "#ops-count", " of ").await;
         assert!(c.current_url().await.unwrap().as_str().contains("school="));
     }
@@ -332,12 +324,7 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     assert!(c.current_url().await.unwrap().as_str().ends_with("#/runs"));
 
     // Sign out: back to the sign-in form, and the old session is worthless to the page.
-    c.find(Locator::Css("button[data-action=sign-out]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "button[data-action=sign-out]").await;
     wait_text(c, "#notice", "Signed out").await;
     c.find(Locator::Css("form[data-action=sign-in]"))
         .await
