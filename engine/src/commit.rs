@@ -93,6 +93,15 @@ pub(crate) fn apply_effect(state: &mut SyncState, effect: &StateEffect, remote_i
             if let Some(members) = set.get_mut(class_id.as_str()) {
                 members.remove(email.as_str());
             }
+            // Removed at last: their removal grace is over.
+            if *role == MemberRole::Student
+                && let Some(pending) = cls.pending_removals.get_mut(class_id.as_str())
+            {
+                pending.remove(email.as_str());
+                if pending.is_empty() {
+                    cls.pending_removals.remove(class_id.as_str());
+                }
+            }
         }
         StateEffect::TopicUpsert {
             class_id,

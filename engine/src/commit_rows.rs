@@ -59,6 +59,13 @@ pub fn commit_needs(plan: &SyncPlan) -> Vec<RowKey> {
     table_keys(c, "", "teachers", &delta.classroom.teachers, &mut keys);
     table_keys(c, "", "students", &delta.classroom.students, &mut keys);
     table_keys(c, "", "topics", &delta.classroom.topics, &mut keys);
+    table_keys(
+        c,
+        "",
+        "pendingRemovals",
+        &delta.classroom.pending_removals,
+        &mut keys,
+    );
     for effect in &delta.adopted {
         effect_keys(effect, &mut keys);
     }
@@ -141,6 +148,10 @@ fn effect_keys(effect: &StateEffect, out: &mut BTreeSet<RowKey>) {
                 MemberRole::Student => "students",
             };
             out.insert(key(c, "", table, class_id));
+            // A student's removal ends their removal grace.
+            if *role == MemberRole::Student {
+                out.insert(key(c, "", "pendingRemovals", class_id));
+            }
         }
         StateEffect::TopicUpsert { class_id, .. } => {
             out.insert(key(c, "", "topics", class_id));

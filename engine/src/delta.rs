@@ -196,6 +196,9 @@ pub struct ClassroomDelta {
     /// Topics, by class sourcedId then category sourcedId.
     #[serde(skip_serializing_if = "TableDelta::is_empty")]
     pub topics: TableDelta<BTreeMap<String, AppliedTopic>>,
+    /// Students kept by the removal grace rule, by class sourcedId.
+    #[serde(skip_serializing_if = "TableDelta::is_empty")]
+    pub pending_removals: TableDelta<BTreeMap<String, String>>,
 }
 
 impl ClassroomDelta {
@@ -206,6 +209,7 @@ impl ClassroomDelta {
             teachers: TableDelta::between(&before.teachers, after.teachers),
             students: TableDelta::between(&before.students, after.students),
             topics: TableDelta::between(&before.topics, after.topics),
+            pending_removals: TableDelta::between(&before.pending_removals, after.pending_removals),
         }
     }
 
@@ -215,6 +219,8 @@ impl ClassroomDelta {
         self.teachers.apply_to(&mut classroom.teachers);
         self.students.apply_to(&mut classroom.students);
         self.topics.apply_to(&mut classroom.topics);
+        self.pending_removals
+            .apply_to(&mut classroom.pending_removals);
     }
 }
 

@@ -14,7 +14,8 @@
 //! - people at Classroom's classes-per-person limit (who is left out depends on all of them);
 //! - enrolments whose begin or end date passed since the state was planned;
 //! - Classroom courses read (drift is judged against the whole class);
-//! - operations that failed (they are retried).
+//! - operations that failed (they are retried);
+//! - students kept by the removal grace rule (their removal comes due on a day, unread).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -230,6 +231,10 @@ fn ask(
     add_people_at_the_class_limit(config, state, &mut out.users);
     add_classroom_reads(classroom, state, &mut out.classes);
     add_failed_classes(state, &mut out.classes);
+    // A student kept by the removal grace rule is removed on the day it ends, with no
+    // change read: their class is planned every run until then.
+    out.classes
+        .extend(state.classroom.pending_removals.keys().cloned());
     if planned_on < today {
         out.dates = Some(DateWindow {
             after: planned_on.to_string(),

@@ -23,7 +23,8 @@ pub enum StatePart {
     /// The merged roster: `orgs`, `academicSessions`, `users`, `courses`, `classes`,
     /// `enrollments`, `categories`.
     Roster,
-    /// What exists in Classroom: `courses`, `teachers`, `students`, `topics`.
+    /// What exists in Classroom: `courses`, `teachers`, `students`, `topics`, and the
+    /// students kept by the removal grace rule, `pendingRemovals`.
     Classroom,
     /// Grades written to the SIS: `lineItems`, `results`, `categories`.
     Exported,
@@ -148,6 +149,14 @@ impl StateChanges {
             &a.students,
         )?;
         push(&mut tables, classroom, None, "topics", &b.topics, &a.topics)?;
+        push(
+            &mut tables,
+            classroom,
+            None,
+            "pendingRemovals",
+            &b.pending_removals,
+            &a.pending_removals,
+        )?;
         let (b, a) = (&before.exported, &after.exported);
         let exported = StatePart::Exported;
         push(

@@ -504,6 +504,7 @@ pub(crate) struct StateBuilder {
     teachers: Vec<(String, BTreeSet<String>)>,
     students: Vec<(String, BTreeSet<String>)>,
     topics: Vec<(String, BTreeMap<String, AppliedTopic>)>,
+    pending_removals: Vec<(String, BTreeMap<String, String>)>,
     line_items: Vec<(String, ExportedRecord)>,
     results: Vec<(String, ExportedRecord)>,
     categories: Vec<(String, ExportedRecord)>,
@@ -544,6 +545,7 @@ impl StateBuilder {
             teachers: state.classroom.teachers.into_iter().collect(),
             students: state.classroom.students.into_iter().collect(),
             topics: state.classroom.topics.into_iter().collect(),
+            pending_removals: state.classroom.pending_removals.into_iter().collect(),
             line_items: state.exported.line_items.into_iter().collect(),
             results: state.exported.results.into_iter().collect(),
             categories: state.exported.categories.into_iter().collect(),
@@ -582,6 +584,9 @@ impl StateBuilder {
             (StatePart::Classroom, "teachers") => push(&mut self.teachers, id, value),
             (StatePart::Classroom, "students") => push(&mut self.students, id, value),
             (StatePart::Classroom, "topics") => push(&mut self.topics, id, value),
+            (StatePart::Classroom, "pendingRemovals") => {
+                push(&mut self.pending_removals, id, value)
+            }
             (StatePart::Exported, "lineItems") => push(&mut self.line_items, id, value),
             (StatePart::Exported, "results") => push(&mut self.results, id, value),
             (StatePart::Exported, "categories") => push(&mut self.categories, id, value),
@@ -605,6 +610,7 @@ impl StateBuilder {
                 teachers: self.teachers.into_iter().collect(),
                 students: self.students.into_iter().collect(),
                 topics: self.topics.into_iter().collect(),
+                pending_removals: self.pending_removals.into_iter().collect(),
             },
             exported: ExportedGradebook {
                 line_items: self.line_items.into_iter().collect(),
@@ -853,6 +859,12 @@ fn state_rows(state: SyncState) -> Rows {
             .chain(table_rows(c, "", "teachers", classroom.teachers))
             .chain(table_rows(c, "", "students", classroom.students))
             .chain(table_rows(c, "", "topics", classroom.topics))
+            .chain(table_rows(
+                c,
+                "",
+                "pendingRemovals",
+                classroom.pending_removals,
+            ))
             .chain(table_rows(e, "", "lineItems", exported.line_items))
             .chain(table_rows(e, "", "results", exported.results))
             .chain(table_rows(e, "", "categories", exported.categories))
@@ -1019,6 +1031,7 @@ fn borrowed_rows(state: &SyncState) -> RowTexts<'_> {
             .chain(table(c, "", "teachers", &known.teachers))
             .chain(table(c, "", "students", &known.students))
             .chain(table(c, "", "topics", &known.topics))
+            .chain(table(c, "", "pendingRemovals", &known.pending_removals))
             .chain(table(e, "", "lineItems", &exported.line_items))
             .chain(table(e, "", "results", &exported.results))
             .chain(table(e, "", "categories", &exported.categories))

@@ -85,6 +85,11 @@ pub struct AppliedClassroom {
     pub students: BTreeMap<String, BTreeSet<String>>,
     /// class sourcedId -> category sourcedId -> topic
     pub topics: BTreeMap<String, BTreeMap<String, AppliedTopic>>,
+    /// class sourcedId -> student email -> the day (`YYYY-MM-DD`) the SIS first no longer
+    /// had them in the class: students kept in the course by the removal grace rule
+    /// (`classroom.removalGraceDays`) until the grace ends and their removal is applied.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pending_removals: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]

@@ -609,3 +609,65 @@ fn classroom_courses_read_and_people_at_the_class_limit_are_asked_for() {
         ask.users
     );
 }
+
+#[test]
+fn students_kept_by_the_removal_grace_have_their_classes_asked_for_until_removed() {
+    let graced = |mut i: SyncInput| {
+        i.config.classroom.removal_grace_days = 7;
+        i
+    };
+    let state = day1_state(CLASSES, STUDENTS);
+    // Day 2: s0, s10, s20 and s30's first enrolments ended on 10-05; the rule keeps them.
+    let day2 = graced(input(&delta(&[]), "delta", Some(&state), DAY2));
+    let planned = classbridge_engine::plan(day2).expect("day 2");
+    assert!(
+        !planned
+            .ops
+            .iter()
+            .any(|o| o.key.starts_with("student.remove:")),
+        "kept by the grace"
+    );
+    let state = commit(&state, &planned);
+    let kept: BTreeSet<String> = state.classroom.pending_removals.keys().cloned().collect();
+    assert_eq!(kept, ["cl0", "cl10", "cl8", "cl6"].map(String::from).into());
+
+    // A quiet day after the grace (a week from the day the run first saw them gone): no
+    // record read and no date passed names those classes, yet they are asked for, and the
+    // slice removes the students as the whole state does.
+    let day3 = "2026-10-15T06:00:00Z";
+    let whole_input = graced(input(&delta(&[]), "delta", Some(&state), day3));
+    let facts = NeedsFacts {
+        planned_on: Some(DAY2[..10].to_string()),
+        config_digest: Some(config_digest(&whole_input.config)),
+        left_out: false,
+    };
+    let ask = match enrollment_needs(
+        &whole_input.config,
+        &whole_input.sources,
+        &whole_input.classroom,
+        &without_enrollments(&state),
+        &whole_input.now,
+        &facts,
+    ) {
+        EnrollmentNeeds::Slice(ask) => ask,
+        EnrollmentNeeds::All { reason } => panic!("a quiet day is a slice: {reason}"),
+    };
+    assert!(ask.classes.is_superset(&kept), "{:?}", ask.classes);
+    let whole = classbridge_engine::plan(whole_input.clone()).expect("whole");
+    let mut sliced = whole_input;
+    sliced.previous_state = cut(&state, &ask, facts);
+    let sliced = classbridge_engine::plan(sliced).expect("sliced");
+    assert_eq!(essence(&sliced), essence(&whole));
+    let removed = sliced
+        .ops
+        .iter()
+        .filter(|o| o.key.starts_with("student.remove:"))
+        .count();
+    assert_eq!(removed, 4);
+    assert!(
+        commit(&state, &sliced)
+            .classroom
+            .pending_removals
+            .is_empty()
+    );
+}

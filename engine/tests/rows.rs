@@ -236,3 +236,51 @@ fn committing_from_named_rows_matches_on_drops_reconnects_and_removed_classes() 
     );
     commit_from_named_rows(&Rows::new(), &SyncState::default(), &p, &all_succeeded(&p));
 }
+
+#[test]
+fn the_removal_grace_is_kept_and_ended_in_rows_as_in_the_whole_state() {
+    let mut v = day1();
+    v["config"]["classroom"] = json!({ "removalGraceDays": 7 });
+    let (_, clean) = run_clean(&v);
+    let mut rows = Rows::new();
+    lay(&mut rows, &StateChanges::whole(&clean).expect("rows"));
+    let on = |state: &SyncState, now: &str| {
+        let mut next = v.clone();
+        next["previousState"] = serde_json::to_value(state).expect("state");
+        next["now"] = json!(now);
+        remove(&mut next, "enrollments", "e-s1");
+        next
+    };
+    let grace_rows = |changes: &StateChanges| {
+        changes
+            .tables
+            .iter()
+            .find(|t| t.table == "pendingRemovals")
+            .map(|t| {
+                (
+                    t.upsert.keys().cloned().collect::<Vec<_>>(),
+                    t.remove.clone(),
+                )
+            })
+    };
+
+    // The student leaves cl1: kept, and the day they left is a row of its own.
+    let kept = plan(&on(&clean, "2026-11-05T06:00:00Z"));
+    let outcomes = all_succeeded(&kept);
+    let changes = commit_from_named_rows(&rows, &clean, &kept, &outcomes);
+    assert_eq!(grace_rows(&changes), Some((vec!["cl1".into()], vec![])));
+    lay(&mut rows, &changes);
+    let state = read_back(&rows, changes.revision);
+    assert_eq!(state, commit(&clean, &kept, &outcomes).expect("commit"));
+
+    // The grace is over: the removal's success removes the row.
+    let due = plan(&on(&state, "2026-11-12T06:00:00Z"));
+    let outcomes = all_succeeded(&due);
+    let changes = commit_from_named_rows(&rows, &state, &due, &outcomes);
+    assert_eq!(grace_rows(&changes), Some((vec![], vec!["cl1".into()])));
+    lay(&mut rows, &changes);
+    assert_eq!(
+        read_back(&rows, changes.revision),
+        commit(&state, &due, &outcomes).expect("commit")
+    );
+}

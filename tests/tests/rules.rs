@@ -246,3 +246,82 @@ async fn a_class_whose_term_ended_is_archived_with_its_members_kept() {
         run.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_student_dropped_in_the_sis_stays_for_the_removal_grace_and_then_leaves() {
+    let h = Harness::start(Size::Tiny, "[rules.classroom]\nremovalGraceDays = 7").await;
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    // One student leaves one class in the SIS (a schedule change).
+    let (alias, email) = h.sis.with_district(|d| {
+        let at = d
+            .enrollments
+            .iter()
+            .position(|e| e["role"] == "student")
+            .expect("a student enrolment");
+        let gone = d.enrollments.remove(at);
+        let user = gone["user"]["sourcedId"].clone();
+        let email = d
+            .users
+            .iter()
+            .find(|u| u["sourcedId"] == user)
+            .and_then(|u| u["email"].as_str())
+            .expect("the student's email")
+            .to_lowercase();
+        let class = gone["class"]["sourcedId"]
+            .as_str()
+            .expect("class")
+            .to_string();
+        (format!("d:{class}"), email)
+    });
+    // The stand-in keys a course's students by email.
+    let member = email.clone();
+    assert!(h.classroom.student_ids(&alias).contains(&member));
+
+    // Kept, and told: the preview names the student and the day the removal comes due.
+    let kept = h.cli(&["sync", "--json"]).await;
+    assert_eq!(kept.code, 0, "{}{}", kept.stdout, kept.stderr);
+    let issues = kept.json()["plan"]["recordIssues"].to_string();
+    assert!(
+        issues.contains(&format!("student {email} stays in"))
+            && issues.contains("removal grace of 7 days"),
+        "{issues}"
+    );
+    assert!(h.classroom.student_ids(&alias).contains(&member), "kept");
+    let db = rusqlite::Connection::open(h.state_dir().join("classbridge.db")).expect("state db");
+    let pending = |db: &rusqlite::Connection| -> Vec<String> {
+        let mut stmt = db
+            .prepare(
+                "SELECT body FROM state_rows WHERE part = 'classroom' AND tbl = 'pendingRemovals'",
+            )
+            .expect("query");
+        stmt.query_map([], |r| r.get(0))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("bodies")
+    };
+    let rows = pending(&db);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].contains(&email), "{rows:?}");
+
+    // A week passes (the day they left is moved back, as the clock cannot be): the next run
+    // reads no change, yet removes them, and says why.
+    db.execute(
+        "UPDATE state_rows SET body = json_set(body, '$.\"' || ?1 || '\"', '2020-01-01')
+         WHERE part = 'classroom' AND tbl = 'pendingRemovals'",
+        [&email],
+    )
+    .expect("a week earlier");
+    let due = h.cli(&["sync", "--json"]).await;
+    assert_eq!(due.code, 0, "{}{}", due.stdout, due.stderr);
+    assert!(
+        !h.classroom.student_ids(&alias).contains(&member),
+        "removed once the grace is over: {}",
+        due.stdout
+    );
+    assert!(
+        due.stdout.contains("its removal grace is over"),
+        "{}",
+        due.stdout
+    );
+    assert!(pending(&db).is_empty(), "the grace ends with the removal");
+}

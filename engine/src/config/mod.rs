@@ -560,6 +560,10 @@ pub struct ClassroomRules {
     pub limits: ClassroomLimits,
     /// A class whose terms have all ended: its course is archived, not emptied.
     pub term_end: TermEnd,
+    /// Days a student the SIS no longer has in a class stays in its course before the
+    /// removal is applied (schedule changes often undo themselves within days; a student
+    /// enrolled again meanwhile is never removed). 0: removals apply at once.
+    pub removal_grace_days: u32,
 }
 
 /// What happens to a class whose terms have all ended.
@@ -585,6 +589,7 @@ impl Default for ClassroomRules {
             categories_as_topics: true,
             limits: ClassroomLimits::default(),
             term_end: TermEnd::default(),
+            removal_grace_days: 0,
         }
     }
 }

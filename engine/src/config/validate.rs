@@ -306,6 +306,15 @@ pub fn validate(config: &SyncConfig) -> Result<(), Vec<ConfigError>> {
             "cannot be more than membersPerClass (teachers are members)",
         );
     }
+    // A year is the longest grace that makes sense: past it a removal would wait for a
+    // student who has long since moved on (and the day arithmetic stays far from overflow).
+    if config.classroom.removal_grace_days > 366 {
+        err(
+            &mut errors,
+            "classroom.removalGraceDays".into(),
+            "must be at most 366 (days; 0 applies removals at once)",
+        );
+    }
     if !(0.0..=100.0).contains(&config.holds.max_shrink_percent) {
         err(
             &mut errors,

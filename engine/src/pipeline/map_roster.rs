@@ -4,6 +4,7 @@
 //! ever removed: people a teacher invited by hand are left alone.
 
 mod drift;
+mod grace;
 mod limits;
 
 pub(crate) use limits::FreshEnrolments;
@@ -122,10 +123,37 @@ pub(crate) fn map_roster(
         .map(|(class_id, want)| ops_bound(class_id, want, known))
         .sum();
     out.ops.reserve(bound);
+    let grace = grace::Grace {
+        days: config.classroom.removal_grace_days,
+        today,
+    };
+    let no_grace = grace::GraceDecision::default();
     for (class_id, want) in &desired {
         course_ops(config, roster, class_id, want, known, &mut out.ops);
-        member_ops(class_id, want, MemberRole::Teacher, known, &mut out.ops);
-        member_ops(class_id, want, MemberRole::Student, known, &mut out.ops);
+        member_ops(
+            class_id,
+            want,
+            MemberRole::Teacher,
+            known,
+            &no_grace,
+            &mut out.ops,
+        );
+        let graced = grace.decide(
+            class_id,
+            &want.course.name,
+            &want.students,
+            known,
+            issues,
+            &mut out.skipped,
+        );
+        member_ops(
+            class_id,
+            want,
+            MemberRole::Student,
+            known,
+            &graced,
+            &mut out.ops,
+        );
         topic_ops(class_id, want, known, &mut out.ops);
     }
     // Outside a slice, a class still in the roster is left as it is (unless its term ended).
@@ -134,6 +162,10 @@ pub(crate) fn map_roster(
             && roster.classes.contains_key(class_id)
             && !ended.contains_key(class_id)
     };
+    // A class no longer planned for (archived, or gone) keeps no one in grace.
+    known
+        .pending_removals
+        .retain(|class_id, _| desired.contains_key(class_id) || unread(class_id));
     for (class_id, course) in &known.courses {
         if !desired.contains_key(class_id) && course.course_state != "ARCHIVED" && !unread(class_id)
         {
@@ -598,6 +630,7 @@ fn member_ops(
     want: &DesiredCourse,
     role: MemberRole,
     known: &AppliedClassroom,
+    grace: &grace::GraceDecision,
     ops: &mut Vec<OpDraft>,
 ) {
     let alias = &want.course.alias;
@@ -686,6 +719,9 @@ fn member_ops(
         if role == MemberRole::Teacher && *email == want.course.owner {
             continue;
         }
+        if grace.kept.contains(email) {
+            continue;
+        }
         let action = match role {
             MemberRole::Teacher => Action::ClassroomRemoveTeacher {
                 alias: Shared::from(alias),
@@ -705,7 +741,13 @@ fn member_ops(
             phase,
             format!("{noun}.remove:{alias}:{email}"),
             OpChange::Delete,
-            format!("remove {noun} {email} from '{}'", want.course.name),
+            match grace.ended.get(email) {
+                Some(since) => format!(
+                    "remove {noun} {email} from '{}' (not in the SIS's class since {since}; its removal grace is over)",
+                    want.course.name
+                ),
+                None => format!("remove {noun} {email} from '{}'", want.course.name),
+            },
             email,
             action,
             StateEffect::MemberRemoved {

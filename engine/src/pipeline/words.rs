@@ -78,13 +78,17 @@ pub(crate) fn name_people(rosters: &[&Roster], ops: &mut [OpDraft]) {
         } else {
             "student"
         };
-        // Why a drift repair happens stays said after the names.
-        let why = [" (drift", " (repairs drift"]
-            .iter()
-            .filter_map(|mark| op.summary.find(mark))
-            .min()
-            .map(|at| op.summary[at..].to_string())
-            .unwrap_or_default();
+        // Why a drift repair, or a removal after its grace, happens stays said after the names.
+        let why = [
+            " (drift",
+            " (repairs drift",
+            " (not in the SIS's class since",
+        ]
+        .iter()
+        .filter_map(|mark| op.summary.find(mark))
+        .min()
+        .map(|at| op.summary[at..].to_string())
+        .unwrap_or_default();
         op.summary = match (op.entity, op.change) {
             (OpEntity::Course, _) => format!("create course {course} owned by {who}{why}"),
             (_, OpChange::Create) => format!("add {noun} {who} to {course}{why}"),
