@@ -6,7 +6,9 @@ use std::collections::HashMap;
 
 use crate::error::EngineError;
 use crate::plan::{MemberRole, OpOutcome, OutcomeResult, PlannedOp, StateEffect, SyncPlan};
-use crate::state::{AppliedCourse, AppliedTopic, ExportedRecord, OpFailure, SyncState};
+use crate::state::{
+    AppliedCourse, AppliedInvitation, AppliedTopic, ExportedRecord, OpFailure, SyncState,
+};
 
 pub(crate) fn commit(
     state: &SyncState,
@@ -100,6 +102,31 @@ pub(crate) fn apply_effect(state: &mut SyncState, effect: &StateEffect, remote_i
                 pending.remove(email.as_str());
                 if pending.is_empty() {
                     cls.pending_removals.remove(class_id.as_str());
+                }
+            }
+        }
+        StateEffect::Invited {
+            class_id,
+            role,
+            email,
+        } => {
+            let sent = cls.invitations.entry(class_id.to_string()).or_default();
+            let known_id = sent
+                .get(email.as_str())
+                .and_then(|i| i.invitation_id.clone());
+            sent.insert(
+                email.to_string(),
+                AppliedInvitation {
+                    role: *role,
+                    invitation_id: remote_id.map(str::to_string).or(known_id),
+                },
+            );
+        }
+        StateEffect::InvitationDeleted { class_id, email } => {
+            if let Some(sent) = cls.invitations.get_mut(class_id.as_str()) {
+                sent.remove(email.as_str());
+                if sent.is_empty() {
+                    cls.invitations.remove(class_id.as_str());
                 }
             }
         }

@@ -66,6 +66,13 @@ pub fn commit_needs(plan: &SyncPlan) -> Vec<RowKey> {
         &delta.classroom.pending_removals,
         &mut keys,
     );
+    table_keys(
+        c,
+        "",
+        "invitations",
+        &delta.classroom.invitations,
+        &mut keys,
+    );
     for effect in &delta.adopted {
         effect_keys(effect, &mut keys);
     }
@@ -155,6 +162,9 @@ fn effect_keys(effect: &StateEffect, out: &mut BTreeSet<RowKey>) {
         }
         StateEffect::TopicUpsert { class_id, .. } => {
             out.insert(key(c, "", "topics", class_id));
+        }
+        StateEffect::Invited { class_id, .. } | StateEffect::InvitationDeleted { class_id, .. } => {
+            out.insert(key(c, "", "invitations", class_id));
         }
         StateEffect::Exported {
             kind, sourced_id, ..

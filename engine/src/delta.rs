@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::model::Roster;
 use crate::model::oneroster::*;
 use crate::plan::StateEffect;
-use crate::state::{AppliedClassroom, AppliedCourse, AppliedTopic, STATE_VERSION, SyncState};
+use crate::state::{
+    AppliedClassroom, AppliedCourse, AppliedInvitation, AppliedTopic, STATE_VERSION, SyncState,
+};
 
 /// Entries of one keyed table that were added or changed (whole new value) or removed.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
@@ -199,6 +201,9 @@ pub struct ClassroomDelta {
     /// Students kept by the removal grace rule, by class sourcedId.
     #[serde(skip_serializing_if = "TableDelta::is_empty")]
     pub pending_removals: TableDelta<BTreeMap<String, String>>,
+    /// Invitations sent and not yet accepted, by class sourcedId.
+    #[serde(skip_serializing_if = "TableDelta::is_empty")]
+    pub invitations: TableDelta<BTreeMap<String, AppliedInvitation>>,
 }
 
 impl ClassroomDelta {
@@ -210,6 +215,7 @@ impl ClassroomDelta {
             students: TableDelta::between(&before.students, after.students),
             topics: TableDelta::between(&before.topics, after.topics),
             pending_removals: TableDelta::between(&before.pending_removals, after.pending_removals),
+            invitations: TableDelta::between(&before.invitations, after.invitations),
         }
     }
 
@@ -221,6 +227,7 @@ impl ClassroomDelta {
         self.topics.apply_to(&mut classroom.topics);
         self.pending_removals
             .apply_to(&mut classroom.pending_removals);
+        self.invitations.apply_to(&mut classroom.invitations);
     }
 }
 

@@ -252,6 +252,25 @@ pub enum Action {
         /// The member's email address.
         user_id: Shared,
     },
+    /// POST invitations `{courseId, userId, role}`: a person Classroom cannot add directly
+    /// (outside the domain) is invited, and joins on accepting. The host resolves the
+    /// alias to the course's id (the invitation names the course by id); an invitation
+    /// already there (409) is looked up and counts as done. The outcome's remote id is the
+    /// invitation's id.
+    ClassroomInvite {
+        /// The course's alias (`d:<class sourcedId>`).
+        alias: Shared,
+        /// The invited person's email address.
+        user_id: Shared,
+        /// `STUDENT` or `TEACHER`.
+        role: MemberRole,
+    },
+    /// DELETE invitations/{id}: the invitation is withdrawn; already gone (404, accepted or
+    /// declined) counts as done.
+    ClassroomDeleteInvitation {
+        /// Classroom's id for the invitation.
+        invitation_id: String,
+    },
     /// POST courses/{alias}/topics.
     ClassroomCreateTopic {
         /// The course's alias (`d:<class sourcedId>`), which Classroom accepts in place of its id.
@@ -323,6 +342,22 @@ pub enum StateEffect {
         /// The member's email address.
         email: Shared,
     },
+    /// A person was invited; the remote id from the outcome is the invitation's id.
+    Invited {
+        /// The class (prefixed sourcedId) the course is for.
+        class_id: Shared,
+        /// Teacher or student.
+        role: MemberRole,
+        /// The invited person's email address.
+        email: Shared,
+    },
+    /// An invitation was withdrawn.
+    InvitationDeleted {
+        /// The class (prefixed sourcedId) the course is for.
+        class_id: Shared,
+        /// The invited person's email address.
+        email: Shared,
+    },
     /// The remote id from the outcome, when there is one, becomes the topic id.
     TopicUpsert {
         /// The class (prefixed sourcedId) the course is for.
@@ -357,7 +392,7 @@ pub enum StateEffect {
 }
 
 /// Whether a course member teaches or learns.
-#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum MemberRole {

@@ -24,7 +24,8 @@ pub enum StatePart {
     /// `enrollments`, `categories`.
     Roster,
     /// What exists in Classroom: `courses`, `teachers`, `students`, `topics`, and the
-    /// students kept by the removal grace rule, `pendingRemovals`.
+    /// students kept by the removal grace rule, `pendingRemovals`, and the invitations sent,
+    /// `invitations`.
     Classroom,
     /// Grades written to the SIS: `lineItems`, `results`, `categories`.
     Exported,
@@ -156,6 +157,14 @@ impl StateChanges {
             "pendingRemovals",
             &b.pending_removals,
             &a.pending_removals,
+        )?;
+        push(
+            &mut tables,
+            classroom,
+            None,
+            "invitations",
+            &b.invitations,
+            &a.invitations,
         )?;
         let (b, a) = (&before.exported, &after.exported);
         let exported = StatePart::Exported;

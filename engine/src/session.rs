@@ -25,8 +25,8 @@ use crate::needs::EnrollmentNeeds;
 use crate::plan::{PlannedOp, SyncPlan};
 use crate::rows::StatePart;
 use crate::state::{
-    AppliedClassroom, AppliedCourse, AppliedTopic, EnrollmentSlice, ExportedGradebook,
-    ExportedRecord, LedgerSlice, OpFailure, STATE_VERSION, SyncState,
+    AppliedClassroom, AppliedCourse, AppliedInvitation, AppliedTopic, EnrollmentSlice,
+    ExportedGradebook, ExportedRecord, LedgerSlice, OpFailure, STATE_VERSION, SyncState,
 };
 
 /// `cb_session_begin`'s request.
@@ -505,6 +505,7 @@ pub(crate) struct StateBuilder {
     students: Vec<(String, BTreeSet<String>)>,
     topics: Vec<(String, BTreeMap<String, AppliedTopic>)>,
     pending_removals: Vec<(String, BTreeMap<String, String>)>,
+    invitations: Vec<(String, BTreeMap<String, AppliedInvitation>)>,
     line_items: Vec<(String, ExportedRecord)>,
     results: Vec<(String, ExportedRecord)>,
     categories: Vec<(String, ExportedRecord)>,
@@ -546,6 +547,7 @@ impl StateBuilder {
             students: state.classroom.students.into_iter().collect(),
             topics: state.classroom.topics.into_iter().collect(),
             pending_removals: state.classroom.pending_removals.into_iter().collect(),
+            invitations: state.classroom.invitations.into_iter().collect(),
             line_items: state.exported.line_items.into_iter().collect(),
             results: state.exported.results.into_iter().collect(),
             categories: state.exported.categories.into_iter().collect(),
@@ -587,6 +589,7 @@ impl StateBuilder {
             (StatePart::Classroom, "pendingRemovals") => {
                 push(&mut self.pending_removals, id, value)
             }
+            (StatePart::Classroom, "invitations") => push(&mut self.invitations, id, value),
             (StatePart::Exported, "lineItems") => push(&mut self.line_items, id, value),
             (StatePart::Exported, "results") => push(&mut self.results, id, value),
             (StatePart::Exported, "categories") => push(&mut self.categories, id, value),
@@ -611,6 +614,7 @@ impl StateBuilder {
                 students: self.students.into_iter().collect(),
                 topics: self.topics.into_iter().collect(),
                 pending_removals: self.pending_removals.into_iter().collect(),
+                invitations: self.invitations.into_iter().collect(),
             },
             exported: ExportedGradebook {
                 line_items: self.line_items.into_iter().collect(),
@@ -865,6 +869,7 @@ fn state_rows(state: SyncState) -> Rows {
                 "pendingRemovals",
                 classroom.pending_removals,
             ))
+            .chain(table_rows(c, "", "invitations", classroom.invitations))
             .chain(table_rows(e, "", "lineItems", exported.line_items))
             .chain(table_rows(e, "", "results", exported.results))
             .chain(table_rows(e, "", "categories", exported.categories))
@@ -1032,6 +1037,7 @@ fn borrowed_rows(state: &SyncState) -> RowTexts<'_> {
             .chain(table(c, "", "students", &known.students))
             .chain(table(c, "", "topics", &known.topics))
             .chain(table(c, "", "pendingRemovals", &known.pending_removals))
+            .chain(table(c, "", "invitations", &known.invitations))
             .chain(table(e, "", "lineItems", &exported.line_items))
             .chain(table(e, "", "results", &exported.results))
             .chain(table(e, "", "categories", &exported.categories))

@@ -90,6 +90,22 @@ pub struct AppliedClassroom {
     /// (`classroom.removalGraceDays`) until the grace ends and their removal is applied.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pending_removals: BTreeMap<String, BTreeMap<String, String>>,
+    /// class sourcedId -> email -> invitation: people outside the domain, invited and not
+    /// yet seen in the course (on accepting they become members).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub invitations: BTreeMap<String, BTreeMap<String, AppliedInvitation>>,
+}
+
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+/// An invitation classbridge sent.
+pub struct AppliedInvitation {
+    /// The role the person is invited to.
+    pub role: crate::plan::MemberRole,
+    /// Classroom's id for the invitation, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation_id: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]

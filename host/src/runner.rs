@@ -10,7 +10,7 @@ use classbridge_engine::commit_rows::{CommitNeedsRequest, CommitRowsRequest, Row
 use classbridge_engine::config::SyncMode;
 use classbridge_engine::input::{CheckOutcome, RemovalCheck, SourceData, SourcePayload, SyncInput};
 use classbridge_engine::needs::{EnrollmentNeeds, NeedsFacts};
-use classbridge_engine::plan::{Absence, Action, OpOutcome, OutcomeResult, PlannedOp};
+use classbridge_engine::plan::{Absence, Action, MemberRole, OpOutcome, OutcomeResult, PlannedOp};
 use classbridge_engine::rows::StatePart;
 use classbridge_engine::session::{self, chunks_of};
 use classbridge_engine::{Decisions, StateChanges, SyncConfig, SyncPlan, SyncState};
@@ -1285,6 +1285,26 @@ async fn execute(target: &Target, action: &Action) -> OutcomeResult {
             .remove_member(alias, "students", user_id)
             .await
             .map_or_else(|e| failed(crate::error::chain(&e)), |_| done(None)),
+        (
+            Target::Classroom(c),
+            Action::ClassroomInvite {
+                alias,
+                user_id,
+                role,
+            },
+        ) => {
+            let role = match role {
+                MemberRole::Teacher => "TEACHER",
+                MemberRole::Student => "STUDENT",
+            };
+            c.invite(alias, user_id, role)
+                .await
+                .map_or_else(|e| failed(crate::error::chain(&e)), |id| done(Some(id)))
+        }
+        (Target::Classroom(c), Action::ClassroomDeleteInvitation { invitation_id }) => c
+            .delete_invitation(invitation_id)
+            .await
+            .map_or_else(|e| failed(crate::error::chain(&e)), |_| done(None)),
         (Target::Classroom(c), Action::ClassroomCreateTopic { alias, name }) => c
             .create_topic(alias, name)
             .await
@@ -1397,6 +1417,10 @@ fn describe_skip(key: &str) -> String {
         "courseWork.ungraded" => "ungraded courseWork",
         "submission.ungraded" => "submission(s) without an assigned grade",
         "cascade.dependantsOfRemoved" => "record(s) removed with what they belong to",
+        "class.termEnded" => "class(es) whose term ended (archived, members kept)",
+        "student.removalGrace" => {
+            "student(s) kept in their course until the removal grace ends (removalGraceDays)"
+        }
         other => return other.to_string(),
     };
     words.to_string()

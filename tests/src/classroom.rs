@@ -40,6 +40,124 @@ pub struct World {
     pub feed: ChangeFeed,
     /// Classroom's limits, enforced as Google does (tests lower them).
     pub limits: Limits,
+    /// The Workspace domains whose people can be added to courses directly; anyone else is
+    /// refused with 403 `@CannotDirectAddUser` and must be invited. Empty: anyone.
+    pub domains: Vec<String>,
+    /// Invitations by id (`invitations.create`), until accepted or deleted.
+    pub invitations: BTreeMap<String, Value>,
+    /// How many more invitations may be created before `@UserInvitationQuotaExhausted`.
+    pub invitation_quota: Option<usize>,
+}
+
+impl World {
+    /// Whether `email` is someone the domain admin may add directly.
+    fn in_domain(&self, email: &str) -> bool {
+        self.domains.is_empty()
+            || email
+                .rsplit_once('@')
+                .is_some_and(|(_, d)| self.domains.iter().any(|x| x.eq_ignore_ascii_case(d)))
+    }
+
+    /// The invited person accepts every invitation sent to them, as they would in
+    /// Classroom: they join the courses, and the invitations are gone. Answers how many.
+    pub fn accept_invitations(&mut self, email: &str) -> usize {
+        let email = email.to_ascii_lowercase();
+        let mine: Vec<String> = self
+            .invitations
+            .iter()
+            .filter(|(_, i)| {
+                i["userId"].as_str().map(str::to_ascii_lowercase) == Some(email.clone())
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &mine {
+            let Some(invitation) = self.invitations.remove(id) else {
+                continue;
+            };
+            let course_id = invitation["courseId"].as_str().unwrap_or_default();
+            let role = if invitation["role"] == "STUDENT" {
+                "students"
+            } else {
+                "teachers"
+            };
+            if let Some(course) = self.courses.get_mut(course_id) {
+                let m = member(course_id, &email);
+                if role == "students" {
+                    course.students.insert(email.clone(), m);
+                } else {
+                    course.teachers.insert(email.clone(), m);
+                }
+                self.feed.publish(
+                    &format!("courses.{role}"),
+                    "CREATED",
+                    json!({"courseId": course_id, "userId": user_id(&email)}),
+                );
+            }
+        }
+        mine.len()
+    }
+}
+
+/// `invitations.create`, validated as Google documents it: the course by id, a role, one
+/// invitation per person and course, none to a member, and the invitation quota.
+fn create_invitation(w: &mut World, body: &Value, writes: &AtomicU64) -> Response {
+    let (Some(course_id), Some(user)) = (body["courseId"].as_str(), body["userId"].as_str()) else {
+        return google_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_ARGUMENT",
+            "courseId and userId are required",
+        );
+    };
+    let role = body["role"].as_str().unwrap_or_default();
+    if !["STUDENT", "TEACHER", "OWNER"].contains(&role) {
+        return google_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_ARGUMENT",
+            "role must be STUDENT, TEACHER or OWNER",
+        );
+    }
+    let email = user.to_ascii_lowercase();
+    let Some(course) = w.courses.get(course_id) else {
+        return google_error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "Requested entity was not found.",
+        );
+    };
+    if course.students.contains_key(&email) || course.teachers.contains_key(&email) {
+        return google_error(
+            StatusCode::BAD_REQUEST,
+            "FAILED_PRECONDITION",
+            "The user already has this role or a role with greater permissions.",
+        );
+    }
+    let taken = w.invitations.values().any(|i| {
+        i["courseId"] == course_id
+            && i["userId"].as_str().map(str::to_ascii_lowercase) == Some(email.clone())
+    });
+    if taken {
+        return google_error(
+            StatusCode::CONFLICT,
+            "ALREADY_EXISTS",
+            "Requested entity already exists",
+        );
+    }
+    if let Some(left) = w.invitation_quota.as_mut() {
+        if *left == 0 {
+            return google_error(
+                StatusCode::BAD_REQUEST,
+                "FAILED_PRECONDITION",
+                "@UserInvitationQuotaExhausted The user has been sent too many invitations.",
+            );
+        }
+        *left -= 1;
+    }
+    writes.fetch_add(1, Ordering::SeqCst);
+    w.next_id += 1;
+    let id = format!("inv{}", w.next_id);
+    let invitation = json!({"id": id, "courseId": course_id, "userId": email, "role": role});
+    w.invitations.insert(id, invitation.clone());
+    axum::Json(invitation).into_response()
 }
 
 /// Google Workspace for Education's limits: 1,000 members and 50 teachers per class, 1,000
@@ -633,6 +751,49 @@ async fn handle(
             w.courses.insert(id, course);
             axum::Json(out).into_response()
         }
+        (&Method::POST, ["v1", "invitations"]) => create_invitation(&mut w, &body, writes),
+        (&Method::GET, ["v1", "invitations"]) => {
+            let (course, user) = (q.get("courseId"), q.get("userId"));
+            if course.is_none() && user.is_none() {
+                return google_error(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_ARGUMENT",
+                    "At least one of courseId or userId must be given.",
+                );
+            }
+            let list = w
+                .invitations
+                .values()
+                .filter(|i| course.is_none_or(|c| i["courseId"] == c.as_str()))
+                .filter(|i| {
+                    user.is_none_or(|u| {
+                        i["userId"].as_str().map(str::to_ascii_lowercase)
+                            == Some(u.to_ascii_lowercase())
+                    })
+                })
+                .cloned()
+                .collect();
+            page(list, "invitations", &q)
+        }
+        (&Method::GET | &Method::DELETE, ["v1", "invitations", id]) => {
+            let found = if method == Method::DELETE {
+                w.invitations.remove(*id)
+            } else {
+                w.invitations.get(*id).cloned()
+            };
+            match found {
+                Some(invitation) if method == Method::GET => axum::Json(invitation).into_response(),
+                Some(_) => {
+                    writes.fetch_add(1, Ordering::SeqCst);
+                    axum::Json(json!({})).into_response()
+                }
+                None => google_error(
+                    StatusCode::NOT_FOUND,
+                    "NOT_FOUND",
+                    "Requested entity was not found.",
+                ),
+            }
+        }
         (&Method::POST, ["v1", "registrations"]) => {
             let World { courses, feed, .. } = &mut *w;
             match feed.register(&body, |id| courses.contains_key(id)) {
@@ -678,6 +839,16 @@ async fn handle(
                     "Requested entity was not found.",
                 );
             };
+            if let (&Method::POST, ["teachers" | "students"]) = (m, rest)
+                && let Some(who) = body["userId"].as_str()
+                && !w.in_domain(who)
+            {
+                return google_error(
+                    StatusCode::FORBIDDEN,
+                    "PERMISSION_DENIED",
+                    "@CannotDirectAddUser The user cannot be added to the course directly.",
+                );
+            }
             if let (&Method::POST, [role @ ("teachers" | "students")]) = (m, rest)
                 && let Some(refusal) = limit_refusal(&w, &id, role, &body)
             {

@@ -325,3 +325,176 @@ async fn a_student_dropped_in_the_sis_stays_for_the_removal_grace_and_then_leave
     );
     assert!(pending(&db).is_empty(), "the grace ends with the removal");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_outside_the_domain_are_invited_and_join_on_accepting() {
+    use classbridge_tests::district::{STAFF_DOMAIN, STUDENT_DOMAIN};
+    // Classroom takes direct adds only from the district's domains, as Google does.
+    let domains =
+        format!("[rules.classroom]\ndomains = [\"{STAFF_DOMAIN}\", \"{STUDENT_DOMAIN}\"]");
+    let h = Harness::start(Size::Tiny, &domains).await;
+    h.classroom.world(|w| {
+        w.domains = vec![STAFF_DOMAIN.to_string(), STUDENT_DOMAIN.to_string()];
+    });
+    // One student signs in with a personal address.
+    let (alias, outsider) = h.sis.with_district(|d| {
+        let student = d
+            .users
+            .iter_mut()
+            .find(|u| u["role"] == "student")
+            .expect("a student");
+        let id = student["sourcedId"].clone();
+        student["email"] = serde_json::json!("kid.outside@gmail.com");
+        let class = d
+            .enrollments
+            .iter()
+            .find(|e| e["user"]["sourcedId"] == id)
+            .map(|e| {
+                e["class"]["sourcedId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .expect("an enrolment");
+        (format!("d:{class}"), "kid.outside@gmail.com".to_string())
+    });
+    let first = h.cli(&["sync", "--json"]).await;
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    assert!(
+        first
+            .stdout
+            .contains("outside the domain: joins on accepting"),
+        "{}",
+        first.stdout
+    );
+    // Invited to each of their classes, added to none.
+    let classes = h.sis.with_district(|d| {
+        let id = d
+            .users
+            .iter()
+            .find(|u| u["email"] == outsider.as_str())
+            .map(|u| u["sourcedId"].clone())
+            .expect("the outsider");
+        d.enrollments
+            .iter()
+            .filter(|e| e["user"]["sourcedId"] == id)
+            .count()
+    });
+    let invitations = |h: &Harness| h.classroom.world(|w| w.invitations.len());
+    assert_eq!(invitations(&h), classes, "invited, not added");
+    assert!(!h.classroom.student_ids(&alias).contains(&outsider));
+
+    // Not accepted yet: the next run sends nothing again.
+    let writes = h.classroom.writes();
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    assert_eq!(h.classroom.writes(), writes, "no second invitation");
+
+    // Dropped from one class before accepting: that invitation is withdrawn.
+    let dropped = h.sis.with_district(|d| {
+        let id = d
+            .users
+            .iter()
+            .find(|u| u["email"] == outsider.as_str())
+            .map(|u| u["sourcedId"].clone())
+            .expect("the outsider");
+        let at = d
+            .enrollments
+            .iter()
+            .rposition(|e| e["user"]["sourcedId"] == id)
+            .expect("an enrolment");
+        let gone = d.enrollments.remove(at);
+        format!(
+            "d:{}",
+            gone["class"]["sourcedId"].as_str().unwrap_or_default()
+        )
+    });
+    assert_ne!(dropped, alias);
+    let withdrawn = h.cli(&["sync", "--json"]).await;
+    assert_eq!(
+        withdrawn.code, 0,
+        "{}{}",
+        withdrawn.stdout, withdrawn.stderr
+    );
+    assert!(
+        withdrawn
+            .stdout
+            .contains("withdraw the invitation of student"),
+        "{}",
+        withdrawn.stdout
+    );
+    let classes = classes - 1;
+    assert_eq!(invitations(&h), classes);
+
+    // Accepted: a member, and the state knows it (a full reconciliation reads the course).
+    assert_eq!(
+        h.classroom.world(|w| w.accept_invitations(&outsider)),
+        classes
+    );
+    let after = h.cli(&["sync", "--full", "--json"]).await;
+    assert_eq!(after.code, 0, "{}{}", after.stdout, after.stderr);
+    assert!(h.classroom.student_ids(&alias).contains(&outsider));
+    let db = rusqlite::Connection::open(h.state_dir().join("classbridge.db")).expect("db");
+    let left: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM state_rows WHERE part = 'classroom' AND tbl = 'invitations'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(left, 0, "the invitation is settled");
+    let students: String = db
+        .query_row(
+            "SELECT body FROM state_rows WHERE part = 'classroom' AND tbl = 'students' AND id = ?1",
+            [alias.trim_start_matches("d:")],
+            |r| r.get(0),
+        )
+        .expect("students row");
+    assert!(students.contains(&outsider), "{students}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_direct_add_is_invited_next_run_and_a_used_up_quota_is_said_and_retried() {
+    use classbridge_tests::district::{STAFF_DOMAIN, STUDENT_DOMAIN};
+    // No domains configured: classbridge learns from Classroom's refusal.
+    let h = Harness::start(Size::Tiny, "").await;
+    h.classroom.world(|w| {
+        w.domains = vec![STAFF_DOMAIN.to_string(), STUDENT_DOMAIN.to_string()];
+        w.invitation_quota = Some(0);
+    });
+    h.sis.with_district(|d| {
+        let student = d
+            .users
+            .iter_mut()
+            .find(|u| u["role"] == "student")
+            .expect("a student");
+        student["email"] = serde_json::json!("kid.outside@gmail.com");
+    });
+    let refused = h.cli(&["sync", "--json"]).await;
+    assert_eq!(
+        refused.code, 5,
+        "partly applied: {}{}",
+        refused.stdout, refused.stderr
+    );
+    assert!(
+        refused.stdout.contains("CannotDirectAddUser") && refused.stdout.contains("invites them"),
+        "{}",
+        refused.stdout
+    );
+    // The next run invites; Classroom's invitation quota is used up: said, and retried later.
+    let quota = h.cli(&["sync", "--json"]).await;
+    assert_eq!(quota.code, 5, "{}{}", quota.stdout, quota.stderr);
+    assert!(
+        quota.stdout.contains("invitations is used up")
+            && quota.stdout.contains("retried on the next run"),
+        "{}",
+        quota.stdout
+    );
+    h.classroom.world(|w| w.invitation_quota = None);
+    let sent = h.cli(&["sync", "--json"]).await;
+    assert_eq!(sent.code, 0, "{}{}", sent.stdout, sent.stderr);
+    assert_eq!(
+        h.classroom.world(|w| w.invitations.len()),
+        5,
+        "one per class"
+    );
+}

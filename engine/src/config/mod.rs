@@ -564,6 +564,11 @@ pub struct ClassroomRules {
     /// removal is applied (schedule changes often undo themselves within days; a student
     /// enrolled again meanwhile is never removed). 0: removals apply at once.
     pub removal_grace_days: u32,
+    /// The Google Workspace domains whose people are added to courses directly
+    /// (`district.org`, `students.district.org`); anyone else is invited and joins on
+    /// accepting. Empty: everyone is added directly, and a person Classroom refuses to add
+    /// (`CannotDirectAddUser`) is invited on the next run.
+    pub domains: Vec<String>,
 }
 
 /// What happens to a class whose terms have all ended.
@@ -590,6 +595,7 @@ impl Default for ClassroomRules {
             limits: ClassroomLimits::default(),
             term_end: TermEnd::default(),
             removal_grace_days: 0,
+            domains: Vec::new(),
         }
     }
 }

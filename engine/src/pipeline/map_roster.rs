@@ -5,6 +5,7 @@
 
 mod drift;
 mod grace;
+mod invite;
 mod limits;
 
 pub(crate) use limits::FreshEnrolments;
@@ -61,6 +62,9 @@ pub(crate) struct RunFacts<'a> {
     /// Only these classes' courses, members and topics are planned; the others did not
     /// change (the engine asked for every class that could have).
     pub complete: Option<&'a BTreeSet<String>>,
+    /// Operations that failed last time, by key: a direct add Classroom refused for a
+    /// person outside the domain becomes an invitation.
+    pub failures: &'a BTreeMap<String, crate::state::OpFailure>,
 }
 
 /// Maps the roster; adoptions of objects found in Classroom are written into `known`.
@@ -77,6 +81,7 @@ pub(crate) fn map_roster(
         fresh,
         today,
         complete,
+        failures,
     } = *facts;
     let mut out = RosterMapping {
         ops: Vec::new(),
@@ -93,6 +98,7 @@ pub(crate) fn map_roster(
         &mut out.skipped,
     );
     adopt(known, snapshot, &desired);
+    invite::settle_accepted(known, snapshot, members_complete);
     out.hold = limits::apply(
         &config.classroom.limits,
         &mut desired,
@@ -128,16 +134,20 @@ pub(crate) fn map_roster(
         today,
     };
     let no_grace = grace::GraceDecision::default();
+    let outsiders = invite::Outsiders {
+        domains: &config.classroom.domains,
+        failures,
+    };
     for (class_id, want) in &desired {
         course_ops(config, roster, class_id, want, known, &mut out.ops);
-        member_ops(
+        let teachers = Members {
             class_id,
             want,
-            MemberRole::Teacher,
-            known,
-            &no_grace,
-            &mut out.ops,
-        );
+            role: MemberRole::Teacher,
+            grace: &no_grace,
+            outsiders: &outsiders,
+        };
+        member_ops(&teachers, known, &mut out.ops);
         let graced = grace.decide(
             class_id,
             &want.course.name,
@@ -146,14 +156,12 @@ pub(crate) fn map_roster(
             issues,
             &mut out.skipped,
         );
-        member_ops(
-            class_id,
-            want,
-            MemberRole::Student,
-            known,
-            &graced,
-            &mut out.ops,
-        );
+        let students = Members {
+            role: MemberRole::Student,
+            grace: &graced,
+            ..teachers
+        };
+        member_ops(&students, known, &mut out.ops);
         topic_ops(class_id, want, known, &mut out.ops);
     }
     // Outside a slice, a class still in the roster is left as it is (unless its term ended).
@@ -623,16 +631,26 @@ fn ops_bound(class_id: &str, want: &DesiredCourse, known: &AppliedClassroom) -> 
     1 + changed(&want.teachers, known.teachers.get(class_id))
         + changed(&want.students, known.students.get(class_id))
         + want.topics.len()
+        + known.invitations.get(class_id).map_or(0, BTreeMap::len)
 }
 
-fn member_ops(
-    class_id: &str,
-    want: &DesiredCourse,
+/// One class's members of one role, and the rules that decide how they change.
+struct Members<'a> {
+    class_id: &'a str,
+    want: &'a DesiredCourse<'a>,
     role: MemberRole,
-    known: &AppliedClassroom,
-    grace: &grace::GraceDecision,
-    ops: &mut Vec<OpDraft>,
-) {
+    grace: &'a grace::GraceDecision,
+    outsiders: &'a invite::Outsiders<'a>,
+}
+
+fn member_ops(m: &Members<'_>, known: &AppliedClassroom, ops: &mut Vec<OpDraft>) {
+    let Members {
+        class_id,
+        want,
+        role,
+        grace,
+        outsiders,
+    } = *m;
     let alias = &want.course.alias;
     let empty = BTreeSet::new();
     let (wanted, have, noun) = match role {
@@ -677,12 +695,46 @@ fn member_ops(
                 effect,
             },
         };
+    let no_invitations = BTreeMap::new();
+    let invitations = known.invitations.get(class_id).unwrap_or(&no_invitations);
     for email in wanted.difference(have) {
         // Creating a course makes its owner a teacher already.
         if role == MemberRole::Teacher && !course_known && *email == want.course.owner {
             continue;
         }
         if role == MemberRole::Teacher && course_known && email == owner {
+            continue;
+        }
+        // Invited already: they join on accepting.
+        if invitations.get(email).is_some_and(|i| i.role == role) {
+            continue;
+        }
+        if outsiders.must_invite(noun, alias, email) {
+            let phase = if role == MemberRole::Teacher {
+                Phase::TeacherAdd
+            } else {
+                Phase::StudentAdd
+            };
+            ops.push(base(
+                phase,
+                format!("{noun}.invite:{alias}:{email}"),
+                OpChange::Create,
+                format!(
+                    "invite {noun} {email} to '{}' (outside the domain: joins on accepting)",
+                    want.course.name
+                ),
+                email,
+                Action::ClassroomInvite {
+                    alias: Shared::from(alias),
+                    user_id: Shared::from(email),
+                    role,
+                },
+                StateEffect::Invited {
+                    class_id: Shared::from(class_id),
+                    role,
+                    email: Shared::from(email),
+                },
+            ));
             continue;
         }
         let action = match role {
@@ -753,6 +805,37 @@ fn member_ops(
             StateEffect::MemberRemoved {
                 class_id: Shared::from(class_id),
                 role,
+                email: Shared::from(email),
+            },
+        );
+        op.depends_on.clear();
+        ops.push(op);
+    }
+    // An invitation to someone the SIS no longer has in the class (in this role) is withdrawn.
+    for (email, invitation) in invitations {
+        if invitation.role != role || wanted.contains(email) {
+            continue;
+        }
+        let Some(invitation_id) = invitation.invitation_id.clone() else {
+            continue;
+        };
+        let phase = if role == MemberRole::Teacher {
+            Phase::TeacherRemove
+        } else {
+            Phase::StudentRemove
+        };
+        let mut op = base(
+            phase,
+            format!("{noun}.uninvite:{alias}:{email}"),
+            OpChange::Delete,
+            format!(
+                "withdraw the invitation of {noun} {email} to '{}'",
+                want.course.name
+            ),
+            email,
+            Action::ClassroomDeleteInvitation { invitation_id },
+            StateEffect::InvitationDeleted {
+                class_id: Shared::from(class_id),
                 email: Shared::from(email),
             },
         );

@@ -300,6 +300,7 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
             fresh: &fresh,
             today,
             complete: previous.enrollment_slice.as_ref().map(|s| &s.classes),
+            failures: &previous.failures,
         },
         &mut issues,
     );

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::ops::OpDraft;
 use crate::model::{Class, Roster, User};
-use crate::plan::{OpChange, OpEntity};
+use crate::plan::{Action, OpChange, OpEntity};
 
 /// A class as admins name it: its title, then its code and school where known.
 pub(crate) fn class_words(roster: &Roster, class: &Class) -> String {
@@ -89,9 +89,15 @@ pub(crate) fn name_people(rosters: &[&Roster], ops: &mut [OpDraft]) {
         .min()
         .map(|at| op.summary[at..].to_string())
         .unwrap_or_default();
-        op.summary = match (op.entity, op.change) {
-            (OpEntity::Course, _) => format!("create course {course} owned by {who}{why}"),
-            (_, OpChange::Create) => format!("add {noun} {who} to {course}{why}"),
+        op.summary = match (op.entity, op.change, &op.action) {
+            (OpEntity::Course, _, _) => format!("create course {course} owned by {who}{why}"),
+            (_, _, Action::ClassroomInvite { .. }) => format!(
+                "invite {noun} {who} to {course} (outside the domain: joins on accepting){why}"
+            ),
+            (_, _, Action::ClassroomDeleteInvitation { .. }) => {
+                format!("withdraw the invitation of {noun} {who} to {course}{why}")
+            }
+            (_, OpChange::Create, _) => format!("add {noun} {who} to {course}{why}"),
             _ => format!("remove {noun} {who} from {course}{why}"),
         };
     }

@@ -75,6 +75,12 @@ fn explain(code: &str) -> Option<&'static str> {
             "the owner is not allowed to own courses (not a verified teacher, or outside the domain)"
         }
         "PendingInvitationExists" => "an invitation is already waiting for this person",
+        "CannotDirectAddUser" => {
+            "the person is outside the domain (or has no account), so Classroom will not add them directly (CannotDirectAddUser); the next run invites them instead (list the district's domains in rules.classroom.domains to invite at once)"
+        }
+        "UserInvitationQuotaExhausted" => {
+            "Classroom's quota of invitations is used up for now (UserInvitationQuotaExhausted); the invitation is retried on the next run"
+        }
         "UserInIllegalDomain" => "the person is in a domain this course cannot take",
         "CourseNotModifiable" => "the course is in a state that does not allow this change",
         _ => return None,
@@ -100,6 +106,9 @@ pub enum WriteError {
         "Classroom: {call} answered success without '{field}'; the write is treated as failed and checked again next run"
     )]
     MissingId { call: String, field: &'static str },
+    /// An invitation to a course Classroom does not have (deleted by hand since).
+    #[error("Classroom has no course {alias} to invite to; the invitation is tried again next run")]
+    NoCourse { alias: String },
 }
 
 /// The id a successful create must carry.
@@ -543,6 +552,61 @@ impl ClassroomClient {
             return Ok(());
         }
         Err(Self::fail(Method::POST, &path, status, &answer).into())
+    }
+
+    /// Invites a person outside the domain to a course as `role` (`STUDENT`, `TEACHER`) and
+    /// answers the invitation's id. The invitation names the course by id, so the alias is
+    /// looked up first; an invitation already there (409) is found and counts as done.
+    pub async fn invite(
+        &self,
+        alias: &str,
+        user_id: &str,
+        role: &str,
+    ) -> Result<String, WriteError> {
+        let course_path = Self::course_path(alias);
+        let Some(course) = self.get_course(alias).await? else {
+            return Err(WriteError::NoCourse {
+                alias: alias.to_string(),
+            });
+        };
+        let course_id = required_id(&course, "id", &format!("GET {course_path}"))?;
+        let path = "/v1/invitations";
+        let body = json!({ "courseId": course_id, "userId": user_id, "role": role });
+        let (status, answer) = self.call(Method::POST, path, &[], Some(&body)).await?;
+        if status.is_success() {
+            return required_id(&answer, "id", &format!("POST {path}"));
+        }
+        if status == StatusCode::CONFLICT {
+            let pages = self
+                .list(
+                    path,
+                    &[
+                        ("courseId", course_id.clone()),
+                        ("userId", user_id.to_string()),
+                    ],
+                )
+                .await?;
+            let found = pages
+                .iter()
+                .filter_map(|p| p.get("invitations").and_then(Value::as_array))
+                .flatten()
+                .find_map(|i| i["id"].as_str());
+            if let Some(id) = found {
+                return Ok(id.to_string());
+            }
+        }
+        Err(Self::fail(Method::POST, path, status, &answer).into())
+    }
+
+    /// Withdraws an invitation; already gone (404: accepted, declined or withdrawn) counts as
+    /// done.
+    pub async fn delete_invitation(&self, id: &str) -> Result<(), WriteError> {
+        let path = format!("/v1/invitations/{}", seg(id));
+        let (status, answer) = self.call(Method::DELETE, &path, &[], None).await?;
+        if status.is_success() || status == StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        Err(Self::fail(Method::DELETE, &path, status, &answer).into())
     }
 
     /// Removes a member; already gone (404) counts as done.
