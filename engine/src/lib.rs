@@ -40,7 +40,7 @@ pub use error::EngineError;
 pub use input::SyncInput;
 pub use json_text::JsonText;
 pub use needs::{EnrollmentNeeds, NeedsFacts, config_digest, enrollment_needs};
-pub use pipeline::map_grades::{line_item_id, result_id};
+pub use pipeline::map_grades::{line_item_id, merged_line_item_id, result_id};
 pub use pipeline::map_roster::{COURSE_ALIAS_PREFIX, course_alias};
 pub use plan::{Decisions, OpOutcome, SyncPlan};
 pub use rows::StateChanges;

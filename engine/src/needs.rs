@@ -160,6 +160,11 @@ fn ask(
     if configured != kept {
         return Err("a source was added or removed".into());
     }
+    // A merged course is planned from every class of its group, and who is in a group can
+    // change with any class read: not bounded here yet.
+    if !config.classroom.cross_list.is_empty() {
+        return Err("cross-listed sections are planned from every enrolment".into());
+    }
     if config
         .uniqueness
         .iter()

@@ -671,3 +671,17 @@ fn students_kept_by_the_removal_grace_have_their_classes_asked_for_until_removed
             .is_empty()
     );
 }
+
+#[test]
+fn cross_listed_sections_need_every_enrolment() {
+    let state = day1_state(CLASSES, STUDENTS);
+    let mut quiet = input(&delta(&[]), "delta", Some(&state), DAY2);
+    quiet.config.classroom.cross_list = vec![classbridge_engine::config::CrossListRule {
+        classes: vec!["cl0".into(), "cl1".into()],
+        same: Vec::new(),
+    }];
+    match ask_of(&quiet) {
+        EnrollmentNeeds::All { reason } => assert!(reason.contains("cross-listed"), "{reason}"),
+        EnrollmentNeeds::Slice(ask) => panic!("a slice cannot see a merged course whole: {ask:?}"),
+    }
+}

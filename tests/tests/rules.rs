@@ -498,3 +498,79 @@ async fn a_refused_direct_add_is_invited_next_run_and_a_used_up_quota_is_said_an
         "one per class"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_listed_classes_share_a_course_and_grades_go_back_to_each_class() {
+    let h = Harness::start(
+        Size::Tiny,
+        "[rules.classroom]\ncrossList = [{ classes = [\"cl0\", \"cl1\"] }]",
+    )
+    .await;
+    let run = h.cli(&["sync"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        h.classroom.course_by_alias("d:cl1").is_none(),
+        "no course of its own"
+    );
+    let enrolled = |class: &str| -> Vec<(String, String)> {
+        h.sis.with_district(|d| {
+            d.enrollments
+                .iter()
+                .filter(|e| e["class"]["sourcedId"] == class && e["role"] == "student")
+                .filter_map(|e| {
+                    let user = e["user"]["sourcedId"].as_str()?;
+                    let email = d.users.iter().find(|u| u["sourcedId"] == user)?["email"]
+                        .as_str()?
+                        .to_lowercase();
+                    Some((user.to_string(), email))
+                })
+                .collect()
+        })
+    };
+    let (own, merged) = (enrolled("cl0"), enrolled("cl1"));
+    let seated = h.classroom.student_ids("d:cl0");
+    for (_, email) in own.iter().chain(&merged) {
+        assert!(seated.contains(email), "{email} in the merged course");
+    }
+
+    // A quiz in the merged course, graded for one student of each class.
+    let quiz = h
+        .classroom
+        .post_work("d:cl0", "Quiz", Some(10.0), None)
+        .expect("work");
+    h.classroom
+        .grade(&quiz, &own[0].1, Some(8.0), None, false, "RETURNED");
+    h.classroom
+        .grade(&quiz, &merged[0].1, Some(6.0), None, false, "RETURNED");
+    let graded = h.cli(&["sync"]).await;
+    assert_eq!(graded.code, 0, "{}{}", graded.stdout, graded.stderr);
+    let line_items = h.sis.gradebook("lineItems");
+    let class_of = |li: &str| {
+        line_items.iter().find(|l| l["sourcedId"] == li).map(|l| {
+            l["class"]["sourcedId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+    };
+    let mut classes: Vec<String> = line_items
+        .iter()
+        .map(|l| {
+            l["class"]["sourcedId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    classes.sort();
+    assert_eq!(classes, ["cl0", "cl1"], "the quiz in each SIS class");
+    let results = h.sis.gradebook("results");
+    for ((student, _), class) in [(&own[0], "cl0"), (&merged[0], "cl1")] {
+        let result = results
+            .iter()
+            .find(|r| r["student"]["sourcedId"] == student.as_str())
+            .expect("a result");
+        let li = result["lineItem"]["sourcedId"].as_str().unwrap_or_default();
+        assert_eq!(class_of(li).as_deref(), Some(class), "{result}");
+    }
+}

@@ -569,6 +569,42 @@ pub struct ClassroomRules {
     /// accepting. Empty: everyone is added directly, and a person Classroom refuses to add
     /// (`CannotDirectAddUser`) is invited on the next run.
     pub domains: Vec<String>,
+    /// Cross-listed and merged sections: several SIS classes taught as one Classroom course.
+    pub cross_list: Vec<CrossListRule>,
+}
+
+/// One rule merging SIS classes into one Classroom course: the listed classes, or every
+/// group of classes whose given fields are all equal (and not empty). The course is the one
+/// the group already has, else the one of the class with the smallest sourcedId; it takes
+/// every class's teachers, students and categories, and grades go back to each SIS class
+/// for its own students.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct CrossListRule {
+    /// The classes merged, by sourcedId as in the merged roster (with the source's prefix).
+    pub classes: Vec<String>,
+    /// Or: classes with equal values of all these fields are merged.
+    pub same: Vec<ClassField>,
+}
+
+/// A class field cross-listing can compare.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum ClassField {
+    /// `classCode`.
+    ClassCode,
+    /// `periods`, all of them.
+    Periods,
+    /// `school`.
+    School,
+    /// `course`.
+    Course,
+    /// `terms`, all of them.
+    Terms,
+    /// `title`.
+    Title,
 }
 
 /// What happens to a class whose terms have all ended.
@@ -596,6 +632,7 @@ impl Default for ClassroomRules {
             term_end: TermEnd::default(),
             removal_grace_days: 0,
             domains: Vec::new(),
+            cross_list: Vec::new(),
         }
     }
 }

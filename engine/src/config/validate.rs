@@ -306,6 +306,27 @@ pub fn validate(config: &SyncConfig) -> Result<(), Vec<ConfigError>> {
             "cannot be more than membersPerClass (teachers are members)",
         );
     }
+    for (i, rule) in config.classroom.cross_list.iter().enumerate() {
+        let field = format!("classroom.crossList[{i}]");
+        match (rule.classes.len(), rule.same.is_empty()) {
+            (0, true) => err(
+                &mut errors,
+                field,
+                "name the classes to merge (classes) or the fields they share (same)",
+            ),
+            (n, false) if n > 0 => err(
+                &mut errors,
+                field,
+                "use classes or same, not both (make two rules)",
+            ),
+            (1, true) => err(
+                &mut errors,
+                format!("{field}.classes"),
+                "merging needs at least two classes",
+            ),
+            _ => {}
+        }
+    }
     // A year is the longest grace that makes sense: past it a removal would wait for a
     // student who has long since moved on (and the day arithmetic stays far from overflow).
     if config.classroom.removal_grace_days > 366 {

@@ -31,6 +31,14 @@ pub(crate) struct GradeContext<'a> {
     pub snapshot: &'a ClassroomSnapshot,
     pub course_work_complete: &'a std::collections::BTreeSet<String>,
     pub now: &'a str,
+    /// Classes merged into one course: each gets its own lineItems and its students' results.
+    pub cross: &'a super::cross_list::CrossListing,
+}
+
+/// One SIS class a course's grades go back to.
+struct GradedClass<'a> {
+    class: &'a Class,
+    source: &'a SourceConfig,
 }
 
 /// The export ledger indexed by sourcedId. The state keeps it ordered (for stable output);
@@ -70,6 +78,12 @@ pub(crate) struct GradeMapping {
 /// the same one.
 pub fn line_item_id(course_id: &str, course_work_id: &str) -> String {
     stable_uuid(&format!("lineItem/{course_id}/{course_work_id}"))
+}
+
+/// The lineItem sourcedId for a courseWork in a class merged into another class's course
+/// (cross-listing): one per class, each as stable as [`line_item_id`].
+pub fn merged_line_item_id(course_id: &str, course_work_id: &str, class_id: &str) -> String {
+    stable_uuid(&format!("lineItem/{course_id}/{course_work_id}/{class_id}"))
 }
 
 /// The result sourcedId for one student's submission to a courseWork; stable like
@@ -126,13 +140,39 @@ pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> G
         let Some(course_id) = &course.course_id else {
             continue;
         };
-        let Some(class) = ctx.roster.classes.get(class_id) else {
+        // The course's own class first, then the classes merged into it (cross-listing).
+        let group: Vec<GradedClass> = if ctx.cross.primary(class_id) == class_id.as_str() {
+            ctx.cross.classes_of(class_id)
+        } else {
+            vec![class_id.as_str()]
+        }
+        .into_iter()
+        .filter_map(|id| {
+            let class = ctx.roster.classes.get(id)?;
+            let source = origin(ctx.config, ctx.sources, EntityKind::Class, id)
+                .and_then(|s| ctx.config.source(s))?;
+            Some(GradedClass { class, source })
+        })
+        .collect();
+        if group
+            .first()
+            .is_none_or(|g| g.class.sourced_id != *class_id)
+        {
             continue;
-        };
-        let Some(source) = origin(ctx.config, ctx.sources, EntityKind::Class, class_id)
-            .and_then(|s| ctx.config.source(s))
-        else {
-            continue;
+        }
+        // Which class of the group each student is in (the course's own when none).
+        let class_of_student: HashMap<&str, usize> = if group.len() > 1 {
+            ctx.roster
+                .enrollments
+                .values()
+                .filter(|e| e.role.as_str() == "student")
+                .filter_map(|e| {
+                    let k = group.iter().position(|g| g.class.sourced_id == *e.class)?;
+                    Some((e.user.as_str(), k))
+                })
+                .collect()
+        } else {
+            HashMap::new()
         };
         // Looked up once per submission: hashed, as user ids share long prefixes.
         let members: HashMap<&str, String> = ctx
@@ -157,26 +197,39 @@ pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> G
                 *out.skipped.entry("courseWork.ungraded".into()).or_default() += 1;
                 continue;
             };
-            let li_id = line_item_id(course_id, &work.id);
-            let Some(line_item) = line_item_for(
-                ctx, source, class, work, max_points, &li_id, issues, &mut out,
-            ) else {
-                continue;
-            };
-            live_items.insert(li_id.clone());
             let work_title = work.title.as_str();
-            let li_key = put_op(
-                ctx,
-                source,
-                EntityKind::LineItem,
-                &li_id,
-                Some(course_id),
-                line_item,
-                class,
-                Subject::LineItem { work: work_title },
-                None,
-                &mut out,
-            );
+            // One lineItem in each class of the group: (id, its operation's key).
+            let mut line_items: Vec<Option<(String, String)>> = Vec::with_capacity(group.len());
+            for (k, g) in group.iter().enumerate() {
+                let li_id = if k == 0 {
+                    line_item_id(course_id, &work.id)
+                } else {
+                    merged_line_item_id(course_id, &work.id, &g.class.sourced_id)
+                };
+                let Some(line_item) = line_item_for(
+                    ctx, g.source, g.class, work, max_points, &li_id, issues, &mut out,
+                ) else {
+                    line_items.push(None);
+                    continue;
+                };
+                live_items.insert(li_id.clone());
+                let li_key = put_op(
+                    ctx,
+                    g.source,
+                    EntityKind::LineItem,
+                    &li_id,
+                    Some(course_id),
+                    line_item,
+                    g.class,
+                    Subject::LineItem { work: work_title },
+                    None,
+                    &mut out,
+                );
+                line_items.push(Some((li_id, li_key)));
+            }
+            if line_items.iter().all(Option::is_none) {
+                continue;
+            }
             let due_passed = date_of(work).is_some_and(|d| d.as_str() < ctx.now);
             for sub in ctx
                 .snapshot
@@ -207,6 +260,15 @@ pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> G
                     )));
                     continue;
                 };
+                let k = class_of_student
+                    .get(user.sourced_id.as_str())
+                    .copied()
+                    .unwrap_or(0);
+                let GradedClass { class, source } = group[k];
+                let class_id = &class.sourced_id;
+                let Some((li_id, li_key)) = &line_items[k] else {
+                    continue;
+                };
                 if user_origin != Some(source.id.as_str()) {
                     issues.push(RecordIssue::warning("classroom", "studentSubmissions", Some(&sub.id), format!(
                         "student '{}' is not in source '{}', where class '{class_id}' lives; the grade was not exported", user.sourced_id, source.id
@@ -219,7 +281,7 @@ pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> G
                 let body = ResultBody {
                     late: v12.then(|| flag(grade.late)),
                     line_item: GuidRef {
-                        sourced_id: &li_id,
+                        sourced_id: li_id,
                         kind: "lineItem",
                     },
                     missing: v12.then(|| flag(grade.missing)),
@@ -252,14 +314,14 @@ pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> G
                     source,
                     EntityKind::Result,
                     &r_id,
-                    Some(&li_id),
+                    Some(li_id),
                     body.to_map(),
                     class,
                     Subject::Result {
                         work: work_title,
                         student: user,
                     },
-                    Some(&li_key),
+                    Some(li_key),
                     &mut out,
                 );
             }

@@ -65,6 +65,8 @@ pub(crate) struct RunFacts<'a> {
     /// Operations that failed last time, by key: a direct add Classroom refused for a
     /// person outside the domain becomes an invitation.
     pub failures: &'a BTreeMap<String, crate::state::OpFailure>,
+    /// Classes merged into one course.
+    pub cross: &'a super::cross_list::CrossListing,
 }
 
 /// Maps the roster; adoptions of objects found in Classroom are written into `known`.
@@ -82,6 +84,7 @@ pub(crate) fn map_roster(
         today,
         complete,
         failures,
+        cross,
     } = *facts;
     let mut out = RosterMapping {
         ops: Vec::new(),
@@ -93,7 +96,7 @@ pub(crate) fn map_roster(
         config,
         roster,
         known,
-        (today, complete),
+        (today, complete, cross),
         issues,
         &mut out.skipped,
     );
@@ -195,6 +198,11 @@ pub(crate) fn map_roster(
                             "archive course '{}' (its term ended on {day}; its members stay)",
                             course.name
                         ),
+                        None if cross.primary(class_id) != class_id.as_str() => format!(
+                            "archive course '{}' (class {class_id} is taught in the course of class {} by a cross-listing rule)",
+                            course.name,
+                            cross.primary(class_id)
+                        ),
                         None => format!(
                             "archive course '{}' (class {class_id} is no longer in the roster)",
                             course.name
@@ -256,7 +264,11 @@ fn desired_courses<'a>(
     config: &SyncConfig,
     roster: &'a Roster,
     known: &AppliedClassroom,
-    (today, complete): (&str, Option<&BTreeSet<String>>),
+    (today, complete, cross): (
+        &str,
+        Option<&BTreeSet<String>>,
+        &super::cross_list::CrossListing,
+    ),
     issues: &mut Vec<RecordIssue>,
     skipped: &mut BTreeMap<String, u64>,
 ) -> (
@@ -303,6 +315,11 @@ fn desired_courses<'a>(
     let mut desired = BTreeMap::new();
     let mut ended = BTreeMap::new();
     for (class_id, class) in &roster.classes {
+        // A merged class is taught in its group's course, planned with the group's primary.
+        if cross.primary(class_id) != class_id.as_str() {
+            continue;
+        }
+        let group = cross.classes_of(class_id);
         // Archived, not emptied: the course is left out of what should be (so it is archived
         // and none of its members is touched), and one never made is not made.
         if config.classroom.term_end == TermEnd::Archive
@@ -312,11 +329,13 @@ fn desired_courses<'a>(
             ended.insert(class_id.clone(), day);
             continue;
         }
-        if complete.is_some_and(|c| !c.contains(class_id)) {
+        if complete.is_some_and(|c| group.iter().any(|g| !c.contains(*g))) {
             continue;
         }
-        let mut class_teachers: Vec<&Enrollment> =
-            teachers.remove(class_id.as_str()).unwrap_or_default();
+        let mut class_teachers: Vec<&Enrollment> = group
+            .iter()
+            .flat_map(|g| teachers.remove(*g).unwrap_or_default())
+            .collect();
         // Primary teacher first, then by enrollment id: the owner is the first of them.
         class_teachers.sort_by(|a, b| {
             b.primary
@@ -356,9 +375,9 @@ fn desired_courses<'a>(
             roster
                 .categories
                 .values()
-                .filter(|c| {
-                    c.class.as_deref() == Some(class_id.as_str())
-                        || (c.class.is_none() && global_topics)
+                .filter(|c| match c.class.as_deref() {
+                    Some(k) => group.contains(&k),
+                    None => global_topics,
                 })
                 .filter(|c| names.insert(c.title.trim().to_lowercase()))
                 .map(|c| (c.sourced_id.clone(), c.title.clone()))
@@ -384,7 +403,10 @@ fn desired_courses<'a>(
                     course_state: config.classroom.new_course_state.clone(),
                 },
                 teachers: teacher_emails.into_iter().collect(),
-                students: students.remove(class_id.as_str()).unwrap_or_default(),
+                students: group
+                    .iter()
+                    .flat_map(|g| students.remove(*g).unwrap_or_default())
+                    .collect(),
                 topics,
             },
         );

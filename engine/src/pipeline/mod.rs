@@ -4,6 +4,7 @@
 
 pub(crate) mod build;
 pub(crate) mod cascade;
+pub(crate) mod cross_list;
 pub(crate) mod dedup;
 pub(crate) mod diff;
 pub(crate) mod filter;
@@ -289,6 +290,11 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
     // Only the Classroom part of the state changes while mapping (adoptions); the rest of the
     // state's change is computed as a delta at the end, never by copying the state.
     let mut classroom = previous.classroom.clone();
+    let cross = cross_list::CrossListing::new(
+        &config.classroom.cross_list,
+        roster.classes.values(),
+        |class| previous.classroom.courses.contains_key(class),
+    );
     let fresh = fresh_enrolments(&roster, &changes);
     let roster_map = map_roster::map_roster(
         config,
@@ -301,6 +307,7 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
             today,
             complete: previous.enrollment_slice.as_ref().map(|s| &s.classes),
             failures: &previous.failures,
+            cross: &cross,
         },
         &mut issues,
     );
@@ -325,6 +332,7 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
             snapshot: &snapshot,
             course_work_complete: &course_work_complete,
             now: &now,
+            cross: &cross,
         };
         let grades = map_grades::map_grades(&ctx, &mut issues);
         holds.extend(gradebook_hold::evaluate(
