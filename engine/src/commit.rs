@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use crate::error::EngineError;
 use crate::plan::{MemberRole, OpOutcome, OutcomeResult, PlannedOp, StateEffect, SyncPlan};
 use crate::state::{
-    AppliedCourse, AppliedInvitation, AppliedTopic, ExportedRecord, OpFailure, SyncState,
+    AppliedCourse, AppliedGuardian, AppliedInvitation, AppliedTopic, ExportedRecord, OpFailure,
+    SyncState,
 };
 
 pub(crate) fn commit(
@@ -121,6 +122,26 @@ pub(crate) fn apply_effect(state: &mut SyncState, effect: &StateEffect, remote_i
                     invitation_id: remote_id.map(str::to_string).or(known_id),
                 },
             );
+        }
+        StateEffect::GuardianInvited { student, guardian } => {
+            let sent = cls.guardians.entry(student.to_string()).or_default();
+            let known_id = sent
+                .get(guardian.as_str())
+                .and_then(|g| g.invitation_id.clone());
+            sent.insert(
+                guardian.to_string(),
+                AppliedGuardian {
+                    invitation_id: remote_id.map(str::to_string).or(known_id),
+                },
+            );
+        }
+        StateEffect::GuardianInvitationWithdrawn { student, guardian } => {
+            if let Some(sent) = cls.guardians.get_mut(student.as_str()) {
+                sent.remove(guardian.as_str());
+                if sent.is_empty() {
+                    cls.guardians.remove(student.as_str());
+                }
+            }
         }
         StateEffect::InvitationDeleted { class_id, email } => {
             if let Some(sent) = cls.invitations.get_mut(class_id.as_str()) {

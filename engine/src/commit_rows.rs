@@ -73,6 +73,7 @@ pub fn commit_needs(plan: &SyncPlan) -> Vec<RowKey> {
         &delta.classroom.invitations,
         &mut keys,
     );
+    table_keys(c, "", "guardians", &delta.classroom.guardians, &mut keys);
     for effect in &delta.adopted {
         effect_keys(effect, &mut keys);
     }
@@ -165,6 +166,10 @@ fn effect_keys(effect: &StateEffect, out: &mut BTreeSet<RowKey>) {
         }
         StateEffect::Invited { class_id, .. } | StateEffect::InvitationDeleted { class_id, .. } => {
             out.insert(key(c, "", "invitations", class_id));
+        }
+        StateEffect::GuardianInvited { student, .. }
+        | StateEffect::GuardianInvitationWithdrawn { student, .. } => {
+            out.insert(key(c, "", "guardians", student));
         }
         StateEffect::Exported {
             kind, sourced_id, ..

@@ -12,7 +12,8 @@ use crate::model::Roster;
 use crate::model::oneroster::*;
 use crate::plan::StateEffect;
 use crate::state::{
-    AppliedClassroom, AppliedCourse, AppliedInvitation, AppliedTopic, STATE_VERSION, SyncState,
+    AppliedClassroom, AppliedCourse, AppliedGuardian, AppliedInvitation, AppliedTopic,
+    STATE_VERSION, SyncState,
 };
 
 /// Entries of one keyed table that were added or changed (whole new value) or removed.
@@ -204,6 +205,9 @@ pub struct ClassroomDelta {
     /// Invitations sent and not yet accepted, by class sourcedId.
     #[serde(skip_serializing_if = "TableDelta::is_empty")]
     pub invitations: TableDelta<BTreeMap<String, AppliedInvitation>>,
+    /// Guardian invitations sent, by student email.
+    #[serde(skip_serializing_if = "TableDelta::is_empty")]
+    pub guardians: TableDelta<BTreeMap<String, AppliedGuardian>>,
 }
 
 impl ClassroomDelta {
@@ -216,6 +220,7 @@ impl ClassroomDelta {
             topics: TableDelta::between(&before.topics, after.topics),
             pending_removals: TableDelta::between(&before.pending_removals, after.pending_removals),
             invitations: TableDelta::between(&before.invitations, after.invitations),
+            guardians: TableDelta::between(&before.guardians, after.guardians),
         }
     }
 
@@ -228,6 +233,7 @@ impl ClassroomDelta {
         self.pending_removals
             .apply_to(&mut classroom.pending_removals);
         self.invitations.apply_to(&mut classroom.invitations);
+        self.guardians.apply_to(&mut classroom.guardians);
     }
 }
 

@@ -183,6 +183,8 @@ pub enum OpEntity {
     LineItem,
     /// A OneRoster result.
     Result,
+    /// A guardian of a student (an invitation to be one).
+    Guardian,
 }
 
 /// How an operation changes its target.
@@ -271,6 +273,24 @@ pub enum Action {
         /// Classroom's id for the invitation.
         invitation_id: String,
     },
+    /// POST userProfiles/{studentId}/guardianInvitations: asks `email` to confirm they are
+    /// the student's guardian. A pending invitation already there (409) is looked up and
+    /// counts as done. The outcome's remote id is the invitation's id.
+    ClassroomInviteGuardian {
+        /// The student's email address.
+        student_id: Shared,
+        /// The guardian's email address.
+        email: Shared,
+    },
+    /// PATCH userProfiles/{studentId}/guardianInvitations/{invitationId} to `COMPLETE`:
+    /// withdraws a pending invitation; one no longer pending (accepted, declined, expired)
+    /// counts as done.
+    ClassroomWithdrawGuardianInvitation {
+        /// The student's email address.
+        student_id: Shared,
+        /// Classroom's id for the invitation.
+        invitation_id: String,
+    },
     /// POST courses/{alias}/topics.
     ClassroomCreateTopic {
         /// The course's alias (`d:<class sourcedId>`), which Classroom accepts in place of its id.
@@ -350,6 +370,20 @@ pub enum StateEffect {
         role: MemberRole,
         /// The invited person's email address.
         email: Shared,
+    },
+    /// A guardian was invited; the remote id from the outcome is the invitation's id.
+    GuardianInvited {
+        /// The student's email address.
+        student: Shared,
+        /// The guardian's email address.
+        guardian: Shared,
+    },
+    /// A guardian invitation was withdrawn.
+    GuardianInvitationWithdrawn {
+        /// The student's email address.
+        student: Shared,
+        /// The guardian's email address.
+        guardian: Shared,
     },
     /// An invitation was withdrawn.
     InvitationDeleted {

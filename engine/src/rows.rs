@@ -24,8 +24,8 @@ pub enum StatePart {
     /// `enrollments`, `categories`.
     Roster,
     /// What exists in Classroom: `courses`, `teachers`, `students`, `topics`, and the
-    /// students kept by the removal grace rule, `pendingRemovals`, and the invitations sent,
-    /// `invitations`.
+    /// students kept by the removal grace rule, `pendingRemovals`, the invitations sent,
+    /// `invitations`, and the guardian invitations sent, `guardians` (by student email).
     Classroom,
     /// Grades written to the SIS: `lineItems`, `results`, `categories`.
     Exported,
@@ -165,6 +165,14 @@ impl StateChanges {
             "invitations",
             &b.invitations,
             &a.invitations,
+        )?;
+        push(
+            &mut tables,
+            classroom,
+            None,
+            "guardians",
+            &b.guardians,
+            &a.guardians,
         )?;
         let (b, a) = (&before.exported, &after.exported);
         let exported = StatePart::Exported;

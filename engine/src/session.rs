@@ -25,8 +25,9 @@ use crate::needs::EnrollmentNeeds;
 use crate::plan::{PlannedOp, SyncPlan};
 use crate::rows::StatePart;
 use crate::state::{
-    AppliedClassroom, AppliedCourse, AppliedInvitation, AppliedTopic, EnrollmentSlice,
-    ExportedGradebook, ExportedRecord, LedgerSlice, OpFailure, STATE_VERSION, SyncState,
+    AppliedClassroom, AppliedCourse, AppliedGuardian, AppliedInvitation, AppliedTopic,
+    EnrollmentSlice, ExportedGradebook, ExportedRecord, LedgerSlice, OpFailure, STATE_VERSION,
+    SyncState,
 };
 
 /// `cb_session_begin`'s request.
@@ -506,6 +507,7 @@ pub(crate) struct StateBuilder {
     topics: Vec<(String, BTreeMap<String, AppliedTopic>)>,
     pending_removals: Vec<(String, BTreeMap<String, String>)>,
     invitations: Vec<(String, BTreeMap<String, AppliedInvitation>)>,
+    guardians: Vec<(String, BTreeMap<String, AppliedGuardian>)>,
     line_items: Vec<(String, ExportedRecord)>,
     results: Vec<(String, ExportedRecord)>,
     categories: Vec<(String, ExportedRecord)>,
@@ -548,6 +550,7 @@ impl StateBuilder {
             topics: state.classroom.topics.into_iter().collect(),
             pending_removals: state.classroom.pending_removals.into_iter().collect(),
             invitations: state.classroom.invitations.into_iter().collect(),
+            guardians: state.classroom.guardians.into_iter().collect(),
             line_items: state.exported.line_items.into_iter().collect(),
             results: state.exported.results.into_iter().collect(),
             categories: state.exported.categories.into_iter().collect(),
@@ -590,6 +593,7 @@ impl StateBuilder {
                 push(&mut self.pending_removals, id, value)
             }
             (StatePart::Classroom, "invitations") => push(&mut self.invitations, id, value),
+            (StatePart::Classroom, "guardians") => push(&mut self.guardians, id, value),
             (StatePart::Exported, "lineItems") => push(&mut self.line_items, id, value),
             (StatePart::Exported, "results") => push(&mut self.results, id, value),
             (StatePart::Exported, "categories") => push(&mut self.categories, id, value),
@@ -615,6 +619,7 @@ impl StateBuilder {
                 topics: self.topics.into_iter().collect(),
                 pending_removals: self.pending_removals.into_iter().collect(),
                 invitations: self.invitations.into_iter().collect(),
+                guardians: self.guardians.into_iter().collect(),
             },
             exported: ExportedGradebook {
                 line_items: self.line_items.into_iter().collect(),
@@ -870,6 +875,7 @@ fn state_rows(state: SyncState) -> Rows {
                 classroom.pending_removals,
             ))
             .chain(table_rows(c, "", "invitations", classroom.invitations))
+            .chain(table_rows(c, "", "guardians", classroom.guardians))
             .chain(table_rows(e, "", "lineItems", exported.line_items))
             .chain(table_rows(e, "", "results", exported.results))
             .chain(table_rows(e, "", "categories", exported.categories))
@@ -1038,6 +1044,7 @@ fn borrowed_rows(state: &SyncState) -> RowTexts<'_> {
             .chain(table(c, "", "topics", &known.topics))
             .chain(table(c, "", "pendingRemovals", &known.pending_removals))
             .chain(table(c, "", "invitations", &known.invitations))
+            .chain(table(c, "", "guardians", &known.guardians))
             .chain(table(e, "", "lineItems", &exported.line_items))
             .chain(table(e, "", "results", &exported.results))
             .chain(table(e, "", "categories", &exported.categories))

@@ -94,6 +94,19 @@ pub struct AppliedClassroom {
     /// yet seen in the course (on accepting they become members).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub invitations: BTreeMap<String, BTreeMap<String, AppliedInvitation>>,
+    /// student email -> guardian email -> the guardian invitation sent.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub guardians: BTreeMap<String, BTreeMap<String, AppliedGuardian>>,
+}
+
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+/// A guardian invitation classbridge sent.
+pub struct AppliedGuardian {
+    /// Classroom's id for the invitation, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation_id: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]

@@ -1301,6 +1301,20 @@ async fn execute(target: &Target, action: &Action) -> OutcomeResult {
                 .await
                 .map_or_else(|e| failed(crate::error::chain(&e)), |id| done(Some(id)))
         }
+        (Target::Classroom(c), Action::ClassroomInviteGuardian { student_id, email }) => c
+            .invite_guardian(student_id, email)
+            .await
+            .map_or_else(|e| failed(crate::error::chain(&e)), done),
+        (
+            Target::Classroom(c),
+            Action::ClassroomWithdrawGuardianInvitation {
+                student_id,
+                invitation_id,
+            },
+        ) => c
+            .withdraw_guardian_invitation(student_id, invitation_id)
+            .await
+            .map_or_else(|e| failed(crate::error::chain(&e)), |_| done(None)),
         (Target::Classroom(c), Action::ClassroomDeleteInvitation { invitation_id }) => c
             .delete_invitation(invitation_id)
             .await

@@ -47,6 +47,8 @@ pub struct World {
     pub invitations: BTreeMap<String, Value>,
     /// How many more invitations may be created before `@UserInvitationQuotaExhausted`.
     pub invitation_quota: Option<usize>,
+    /// Guardian invitations by id (`userProfiles.guardianInvitations`).
+    pub guardian_invitations: BTreeMap<String, Value>,
 }
 
 impl World {
@@ -95,6 +97,115 @@ impl World {
             }
         }
         mine.len()
+    }
+}
+
+/// `userProfiles.guardianInvitations`, validated as Google documents them: a create sets
+/// exactly `studentId` (the path's student) and `invitedEmailAddress`, one pending
+/// invitation per student and address (409), and the only change is `state` to `COMPLETE`
+/// (withdrawn), allowed while pending.
+fn guardian_route(
+    w: &mut World,
+    method: &Method,
+    student: &str,
+    rest: &[&str],
+    body: &Value,
+    q: &BTreeMap<String, String>,
+    writes: &AtomicU64,
+) -> Response {
+    let invalid = |m: &str| google_error(StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", m);
+    let student = student.to_ascii_lowercase();
+    let mine =
+        |i: &Value| i["studentId"].as_str().map(str::to_ascii_lowercase) == Some(student.clone());
+    match (method, rest) {
+        (&Method::POST, []) => {
+            let fields: Vec<&String> = body
+                .as_object()
+                .map(|o| o.keys().collect())
+                .unwrap_or_default();
+            if fields
+                .iter()
+                .any(|f| *f != "studentId" && *f != "invitedEmailAddress")
+            {
+                return invalid("Only studentId and invitedEmailAddress may be set.");
+            }
+            if body["studentId"].as_str().map(str::to_ascii_lowercase) != Some(student.clone()) {
+                return invalid("studentId must be the student of the path.");
+            }
+            let Some(email) = body["invitedEmailAddress"]
+                .as_str()
+                .filter(|e| e.contains('@') && e.len() <= 254)
+            else {
+                return invalid("invitedEmailAddress is not a valid email address.");
+            };
+            let email = email.to_ascii_lowercase();
+            let pending = w.guardian_invitations.values().any(|i| {
+                mine(i) && i["invitedEmailAddress"] == email.as_str() && i["state"] == "PENDING"
+            });
+            if pending {
+                return google_error(
+                    StatusCode::CONFLICT,
+                    "ALREADY_EXISTS",
+                    "Requested entity already exists",
+                );
+            }
+            writes.fetch_add(1, Ordering::SeqCst);
+            w.next_id += 1;
+            let id = format!("ginv{}", w.next_id);
+            let invitation = json!({"invitationId": id, "studentId": user_id(&student), "invitedEmailAddress": email, "state": "PENDING", "creationTime": "2026-01-01T00:00:00Z"});
+            // Kept with the student as addressed, so lists by email find it.
+            let mut stored = invitation.clone();
+            stored["studentId"] = json!(student);
+            w.guardian_invitations.insert(id, stored);
+            axum::Json(invitation).into_response()
+        }
+        (&Method::GET, []) => {
+            let list = w
+                .guardian_invitations
+                .values()
+                .filter(|i| mine(i))
+                .filter(|i| {
+                    q.get("invitedEmailAddress")
+                        .is_none_or(|e| i["invitedEmailAddress"] == e.to_ascii_lowercase().as_str())
+                })
+                .filter(|i| q.get("states").is_none_or(|s| i["state"] == s.as_str()))
+                .cloned()
+                .collect();
+            page(list, "guardianInvitations", q)
+        }
+        (&Method::GET, [id]) => match w.guardian_invitations.get(*id).filter(|i| mine(i)) {
+            Some(i) => axum::Json(i.clone()).into_response(),
+            None => google_error(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                "Requested entity was not found.",
+            ),
+        },
+        (&Method::PATCH, [id]) => {
+            if q.get("updateMask").map(String::as_str) != Some("state")
+                || body["state"] != "COMPLETE"
+            {
+                return invalid("Only state may change, and only to COMPLETE.");
+            }
+            let Some(invitation) = w.guardian_invitations.get_mut(*id).filter(|i| mine(i)) else {
+                return google_error(
+                    StatusCode::NOT_FOUND,
+                    "NOT_FOUND",
+                    "Requested entity was not found.",
+                );
+            };
+            if invitation["state"] != "PENDING" {
+                return google_error(
+                    StatusCode::BAD_REQUEST,
+                    "FAILED_PRECONDITION",
+                    "The guardian invitation is not pending.",
+                );
+            }
+            writes.fetch_add(1, Ordering::SeqCst);
+            invitation["state"] = json!("COMPLETE");
+            axum::Json(invitation.clone()).into_response()
+        }
+        _ => google_error(StatusCode::NOT_FOUND, "NOT_FOUND", "Method not found."),
     }
 }
 
@@ -752,6 +863,16 @@ async fn handle(
             axum::Json(out).into_response()
         }
         (&Method::POST, ["v1", "invitations"]) => create_invitation(&mut w, &body, writes),
+        (
+            m,
+            [
+                "v1",
+                "userProfiles",
+                student,
+                "guardianInvitations",
+                rest @ ..,
+            ],
+        ) => guardian_route(&mut w, m, student, rest, &body, &q, writes),
         (&Method::GET, ["v1", "invitations"]) => {
             let (course, user) = (q.get("courseId"), q.get("userId"));
             if course.is_none() && user.is_none() {

@@ -574,3 +574,85 @@ async fn cross_listed_classes_share_a_course_and_grades_go_back_to_each_class() 
         assert_eq!(class_of(li).as_deref(), Some(class), "{result}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parents_linked_in_the_sis_are_invited_as_guardians_once_and_withdrawn_when_unlinked() {
+    use classbridge_tests::district::STUDENT_DOMAIN;
+    let h = Harness::start(Size::Tiny, "[rules.classroom]\nguardians = true").await;
+    // A parent linked to student s0 through OneRoster agents.
+    h.sis.with_district(|d| {
+        d.users.push(serde_json::json!({"sourcedId": "p0", "status": "active",
+            "dateLastModified": "2026-08-01T00:00:00Z", "enabledUser": true, "username": "p0",
+            "givenName": "Rosa", "familyName": "Jones", "role": "parent", "identifier": "P0",
+            "email": "rosa.jones@example.com", "orgs": [{"href": "/orgs/sch0", "sourcedId": "sch0", "type": "org"}],
+            "agents": [{"href": "/users/s0", "sourcedId": "s0", "type": "user"}]}));
+    });
+    let first = h.cli(&["sync", "--json"]).await;
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    assert!(
+        first
+            .stdout
+            .contains("invite Rosa Jones (rosa.jones@example.com) as a guardian of student"),
+        "{}",
+        first.stdout
+    );
+    let invitations = |h: &Harness| {
+        h.classroom
+            .world(|w| w.guardian_invitations.values().cloned().collect::<Vec<_>>())
+    };
+    let sent = invitations(&h);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["studentId"], format!("s0@{STUDENT_DOMAIN}"));
+    assert_eq!(sent[0]["state"], "PENDING");
+
+    // Sent once: the next run sends nothing.
+    let writes = h.classroom.writes();
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    assert_eq!(h.classroom.writes(), writes);
+
+    // The SIS unlinks them: the pending invitation is withdrawn.
+    h.sis.with_district(|d| {
+        if let Some(p) = d.users.iter_mut().find(|u| u["sourcedId"] == "p0") {
+            p["agents"] = serde_json::json!([]);
+        }
+    });
+    let unlinked = h.cli(&["sync", "--json"]).await;
+    assert_eq!(unlinked.code, 0, "{}{}", unlinked.stdout, unlinked.stderr);
+    assert_eq!(invitations(&h)[0]["state"], "COMPLETE", "withdrawn");
+
+    // Linked again, and this time the parent accepts before the SIS unlinks them: the
+    // withdrawal finds nothing pending and counts as done.
+    h.sis.with_district(|d| {
+        if let Some(p) = d.users.iter_mut().find(|u| u["sourcedId"] == "p0") {
+            p["agents"] =
+                serde_json::json!([{"href": "/users/s0", "sourcedId": "s0", "type": "user"}]);
+        }
+    });
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    assert_eq!(invitations(&h).len(), 2, "a new invitation");
+    h.classroom.world(|w| {
+        for i in w.guardian_invitations.values_mut() {
+            i["state"] = serde_json::json!("COMPLETE");
+        }
+    });
+    h.sis.with_district(|d| {
+        if let Some(p) = d.users.iter_mut().find(|u| u["sourcedId"] == "p0") {
+            p["agents"] = serde_json::json!([]);
+        }
+    });
+    let after_accept = h.cli(&["sync", "--json"]).await;
+    assert_eq!(
+        after_accept.code, 0,
+        "{}{}",
+        after_accept.stdout, after_accept.stderr
+    );
+    let db = rusqlite::Connection::open(h.state_dir().join("classbridge.db")).expect("db");
+    let left: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM state_rows WHERE part = 'classroom' AND tbl = 'guardians'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(left, 0);
+}

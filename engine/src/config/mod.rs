@@ -571,6 +571,10 @@ pub struct ClassroomRules {
     pub domains: Vec<String>,
     /// Cross-listed and merged sections: several SIS classes taught as one Classroom course.
     pub cross_list: Vec<CrossListRule>,
+    /// Invite each student's parents and guardians (OneRoster users with role `parent`,
+    /// `guardian` or `relative`, linked to the student through `agents`) as Classroom
+    /// guardians. Off unless set.
+    pub guardians: bool,
 }
 
 /// One rule merging SIS classes into one Classroom course: the listed classes, or every
@@ -633,6 +637,7 @@ impl Default for ClassroomRules {
             removal_grace_days: 0,
             domains: Vec::new(),
             cross_list: Vec::new(),
+            guardians: false,
         }
     }
 }

@@ -10,6 +10,7 @@ pub(crate) mod diff;
 pub(crate) mod filter;
 pub(crate) mod gradebook_hold;
 pub(crate) mod grades;
+pub(crate) mod guardians;
 pub(crate) mod hold;
 pub(crate) mod integrity;
 pub(crate) mod map_grades;
@@ -316,6 +317,9 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
     let drift = roster_map.drift;
     let mut drafts = roster_map.ops;
     words::name_people(&[&roster, &previous.roster], &mut drafts);
+    if config.classroom.guardians {
+        guardians::guardian_ops(&roster, &classroom, &mut drafts, &mut issues);
+    }
     let mut adopted = Vec::new();
     if config.mode == SyncMode::TwoWay {
         check_ledger_covers(&previous.exported, &snapshot, &course_work_complete)?;

@@ -609,6 +609,68 @@ impl ClassroomClient {
         Err(Self::fail(Method::DELETE, &path, status, &answer).into())
     }
 
+    /// Asks `email` to confirm they are `student`'s guardian and answers the invitation's id.
+    /// A pending invitation to them already there (409) is looked up and counts as done; so
+    /// does 409 for someone who is the student's guardian already (no invitation to keep).
+    pub async fn invite_guardian(
+        &self,
+        student: &str,
+        email: &str,
+    ) -> Result<Option<String>, WriteError> {
+        let path = format!("/v1/userProfiles/{}/guardianInvitations", seg(student));
+        let body = json!({ "studentId": student, "invitedEmailAddress": email });
+        let (status, answer) = self.call(Method::POST, &path, &[], Some(&body)).await?;
+        if status.is_success() {
+            return required_id(&answer, "invitationId", &format!("POST {path}")).map(Some);
+        }
+        if status == StatusCode::CONFLICT {
+            let pages = self
+                .list(
+                    &path,
+                    &[
+                        ("invitedEmailAddress", email.to_string()),
+                        ("states", "PENDING".to_string()),
+                    ],
+                )
+                .await?;
+            let found = pages
+                .iter()
+                .filter_map(|p| p.get("guardianInvitations").and_then(Value::as_array))
+                .flatten()
+                .find_map(|i| i["invitationId"].as_str());
+            return Ok(found.map(str::to_string));
+        }
+        Err(Self::fail(Method::POST, &path, status, &answer).into())
+    }
+
+    /// Withdraws a pending guardian invitation (sets it `COMPLETE`); one no longer pending
+    /// (400 FAILED_PRECONDITION: accepted, declined or expired) or gone (404) counts as done.
+    pub async fn withdraw_guardian_invitation(
+        &self,
+        student: &str,
+        invitation_id: &str,
+    ) -> Result<(), WriteError> {
+        let path = format!(
+            "/v1/userProfiles/{}/guardianInvitations/{}",
+            seg(student),
+            seg(invitation_id)
+        );
+        let (status, answer) = self
+            .call(
+                Method::PATCH,
+                &path,
+                &[("updateMask", "state".into())],
+                Some(&json!({ "state": "COMPLETE" })),
+            )
+            .await?;
+        let not_pending = status == StatusCode::BAD_REQUEST
+            && answer["error"]["status"].as_str() == Some("FAILED_PRECONDITION");
+        if status.is_success() || status == StatusCode::NOT_FOUND || not_pending {
+            return Ok(());
+        }
+        Err(Self::fail(Method::PATCH, &path, status, &answer).into())
+    }
+
     /// Removes a member; already gone (404) counts as done.
     pub async fn remove_member(
         &self,
