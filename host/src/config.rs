@@ -50,6 +50,9 @@ pub struct HostConfig {
     pub allow_insecure_http: bool,
     #[serde(default)]
     pub retention: Retention,
+    /// Who is told of holds, failures, long waits and the daily digest, and how.
+    #[serde(default)]
+    pub notify: Option<crate::notify::NotifySettings>,
 }
 
 /// How much of each run the state database keeps.
@@ -611,6 +614,14 @@ impl HostConfig {
         {
             s.relative_to(dir);
         }
+        if let Some(notify) = &mut config.notify {
+            if let Some(hook) = &mut notify.webhook {
+                hook.secret.relative_to(dir);
+            }
+            if let Some(password) = notify.email.as_mut().and_then(|e| e.password.as_mut()) {
+                password.relative_to(dir);
+            }
+        }
         for p in [&mut config.serve.tls_cert, &mut config.serve.tls_key]
             .into_iter()
             .flatten()
@@ -625,6 +636,12 @@ impl HostConfig {
 
     /// The host's own checks; the engine validates the rules.
     pub fn check(&self) -> Result<(), ConfigError> {
+        if let Some(notify) = &self.notify {
+            notify.check().map_err(ConfigError::Invalid)?;
+            if let Some(hook) = &notify.webhook {
+                check_url("notify.webhook.url", &hook.url, self.allow_insecure_http)?;
+            }
+        }
         if self.sources.is_empty() {
             return Err(ConfigError::Invalid(
                 "no [[source]]: add at least one SIS".into(),

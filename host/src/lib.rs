@@ -10,6 +10,7 @@ pub mod demo;
 pub mod engine_runtime;
 pub mod error;
 pub mod http;
+pub mod notify;
 pub mod oneroster;
 pub mod progress;
 pub mod report;

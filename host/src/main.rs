@@ -104,6 +104,10 @@ enum Command {
         #[arg(long)]
         insecure_http: bool,
     },
+    /// Tell what is due now ([notify]): held, failed and long-waiting runs and the daily
+    /// digest, each once per channel. `sync`, `approve` and `serve` (every minute) do this
+    /// too; run it from cron when no console is serving.
+    Notify,
     /// Run a whole cycle against stand-in servers on loopback: no credentials, no setup.
     #[cfg(feature = "demo")]
     Demo {
@@ -329,6 +333,21 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                         );
                     }
                 }
+            }
+            Ok(exit::OK)
+        }
+        Command::Notify => {
+            let mut host = open(&cli).await?;
+            if host.config.notify.is_none() {
+                anyhow::bail!(
+                    "no [notify] section in the config: nothing to tell, and no one to tell it to"
+                );
+            }
+            let delivered = host.notify_now().await;
+            if cli.json {
+                print_json(&serde_json::json!({ "delivered": delivered }))?;
+            } else {
+                println!("{delivered} notification(s) delivered");
             }
             Ok(exit::OK)
         }

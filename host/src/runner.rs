@@ -851,6 +851,7 @@ impl Host {
         let _lock = self.take_run_lock(trigger)?;
         let result = self.run_once(trigger, apply).await;
         self.apply_retention();
+        self.notify_now().await;
         result
     }
 
@@ -910,6 +911,28 @@ impl Host {
             failures: Vec::new(),
             apply_estimate: None,
         }))
+    }
+
+    /// Tells what is due (`[notify]`); a failure here never fails the run: it is logged,
+    /// and what was not delivered is tried again at the next scan.
+    pub async fn notify_now(&mut self) -> usize {
+        let Some(settings) = self.config.notify.clone() else {
+            return 0;
+        };
+        match crate::notify::scan_and_deliver(
+            &mut self.store,
+            &settings,
+            &self.http,
+            chrono::Utc::now(),
+        )
+        .await
+        {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "notifications could not be scanned");
+                0
+            }
+        }
     }
 
     /// Thins old runs' stored inputs and plans; a failure here never fails the run.
@@ -1049,6 +1072,7 @@ impl Host {
         };
         drop(lock);
         self.apply_retention();
+        self.notify_now().await;
         result
     }
 

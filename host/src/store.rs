@@ -5,7 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 mod change_feed;
+mod notifications;
 mod run_changes;
+
+pub use notifications::PendingNotification;
 
 pub use run_changes::{NO_SCHOOL, OpIndexEntry, RunOutline, SchoolCounts, SchoolNames, by_school};
 
@@ -142,6 +145,19 @@ const MIGRATIONS: &[&str] = &[
      INSERT INTO run_plans (run, body) SELECT id, plan FROM runs WHERE plan IS NOT NULL;
      ALTER TABLE runs DROP COLUMN input;
      ALTER TABLE runs DROP COLUMN plan;",
+    // 11: notifications told and to tell, with when each channel delivered them (`notify`).
+    "CREATE TABLE notifications (
+        key TEXT PRIMARY KEY,
+        event TEXT NOT NULL,
+        run INTEGER,
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        webhook_at TEXT,
+        email_at TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+     );",
 ];
 
 /// The rosters' enrolment rows, which a run reads by class once the engine says which

@@ -251,6 +251,7 @@ pub async fn serve(host: Host, options: ServeOptions) -> Result<(), RunError> {
         absolute: settings.session_max()?,
     };
     let tls_files = settings.tls_files()?;
+    let (host_notify, state_path) = (host.config.notify.clone(), host.config.state.clone());
     let schedule = match &host.config.schedule {
         Some(s) => Some(s.interval()?),
         None => None,
@@ -354,6 +355,9 @@ pub async fn serve(host: Host, options: ServeOptions) -> Result<(), RunError> {
         // A configured token stays where the admin keeps it, out of logs and journald.
         println!("classbridge console: {shown}/ (sign in with the token in serve.token)");
     }
+    if let Some(settings) = host_notify {
+        spawn_notify(state_path, settings);
+    }
     if let Some(every) = schedule {
         spawn_schedule(jobs, every);
     }
@@ -383,6 +387,32 @@ pub async fn serve(host: Host, options: ServeOptions) -> Result<(), RunError> {
                 .map_err(RunError::Server)
         }
     }
+}
+
+/// Every minute, tells what is due (`[notify]`): a run waiting too long, the daily digest,
+/// and anything a channel failed to take before. Its own connection to the state database,
+/// so the console's never waits on a slow webhook.
+fn spawn_notify(state: std::path::PathBuf, settings: crate::notify::NotifySettings) {
+    tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let mut store = match crate::store::Store::open(&state) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "notifications: the state database could not be opened");
+                    continue;
+                }
+            };
+            if let Err(e) =
+                crate::notify::scan_and_deliver(&mut store, &settings, &http, chrono::Utc::now())
+                    .await
+            {
+                tracing::warn!(error = %e, "notifications could not be scanned");
+            }
+        }
+    });
 }
 
 fn spawn_schedule(jobs: Arc<Jobs>, every: std::time::Duration) {
