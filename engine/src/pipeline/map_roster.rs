@@ -675,6 +675,10 @@ fn member_ops(m: &Members<'_>, known: &AppliedClassroom, ops: &mut Vec<OpDraft>)
     } = *m;
     let alias = &want.course.alias;
     let empty = BTreeSet::new();
+    let (add_phase, remove_phase) = match role {
+        MemberRole::Teacher => (Phase::TeacherAdd, Phase::TeacherRemove),
+        MemberRole::Student => (Phase::StudentAdd, Phase::StudentRemove),
+    };
     let (wanted, have, noun) = match role {
         MemberRole::Teacher => (
             &want.teachers,
@@ -732,13 +736,8 @@ fn member_ops(m: &Members<'_>, known: &AppliedClassroom, ops: &mut Vec<OpDraft>)
             continue;
         }
         if outsiders.must_invite(noun, alias, email) {
-            let phase = if role == MemberRole::Teacher {
-                Phase::TeacherAdd
-            } else {
-                Phase::StudentAdd
-            };
             ops.push(base(
-                phase,
+                add_phase,
                 format!("{noun}.invite:{alias}:{email}"),
                 OpChange::Create,
                 format!(
@@ -769,13 +768,8 @@ fn member_ops(m: &Members<'_>, known: &AppliedClassroom, ops: &mut Vec<OpDraft>)
                 user_id: Shared::from(email),
             },
         };
-        let phase = if role == MemberRole::Teacher {
-            Phase::TeacherAdd
-        } else {
-            Phase::StudentAdd
-        };
         ops.push(base(
-            phase,
+            add_phase,
             format!("{noun}.add:{alias}:{email}"),
             OpChange::Create,
             format!("add {noun} {email} to '{}'", want.course.name),
@@ -806,13 +800,8 @@ fn member_ops(m: &Members<'_>, known: &AppliedClassroom, ops: &mut Vec<OpDraft>)
                 user_id: Shared::from(email),
             },
         };
-        let phase = if role == MemberRole::Teacher {
-            Phase::TeacherRemove
-        } else {
-            Phase::StudentRemove
-        };
         let mut op = base(
-            phase,
+            remove_phase,
             format!("{noun}.remove:{alias}:{email}"),
             OpChange::Delete,
             match grace.ended.get(email) {
@@ -841,13 +830,8 @@ fn member_ops(m: &Members<'_>, known: &AppliedClassroom, ops: &mut Vec<OpDraft>)
         let Some(invitation_id) = invitation.invitation_id.clone() else {
             continue;
         };
-        let phase = if role == MemberRole::Teacher {
-            Phase::TeacherRemove
-        } else {
-            Phase::StudentRemove
-        };
         let mut op = base(
-            phase,
+            remove_phase,
             format!("{noun}.uninvite:{alias}:{email}"),
             OpChange::Delete,
             format!(
