@@ -74,11 +74,17 @@ pub(crate) fn guardian_ops(
     issues: &mut Vec<RecordIssue>,
 ) {
     let wanted = links(roster, issues);
+    // Students by email, found once: a district's first run invites a guardian for most of
+    // its students, and a scan of every user per invitation would be quadratic.
+    let students: std::collections::HashMap<String, &User> = roster
+        .users
+        .values()
+        .filter(|u| is_student(u))
+        .filter_map(|u| u.normalized_email().map(|e| (e, u)))
+        .collect();
     let student_words = |email: &str| {
-        roster
-            .users
-            .values()
-            .find(|u| u.normalized_email().as_deref() == Some(email))
+        students
+            .get(email)
             .map_or_else(|| email.to_string(), |u| user_words(u, email))
     };
     let draft = |key: String, change, summary: String, student: &str, action, effect| OpDraft {
