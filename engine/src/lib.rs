@@ -20,6 +20,7 @@ pub mod commit_rows;
 pub mod config;
 pub mod delta;
 mod error;
+pub mod explanation;
 mod hash;
 mod ingest;
 pub mod input;

@@ -46,6 +46,9 @@ pub struct SyncPlan {
     /// Where Classroom was changed by hand away from the SIS, and what the rules do about it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<Drift>,
+    /// Records the rules newly left out of the roster, each with its rule.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_records: Vec<crate::explanation::SkippedRecord>,
     /// Set once an admin approved it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
@@ -161,6 +164,9 @@ pub struct PlannedOp {
     pub action: Action,
     /// What success changes in the state.
     pub effect: StateEffect,
+    /// Why it is planned: the records and rules behind it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<Box<crate::explanation::Explanation>>,
 }
 
 /// What an operation writes.

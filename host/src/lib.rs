@@ -9,6 +9,7 @@ pub mod console;
 pub mod demo;
 pub mod engine_runtime;
 pub mod error;
+pub mod explain;
 pub mod http;
 pub mod notify;
 pub mod oneroster;

@@ -104,6 +104,20 @@ enum Command {
         #[arg(long)]
         insecure_http: bool,
     },
+    /// Why a change was planned: `explain RUN OP_ID` shows one operation's chain from SIS
+    /// record to change, with the fields before and after and the rules that applied;
+    /// `explain --person EMAIL` shows every change planned or applied for one person across
+    /// runs, and the records of theirs a rule left out. Reads the state database only.
+    Explain {
+        /// The run number (see `classbridge runs`).
+        #[arg(required_unless_present = "person", requires = "op_id")]
+        run: Option<i64>,
+        /// The operation's id (see `classbridge runs show RUN`).
+        op_id: Option<String>,
+        /// Everything planned for this person, by email address.
+        #[arg(long, value_name = "EMAIL", conflicts_with = "run")]
+        person: Option<String>,
+    },
     /// Tell what is due now ([notify]): held, failed and long-waiting runs and the daily
     /// digest, each once per channel. `sync`, `approve` and `serve` (every minute) do this
     /// too; run it from cron when no console is serving.
@@ -253,6 +267,55 @@ fn report_exit(cli: &Cli, report: &RunReport) -> anyhow::Result<u8> {
     })
 }
 
+/// `classbridge explain`: reads the state database only (no engine, no connection).
+fn explain(
+    cli: &Cli,
+    run: Option<i64>,
+    op_id: Option<&str>,
+    person: Option<&str>,
+) -> anyhow::Result<u8> {
+    let config = HostConfig::load(&cli.config)?;
+    let store = classbridge::store::Store::open(&config.state)?;
+    if let Some(email) = person {
+        let changes = store.person_changes(email)?;
+        let skips = store.person_skips(email)?;
+        if cli.json {
+            print_json(
+                &serde_json::json!({ "person": email, "changes": changes, "skipped": skips }),
+            )?;
+        } else {
+            print!(
+                "{}",
+                classbridge::explain::person_report(email, &changes, &skips)
+            );
+        }
+        return Ok(exit::OK);
+    }
+    let (Some(run), Some(op_id)) = (run, op_id) else {
+        anyhow::bail!("say which change: `classbridge explain RUN OP_ID`, or `--person EMAIL`");
+    };
+    let row = store.run(run)?;
+    let Some((op, outcome)) = store.run_op(run, op_id)? else {
+        anyhow::bail!(
+            "run {run} has no operation '{op_id}' (its operations: `classbridge runs show {run}`)"
+        );
+    };
+    if cli.json {
+        print_json(&serde_json::json!({
+            "run": run,
+            "op": op,
+            "outcome": outcome,
+            "status": classbridge::explain::outcome_words(outcome.as_ref(), row.status.as_str()),
+        }))?;
+    } else {
+        print!(
+            "{}",
+            classbridge::explain::op_report(&row, &op, outcome.as_ref())
+        );
+    }
+    Ok(exit::OK)
+}
+
 async fn run(cli: Cli) -> anyhow::Result<u8> {
     match &cli.command {
         Command::Check => {
@@ -335,6 +398,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 }
             }
             Ok(exit::OK)
+        }
+        Command::Explain { run, op_id, person } => {
+            explain(&cli, *run, op_id.as_deref(), person.as_deref())
         }
         Command::Notify => {
             let mut host = open(&cli).await?;

@@ -6,9 +6,11 @@ use std::path::Path;
 
 mod change_feed;
 mod notifications;
+mod person_history;
 mod run_changes;
 
 pub use notifications::PendingNotification;
+pub use person_history::{PersonChange, PersonSkip};
 
 pub use run_changes::{NO_SCHOOL, OpIndexEntry, RunOutline, SchoolCounts, SchoolNames, by_school};
 
@@ -158,6 +160,18 @@ const MIGRATIONS: &[&str] = &[
         attempts INTEGER NOT NULL DEFAULT 0,
         last_error TEXT
      );",
+    // 12: why (`explain`): the records each run's rules newly left out, and both those and
+    // the operations by person, so `explain --person` reads one person's rows across runs.
+    "CREATE TABLE run_skips (
+        run INTEGER NOT NULL,
+        entity TEXT NOT NULL,
+        sourced_id TEXT NOT NULL,
+        person TEXT,
+        skip TEXT NOT NULL
+     );
+     CREATE INDEX run_skips_run ON run_skips (run);
+     CREATE INDEX run_skips_person ON run_skips (person) WHERE person IS NOT NULL;
+     CREATE INDEX run_ops_person ON run_ops (person) WHERE person IS NOT NULL;",
 ];
 
 /// The rosters' enrolment rows, which a run reads by class once the engine says which

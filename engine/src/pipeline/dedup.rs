@@ -20,15 +20,22 @@ pub(crate) fn dedup(
     config: &SyncConfig,
     roster: &mut Roster,
     issues: &mut Vec<RecordIssue>,
+    skips: &mut super::skips::Skips,
 ) -> DedupOutcome {
     let mut out = DedupOutcome {
         holds: Vec::new(),
         skipped: BTreeMap::new(),
     };
-    for domain in &config.uniqueness {
-        for_each_kind!(dedup_table(domain, roster, issues, &mut out));
+    for (number, domain) in config.uniqueness.iter().enumerate() {
+        for_each_kind!(dedup_table(
+            (number, domain),
+            roster,
+            issues,
+            &mut out,
+            skips
+        ));
     }
-    for (kind, n) in super::integrity::prune(roster) {
+    for (kind, n) in super::integrity::prune(roster, skips) {
         *out.skipped
             .entry(format!("{}.dependsOnDuplicate", kind.singular()))
             .or_default() += n;
@@ -74,10 +81,11 @@ pub(crate) fn domain_key<R: TableRecord>(
 }
 
 fn dedup_table<R: TableRecord>(
-    domain: &UniquenessDomain,
+    (number, domain): (usize, &UniquenessDomain),
     roster: &mut Roster,
     issues: &mut Vec<RecordIssue>,
     out: &mut DedupOutcome,
+    skips: &mut super::skips::Skips,
 ) {
     if domain.entity != R::KIND {
         return;
@@ -118,6 +126,20 @@ fn dedup_table<R: TableRecord>(
                 ),
             ));
             if dropped {
+                let user = (R::KIND == EntityKind::User).then_some(id.as_str());
+                skips.rule(
+                    R::KIND,
+                    id,
+                    user,
+                    (
+                        crate::explanation::RuleKind::Uniqueness,
+                        format!("uniqueness[{number}]"),
+                        format!(
+                            "{entity} sharing {fields} '{shown}' with another ({}) are {what}",
+                            others.join(", ")
+                        ),
+                    ),
+                );
                 drop.push(id.clone());
             }
         }

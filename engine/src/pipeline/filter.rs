@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
+use super::skips::Skips;
 use crate::config::{FilterAction, FilterOp, FilterRule, SchoolAction, SyncConfig};
+use crate::explanation::RuleKind;
 use crate::for_each_kind;
 use crate::ingest::lookup;
 use crate::model::*;
@@ -17,11 +19,18 @@ pub(crate) fn filter(
     config: &SyncConfig,
     roster: &mut Roster,
     issues: &mut Vec<RecordIssue>,
+    skips: &mut Skips,
 ) -> BTreeMap<String, u64> {
     let mut skipped = BTreeMap::new();
-    map_schools(config, roster, &mut skipped);
-    for_each_kind!(filter_table(&config.filters, roster, &mut skipped, issues));
-    for (kind, n) in super::integrity::prune(roster) {
+    map_schools(config, roster, &mut skipped, skips);
+    for_each_kind!(filter_table(
+        &config.filters,
+        roster,
+        &mut skipped,
+        issues,
+        skips
+    ));
+    for (kind, n) in super::integrity::prune(roster, skips) {
         *skipped
             .entry(format!("{}.dependsOnFiltered", kind.singular()))
             .or_default() += n;
@@ -29,7 +38,12 @@ pub(crate) fn filter(
     skipped
 }
 
-fn map_schools(config: &SyncConfig, roster: &mut Roster, skipped: &mut BTreeMap<String, u64>) {
+fn map_schools(
+    config: &SyncConfig,
+    roster: &mut Roster,
+    skipped: &mut BTreeMap<String, u64>,
+    skips: &mut Skips,
+) {
     let mapping = &config.schools;
     let renames: BTreeMap<String, String> = mapping
         .schools
@@ -63,29 +77,63 @@ fn map_schools(config: &SyncConfig, roster: &mut Roster, skipped: &mut BTreeMap<
     if skip.is_empty() {
         return;
     }
+    let rule = |school: &str| {
+        let listed = mapping.schools.iter().any(|m| m.school == school);
+        (
+            RuleKind::SchoolMapping,
+            "schools".to_string(),
+            if listed {
+                format!("school '{school}' is mapped to skip")
+            } else {
+                format!(
+                    "school '{school}' is not in the schools mapping, and unmapped schools are skipped"
+                )
+            },
+        )
+    };
     let before = roster.orgs.len();
-    roster.orgs.retain(|id, _| !skip.contains(id));
+    roster.orgs.retain(|id, _| {
+        let keep = !skip.contains(id);
+        if !keep {
+            skips.rule(EntityKind::Org, id, None, rule(id));
+        }
+        keep
+    });
     count(skipped, "org.schoolSkipped", before - roster.orgs.len());
     let before = roster.classes.len();
-    roster
-        .classes
-        .retain(|_, c| !skip.contains(c.school.as_str()));
+    roster.classes.retain(|id, c| {
+        let keep = !skip.contains(c.school.as_str());
+        if !keep {
+            skips.rule(EntityKind::Class, id, None, rule(&c.school));
+        }
+        keep
+    });
     count(
         skipped,
         "class.schoolSkipped",
         before - roster.classes.len(),
     );
     let before = roster.courses.len();
-    roster.courses.retain(|_, c| !skip.contains(c.org.as_str()));
+    roster.courses.retain(|id, c| {
+        let keep = !skip.contains(c.org.as_str());
+        if !keep {
+            skips.rule(EntityKind::Course, id, None, rule(&c.org));
+        }
+        keep
+    });
     count(
         skipped,
         "course.schoolSkipped",
         before - roster.courses.len(),
     );
     let before = roster.users.len();
-    roster.users.retain(|_, u| {
+    roster.users.retain(|id, u| {
         let orgs: Vec<&str> = u.orgs().filter(|o| !o.is_empty()).collect();
-        orgs.is_empty() || orgs.iter().any(|o| !skip.contains(*o))
+        let keep = orgs.is_empty() || orgs.iter().any(|o| !skip.contains(*o));
+        if !keep {
+            skips.rule(EntityKind::User, id, Some(id), rule(orgs[0]));
+        }
+        keep
     });
     count(skipped, "user.schoolSkipped", before - roster.users.len());
 }
@@ -113,6 +161,7 @@ fn filter_table<R: TableRecord>(
     roster: &mut Roster,
     skipped: &mut BTreeMap<String, u64>,
     issues: &mut Vec<RecordIssue>,
+    skips: &mut Skips,
 ) {
     let (numbers, rules): (Vec<usize>, Vec<&FilterRule>) = all_rules
         .iter()
@@ -129,7 +178,7 @@ fn filter_table<R: TableRecord>(
     // student's grades, is still found among a thousand).
     let mut known_fields: BTreeSet<String> = BTreeSet::new();
     let mut looked_at = 0;
-    table.retain(|_, record| {
+    table.retain(|id, record| {
         let mut fields = record.fields();
         record.add_virtual_fields(&mut fields);
         for (seen, rule) in field_seen.iter_mut().zip(&rules) {
@@ -139,7 +188,43 @@ fn filter_table<R: TableRecord>(
             looked_at += 1;
             known_fields.extend(fields.keys().cloned());
         }
-        keep_fields(&rules, &fields)
+        let Some(why) = left_out_by(&rules, &fields) else {
+            return true;
+        };
+        let user = match R::KIND {
+            EntityKind::User => Some(id.as_str()),
+            EntityKind::Enrollment => fields.get("user").and_then(user_ref),
+            _ => None,
+        };
+        let says = match why {
+            LeftOutBy::Exclude(k) => format!(
+                "{} matching {} are left out",
+                R::KIND.collection(),
+                describe(rules[k])
+            ),
+            LeftOutBy::NoInclude => format!(
+                "only {} matching {} are synced",
+                R::KIND.collection(),
+                rules
+                    .iter()
+                    .filter(|r| r.action == FilterAction::Include)
+                    .map(|r| describe(r))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+        };
+        let name = match why {
+            LeftOutBy::Exclude(k) => format!("filters[{}]", numbers[k]),
+            LeftOutBy::NoInclude => numbers
+                .iter()
+                .zip(&rules)
+                .filter(|(_, r)| r.action == FilterAction::Include)
+                .map(|(n, _)| format!("filters[{n}]"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        skips.rule(R::KIND, id, user, (RuleKind::Filter, name, says));
+        false
     });
     count(
         skipped,
@@ -170,18 +255,56 @@ fn filter_table<R: TableRecord>(
     }
 }
 
+/// Which rule left a record out.
+#[derive(Clone, Copy)]
+enum LeftOutBy {
+    /// The exclude rule at this place of the entity's rules.
+    Exclude(usize),
+    /// Include rules exist and it matches none.
+    NoInclude,
+}
+
 /// A record is kept when it matches no exclude rule and, if include rules exist, one of them.
-fn keep_fields(rules: &[&FilterRule], fields: &Map<String, Value>) -> bool {
+fn left_out_by(rules: &[&FilterRule], fields: &Map<String, Value>) -> Option<LeftOutBy> {
     let mut includes = rules
         .iter()
         .filter(|r| r.action == FilterAction::Include)
         .peekable();
     let included = includes.peek().is_none() || includes.any(|r| matches(r, fields));
-    included
-        && !rules
-            .iter()
-            .filter(|r| r.action == FilterAction::Exclude)
-            .any(|r| matches(r, fields))
+    if !included {
+        return Some(LeftOutBy::NoInclude);
+    }
+    rules
+        .iter()
+        .position(|r| r.action == FilterAction::Exclude && matches(r, fields))
+        .map(LeftOutBy::Exclude)
+}
+
+/// A reference's sourcedId, as a record's fields hold it (a string or a GUID reference).
+fn user_ref(v: &Value) -> Option<&str> {
+    v.as_str()
+        .or_else(|| v.get("sourcedId").and_then(Value::as_str))
+}
+
+/// A filter rule in words: `role = 'guardian'`.
+fn describe(rule: &FilterRule) -> String {
+    let value = match &rule.value {
+        Value::String(s) => format!("'{s}'"),
+        other => other.to_string(),
+    };
+    let op = match rule.op {
+        FilterOp::Equals => "=",
+        FilterOp::NotEquals => "!=",
+        FilterOp::In => "in",
+        FilterOp::Contains => "contains",
+        FilterOp::StartsWith => "starts with",
+        FilterOp::EndsWith => "ends with",
+        FilterOp::GreaterThan => ">",
+        FilterOp::LessThan => "<",
+        FilterOp::Exists => return format!("{} present", rule.field),
+        FilterOp::Missing => return format!("{} missing", rule.field),
+    };
+    format!("{} {op} {value}", rule.field)
 }
 
 fn as_text(v: &Value) -> Option<String> {

@@ -106,6 +106,7 @@ pub(crate) fn guardian_ops(
             before: None,
             after: None,
             action,
+            why: None,
             effect,
         },
     };

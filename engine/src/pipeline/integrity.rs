@@ -115,23 +115,49 @@ fn check_table<R: TableRecord>(roster: &mut Roster, ctx: &mut Check) {
 
 /// After a stage removed records on purpose (filters, skips), removes what depended on them,
 /// silently: that is the rule's intended effect. Returns the count per entity.
-pub(crate) fn prune(roster: &mut Roster) -> BTreeMap<EntityKind, u64> {
+/// Each record removed is said in `skips`, with the record it depended on.
+pub(crate) fn prune(
+    roster: &mut Roster,
+    skips: &mut super::skips::Skips,
+) -> BTreeMap<EntityKind, u64> {
     let mut counts = BTreeMap::new();
-    for_each_kind!(prune_table(roster, &mut counts));
+    for_each_kind!(prune_table(roster, &mut counts, skips));
     counts
 }
 
-fn prune_table<R: TableRecord>(roster: &mut Roster, counts: &mut BTreeMap<EntityKind, u64>) {
+fn prune_table<R: TableRecord>(
+    roster: &mut Roster,
+    counts: &mut BTreeMap<EntityKind, u64>,
+    skips: &mut super::skips::Skips,
+) {
     let mut ids = RosterIds::new(roster);
-    let orphans: BTreeSet<String> = R::table(roster)
-        .iter()
-        .filter(|(_, r)| {
-            r.references().iter().any(|(to, target)| {
-                !target.is_empty() && essential(R::KIND, *to) && !ids.contains(*to, target)
-            })
-        })
-        .map(|(id, _)| id.clone())
-        .collect();
+    let mut orphans: BTreeSet<String> = BTreeSet::new();
+    for (id, record) in R::table(roster) {
+        let references = record.references();
+        let Some((to, target)) = references.iter().find(|(to, target)| {
+            !target.is_empty() && essential(R::KIND, *to) && !ids.contains(*to, target)
+        }) else {
+            continue;
+        };
+        let user = references
+            .iter()
+            .find(|(kind, _)| *kind == EntityKind::User)
+            .map(|(_, u)| *u);
+        skips.rule(
+            R::KIND,
+            id,
+            user,
+            (
+                crate::explanation::RuleKind::Cascade,
+                "cascade".to_string(),
+                format!(
+                    "the {} goes with {to} '{target}', which a rule left out",
+                    R::KIND.singular()
+                ),
+            ),
+        );
+        orphans.insert(id.clone());
+    }
     if !orphans.is_empty() {
         *counts.entry(R::KIND).or_default() += orphans.len() as u64;
         R::table_mut(roster).retain(|id, _| !orphans.contains(id));

@@ -221,7 +221,10 @@ pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> G
                     Some(course_id),
                     line_item,
                     g.class,
-                    Subject::LineItem { work: work_title },
+                    Subject::LineItem {
+                        work: work_title,
+                        item: work,
+                    },
                     None,
                     &mut out,
                 );
@@ -320,6 +323,9 @@ pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> G
                     Subject::Result {
                         work: work_title,
                         student: user,
+                        item: work,
+                        sub,
+                        grade: &grade,
                     },
                     Some(li_key),
                     &mut out,
@@ -556,8 +562,17 @@ fn apply_masters(
 /// What a gradebook write is about, for its summary.
 #[derive(Clone, Copy)]
 enum Subject<'a> {
-    LineItem { work: &'a str },
-    Result { work: &'a str, student: &'a User },
+    LineItem {
+        work: &'a str,
+        item: &'a CourseWork,
+    },
+    Result {
+        work: &'a str,
+        student: &'a User,
+        item: &'a CourseWork,
+        sub: &'a StudentSubmission,
+        grade: &'a super::grades::MappedGrade,
+    },
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -595,12 +610,25 @@ fn put_op(
     // When, not what: kept out of the digest so an unchanged grade is never sent again.
     body.insert("dateLastModified".into(), json!(ctx.now));
     let course = super::words::class_words(ctx.roster, class);
+    let first = previous.is_none();
+    let why = match subject {
+        Subject::LineItem { item, .. } => {
+            super::grade_words::line_item(item, first, &ctx.config.grades)
+        }
+        Subject::Result {
+            item, sub, grade, ..
+        } => super::grade_words::result(item, sub, grade, first, &ctx.config.grades),
+    };
+    let person = match subject {
+        Subject::Result { student, .. } => student.normalized_email().map(Shared::from),
+        Subject::LineItem { .. } => None,
+    };
     let summary = match subject {
-        Subject::LineItem { work } => format!(
+        Subject::LineItem { work, .. } => format!(
             "put assignment '{work}' of {course} in source '{}'",
             source.id
         ),
-        Subject::Result { work, student } => {
+        Subject::Result { work, student, .. } => {
             let score = match body.get("score").filter(|v| !v.is_null()) {
                 Some(score) => format!("score {score}"),
                 None => "no score".to_string(),
@@ -638,7 +666,7 @@ fn put_op(
             depends_on: depends_on.into_iter().map(Shared::from).collect(),
             class_id: Some(Shared::from(&class.sourced_id)),
             school_id: Some(class.school.clone()),
-            person: None,
+            person,
             summary,
             before: None,
             // The record is the action's body; a copy here would double a gradebook plan's size.
@@ -649,6 +677,7 @@ fn put_op(
                 sourced_id: id.to_string(),
                 body: JsonText::enveloped(kind.singular(), body),
             },
+            why: Some(Box::new(why)),
             effect,
         },
     });
@@ -751,19 +780,17 @@ fn delete_vanished(
             out.ops.push(delete_op(
                 Phase::ResultDelete,
                 key,
-                EntityKind::Result,
-                r_id,
-                &r.source_id,
+                (EntityKind::Result, r_id, &r.source_id),
                 Vec::new(),
+                super::grade_words::vanished(li_id, course_id),
             ));
         }
         out.ops.push(delete_op(
             Phase::LineItemDelete,
             li_key,
-            EntityKind::LineItem,
-            li_id,
-            &record.source_id,
+            (EntityKind::LineItem, li_id, &record.source_id),
             result_keys,
+            super::grade_words::vanished(li_id, course_id),
         ));
     }
 }
@@ -771,10 +798,9 @@ fn delete_vanished(
 fn delete_op(
     phase: Phase,
     key: String,
-    kind: EntityKind,
-    id: &str,
-    source_id: &str,
+    (kind, id, source_id): (EntityKind, &str, &str),
     depends_on: Vec<String>,
+    why: crate::explanation::Explanation,
 ) -> OpDraft {
     OpDraft {
         phase,
@@ -802,6 +828,7 @@ fn delete_op(
                 collection: kind.collection().into(),
                 sourced_id: id.to_string(),
             },
+            why: Some(Box::new(why)),
             effect: StateEffect::ExportDeleted {
                 kind,
                 sourced_id: id.to_string(),

@@ -215,6 +215,7 @@ pub(crate) fn map_roster(
                         update_mask: vec!["courseState".into()],
                         course: json!({"courseState": "ARCHIVED"}),
                     },
+                    why: None,
                     effect: StateEffect::CourseUpsert {
                         class_id: Shared::from(class_id),
                         course: Box::new(archived),
@@ -548,6 +549,7 @@ fn course_ops(
                     alias: Shared::from(alias),
                     course: body,
                 },
+                why: None,
                 effect: StateEffect::CourseUpsert {
                     class_id: Shared::from(class_id),
                     course: Box::new(want.course.clone()),
@@ -635,6 +637,7 @@ fn course_ops(
                 update_mask: mask,
                 course: body,
             },
+            why: None,
             effect: StateEffect::CourseUpsert {
                 class_id: Shared::from(class_id),
                 course: Box::new(next),
@@ -718,6 +721,7 @@ fn member_ops(m: &Members<'_>, known: &AppliedClassroom, ops: &mut Vec<OpDraft>)
                 before: None,
                 after: None,
                 action,
+                why: None,
                 effect,
             },
         };
@@ -908,6 +912,7 @@ fn topic_ops(
                 before,
                 after: Some(Box::new(json!({"name": name}))),
                 action,
+                why: None,
                 effect: StateEffect::TopicUpsert {
                     class_id: Shared::from(class_id),
                     category_id: Shared::from(category),

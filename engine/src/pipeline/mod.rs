@@ -7,7 +7,9 @@ pub(crate) mod cascade;
 pub(crate) mod cross_list;
 pub(crate) mod dedup;
 pub(crate) mod diff;
+pub(crate) mod explain;
 pub(crate) mod filter;
+pub(crate) mod grade_words;
 pub(crate) mod gradebook_hold;
 pub(crate) mod grades;
 pub(crate) mod guardians;
@@ -19,6 +21,7 @@ pub(crate) mod merge;
 pub(crate) mod ops;
 pub(crate) mod requirements;
 pub(crate) mod result_body;
+pub(crate) mod skips;
 pub(crate) mod words;
 
 use std::collections::BTreeMap;
@@ -254,14 +257,15 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
     let mut roster = merge::merge(config, &ingested.sources);
     roster.enrollments_outside = previous.roster.enrollments_outside;
     let cascaded = integrity::check(&mut roster, &previous.roster, &mut issues);
-    let mut skipped = filter::filter(config, &mut roster, &mut issues);
+    let mut left_out = skips::Skips::default();
+    let mut skipped = filter::filter(config, &mut roster, &mut issues, &mut left_out);
     if cascaded > 0 {
         skipped.insert("cascade.dependantsOfRemoved".into(), cascaded);
     }
-    let required = requirements::apply(config, &mut roster, &mut issues);
+    let required = requirements::apply(config, &mut roster, &mut issues, &mut left_out);
     holds.extend(required.holds);
     add_counts(&mut skipped, required.skipped);
-    let deduped = dedup::dedup(config, &mut roster, &mut issues);
+    let deduped = dedup::dedup(config, &mut roster, &mut issues, &mut left_out);
     holds.extend(deduped.holds);
     add_counts(&mut skipped, deduped.skipped);
 
@@ -351,6 +355,25 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
         roster.results.clear();
     }
 
+    {
+        let skipped_index = left_out.index();
+        explain::explain_roster(
+            &explain::ExplainContext {
+                config,
+                roster: &roster,
+                previous: &previous.roster,
+                changes: &changes,
+                skipped: &skipped_index,
+                today,
+                failures: &previous.failures,
+                drift: &drift,
+                cross: &cross,
+            },
+            &mut drafts,
+        );
+    }
+    let skipped_records =
+        left_out.into_news(&previous.roster, &previous.sources, &sources_for_state);
     let mut ops = build::order(drafts, &previous.failures);
     let mut drift = drift;
     let mut absences = ingested_absences;
@@ -364,6 +387,7 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
         drift.clear();
         absences.clear();
     }
+    let skipped_records = if skip { Vec::new() } else { skipped_records };
     let issues = build::tidy_issues(issues);
     let summary = build::summarize(
         &previous.roster,
@@ -397,6 +421,7 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
         state_delta,
         absences,
         drift,
+        skipped_records,
         approval: None,
     };
     plan.id = build::content_id(&mut plan);

@@ -20,6 +20,7 @@ pub(crate) fn apply(
     config: &SyncConfig,
     roster: &mut Roster,
     issues: &mut Vec<RecordIssue>,
+    skips: &mut super::skips::Skips,
 ) -> RequirementsOutcome {
     let mut out = RequirementsOutcome {
         holds: Vec::new(),
@@ -28,8 +29,14 @@ pub(crate) fn apply(
     if config.requirements.is_empty() {
         return out;
     }
-    for_each_kind!(apply_table(&config.requirements, roster, issues, &mut out));
-    for (kind, n) in super::integrity::prune(roster) {
+    for_each_kind!(apply_table(
+        &config.requirements,
+        roster,
+        issues,
+        &mut out,
+        skips
+    ));
+    for (kind, n) in super::integrity::prune(roster, skips) {
         *out.skipped
             .entry(format!("{}.dependsOnSkipped", kind.singular()))
             .or_default() += n;
@@ -51,8 +58,13 @@ fn apply_table<R: TableRecord>(
     roster: &mut Roster,
     issues: &mut Vec<RecordIssue>,
     out: &mut RequirementsOutcome,
+    skips: &mut super::skips::Skips,
 ) {
-    for req in requirements.iter().filter(|r| r.entity == R::KIND) {
+    for (number, req) in requirements
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.entity == R::KIND)
+    {
         let table = R::table_mut(roster);
         let missing: Vec<String> = table
             .iter()
@@ -66,7 +78,29 @@ fn apply_table<R: TableRecord>(
         match &req.when_missing {
             MissingAction::Skip => {
                 for id in &missing {
-                    table.remove(id);
+                    let user = match table.remove(id) {
+                        Some(record) if R::KIND == EntityKind::Enrollment => record
+                            .references()
+                            .iter()
+                            .find(|(kind, _)| *kind == EntityKind::User)
+                            .map(|(_, u)| u.to_string()),
+                        Some(_) if R::KIND == EntityKind::User => Some(id.clone()),
+                        _ => None,
+                    };
+                    skips.rule(
+                        R::KIND,
+                        id,
+                        user.as_deref(),
+                        (
+                            crate::explanation::RuleKind::Requirement,
+                            format!("requirements[{number}]"),
+                            format!(
+                                "{} without '{}' are skipped",
+                                R::KIND.collection(),
+                                req.field
+                            ),
+                        ),
+                    );
                     issues.push(RecordIssue::error(
                         "roster",
                         entity,

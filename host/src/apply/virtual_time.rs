@@ -191,6 +191,7 @@ fn op(op_id: &str, entity: OpEntity, depends_on: &[&str]) -> PlannedOp {
         before: None,
         after: None,
         action,
+        why: None,
         effect: StateEffect::MemberAdded {
             class_id: "c".into(),
             role: MemberRole::Student,

@@ -154,6 +154,19 @@ pub(super) fn write_index(
     names: SchoolNames,
 ) -> Result<(), StoreError> {
     conn.execute("DELETE FROM run_ops WHERE run = ?1", params![run])?;
+    conn.execute("DELETE FROM run_skips WHERE run = ?1", params![run])?;
+    let mut skip = conn.prepare_cached(
+        "INSERT INTO run_skips (run, entity, sourced_id, person, skip) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for s in &plan.skipped_records {
+        skip.execute(params![
+            run,
+            name_of(s.entity)?,
+            s.sourced_id,
+            s.person,
+            serde_json::to_string(s).map_err(|e| corrupt("a skipped record", e))?,
+        ])?;
+    }
     let mut insert = conn.prepare_cached(
         "INSERT INTO run_ops (run, seq, op_id, entity, change, school, class_id, person, words, op)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -216,6 +229,8 @@ fn plan_without_bulk(plan: &SyncPlan) -> SyncPlan {
         state_delta: Default::default(),
         absences: plan.absences.clone(),
         drift: plan.drift.clone(),
+        // In `run_skips`, by person.
+        skipped_records: Vec::new(),
         approval: plan.approval.clone(),
     }
 }

@@ -386,6 +386,7 @@ fn removal(
             before: None,
             after: None,
             action,
+            why: None,
             effect: StateEffect::MemberRemoved {
                 class_id: Shared::from(class_id),
                 role,
