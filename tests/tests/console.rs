@@ -375,3 +375,81 @@ async fn an_admin_reviews_rejects_and_approves_a_held_run_in_the_browser() {
     assert!(detail["run"]["outcomeCounts"]["rejected"].as_u64().unwrap() >= 1);
     let _ = serve.kill().await;
 }
+
+/// "Why did my student disappear?": the person search shows one student's changes across
+/// runs, each with the engine's explanation, and a run's changes say why too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_asks_why_a_student_left_their_classes() {
+    let h = Harness::start(Size::Tiny, "").await;
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    h.sis
+        .with_district(|d| d.users.retain(|u| u["sourcedId"] != "s1"));
+    let second = h.cli(&["sync", "--full", "--json"]).await;
+    assert!(matches!(second.code, 0 | 4), "{}", second.stderr);
+    let run_id = second.json()["run"].as_i64().unwrap();
+
+    let (mut serve, url) = browser::serve(&h).await;
+    let browser = browser::Browser::start().await;
+    let c = &browser.client;
+    let base = url.split("/#token=").next().unwrap().to_string();
+    c.goto(&url).await.unwrap();
+    wait_text(c, "#person-search", "Why?").await;
+    c.execute(
+        r#"document.getElementById('person-email').value = 's1@students.district.example';
+           document.querySelector('form[data-action=find-person]').requestSubmit();"#,
+        vec![],
+    )
+    .await
+    .unwrap();
+    let history = wait_text(c, "#person", "was removed").await;
+    assert!(
+        history.contains("Run 1") && history.contains(&format!("Run {run_id}")),
+        "{history}"
+    );
+    assert!(
+        history.contains("is new"),
+        "the first run's adds: {history}"
+    );
+    assert!(history.contains("[applied]"), "{history}");
+    let here = c.current_url().await.unwrap();
+    assert!(
+        here.as_str()
+            .ends_with("#/people?email=s1%40students.district.example"),
+        "{here}"
+    );
+    shot(c, "08-person").await;
+    // The address keeps the place.
+    c.refresh().await.unwrap();
+    wait_text(c, "#person", "was removed").await;
+    // A run's changes carry their explanation.
+    c.goto(&format!("{base}/#/runs/{run_id}?q=s1%40"))
+        .await
+        .unwrap();
+    let rows = wait_text(c, "table.ops", "remove student").await;
+    assert!(rows.contains("why"), "{rows}");
+    let text = c
+        .execute(
+            "return document.querySelector('table.ops details.why p').textContent",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        text.as_str()
+            .unwrap_or_default()
+            .contains("because the SIS's enrollment"),
+        "{text}"
+    );
+    // Nobody by that address: said so.
+    c.goto(&format!("{base}/#/people?email=nobody%40example.org"))
+        .await
+        .unwrap();
+    wait_text(
+        c,
+        "#person-empty",
+        "No change was planned for nobody@example.org",
+    )
+    .await;
+    browser.client.clone().close().await.ok();
+    let _ = serve.kill().await;
+}

@@ -8,6 +8,8 @@ use crate::app::OpFilter;
 pub(crate) enum Address {
     Runs,
     Run(i64, OpFilter),
+    /// One person's changes across runs, by email.
+    Person(String),
 }
 
 fn encode(v: &str) -> String {
@@ -50,6 +52,7 @@ fn decode(v: &str) -> String {
 pub(crate) fn format(address: &Address) -> String {
     match address {
         Address::Runs => "#/runs".into(),
+        Address::Person(email) => format!("#/people?email={}", encode(email)),
         Address::Run(id, f) => {
             let mut parts = Vec::new();
             for (k, v) in [
@@ -79,6 +82,18 @@ pub(crate) fn format(address: &Address) -> String {
 pub(crate) fn parse(hash: &str) -> Address {
     let path = hash.trim_start_matches('#');
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    if path == "/people" {
+        let email = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("email="))
+            .map(decode)
+            .unwrap_or_default();
+        return if email.is_empty() {
+            Address::Runs
+        } else {
+            Address::Person(email)
+        };
+    }
     let Some(id) = path
         .strip_prefix("/runs/")
         .and_then(|id| id.parse::<i64>().ok())
@@ -128,6 +143,13 @@ mod tests {
         assert_eq!(parse("#/runs"), Address::Runs);
         assert_eq!(parse(""), Address::Runs);
         assert_eq!(parse("#/runs/abc"), Address::Runs);
+        let person = Address::Person("maría.lópez+1@lincoln.org".into());
+        assert_eq!(
+            format(&person),
+            "#/people?email=mar%C3%ADa.l%C3%B3pez%2B1%40lincoln.org"
+        );
+        assert_eq!(parse(&format(&person)), person);
+        assert_eq!(parse("#/people?email="), Address::Runs);
         assert_eq!(
             parse("#/runs/4?q=%ZZ"),
             Address::Run(

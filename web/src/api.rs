@@ -134,6 +134,45 @@ pub(crate) async fn run(id: i64) -> Result<RunDetail, String> {
     .await
 }
 
+/// One person's changes across runs, with explanations, and the records a rule left out.
+#[derive(Deserialize, Clone, Debug)]
+pub(crate) struct PersonHistory {
+    pub person: String,
+    pub changes: Vec<PersonChange>,
+    pub skipped: Vec<PersonSkip>,
+}
+
+#[derive(Deserialize, Clone, Debug)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PersonChange {
+    pub run: i64,
+    pub started_at: String,
+    pub status: String,
+    pub op: classbridge_engine::plan::PlannedOp,
+    #[serde(default)]
+    pub outcome: Option<Value>,
+}
+
+#[derive(Deserialize, Clone, Debug)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PersonSkip {
+    pub run: i64,
+    pub started_at: String,
+    pub skip: classbridge_engine::explanation::SkippedRecord,
+}
+
+pub(crate) async fn person(email: &str) -> Result<PersonHistory, String> {
+    let query = [("email", email)];
+    read(
+        Request::get("/api/people")
+            .query(query)
+            .send()
+            .await
+            .map_err(net)?,
+    )
+    .await
+}
+
 /// The ids of every change the filter matches.
 pub(crate) async fn change_ids(
     id: i64,

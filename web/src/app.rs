@@ -25,6 +25,8 @@ pub(crate) enum Screen {
     SignIn,
     Runs,
     Run(i64),
+    /// One person's changes across runs, by email.
+    Person(String),
 }
 
 #[derive(Default, Clone, Debug, PartialEq)]
@@ -71,6 +73,8 @@ pub(crate) struct State {
     pub changes: Option<api::ChangePage>,
     /// Bumped at every change of filter: answers to older requests are dropped.
     pub changes_asked: u64,
+    /// The person screen's history, once the host answered.
+    pub person: Option<api::PersonHistory>,
 }
 
 /// Whether a job is running on the host (or this tab just asked for one).
@@ -174,6 +178,30 @@ async fn go_to_address() {
             load_runs().await;
         }
         Address::Run(id, filter) => open_run_at(id, filter).await,
+        Address::Person(email) => open_person(email, false).await,
+    }
+}
+
+/// Shows everything planned for one person across runs, with why (`explain --person`).
+async fn open_person(email: String, push: bool) {
+    with(|s| {
+        s.busy = Some(format!("Looking up {email}"));
+        s.screen = Screen::Person(email.clone());
+        s.person = None;
+        s.error = None;
+        s.notice = None;
+    });
+    set_address(push);
+    render();
+    match api::person(&email).await {
+        Ok(history) => {
+            with(|s| {
+                s.person = Some(history);
+                s.busy = None;
+            });
+            render();
+        }
+        Err(e) => fail(e),
     }
 }
 
@@ -183,6 +211,7 @@ pub(crate) fn set_address(push: bool) {
     let address = with(|s| match s.screen {
         Screen::Run(id) => Some(Address::Run(id, s.filter.clone())),
         Screen::Runs => Some(Address::Runs),
+        Screen::Person(ref email) => Some(Address::Person(email.clone())),
         Screen::SignIn => None,
     });
     let Some(address) = address else { return };
@@ -632,6 +661,17 @@ fn on_event(kind: &str, e: Event) {
                     Err(err) => fail(err),
                 }
             });
+        }
+        ("submit", "find-person") => {
+            e.prevent_default();
+            let email = document()
+                .and_then(|d| d.get_element_by_id("person-email"))
+                .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
+                .map(|t| t.value().trim().to_string())
+                .unwrap_or_default();
+            if !email.is_empty() {
+                spawn(open_person(email, true));
+            }
         }
         ("click", "runs") => spawn(async {
             with(|s| {

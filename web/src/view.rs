@@ -41,6 +41,7 @@ pub(crate) fn page(s: &State) -> String {
                 Screen::SignIn => (sign_in()),
                 Screen::Runs => (runs(s)),
                 Screen::Run(id) => (run(s, *id)),
+                Screen::Person(email) => (person(s, email)),
             }
         }
     }
@@ -123,8 +124,120 @@ fn runs(s: &State) -> Markup {
             }
         }
         @if !(s.runs.is_empty() && s.busy.is_none()) {
+            (person_search(""))
             (rules_in_force(s))
         }
+    }
+}
+
+/// "Why did my student disappear?": a person's changes across runs, by email.
+fn person_search(value: &str) -> Markup {
+    html! {
+        section.card id="person-search" {
+            form.row data-action="find-person" {
+                label for="person-email" { b { "Why?" } " Every change for one person, across runs: " }
+                input id="person-email" type="email" placeholder="student or teacher email" value=(value) aria-label="person's email";
+                button type="submit" { "Show" }
+            }
+        }
+    }
+}
+
+fn person(s: &State, email: &str) -> Markup {
+    let Some(history) = &s.person else {
+        return html! { (person_search(email)) };
+    };
+    let mut runs: Vec<(i64, &str)> = history
+        .changes
+        .iter()
+        .map(|c| (c.run, c.started_at.as_str()))
+        .chain(
+            history
+                .skipped
+                .iter()
+                .map(|k| (k.run, k.started_at.as_str())),
+        )
+        .collect();
+    runs.sort_unstable();
+    runs.dedup_by_key(|r| r.0);
+    html! {
+        (person_search(email))
+        section.card id="person" {
+            h2 { "Changes for " (history.person) }
+            @if runs.is_empty() {
+                p.empty id="person-empty" { "No change was planned for " (history.person) " in any run kept, and no rule left their records out." }
+            }
+            @for (run, started) in &runs {
+                h3 { a href={ "#/runs/" (run) } { "Run " (run) } " " span.meta { (started) } }
+                ul.person-changes {
+                    @for c in history.changes.iter().filter(|c| c.run == *run) {
+                        li data-op=(c.op.op_id) {
+                            (c.op.summary) " "
+                            span.meta { "[" (person_outcome(c)) "]" }
+                            (why_markup(c.op.why.as_deref(), true))
+                        }
+                    }
+                    @for k in history.skipped.iter().filter(|k| k.run == *run) {
+                        li.skipped {
+                            "left out: " (format!("{:?}", k.skip.entity).to_lowercase()) " " code { (k.skip.sourced_id) }
+                            " — rule " code { (k.skip.rule.rule) } ": " (k.skip.rule.says)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn person_outcome(c: &crate::api::PersonChange) -> String {
+    match c.outcome.as_ref().and_then(|o| o["status"].as_str()) {
+        Some("succeeded") => "applied".into(),
+        Some("failed") => format!(
+            "failed: {}",
+            c.outcome
+                .as_ref()
+                .and_then(|o| o["error"].as_str())
+                .unwrap_or_default()
+        ),
+        Some("notAttempted") => "not attempted".into(),
+        _ if c.status == "pending" => "waiting for approval".into(),
+        _ => "not applied".into(),
+    }
+}
+
+/// Why a change is planned: the engine's chain in words, then each record and rule.
+fn why_markup(why: Option<&classbridge_engine::explanation::Explanation>, open: bool) -> Markup {
+    let Some(why) = why else {
+        return html! {};
+    };
+    html! {
+        details.why open[open] {
+            summary { "why" }
+            p.why-text { (why.text) }
+            ul.why-detail {
+                @for c in &why.causes {
+                    li {
+                        "record " code { (c.collection) " " (c.id) } " (" (format!("{:?}", c.change).to_lowercase()) ")"
+                        @for f in &c.fields {
+                            " · " span.field { (f.field) } ": "
+                            @if let Some(before) = &f.before { del { (plain(before)) } " → " }
+                            ins { (f.after.as_ref().map_or_else(|| "unset".to_string(), plain)) }
+                        }
+                    }
+                }
+                @for r in &why.rules {
+                    li { "rule " code { (r.rule) } ": " (r.says) }
+                }
+            }
+        }
+    }
+}
+
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "unset".into(),
+        other => other.to_string(),
     }
 }
 
@@ -636,6 +749,7 @@ fn changes_markup(s: &State) -> Markup {
                         td {
                             (op.summary)
                             (fields_markup(op))
+                            (why_markup(op.why.as_deref(), false))
                         }
                         td.meta {
                             ([op.school_id.as_deref().map(|id| school_name(s, id)), op.class_id.as_deref()].iter().flatten().copied().collect::<Vec<_>>().join(" · "))

@@ -226,6 +226,7 @@ pub fn router(state: AppState, guard: guard::Guard) -> Router {
         .route("/api/runs/{id}/approve", post(runs::approve))
         .route("/api/sync", post(runs::sync_now))
         .route("/api/job", get(runs::job))
+        .route("/api/people", get(runs::person))
         .route("/api/config", get(runs::config))
         .merge(crate::console::asset_routes())
         .with_state(state)

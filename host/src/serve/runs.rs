@@ -386,3 +386,35 @@ pub(super) async fn export(
         Err(e) => run_error(e),
     }
 }
+
+#[derive(Deserialize)]
+pub(super) struct PersonQuery {
+    email: String,
+}
+
+/// One person's changes across runs, each with its explanation and outcome, and the records
+/// of theirs a rule left out: what `classbridge explain --person` prints.
+pub(super) async fn person(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<PersonQuery>,
+) -> Response {
+    require_session!(state, headers);
+    let email = query.email.trim().to_lowercase();
+    if !email.contains('@') {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "give the person's email address (name@domain)",
+        );
+    }
+    let answer = read(&state, move |store| {
+        let changes = store.person_changes(&email)?;
+        let skipped = store.person_skips(&email)?;
+        Ok(json!({ "person": email, "changes": changes, "skipped": skipped }))
+    })
+    .await;
+    match answer {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => run_error(e),
+    }
+}
