@@ -27,9 +27,9 @@ use crate::{Decisions, EngineError, OpOutcome, SyncConfig, SyncPlan, SyncState};
 
 /// The ABI's version: every answer carries it as `abiVersion`. Version 2 adds the plan
 /// session (`cb_session_*`), `cb_commit_changes`, `cb_commit_needs` and `cb_commit_rows`;
-/// version 3 adds `cb_session_needs` and enrolment slices. Earlier versions' entries are
-/// unchanged.
-pub const ABI_VERSION: u32 = 3;
+/// version 3 adds `cb_session_needs` and enrolment slices; version 4 adds `cb_undo` and
+/// plans' explanations (`why`, `skippedRecords`). Earlier versions' entries are unchanged.
+pub const ABI_VERSION: u32 = 4;
 
 // The request and answer types, written once: the engine reads them, the host (and any Rust
 // embedder) writes them. `Cow` lets a caller send borrowed data; the engine reads owned.
@@ -125,6 +125,8 @@ pub enum Entry {
     /// `cb_session_needs`: [`crate::needs::NeedsFacts`] in, [`crate::needs::EnrollmentNeeds`]
     /// out: which enrolments the run needs, asked after everything else is fed.
     SessionNeeds,
+    /// `cb_undo`: a [`crate::undo::UndoRequest`] in, the undo's [`SyncPlan`] out.
+    Undo,
 }
 
 impl Entry {
@@ -143,6 +145,7 @@ impl Entry {
             Entry::SessionFinish => "cb_session_finish",
             Entry::SessionOps => "cb_session_ops",
             Entry::SessionNeeds => "cb_session_needs",
+            Entry::Undo => "cb_undo",
         }
     }
 }
@@ -198,6 +201,9 @@ fn dispatch_request(entry: Entry, input: &[u8]) -> Vec<u8> {
             .map(|r: ApproveRequest| crate::approve(&r.plan, &r.decisions).map(|p| ok(&p))),
         Entry::Commit => parse(input)
             .map(|r: CommitRequest| crate::commit(&r.state, &r.plan, &r.outcomes).map(|s| ok(&s))),
+        Entry::Undo => {
+            parse(input).map(|r: crate::undo::UndoRequest| crate::undo::undo(&r).map(|p| ok(&p)))
+        }
         Entry::CommitChanges => parse(input).map(|r: CommitRequest| {
             crate::commit_changes(&r.state, &r.plan, &r.outcomes).map(|c| ok(&c))
         }),
@@ -335,6 +341,7 @@ mod exports {
     entry!(cb_session_finish, Entry::SessionFinish);
     entry!(cb_session_ops, Entry::SessionOps);
     entry!(cb_session_needs, Entry::SessionNeeds);
+    entry!(cb_undo, Entry::Undo);
 }
 
 #[cfg(test)]

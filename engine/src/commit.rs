@@ -166,6 +166,26 @@ pub(crate) fn apply_effect(state: &mut SyncState, effect: &StateEffect, remote_i
                 },
             );
         }
+        StateEffect::CourseDeleted { class_id } => {
+            let class = class_id.as_str();
+            cls.courses.remove(class);
+            cls.teachers.remove(class);
+            cls.students.remove(class);
+            cls.topics.remove(class);
+            cls.invitations.remove(class);
+            cls.pending_removals.remove(class);
+        }
+        StateEffect::TopicDeleted {
+            class_id,
+            category_id,
+        } => {
+            if let Some(topics) = cls.topics.get_mut(class_id.as_str()) {
+                topics.remove(category_id.as_str());
+                if topics.is_empty() {
+                    cls.topics.remove(class_id.as_str());
+                }
+            }
+        }
         StateEffect::Exported {
             kind,
             sourced_id,

@@ -161,8 +161,20 @@ fn effect_keys(effect: &StateEffect, out: &mut BTreeSet<RowKey>) {
                 out.insert(key(c, "", "pendingRemovals", class_id));
             }
         }
-        StateEffect::TopicUpsert { class_id, .. } => {
+        StateEffect::TopicUpsert { class_id, .. } | StateEffect::TopicDeleted { class_id, .. } => {
             out.insert(key(c, "", "topics", class_id));
+        }
+        StateEffect::CourseDeleted { class_id } => {
+            for table in [
+                "courses",
+                "teachers",
+                "students",
+                "topics",
+                "invitations",
+                "pendingRemovals",
+            ] {
+                out.insert(key(c, "", table, class_id));
+            }
         }
         StateEffect::Invited { class_id, .. } | StateEffect::InvitationDeleted { class_id, .. } => {
             out.insert(key(c, "", "invitations", class_id));

@@ -152,6 +152,8 @@ pub enum RuleKind {
     GradeMapping,
     /// A failed operation is tried again.
     Retry,
+    /// An admin asked to take back an applied run.
+    Undo,
 }
 
 /// A record left out of this run's roster, and the rule that left it out. Listed when the

@@ -32,6 +32,7 @@ pub mod plan;
 pub mod rows;
 pub mod session;
 pub mod state;
+pub mod undo;
 #[cfg(feature = "web")]
 pub mod web;
 

@@ -297,6 +297,20 @@ pub enum Action {
         /// Classroom's id for the invitation.
         invitation_id: String,
     },
+    /// DELETE courses/{alias}: an undo takes back a course its run made (only one still
+    /// empty of teacher work); already gone (404) counts as done.
+    ClassroomDeleteCourse {
+        /// The course's alias (`d:<class sourcedId>`).
+        alias: Shared,
+    },
+    /// DELETE courses/{alias}/topics/{topicId}: an undo takes back a topic its run made;
+    /// already gone (404, FAILED_PRECONDITION) counts as done.
+    ClassroomDeleteTopic {
+        /// The course's alias (`d:<class sourcedId>`).
+        alias: Shared,
+        /// Classroom's id for the topic.
+        topic_id: String,
+    },
     /// POST courses/{alias}/topics.
     ClassroomCreateTopic {
         /// The course's alias (`d:<class sourcedId>`), which Classroom accepts in place of its id.
@@ -408,6 +422,18 @@ pub enum StateEffect {
         name: Shared,
         /// Classroom's id for the topic, when known.
         topic_id: Option<String>,
+    },
+    /// A course was deleted (an undo): the state forgets it, its members and its topics.
+    CourseDeleted {
+        /// The class (prefixed sourcedId) the course was for.
+        class_id: Shared,
+    },
+    /// A topic was deleted (an undo).
+    TopicDeleted {
+        /// The class (prefixed sourcedId) the course is for.
+        class_id: Shared,
+        /// The category the topic stood for.
+        category_id: Shared,
     },
     /// A lineItem or result was written to the SIS.
     Exported {

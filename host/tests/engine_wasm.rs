@@ -279,6 +279,7 @@ fn every_entry_is_exported_under_its_documented_name() {
         Entry::SessionFinish,
         Entry::SessionOps,
         Entry::SessionNeeds,
+        Entry::Undo,
     ] {
         let export = rt.module().get_export(entry.export());
         assert!(
