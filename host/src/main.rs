@@ -104,6 +104,15 @@ enum Command {
         #[arg(long)]
         insecure_http: bool,
     },
+    /// Plan the undo of an applied run: members it added are removed and members it removed
+    /// added back, renamed or archived courses restored, courses and topics it made deleted
+    /// (only while no teacher work is in them), SIS lineItems and results put back as they
+    /// were. The undo is a pending run: review it, then `classbridge approve` it. What cannot
+    /// be undone (a course with teacher work, a student who has turned work in) is listed.
+    Undo {
+        /// The run number (see `classbridge runs`).
+        run: i64,
+    },
     /// Why a change was planned: `explain RUN OP_ID` shows one operation's chain from SIS
     /// record to change, with the fields before and after and the rules that applied;
     /// `explain --person EMAIL` shows every change planned or applied for one person across
@@ -398,6 +407,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 }
             }
             Ok(exit::OK)
+        }
+        Command::Undo { run } => {
+            let mut host = open(&cli).await?;
+            let report = host.undo(*run).await?;
+            report_exit(&cli, &report)
         }
         Command::Explain { run, op_id, person } => {
             explain(&cli, *run, op_id.as_deref(), person.as_deref())

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
 mod read_scope;
+mod undo;
 
 use crate::classroom::ClassroomClient;
 use crate::config::{ConfigError, HostConfig, SourceKind};
@@ -112,6 +113,8 @@ pub enum RunError {
     },
     #[error("the export could not be written: {0}")]
     Export(String),
+    #[error("run {run} cannot be undone: {why}")]
+    CannotUndo { run: i64, why: String },
     #[error("the engine's request could not be encoded")]
     Encode(#[source] serde_json::Error),
     #[error("{what} stopped unexpectedly")]
@@ -159,6 +162,7 @@ impl RunError {
             )
             | RunError::Http(_) => K::Connection,
             RunError::Busy(_) => K::Busy,
+            RunError::CannotUndo { .. } => K::BadRequest,
             RunError::Store(StoreError::NoSuchRun(_)) => K::NotFound,
             RunError::Store(_) => K::State,
             RunError::Engine(RuntimeError::Engine { kind, .. }) if kind == "unknownOperation" => {
@@ -1158,6 +1162,7 @@ impl Host {
             host: self,
             run,
             bar: &bar,
+            priors: Arc::default(),
         };
         let outcomes = crate::apply::apply_in_waves(&plan.ops, &mut target).await?;
         bar.finish_and_clear();
@@ -1244,7 +1249,12 @@ struct HostTarget<'a> {
     host: &'a mut Host,
     run: i64,
     bar: &'a indicatif::ProgressBar,
+    /// The SIS records writes replaced, by op id, read by the calls and written to the
+    /// journal with their outcomes.
+    priors: Priors,
 }
+
+type Priors = Arc<std::sync::Mutex<HashMap<String, classbridge_engine::undo::PriorRecord>>>;
 
 impl crate::apply::ApplyTarget for HostTarget<'_> {
     type Call = std::pin::Pin<Box<dyn std::future::Future<Output = OutcomeResult> + Send>>;
@@ -1259,18 +1269,73 @@ impl crate::apply::ApplyTarget for HostTarget<'_> {
         Ok(match self.host.target_for(op) {
             Ok(target) => {
                 let action = op.action.clone();
-                Ok(Box::pin(async move { execute(&target, &action).await }))
+                let priors = Arc::clone(&self.priors);
+                let op_id = op.op_id.clone();
+                Ok(Box::pin(async move {
+                    if let Some(prior) = read_prior(&target, &action).await {
+                        priors
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .insert(op_id, prior);
+                    }
+                    execute(&target, &action).await
+                }))
             }
             Err(e) => Err(e.describe()),
         })
     }
 
     fn finished(&mut self, outcome: &OpOutcome) -> Result<(), RunError> {
-        Ok(self.host.store.journal_outcome(self.run, outcome)?)
+        self.host.store.journal_outcome(self.run, outcome)?;
+        let prior = self
+            .priors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&outcome.op_id);
+        if let Some(prior) = prior {
+            self.host
+                .store
+                .journal_prior(self.run, &outcome.op_id, &prior)?;
+        }
+        Ok(())
     }
 
     fn settled(&mut self) {
         self.bar.inc(1);
+    }
+}
+
+/// Before a SIS write, the record it replaces (kept for an undo). A read that fails does not
+/// stop the write: the undo then says it cannot put that record back.
+async fn read_prior(
+    target: &Target,
+    action: &Action,
+) -> Option<classbridge_engine::undo::PriorRecord> {
+    let (
+        Target::Sis(s),
+        Action::OneRosterPut {
+            collection,
+            sourced_id,
+            ..
+        }
+        | Action::OneRosterDelete {
+            collection,
+            sourced_id,
+            ..
+        },
+    ) = (target, action)
+    else {
+        return None;
+    };
+    match s.read_record(collection, sourced_id).await {
+        Ok(prior) => Some(prior),
+        Err(e) => {
+            tracing::warn!(
+                "could not read {collection}/{sourced_id} before writing it (an undo cannot put it back): {}",
+                crate::error::chain(&e)
+            );
+            None
+        }
     }
 }
 
@@ -1341,6 +1406,14 @@ async fn execute(target: &Target, action: &Action) -> OutcomeResult {
             .map_or_else(|e| failed(crate::error::chain(&e)), |_| done(None)),
         (Target::Classroom(c), Action::ClassroomDeleteInvitation { invitation_id }) => c
             .delete_invitation(invitation_id)
+            .await
+            .map_or_else(|e| failed(crate::error::chain(&e)), |_| done(None)),
+        (Target::Classroom(c), Action::ClassroomDeleteCourse { alias }) => c
+            .delete_course(alias)
+            .await
+            .map_or_else(|e| failed(crate::error::chain(&e)), |_| done(None)),
+        (Target::Classroom(c), Action::ClassroomDeleteTopic { alias, topic_id }) => c
+            .delete_topic(alias, topic_id)
             .await
             .map_or_else(|e| failed(crate::error::chain(&e)), |_| done(None)),
         (Target::Classroom(c), Action::ClassroomCreateTopic { alias, name }) => c

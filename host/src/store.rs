@@ -172,6 +172,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX run_skips_run ON run_skips (run);
      CREATE INDEX run_skips_person ON run_skips (person) WHERE person IS NOT NULL;
      CREATE INDEX run_ops_person ON run_ops (person) WHERE person IS NOT NULL;",
+    // 13: undo (`undo.rs`): the SIS record each write replaced, read just before the write.
+    "ALTER TABLE journal ADD COLUMN prior TEXT;",
 ];
 
 /// The rosters' enrolment rows, which a run reads by class once the engine says which
@@ -948,6 +950,48 @@ impl Store {
             ],
         )?;
         Ok(())
+    }
+
+    /// Keeps the SIS record operation `op_id` of `run` replaced (read just before the write),
+    /// for an undo.
+    pub fn journal_prior(
+        &self,
+        run: i64,
+        op_id: &str,
+        prior: &classbridge_engine::undo::PriorRecord,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE journal SET prior = ?1 WHERE run_id = ?2 AND op_id = ?3",
+            params![
+                serde_json::to_string(prior).map_err(|e| corrupt("a prior record", e))?,
+                run,
+                op_id
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The SIS records `run`'s writes replaced, by operation id (writes whose prior value
+    /// could not be read are left out).
+    pub fn journal_priors(
+        &self,
+        run: i64,
+    ) -> Result<BTreeMap<String, classbridge_engine::undo::PriorRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT op_id, prior FROM journal WHERE run_id = ?1 AND prior IS NOT NULL")?;
+        let rows = stmt.query_map(params![run], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (op_id, prior) = row?;
+            out.insert(
+                op_id,
+                serde_json::from_str(&prior).map_err(|e| corrupt("a prior record", e))?,
+            );
+        }
+        Ok(out)
     }
 
     /// The outcomes recorded for these operations of `run` (those with none are left out).

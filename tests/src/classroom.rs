@@ -748,20 +748,25 @@ async fn handle(
         }
         return r;
     }
-    let q: BTreeMap<String, String> = uri
+    // A repeated parameter (`states=TURNED_IN&states=RETURNED`) is kept whole, its values
+    // joined by commas, as Google's API takes repeated fields.
+    let mut q: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in uri
         .query()
         .unwrap_or_default()
         .split('&')
         .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| {
-            (
-                k.to_string(),
-                percent_encoding::percent_decode_str(v)
-                    .decode_utf8_lossy()
-                    .into_owned(),
-            )
-        })
-        .collect();
+    {
+        let v = percent_encoding::percent_decode_str(v)
+            .decode_utf8_lossy()
+            .into_owned();
+        q.entry(k.to_string())
+            .and_modify(|all| {
+                all.push(',');
+                all.push_str(&v);
+            })
+            .or_insert(v);
+    }
     let segs: Vec<String> = uri
         .path()
         .trim_start_matches('/')
@@ -975,6 +980,11 @@ async fn handle(
             {
                 return refusal;
             }
+            if let (&Method::DELETE, []) = (m, rest) {
+                writes.fetch_add(1, Ordering::SeqCst);
+                w.courses.remove(&id);
+                return axum::Json(json!({})).into_response();
+            }
             let Some(course) = w.courses.get_mut(&id) else {
                 return google_error(
                     StatusCode::NOT_FOUND,
@@ -1177,12 +1187,56 @@ fn course_route(
                 None => missing(),
             }
         }
-        (&Method::GET, ["courseWork"]) => page(course.course_work.clone(), "courseWork", q),
+        (&Method::DELETE, ["topics", topic]) => {
+            let before = course.topics.len();
+            course.topics.retain(|t| t["topicId"] != *topic);
+            if course.topics.len() == before {
+                return missing();
+            }
+            writes.fetch_add(1, Ordering::SeqCst);
+            // Work filed under it stays, with no topic.
+            for w in &mut course.course_work {
+                if w["topicId"] == *topic {
+                    w.as_object_mut().map(|o| o.remove("topicId"));
+                }
+            }
+            axum::Json(json!({})).into_response()
+        }
+        (&Method::GET, ["courseWork"]) => {
+            // Unspecified, only PUBLISHED work is listed (the API's default).
+            let states = q
+                .get("courseWorkStates")
+                .map_or("PUBLISHED", String::as_str);
+            let work: Vec<Value> = course
+                .course_work
+                .iter()
+                .filter(|w| {
+                    let state = w["state"].as_str().unwrap_or("PUBLISHED");
+                    states.split(',').any(|s| s == state)
+                })
+                .cloned()
+                .collect();
+            page(work, "courseWork", q)
+        }
         (&Method::GET, ["courseWork", cw, "studentSubmissions"]) => {
+            // userId: an id or an email address; states: any of them.
+            let user = q.get("userId").map(|u| {
+                if u.contains('@') {
+                    user_id(u)
+                } else {
+                    u.clone()
+                }
+            });
             let subs: Vec<Value> = course
                 .submissions
                 .iter()
                 .filter(|s| *cw == "-" || s["courseWorkId"] == *cw)
+                .filter(|s| user.as_ref().is_none_or(|u| s["userId"] == u.as_str()))
+                .filter(|s| {
+                    q.get("states").is_none_or(|states| {
+                        states.split(',').any(|st| s["state"].as_str() == Some(st))
+                    })
+                })
                 .cloned()
                 .collect();
             page(subs, "studentSubmissions", q)

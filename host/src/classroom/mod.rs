@@ -710,6 +710,71 @@ impl ClassroomClient {
         Err(Self::fail(Method::POST, &path, status, &answer).into())
     }
 
+    /// Deletes a course (an undo takes back one its run made); already gone (404) counts as
+    /// done.
+    pub async fn delete_course(&self, alias: &str) -> Result<(), WriteError> {
+        let path = Self::course_path(alias);
+        let (status, answer) = self.call(Method::DELETE, &path, &[], None).await?;
+        if status.is_success() || status == StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        Err(Self::fail(Method::DELETE, &path, status, &answer).into())
+    }
+
+    /// Deletes a topic; already deleted (FAILED_PRECONDITION) or gone (404) counts as done.
+    pub async fn delete_topic(&self, alias: &str, topic_id: &str) -> Result<(), WriteError> {
+        let path = format!("{}/topics/{}", Self::course_path(alias), seg(topic_id));
+        let (status, answer) = self.call(Method::DELETE, &path, &[], None).await?;
+        let already = status == StatusCode::BAD_REQUEST
+            && answer["error"]["status"].as_str() == Some("FAILED_PRECONDITION");
+        if status.is_success() || status == StatusCode::NOT_FOUND || already {
+            return Ok(());
+        }
+        Err(Self::fail(Method::DELETE, &path, status, &answer).into())
+    }
+
+    /// A course's courseWork in every state a teacher may have left it (drafts count: they
+    /// are a teacher's work too), as `(id, topicId)`.
+    pub async fn course_work_of(
+        &self,
+        alias: &str,
+    ) -> Result<Vec<(String, Option<String>)>, HttpError> {
+        let path = format!("{}/courseWork", Self::course_path(alias));
+        let states = ["PUBLISHED", "DRAFT"]
+            .into_iter()
+            .map(|s| ("courseWorkStates", s.to_string()))
+            .collect::<Vec<_>>();
+        let pages = self.list(&path, &states).await?;
+        Ok(pages
+            .iter()
+            .filter_map(|p| p.get("courseWork").and_then(Value::as_array))
+            .flatten()
+            .filter_map(|w| {
+                let id = w["id"].as_str()?.to_string();
+                Some((id, w["topicId"].as_str().map(str::to_string)))
+            })
+            .collect())
+    }
+
+    /// How many submissions `user` has turned in (or had returned) in a course.
+    pub async fn turned_in_by(&self, alias: &str, user: &str) -> Result<u64, HttpError> {
+        let path = format!(
+            "{}/courseWork/-/studentSubmissions",
+            Self::course_path(alias)
+        );
+        let query = [
+            ("userId", user.to_string()),
+            ("states", "TURNED_IN".to_string()),
+            ("states", "RETURNED".to_string()),
+        ];
+        let pages = self.list(&path, &query).await?;
+        Ok(pages
+            .iter()
+            .filter_map(|p| p.get("studentSubmissions").and_then(Value::as_array))
+            .map(|s| s.len() as u64)
+            .sum())
+    }
+
     pub async fn patch_topic(
         &self,
         alias: &str,

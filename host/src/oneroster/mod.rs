@@ -592,6 +592,22 @@ impl OneRosterClient {
             .map_err(|e| HttpError::local(SERVICE, Method::PUT, collection, "not a valid URL", e))
     }
 
+    /// The record as the SIS has it now (envelope included), or `Absent` (404): kept in the
+    /// journal before a write replaces it, so an undo can put it back.
+    pub async fn read_record(
+        &self,
+        collection: &str,
+        sourced_id: &str,
+    ) -> Result<classbridge_engine::undo::PriorRecord, HttpError> {
+        use classbridge_engine::undo::PriorRecord;
+        let url = self.record_url(collection, sourced_id)?;
+        let answer = self.call(Method::GET, url.clone(), None).await?;
+        if answer.0 == StatusCode::NOT_FOUND || answer.0 == StatusCode::GONE {
+            return Ok(PriorRecord::Absent);
+        }
+        http::expect_json(SERVICE, Method::GET, url.path(), answer).map(PriorRecord::Record)
+    }
+
     /// PUT by sourcedId: creates or replaces, so a retry never duplicates.
     pub async fn put(
         &self,
