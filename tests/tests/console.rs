@@ -453,3 +453,49 @@ async fn an_admin_asks_why_a_student_left_their_classes() {
     browser.client.clone().close().await.ok();
     let _ = serve.kill().await;
 }
+
+/// Undo from the console: an applied run's page offers Undo, which asks first, plans the
+/// inverse as a run of its own that waits for approval, and opens it; approved, the student
+/// the run removed is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_undoes_an_applied_run_in_the_browser() {
+    let h = Harness::start(Size::Tiny, "").await;
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    h.sis.with_district(|d| {
+        let e = d
+            .enrollments
+            .iter_mut()
+            .find(|e| e["sourcedId"] == "e-cl0-s0")
+            .expect("s0 in cl0");
+        e["endDate"] = json!("2026-01-15");
+    });
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    let s0 = "s0@students.district.example".to_string();
+    assert!(!h.classroom.student_ids("d:cl0").contains(&s0));
+
+    let (mut serve, url) = browser::serve(&h).await;
+    let browser = browser::Browser::start().await;
+    let c = &browser.client;
+    let base = url.split("/#token=").next().unwrap().to_string();
+    c.goto(&url).await.unwrap();
+    wait_text(c, "#run-2", "applied").await;
+    c.goto(&format!("{base}/#/runs/2")).await.unwrap();
+    wait_text(c, "#undo", "Undo this run").await;
+    click(c, "#undo").await;
+    let question = c.get_alert_text().await.expect("a confirmation");
+    assert!(question.contains("undo of run 2"), "{question}");
+    c.accept_alert().await.unwrap();
+    // The undo's own run opens, waiting for approval, with the student's return in it.
+    wait_text(c, "#approve", "Approve").await;
+    let rows = wait_text(c, "table.ops", "back to d:cl0").await;
+    assert!(rows.contains("(undoes run 2)"), "{rows}");
+    let here = c.current_url().await.unwrap();
+    assert!(here.as_str().ends_with("#/runs/3"), "{here}");
+    shot(c, "09-undo").await;
+    click(c, "#approve").await;
+    c.accept_alert().await.unwrap();
+    wait_text(c, "#notice", "Run 3").await;
+    assert!(h.classroom.student_ids("d:cl0").contains(&s0), "s0 is back");
+    browser.client.clone().close().await.ok();
+    let _ = serve.kill().await;
+}

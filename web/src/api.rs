@@ -240,6 +240,16 @@ pub(crate) async fn sync_now(csrf: &str) -> Result<Value, String> {
     read(resp).await
 }
 
+/// Asks the host to plan the undo of applied run `id` (a job; the undo waits for approval).
+pub(crate) async fn undo(id: i64, csrf: &str) -> Result<Value, String> {
+    let resp = Request::post(&format!("/api/runs/{id}/undo"))
+        .header("X-CSRF-Token", csrf)
+        .send()
+        .await
+        .map_err(net)?;
+    read(resp).await
+}
+
 /// The rules in force (every value, configured or default) and those that cannot take effect.
 pub(crate) async fn config() -> Result<Value, String> {
     read(Request::get("/api/config").send().await.map_err(net)?).await

@@ -537,6 +537,28 @@ async fn sync_now() {
     }
 }
 
+/// Plans the undo of run `id` as a job; once planned, its pending run opens.
+async fn undo(id: i64) {
+    let csrf = with(|s| s.csrf.clone().unwrap_or_default());
+    if with(|s| job_running(s)) {
+        return;
+    }
+    with(|s| s.job = Some(serde_json::json!({"state": "running", "kind": "undo"})));
+    render_job();
+    match api::undo(id, &csrf).await {
+        Ok(v) => {
+            with(|s| s.job = Some(v["job"].clone()));
+            follow_job().await;
+        }
+        Err(e) => {
+            if let Ok(job) = api::job().await {
+                with(|s| s.job = job);
+            }
+            fail(e);
+        }
+    }
+}
+
 /// Polls the running job until it ends, showing its progress; the page stays usable. When it
 /// ends, says how and reloads what is on screen.
 async fn follow_job() {
@@ -571,9 +593,15 @@ async fn follow_job() {
         }
     };
     // Reload what is on screen first: that clears the banners, which then say how it ended.
-    match with(|s| s.screen.clone()) {
-        Screen::Run(open) if Some(open) == run => open_run(open).await,
-        Screen::Runs => load_runs().await,
+    // A planned undo opens its own run, which waits for approval.
+    let undo_planned = job["kind"] == "undo" && outcome.is_ok();
+    match (with(|s| s.screen.clone()), run) {
+        (_, Some(undo_run)) if undo_planned => {
+            open_run(undo_run).await;
+            set_address(true);
+        }
+        (Screen::Run(open), _) if Some(open) == run => open_run(open).await,
+        (Screen::Runs, _) => load_runs().await,
         _ => {}
     }
     with(|s| match outcome {
@@ -724,6 +752,17 @@ fn on_event(kind: &str, e: Event) {
             render_approve_bar();
         }
         ("click", "sync-now") => spawn(sync_now()),
+        ("click", "undo") => {
+            let question = format!(
+                "Plan the undo of run {id}? Nothing changes until you approve the undo; what cannot be undone is listed."
+            );
+            let confirmed = web_sys::window()
+                .and_then(|w| w.confirm_with_message(&question).ok())
+                .unwrap_or(false);
+            if confirmed {
+                spawn(undo(id));
+            }
+        }
         ("click", "sign-out") => spawn(sign_out()),
         ("click", "dismiss") => {
             with(|s| {

@@ -353,8 +353,14 @@ fn run(s: &State, id: i64) -> Markup {
     let Some(d) = &s.detail else {
         return back;
     };
+    let undoable = matches!(d.run.status.as_str(), "applied" | "partial");
     let header = html! {
-        div.row { h2 { "Run " (id) } (status_chip(&d.run.status)) }
+        div.row {
+            h2 { "Run " (id) } (status_chip(&d.run.status))
+            @if undoable {
+                button id="undo" data-action="undo" data-run=(id) disabled[crate::app::job_running(s)] title="Plan the inverse of this run; it waits for your approval" { "Undo this run…" }
+            }
+        }
         p { (d.run.message.as_deref().unwrap_or("")) }
         p.meta {
             "started " (d.run.started_at) " · trigger " (d.run.trigger)
@@ -387,8 +393,12 @@ fn run(s: &State, id: i64) -> Markup {
         (absences_section(plan))
         section.card { h3 { "Roster changes" } (bars(&plan.summary)) }
         (by_school_section(s, d))
-        (verify_section(s, id))
-        (whatif_section(s, id, plan))
+        // An undo is planned from a run's journal, not from SIS and Classroom reads: there is
+        // no input to plan again in the browser.
+        @if !d.run.trigger.starts_with("undo ") {
+            (verify_section(s, id))
+            (whatif_section(s, id, plan))
+        }
         (record_issues_section(plan))
         section.card {
             h3 { "Changes" }

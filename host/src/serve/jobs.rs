@@ -19,6 +19,8 @@ pub enum JobKind {
     Sync,
     /// An admin's approval of a pending run, leaving out `reject`.
     Approve { run: i64, reject: Vec<String> },
+    /// Planning the undo of an applied run (it then waits for approval as a run of its own).
+    Undo { run: i64 },
 }
 
 impl JobKind {
@@ -26,6 +28,7 @@ impl JobKind {
         match self {
             JobKind::Sync => "sync",
             JobKind::Approve { .. } => "approve",
+            JobKind::Undo { .. } => "undo",
         }
     }
 }
@@ -43,7 +46,7 @@ pub enum JobState {
 #[serde(rename_all = "camelCase")]
 pub struct JobView {
     pub id: u64,
-    /// "sync" or "approve".
+    /// "sync", "approve" or "undo".
     pub kind: &'static str,
     /// Who started it: "console" or "schedule".
     pub trigger: String,
@@ -146,7 +149,7 @@ impl Jobs {
                 trigger: trigger.to_string(),
                 run: match &kind {
                     JobKind::Approve { run, .. } => Some(*run),
-                    JobKind::Sync => None,
+                    JobKind::Sync | JobKind::Undo { .. } => None,
                 },
                 state: JobState::Running,
                 started_at: now(),
@@ -171,6 +174,7 @@ impl Jobs {
                 let mut host = jobs.host.lock().await;
                 match kind {
                     JobKind::Sync => host.run(&trigger, true).await,
+                    JobKind::Undo { run } => host.undo(run).await,
                     JobKind::Approve { run, reject } => {
                         let tell = |result: Result<(), &RunError>| {
                             if let Some(tx) = checked {

@@ -224,6 +224,7 @@ pub fn router(state: AppState, guard: guard::Guard) -> Router {
         .route("/api/runs/{id}/input", get(runs::run_input))
         .route("/api/runs/{id}/export/{what}", get(runs::export))
         .route("/api/runs/{id}/approve", post(runs::approve))
+        .route("/api/runs/{id}/undo", post(runs::undo))
         .route("/api/sync", post(runs::sync_now))
         .route("/api/job", get(runs::job))
         .route("/api/people", get(runs::person))

@@ -296,6 +296,20 @@ pub(super) async fn sync_now(State(state): State<AppState>, headers: HeaderMap) 
     }
 }
 
+/// Starts planning the undo of an applied run as a job: 202 with the job (its report names
+/// the undo's pending run), or 409 when a job is running already.
+pub(super) async fn undo(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    require_csrf!(state, headers);
+    match state.jobs.start(JobKind::Undo { run: id }, "console", None) {
+        Ok(job) => (StatusCode::ACCEPTED, Json(json!({ "job": job }))).into_response(),
+        Err(running) => busy(&running),
+    }
+}
+
 /// The running job with its progress, or the last one with its report or error.
 pub(super) async fn job(State(state): State<AppState>, headers: HeaderMap) -> Response {
     require_session!(state, headers);
