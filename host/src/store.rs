@@ -1250,6 +1250,7 @@ impl Store {
             "DELETE FROM run_inputs WHERE run IN (SELECT id FROM thinned);
              DELETE FROM run_plans WHERE run IN (SELECT id FROM thinned);
              DELETE FROM run_ops WHERE run IN (SELECT id FROM thinned);
+             DELETE FROM run_skips WHERE run IN (SELECT id FROM thinned);
              UPDATE runs SET outline = NULL WHERE id IN (SELECT id FROM thinned);
              DELETE FROM thinned;",
         )?;
