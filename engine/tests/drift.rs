@@ -112,6 +112,14 @@ fn a_student_removed_by_hand_is_added_back_by_default_and_shown_as_drift() {
     let key = format!("student.add:d:cl1:{email}");
     let op = p.ops.iter().find(|o| o.key == key).expect("the repair");
     assert!(op.summary.contains("repairs drift"), "{}", op.summary);
+    let why = op.why.as_deref().expect("explained");
+    assert!(
+        why.rules
+            .iter()
+            .any(|r| r.kind == classbridge_engine::explanation::RuleKind::Drift),
+        "{why:?}"
+    );
+    assert!(why.text.contains("drift is repaired"), "{}", why.text);
     assert_eq!(p.drift.len(), 1, "{:?}", p.drift);
     let d = &p.drift[0];
     assert_eq!(d.kind, DriftKind::MissingMember);

@@ -351,3 +351,50 @@ fn explanations_are_part_of_the_plan_s_content() {
     );
     assert_eq!(back, a);
 }
+
+#[test]
+fn a_removed_class_a_teacher_and_a_renamed_category_are_explained() {
+    let p = plan(&next_day(|v| {
+        remove(v, "classes", "cl2");
+        edit(v, "categories", "cat-hw", |c| {
+            c["title"] = json!("Home work")
+        });
+    }));
+    let archive = op(&p, "course.archive:d:cl2");
+    assert_eq!(why(archive).causes[0].change, CauseChange::Removed);
+    assert!(
+        why(archive)
+            .text
+            .starts_with("because the SIS's class 'cl2' was removed"),
+        "{}",
+        why(archive).text
+    );
+    let rename = p
+        .ops
+        .iter()
+        .find(|o| {
+            o.entity == OpEntity::Topic && o.change == classbridge_engine::plan::OpChange::Update
+        })
+        .expect("a topic renamed");
+    let cause = &why(rename).causes[0];
+    assert_eq!(cause.change, CauseChange::Changed);
+    assert!(
+        cause
+            .fields
+            .iter()
+            .any(|f| f.field == "title" && f.after == Some(json!("Home work"))),
+        "{cause:?}"
+    );
+
+    let first = plan(&day1());
+    let teacher = first
+        .ops
+        .iter()
+        .find(|o| o.key.starts_with("teacher.add:"))
+        .expect("a teacher added");
+    assert!(
+        why(teacher).text.contains("enrollment 'e-t"),
+        "{}",
+        why(teacher).text
+    );
+}

@@ -360,6 +360,14 @@ fn work_deleted_in_classroom_deletes_its_line_item_and_results() {
     assert_eq!(deletes[0].entity, OpEntity::Result);
     assert_eq!(deletes[1].entity, OpEntity::LineItem);
     assert_eq!(deletes[1].depends_on, vec![deletes[0].op_id.clone()]);
+    for d in &deletes {
+        let why = d.why.as_deref().expect("explained");
+        assert_eq!(why.causes[0].collection.as_ref(), "courseWork");
+        assert_eq!(
+            why.causes[0].change,
+            classbridge_engine::explanation::CauseChange::Removed
+        );
+    }
     let after = commit(
         &serde_json::from_value(next["previousState"].clone()).unwrap(),
         &p,

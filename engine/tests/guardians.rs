@@ -89,6 +89,12 @@ fn a_linked_parent_is_invited_once_and_withdrawn_when_the_link_goes() {
             invitation_id: "ginv-1".into(),
         }
     );
+    let why = ops[0].why.as_deref().expect("explained");
+    assert!(
+        why.text.contains("no longer links guardian"),
+        "{}",
+        why.text
+    );
     let state = classbridge_engine::commit(&state, &dropped, &applied(&dropped)).expect("c");
     assert!(state.classroom.guardians.is_empty());
 }

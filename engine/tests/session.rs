@@ -70,7 +70,7 @@ fn the_session_entries_work_through_the_abi() {
     let chunks: Vec<Chunk> = chunks.map(|c| c.expect("chunk")).collect();
     let answer = |entry, request: &[u8]| -> Value {
         let out: Value = serde_json::from_slice(&dispatch(entry, request)).expect("JSON");
-        assert_eq!(out["abiVersion"], 3);
+        assert_eq!(out["abiVersion"], classbridge_engine::abi::ABI_VERSION);
         out
     };
     let begun = answer(Entry::SessionBegin, &serde_json::to_vec(&start).unwrap());

@@ -16,7 +16,11 @@ fn runtime() -> &'static EngineRuntime {
 }
 
 fn ok_bytes(envelope: &[u8]) -> &[u8] {
-    let prefix = br#"{"abiVersion":3,"ok":"#;
+    let prefix = format!(
+        r#"{{"abiVersion":{},"ok":"#,
+        classbridge_engine::abi::ABI_VERSION
+    );
+    let prefix = prefix.as_bytes();
     assert!(
         envelope.starts_with(prefix),
         "{}",
