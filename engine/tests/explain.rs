@@ -357,7 +357,7 @@ fn a_removed_class_a_teacher_and_a_renamed_category_are_explained() {
     let p = plan(&next_day(|v| {
         remove(v, "classes", "cl2");
         edit(v, "categories", "cat-hw", |c| {
-            c["title"] = json!("Home work")
+            c["title"] = json!("Home work");
         });
     }));
     let archive = op(&p, "course.archive:d:cl2");
