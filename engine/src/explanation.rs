@@ -3,59 +3,173 @@
 //! chain in words. Made by the engine with the plan, so it is identical natively, in wasmtime
 //! and in the browser, and part of the plan's content id.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::model::{EntityKind, Shared};
 use crate::plan::FieldChange;
 
-/// Why one operation is in the plan.
-#[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase")]
+/// Why one operation is in the plan. Held compactly (a district's first plan has hundreds of
+/// thousands): the sentence and each standard cause's words are made when the plan is written
+/// out, where they appear as `text` and each cause's `says`.
+#[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
+#[serde(into = "ExplanationWire", from = "ExplanationWire")]
 pub struct Explanation {
-    /// The chain in words: "because …; rule: …".
-    pub text: String,
     /// The records behind the operation.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub causes: Vec<Cause>,
     /// The rules that applied.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<AppliedRule>,
 }
 
 impl Explanation {
-    /// Causes and rules, with the words made from them.
+    /// Causes and rules.
     pub fn new(causes: Vec<Cause>, rules: Vec<AppliedRule>) -> Explanation {
+        Explanation { causes, rules }
+    }
+
+    /// The chain in words: "because …; rule: …".
+    pub fn text(&self) -> String {
         let mut text = String::new();
-        let phrases: Vec<&str> = causes
+        let phrases: Vec<Cow<'_, str>> = self
+            .causes
             .iter()
-            .map(|c| c.says.as_str())
+            .map(Cause::says)
             .filter(|s| !s.is_empty())
             .collect();
         if !phrases.is_empty() {
             text.push_str("because ");
             text.push_str(&phrases.join(", and "));
         }
-        for rule in &rules {
+        for rule in &self.rules {
             if !text.is_empty() {
                 text.push_str("; ");
             }
             text.push_str("rule: ");
             text.push_str(&rule.says);
         }
+        text
+    }
+}
+
+/// An explanation as it is written out, with its words.
+#[derive(Serialize, Deserialize, Clone)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ExplanationWire {
+    /// The chain in words: "because …; rule: …".
+    #[serde(default)]
+    pub text: String,
+    /// The records behind the operation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<CauseWire>,
+    /// The rules that applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<AppliedRule>,
+}
+
+impl From<Explanation> for ExplanationWire {
+    fn from(e: Explanation) -> Self {
+        ExplanationWire {
+            text: e.text(),
+            causes: e
+                .causes
+                .into_iter()
+                .map(|c| CauseWire {
+                    says: c.says().into_owned(),
+                    collection: c.collection,
+                    id: c.id,
+                    change: c.change,
+                    fields: c.fields,
+                })
+                .collect(),
+            rules: e.rules,
+        }
+    }
+}
+
+impl From<ExplanationWire> for Explanation {
+    fn from(w: ExplanationWire) -> Self {
         Explanation {
-            text,
-            causes,
-            rules,
+            causes: w
+                .causes
+                .into_iter()
+                .map(|c| {
+                    let mut cause = Cause {
+                        collection: c.collection,
+                        id: c.id,
+                        change: c.change,
+                        fields: c.fields,
+                        says: None,
+                    };
+                    // Kept only when it is not the standard sentence.
+                    if cause.says() != c.says.as_str() {
+                        cause.says = Some(c.says);
+                    }
+                    cause
+                })
+                .collect(),
+            rules: w.rules,
         }
     }
 }
 
 /// A record behind an operation.
-#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[derive(Clone, PartialEq, Debug)]
+pub struct Cause {
+    /// The collection it is in, as its service names it: `enrollments`, `users`, `classes`,
+    /// `categories`, `academicSessions` (the SIS), `courseWork`, `studentSubmissions`,
+    /// `courses` (Classroom).
+    pub collection: Shared,
+    /// Its id (a SIS record's with the source's prefix).
+    pub id: String,
+    /// How it changed this run.
+    pub change: CauseChange,
+    /// The fields behind the operation, with their values before and after.
+    pub fields: Vec<FieldChange>,
+    /// The cause in words, when it is not the standard sentence for its change (see
+    /// [`Cause::says`]).
+    pub says: Option<String>,
+}
+
+impl Cause {
+    /// The cause in words: its own, or for a SIS record "the SIS's enrollment 'e-1' is new",
+    /// "… changed (title 'A' → 'B')", "… was removed", "… is unchanged".
+    pub fn says(&self) -> Cow<'_, str> {
+        if let Some(says) = &self.says {
+            return Cow::Borrowed(says);
+        }
+        let kind = EntityKind::from_collection(&self.collection)
+            .map_or(self.collection.as_str(), |(k, _)| k.singular());
+        let what = format!("the SIS's {kind} '{}'", self.id);
+        Cow::Owned(match self.change {
+            CauseChange::New => format!("{what} is new"),
+            CauseChange::Changed => format!("{what} changed ({})", fields_words(&self.fields)),
+            CauseChange::Removed => format!("{what} was removed"),
+            CauseChange::Unchanged => format!("{what} is unchanged"),
+        })
+    }
+}
+
+/// `title 'A' → 'B', location unset → '12'`.
+pub fn fields_words(fields: &[FieldChange]) -> String {
+    let value = |v: &Option<serde_json::Value>| match v {
+        None | Some(serde_json::Value::Null) => "unset".to_string(),
+        Some(serde_json::Value::String(s)) => format!("'{s}'"),
+        Some(other) => other.to_string(),
+    };
+    fields
+        .iter()
+        .map(|f| format!("{} {} → {}", f.field, value(&f.before), value(&f.after)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A cause as it is written out, with its words.
+#[derive(Serialize, Deserialize, Clone)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
-pub struct Cause {
+pub struct CauseWire {
     /// The collection it is in, as its service names it: `enrollments`, `users`, `classes`,
     /// `categories`, `academicSessions` (the SIS), `courseWork`, `studentSubmissions`,
     /// `courses` (Classroom).
@@ -68,6 +182,7 @@ pub struct Cause {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldChange>,
     /// The cause in words.
+    #[serde(default)]
     pub says: String,
 }
 
@@ -95,13 +210,13 @@ pub struct AppliedRule {
     pub kind: RuleKind,
     /// Where it is set, as the config names it (`filters[0]`, `classroom.removalGraceDays`),
     /// or the built-in behaviour's name.
-    pub rule: String,
-    /// The rule in words.
-    pub says: String,
+    pub rule: Shared,
+    /// The rule in words (shared: most rules say the same for many operations).
+    pub says: Shared,
 }
 
 impl AppliedRule {
-    pub(crate) fn new(kind: RuleKind, rule: impl Into<String>, says: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: RuleKind, rule: impl Into<Shared>, says: impl Into<Shared>) -> Self {
         AppliedRule {
             kind,
             rule: rule.into(),

@@ -166,6 +166,10 @@ pub struct PlannedOp {
     pub effect: StateEffect,
     /// Why it is planned: the records and rules behind it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<crate::explanation::ExplanationWire>")
+    )]
     pub why: Option<Box<crate::explanation::Explanation>>,
 }
 

@@ -172,10 +172,10 @@ impl Undo<'_, '_> {
                 id: format!("{run}/{}", op.op_id),
                 change: CauseChange::Unchanged,
                 fields: Vec::new(),
-                says: format!(
+                says: Some(format!(
                     "run {run} applied '{}' (operation {})",
                     op.summary, op.op_id
-                ),
+                )),
             }],
             vec![AppliedRule::new(
                 RuleKind::Undo,

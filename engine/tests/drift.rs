@@ -119,7 +119,7 @@ fn a_student_removed_by_hand_is_added_back_by_default_and_shown_as_drift() {
             .any(|r| r.kind == classbridge_engine::explanation::RuleKind::Drift),
         "{why:?}"
     );
-    assert!(why.text.contains("drift is repaired"), "{}", why.text);
+    assert!(why.text().contains("drift is repaired"), "{}", why.text());
     assert_eq!(p.drift.len(), 1, "{:?}", p.drift);
     let d = &p.drift[0];
     assert_eq!(d.kind, DriftKind::MissingMember);

@@ -91,9 +91,9 @@ fn a_linked_parent_is_invited_once_and_withdrawn_when_the_link_goes() {
     );
     let why = ops[0].why.as_deref().expect("explained");
     assert!(
-        why.text.contains("no longer links guardian"),
+        why.text().contains("no longer links guardian"),
         "{}",
-        why.text
+        why.text()
     );
     let state = classbridge_engine::commit(&state, &dropped, &applied(&dropped)).expect("c");
     assert!(state.classroom.guardians.is_empty());

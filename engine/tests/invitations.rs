@@ -149,9 +149,10 @@ fn an_invitation_to_a_student_the_sis_drops_is_withdrawn() {
         .expect("withdrawal");
     let why = withdraw.why.as_deref().expect("explained");
     assert!(
-        why.text.contains("the SIS's enrollment 'e-s1' was removed"),
+        why.text()
+            .contains("the SIS's enrollment 'e-s1' was removed"),
         "{}",
-        why.text
+        why.text()
     );
     assert_eq!(
         withdraw.action,

@@ -105,7 +105,7 @@ fn a_roster_run_is_undone_member_by_member_and_the_course_restored() {
     assert!(u.ops.iter().all(|o| {
         o.why
             .as_ref()
-            .is_some_and(|w| w.text.contains("run 2 applied"))
+            .is_some_and(|w| w.text().contains("run 2 applied"))
     }));
     // Applied, the undo puts the state back: Liam a member again, the old name.
     let after = classbridge_engine::commit(&state, &u, &all_succeeded(&u)).expect("commit");

@@ -37,8 +37,8 @@ fn value_words(v: Option<&Value>) -> String {
 /// An explanation as a short chain: the sentence, then each record and rule on its own line.
 pub fn explanation_lines(why: &Explanation, indent: &str) -> String {
     let mut out = String::new();
-    if !why.text.is_empty() {
-        let _ = writeln!(out, "{indent}{}", why.text);
+    if !why.text().is_empty() {
+        let _ = writeln!(out, "{indent}{}", why.text());
     }
     for cause in &why.causes {
         let change = match cause.change {

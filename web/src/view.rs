@@ -213,7 +213,7 @@ fn why_markup(why: Option<&classbridge_engine::explanation::Explanation>, open: 
     html! {
         details.why open[open] {
             summary { "why" }
-            p.why-text { (why.text) }
+            p.why-text { (why.text()) }
             ul.why-detail {
                 @for c in &why.causes {
                     li {

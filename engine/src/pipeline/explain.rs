@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::cross_list::CrossListing;
 use super::ops::OpDraft;
@@ -232,28 +232,24 @@ fn class_cause(
     if cause.change == CauseChange::Removed
         && let Some(rule) = ctx.skipped.get(&(EntityKind::Class, class_id))
     {
-        cause.says = format!("{} ({})", cause.says, rule.says);
+        cause.says = Some(format!("{} ({})", cause.says(), rule.says));
     }
     cause
 }
 
-/// A SIS record as this run's change of it says.
+/// A SIS record as this run's change of it says. The standard sentences are left to
+/// [`Cause::says`]; only what differs is kept.
 fn record_cause(index: &Index<'_>, kind: EntityKind, id: &str, unchanged: Option<&str>) -> Cause {
-    let what = format!("the SIS's {kind} '{id}'");
     match index.change(kind, id) {
         Some(c) => {
             let (change, says) = match c.change {
-                ChangeKind::Create => (CauseChange::New, format!("{what} is new")),
-                ChangeKind::Update => (
-                    CauseChange::Changed,
-                    format!("{what} changed ({})", fields_words(&c.fields)),
-                ),
+                ChangeKind::Create => (CauseChange::New, None),
+                ChangeKind::Update => (CauseChange::Changed, None),
                 _ => (
                     CauseChange::Removed,
-                    match &c.cause {
-                        Some(why) => format!("{what} was removed ({why})"),
-                        None => format!("{what} was removed"),
-                    },
+                    c.cause
+                        .as_ref()
+                        .map(|why| format!("the SIS's {kind} '{id}' was removed ({why})")),
                 ),
             };
             Cause {
@@ -269,23 +265,9 @@ fn record_cause(index: &Index<'_>, kind: EntityKind, id: &str, unchanged: Option
             id: id.to_string(),
             change: CauseChange::Unchanged,
             fields: Vec::new(),
-            says: format!("{what} {}", unchanged.unwrap_or("is unchanged")),
+            says: unchanged.map(|u| format!("the SIS's {kind} '{id}' {u}")),
         },
     }
-}
-
-/// `title 'A' → 'B', location unset → '12'`.
-fn fields_words(fields: &[FieldChange]) -> String {
-    let value = |v: &Option<Value>| match v {
-        None | Some(Value::Null) => "unset".to_string(),
-        Some(Value::String(s)) => format!("'{s}'"),
-        Some(other) => other.to_string(),
-    };
-    fields
-        .iter()
-        .map(|f| format!("{} {} → {}", f.field, value(&f.before), value(&f.after)))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn cross_rule(ctx: &ExplainContext<'_>, class_id: &str, rules: &mut Vec<AppliedRule>) {
@@ -357,10 +339,10 @@ fn archive_causes(
                     before: None,
                     after: Some(json!(term.end_date)),
                 }],
-                says: format!(
+                says: Some(format!(
                     "the SIS's term '{}' ({}) ended on {end} (academicSessions.endDate)",
                     term.sourced_id, term.title
-                ),
+                )),
             }
         })
         .collect()
@@ -451,15 +433,17 @@ fn member_add_causes(
             )),
         )];
         if let Some(begin) = e.begin_date.as_deref().filter(|b| day(b) == ctx.today) {
-            causes[0].says = format!(
+            causes[0].says = Some(format!(
                 "the SIS's enrollment '{}' begins on {} (enrollments.beginDate)",
                 e.sourced_id,
                 day(begin)
-            );
+            ));
         }
-        // The person's own change (a new address, re-enabled) is part of why.
+        // The person's own change (a new address, re-enabled) is part of why, unless the
+        // enrolment itself is new (a first sync names each enrolment, not each person again).
         if let Some(c) = index.change(EntityKind::User, &user.sourced_id)
             && c.change != ChangeKind::Delete
+            && causes[0].change != CauseChange::New
         {
             causes.push(record_cause(
                 index,
@@ -475,10 +459,10 @@ fn member_add_causes(
         id: class_id.to_string(),
         change: CauseChange::Unchanged,
         fields: Vec::new(),
-        says: format!(
+        says: Some(format!(
             "the SIS enrols {email} as a {} in class '{class_id}'",
             role_name(role)
-        ),
+        )),
     }]
 }
 
@@ -551,10 +535,10 @@ fn member_remove_causes(
                 "a disabled user is removed from their courses",
             ));
             let mut cause = record_cause(index, EntityKind::User, &user.sourced_id, None);
-            cause.says = format!(
+            cause.says = Some(format!(
                 "the SIS's user '{}' is disabled (users.enabledUser = false)",
                 user.sourced_id
-            );
+            ));
             return vec![cause];
         }
         if let Some(e) = enrolments.iter().find(|e| {
@@ -567,17 +551,17 @@ fn member_remove_causes(
             ));
             let mut cause = record_cause(index, EntityKind::Enrollment, &e.sourced_id, None);
             cause.says = match (e.end_date.as_deref(), e.begin_date.as_deref()) {
-                (Some(end), _) if day(end) < ctx.today => format!(
+                (Some(end), _) if day(end) < ctx.today => Some(format!(
                     "the SIS's enrollment '{}' ended on {} (enrollments.endDate)",
                     e.sourced_id,
                     day(end)
-                ),
-                (_, Some(begin)) => format!(
+                )),
+                (_, Some(begin)) => Some(format!(
                     "the SIS's enrollment '{}' begins only on {} (enrollments.beginDate)",
                     e.sourced_id,
                     day(begin)
-                ),
-                _ => cause.says,
+                )),
+                _ => cause.says.take(),
             };
             return vec![cause];
         }
@@ -603,7 +587,7 @@ fn member_remove_causes(
         }
         if cause.change == CauseChange::Unchanged {
             cause.change = CauseChange::Removed;
-            cause.says = format!("the SIS's enrollment '{}' was removed", e.sourced_id);
+            cause.says = None;
         }
         return vec![cause];
     }
@@ -625,10 +609,10 @@ fn member_remove_causes(
         id: class_id.to_string(),
         change: CauseChange::Removed,
         fields: Vec::new(),
-        says: format!(
+        says: Some(format!(
             "the SIS no longer enrols {email} as a {} in class '{class_id}'",
             role_name(role)
-        ),
+        )),
     }]
 }
 
@@ -661,7 +645,7 @@ fn guardian_causes(index: &Index<'_>, op: &OpDraft) -> Vec<Cause> {
                 CauseChange::Removed
             },
             fields: Vec::new(),
-            says: link,
+            says: Some(link.clone()),
         });
     } else {
         causes.insert(
@@ -675,7 +659,7 @@ fn guardian_causes(index: &Index<'_>, op: &OpDraft) -> Vec<Cause> {
                     CauseChange::Removed
                 },
                 fields: Vec::new(),
-                says: link,
+                says: Some(link.clone()),
             },
         );
     }

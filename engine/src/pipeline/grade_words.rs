@@ -56,7 +56,7 @@ pub(crate) fn line_item(work: &CourseWork, first: bool, rules: &GradeMapping) ->
                 field("title", json!(work.title)),
                 field("maxPoints", json!(max)),
             ],
-            says,
+            says: Some(says),
         }],
         vec![
             master_rule(),
@@ -101,12 +101,12 @@ pub(crate) fn result(
             CauseChange::Changed
         },
         fields,
-        says: format!(
+        says: Some(format!(
             "Classroom's submission {} on '{}' {what} ({state}{}), {news}",
             sub.id,
             work.title,
             if sub.late { ", late" } else { "" }
-        ),
+        )),
     };
     let mut applied = vec![master_rule()];
     if sub.assigned_grade.is_some() {
@@ -174,9 +174,9 @@ pub(crate) fn vanished(line_item: &str, course_id: &str) -> Explanation {
             id: line_item.to_string(),
             change: CauseChange::Removed,
             fields: Vec::new(),
-            says: format!(
+            says: Some(format!(
                 "the Classroom work of lineItem '{line_item}' is gone from course {course_id}, or no longer graded"
-            ),
+            )),
         }],
         vec![AppliedRule::new(
             RuleKind::MasterField,
