@@ -65,22 +65,25 @@ pub(crate) fn explain_roster(ctx: &ExplainContext<'_>, ops: &mut [OpDraft]) {
     }
 }
 
-/// The roster's changes by record, and the people and enrolments the operations name.
+/// The roster's changes by record, and the people and enrolments the operations name. Sorted
+/// vectors, not maps: built while a district's first plan is held whole, they add to its peak.
 struct Index<'a> {
-    changes: BTreeMap<(EntityKind, &'a str), &'a RosterChange>,
+    changes: Vec<((EntityKind, &'a str), &'a RosterChange)>,
     /// email -> users with it, this run's roster first, then the last accepted one.
     people: BTreeMap<String, Vec<&'a User>>,
-    /// (class, user) -> enrolments, this run's and the last accepted roster's.
-    enrolments: BTreeMap<(&'a str, &'a str), Vec<&'a Enrollment>>,
+    /// (class, user) and the enrolment, this run's and (for classes with removals) the last
+    /// accepted roster's.
+    enrolments: Vec<((&'a str, &'a str), &'a Enrollment)>,
 }
 
 impl<'a> Index<'a> {
     fn new(ctx: &ExplainContext<'a>, ops: &[OpDraft]) -> Index<'a> {
-        let changes = ctx
+        let mut changes: Vec<((EntityKind, &str), &RosterChange)> = ctx
             .changes
             .iter()
             .map(|c| ((c.entity, c.sourced_id.as_str()), c))
             .collect();
+        changes.sort_unstable_by_key(|(k, _)| *k);
         let mut wanted: BTreeSet<&str> = ops.iter().filter_map(|o| o.person.as_deref()).collect();
         for op in ops {
             if let StateEffect::GuardianInvited { student, guardian }
@@ -90,25 +93,27 @@ impl<'a> Index<'a> {
                 wanted.insert(guardian);
             }
         }
-        let classes: BTreeSet<&str> = ops
-            .iter()
-            .filter(|o| {
-                matches!(
-                    o.action,
+        let member_classes = |removal: bool| -> BTreeSet<&str> {
+            ops.iter()
+                .filter(|o| match o.action {
                     Action::ClassroomAddTeacher { .. }
-                        | Action::ClassroomAddStudent { .. }
-                        | Action::ClassroomRemoveTeacher { .. }
-                        | Action::ClassroomRemoveStudent { .. }
-                        | Action::ClassroomInvite { .. }
-                        | Action::ClassroomDeleteInvitation { .. }
-                )
-            })
-            .filter_map(|o| o.class_id.as_deref())
-            .flat_map(|c| ctx.cross.classes_of(ctx.cross.primary(c)))
-            .collect();
+                    | Action::ClassroomAddStudent { .. }
+                    | Action::ClassroomInvite { .. } => !removal,
+                    Action::ClassroomRemoveTeacher { .. }
+                    | Action::ClassroomRemoveStudent { .. }
+                    | Action::ClassroomDeleteInvitation { .. } => true,
+                    _ => false,
+                })
+                .filter_map(|o| o.class_id.as_deref())
+                .flat_map(|c| ctx.cross.classes_of(ctx.cross.primary(c)))
+                .collect()
+        };
+        // Additions are explained from this run's roster; removals from both.
+        let classes = member_classes(false);
+        let removed_from = member_classes(true);
         let mut people: BTreeMap<String, Vec<&User>> = BTreeMap::new();
-        let mut enrolments: BTreeMap<(&str, &str), Vec<&Enrollment>> = BTreeMap::new();
-        for roster in [ctx.roster, ctx.previous] {
+        let mut enrolments: Vec<((&str, &str), &Enrollment)> = Vec::new();
+        for (roster, classes) in [(ctx.roster, &classes), (ctx.previous, &removed_from)] {
             if !wanted.is_empty() {
                 for user in roster.users.values() {
                     if let Some(email) = user.normalized_email()
@@ -119,16 +124,16 @@ impl<'a> Index<'a> {
                 }
             }
             if !classes.is_empty() {
-                for e in roster.enrollments.values() {
-                    if classes.contains(e.class.as_str()) {
-                        enrolments
-                            .entry((e.class.as_str(), e.user.as_str()))
-                            .or_default()
-                            .push(e);
-                    }
-                }
+                enrolments.extend(
+                    roster
+                        .enrollments
+                        .values()
+                        .filter(|e| classes.contains(e.class.as_str()))
+                        .map(|e| ((e.class.as_str(), e.user.as_str()), e)),
+                );
             }
         }
+        enrolments.sort_by_key(|(k, _)| *k);
         Index {
             changes,
             people,
@@ -137,7 +142,20 @@ impl<'a> Index<'a> {
     }
 
     fn change(&self, kind: EntityKind, id: &str) -> Option<&'a RosterChange> {
-        self.changes.get(&(kind, id)).copied()
+        self.changes
+            .binary_search_by(|(k, _)| k.cmp(&(kind, id)))
+            .ok()
+            .map(|at| self.changes[at].1)
+    }
+
+    /// The enrolments of `user` in `class`.
+    fn enrolments(&self, class: &str, user: &str) -> impl Iterator<Item = &'a Enrollment> {
+        let key = (class, user);
+        let from = self.enrolments.partition_point(|(k, _)| *k < key);
+        self.enrolments[from..]
+            .iter()
+            .take_while(move |(k, _)| *k == key)
+            .map(|(_, e)| *e)
     }
 }
 
@@ -382,11 +400,9 @@ fn enrolments_of<'a>(
     ctx.cross
         .classes_of(ctx.cross.primary(class_id))
         .into_iter()
-        .filter_map(|c| index.enrolments.get(&(c, user)))
-        .flatten()
+        .flat_map(|c| index.enrolments(c, user))
         .filter(|e| e.role.as_str() == role_name(role))
         .filter(|e| seen.insert(e.sourced_id.as_str()))
-        .copied()
         .collect()
 }
 
