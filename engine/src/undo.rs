@@ -70,10 +70,10 @@ pub struct UndoRequest<'a> {
     pub now: String,
 }
 
-/// Plans the inverse of an applied run. Always waits for approval.
-pub fn undo(request: &UndoRequest<'_>) -> Result<SyncPlan, crate::EngineError> {
-    let succeeded: BTreeMap<&str, Option<&str>> = request
-        .outcomes
+/// The operations that succeeded, by id, with the remote id each was given: only these are
+/// undone (and the host reads Classroom only about these).
+pub fn succeeded(outcomes: &[OpOutcome]) -> BTreeMap<&str, Option<&str>> {
+    outcomes
         .iter()
         .filter_map(|o| match &o.result {
             OutcomeResult::Succeeded { remote_id } => {
@@ -81,7 +81,44 @@ pub fn undo(request: &UndoRequest<'_>) -> Result<SyncPlan, crate::EngineError> {
             }
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+/// The call that adds (`add`) or removes a member of `role`, its phase and its noun.
+fn member_call(
+    role: MemberRole,
+    alias: &Shared,
+    user_id: &Shared,
+    add: bool,
+) -> (Action, Phase, &'static str) {
+    let (alias, user_id) = (alias.clone(), user_id.clone());
+    match (role, add) {
+        (MemberRole::Teacher, true) => (
+            Action::ClassroomAddTeacher { alias, user_id },
+            Phase::TeacherAdd,
+            "teacher",
+        ),
+        (MemberRole::Student, true) => (
+            Action::ClassroomAddStudent { alias, user_id },
+            Phase::StudentAdd,
+            "student",
+        ),
+        (MemberRole::Teacher, false) => (
+            Action::ClassroomRemoveTeacher { alias, user_id },
+            Phase::TeacherRemove,
+            "teacher",
+        ),
+        (MemberRole::Student, false) => (
+            Action::ClassroomRemoveStudent { alias, user_id },
+            Phase::StudentRemove,
+            "student",
+        ),
+    }
+}
+
+/// Plans the inverse of an applied run. Always waits for approval.
+pub fn undo(request: &UndoRequest<'_>) -> Result<SyncPlan, crate::EngineError> {
+    let succeeded = succeeded(&request.outcomes);
     let mut undo = Undo {
         request,
         drafts: Vec::new(),
@@ -304,24 +341,7 @@ impl Undo<'_, '_> {
                         }
                     }
                 }
-                let (action, phase, noun) = match role {
-                    MemberRole::Teacher => (
-                        Action::ClassroomRemoveTeacher {
-                            alias: alias.clone(),
-                            user_id: user_id.clone(),
-                        },
-                        Phase::TeacherRemove,
-                        "teacher",
-                    ),
-                    MemberRole::Student => (
-                        Action::ClassroomRemoveStudent {
-                            alias: alias.clone(),
-                            user_id: user_id.clone(),
-                        },
-                        Phase::StudentRemove,
-                        "student",
-                    ),
-                };
+                let (action, phase, noun) = member_call(*role, alias, user_id, false);
                 self.push(
                     op,
                     phase,
@@ -342,24 +362,7 @@ impl Undo<'_, '_> {
                 | Action::ClassroomRemoveStudent { alias, user_id },
                 StateEffect::MemberRemoved { class_id, role, .. },
             ) if !in_deleted => {
-                let (action, phase, noun) = match role {
-                    MemberRole::Teacher => (
-                        Action::ClassroomAddTeacher {
-                            alias: alias.clone(),
-                            user_id: user_id.clone(),
-                        },
-                        Phase::TeacherAdd,
-                        "teacher",
-                    ),
-                    MemberRole::Student => (
-                        Action::ClassroomAddStudent {
-                            alias: alias.clone(),
-                            user_id: user_id.clone(),
-                        },
-                        Phase::StudentAdd,
-                        "student",
-                    ),
-                };
+                let (action, phase, noun) = member_call(*role, alias, user_id, true);
                 self.push(
                     op,
                     phase,

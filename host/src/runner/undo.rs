@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use classbridge_engine::abi::Entry;
-use classbridge_engine::plan::{Action, OutcomeResult};
+use classbridge_engine::plan::Action;
 use classbridge_engine::undo::{UndoFacts, UndoRequest};
 use classbridge_engine::{OpOutcome, SyncPlan};
 
@@ -92,15 +92,7 @@ impl Host {
         plan: &SyncPlan,
         outcomes: &[OpOutcome],
     ) -> Result<UndoFacts, RunError> {
-        let done: BTreeMap<&str, Option<&str>> = outcomes
-            .iter()
-            .filter_map(|o| match &o.result {
-                OutcomeResult::Succeeded { remote_id } => {
-                    Some((o.op_id.as_str(), remote_id.as_deref()))
-                }
-                _ => None,
-            })
-            .collect();
+        let done = classbridge_engine::undo::succeeded(outcomes);
         let succeeded = || {
             plan.ops
                 .iter()
