@@ -956,6 +956,7 @@ impl Host {
         // The export ledger is read for the courses this run reads, in `fetch`.
         let state = self.store.state_for_run()?;
         let run = self.store.start_run(trigger)?;
+        self.classroom_scope = None;
         let fetched = self.fetch(state).await;
         let (input, reads) = match fetched {
             Ok(v) => v,
@@ -978,6 +979,10 @@ impl Host {
             },
         )?;
         self.store.save_source_reads(run, &reads)?;
+        // Recorded by the commit, whether that follows now or at an approval.
+        if let Some(scope) = self.classroom_scope.take() {
+            self.store.save_classroom_read(run, &scope.read())?;
+        }
         let planned = match self.engine_plan(input) {
             Ok(plan) => match self.find_existing_courses(run, plan).await {
                 Ok(plan) => self.confirm_absences(run, plan).await,
@@ -1025,12 +1030,7 @@ impl Host {
         }
         self.store
             .save_plan(run, &plan, RunStatus::Applying, None)?;
-        let scope = self.classroom_scope.take();
-        let applied = self.apply(run, plan, None, &reads).await?;
-        if let Some(scope) = scope {
-            self.record_classroom_read(&scope)?;
-        }
-        Ok(applied)
+        self.apply(run, plan, None, &reads).await
     }
 
     /// Approves a pending run (all, or all but `reject`) and applies it. `by` says who decided

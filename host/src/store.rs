@@ -9,6 +9,7 @@ mod notifications;
 mod person_history;
 mod run_changes;
 
+pub use change_feed::{ClassroomRead, precise_now};
 pub use notifications::PendingNotification;
 pub use person_history::{PersonChange, PersonSkip};
 
@@ -174,6 +175,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX run_ops_person ON run_ops (person) WHERE person IS NOT NULL;",
     // 13: undo (`undo.rs`): the SIS record each write replaced, read just before the write.
     "ALTER TABLE journal ADD COLUMN prior TEXT;",
+    // 14: what a run read of Classroom, recorded when it commits, even at a later approval.
+    "ALTER TABLE runs ADD COLUMN classroom_read TEXT;",
 ];
 
 /// The rosters' enrolment rows, which a run reads by class once the engine says which
@@ -1072,6 +1075,19 @@ impl Store {
                  ON CONFLICT(source_id) DO UPDATE SET read_at = ?2, full_read_at = COALESCE(?3, full_read_at)",
                 params![read.source_id, read.read_at, full_at],
             )?;
+        }
+        let classroom_read: Option<String> = tx
+            .query_row(
+                "SELECT classroom_read FROM runs WHERE id = ?1",
+                params![run],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        if let Some(text) = classroom_read {
+            let read =
+                serde_json::from_str(&text).map_err(|e| corrupt("unreadable Classroom read", e))?;
+            change_feed::record_read(&tx, &read)?;
         }
         tx.execute(
             "UPDATE runs SET status = ?1, outcome_counts = ?2, message = COALESCE(?3, message), finished_at = ?4 WHERE id = ?5",

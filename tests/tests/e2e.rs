@@ -580,6 +580,78 @@ async fn a_change_feed_rereads_only_notified_courses_and_reconciliation_catches_
     assert_eq!(slice["roster"], all, "{slice}");
 }
 
+/// Runs `args`, which must leave one run waiting for approval, and approves it.
+async fn sync_and_approve(h: &Harness, args: &[&str]) {
+    let run = h.cli(args).await;
+    assert_eq!(
+        run.code, 4,
+        "preview mode waits: {}{}",
+        run.stdout, run.stderr
+    );
+    let id = run.json()["run"].to_string();
+    let approved = h.cli(&["approve", &id]).await;
+    assert_eq!(approved.code, 0, "{}{}", approved.stdout, approved.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_preview_mode_an_approval_settles_the_courses_its_run_read_and_no_later_note() {
+    let h = Harness::start(Size::Tiny, "preview = true").await;
+    with_change_feed(&h);
+    sync_and_approve(&h, &["sync", "--json"]).await;
+    // The second run registers each course's work feed; it has nothing to apply.
+    sync_ok(&h, &["sync"]).await;
+
+    // A teacher grades in one course; the run that exports it waits, then is approved.
+    let students = h.classroom.student_ids("d:cl1");
+    let quiz = h
+        .classroom
+        .post_work("d:cl1", "Quiz", Some(10.0), None)
+        .unwrap();
+    h.classroom
+        .grade(&quiz, &students[0], Some(8.0), None, false, "RETURNED");
+    sync_and_approve(&h, &["sync", "--json"]).await;
+    assert_eq!(h.sis.gradebook("lineItems").len(), 1);
+    // The approval committed that read: an idle run reads no course (it used to read the
+    // notified course again at every run, forever, in preview mode).
+    h.classroom.state.clear_log();
+    sync_ok(&h, &["sync"]).await;
+    assert_eq!(
+        calls(&h, "classroom.courses.get"),
+        0,
+        "nothing is owed a read"
+    );
+
+    // Regraded: the run reads the course and waits. Meanwhile another student is graded and
+    // a preview pulls that note. Approving the first run must not settle the later note.
+    h.classroom
+        .grade(&quiz, &students[0], Some(9.0), None, false, "RETURNED");
+    let pending = h.cli(&["sync", "--json"]).await;
+    assert_eq!(pending.code, 4, "{}{}", pending.stdout, pending.stderr);
+    let first = pending.json()["run"].to_string();
+    h.classroom
+        .grade(&quiz, &students[1], Some(7.0), None, false, "RETURNED");
+    let peek = h.cli(&["plan"]).await;
+    assert_eq!(peek.code, 0, "{}", peek.stderr);
+    let approved = h.cli(&["approve", &first]).await;
+    assert_eq!(approved.code, 0, "{}{}", approved.stdout, approved.stderr);
+    h.classroom.state.clear_log();
+    let next = h.cli(&["plan", "--json"]).await;
+    assert_eq!(next.code, 0, "{}", next.stderr);
+    assert_eq!(
+        calls(&h, "classroom.courses.get"),
+        1,
+        "the course noted after the approved run's read is still owed one"
+    );
+    let ops: Vec<String> = next.json()["plan"]["ops"]
+        .as_array()
+        .expect("ops")
+        .iter()
+        .map(|o| format!("{} {}", o["entity"], o["change"]))
+        .collect();
+    // Student 1's result, as they were graded after the approved run read the course.
+    assert_eq!(ops, ["\"result\" \"update\""], "{ops:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_registration_is_renewed_and_its_course_read_again() {
     let h = Harness::start(Size::Tiny, "").await;

@@ -11,11 +11,12 @@ use tokio::task::JoinSet;
 
 use super::{Host, RunError};
 use crate::classroom::change_feed::Feed;
+use crate::store::{ClassroomRead, precise_now};
 
 /// What a run read of Classroom, to be recorded once the run commits.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum ReadScope {
-    /// Every managed course, at this time.
+    /// Every managed course, read after this time.
     All { at: String },
     /// Only these courses (those the state knows, of `noted` and `lapsed`).
     Changed {
@@ -23,6 +24,8 @@ pub(crate) enum ReadScope {
         noted: BTreeSet<String>,
         /// Courses whose feed had lapsed and was registered again.
         lapsed: BTreeSet<String>,
+        /// When the notifications were all pulled, just before the courses were read.
+        at: String,
     },
 }
 
@@ -31,7 +34,7 @@ impl ReadScope {
     pub(crate) fn select(&self, known: Vec<String>) -> Vec<String> {
         match self {
             ReadScope::All { .. } => known,
-            ReadScope::Changed { noted, lapsed } => known
+            ReadScope::Changed { noted, lapsed, .. } => known
                 .into_iter()
                 .filter(|id| noted.contains(id) || lapsed.contains(id))
                 .collect(),
@@ -78,9 +81,8 @@ impl Host {
         two_way: bool,
     ) -> Result<ReadScope, RunError> {
         let now = Utc::now();
-        let at = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let Some(feed) = self.config.classroom.change_feed.clone() else {
-            return Ok(ReadScope::All { at });
+            return Ok(ReadScope::All { at: precise_now() });
         };
         let renew_before = feed.renew_before()?;
         let every = feed.reconcile_every()?;
@@ -174,6 +176,8 @@ impl Host {
             }
         }
 
+        // Every note recorded by now is covered by the reads that follow.
+        let at = precise_now();
         let last = self.store.last_full_classroom_read()?;
         if self.full_reconciliation || !trusted || reconciliation_due(last.as_deref(), now, every) {
             return Ok(ReadScope::All { at });
@@ -181,19 +185,25 @@ impl Host {
         Ok(ReadScope::Changed {
             noted: self.store.changed_courses()?,
             lapsed,
+            at,
         })
     }
+}
 
-    /// A committed run read what `scope` says: those courses are owed no read.
-    pub(crate) fn record_classroom_read(&mut self, scope: &ReadScope) -> Result<(), RunError> {
-        if self.config.classroom.change_feed.is_none() {
-            return Ok(());
+impl ReadScope {
+    /// What the run read, kept with it until it commits: the notified courses it read (a
+    /// lapsed course's read settles no notification), or every course.
+    pub(crate) fn read(&self) -> ClassroomRead {
+        match self {
+            ReadScope::All { at } => ClassroomRead {
+                read_at: at.clone(),
+                courses: None,
+            },
+            ReadScope::Changed { noted, at, .. } => ClassroomRead {
+                read_at: at.clone(),
+                courses: Some(noted.clone()),
+            },
         }
-        match scope {
-            ReadScope::All { at } => self.store.courses_read(None, Some(at))?,
-            ReadScope::Changed { noted, .. } => self.store.courses_read(Some(noted), None)?,
-        }
-        Ok(())
     }
 }
 
@@ -233,6 +243,7 @@ mod tests {
         let scope = ReadScope::Changed {
             noted: ["2".to_string(), "99".to_string()].into(),
             lapsed: ["3".to_string()].into(),
+            at: String::new(),
         };
         let known = vec!["1".to_string(), "2".to_string(), "3".to_string()];
         assert_eq!(scope.select(known.clone()), vec!["2", "3"]);

@@ -4,9 +4,57 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError, now};
+use super::{Store, StoreError};
+
+/// What a run read of Classroom, kept with the run and recorded when it commits (which, in
+/// preview mode or after a hold, is at its approval).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassroomRead {
+    /// When the run's notifications were all pulled (millisecond precision): a course noted
+    /// after it was noted by a later pull, for a change this run may not have seen.
+    pub read_at: String,
+    /// The notified courses it read; absent: every managed course.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub courses: Option<BTreeSet<String>>,
+}
+
+/// Now, to the millisecond: notes and reads in the same second are told apart.
+pub fn precise_now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// A committed run read what `read` says: the courses it covers are owed no read for what
+/// was noted before it (in the committing transaction).
+pub(crate) fn record_read(tx: &Transaction<'_>, read: &ClassroomRead) -> Result<(), StoreError> {
+    match &read.courses {
+        None => {
+            tx.execute(
+                "DELETE FROM changed_courses WHERE noted_at <= ?1",
+                params![read.read_at],
+            )?;
+            tx.execute(
+                "INSERT INTO host_marks (name, value) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET value = ?2",
+                params![LAST_FULL_READ, read.read_at],
+            )?;
+        }
+        Some(set) => {
+            for c in set {
+                tx.execute(
+                    "DELETE FROM changed_courses WHERE course_id = ?1 AND noted_at <= ?2",
+                    params![c, read.read_at],
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
 
 const LAST_FULL_READ: &str = "classroom.lastFullRead";
 
@@ -38,11 +86,12 @@ impl Store {
     /// course stays noted until a run that read it commits.
     pub fn note_changed_courses(&mut self, courses: &BTreeSet<String>) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        let at = now();
+        // The latest note wins: a run that read the course before it leaves it owed.
+        let at = precise_now();
         for c in courses {
             tx.execute(
                 "INSERT INTO changed_courses (course_id, noted_at) VALUES (?1, ?2)
-                 ON CONFLICT(course_id) DO NOTHING",
+                 ON CONFLICT(course_id) DO UPDATE SET noted_at = ?2",
                 params![c, at],
             )?;
         }
@@ -56,35 +105,14 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// A committed run read these courses (all of them when `None`, with the time of that
-    /// full read): they are no longer owed a read.
-    pub fn courses_read(
-        &mut self,
-        courses: Option<&BTreeSet<String>>,
-        full_read_at: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        match courses {
-            None => {
-                tx.execute("DELETE FROM changed_courses", [])?;
-            }
-            Some(set) => {
-                for c in set {
-                    tx.execute(
-                        "DELETE FROM changed_courses WHERE course_id = ?1",
-                        params![c],
-                    )?;
-                }
-            }
-        }
-        if let Some(at) = full_read_at {
-            tx.execute(
-                "INSERT INTO host_marks (name, value) VALUES (?1, ?2)
-                 ON CONFLICT(name) DO UPDATE SET value = ?2",
-                params![LAST_FULL_READ, at],
-            )?;
-        }
-        tx.commit()?;
+    /// Records what a run read of Classroom, for its commit (which may come at approval).
+    pub fn save_classroom_read(&self, run: i64, read: &ClassroomRead) -> Result<(), StoreError> {
+        let text = serde_json::to_string(read)
+            .map_err(|e| super::corrupt("unreadable Classroom read", e))?;
+        self.conn.execute(
+            "UPDATE runs SET classroom_read = ?1 WHERE id = ?2",
+            params![text, run],
+        )?;
         Ok(())
     }
 
