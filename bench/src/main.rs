@@ -6,8 +6,10 @@
 //!   cargo run --release -p classbridge --bin classbridge-bench -- csv-diff --size m
 //!   cargo run --release -p classbridge --bin classbridge-bench -- module
 //!   cargo run --release -p classbridge --bin classbridge-bench -- quota
+//!   cargo run --release -p classbridge --bin classbridge-bench -- scenarios --size m
 
 mod csvdiff;
+mod scenarios;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -94,6 +96,24 @@ enum Command {
         /// Latency the stand-in adds to each request during the topic export.
         #[arg(long, default_value_t = 40)]
         latency_ms: u64,
+    },
+    /// Issue 16's scenarios through the real host and the stand-ins: first sync, first grade
+    /// export, idle, incremental 1% with delta reads and with full reads. Requests counted by
+    /// the stand-ins, bytes the state database grew by, and the plan of the input the host
+    /// built, timed natively and in wasmtime (each in a process of its own).
+    Scenarios {
+        /// District size: tiny, s or m.
+        #[arg(long, default_value = "s")]
+        size: String,
+        /// Run without the Classroom change feed (every managed course read every run).
+        #[arg(long)]
+        no_feed: bool,
+        /// Graded assignments teachers post in every class before the grade export.
+        #[arg(long, default_value_t = 2)]
+        works: usize,
+        /// Where each run's input is written for the planning measurements (then deleted).
+        #[arg(long, default_value = "target/bench")]
+        dir: PathBuf,
     },
 }
 
@@ -614,5 +634,11 @@ fn main() -> anyhow::Result<()> {
             topic_quota,
             latency_ms,
         )),
+        Command::Scenarios {
+            size,
+            no_feed,
+            works,
+            dir,
+        } => tokio::runtime::Runtime::new()?.block_on(scenarios::run(&size, !no_feed, works, &dir)),
     }
 }
