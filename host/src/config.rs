@@ -487,6 +487,20 @@ pub struct SourceSettings {
     /// are removed; at most this many per run. The rest stay, and are asked about next run.
     #[serde(default = "default_max_removal_checks")]
     pub max_removal_checks: usize,
+    /// How fast classbridge may call this SIS: a SIS publishes no quota, so the default is
+    /// polite (100 requests a second, 4 at a time); raise it where the vendor allows more
+    /// (a large grade export is two requests per record: the read before, the write).
+    #[serde(default = "default_sis_requests_per_minute")]
+    pub requests_per_minute: u32,
+    #[serde(default = "default_sis_concurrency")]
+    pub max_concurrency: usize,
+}
+
+fn default_sis_requests_per_minute() -> u32 {
+    6000
+}
+fn default_sis_concurrency() -> usize {
+    4
 }
 
 fn default_max_response_mb() -> u64 {
@@ -663,6 +677,12 @@ impl HostConfig {
                             s.id
                         )));
                     }
+                    if s.requests_per_minute == 0 || s.max_concurrency == 0 {
+                        return Err(ConfigError::Invalid(format!(
+                            "source {}: requests_per_minute and max_concurrency must be at least 1",
+                            s.id
+                        )));
+                    }
                     if s.page_size == 0 {
                         return Err(ConfigError::Invalid(format!(
                             "source {}: page_size must be at least 1",
@@ -792,6 +812,37 @@ client_secret = { env = "S" }
         assert!(sync.preview);
         assert_eq!(sync.sources[0].limits.line_item_title_max, Some(50));
         assert!(sync.sources[0].bulk_upload);
+    }
+
+    #[test]
+    fn a_sis_pace_is_configurable_and_never_zero() {
+        let c = parse(&format!(
+            "{BASE}requests_per_minute = 60000\nmax_concurrency = 16\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            (
+                c.sources[0].requests_per_minute,
+                c.sources[0].max_concurrency
+            ),
+            (60_000, 16)
+        );
+        let c = parse(BASE).unwrap();
+        assert_eq!(
+            (
+                c.sources[0].requests_per_minute,
+                c.sources[0].max_concurrency
+            ),
+            (6_000, 4),
+            "polite by default"
+        );
+        let err = parse(&format!("{BASE}max_concurrency = 0\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("source sis") && err.contains("max_concurrency"),
+            "{err}"
+        );
     }
 
     #[test]

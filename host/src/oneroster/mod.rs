@@ -170,8 +170,8 @@ impl OneRosterClient {
             page_size: settings.page_size,
             auth,
             http,
-            // The SIS has no published quota; stay polite.
-            throttle: Throttle::new(6000, 4),
+            // The SIS has no published quota: the source's pace, polite by default.
+            throttle: Throttle::new(settings.requests_per_minute, settings.max_concurrency),
             policy: RetryPolicy {
                 max_response_bytes: settings.max_response_mb.saturating_mul(1 << 20),
                 max_response_setting: "max_response_mb (in [[source]])",
