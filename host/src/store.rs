@@ -328,14 +328,23 @@ fn corrupt(what: &str, e: impl Into<crate::http::BoxError>) -> StoreError {
     }
 }
 
-/// Stores (or replaces) a run's plan text, in its own table.
+/// Stores (or replaces) a run's plan, in its own table, without its operations: those are
+/// the run's `run_ops` rows (written with it), and keeping them twice made a run's stored
+/// plan cost about twice its operations.
 fn save_plan_body(conn: &Connection, run: i64, plan: &SyncPlan) -> Result<(), StoreError> {
+    let shell = SyncPlan {
+        ops: Vec::new(),
+        roster_changes: plan.roster_changes.clone(),
+        state_delta: plan.state_delta.clone(),
+        skipped_records: plan.skipped_records.clone(),
+        ..run_changes::plan_without_bulk(plan)
+    };
     conn.execute(
         "INSERT INTO run_plans (run, body) VALUES (?1, ?2)
          ON CONFLICT(run) DO UPDATE SET body = ?2",
         params![
             run,
-            serde_json::to_string(plan).map_err(|e| corrupt("unreadable plan", e))?
+            serde_json::to_string(&shell).map_err(|e| corrupt("unreadable plan", e))?
         ],
     )?;
     Ok(())
@@ -1188,14 +1197,21 @@ impl Store {
             .ok_or(StoreError::NoSuchRun(id))
     }
 
+    /// Run `id`'s plan: its stored body and, in order, its operations.
     pub fn run_plan(&self, id: i64) -> Result<Option<SyncPlan>, StoreError> {
-        self.run_plan_text(id)?
-            .map(|t| Store::parse_plan(id, &t))
-            .transpose()
+        let Some(text) = self.run_plan_text(id)? else {
+            return Ok(None);
+        };
+        let mut plan = Store::parse_plan(id, &text)?;
+        // Plans stored before the operations moved out still carry them.
+        if plan.ops.is_empty() {
+            plan.ops = self.run_ops_all(id)?;
+        }
+        Ok(Some(plan))
     }
 
-    /// Run `id`'s stored plan as text (parse it with [`Store::parse_plan`], e.g. without
-    /// holding this connection).
+    /// Run `id`'s stored plan body as text: the plan without its operations (they are in
+    /// `run_ops`; [`Store::run_plan`] puts them back).
     pub fn run_plan_text(&self, id: i64) -> Result<Option<String>, StoreError> {
         let text: Option<Option<String>> = self
             .conn

@@ -215,7 +215,7 @@ pub(super) fn write_index(
 }
 
 /// The plan's small fields, copied (the operations, roster changes and state delta are not).
-fn plan_without_bulk(plan: &SyncPlan) -> SyncPlan {
+pub(super) fn plan_without_bulk(plan: &SyncPlan) -> SyncPlan {
     SyncPlan {
         id: plan.id.clone(),
         engine_version: plan.engine_version.clone(),
@@ -359,6 +359,16 @@ impl Store {
             .collect()
     }
 
+    /// Every operation of run `run`, read, in plan order.
+    pub fn run_ops_all(&self, run: i64) -> Result<Vec<PlannedOp>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT op FROM run_ops WHERE run = ?1 ORDER BY seq")?;
+        let rows = stmt.query_map(params![run], |r| r.get::<_, String>(0))?;
+        rows.map(|text| serde_json::from_str(&text?).map_err(|e| corrupt("a stored operation", e)))
+            .collect()
+    }
+
     /// Run `run`'s operations at these places, read.
     pub fn run_ops_parsed(&self, run: i64, seqs: &[u32]) -> Result<Vec<PlannedOp>, StoreError> {
         self.run_ops_at(run, seqs)?
@@ -481,6 +491,25 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_is_stored_once_its_operations_in_their_rows_and_read_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let run = store.start_run("test").unwrap();
+        let three = plan(&[
+            ("a", "create", "add"),
+            ("b", "create", "add"),
+            ("c", "delete", "x"),
+        ]);
+        store
+            .save_plan(run, &three, RunStatus::Pending, None)
+            .unwrap();
+        let body = store.run_plan_text(run).unwrap().unwrap();
+        let stored: SyncPlan = serde_json::from_str(&body).unwrap();
+        assert!(stored.ops.is_empty(), "the body holds no operation: {body}");
+        assert_eq!(store.run_plan(run).unwrap(), Some(three));
+    }
+
+    #[test]
     fn an_approval_rewrites_the_rows_and_retention_drops_them() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("s.db")).unwrap();
@@ -495,12 +524,20 @@ mod tests {
         assert_eq!(count(&store, run), 1);
         assert_eq!(store.run_outline(run).unwrap().unwrap().ops_total, 1);
 
-        // A run stored before outlines existed gets its outline and rows when first opened.
+        // A run stored before outlines existed (its whole plan, operations and all, in
+        // run_plans) gets its outline and rows when first opened.
         store
             .conn
             .execute("UPDATE runs SET outline = NULL", [])
             .unwrap();
         store.conn.execute("DELETE FROM run_ops", []).unwrap();
+        store
+            .conn
+            .execute(
+                "UPDATE run_plans SET body = ?1",
+                [serde_json::to_string(&approved).unwrap()],
+            )
+            .unwrap();
         assert_eq!(store.run_outline(run).unwrap().unwrap().ops_total, 1);
         assert_eq!(count(&store, run), 1);
 
