@@ -114,6 +114,9 @@ enum Command {
         /// Where each run's input is written for the planning measurements (then deleted).
         #[arg(long, default_value = "target/bench")]
         dir: PathBuf,
+        /// Keep a copy of the state database as DIR/SIZE-scenarios.db, to see where its bytes go.
+        #[arg(long)]
+        keep_db: bool,
     },
 }
 
@@ -639,6 +642,8 @@ fn main() -> anyhow::Result<()> {
             no_feed,
             works,
             dir,
-        } => tokio::runtime::Runtime::new()?.block_on(scenarios::run(&size, !no_feed, works, &dir)),
+            keep_db,
+        } => tokio::runtime::Runtime::new()?
+            .block_on(scenarios::run(&size, !no_feed, works, &dir, keep_db)),
     }
 }

@@ -51,7 +51,13 @@ struct Row {
     wasm: Value,
 }
 
-pub(crate) async fn run(size: &str, feed: bool, works: usize, dir: &Path) -> anyhow::Result<()> {
+pub(crate) async fn run(
+    size: &str,
+    feed: bool,
+    works: usize,
+    dir: &Path,
+    keep_db: bool,
+) -> anyhow::Result<()> {
     let parsed = Size::parse(size).context("size must be tiny, s or m")?;
     if parsed == Size::L {
         bail!(
@@ -94,6 +100,12 @@ pub(crate) async fn run(size: &str, feed: bool, works: usize, dir: &Path) -> any
     step("idle after a full read");
     rows.push(b.scenario("idle", false).await?);
     step("done");
+    if keep_db {
+        let kept = dir.join(format!("{size}-scenarios.db"));
+        let db = rusqlite::Connection::open(&b.db)?;
+        db.execute("VACUUM INTO ?1", [kept.display().to_string()])?;
+        eprintln!("state database kept as {}", kept.display());
+    }
 
     println!(
         "\n{} district ({}), change feed {}:\n",
@@ -169,7 +181,7 @@ impl Bench {
         std::fs::write(
             &config,
             format!(
-                "state = \"b.db\"\n[classroom]\nbase_url = \"{}\"\nbearer_token = {{ file = \"t\" }}\nquota_per_minute = 600000\nmax_concurrency = 8\n{feed_section}\n[[source]]\nid = \"riverside\"\nbase_url = \"{}\"\nclient_id = \"bench\"\nclient_secret = {{ file = \"s\" }}\ndefault_category = \"cat-asg\"\n\n[rules]\npreview = true\nholds = {{ defaults = false }}\n",
+                "state = \"b.db\"\n[classroom]\nbase_url = \"{}\"\nbearer_token = {{ file = \"t\" }}\nquota_per_minute = 600000\nmax_concurrency = 8\n{feed_section}\n[[source]]\nid = \"riverside\"\nbase_url = \"{}\"\nclient_id = \"bench\"\nclient_secret = {{ file = \"s\" }}\nrequests_per_minute = 600000\nmax_concurrency = 8\ndefault_category = \"cat-asg\"\n\n[rules]\npreview = true\nholds = {{ defaults = false }}\n",
                 classroom.base_url(),
                 sis.base_url()
             ),

@@ -8,4 +8,5 @@ pub mod district;
 pub mod faults;
 pub mod rng;
 pub mod sis;
+pub mod sis_writes;
 pub mod workload;

@@ -66,6 +66,40 @@ pub struct SisState {
     tokens: Mutex<HashMap<String, (Instant, u32)>>,
     pub faults: Faults,
     pub counters: Counters,
+    /// The vendor profile's limits on writes (tests set them).
+    pub write_limits: Mutex<crate::sis_writes::WriteLimits>,
+    /// What writes may refer to, rebuilt after the district changes.
+    index: Mutex<Option<Arc<crate::sis_writes::DistrictIndex>>>,
+}
+
+impl SisState {
+    fn district_index(&self) -> Arc<crate::sis_writes::DistrictIndex> {
+        let mut slot = self
+            .index
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(index) = slot.as_ref() {
+            return Arc::clone(index);
+        }
+        let index = Arc::new(
+            self.district
+                .lock()
+                .map(|d| crate::sis_writes::DistrictIndex::of(&d))
+                .unwrap_or_default(),
+        );
+        *slot = Some(Arc::clone(&index));
+        index
+    }
+}
+
+impl crate::sis_writes::Written for SisState {
+    fn written(&self, collection: &str, id: &str) -> Option<Value> {
+        self.gradebook
+            .lock()
+            .ok()?
+            .get(&(collection.to_string(), id.to_string()))
+            .cloned()
+    }
 }
 
 pub struct StandInSis {
@@ -142,6 +176,9 @@ impl StandInSis {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let before = d.clone();
         let out = f(&mut d);
+        if let Ok(mut index) = self.state.index.lock() {
+            *index = None;
+        }
         let now = modified_now();
         let stamp = !Faults::on(&self.state.faults.stale_modified_dates);
         let mut deleted = Vec::new();
@@ -203,6 +240,8 @@ pub async fn start(spec: SisSpec, district: District) -> std::io::Result<StandIn
         tokens: Mutex::new(HashMap::new()),
         faults: Faults::default(),
         counters: Counters::default(),
+        write_limits: Mutex::new(crate::sis_writes::WriteLimits::default()),
+        index: Mutex::new(None),
     });
     let app = Router::new()
         .fallback(handle_with_faults)
@@ -802,11 +841,32 @@ fn list(state: &SisState, collection: &str, uri: &Uri) -> Response {
     resp
 }
 
+/// One record by id, found in place: cloning a collection per lookup made each read before a
+/// grade write cost the whole gradebook.
+fn find_one(state: &SisState, collection: &str, id: &str) -> Option<Value> {
+    let written = GRADEBOOK.contains(&collection).then(|| {
+        state
+            .gradebook
+            .lock()
+            .ok()
+            .and_then(|g| g.get(&(collection.to_string(), id.to_string())).cloned())
+    });
+    if let Some(found) = written.flatten() {
+        return Some(found);
+    }
+    let found = state.district.lock().ok().and_then(|d| {
+        d.collection(collection)
+            .and_then(|all| all.iter().find(|r| r["sourcedId"] == id).cloned())
+    })?;
+    Some(if state.spec.version == "1.2" && collection == "users" {
+        as_v1p2_user(&found)
+    } else {
+        found
+    })
+}
+
 fn get_one(state: &SisState, collection: &str, id: &str) -> Response {
-    match records(state, collection)
-        .into_iter()
-        .find(|r| r["sourcedId"] == id)
-    {
+    match find_one(state, collection, id) {
         Some(r) => {
             let key = match collection {
                 "orgs" => "org",
@@ -852,23 +912,26 @@ fn put(state: &SisState, collection: &str, id: &str, body: &[u8]) -> Response {
     }
     let mut record = record;
     record["sourcedId"] = json!(id);
-    // Referential checks a SIS makes: a result's lineItem must exist.
-    if collection == "results" {
-        let li = record["lineItem"]["sourcedId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let known = state
-            .gradebook
-            .lock()
-            .is_ok_and(|g| g.contains_key(&("lineItems".to_string(), li.clone())));
-        if !known {
-            return ims_error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_data",
-                &format!("unknown lineItem {li}"),
-            );
-        }
+    // What a certified SIS checks: required fields, references it holds, enrolment, the
+    // vocabulary, types (`sis_writes`).
+    let limits = state
+        .write_limits
+        .lock()
+        .map(|l| l.clone())
+        .unwrap_or_default();
+    if let Err(refusal) =
+        crate::sis_writes::check(collection, &record, &state.district_index(), state, &limits)
+    {
+        let status = if refusal.unprocessable {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        return ims_error(
+            status,
+            "invalid_data",
+            &format!("{} {id}: {}", singular(collection), refusal.description),
+        );
     }
     state.counters.writes.fetch_add(1, Ordering::SeqCst);
     let existed = state.gradebook.lock().is_ok_and(|mut g| {

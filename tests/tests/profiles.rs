@@ -56,6 +56,8 @@ async fn every_vendor_profile_connects_and_syncs() {
             auth,
         };
         let h = Harness::start_with(spec, profile, District::generate(Size::Tiny, 3), "").await;
+        // The SIS refuses a title longer than it keeps, as the vendor documents.
+        h.sis.state.write_limits.lock().expect("limits").title_max = published_title_max(profile);
         let check = h.cli(&["check"]).await;
         assert_eq!(
             check.code, 0,
@@ -71,9 +73,10 @@ async fn every_vendor_profile_connects_and_syncs() {
         assert_eq!(h.classroom_shape(), (10, 0, 210, 30), "{profile} {version}");
         // Grades go back through the same profile.
         let students: Vec<String> = h.classroom.student_ids("d:cl0");
+        let long_title = "Essay: compare the causes of the First World War with those of the Second, citing at least three sources";
         let cw = h
             .classroom
-            .post_work("d:cl0", "Essay", Some(100.0), None)
+            .post_work("d:cl0", long_title, Some(100.0), None)
             .unwrap();
         h.classroom
             .grade(&cw, &students[0], Some(88.0), None, false, "RETURNED");
@@ -97,6 +100,54 @@ async fn every_vendor_profile_connects_and_syncs() {
             "{profile} {version}"
         );
     }
+}
+
+/// The longest lineItem title each vendor keeps, as their OneRoster docs publish it (the
+/// stand-in's view, kept apart from the host's profile table on purpose).
+fn published_title_max(profile: &str) -> Option<usize> {
+    match profile {
+        "infinite-campus" | "powerschool" => Some(30),
+        "aspen" => Some(50),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_the_sis_refuses_is_reported_in_its_words_and_succeeds_once_configured() {
+    let h = Harness::start(Size::Tiny, "").await;
+    // This SIS keeps 20 characters of a title; the generic profile cannot know that.
+    h.sis.state.write_limits.lock().expect("limits").title_max = Some(20);
+    let first = h.cli(&["sync"]).await;
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let students = h.classroom.student_ids("d:cl0");
+    let cw = h
+        .classroom
+        .post_work("d:cl0", "Chapter 4 review questions", Some(10.0), None)
+        .unwrap();
+    h.classroom
+        .grade(&cw, &students[0], Some(9.0), None, false, "RETURNED");
+    let refused = h.cli(&["sync"]).await;
+    assert_eq!(refused.code, 5, "{}{}", refused.stdout, refused.stderr);
+    let said = format!("{}{}", refused.stdout, refused.stderr);
+    assert!(said.contains("at most 20"), "the SIS's own words: {said}");
+    assert!(h.sis.gradebook("lineItems").is_empty());
+    assert!(
+        h.sis.gradebook("results").is_empty(),
+        "no result without its lineItem"
+    );
+
+    // The admin sets the limit; the title is shortened and everything goes.
+    h.edit_config(|c| c.replace("page_size = 25", "page_size = 25\nline_item_title_max = 20"));
+    let fixed = h.cli(&["sync"]).await;
+    assert_eq!(fixed.code, 0, "{}{}", fixed.stdout, fixed.stderr);
+    let items = h.sis.gradebook("lineItems");
+    assert_eq!(items.len(), 1);
+    let title = items[0]["title"].as_str().unwrap_or_default();
+    assert!(
+        title.chars().count() <= 20 && title.starts_with("Chapter 4"),
+        "{title}"
+    );
+    assert_eq!(h.sis.gradebook("results").len(), students.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
