@@ -60,7 +60,7 @@ impl Store {
                  LEFT JOIN journal j ON j.run_id = o.run AND j.op_id = o.op_id
                  WHERE o.run = ?1 AND o.op_id = ?2",
                 params![run, op_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((super::run_changes::stored_op(r, 0)?, r.get(1)?)),
             )
             .optional()?;
         row.map(|(op, outcome)| Ok((parse_op(&op)?, parse_outcome(outcome)?)))
@@ -80,7 +80,7 @@ impl Store {
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
+                super::run_changes::stored_op(r, 3)?,
                 r.get::<_, Option<String>>(4)?,
             ))
         })?;

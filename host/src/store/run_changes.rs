@@ -194,7 +194,7 @@ pub(super) fn write_index(
             entry.class_id,
             entry.person,
             entry.words,
-            serde_json::to_string(op).map_err(|e| corrupt("an operation", e))?,
+            pack_op(&serde_json::to_string(op).map_err(|e| corrupt("an operation", e))?)?,
         ])?;
     }
     let outline = RunOutline {
@@ -232,6 +232,43 @@ pub(super) fn plan_without_bulk(plan: &SyncPlan) -> SyncPlan {
         // In `run_skips`, by person.
         skipped_records: Vec::new(),
         approval: plan.approval.clone(),
+    }
+}
+
+/// A stored operation's JSON, deflated: an operation with its explanation is about 1.5 KB of
+/// repetitive JSON, and a first grade export stores hundreds of thousands of them.
+pub(super) fn pack_op(json: &str) -> Result<Vec<u8>, StoreError> {
+    use std::io::Write as _;
+    let mut out = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(json.len() / 2),
+        flate2::Compression::fast(),
+    );
+    out.write_all(json.as_bytes())
+        .and_then(|()| out.finish())
+        .map_err(|e| corrupt("an operation, packing it", e))
+}
+
+/// Reads a stored operation's JSON at column `idx`: deflated (a blob), or as text, as runs
+/// stored before packing keep it.
+pub(super) fn stored_op(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<String> {
+    use rusqlite::types::ValueRef;
+    match row.get_ref(idx)? {
+        ValueRef::Blob(packed) => {
+            let mut json = String::with_capacity(packed.len() * 3);
+            std::io::Read::read_to_string(
+                &mut flate2::read::DeflateDecoder::new(packed),
+                &mut json,
+            )
+            .map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    idx,
+                    rusqlite::types::Type::Blob,
+                    Box::new(e),
+                )
+            })?;
+            Ok(json)
+        }
+        _ => row.get(idx),
     }
 }
 
@@ -353,7 +390,7 @@ impl Store {
             .prepare_cached("SELECT op FROM run_ops WHERE run = ?1 AND seq = ?2")?;
         seqs.iter()
             .map(|seq| {
-                stmt.query_row(params![run, i64::from(*seq)], |r| r.get(0))
+                stmt.query_row(params![run, i64::from(*seq)], |r| stored_op(r, 0))
                     .map_err(StoreError::from)
             })
             .collect()
@@ -364,7 +401,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT op FROM run_ops WHERE run = ?1 ORDER BY seq")?;
-        let rows = stmt.query_map(params![run], |r| r.get::<_, String>(0))?;
+        let rows = stmt.query_map(params![run], |r| stored_op(r, 0))?;
         rows.map(|text| serde_json::from_str(&text?).map_err(|e| corrupt("a stored operation", e)))
             .collect()
     }
@@ -393,7 +430,7 @@ impl Store {
                 i64::try_from(offset).unwrap_or(i64::MAX),
                 i64::try_from(limit).unwrap_or(i64::MAX)
             ],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, stored_op(r, 1)?)),
         )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -506,6 +543,27 @@ mod tests {
         let body = store.run_plan_text(run).unwrap().unwrap();
         let stored: SyncPlan = serde_json::from_str(&body).unwrap();
         assert!(stored.ops.is_empty(), "the body holds no operation: {body}");
+        assert_eq!(store.run_plan(run).unwrap(), Some(three.clone()));
+        // Each operation's row is deflated, and read back as the JSON it was.
+        let kinds: Vec<String> = store
+            .conn
+            .prepare("SELECT typeof(op) FROM run_ops WHERE run = ?1")
+            .unwrap()
+            .query_map([run], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(kinds, ["blob", "blob", "blob"]);
+        let page = store.run_ops_page(run, 0, 10).unwrap();
+        assert_eq!(page[1].1, serde_json::to_string(&three.ops[1]).unwrap());
+        // A row stored as text before packing still reads.
+        store
+            .conn
+            .execute(
+                "UPDATE run_ops SET op = ?1 WHERE run = ?2 AND seq = 2",
+                params![serde_json::to_string(&three.ops[2]).unwrap(), run],
+            )
+            .unwrap();
         assert_eq!(store.run_plan(run).unwrap(), Some(three));
     }
 
