@@ -8,5 +8,6 @@ pub mod district;
 pub mod faults;
 pub mod rng;
 pub mod sis;
+pub mod sis_paths;
 pub mod sis_writes;
 pub mod workload;

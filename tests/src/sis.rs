@@ -230,6 +230,7 @@ fn modified_now() -> String {
 }
 
 pub async fn start(spec: SisSpec, district: District) -> std::io::Result<StandInSis> {
+    let category_required = spec.version == "1.2";
     let state = Arc::new(SisState {
         spec,
         district: Mutex::new(district),
@@ -240,7 +241,10 @@ pub async fn start(spec: SisSpec, district: District) -> std::io::Result<StandIn
         tokens: Mutex::new(HashMap::new()),
         faults: Faults::default(),
         counters: Counters::default(),
-        write_limits: Mutex::new(crate::sis_writes::WriteLimits::default()),
+        write_limits: Mutex::new(crate::sis_writes::WriteLimits {
+            title_max: None,
+            category_required,
+        }),
         index: Mutex::new(None),
     });
     let app = Router::new()
@@ -628,6 +632,40 @@ async fn handle(
             None => return ims_error(StatusCode::NOT_FOUND, "unknown_object", "no such path"),
         }
     };
+    // Role-specific and nested paths (`/teachers/{id}/classes`, ...), and collections
+    // asked for `sort` or `fields`: answered from whole listings (`sis_paths`).
+    let segments: Vec<String> = rest.split('/').map(decode).collect();
+    let segment_refs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    if method == Method::GET {
+        let viewed = crate::sis_paths::answer(&*state, &segment_refs);
+        let gradebook_view = segment_refs.len() > 2
+            && matches!(segment_refs[2], "lineItems" | "results" | "categories");
+        if let Some(answer) = viewed {
+            if service != "any" && (service == "gradebook") != gradebook_view {
+                return ims_error(StatusCode::NOT_FOUND, "unknown_object", "no such path here");
+            }
+            return view(answer, &uri);
+        }
+        let q: HashMap<String, String> = query_pairs(&uri).into_iter().collect();
+        if segment_refs.len() == 1
+            && (q.contains_key("sort") || q.contains_key("fields"))
+            && (ROSTER.contains(&segment_refs[0]) || GRADEBOOK.contains(&segment_refs[0]))
+        {
+            let envelope: &'static str = ROSTER
+                .iter()
+                .chain(GRADEBOOK)
+                .find(|c| **c == segment_refs[0])
+                .copied()
+                .unwrap_or("records");
+            return view(
+                crate::sis_paths::ViewAnswer::List {
+                    envelope,
+                    records: records(&state, envelope),
+                },
+                &uri,
+            );
+        }
+    }
     let mut parts = rest.splitn(2, '/');
     let collection = parts.next().unwrap_or_default().to_string();
     let id = parts.next().map(decode);
@@ -671,6 +709,52 @@ async fn handle(
             "invalid_data",
             "method not allowed here",
         ),
+    }
+}
+
+impl crate::sis_paths::Collections for SisState {
+    fn all(&self, collection: &str) -> Vec<Value> {
+        records(self, collection)
+    }
+}
+
+/// Answers a view: `filter`, `sort`/`orderBy`, paging with `X-Total-Count`, then `fields`.
+fn view(answer: crate::sis_paths::ViewAnswer, uri: &Uri) -> Response {
+    use crate::sis_paths::ViewAnswer;
+    let q: HashMap<String, String> = query_pairs(uri).into_iter().collect();
+    match answer {
+        ViewAnswer::Missing(why) => ims_error(StatusCode::NOT_FOUND, "unknown_object", &why),
+        ViewAnswer::One { key, mut record } => {
+            if let Some(fields) = q.get("fields") {
+                crate::sis_paths::project(std::slice::from_mut(&mut record), fields);
+            }
+            axum::Json(json!({ key: record })).into_response()
+        }
+        ViewAnswer::List {
+            envelope,
+            mut records,
+        } => {
+            if let Some(filter) = q.get("filter") {
+                records.retain(|r| matches_filter(r, filter));
+            }
+            if let Some(field) = q.get("sort") {
+                let descending = q
+                    .get("orderBy")
+                    .is_some_and(|o| o.eq_ignore_ascii_case("desc"));
+                crate::sis_paths::sort(&mut records, field, descending);
+            }
+            let total = records.len();
+            let limit: usize = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(100);
+            let offset: usize = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let mut page: Vec<Value> = records.into_iter().skip(offset).take(limit).collect();
+            if let Some(fields) = q.get("fields") {
+                crate::sis_paths::project(&mut page, fields);
+            }
+            let mut resp = axum::Json(json!({ envelope: page })).into_response();
+            resp.headers_mut()
+                .insert("x-total-count", header::HeaderValue::from(total as u64));
+            resp
+        }
     }
 }
 

@@ -15,6 +15,10 @@ use crate::district::District;
 pub struct WriteLimits {
     /// The longest lineItem title the SIS keeps (some SIS truncate nothing and refuse).
     pub title_max: Option<usize>,
+    /// Whether a lineItem must name its category. OneRoster 1.2 SIS require one (Google's
+    /// 1.2 conformance sequence sends it); its 1.1 sequence creates a lineItem without one
+    /// and expects 201, so a 1.1 SIS takes either (a category given must still exist).
+    pub category_required: bool,
 }
 
 /// Why a write is refused: the status and the `imsx_description`.
@@ -192,9 +196,12 @@ fn line_item(
     if !index.classes.contains(class) {
         return Err(unknown(format!("unknown class {class}")));
     }
-    let category = reference(record, "category")?;
-    if !index.categories.contains(category) && written.written("categories", category).is_none() {
-        return Err(unknown(format!("unknown category {category}")));
+    if limits.category_required || record.get("category").is_some_and(|c| !c.is_null()) {
+        let category = reference(record, "category")?;
+        if !index.categories.contains(category) && written.written("categories", category).is_none()
+        {
+            return Err(unknown(format!("unknown category {category}")));
+        }
     }
     for period in ["gradingPeriod", "academicSession"] {
         if record.get(period).is_some_and(|v| !v.is_null()) {
@@ -299,6 +306,7 @@ mod tests {
             "assignDate": "2026-09-01T00:00:00Z", "dueDate": "2026-09-20", "resultValueMin": 0.0, "resultValueMax": 10.0});
         let limits = WriteLimits {
             title_max: Some(30),
+            category_required: true,
         };
         assert_eq!(check("lineItems", &good, &index, &book, &limits), Ok(()));
         let refused = |change: &dyn Fn(&mut Value)| {
@@ -327,6 +335,26 @@ mod tests {
         );
         assert!(refused(&|v| v["class"]["sourcedId"] = json!("nope")).unprocessable);
         assert!(refused(&|v| v["category"]["sourcedId"] = json!("nope")).unprocessable);
+        assert!(
+            refused(&|v| {
+                v.as_object_mut().unwrap().remove("category");
+            })
+            .description
+            .contains("category")
+        );
+        // Where the profile does not require one, a lineItem may go without a category.
+        let mut without = good.clone();
+        without.as_object_mut().unwrap().remove("category");
+        assert_eq!(
+            check(
+                "lineItems",
+                &without,
+                &index,
+                &book,
+                &WriteLimits::default()
+            ),
+            Ok(())
+        );
         assert!(
             refused(&|v| v["dueDate"] = json!("next week"))
                 .description

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use classbridge_tests::district::Size;
 use classbridge_tests::rng::SeededRng;
-use serde_json::Value;
 use support::{Harness, binary, gradebook_by_meaning, story, sync_until_idle, teachers_grade};
 
 /// What the host's state database says the interrupted run left.
@@ -26,17 +25,15 @@ struct Interrupted {
 impl Interrupted {
     fn read(h: &Harness) -> Interrupted {
         let db = rusqlite::Connection::open(h.state_dir().join("classbridge.db")).expect("db");
-        let (id, status, plan): (i64, String, Option<String>) = db
+        // A run's operations are its `run_ops` rows (its stored plan body holds none).
+        let (id, status, ops): (i64, String, i64) = db
             .query_row(
-                "SELECT id, status, (SELECT body FROM run_plans WHERE run = runs.id) FROM runs ORDER BY id DESC LIMIT 1",
+                "SELECT id, status, (SELECT COUNT(*) FROM run_ops WHERE run = runs.id) FROM runs ORDER BY id DESC LIMIT 1",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .expect("a run");
-        let ops = plan
-            .and_then(|p| serde_json::from_str::<Value>(&p).ok())
-            .and_then(|p| p["ops"].as_array().map(Vec::len))
-            .unwrap_or(0);
+        let ops = usize::try_from(ops).unwrap_or(0);
         let outcomes: i64 = db
             .query_row(
                 "SELECT COUNT(*) FROM journal WHERE run_id = ?1 AND outcome IS NOT NULL",
