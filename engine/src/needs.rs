@@ -38,8 +38,9 @@ pub struct NeedsFacts {
     /// [`config_digest`] of the rules that plan was made with. Absent: unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_digest: Option<String>,
-    /// Whether an admin's approval of that plan left operations out: they are planned again
-    /// next run, wherever their class is, so that run needs every enrolment.
+    /// Whether that plan left operations unapplied (an admin's approval left them out, or
+    /// the run stopped before attempting them): they are planned again next run, wherever
+    /// their class is, so that run needs every enrolment.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub left_out: bool,
 }
@@ -144,7 +145,10 @@ fn ask(
         return Err("the rules changed since the state was planned".into());
     }
     if facts.left_out {
-        return Err("the last approval left operations out, to be planned again".into());
+        return Err(
+            "the last run left operations unapplied (left out by an approval, or not attempted), to be planned again"
+                .into(),
+        );
     }
     let today = now.get(..10).unwrap_or(now);
     let Some(planned_on) = facts.planned_on.as_deref() else {

@@ -1069,13 +1069,17 @@ impl Store {
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         Self::put_changes(&tx, changes)?;
-        // The state now is what this run's plan made: its date and rules go with it.
+        // The state now is what this run's plan made: its date and rules go with it, and
+        // whether it left operations unapplied (rejected by an approval, or not attempted
+        // when the run stopped): those are planned again wherever their class is, so the
+        // next run needs every enrolment.
+        let not_attempted = counts["notAttempted"].as_u64().unwrap_or(0) > 0;
         tx.execute(
             "UPDATE state_meta SET planned_on = (SELECT planned_on FROM runs WHERE id = ?1),
              config_digest = (SELECT config_digest FROM runs WHERE id = ?1),
-             left_out = EXISTS (SELECT 1 FROM decisions WHERE run_id = ?1 AND left_out NOT IN ('', '[]'))
+             left_out = ?2 OR EXISTS (SELECT 1 FROM decisions WHERE run_id = ?1 AND left_out NOT IN ('', '[]'))
              WHERE id = 1",
-            params![run],
+            params![run, not_attempted],
         )?;
         for read in source_reads {
             let full_at = read.full.then_some(read.read_at.as_str());

@@ -176,3 +176,25 @@ async fn killed_between_a_remote_write_and_its_record_every_trial_converges_to_t
     }
     eprintln!("{mid_apply} kills mid-apply in {trials} trials");
 }
+
+/// A run killed after a few writes leaves most of its plan unattempted. The next run reads
+/// the SIS as deltas (nothing changed there), so only the state says those operations are
+/// owed: it must plan them again for every class, not only for classes a delta touches
+/// (found at trial 33 of the test above: nine classes' students were never added).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_a_killed_run_never_attempted_are_planned_again_after_delta_reads() {
+    let template = Harness::start(Size::Tiny, "").await;
+    assert_eq!(template.cli(&["runs"]).await.code, 0);
+    let h = Harness::start(Size::Tiny, "").await;
+    h.seed_state_from(&template);
+    assert!(
+        sync_killed_at_write(&h, Phase::Roster, 10).await,
+        "killed mid-apply"
+    );
+    sync_until_idle(&h, "roster", false).await;
+    assert_eq!(
+        h.classroom_shape(),
+        (10, 0, 210, 30),
+        "every course with its members and topics"
+    );
+}
