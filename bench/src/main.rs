@@ -466,21 +466,30 @@ struct Setup {
     classroom: classbridge_tests::classroom::StandInClassroom,
 }
 
-async fn setup(district: District, per_minute: u32, concurrency: usize) -> anyhow::Result<Setup> {
-    use classbridge_tests::{classroom, sis};
-    let secret = "bench-secret";
-    let sis = sis::start(
+/// The secret the benches' stand-in SIS signs with (OAuth 1.0a, key `bench`).
+const BENCH_SIS_SECRET: &str = "bench-secret";
+
+/// A 1.1 stand-in SIS serving `district`, as the benches configure the host for it.
+async fn bench_sis(district: District) -> std::io::Result<classbridge_tests::sis::StandInSis> {
+    use classbridge_tests::sis;
+    sis::start(
         sis::SisSpec {
             version: "1.1".into(),
             prefix: String::new(),
             auth: sis::SisAuth::Oauth1 {
                 key: "bench".into(),
-                secret: secret.into(),
+                secret: BENCH_SIS_SECRET.into(),
             },
         },
         district,
     )
-    .await?;
+    .await
+}
+
+async fn setup(district: District, per_minute: u32, concurrency: usize) -> anyhow::Result<Setup> {
+    use classbridge_tests::classroom;
+    let secret = BENCH_SIS_SECRET;
+    let sis = bench_sis(district).await?;
     let classroom = classroom::start("bench-token").await?;
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("s"), secret)?;

@@ -20,7 +20,7 @@ use classbridge::runner::Host;
 use classbridge::store::RunStatus;
 use classbridge_tests::classroom::{self, StandInClassroom};
 use classbridge_tests::district::{District, Size};
-use classbridge_tests::sis::{self, StandInSis};
+use classbridge_tests::sis::StandInSis;
 use serde_json::{Value, json};
 
 /// Google's per-user quota the minutes are reckoned at.
@@ -148,19 +148,8 @@ fn num(v: &Value, key: &str) -> String {
 
 impl Bench {
     async fn start(size: &str, parsed: Size, feed: bool, out: &Path) -> anyhow::Result<Bench> {
-        let secret = "bench-secret";
-        let sis = sis::start(
-            sis::SisSpec {
-                version: "1.1".into(),
-                prefix: String::new(),
-                auth: sis::SisAuth::Oauth1 {
-                    key: "bench".into(),
-                    secret: secret.into(),
-                },
-            },
-            District::generate(parsed, 2026),
-        )
-        .await?;
+        let secret = crate::BENCH_SIS_SECRET;
+        let sis = crate::bench_sis(District::generate(parsed, 2026)).await?;
         let classroom = classroom::start("bench-token").await?;
         let dir = tempfile::tempdir()?;
         std::fs::write(dir.path().join("s"), secret)?;

@@ -81,21 +81,19 @@ fn role_collection(name: &str) -> Option<RoleCollection> {
     })
 }
 
-/// The classes `user` has an enrolment in with `role`.
-fn classes_of(all: &impl Collections, user: &str, role: &str) -> HashSet<String> {
+/// The `other` end (`user`, `class`) of every enrolment with `role` whose `field`
+/// (`user`, `class`, `school`) is `id`.
+fn enrolled(
+    all: &impl Collections,
+    field: &str,
+    id: &str,
+    role: &str,
+    other: &str,
+) -> HashSet<String> {
     all.all("enrollments")
         .into_iter()
-        .filter(|e| reference(e, "user") == user && e["role"] == role)
-        .map(|e| reference(&e, "class").to_string())
-        .collect()
-}
-
-/// The people enrolled in `class` with `role`.
-fn members_of(all: &impl Collections, class: &str, role: &str) -> HashSet<String> {
-    all.all("enrollments")
-        .into_iter()
-        .filter(|e| reference(e, "class") == class && e["role"] == role)
-        .map(|e| reference(&e, "user").to_string())
+        .filter(|e| reference(e, field) == id && e["role"] == role)
+        .map(|e| reference(&e, other).to_string())
         .collect()
 }
 
@@ -177,7 +175,7 @@ fn nested(all: &impl Collections, parent: &str, wanted: &str, child: &str) -> Op
             } else {
                 "teacher"
             };
-            let members = members_of(all, wanted, role);
+            let members = enrolled(all, "class", wanted, role, "user");
             list(
                 "users",
                 all.all("users")
@@ -200,7 +198,7 @@ fn nested(all: &impl Collections, parent: &str, wanted: &str, child: &str) -> Op
             if !exists(all, "users", wanted, test) {
                 return missing(parent.trim_end_matches('s'));
             }
-            let classes = classes_of(all, wanted, role);
+            let classes = enrolled(all, "user", wanted, role, "class");
             list(
                 "classes",
                 all.all("classes")
@@ -236,12 +234,7 @@ fn nested(all: &impl Collections, parent: &str, wanted: &str, child: &str) -> Op
             } else {
                 "teacher"
             };
-            let people: HashSet<String> = all
-                .all("enrollments")
-                .into_iter()
-                .filter(|e| reference(e, "school") == wanted && e["role"] == role)
-                .map(|e| reference(&e, "user").to_string())
-                .collect();
+            let people = enrolled(all, "school", wanted, role, "user");
             list(
                 "users",
                 all.all("users")

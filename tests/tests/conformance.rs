@@ -80,6 +80,14 @@ impl Sequence {
     }
 }
 
+/// The record `id` of a listing's `key` array.
+fn record<'l>(list: &'l Value, key: &str, id: &str) -> &'l Value {
+    list[key]
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["sourcedId"] == id))
+        .unwrap_or_else(|| panic!("{id} in {key}: {list}"))
+}
+
 fn ids(list: &Value, key: &str) -> Vec<String> {
     list[key]
         .as_array()
@@ -351,10 +359,7 @@ async fn run_sequence(version: &str) {
             &[("limit", "10000")],
         )
         .await;
-    let kept = listed["results"]
-        .as_array()
-        .and_then(|a| a.iter().find(|r| r["sourcedId"] == result.as_str()))
-        .expect("the result");
+    let kept = record(&listed, "results", &result);
     assert_eq!(
         kept["score"].as_f64(),
         Some(300.0),
@@ -375,10 +380,7 @@ async fn run_sequence(version: &str) {
             &[("limit", "10000")],
         )
         .await;
-    let kept = listed["results"]
-        .as_array()
-        .and_then(|a| a.iter().find(|r| r["sourcedId"] == result.as_str()))
-        .expect("the result");
+    let kept = record(&listed, "results", &result);
     assert_eq!(kept["scoreStatus"], "exempt", "{}", step("excused state"));
     seq.delete(&step("DeleteResult"), &results_url).await;
     let listed = seq
