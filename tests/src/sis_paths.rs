@@ -97,6 +97,26 @@ fn enrolled(
         .collect()
 }
 
+/// `student` for `students`, `teacher` for `teachers`.
+fn role_of(plural: &str) -> &'static str {
+    if plural == "students" {
+        "student"
+    } else {
+        "teacher"
+    }
+}
+
+/// The users whose ids are in `ids`, as a `users` listing.
+fn users_in(all: &impl Collections, ids: &HashSet<String>) -> Option<ViewAnswer> {
+    list(
+        "users",
+        all.all("users")
+            .into_iter()
+            .filter(|u| ids.contains(id(u)))
+            .collect(),
+    )
+}
+
 fn exists(
     all: &impl Collections,
     collection: &str,
@@ -170,26 +190,12 @@ fn nested(all: &impl Collections, parent: &str, wanted: &str, child: &str) -> Op
             if !exists(all, "classes", wanted, |_| true) {
                 return missing("class");
             }
-            let role = if child == "students" {
-                "student"
-            } else {
-                "teacher"
-            };
+            let role = role_of(child);
             let members = enrolled(all, "class", wanted, role, "user");
-            list(
-                "users",
-                all.all("users")
-                    .into_iter()
-                    .filter(|u| members.contains(id(u)))
-                    .collect(),
-            )
+            users_in(all, &members)
         }
         ("students" | "teachers", "classes") => {
-            let role = if parent == "students" {
-                "student"
-            } else {
-                "teacher"
-            };
+            let role = role_of(parent);
             let test: fn(&Value) -> bool = if parent == "students" {
                 |u| has_role(u, "student")
             } else {
@@ -229,19 +235,9 @@ fn nested(all: &impl Collections, parent: &str, wanted: &str, child: &str) -> Op
             if !exists(all, "orgs", wanted, |o| o["type"] == "school") {
                 return missing("school");
             }
-            let role = if child == "students" {
-                "student"
-            } else {
-                "teacher"
-            };
+            let role = role_of(child);
             let people = enrolled(all, "school", wanted, role, "user");
-            list(
-                "users",
-                all.all("users")
-                    .into_iter()
-                    .filter(|u| people.contains(id(u)))
-                    .collect(),
-            )
+            users_in(all, &people)
         }
         ("terms", "gradingPeriods" | "classes") => {
             if !exists(all, "academicSessions", wanted, |_| true) {
