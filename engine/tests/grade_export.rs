@@ -566,3 +566,56 @@ fn grade_writes_name_the_assignment_the_student_and_the_course() {
         "{results:#?}"
     );
 }
+
+/// The SIS dropped `u-s1` from `cl1` while their Classroom work was graded.
+fn dropped_while_graded(config_classroom: Value) -> Value {
+    let mut v = graded();
+    v["config"]["classroom"] = config_classroom;
+    remove(&mut v, "enrollments", "e-s1");
+    v
+}
+
+#[test]
+fn a_student_the_sis_dropped_gets_no_result_and_the_preview_says_why() {
+    let plan = plan(&dropped_while_graded(json!({})));
+    assert!(
+        has_key(&plan, "student.remove:"),
+        "the drop is applied: {:?}",
+        keys(&plan)
+    );
+    assert!(
+        result_for(&plan, "9001", "111").is_none(),
+        "a SIS refuses it"
+    );
+    assert!(
+        result_for(&plan, "9003", "111").is_none(),
+        "a SIS refuses it"
+    );
+    assert_eq!(
+        plan.summary.skipped.get("submission.studentNotEnrolled"),
+        Some(&2)
+    );
+    assert!(
+        issue_mentions(&plan, "student 'u-s1' is not enrolled in class 'cl1'"),
+        "{:?}",
+        plan.record_issues
+    );
+    // The other students' grades still go.
+    assert!(result_for(&plan, "9001", "112").is_some());
+    assert!(result_for(&plan, "9001", "113").is_some());
+}
+
+#[test]
+fn a_student_kept_by_removal_grace_gets_no_result_either() {
+    let plan = plan(&dropped_while_graded(json!({ "removalGraceDays": 7 })));
+    assert!(
+        !has_key(&plan, "student.remove:"),
+        "kept in the course: {:?}",
+        keys(&plan)
+    );
+    assert!(result_for(&plan, "9001", "111").is_none());
+    assert_eq!(
+        plan.summary.skipped.get("submission.studentNotEnrolled"),
+        Some(&2)
+    );
+}

@@ -132,6 +132,66 @@ async fn full_cycle_then_a_second_sync_writes_nothing() {
     }
 }
 
+/// A student the SIS drops from a class while their work is regraded in Classroom: the strict
+/// stand-in SIS refuses a result for a student not enrolled in the class (422), so the engine
+/// must hold that grade back in words; the drop and the other grades go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_student_dropped_while_regraded_gets_no_result_and_the_run_succeeds() {
+    let h = Harness::start(Size::Tiny, "").await;
+    assert_eq!(h.cli(&["sync"]).await.code, 0);
+    let alias = "d:cl0";
+    let students = h.classroom.student_ids(alias);
+    let cw = h
+        .classroom
+        .post_work(alias, "Lab report", Some(50.0), Some("Homework"))
+        .unwrap();
+    let (leaving, staying) = (&students[0], &students[1]);
+    h.classroom
+        .grade(&cw, leaving, Some(45.0), None, false, "RETURNED");
+    h.classroom
+        .grade(&cw, staying, Some(30.0), None, false, "RETURNED");
+    sync_ok(&h, &["sync"]).await;
+    let sis_id = |email: &str| email.split('@').next().unwrap().to_string();
+    let score_of = |email: &str| {
+        h.sis
+            .gradebook("results")
+            .into_iter()
+            .find(|r| r["student"]["sourcedId"] == sis_id(email))
+            .map(|r| r["score"].clone())
+    };
+    assert_eq!(score_of(leaving), Some(json!(45.0)));
+
+    h.sis.with_district(|d| {
+        d.enrollments.retain(|e| {
+            !(e["user"]["sourcedId"] == sis_id(leaving) && e["class"]["sourcedId"] == "cl0")
+        })
+    });
+    h.classroom
+        .grade(&cw, leaving, Some(40.0), None, false, "RETURNED");
+    h.classroom
+        .grade(&cw, staying, Some(35.0), None, false, "RETURNED");
+    let run = h.cli(&["sync"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(&format!(
+            "student '{}' is not enrolled in class 'cl0'",
+            sis_id(leaving)
+        )),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        score_of(leaving),
+        Some(json!(45.0)),
+        "not sent, not refused"
+    );
+    assert_eq!(score_of(staying), Some(json!(35.0)));
+    assert!(
+        !h.classroom.student_ids(alias).contains(leaving),
+        "the drop is applied"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sis_changes_propagate() {
     let h = Harness::start(Size::Tiny, "").await;

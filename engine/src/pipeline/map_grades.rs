@@ -2,7 +2,7 @@
 //! graded submissions become results, written to the SIS the class came from. Ids are derived
 //! from Classroom ids, so a second export (or one after a reconnect) updates, never duplicates.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 
@@ -135,6 +135,7 @@ pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> G
         crate::config::MasterEntity::parse(&rule.entity)
             .is_some_and(|e| e.entity() == EntityKind::Result)
     });
+    let enrolled = enrolled_students(ctx);
     let mut live_items = std::collections::BTreeSet::new();
     for (class_id, course) in &ctx.known.courses {
         let Some(course_id) = &course.course_id else {
@@ -312,6 +313,19 @@ pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> G
                 {
                     continue;
                 }
+                // A SIS refuses a result for a student not enrolled in the lineItem's class: one
+                // the SIS dropped (this run removes them, or a removal grace keeps them), or one
+                // added in Classroom by hand. Held back in words, before anything is sent.
+                if !enrolled.contains(&(user.sourced_id.as_str(), class_id.as_str())) {
+                    *out.skipped
+                        .entry("submission.studentNotEnrolled".into())
+                        .or_default() += 1;
+                    issues.push(RecordIssue::warning("classroom", "studentSubmissions", Some(&sub.id), format!(
+                        "student '{}' is not enrolled in class '{}' in source '{}' (the SIS dropped them, or they were added in Classroom only); their grade for '{work_title}' was not exported",
+                        strip(source, &user.sourced_id), strip(source, class_id), source.id
+                    )));
+                    continue;
+                }
                 put_op(
                     ctx,
                     source,
@@ -335,6 +349,37 @@ pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> G
     }
     delete_vanished(ctx, &live_items, &mut out);
     out
+}
+
+/// The (student, class) enrolments each class's own source holds, for the classes whose
+/// courses' work this run reads (with a change feed, a few; never the district's pairs when
+/// no grade is read).
+fn enrolled_students<'a>(ctx: &GradeContext<'a>) -> HashSet<(&'a str, &'a str)> {
+    let graded: HashSet<&str> = ctx
+        .known
+        .courses
+        .iter()
+        .filter(|(_, course)| {
+            course
+                .course_id
+                .as_deref()
+                .is_some_and(|id| ctx.snapshot.course_work.contains_key(id))
+        })
+        .flat_map(|(class_id, _)| ctx.cross.classes_of(ctx.cross.primary(class_id)))
+        .collect();
+    if graded.is_empty() {
+        return HashSet::new();
+    }
+    ctx.sources
+        .values()
+        .flat_map(|roster| roster.enrollments.values())
+        .filter(|e| {
+            e.status == Status::Active
+                && e.role.as_str() == "student"
+                && graded.contains(e.class.as_str())
+        })
+        .map(|e| (e.user.as_str(), e.class.as_str()))
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
