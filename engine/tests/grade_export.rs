@@ -619,3 +619,43 @@ fn a_student_kept_by_removal_grace_gets_no_result_either() {
         Some(&2)
     );
 }
+
+#[test]
+fn work_with_no_category_is_held_back_where_the_sis_requires_one() {
+    let uncategorized = |version: &str, required: Option<bool>| {
+        let mut v = graded();
+        v["config"]["sources"][0]["version"] = json!(version);
+        v["config"]["sources"][0]["limits"]
+            .as_object_mut()
+            .expect("limits")
+            .remove("defaultCategory");
+        if let Some(required) = required {
+            v["config"]["sources"][0]["limits"]["categoryRequired"] = json!(required);
+        }
+        v["classroom"]["courseWork"][0]["courseWork"][0]["topicId"] = json!("unknown-topic");
+        plan(&v)
+    };
+    let has_line_item = |p: &SyncPlan| {
+        let id = line_item_id("5001", "9001");
+        p.ops.iter().any(
+            |o| matches!(&o.action, Action::OneRosterPut { sourced_id, .. } if *sourced_id == id),
+        )
+    };
+    // OneRoster 1.2 makes a lineItem's category mandatory: held back, its results with it.
+    let p = uncategorized("1.2", None);
+    assert!(!has_line_item(&p), "{:?}", keys(&p));
+    assert!(result_for(&p, "9001", "111").is_none());
+    assert_eq!(p.summary.skipped.get("courseWork.noCategory"), Some(&1));
+    assert!(
+        issue_mentions(&p, "refuses a lineItem without one; it was not exported"),
+        "{:?}",
+        p.record_issues
+    );
+    // 1.1 leaves it optional (sent without, and said), unless the source says otherwise.
+    let p = uncategorized("1.1", None);
+    assert!(has_line_item(&p));
+    assert!(line_item(&p, "9001").get("category").is_none());
+    assert!(issue_mentions(&p, "exported without one"));
+    assert!(!has_line_item(&uncategorized("1.1", Some(true))));
+    assert!(has_line_item(&uncategorized("1.2", Some(false))));
+}

@@ -469,6 +469,10 @@ pub struct SourceSettings {
     pub default_category: Option<String>,
     #[serde(default)]
     pub missing_due_date: Option<MissingDueDate>,
+    /// Whether this SIS refuses a lineItem without a category; unset: as its OneRoster
+    /// version says (required in 1.2).
+    #[serde(default)]
+    pub category_required: Option<bool>,
     /// Write grades back to this source.
     #[serde(default = "yes")]
     pub write_grades: bool,
@@ -577,6 +581,32 @@ impl SourceSettings {
         Ok(self.profile()?.auth_for(self.version(), self.auth))
     }
 
+    /// What this source's gradebook takes, as each lineItem is checked before it is sent:
+    /// `check` says it, so an admin knows beforehand what will be shortened, placed or held
+    /// back.
+    pub fn grade_export_rules(&self) -> Result<String, ConfigError> {
+        let source = self.engine_source()?;
+        let limits = &source.limits;
+        let title = match (limits.line_item_title_max, self.line_item_title_max) {
+            (Some(n), Some(_)) => format!("titles up to {n} characters (configured)"),
+            (Some(n), None) => format!("titles up to {n} characters (profile {})", self.profile),
+            (None, _) => "titles of any length".to_string(),
+        };
+        let category = match (&limits.default_category, source.category_required()) {
+            (Some(c), _) => format!("work matching no category filed under '{c}'"),
+            (None, true) => {
+                "a category required: work matching none is held back (no default_category)"
+                    .to_string()
+            }
+            (None, false) => "work matching no category sent without one".to_string(),
+        };
+        let due = match limits.missing_due_date {
+            MissingDueDate::UseAssignDate => "work with no due date placed on its assign date",
+            MissingDueDate::Skip => "work with no due date held back",
+        };
+        Ok(format!("{title}; {category}; {due}"))
+    }
+
     fn engine_source(&self) -> Result<SourceConfig, ConfigError> {
         let profile = self.profile()?;
         Ok(SourceConfig {
@@ -588,6 +618,7 @@ impl SourceSettings {
                 line_item_title_max: self.line_item_title_max.or(profile.line_item_title_max),
                 missing_due_date: self.missing_due_date.unwrap_or_default(),
                 default_category: self.default_category.clone(),
+                category_required: self.category_required,
             },
         })
     }
@@ -804,6 +835,23 @@ base_url = "http://127.0.0.1:1"
 client_id = "id"
 client_secret = { env = "S" }
 "#;
+
+    #[test]
+    fn check_says_what_each_gradebook_takes_before_any_export() {
+        let c = parse(BASE).unwrap();
+        assert_eq!(
+            c.sources[0].grade_export_rules().unwrap(),
+            "titles up to 50 characters (profile aspen); work matching no category sent without one; work with no due date placed on its assign date"
+        );
+        let c = parse(&format!(
+            "{BASE}line_item_title_max = 20\ndefault_category = \"asg\"\nmissing_due_date = \"skip\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.sources[0].grade_export_rules().unwrap(),
+            "titles up to 20 characters (configured); work matching no category filed under 'asg'; work with no due date held back"
+        );
+    }
 
     #[test]
     fn rules_become_the_engine_config_with_profile_limits() {

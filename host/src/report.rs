@@ -139,9 +139,38 @@ pub fn preview(plan: &SyncPlan) -> String {
             );
         }
     }
-    if !plan.record_issues.is_empty() {
-        let _ = writeln!(out, "\nRecord issues ({}):", plan.record_issues.len());
-        for i in plan.record_issues.iter().take(15) {
+    // Work and grades that will be shortened, placed or not exported, said before any
+    // write reaches the SIS; the roster's issues follow on their own.
+    let (grade_checks, roster_issues): (Vec<_>, Vec<_>) = plan
+        .record_issues
+        .iter()
+        .partition(|i| i.is_grade_export_check());
+    if !grade_checks.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nGrade export check ({}; nothing below is sent to be refused):",
+            grade_checks.len()
+        );
+        for i in grade_checks.iter().take(20) {
+            let _ = writeln!(
+                out,
+                "  - {} {}: {}",
+                i.entity,
+                i.sourced_id.as_deref().unwrap_or("-"),
+                i.reason
+            );
+        }
+        if grade_checks.len() > 20 {
+            let _ = writeln!(
+                out,
+                "  ... and {} more (--json for all)",
+                grade_checks.len() - 20
+            );
+        }
+    }
+    if !roster_issues.is_empty() {
+        let _ = writeln!(out, "\nRecord issues ({}):", roster_issues.len());
+        for i in roster_issues.iter().take(15) {
             let _ = writeln!(
                 out,
                 "  - [{:?}] {} {} {}: {}",
@@ -152,11 +181,11 @@ pub fn preview(plan: &SyncPlan) -> String {
                 i.reason
             );
         }
-        if plan.record_issues.len() > 15 {
+        if roster_issues.len() > 15 {
             let _ = writeln!(
                 out,
                 "  ... and {} more (--json for all)",
-                plan.record_issues.len() - 15
+                roster_issues.len() - 15
             );
         }
     }

@@ -397,6 +397,12 @@ impl Host {
                 };
                 out.push((format!("source {} default_category", s.id), result));
             }
+            if self.rules.mode == SyncMode::TwoWay && s.write_grades {
+                out.push((
+                    format!("source {} grade export", s.id),
+                    s.grade_export_rules().map_err(|e| e.to_string()),
+                ));
+            }
         }
         let classroom = match self.classroom() {
             Ok(c) => c

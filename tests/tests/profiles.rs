@@ -150,6 +150,57 @@ async fn a_write_the_sis_refuses_is_reported_in_its_words_and_succeeds_once_conf
     assert_eq!(h.sis.gradebook("results").len(), students.len());
 }
 
+/// OneRoster 1.2 makes a lineItem's category mandatory and the strict stand-in refuses one
+/// without (422): work that matches no category, with no default category configured, is held
+/// back and named in the preview, while categorized work in the same run goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uncategorized_work_is_held_back_where_the_sis_requires_a_category() {
+    let spec = SisSpec {
+        version: "1.2".into(),
+        prefix: String::new(),
+        auth: oauth2(),
+    };
+    let h = Harness::start_with(spec, "generic-1.2", District::generate(Size::Tiny, 3), "").await;
+    h.edit_config(|c| c.replace("default_category = \"cat-asg\"\n", ""));
+    let check = h.cli(&["check"]).await;
+    assert!(
+        check.stdout.contains(
+            "grade export: titles of any length; a category required: work matching none is held back"
+        ),
+        "said before any run: {}",
+        check.stdout
+    );
+    let first = h.cli(&["sync"]).await;
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let students = h.classroom.student_ids("d:cl0");
+    let loose = h
+        .classroom
+        .post_work("d:cl0", "Reading log", Some(10.0), None)
+        .unwrap();
+    let filed = h
+        .classroom
+        .post_work("d:cl0", "Lab report", Some(10.0), Some("Homework"))
+        .unwrap();
+    for cw in [&loose, &filed] {
+        h.classroom
+            .grade(cw, &students[0], Some(9.0), None, false, "RETURNED");
+    }
+    let run = h.cli(&["sync"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            "'Reading log' matches no category, source 'riverside' has no default category"
+        ),
+        "{}",
+        run.stdout
+    );
+    let items = h.sis.gradebook("lineItems");
+    assert_eq!(
+        items.iter().map(|i| i["title"].clone()).collect::<Vec<_>>(),
+        vec![json!("Lab report")]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_token_mid_run_is_renewed() {
     let spec = SisSpec {

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use classbridge_engine::SyncPlan;
 use classbridge_engine::config::{ChangeKind, HoldPolicy};
+use classbridge_engine::model::RecordIssue;
 use classbridge_engine::plan::{Action, OpChange, OpEntity, PlannedOp, PreviewSummary};
 use maud::{Markup, PreEscaped, html};
 use serde_json::Value;
@@ -399,7 +400,7 @@ fn run(s: &State, id: i64) -> Markup {
             (verify_section(s, id))
             (whatif_section(s, id, plan))
         }
-        (record_issues_section(plan))
+        (record_issues_section(&plan.record_issues))
         section.card {
             h3 { "Changes" }
             div.filters {
@@ -462,13 +463,23 @@ fn export_href(id: i64, what: &str, s: &State) -> String {
     href
 }
 
-fn record_issues_section(plan: &SyncPlan) -> Markup {
+fn record_issues_section(issues: &[RecordIssue]) -> Markup {
+    // Work and grades the SIS gradebook will not get as they are, said before anything is
+    // sent; the roster's own issues after.
+    let (grades, roster): (Vec<&RecordIssue>, Vec<&RecordIssue>) =
+        issues.iter().partition(|i| i.is_grade_export_check());
+    html! {
+        (issues_card("grade-export-check", "Grade export check: shortened, placed or not exported", &grades))
+        (issues_card("record-issues", "Record issues", &roster))
+    }
+}
+
+fn issues_card(id: &str, title: &str, issues: &[&RecordIssue]) -> Markup {
     const SHOWN: usize = 200;
-    let issues = &plan.record_issues;
     html! {
         @if !issues.is_empty() {
-            section.card {
-                h3 { "Record issues (" (issues.len()) ")" }
+            section.card id=(id) {
+                h3 { (title) " (" (issues.len()) ")" }
                 table.issues {
                     thead { tr { th { "severity" } th { "source" } th { "entity" } th { "record" } th { "reason" } } }
                     tbody {
@@ -1010,6 +1021,32 @@ mod tests {
             "{html}"
         );
         assert!(html.contains(r#"id="run-7""#), "{html}");
+    }
+
+    #[test]
+    fn the_grade_export_check_has_its_own_card_apart_from_the_roster_issues() {
+        let issues = vec![
+            RecordIssue::warning(
+                "classroom",
+                "courseWork",
+                Some("9001"),
+                "'Reading log' matches no category; it was not exported",
+            ),
+            RecordIssue::warning("riverside", "users", Some("u-1"), "no email; left out"),
+        ];
+        let html = record_issues_section(&issues).into_string();
+        let grades = html.find(r#"id="grade-export-check""#).expect("grade card");
+        let roster = html.find(r#"id="record-issues""#).expect("roster card");
+        assert!(grades < roster, "the grade check first: {html}");
+        assert!(html[grades..roster].contains("Reading log"), "{html}");
+        assert!(!html[grades..roster].contains("no email"), "{html}");
+        assert!(html[roster..].contains("no email"), "{html}");
+        assert!(
+            !record_issues_section(&issues[1..])
+                .into_string()
+                .contains("grade-export-check"),
+            "no empty card"
+        );
     }
 
     #[test]

@@ -179,6 +179,15 @@ pub struct SourceConfig {
     pub limits: SisLimits,
 }
 
+impl SourceConfig {
+    /// Whether a lineItem must carry a category in this SIS (see [`SisLimits::category_required`]).
+    pub fn category_required(&self) -> bool {
+        self.limits
+            .category_required
+            .unwrap_or(self.version == OneRosterVersion::V1_2)
+    }
+}
+
 impl Default for SourceConfig {
     fn default() -> Self {
         SourceConfig {
@@ -204,6 +213,11 @@ pub struct SisLimits {
     /// Category used when a courseWork has no topic or grade category that matches one
     /// (Skyward's 'Assignments' is the usual one). Unprefixed sourcedId in this SIS.
     pub default_category: Option<String>,
+    /// Whether the SIS refuses a lineItem without a category. Unset: as the version says,
+    /// required in 1.2 (the spec makes a lineItem's `category` mandatory), optional in 1.1
+    /// (Google's 1.1 conformance sequence creates a lineItem without one). Work that would go
+    /// without is held back and reported, never sent to be refused.
+    pub category_required: Option<bool>,
 }
 
 /// Where work without a due date goes in the SIS gradebook.

@@ -204,4 +204,11 @@ impl RecordIssue {
             ..Self::error(source, entity, id, reason)
         }
     }
+
+    /// Whether it is about Classroom work or a submission on its way to a SIS gradebook
+    /// (shortened, placed, or not exported): the preview's grade export check.
+    pub fn is_grade_export_check(&self) -> bool {
+        self.source == "classroom"
+            && matches!(self.entity.as_str(), "courseWork" | "studentSubmissions")
+    }
 }

@@ -460,6 +460,15 @@ fn line_item_for(
         }
     };
     if category.is_none() {
+        if source.category_required() {
+            issues.push(RecordIssue::warning("classroom", "courseWork", Some(&work.id), format!(
+                "'{}' matches no category, source '{}' has no default category, and its SIS refuses a lineItem without one; it was not exported (set default_category, or put the work under a topic made from a category)", work.title, source.id
+            )));
+            *out.skipped
+                .entry("courseWork.noCategory".into())
+                .or_default() += 1;
+            return None;
+        }
         issues.push(RecordIssue::warning("classroom", "courseWork", Some(&work.id), format!(
             "'{}' matches no category and source '{}' has no default category; exported without one", work.title, source.id
         )));
