@@ -521,12 +521,24 @@ const ROSTER: &[&str] = &[
     "users",
     "enrollments",
 ];
-const GRADEBOOK: &[&str] = &["categories", "lineItems", "results"];
+const GRADEBOOK: &[&str] = &[
+    "categories",
+    "lineItems",
+    "results",
+    "scoreScales",
+    "assessmentLineItems",
+    "assessmentResults",
+];
+/// The gradebook collections OneRoster 1.2 added: a 1.1 SIS has no such path.
+const GRADEBOOK_V1P2_ONLY: &[&str] = &["scoreScales", "assessmentLineItems", "assessmentResults"];
 
 fn singular(collection: &str) -> &'static str {
     match collection {
         "categories" => "category",
         "lineItems" => "lineItem",
+        "scoreScales" => "scoreScale",
+        "assessmentLineItems" => "assessmentLineItem",
+        "assessmentResults" => "assessmentResult",
         _ => "result",
     }
 }
@@ -636,10 +648,20 @@ async fn handle(
     // asked for `sort` or `fields`: answered from whole listings (`sis_paths`).
     let segments: Vec<String> = rest.split('/').map(decode).collect();
     let segment_refs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    if state.spec.version != "1.2" && segment_refs.iter().any(|s| GRADEBOOK_V1P2_ONLY.contains(s)) {
+        return ims_error(
+            StatusCode::NOT_FOUND,
+            "unknown_object",
+            "no such path: OneRoster 1.1 has no score scales or assessment gradebook",
+        );
+    }
     if method == Method::GET {
         let viewed = crate::sis_paths::answer(&*state, &segment_refs);
         let gradebook_view = segment_refs.len() > 2
-            && matches!(segment_refs[2], "lineItems" | "results" | "categories");
+            && matches!(
+                segment_refs[2],
+                "lineItems" | "results" | "categories" | "scoreScales"
+            );
         if let Some(answer) = viewed {
             if service != "any" && (service == "gradebook") != gradebook_view {
                 return ims_error(StatusCode::NOT_FOUND, "unknown_object", "no such path here");

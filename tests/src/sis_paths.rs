@@ -264,7 +264,7 @@ fn nested(all: &impl Collections, parent: &str, wanted: &str, child: &str) -> Op
                     .collect(),
             )
         }
-        ("classes", "lineItems" | "results" | "categories") => {
+        ("classes", "lineItems" | "results" | "categories" | "scoreScales") => {
             if !exists(all, "classes", wanted, |_| true) {
                 return missing("class");
             }
@@ -291,6 +291,13 @@ fn nested(all: &impl Collections, parent: &str, wanted: &str, child: &str) -> Op
                             .collect(),
                     )
                 }
+                "scoreScales" => list(
+                    "scoreScales",
+                    all.all("scoreScales")
+                        .into_iter()
+                        .filter(|l| reference(l, "class") == wanted)
+                        .collect(),
+                ),
                 // Categories belong to the district here: every class may use each.
                 _ => list("categories", all.all("categories")),
             }

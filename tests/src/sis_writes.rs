@@ -133,8 +133,137 @@ pub fn check(
         "lineItems" => line_item(record, index, written, limits),
         "results" => result(record, index, written),
         "categories" => title(record, "category").map(|_| ()),
+        "scoreScales" => score_scale(record, index),
+        "assessmentLineItems" => assessment_line_item(record, index, written),
+        "assessmentResults" => assessment_result(record, index, written),
         _ => Ok(()),
     }
+}
+
+/// A GUIDRef field that may be absent; when given it must name a record of `collection`
+/// written earlier (score scales and assessment items live only in the gradebook).
+fn written_reference(
+    record: &Value,
+    field: &str,
+    collection: &str,
+    written: &impl Written,
+) -> Result<(), Refusal> {
+    if record.get(field).is_none_or(Value::is_null) {
+        return Ok(());
+    }
+    let id = reference(record, field)?;
+    match written.written(collection, id) {
+        Some(_) => Ok(()),
+        None => Err(unknown(format!("unknown {field} {id}"))),
+    }
+}
+
+fn class_of(record: &Value, index: &DistrictIndex, required: bool) -> Result<(), Refusal> {
+    if !required && record.get("class").is_none_or(Value::is_null) {
+        return Ok(());
+    }
+    let class = reference(record, "class")?;
+    if !index.classes.contains(class) {
+        return Err(unknown(format!("unknown class {class}")));
+    }
+    Ok(())
+}
+
+/// OneRoster 1.2 scoreScale: a title, a type, its class, and at least one value, each with
+/// both sides of its mapping (`itemValueLHS` → `itemValueRHS`).
+fn score_scale(record: &Value, index: &DistrictIndex) -> Result<(), Refusal> {
+    title(record, "scoreScale")?;
+    match record.get("type").and_then(Value::as_str) {
+        Some(t) if !t.trim().is_empty() => {}
+        _ => return Err(bad("a scoreScale needs a type".into())),
+    }
+    class_of(record, index, true)?;
+    let values = record
+        .get("scoreScaleValue")
+        .and_then(Value::as_array)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| bad("scoreScaleValue (at least one value) is required".into()))?;
+    for (i, value) in values.iter().enumerate() {
+        for side in ["itemValueLHS", "itemValueRHS"] {
+            if !value.get(side).is_some_and(Value::is_string) {
+                return Err(bad(format!(
+                    "scoreScaleValue[{i}].{side} (a string) is required"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// OneRoster 1.2 assessmentLineItem: a title; its class, parent item and score scale, each
+/// optional, must exist; the value range must be a range.
+fn assessment_line_item(
+    record: &Value,
+    index: &DistrictIndex,
+    written: &impl Written,
+) -> Result<(), Refusal> {
+    title(record, "assessmentLineItem")?;
+    class_of(record, index, false)?;
+    written_reference(
+        record,
+        "parentAssessmentLineItem",
+        "assessmentLineItems",
+        written,
+    )?;
+    written_reference(record, "scoreScale", "scoreScales", written)?;
+    value_range(record)
+}
+
+/// OneRoster 1.2 assessmentResult: its item and student, a known `scoreStatus`, a score date;
+/// numbers that are numbers.
+fn assessment_result(
+    record: &Value,
+    index: &DistrictIndex,
+    written: &impl Written,
+) -> Result<(), Refusal> {
+    let item = reference(record, "assessmentLineItem")?;
+    if written.written("assessmentLineItems", item).is_none() {
+        return Err(unknown(format!("unknown assessmentLineItem {item}")));
+    }
+    let student = reference(record, "student")?;
+    if !index.students.contains(student) {
+        return Err(unknown(format!("unknown student {student}")));
+    }
+    score_status(record)?;
+    if record.get("scoreDate").is_none_or(Value::is_null) {
+        return Err(bad("scoreDate is required".into()));
+    }
+    date_time(record, "scoreDate")?;
+    number(record, "score")?;
+    number(record, "scorePercentile")?;
+    written_reference(record, "scoreScale", "scoreScales", written)
+}
+
+fn score_status(record: &Value) -> Result<&str, Refusal> {
+    let status = record
+        .get("scoreStatus")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("scoreStatus is required".into()))?;
+    if !SCORE_STATUSES.contains(&status) {
+        return Err(bad(format!(
+            "scoreStatus '{status}' is not one of {}",
+            SCORE_STATUSES.join(", ")
+        )));
+    }
+    Ok(status)
+}
+
+fn value_range(record: &Value) -> Result<(), Refusal> {
+    let min = number(record, "resultValueMin")?;
+    let max = number(record, "resultValueMax")?;
+    if let (Some(min), Some(max)) = (min, max)
+        && min > max
+    {
+        return Err(bad(format!(
+            "resultValueMin {min} is above resultValueMax {max}"
+        )));
+    }
+    Ok(())
 }
 
 fn title<'r>(record: &'r Value, what: &str) -> Result<&'r str, Refusal> {
@@ -213,16 +342,8 @@ fn line_item(
     }
     date_time(record, "assignDate")?;
     date_time(record, "dueDate")?;
-    let min = number(record, "resultValueMin")?;
-    let max = number(record, "resultValueMax")?;
-    if let (Some(min), Some(max)) = (min, max)
-        && min > max
-    {
-        return Err(bad(format!(
-            "resultValueMin {min} is above resultValueMax {max}"
-        )));
-    }
-    Ok(())
+    written_reference(record, "scoreScale", "scoreScales", written)?;
+    value_range(record)
 }
 
 fn result(record: &Value, index: &DistrictIndex, written: &impl Written) -> Result<(), Refusal> {
@@ -243,22 +364,13 @@ fn result(record: &Value, index: &DistrictIndex, written: &impl Written) -> Resu
             "student {student} is not enrolled in class {class}"
         )));
     }
-    let status = record
-        .get("scoreStatus")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("scoreStatus is required".into()))?;
-    if !SCORE_STATUSES.contains(&status) {
-        return Err(bad(format!(
-            "scoreStatus '{status}' is not one of {}",
-            SCORE_STATUSES.join(", ")
-        )));
-    }
+    let status = score_status(record)?;
     let score = number(record, "score")?;
     if status == "fully graded" && score.is_none() && record.get("textScore").is_none() {
         return Err(bad("a fully graded result needs a score".into()));
     }
     date_time(record, "scoreDate")?;
-    Ok(())
+    written_reference(record, "scoreScale", "scoreScales", written)
 }
 
 #[cfg(test)]
@@ -421,5 +533,120 @@ mod tests {
         exempt["scoreStatus"] = json!("exempt");
         exempt.as_object_mut().unwrap().remove("score");
         assert_eq!(check("results", &exempt, &index, &book, &limits), Ok(()));
+    }
+
+    #[test]
+    fn the_1_2_gradebook_checks_score_scales_and_assessments_and_their_references() {
+        let d = District::generate(crate::district::Size::Tiny, 7);
+        let index = DistrictIndex::of(&d);
+        let class = d.classes[0]["sourcedId"].as_str().unwrap();
+        let student = enrolled_student(&d, class);
+        let limits = WriteLimits::default();
+        let scale = json!({"title": "Letters", "type": "letter", "class": {"sourcedId": class},
+            "scoreScaleValue": [{"itemValueLHS": "A", "itemValueRHS": "90"}, {"itemValueLHS": "B", "itemValueRHS": "80"}]});
+        let empty = Book(Vec::new());
+        assert_eq!(
+            check("scoreScales", &scale, &index, &empty, &limits),
+            Ok(())
+        );
+        let scale_refused = |change: &dyn Fn(&mut Value)| {
+            let mut v = scale.clone();
+            change(&mut v);
+            check("scoreScales", &v, &index, &empty, &limits).unwrap_err()
+        };
+        assert!(
+            scale_refused(&|v| v["scoreScaleValue"] = json!([]))
+                .description
+                .contains("scoreScaleValue")
+        );
+        assert!(
+            scale_refused(&|v| v["scoreScaleValue"][1]["itemValueRHS"] = json!(80))
+                .description
+                .contains("scoreScaleValue[1].itemValueRHS")
+        );
+        assert!(scale_refused(&|v| v["class"]["sourcedId"] = json!("nope")).unprocessable);
+        assert!(
+            scale_refused(&|v| {
+                v.as_object_mut().unwrap().remove("type");
+            })
+            .description
+            .contains("type")
+        );
+
+        let book = Book(vec![
+            ("scoreScales".into(), "ss1".into(), scale.clone()),
+            (
+                "assessmentLineItems".into(),
+                "ali1".into(),
+                json!({"title": "Unit test"}),
+            ),
+        ]);
+        let item = json!({"title": "Fractions standard", "class": {"sourcedId": class},
+            "parentAssessmentLineItem": {"sourcedId": "ali1"}, "scoreScale": {"sourcedId": "ss1"},
+            "resultValueMin": 0.0, "resultValueMax": 4.0});
+        assert_eq!(
+            check("assessmentLineItems", &item, &index, &book, &limits),
+            Ok(())
+        );
+        let mut no_class = item.clone();
+        no_class.as_object_mut().unwrap().remove("class");
+        assert_eq!(
+            check("assessmentLineItems", &no_class, &index, &book, &limits),
+            Ok(()),
+            "an assessment item's class is optional"
+        );
+        let item_refused = |change: &dyn Fn(&mut Value)| {
+            let mut v = item.clone();
+            change(&mut v);
+            check("assessmentLineItems", &v, &index, &book, &limits).unwrap_err()
+        };
+        assert!(item_refused(&|v| v["scoreScale"]["sourcedId"] = json!("ss9")).unprocessable);
+        assert!(
+            item_refused(&|v| v["parentAssessmentLineItem"]["sourcedId"] = json!("ali9"))
+                .unprocessable
+        );
+        assert!(
+            item_refused(&|v| v["resultValueMin"] = json!(5.0))
+                .description
+                .contains("above")
+        );
+
+        let result = json!({"assessmentLineItem": {"sourcedId": "ali1"}, "student": {"sourcedId": student},
+            "scoreStatus": "fully graded", "score": 3.0, "textScore": "B", "scoreScale": {"sourcedId": "ss1"},
+            "scoreDate": "2026-10-01"});
+        assert_eq!(
+            check("assessmentResults", &result, &index, &book, &limits),
+            Ok(())
+        );
+        let result_refused = |change: &dyn Fn(&mut Value)| {
+            let mut v = result.clone();
+            change(&mut v);
+            check("assessmentResults", &v, &index, &book, &limits).unwrap_err()
+        };
+        assert!(
+            result_refused(&|v| v["assessmentLineItem"]["sourcedId"] = json!("ali9")).unprocessable
+        );
+        assert!(result_refused(&|v| v["student"]["sourcedId"] = json!("nobody")).unprocessable);
+        assert!(
+            result_refused(&|v| {
+                v.as_object_mut().unwrap().remove("scoreDate");
+            })
+            .description
+            .contains("scoreDate")
+        );
+        assert!(
+            result_refused(&|v| v["scoreStatus"] = json!("graded"))
+                .description
+                .contains("graded")
+        );
+        assert!(result_refused(&|v| v["scoreScale"]["sourcedId"] = json!("ss9")).unprocessable);
+
+        // A lineItem or result naming a scale the SIS does not hold is refused too.
+        let line_item = json!({"title": "Quiz", "class": {"sourcedId": class}, "scoreScale": {"sourcedId": "ss9"}});
+        assert!(
+            check("lineItems", &line_item, &index, &book, &limits)
+                .unwrap_err()
+                .unprocessable
+        );
     }
 }

@@ -422,11 +422,12 @@ async fn google_s_conformance_sequence_passes_against_the_stand_in_in_1_1() {
     run_sequence("1.1").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_stand_in_serves_fields_sort_and_the_nested_paths_and_refuses_unknown_parents() {
+/// A stand-in SIS of `version` and a client holding a token for it.
+async fn connect(version: &str) -> (sis::StandInSis, Sequence, District) {
+    let district = District::generate(Size::Tiny, 11);
     let sis = sis::start(
         SisSpec {
-            version: "1.1".into(),
+            version: version.into(),
             prefix: String::new(),
             auth: SisAuth::Oauth2 {
                 client_id: ID.into(),
@@ -434,7 +435,7 @@ async fn the_stand_in_serves_fields_sort_and_the_nested_paths_and_refuses_unknow
                 ttl: Duration::from_secs(3600),
             },
         },
-        District::generate(Size::Tiny, 11),
+        district.clone(),
     )
     .await
     .expect("stand-in SIS");
@@ -449,15 +450,26 @@ async fn the_stand_in_serves_fields_sort_and_the_nested_paths_and_refuses_unknow
         .json()
         .await
         .expect("token JSON");
+    let v1p2 = version == "1.2";
     let seq = Sequence {
         http,
-        root: format!("{}/ims/oneroster/v1p1", sis.base_url()),
+        root: format!(
+            "{}/ims/oneroster{}",
+            sis.base_url(),
+            if v1p2 { "" } else { "/v1p1" }
+        ),
         token: token["access_token"]
             .as_str()
             .expect("access_token")
             .to_string(),
-        v1p2: false,
+        v1p2,
     };
+    (sis, seq, district)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stand_in_serves_fields_sort_and_the_nested_paths_and_refuses_unknown_parents() {
+    let (_sis, seq, _) = connect("1.1").await;
     let users = seq
         .get(
             "sorted",
@@ -497,4 +509,154 @@ async fn the_stand_in_serves_fields_sort_and_the_nested_paths_and_refuses_unknow
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     let body: Value = missing.json().await.expect("imsx JSON");
     assert_eq!(body["imsx_codeMajor"], "failure");
+}
+
+/// OneRoster 1.2's gradebook beyond lineItems and results: score scales (by id and by class)
+/// and the assessment items and results that use them, each write checked; a 1.1 SIS has none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_1_2_gradebook_serves_score_scales_and_assessments_and_1_1_has_none() {
+    let (_sis, seq, district) = connect("1.2").await;
+    let class = district.classes[0]["sourcedId"]
+        .as_str()
+        .expect("a class")
+        .to_string();
+    let student = district
+        .enrollments
+        .iter()
+        .find(|e| e["class"]["sourcedId"] == class.as_str() && e["role"] == "student")
+        .and_then(|e| e["user"]["sourcedId"].as_str())
+        .expect("a student")
+        .to_string();
+    let scale = json!({"scoreScale": {"sourcedId": "ss1", "status": "active", "title": "Letters",
+        "type": "letter", "class": {"sourcedId": class},
+        "scoreScaleValue": [{"itemValueLHS": "A", "itemValueRHS": "90"}, {"itemValueLHS": "B", "itemValueRHS": "80"}]}});
+    assert_eq!(
+        seq.put(
+            "scoreScale",
+            &seq.gradebook("scoreScales/ss1"),
+            scale.clone(),
+            &[201]
+        )
+        .await,
+        201
+    );
+    assert_eq!(
+        seq.put(
+            "scoreScale again",
+            &seq.gradebook("scoreScales/ss1"),
+            scale,
+            &[200]
+        )
+        .await,
+        200,
+        "a PUT of the same id updates"
+    );
+    let one = seq
+        .get("scoreScale", &seq.gradebook("scoreScales/ss1"), &[])
+        .await;
+    assert_eq!(one["scoreScale"]["title"], "Letters");
+    let of_class = seq
+        .get(
+            "class scoreScales",
+            &seq.gradebook(&format!("classes/{class}/scoreScales")),
+            &[],
+        )
+        .await;
+    assert_eq!(ids(&of_class, "scoreScales"), vec!["ss1".to_string()]);
+    // A scale with no values is refused in the SIS's words.
+    seq.put(
+        "empty scale",
+        &seq.gradebook("scoreScales/ss2"),
+        json!({"scoreScale": {"title": "Empty", "type": "letter", "class": {"sourcedId": class}, "scoreScaleValue": []}}),
+        &[400],
+    )
+    .await;
+
+    let item = json!({"assessmentLineItem": {"sourcedId": "ali1", "title": "Fractions",
+        "class": {"sourcedId": class}, "scoreScale": {"sourcedId": "ss1"}, "resultValueMin": 0.0, "resultValueMax": 4.0}});
+    seq.put(
+        "assessmentLineItem",
+        &seq.gradebook("assessmentLineItems/ali1"),
+        item,
+        &[201],
+    )
+    .await;
+    seq.put(
+        "assessmentLineItem with an unknown scale",
+        &seq.gradebook("assessmentLineItems/ali2"),
+        json!({"assessmentLineItem": {"title": "Decimals", "scoreScale": {"sourcedId": "ss9"}}}),
+        &[422],
+    )
+    .await;
+    let result = json!({"assessmentResult": {"sourcedId": "ar1", "assessmentLineItem": {"sourcedId": "ali1"},
+        "student": {"sourcedId": student}, "scoreStatus": "fully graded", "score": 3.0, "textScore": "B",
+        "scoreDate": "2026-10-01T12:00:00Z"}});
+    seq.put(
+        "assessmentResult",
+        &seq.gradebook("assessmentResults/ar1"),
+        result,
+        &[201],
+    )
+    .await;
+    seq.put(
+        "assessmentResult for an unknown item",
+        &seq.gradebook("assessmentResults/ar2"),
+        json!({"assessmentResult": {"assessmentLineItem": {"sourcedId": "ali9"}, "student": {"sourcedId": student},
+            "scoreStatus": "fully graded", "score": 1.0, "scoreDate": "2026-10-01"}}),
+        &[422],
+    )
+    .await;
+    let results = seq
+        .get(
+            "assessmentResults",
+            &seq.gradebook("assessmentResults"),
+            &[],
+        )
+        .await;
+    assert_eq!(ids(&results, "assessmentResults"), vec!["ar1".to_string()]);
+    assert_eq!(
+        record(&results, "assessmentResults", "ar1")["textScore"],
+        "B"
+    );
+    seq.delete("assessmentResult", &seq.gradebook("assessmentResults/ar1"))
+        .await;
+    seq.delete(
+        "assessmentLineItem",
+        &seq.gradebook("assessmentLineItems/ali1"),
+    )
+    .await;
+    seq.delete("scoreScale", &seq.gradebook("scoreScales/ss1"))
+        .await;
+    let gone = seq
+        .call(Method::GET, &seq.gradebook("scoreScales/ss1"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    // Not under the rostering service.
+    let misplaced = seq
+        .call(Method::GET, &seq.rostering("scoreScales"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(misplaced.status(), StatusCode::NOT_FOUND);
+
+    let (_sis, v1p1, _) = connect("1.1").await;
+    for path in ["scoreScales", "assessmentLineItems", "assessmentResults"] {
+        let answer = v1p1
+            .call(Method::GET, &v1p1.gradebook(path))
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "1.1 has no {path}");
+    }
+    let nested = v1p1
+        .call(
+            Method::GET,
+            &v1p1.gradebook(&format!("classes/{class}/scoreScales")),
+        )
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(nested.status(), StatusCode::NOT_FOUND);
 }
