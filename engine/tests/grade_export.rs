@@ -71,7 +71,8 @@ fn a_late_graded_submission_exports_its_points() {
     assert_eq!(r["scoreStatus"], "fully graded");
     assert_eq!(r["student"]["sourcedId"], "u-s1");
     assert_eq!(r["lineItem"]["sourcedId"], line_item_id("5001", "9001"));
-    assert_eq!(r["scoreDate"], "2026-09-22");
+    assert_eq!(r["scoreDate"], "2026-09-22T10:00:00Z", "a date-time");
+    assert_eq!(r["comment"], "", "private comments cannot be read");
     assert!(r.get("late").is_none(), "OneRoster 1.1 has no late field");
 }
 
@@ -298,7 +299,17 @@ fn sis_gradebook_from(plan: &SyncPlan) -> (Vec<Value>, Vec<Value>) {
 
 #[test]
 fn after_a_reconnect_grades_already_in_the_sis_are_not_written_again() {
-    let v = graded();
+    let mut v12 = graded();
+    v12["config"]["sources"][0]["version"] = json!("1.2");
+    let mut hrefs = graded();
+    hrefs["config"]["sources"][0]["limits"]["hrefRoot"] = json!("https://sis.example.org/v1p1");
+    for v in [graded(), v12, hrefs] {
+        reconnect_adopts(v);
+    }
+}
+
+/// The SIS holds what the first export wrote (with its wire-only fields); the state forgot it.
+fn reconnect_adopts(v: Value) {
     let first = plan(&v);
     let (items, results) = sis_gradebook_from(&first);
     let mut reconnect = v.clone();
@@ -397,7 +408,14 @@ fn oneroster_1_2_gets_late_missing_and_academic_session() {
     let li = line_item(&plan, "9001");
     assert_eq!(li["academicSession"]["sourcedId"], "gp1");
     assert_eq!(li["school"]["sourcedId"], "s1");
-    assert!(li.get("gradingPeriod").is_none());
+    assert_eq!(
+        li["gradingPeriod"], li["academicSession"],
+        "1.2 has both fields; a SIS may read either"
+    );
+    assert!(
+        li["class"].get("href").is_none(),
+        "1.2 GUIDRefs carry no href"
+    );
 }
 
 #[test]
@@ -658,4 +676,59 @@ fn work_with_no_category_is_held_back_where_the_sis_requires_one() {
     assert!(issue_mentions(&p, "exported without one"));
     assert!(!has_line_item(&uncategorized("1.1", Some(true))));
     assert!(has_line_item(&uncategorized("1.2", Some(false))));
+}
+
+#[test]
+fn one_one_refs_carry_hrefs_and_the_comment_is_configurable_without_resending_anything() {
+    let mut v = graded();
+    v["config"]["sources"][0]["limits"]["hrefRoot"] =
+        json!("https://sis.example.org/ims/oneroster/v1p1/");
+    v["config"]["grades"] = json!({"comment": "Graded in Google Classroom"});
+    let first = plan(&v);
+    let li = line_item(&first, "9001");
+    assert_eq!(
+        li["class"]["href"],
+        "https://sis.example.org/ims/oneroster/v1p1/classes/cl1"
+    );
+    assert_eq!(
+        li["category"]["href"],
+        "https://sis.example.org/ims/oneroster/v1p1/categories/cat-hw"
+    );
+    assert_eq!(
+        li["gradingPeriod"]["href"],
+        "https://sis.example.org/ims/oneroster/v1p1/academicSessions/gp1"
+    );
+    let r = result_for(&first, "9001", "111").expect("result");
+    assert_eq!(
+        r["student"]["href"],
+        "https://sis.example.org/ims/oneroster/v1p1/users/u-s1"
+    );
+    assert_eq!(
+        r["lineItem"]["href"],
+        format!(
+            "https://sis.example.org/ims/oneroster/v1p1/lineItems/{}",
+            line_item_id("5001", "9001")
+        )
+    );
+    assert_eq!(r["comment"], "Graded in Google Classroom");
+
+    // The wire-only fields are outside the digest: the same grades planned with other
+    // hrefs, another comment or none, after the first export, send nothing.
+    let state = commit(&input(&v).previous_state, &first, &all_succeeded(&first)).expect("commit");
+    let mut again = v.clone();
+    again["previousState"] = serde_json::to_value(&state).expect("state");
+    again["config"]["grades"] = json!({});
+    again["config"]["sources"][0]["limits"]
+        .as_object_mut()
+        .expect("limits")
+        .remove("hrefRoot");
+    let second = plan(&again);
+    assert!(
+        !second
+            .ops
+            .iter()
+            .any(|o| matches!(o.entity, OpEntity::LineItem | OpEntity::Result)),
+        "{:?}",
+        keys(&second)
+    );
 }

@@ -619,6 +619,15 @@ impl SourceSettings {
                 missing_due_date: self.missing_due_date.unwrap_or_default(),
                 default_category: self.default_category.clone(),
                 category_required: self.category_required,
+                // 1.1 GUIDRefs carry an `href`: the record's URL under the service root.
+                href_root: match (self.version(), self.kind, self.base_url.as_deref()) {
+                    (OneRosterVersion::V1_1, SourceKind::Rest, Some(base)) => Some(format!(
+                        "{}{}",
+                        base.trim_end_matches('/'),
+                        vendor::service_roots(OneRosterVersion::V1_1, profile.path_prefix).0
+                    )),
+                    _ => None,
+                },
             },
         })
     }

@@ -94,6 +94,30 @@ async fn every_vendor_profile_connects_and_syncs() {
             1,
             "{profile} {version}"
         );
+        // Bodies as the specs and Google's sequence have them: a date-time score date, a
+        // comment, and in 1.1 GUIDRefs with the record's URL.
+        for r in &results {
+            let date = r["scoreDate"].as_str().unwrap_or_default();
+            assert!(date.len() > 10 && date.contains('T'), "{profile}: {r}");
+            assert_eq!(r["comment"], "", "{profile}: {r}");
+        }
+        let item = &h.sis.gradebook("lineItems")[0];
+        let class_href = item["class"]["href"].as_str();
+        if version == "1.1" {
+            assert_eq!(
+                class_href,
+                Some(
+                    format!(
+                        "{}{prefix}/ims/oneroster/v1p1/classes/cl0",
+                        h.sis.base_url()
+                    )
+                    .as_str()
+                ),
+                "{profile}: {item}"
+            );
+        } else {
+            assert_eq!(class_href, None, "{profile}: {item}");
+        }
         assert_eq!(
             h.sis.state.counters.unauthorized.load(Ordering::SeqCst),
             0,

@@ -218,6 +218,10 @@ pub struct SisLimits {
     /// (Google's 1.1 conformance sequence creates a lineItem without one). Work that would go
     /// without is held back and reported, never sent to be refused.
     pub category_required: Option<bool>,
+    /// The 1.1 service root GUIDRefs in grade writes point under (`href`, which 1.1 requires
+    /// beside `sourcedId` and `type`), e.g. `https://sis.example.org/ims/oneroster/v1p1`.
+    /// The host sets it from the source's URL; unset, refs go without `href`.
+    pub href_root: Option<String>,
 }
 
 /// Where work without a due date goes in the SIS gradebook.
@@ -742,6 +746,10 @@ pub struct GradeMapping {
     pub missing: MissingWork,
     /// Work returned without any grade (Classroom's excused) is exported as `exempt`.
     pub returned_without_grade_is_excused: bool,
+    /// The `comment` every result carries: Classroom's private comments cannot be read
+    /// through its API, so it is this text (empty by default). Changing it re-sends nothing;
+    /// results written afterwards carry the new text.
+    pub comment: String,
 }
 
 impl Default for GradeMapping {
@@ -754,6 +762,7 @@ impl Default for GradeMapping {
             flag_late: true,
             missing: MissingWork::default(),
             returned_without_grade_is_excused: true,
+            comment: String::new(),
         }
     }
 }

@@ -663,6 +663,7 @@ fn put_op(
     }
     // When, not what: kept out of the digest so an unchanged grade is never sent again.
     body.insert("dateLastModified".into(), json!(ctx.now));
+    add_wire_fields(ctx, source, &subject, &mut body);
     let course = super::words::class_words(ctx.roster, class);
     let first = previous.is_none();
     let why = match subject {
@@ -740,6 +741,69 @@ fn put_op(
 
 /// After a reconnect the state knows nothing, but the SIS gradebook (when read) shows what was
 /// written before: an identical record needs no write.
+/// Fields a SIS expects that say nothing new about the grade, added after the digest (as
+/// `dateLastModified` is), so that adding them never re-sends a district's unchanged grades:
+/// the score's time of day (the digest has its day), the comment, 1.2's `gradingPeriod`
+/// beside `academicSession`, and 1.1's GUIDRef `href`s. A field a master rule took from the
+/// SIS is left as the SIS has it.
+fn add_wire_fields(
+    ctx: &GradeContext,
+    source: &SourceConfig,
+    subject: &Subject,
+    body: &mut Map<String, Value>,
+) {
+    match subject {
+        Subject::Result { sub, .. } => {
+            let when = sub.update_time.as_deref().unwrap_or(ctx.now);
+            let same_day = body
+                .get("scoreDate")
+                .and_then(Value::as_str)
+                .is_some_and(|day| when.get(..10) == Some(day));
+            if same_day && crate::ingest::is_timestamp(when) {
+                body.insert("scoreDate".into(), json!(when));
+            }
+            if !body.contains_key("comment") {
+                body.insert("comment".into(), json!(ctx.config.grades.comment));
+            }
+        }
+        Subject::LineItem { .. } => {
+            if source.version == OneRosterVersion::V1_2
+                && !body.contains_key("gradingPeriod")
+                && let Some(period) = body.get("academicSession").cloned()
+            {
+                body.insert("gradingPeriod".into(), period);
+            }
+        }
+    }
+    if source.version == OneRosterVersion::V1_1
+        && let Some(root) = source.limits.href_root.as_deref()
+    {
+        let root = root.trim_end_matches('/');
+        for reference in body.values_mut() {
+            let Some(fields) = reference.as_object_mut() else {
+                continue;
+            };
+            let (Some(id), Some(kind)) = (
+                fields.get("sourcedId").and_then(Value::as_str),
+                fields.get("type").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            let collection = match kind {
+                "category" => "categories",
+                "class" => "classes",
+                "academicSession" => "academicSessions",
+                "lineItem" => "lineItems",
+                "user" => "users",
+                "org" => "orgs",
+                _ => continue,
+            };
+            let href = format!("{root}/{collection}/{id}");
+            fields.insert("href".into(), json!(href));
+        }
+    }
+}
+
 fn sis_has_same(
     ctx: &GradeContext,
     source: &SourceConfig,
@@ -792,10 +856,22 @@ fn prefix_refs<R: RosterRecord>(record: &mut R, source: &SourceConfig) {
     }
 }
 
+/// A gradebook record's content, as the digest sees it: no wire-only fields (the comment,
+/// the score's time of day, 1.2's copied `gradingPeriod`), so a grade written by an earlier
+/// run compares equal after a reconnect.
 fn comparable<R: RosterRecord>(record: &R) -> Map<String, Value> {
     let mut f = record.fields();
-    for k in ["dateLastModified", "status", "metadata"] {
+    for k in ["dateLastModified", "status", "metadata", "comment"] {
         f.remove(k);
+    }
+    if let Some(Value::String(date)) = f.get_mut("scoreDate")
+        && date.len() > 10
+        && date.is_char_boundary(10)
+    {
+        date.truncate(10);
+    }
+    if f.contains_key("academicSession") {
+        f.remove("gradingPeriod");
     }
     f
 }
