@@ -164,7 +164,7 @@ async fn a_student_dropped_while_regraded_gets_no_result_and_the_run_succeeds() 
     h.sis.with_district(|d| {
         d.enrollments.retain(|e| {
             !(e["user"]["sourcedId"] == sis_id(leaving) && e["class"]["sourcedId"] == "cl0")
-        })
+        });
     });
     h.classroom
         .grade(&cw, leaving, Some(40.0), None, false, "RETURNED");
