@@ -305,6 +305,9 @@ pub struct RetryPolicy {
     /// The largest answer body read, in bytes, and the config setting that raises it.
     pub max_response_bytes: u64,
     pub max_response_setting: &'static str,
+    /// How many 429s one request waits out; unset, five per retry and at least 30. A call
+    /// whose 429 may mean a lasting limit rather than a spent quota sets a few.
+    pub throttled_retries: Option<u32>,
 }
 
 impl Default for RetryPolicy {
@@ -316,6 +319,7 @@ impl Default for RetryPolicy {
             max_retry_after: MAX_RETRY_AFTER,
             max_response_bytes: DEFAULT_MAX_RESPONSE_MB << 20,
             max_response_setting: "max_response_mb",
+            throttled_retries: None,
         }
     }
 }
@@ -440,7 +444,10 @@ where
                         throttle.back_off_all(until).await;
                     }
                     let exhausted = if is_429 {
-                        throttled >= policy.max_retries.saturating_mul(5).max(30)
+                        throttled
+                            >= policy
+                                .throttled_retries
+                                .unwrap_or_else(|| policy.max_retries.saturating_mul(5).max(30))
                     } else {
                         attempt >= policy.max_retries
                     } || waited.saturating_add(wait) > MAX_TOTAL_WAIT;

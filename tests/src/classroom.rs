@@ -3,7 +3,7 @@
 //! courseWork and studentSubmissions with pageToken paging, a per-minute quota answering 429
 //! RESOURCE_EXHAUSTED with Retry-After, and helpers that play teachers grading work.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -49,6 +49,12 @@ pub struct World {
     pub invitation_quota: Option<usize>,
     /// Guardian invitations by id (`userProfiles.guardianInvitations`).
     pub guardian_invitations: BTreeMap<String, Value>,
+    /// How many guardian links (pending or completed invitations) a student may have; past
+    /// it a create is refused 429 `RESOURCE_EXHAUSTED`, as Google documents. Unset: no limit.
+    pub guardian_link_limit: Option<usize>,
+    /// (student, guardian) pairs where the guardian has declined too many invitations: a
+    /// create is refused 403 `PERMISSION_DENIED`, as Google documents.
+    pub guardian_declined: BTreeSet<(String, String)>,
 }
 
 impl World {
@@ -139,6 +145,27 @@ fn guardian_route(
                 return invalid("invitedEmailAddress is not a valid email address.");
             };
             let email = email.to_ascii_lowercase();
+            if w.guardian_declined
+                .contains(&(student.clone(), email.clone()))
+            {
+                return google_error(
+                    StatusCode::FORBIDDEN,
+                    "PERMISSION_DENIED",
+                    "The guardian has rejected too many requests for this student.",
+                );
+            }
+            let links = w
+                .guardian_invitations
+                .values()
+                .filter(|i| mine(i) && matches!(i["state"].as_str(), Some("PENDING" | "COMPLETE")))
+                .count();
+            if w.guardian_link_limit.is_some_and(|limit| links >= limit) {
+                return google_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "RESOURCE_EXHAUSTED",
+                    "The student has exceeded the guardian link limit.",
+                );
+            }
             let pending = w.guardian_invitations.values().any(|i| {
                 mine(i) && i["invitedEmailAddress"] == email.as_str() && i["state"] == "PENDING"
             });

@@ -656,3 +656,60 @@ async fn parents_linked_in_the_sis_are_invited_as_guardians_once_and_withdrawn_w
         .expect("count");
     assert_eq!(left, 0);
 }
+
+/// Classroom's documented refusals of a guardian invitation: the link limit (429
+/// `RESOURCE_EXHAUSTED`, the status its quota uses too) and a guardian who declined too many
+/// times (403 `PERMISSION_DENIED`). Each is a failure in words within seconds, never fifteen
+/// minutes of waiting out a 429, and is tried again on the next run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guardian_limits_are_failures_in_words_and_tried_again_next_run() {
+    use classbridge_tests::district::STUDENT_DOMAIN;
+    let h = Harness::start(Size::Tiny, "[rules.classroom]\nguardians = true").await;
+    let parent = |id: &str, email: &str, student: &str| {
+        serde_json::json!({"sourcedId": id, "status": "active",
+            "dateLastModified": "2026-08-01T00:00:00Z", "enabledUser": true, "username": id,
+            "givenName": "Pat", "familyName": id, "role": "guardian", "identifier": id,
+            "email": email, "orgs": [{"href": "/orgs/sch0", "sourcedId": "sch0", "type": "org"}],
+            "agents": [{"href": format!("/users/{student}"), "sourcedId": student, "type": "user"}]})
+    };
+    h.sis.with_district(|d| {
+        d.users.push(parent("p1", "one@example.com", "s1"));
+        d.users.push(parent("p2", "two@example.com", "s2"));
+    });
+    h.classroom.world(|w| {
+        // s1 already has as many guardians as Classroom allows; p2 declined too often.
+        w.guardian_link_limit = Some(0);
+        w.guardian_declined.insert((
+            format!("s2@{STUDENT_DOMAIN}"),
+            "two@example.com".to_string(),
+        ));
+    });
+    let started = std::time::Instant::now();
+    let refused = h.cli(&["sync"]).await;
+    assert_eq!(refused.code, 5, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(120),
+        "a lasting limit is not waited out: {:?}",
+        started.elapsed()
+    );
+    let said = format!("{}{}", refused.stdout, refused.stderr);
+    assert!(said.contains("guardian link limit"), "{said}");
+    assert!(said.contains("declined too many invitations"), "{said}");
+    assert!(
+        h.classroom.world(|w| w.guardian_invitations.is_empty()),
+        "nothing was created"
+    );
+
+    // The limits lift (a guardian removed, the decline forgotten): the next run sends both.
+    h.classroom.world(|w| {
+        w.guardian_link_limit = None;
+        w.guardian_declined.clear();
+    });
+    let retried = h.cli(&["sync"]).await;
+    assert_eq!(retried.code, 0, "{}{}", retried.stdout, retried.stderr);
+    assert_eq!(
+        h.classroom.world(|w| w.guardian_invitations.len()),
+        2,
+        "each invitation sent once, on the run after"
+    );
+}

@@ -87,6 +87,23 @@ fn explain(code: &str) -> Option<&'static str> {
     })
 }
 
+/// `guardianInvitations.create`'s documented refusals, in words: 403 PERMISSION_DENIED
+/// (guardians off for the domain, a guardian who declined too many invitations for this
+/// student, or an account that may not manage guardians) and 429 RESOURCE_EXHAUSTED (the
+/// student's or guardian's link limit, or a spent quota). Both are retried on the next run.
+fn guardian_refusal(status: StatusCode, source: HttpError) -> WriteError {
+    let advice = match status {
+        StatusCode::FORBIDDEN => {
+            "Classroom refused the guardian invitation (PERMISSION_DENIED): guardians are not enabled for this domain, this guardian has declined too many invitations for this student, or the account may not manage guardians; it is tried again on the next run"
+        }
+        StatusCode::TOO_MANY_REQUESTS => {
+            "Classroom refused the guardian invitation (RESOURCE_EXHAUSTED): the student or the guardian has reached Classroom's guardian link limit, or the quota is spent for now; it is tried again on the next run"
+        }
+        _ => return source.into(),
+    };
+    WriteError::Explained { advice, source }
+}
+
 /// A failed write, with a message an admin can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -197,6 +214,17 @@ impl ClassroomClient {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<(StatusCode, Value), HttpError> {
+        self.call_as(&self.policy, method, path, query, body).await
+    }
+
+    async fn call_as(
+        &self,
+        policy: &RetryPolicy,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value), HttpError> {
         let mut url = Url::parse(&format!("{}{path}", self.base))
             .map_err(|e| HttpError::local(SERVICE, method.clone(), path, "not a valid URL", e))?;
         if !query.is_empty() {
@@ -217,15 +245,8 @@ impl ClassroomClient {
                 }
                 Ok(req)
             };
-            let (status, headers, bytes) = http::send(
-                SERVICE,
-                &self.throttle,
-                &self.policy,
-                method.clone(),
-                path,
-                build,
-            )
-            .await?;
+            let (status, headers, bytes) =
+                http::send(SERVICE, &self.throttle, policy, method.clone(), path, build).await?;
             if status == StatusCode::UNAUTHORIZED {
                 if attempt == 0 {
                     self.auth.invalidate().await;
@@ -619,7 +640,23 @@ impl ClassroomClient {
     ) -> Result<Option<String>, WriteError> {
         let path = format!("/v1/userProfiles/{}/guardianInvitations", seg(student));
         let body = json!({ "studentId": student, "invitedEmailAddress": email });
-        let (status, answer) = self.call(Method::POST, &path, &[], Some(&body)).await?;
+        // Classroom answers the guardian link limit with 429 RESOURCE_EXHAUSTED, the status its
+        // quota uses too: a couple of tries, never fifteen minutes of waiting out a limit that
+        // lasts; then a failure in words, tried again on the next run.
+        let policy = RetryPolicy {
+            throttled_retries: Some(2),
+            ..self.policy.clone()
+        };
+        let (status, answer) = match self
+            .call_as(&policy, Method::POST, &path, &[], Some(&body))
+            .await
+        {
+            Ok(answer) => answer,
+            Err(source @ HttpError::Status { status, .. }) => {
+                return Err(guardian_refusal(status, source));
+            }
+            Err(e) => return Err(e.into()),
+        };
         if status.is_success() {
             return required_id(&answer, "invitationId", &format!("POST {path}")).map(Some);
         }
@@ -640,7 +677,10 @@ impl ClassroomClient {
                 .find_map(|i| i["invitationId"].as_str());
             return Ok(found.map(str::to_string));
         }
-        Err(Self::fail(Method::POST, &path, status, &answer).into())
+        Err(guardian_refusal(
+            status,
+            Self::fail(Method::POST, &path, status, &answer),
+        ))
     }
 
     /// Withdraws a pending guardian invitation (sets it `COMPLETE`); one no longer pending

@@ -168,6 +168,24 @@ async fn a_storm_of_429s_is_waited_out_for_at_most_the_total_budget() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_call_whose_429_may_be_a_lasting_limit_waits_out_only_its_few_retries() {
+    let throttle = Throttle::new(60_000, 8);
+    let server = Scripted::new(&[(429, Some("120"))]);
+    let policy = RetryPolicy {
+        throttled_retries: Some(2),
+        ..RetryPolicy::default()
+    };
+    let start = Instant::now();
+    let err = send_to(&server, &throttle, &policy).await.unwrap_err();
+    assert_eq!(server.attempts(), 3, "the first try and two more");
+    assert_eq!(start.elapsed(), Duration::from_secs(2 * 120));
+    assert!(
+        matches!(err, HttpError::Status { status, .. } if status == StatusCode::TOO_MANY_REQUESTS),
+        "{err:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn server_errors_back_off_exponentially_with_jitter_then_give_up() {
     let throttle = Throttle::new(60_000, 8);
     let server = Scripted::new(&[(503, None)]);
