@@ -6,6 +6,7 @@ use std::path::Path;
 
 mod change_feed;
 mod notifications;
+mod op_pack;
 mod person_history;
 mod run_changes;
 

@@ -235,39 +235,20 @@ pub(super) fn plan_without_bulk(plan: &SyncPlan) -> SyncPlan {
     }
 }
 
-/// A stored operation's JSON, deflated: an operation with its explanation is about 1.5 KB of
-/// repetitive JSON, and a first grade export stores hundreds of thousands of them.
+/// A stored operation's JSON, packed (`op_pack`): an operation with its explanation is about
+/// 1.5 KB of repetitive JSON, and a first grade export stores hundreds of thousands of them.
 pub(super) fn pack_op(json: &str) -> Result<Vec<u8>, StoreError> {
-    use std::io::Write as _;
-    let mut out = flate2::write::DeflateEncoder::new(
-        Vec::with_capacity(json.len() / 2),
-        flate2::Compression::fast(),
-    );
-    out.write_all(json.as_bytes())
-        .and_then(|()| out.finish())
-        .map_err(|e| corrupt("an operation, packing it", e))
+    super::op_pack::pack(json).map_err(|e| corrupt("an operation, packing it", e))
 }
 
-/// Reads a stored operation's JSON at column `idx`: deflated (a blob), or as text, as runs
+/// Reads a stored operation's JSON at column `idx`: packed (a blob), or as text, as runs
 /// stored before packing keep it.
 pub(super) fn stored_op(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<String> {
     use rusqlite::types::ValueRef;
     match row.get_ref(idx)? {
-        ValueRef::Blob(packed) => {
-            let mut json = String::with_capacity(packed.len() * 3);
-            std::io::Read::read_to_string(
-                &mut flate2::read::DeflateDecoder::new(packed),
-                &mut json,
-            )
-            .map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    idx,
-                    rusqlite::types::Type::Blob,
-                    Box::new(e),
-                )
-            })?;
-            Ok(json)
-        }
+        ValueRef::Blob(packed) => super::op_pack::unpack(packed).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Blob, Box::new(e))
+        }),
         _ => row.get(idx),
     }
 }
