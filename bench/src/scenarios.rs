@@ -102,6 +102,10 @@ pub(crate) async fn run(
     step("done");
     if keep_db {
         let kept = dir.join(format!("{size}-scenarios.db"));
+        // VACUUM INTO refuses to overwrite: the previous run's copy goes first.
+        if kept.exists() {
+            std::fs::remove_file(&kept)?;
+        }
         let db = rusqlite::Connection::open(&b.db)?;
         db.execute("VACUUM INTO ?1", [kept.display().to_string()])?;
         eprintln!("state database kept as {}", kept.display());
