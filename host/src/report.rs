@@ -123,72 +123,52 @@ pub fn preview(plan: &SyncPlan) -> String {
     if !plan.absences.is_empty() {
         absences(&mut out, plan);
     }
-    if !plan.drift.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nDrift (Classroom changed by hand away from the SIS; rules.drift decides):"
-        );
-        for d in plan.drift.iter().take(20) {
-            let _ = writeln!(out, "  - {}", d.message);
-        }
-        if plan.drift.len() > 20 {
-            let _ = writeln!(
-                out,
-                "  ... and {} more (--json for all)",
-                plan.drift.len() - 20
-            );
-        }
-    }
+    capped_list(
+        &mut out,
+        "Drift (Classroom changed by hand away from the SIS; rules.drift decides):",
+        &plan.drift,
+        20,
+        |d| d.message.clone(),
+    );
     // Work and grades that will be shortened, placed or not exported, said before any
     // write reaches the SIS; the roster's issues follow on their own.
     let (grade_checks, roster_issues): (Vec<_>, Vec<_>) = plan
         .record_issues
         .iter()
         .partition(|i| i.is_grade_export_check());
-    if !grade_checks.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nGrade export check ({}; nothing below is sent to be refused):",
+    capped_list(
+        &mut out,
+        &format!(
+            "Grade export check ({}; nothing below is sent to be refused):",
             grade_checks.len()
-        );
-        for i in grade_checks.iter().take(20) {
-            let _ = writeln!(
-                out,
-                "  - {} {}: {}",
+        ),
+        &grade_checks,
+        20,
+        |i| {
+            format!(
+                "{} {}: {}",
                 i.entity,
                 i.sourced_id.as_deref().unwrap_or("-"),
                 i.reason
-            );
-        }
-        if grade_checks.len() > 20 {
-            let _ = writeln!(
-                out,
-                "  ... and {} more (--json for all)",
-                grade_checks.len() - 20
-            );
-        }
-    }
-    if !roster_issues.is_empty() {
-        let _ = writeln!(out, "\nRecord issues ({}):", roster_issues.len());
-        for i in roster_issues.iter().take(15) {
-            let _ = writeln!(
-                out,
-                "  - [{:?}] {} {} {}: {}",
+            )
+        },
+    );
+    capped_list(
+        &mut out,
+        &format!("Record issues ({}):", roster_issues.len()),
+        &roster_issues,
+        15,
+        |i| {
+            format!(
+                "[{:?}] {} {} {}: {}",
                 i.severity,
                 i.source,
                 i.entity,
                 i.sourced_id.as_deref().unwrap_or("-"),
                 i.reason
-            );
-        }
-        if roster_issues.len() > 15 {
-            let _ = writeln!(
-                out,
-                "  ... and {} more (--json for all)",
-                roster_issues.len() - 15
-            );
-        }
-    }
+            )
+        },
+    );
     if !s.samples.is_empty() {
         let _ = writeln!(out, "\nSamples:");
         for c in s.samples.iter().take(12) {
@@ -213,6 +193,30 @@ pub fn preview(plan: &SyncPlan) -> String {
 
 /// Records missing from a read, grouped by what became of them: which removals were
 /// confirmed, and how.
+/// A titled list of at most `shown` lines, then how many more there are; nothing when empty.
+fn capped_list<T>(
+    out: &mut String,
+    title: &str,
+    items: &[T],
+    shown: usize,
+    line: impl Fn(&T) -> String,
+) {
+    if items.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{title}");
+    for item in items.iter().take(shown) {
+        let _ = writeln!(out, "  - {}", line(item));
+    }
+    if items.len() > shown {
+        let _ = writeln!(
+            out,
+            "  ... and {} more (--json for all)",
+            items.len() - shown
+        );
+    }
+}
+
 fn absences(out: &mut String, plan: &SyncPlan) {
     use classbridge_engine::plan::AbsenceStatus;
     let _ = writeln!(out, "\nRecords missing from this read:");

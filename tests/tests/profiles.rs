@@ -27,6 +27,16 @@ fn oauth2() -> SisAuth {
     }
 }
 
+/// A tiny district on a stand-in OneRoster 1.2 SIS with OAuth 2.0, as `generic-1.2`.
+async fn generic_1_2() -> Harness {
+    let spec = SisSpec {
+        version: "1.2".into(),
+        prefix: String::new(),
+        auth: oauth2(),
+    };
+    Harness::start_with(spec, "generic-1.2", District::generate(Size::Tiny, 3), "").await
+}
+
 /// What each vendor serves, from their published OneRoster docs.
 fn vendors() -> Vec<(&'static str, &'static str, &'static str, SisAuth)> {
     vec![
@@ -179,12 +189,7 @@ async fn a_write_the_sis_refuses_is_reported_in_its_words_and_succeeds_once_conf
 /// back and named in the preview, while categorized work in the same run goes through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uncategorized_work_is_held_back_where_the_sis_requires_a_category() {
-    let spec = SisSpec {
-        version: "1.2".into(),
-        prefix: String::new(),
-        auth: oauth2(),
-    };
-    let h = Harness::start_with(spec, "generic-1.2", District::generate(Size::Tiny, 3), "").await;
+    let h = generic_1_2().await;
     h.edit_config(|c| c.replace("default_category = \"cat-asg\"\n", ""));
     let check = h.cli(&["check"]).await;
     assert!(
@@ -227,12 +232,7 @@ async fn uncategorized_work_is_held_back_where_the_sis_requires_a_category() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_token_mid_run_is_renewed() {
-    let spec = SisSpec {
-        version: "1.2".into(),
-        prefix: String::new(),
-        auth: oauth2(),
-    };
-    let h = Harness::start_with(spec, "generic-1.2", District::generate(Size::Tiny, 3), "").await;
+    let h = generic_1_2().await;
     // Each token is good for 3 requests, then the server calls it expired.
     h.sis.state.faults.token_uses.store(3, Ordering::SeqCst);
     let sync = h.cli(&["sync"]).await;
