@@ -789,16 +789,10 @@ fn add_wire_fields(
             ) else {
                 continue;
             };
-            let collection = match kind {
-                "category" => "categories",
-                "class" => "classes",
-                "academicSession" => "academicSessions",
-                "lineItem" => "lineItems",
-                "user" => "users",
-                "org" => "orgs",
-                _ => continue,
+            let Some(kind) = EntityKind::parse(kind) else {
+                continue;
             };
-            let href = format!("{root}/{collection}/{id}");
+            let href = format!("{root}/{}/{id}", kind.collection());
             fields.insert("href".into(), json!(href));
         }
     }
