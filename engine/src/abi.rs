@@ -1,14 +1,15 @@
 //! The plain WebAssembly ABI, for wasmtime and for partners embedding the engine from any
-//! language. Version 1:
+//! language (version [`ABI_VERSION`]; the README's ABI section has every entry and a worked
+//! session). The calling convention, unchanged since version 1:
 //!
-//! - `cb_abi_version() -> i32` — 1.
+//! - `cb_abi_version() -> i32` — [`ABI_VERSION`].
 //! - `cb_alloc(len: i32) -> i32` — a buffer of `len` bytes in the module's memory.
 //! - `cb_free(ptr: i32, len: i32)` — gives back a buffer from `cb_alloc` or a result.
 //! - `cb_plan`, `cb_approve`, `cb_commit`, `cb_commit_changes`, `cb_validate_config`
 //!   `(ptr: i32, len: i32) -> i64` —
 //!   read a UTF-8 JSON request from `[ptr, ptr+len)` (the caller frees it afterwards) and return
 //!   `(result_ptr << 32) | result_len`: a JSON envelope the caller reads, then frees with
-//!   `cb_free`. The envelope is `{"abiVersion":1,"ok":…}` or `{"abiVersion":1,"error":{"kind":…,
+//!   `cb_free`. The envelope is `{"abiVersion":5,"ok":…}` or `{"abiVersion":5,"error":{"kind":…,
 //!   "message":…}}`.
 //!
 //! Requests: plan takes a `SyncInput`; approve `{"plan":…,"decisions":{"reject":[…]}}`; commit
@@ -28,8 +29,10 @@ use crate::{Decisions, EngineError, OpOutcome, SyncConfig, SyncPlan, SyncState};
 /// The ABI's version: every answer carries it as `abiVersion`. Version 2 adds the plan
 /// session (`cb_session_*`), `cb_commit_changes`, `cb_commit_needs` and `cb_commit_rows`;
 /// version 3 adds `cb_session_needs` and enrolment slices; version 4 adds `cb_undo` and
-/// plans' explanations (`why`, `skippedRecords`). Earlier versions' entries are unchanged.
-pub const ABI_VERSION: u32 = 4;
+/// plans' explanations (`why`, `skippedRecords`); version 5 gives a session's plan id with
+/// its last page of operations (`planId`), the header's id being blank. Earlier versions'
+/// entries are unchanged.
+pub const ABI_VERSION: u32 = 5;
 
 // The request and answer types, written once: the engine reads them, the host (and any Rust
 // embedder) writes them. `Cow` lets a caller send borrowed data; the engine reads owned.
@@ -150,6 +153,16 @@ impl Entry {
     }
 }
 
+/// An answer the engine writes itself (from data in place, with no copy to serialise).
+fn ok_written(
+    write: impl FnOnce(&mut Vec<u8>) -> Result<(), EngineError>,
+) -> Result<Vec<u8>, EngineError> {
+    let mut out = format!(r#"{{"abiVersion":{ABI_VERSION},"ok":"#).into_bytes();
+    write(&mut out)?;
+    out.push(b'}');
+    Ok(out)
+}
+
 fn ok<T: Serialize>(value: &T) -> Vec<u8> {
     let mut out = format!(r#"{{"abiVersion":{ABI_VERSION},"ok":"#).into_bytes();
     match serde_json::to_writer(&mut out, value) {
@@ -253,7 +266,7 @@ fn session_call(entry: Entry, input: &[u8]) -> Result<Vec<u8>, EngineError> {
         })?;
         match entry {
             Entry::SessionFeed => session.feed_json(input).map(|fed| ok(&fed)),
-            Entry::SessionFinish => session.finish().map(|header| ok(&header)),
+            Entry::SessionFinish => ok_written(|out| session.finish_json(out)),
             Entry::SessionNeeds => {
                 let facts: crate::needs::NeedsFacts =
                     serde_json::from_slice(input).map_err(|e| EngineError::InvalidInput {
@@ -266,7 +279,7 @@ fn session_call(entry: Entry, input: &[u8]) -> Result<Vec<u8>, EngineError> {
                     serde_json::from_slice(input).map_err(|e| EngineError::InvalidInput {
                         message: format!("ops request: {e}"),
                     })?;
-                session.ops(request).map(|page| ok(&page))
+                ok_written(|out| session.ops_json(request, out))
             }
         }
     })

@@ -26,7 +26,7 @@ pub(crate) fn json_sha256_hex<T: Serialize + ?Sized>(value: &T) -> String {
     hex(&writer.0.finalize())
 }
 
-fn hex(digest: &[u8]) -> String {
+pub(crate) fn hex(digest: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(digest.len() * 2);
     for b in digest {

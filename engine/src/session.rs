@@ -22,6 +22,7 @@ use crate::json_text::JsonText;
 use crate::model::shared::{Pool, with_pool};
 use crate::model::{Roster, oneroster::*};
 use crate::needs::EnrollmentNeeds;
+use crate::pipeline::build::PlanDigest;
 use crate::plan::{PlannedOp, SyncPlan};
 use crate::rows::StatePart;
 use crate::state::{
@@ -159,7 +160,8 @@ pub struct Fed {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PlanHeader {
-    /// The plan, its `ops` empty (read them with `cb_session_ops`); its id covers them.
+    /// The plan, its `ops` empty (read them with `cb_session_ops`) and its `id` blank: the
+    /// id covers the operations, and comes with the last page of them.
     pub plan: SyncPlan,
     /// How many operations it has.
     pub op_count: usize,
@@ -185,6 +187,85 @@ pub struct OpsPage {
     pub ops: Vec<PlannedOp>,
     /// Where the next page starts, or `None` after the last.
     pub next: Option<usize>,
+    /// The plan's id, on the last page (`next` is `None`): the hash of the header and of
+    /// every operation, taken as the pages are written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_id: Option<String>,
+}
+
+/// The plan of a finished session, with its id as far as the pages read have hashed it.
+struct Finished {
+    plan: SyncPlan,
+    /// The digest of the header and of the operations before `hashed`.
+    digest: Option<PlanDigest>,
+    hashed: usize,
+    /// Once every operation is hashed.
+    id: Option<String>,
+}
+
+impl Finished {
+    fn new(mut plan: SyncPlan) -> Finished {
+        let digest = PlanDigest::begin(&mut plan);
+        let mut finished = Finished {
+            plan,
+            digest: Some(digest),
+            hashed: 0,
+            id: None,
+        };
+        finished.settle();
+        finished
+    }
+
+    /// Hashes the operations before `to` that no page has (a caller who skipped ahead).
+    fn hash_up_to(&mut self, to: usize) {
+        if let Some(digest) = &mut self.digest {
+            for op in &self.plan.ops[self.hashed.min(to)..to] {
+                digest.op(op);
+            }
+        }
+        self.hashed = self.hashed.max(to);
+    }
+
+    /// The id, once every operation is hashed.
+    fn settle(&mut self) {
+        if self.hashed >= self.plan.ops.len()
+            && let Some(digest) = self.digest.take()
+        {
+            self.id = Some(digest.finish());
+        }
+    }
+
+    /// Writes operations `from..to` as a JSON array into `out`, hashing each in order.
+    fn write_ops(&mut self, from: usize, to: usize, out: &mut Vec<u8>) -> Result<(), EngineError> {
+        self.hash_up_to(from);
+        out.push(b'[');
+        for at in from..to {
+            if at > from {
+                out.push(b',');
+            }
+            let start = out.len();
+            serde_json::to_writer(&mut *out, &self.plan.ops[at]).map_err(|e| {
+                EngineError::InvalidInput {
+                    message: format!("operation {at} cannot be written as JSON: {e}"),
+                }
+            })?;
+            if at == self.hashed
+                && let Some(digest) = &mut self.digest
+            {
+                digest.op_json(&out[start..]);
+                self.hashed += 1;
+            }
+        }
+        out.push(b']');
+        self.settle();
+        Ok(())
+    }
+
+    fn page_bounds(&self, request: OpsRequest) -> (usize, usize) {
+        let len = self.plan.ops.len();
+        let from = request.from.min(len);
+        (from, from.saturating_add(request.max.max(1)).min(len))
+    }
 }
 
 /// A plan being made over many calls.
@@ -195,7 +276,7 @@ pub struct PlanSession {
     classroom: ClassroomListings,
     state: StateBuilder,
     chunks: u64,
-    plan: Option<SyncPlan>,
+    plan: Option<Finished>,
     // The records fed over many calls share their strings, as in a one-call plan.
     pool: Pool,
 }
@@ -358,44 +439,103 @@ impl PlanSession {
         if self.plan.is_some() {
             return Err(invalid("the session is already finished"));
         }
-        let input = SyncInput {
+        let input = self.take_input();
+        let mut finished = self.plan_all(input)?;
+        let ops = std::mem::take(&mut finished.plan.ops);
+        let header = PlanHeader {
+            plan: finished.plan.clone(),
+            op_count: ops.len(),
+        };
+        finished.plan.ops = ops;
+        self.plan = Some(finished);
+        Ok(header)
+    }
+
+    /// [`PlanSession::finish`], answered as the ABI writes it (`{"plan":…,"opCount":n}`)
+    /// from the plan in place: a district's first plan carries its whole roster in the
+    /// header, and a copy of it only to write it out would stay in the module's memory.
+    pub fn finish_json(&mut self, out: &mut Vec<u8>) -> Result<(), EngineError> {
+        if self.plan.is_some() {
+            return Err(invalid("the session is already finished"));
+        }
+        let input = self.take_input();
+        let mut finished = self.plan_all(input)?;
+        let ops = std::mem::take(&mut finished.plan.ops);
+        out.extend_from_slice(b"{\"plan\":");
+        let written = serde_json::to_writer(&mut *out, &finished.plan);
+        finished.plan.ops = ops;
+        written.map_err(|e| EngineError::InvalidInput {
+            message: format!("the plan cannot be written as JSON: {e}"),
+        })?;
+        out.extend_from_slice(format!(",\"opCount\":{}}}", finished.plan.ops.len()).as_bytes());
+        self.plan = Some(finished);
+        Ok(())
+    }
+
+    fn take_input(&mut self) -> SyncInput {
+        SyncInput {
             config: self.config.clone(),
             sources: std::mem::take(&mut self.sources),
             classroom: std::mem::take(&mut self.classroom),
             previous_state: std::mem::take(&mut self.state).build(),
             now: self.now.clone(),
-        };
-        let mut pool = self.pool.take();
-        let plan = with_pool(&mut pool, || crate::plan(input));
-        self.pool = pool;
-        let mut plan = plan?;
-        let ops = std::mem::take(&mut plan.ops);
-        let header = PlanHeader {
-            plan: plan.clone(),
-            op_count: ops.len(),
-        };
-        plan.ops = ops;
-        self.plan = Some(plan);
-        Ok(header)
+        }
     }
 
-    /// A page of the finished plan's operations.
-    pub fn ops(&self, request: OpsRequest) -> Result<OpsPage, EngineError> {
-        let plan = self
-            .plan
-            .as_ref()
-            .ok_or_else(|| invalid("finish the session before reading its operations"))?;
-        let from = request.from.min(plan.ops.len());
-        let to = from.saturating_add(request.max.max(1)).min(plan.ops.len());
+    fn plan_all(&mut self, input: SyncInput) -> Result<Finished, EngineError> {
+        let mut pool = self.pool.take();
+        let plan = with_pool(&mut pool, || crate::pipeline::run_without_id(input));
+        self.pool = pool;
+        Ok(Finished::new(plan?))
+    }
+
+    fn finished(&mut self) -> Result<&mut Finished, EngineError> {
+        self.plan
+            .as_mut()
+            .ok_or_else(|| invalid("finish the session before reading its operations"))
+    }
+
+    /// A page of the finished plan's operations; the last carries the plan's id.
+    pub fn ops(&mut self, request: OpsRequest) -> Result<OpsPage, EngineError> {
+        let finished = self.finished()?;
+        let (from, to) = finished.page_bounds(request);
+        // Written (and hashed) as the ABI writes them, so a native caller gets the same id.
+        finished.write_ops(from, to, &mut Vec::new())?;
+        let last = to >= finished.plan.ops.len();
         Ok(OpsPage {
-            ops: plan.ops[from..to].to_vec(),
-            next: (to < plan.ops.len()).then_some(to),
+            ops: finished.plan.ops[from..to].to_vec(),
+            next: (!last).then_some(to),
+            plan_id: if last { finished.id.clone() } else { None },
         })
     }
 
-    /// The finished plan, whole (for native embedders).
+    /// [`PlanSession::ops`], answered as the ABI writes it, from the operations in place.
+    pub fn ops_json(&mut self, request: OpsRequest, out: &mut Vec<u8>) -> Result<(), EngineError> {
+        let finished = self.finished()?;
+        let (from, to) = finished.page_bounds(request);
+        out.extend_from_slice(b"{\"ops\":");
+        finished.write_ops(from, to, out)?;
+        if to < finished.plan.ops.len() {
+            out.extend_from_slice(format!(",\"next\":{to}}}").as_bytes());
+        } else {
+            out.extend_from_slice(b",\"next\":null");
+            if let Some(id) = &finished.id {
+                out.extend_from_slice(format!(",\"planId\":\"{id}\"").as_bytes());
+            }
+            out.push(b'}');
+        }
+        Ok(())
+    }
+
+    /// The finished plan, whole and with its id (for native embedders).
     pub fn into_plan(self) -> Option<SyncPlan> {
-        self.plan
+        self.plan.map(|mut finished| {
+            let len = finished.plan.ops.len();
+            finished.hash_up_to(len);
+            finished.settle();
+            finished.plan.id = finished.id.unwrap_or_default();
+            finished.plan
+        })
     }
 
     fn source(&mut self, id: &str) -> &mut SourceData {

@@ -165,6 +165,7 @@ fn a_session_takes_the_slice_and_plans_the_same() {
         })
         .expect("ops");
     plan.ops = got.ops;
+    plan.id = got.plan_id.expect("the last page carries the plan's id");
     assert_eq!(
         serde_json::to_vec(&plan).expect("plan JSON"),
         plan_json(&with_state(&v, &whole))

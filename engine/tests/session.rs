@@ -22,6 +22,7 @@ fn through_session(input: SyncInput, rows_per_chunk: usize, page: usize) -> Sync
     let header = session.finish().expect("finish");
     let mut plan = header.plan;
     assert!(plan.ops.is_empty(), "the header leaves the operations out");
+    assert!(plan.id.is_empty(), "the id comes with the last page");
     let mut from = Some(0);
     while let Some(at) = from {
         let got = session
@@ -31,8 +32,10 @@ fn through_session(input: SyncInput, rows_per_chunk: usize, page: usize) -> Sync
             })
             .expect("ops");
         assert!(got.ops.len() <= page);
+        assert_eq!(got.plan_id.is_some(), got.next.is_none(), "{:?}", got.next);
         plan.ops.extend(got.ops);
         from = got.next;
+        plan.id = got.plan_id.unwrap_or_default();
     }
     assert_eq!(plan.ops.len(), header.op_count);
     plan
@@ -90,6 +93,14 @@ fn the_session_entries_work_through_the_abi() {
         let ops: Vec<_> = serde_json::from_value(page["ok"]["ops"].clone()).unwrap();
         plan.ops.extend(ops);
         from = page["ok"]["next"].clone();
+        if from.is_null() {
+            plan.id = page["ok"]["planId"]
+                .as_str()
+                .expect("the last page's planId")
+                .into();
+        } else {
+            assert!(page["ok"].get("planId").is_none(), "{page}");
+        }
     }
     assert!(n > 3);
     assert_eq!(bytes(&plan), one_call);
@@ -145,4 +156,39 @@ fn misuse_of_a_session_is_refused_with_a_reason() {
         PlanSession::begin(bad).is_err(),
         "a bad config fails at the start"
     );
+}
+
+#[test]
+fn the_plan_id_comes_right_however_the_pages_are_read() {
+    let mut v = after_day1("2026-10-01T06:00:00Z");
+    v["classroom"] = classroom_graded();
+    let one_call = plan_once(&v);
+    let session_of = || {
+        let (start, chunks) = chunks_of(input(&v), 50);
+        let (mut session, _) = PlanSession::begin(start).expect("begin");
+        for chunk in chunks {
+            session.feed(chunk.expect("chunk")).expect("feed");
+        }
+        session
+    };
+    // Skipping ahead to the last page: the operations passed over are hashed too.
+    let mut session = session_of();
+    let n = session.finish().expect("finish").op_count;
+    assert!(n > 4, "{n}");
+    let last = session
+        .ops(OpsRequest {
+            from: n - 2,
+            max: 10,
+        })
+        .expect("ops");
+    assert_eq!(last.plan_id.as_deref(), Some(one_call.id.as_str()));
+    // Read again, from the start: the same id, on the last page only.
+    let first = session.ops(OpsRequest { from: 0, max: 1 }).expect("ops");
+    assert_eq!(first.plan_id, None);
+    let again = session.ops(OpsRequest { from: 0, max: n }).expect("ops");
+    assert_eq!(again.plan_id, last.plan_id);
+    // A native embedder taking the plan whole, no page read: the same id.
+    let mut session = session_of();
+    session.finish().expect("finish");
+    assert_eq!(session.into_plan().expect("plan").id, one_call.id);
 }

@@ -405,6 +405,7 @@ impl EngineRuntime {
         let mut plan = header.plan;
         plan.ops.reserve(header.op_count);
         let mut from = Some(0);
+        let mut plan_id = None;
         while let Some(at) = from {
             let request = serde_json::to_vec(&OpsRequest {
                 from: at,
@@ -415,7 +416,12 @@ impl EngineRuntime {
                 open_envelope(&instance.call(Entry::SessionOps, Cow::Owned(request))?)?;
             plan.ops.extend(page.ops);
             from = page.next;
+            plan_id = page.plan_id;
         }
+        // The id covers every operation, so it comes with the last page (ABI 5).
+        plan.id = plan_id.ok_or_else(|| {
+            RuntimeError::Abi("the session's last page of operations has no plan id".into())
+        })?;
         if plan.ops.len() != header.op_count {
             return Err(RuntimeError::Abi(format!(
                 "the session's plan has {} operations, {} were read",

@@ -41,6 +41,13 @@ fn add_counts(into: &mut BTreeMap<String, u64>, from: BTreeMap<String, u64>) {
 /// Plans one run. The input is consumed: source pages and Classroom listings are freed as
 /// they are read, so a district's data is never held as text and as records at once.
 pub(crate) fn run(input: SyncInput) -> Result<SyncPlan, EngineError> {
+    let mut plan = run_without_id(input)?;
+    plan.id = build::content_id(&mut plan);
+    Ok(plan)
+}
+
+/// The plan with its id blank: a plan session hashes the operations as it pages them out.
+pub(crate) fn run_without_id(input: SyncInput) -> Result<SyncPlan, EngineError> {
     // Records made while planning share their repeated strings, as the parsed input's do
     // when the caller parsed it inside `interning` too.
     crate::model::interning(|| plan_run(input))
@@ -408,7 +415,7 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
     // The roster's changes were pushed one by one (up to twice the room they need); a
     // district's first plan keeps hundreds of thousands.
     changes.shrink_to_fit();
-    let mut plan = SyncPlan {
+    Ok(SyncPlan {
         id: String::new(),
         engine_version: crate::ENGINE_VERSION.to_string(),
         created_at: now.clone(),
@@ -423,7 +430,5 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
         drift,
         skipped_records,
         approval: None,
-    };
-    plan.id = build::content_id(&mut plan);
-    Ok(plan)
+    })
 }
