@@ -240,6 +240,9 @@ fn ask(
     add_people_at_the_class_limit(config, state, &mut out.users);
     add_classroom_reads(classroom, state, &mut out.classes);
     add_failed_classes(state, &mut out.classes);
+    if config.classroom.new_courses_per_run.is_some() {
+        add_classes_awaiting_a_course(config, state, today, &mut out.classes);
+    }
     // A student kept by the removal grace rule is removed on the day it ends, with no
     // change read: their class is planned every run until then.
     out.classes
@@ -258,6 +261,30 @@ fn ask(
         ));
     }
     Ok(out)
+}
+
+/// Classes the state's roster has and Classroom does not, whose terms go on: with
+/// `classroom.newCoursesPerRun`, those a run left for later are made by the next runs, delta
+/// reads or not. (A class kept out for another reason, no owner say, is asked for too; a
+/// class whose terms ended gets no course and is not.)
+fn add_classes_awaiting_a_course(
+    config: &SyncConfig,
+    state: &SyncState,
+    today: &str,
+    classes: &mut BTreeSet<String>,
+) {
+    let roster = &state.roster;
+    classes.extend(
+        roster
+            .classes
+            .iter()
+            .filter(|(id, _)| !state.classroom.courses.contains_key(*id))
+            .filter(|(_, class)| {
+                config.classroom.term_end != crate::config::TermEnd::Archive
+                    || crate::pipeline::map_roster::term_ended(class, roster, today).is_none()
+            })
+            .map(|(id, _)| id.clone()),
+    );
 }
 
 /// The classes whose Classroom course has one of these people as a member, as the state

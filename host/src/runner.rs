@@ -1535,6 +1535,9 @@ fn describe_skip(key: &str) -> String {
         "submission.ungraded" => "submission(s) without an assigned grade",
         "cascade.dependantsOfRemoved" => "record(s) removed with what they belong to",
         "class.termEnded" => "class(es) whose term ended (archived, members kept)",
+        "class.waitsForLaterRun" => {
+            "class(es) whose new course waits for a later run (newCoursesPerRun); run again to make them"
+        }
         "student.removalGrace" => {
             "student(s) kept in their course until the removal grace ends (removalGraceDays)"
         }

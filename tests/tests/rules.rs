@@ -713,3 +713,40 @@ async fn guardian_limits_are_failures_in_words_and_tried_again_next_run() {
         "each invitation sent once, on the run after"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_sync_with_new_courses_per_run_comes_in_bounded_runs_until_all_are_made() {
+    let h = Harness::start(Size::Tiny, "[rules.classroom]\nnewCoursesPerRun = 4").await;
+    let classes = h.sis.with_district(|d| d.classes.len());
+    assert!(classes > 8, "{classes}");
+    let courses = || h.classroom.world(|w| w.courses.len());
+    let first = h.cli(&["sync"]).await;
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    assert_eq!(courses(), 4, "{}", first.stdout);
+    assert!(
+        first.stdout.contains(&format!(
+            "{} of {classes} new courses wait for later runs",
+            classes - 4
+        )),
+        "{}",
+        first.stdout
+    );
+    // The next runs read only the SIS's changes (none), and still make the courses left.
+    let mut runs = 1;
+    while courses() < classes && runs < classes {
+        let next = h.cli(&["sync"]).await;
+        assert_eq!(next.code, 0, "{}{}", next.stdout, next.stderr);
+        runs += 1;
+    }
+    assert_eq!(courses(), classes);
+    assert_eq!(runs, classes.div_ceil(4), "four courses a run");
+    // Every course has its teachers and students: a full read finds nothing to do.
+    let full = h.cli(&["sync", "--full", "--json"]).await;
+    assert_eq!(full.code, 0, "{}{}", full.stdout, full.stderr);
+    assert_eq!(
+        full.json()["plan"]["ops"],
+        serde_json::json!([]),
+        "{}",
+        full.stdout
+    );
+}

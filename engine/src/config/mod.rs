@@ -593,6 +593,13 @@ pub struct ClassroomRules {
     /// `guardian` or `relative`, linked to the student through `agents`) as Classroom
     /// guardians. Off unless set.
     pub guardians: bool,
+    /// At most this many Classroom courses are made per run, school by school (by school,
+    /// then class sourcedId); the classes left wait, whole (no members, no topics), for the
+    /// next runs. A district's first sync then comes in bounded runs: each holds, plans,
+    /// applies and commits a part, instead of one run of hours (Google's quota) whose plan
+    /// holds every course of the district. Unset: no limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_courses_per_run: Option<u32>,
 }
 
 /// One rule merging SIS classes into one Classroom course: the listed classes, or every
@@ -656,6 +663,7 @@ impl Default for ClassroomRules {
             domains: Vec::new(),
             cross_list: Vec::new(),
             guardians: false,
+            new_courses_per_run: None,
         }
     }
 }

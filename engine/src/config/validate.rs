@@ -336,6 +336,13 @@ pub fn validate(config: &SyncConfig) -> Result<(), Vec<ConfigError>> {
             "must be at most 366 (days; 0 applies removals at once)",
         );
     }
+    if config.classroom.new_courses_per_run == Some(0) {
+        err(
+            &mut errors,
+            "classroom.newCoursesPerRun".into(),
+            "must be at least 1 (no course would ever be made); leave it out for no limit",
+        );
+    }
     if !(0.0..=100.0).contains(&config.holds.max_shrink_percent) {
         err(
             &mut errors,

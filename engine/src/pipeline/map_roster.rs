@@ -101,6 +101,16 @@ pub(crate) fn map_roster(
         &mut out.skipped,
     );
     adopt(known, snapshot, &desired);
+    if let Some(per_run) = config.classroom.new_courses_per_run {
+        defer_new_courses(
+            per_run,
+            roster,
+            known,
+            &mut desired,
+            issues,
+            &mut out.skipped,
+        );
+    }
     invite::settle_accepted(known, snapshot, members_complete);
     out.hold = limits::apply(
         &config.classroom.limits,
@@ -226,6 +236,51 @@ pub(crate) fn map_roster(
     }
     mark_repairs(&mut out);
     out
+}
+
+/// `classroom.newCoursesPerRun`: the classes past the limit whose course is not made yet
+/// (nor found in Classroom and adopted, above) wait for a later run, whole: no course, no
+/// members, no topics. School by school, so a school's courses arrive together.
+fn defer_new_courses(
+    per_run: u32,
+    roster: &Roster,
+    known: &AppliedClassroom,
+    desired: &mut BTreeMap<String, DesiredCourse<'_>>,
+    issues: &mut Vec<RecordIssue>,
+    skipped: &mut BTreeMap<String, u64>,
+) {
+    let mut new: Vec<(&str, &String)> = desired
+        .keys()
+        .filter(|class_id| !known.courses.contains_key(*class_id))
+        .map(|class_id| {
+            let school = roster
+                .classes
+                .get(class_id)
+                .map_or("", |c| c.school.as_str());
+            (school, class_id)
+        })
+        .collect();
+    let limit = usize::try_from(per_run).unwrap_or(usize::MAX);
+    if new.len() <= limit {
+        return;
+    }
+    new.sort();
+    let new_count = new.len();
+    let waiting: Vec<String> = new[limit..].iter().map(|(_, id)| (*id).clone()).collect();
+    for class_id in &waiting {
+        desired.remove(class_id);
+    }
+    *skipped.entry("class.waitsForLaterRun".into()).or_default() += waiting.len() as u64;
+    issues.push(RecordIssue::warning(
+        "rules",
+        "classroom.newCoursesPerRun",
+        None,
+        format!(
+            "{} of {} new courses wait for later runs (at most {per_run} are made per run); the next runs make them, school by school",
+            waiting.len(),
+            new_count
+        ),
+    ));
 }
 
 /// Repair operations say so in their summary, and each repaired drift names its operation.
@@ -417,7 +472,7 @@ fn desired_courses<'a>(
 
 /// The last day of a class's terms when every one of them ended before `today` (a class
 /// without terms, or with a term the roster does not have, has not ended).
-fn term_ended(class: &Class, roster: &Roster, today: &str) -> Option<String> {
+pub(crate) fn term_ended(class: &Class, roster: &Roster, today: &str) -> Option<String> {
     if class.terms.is_empty() {
         return None;
     }
