@@ -65,6 +65,17 @@ enum Command {
         #[arg(long)]
         state: Option<PathBuf>,
     },
+    /// A first sync into an empty Classroom, streamed to OUT: what onboarding a district
+    /// plans, with `classroom.newCoursesPerRun` when `--new-courses-per-run` is given; with
+    /// `--state` (from `first-state` of an earlier onboarding input), the next run's.
+    WriteOnboarding {
+        size: String,
+        out: PathBuf,
+        #[arg(long)]
+        new_courses_per_run: Option<u32>,
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
     /// The state after a fully successful first sync, computed in a process of its own
     /// (used by `gen`).
     FirstState { input: PathBuf, out: PathBuf },
@@ -625,6 +636,32 @@ fn main() -> anyhow::Result<()> {
         }
         Command::WriteInput { size, out, state } => {
             println!("{}", write_input(&size, &out, state.as_deref())?);
+            Ok(())
+        }
+        Command::WriteOnboarding {
+            size,
+            out,
+            new_courses_per_run,
+            state,
+        } => {
+            let size = Size::parse(&size).context("size must be tiny, s, m or l")?;
+            let district = District::generate(size, 2026);
+            // As text: parsed, L's state would need many GB.
+            let previous = match &state {
+                Some(path) => {
+                    serde_json::value::RawValue::from_string(std::fs::read_to_string(path)?)?
+                }
+                None => serde_json::value::to_raw_value(&classbridge_engine::SyncState::default())?,
+            };
+            let now = if state.is_some() {
+                "2026-09-22T06:00:00Z"
+            } else {
+                "2026-09-21T06:00:00Z"
+            };
+            write_with(&out, |w| {
+                workload::write_onboarding_input(w, &district, new_courses_per_run, &previous, now)
+            })?;
+            println!("{}", json!({"peak_rss_mb": peak_rss_mb()}));
             Ok(())
         }
         Command::FirstState { input, out } => {

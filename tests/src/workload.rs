@@ -58,6 +58,31 @@ pub fn write_input<W: Write, S: Serialize>(
     out.write_all(b"}")
 }
 
+/// A sync into Classroom as `previous_state` knows it (nothing listed), with the rules'
+/// `classroom.newCoursesPerRun` set when given: a district's onboarding, which the engine
+/// plans as course, teacher, student and topic creations; from an empty state, its first run.
+pub fn write_onboarding_input<W: Write, S: Serialize>(
+    out: &mut W,
+    district: &District,
+    new_courses_per_run: Option<u32>,
+    previous_state: &S,
+    now: &str,
+) -> io::Result<()> {
+    let mut config = rules();
+    if let Some(n) = new_courses_per_run {
+        config["classroom"] = json!({ "newCoursesPerRun": n });
+    }
+    out.write_all(br#"{"config":"#)?;
+    serde_json::to_writer(&mut *out, &config)?;
+    out.write_all(br#","classroom":{},"sources":["#)?;
+    write_source(out, district)?;
+    out.write_all(br#"],"previousState":"#)?;
+    serde_json::to_writer(&mut *out, previous_state)?;
+    out.write_all(br#","now":"#)?;
+    serde_json::to_writer(&mut *out, now)?;
+    out.write_all(b"}")
+}
+
 /// A JSON array of pages `[{"key": [...]}, ...]` of `PAGE` records each, written as records
 /// arrive.
 struct PageWriter<'w, W: Write> {
