@@ -10,23 +10,44 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 
 /// SHA-256 of a value's JSON form, hashed as it is written: no copy of the JSON is kept.
 pub(crate) fn json_sha256_hex<T: Serialize + ?Sized>(value: &T) -> String {
-    struct HashWriter(Sha256);
-    impl std::io::Write for HashWriter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.update(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut writer = HashWriter(Sha256::new());
-    // Serialising plain data into a writer that cannot fail does not fail.
-    let _ = serde_json::to_writer(&mut writer, value);
-    hex(&writer.0.finalize())
+    let mut writer = Sha256Writer::default();
+    writer.json(value);
+    writer.finish_hex()
 }
 
-pub(crate) fn hex(digest: &[u8]) -> String {
+/// A SHA-256 that JSON is written into, so nothing is hashed from a copy.
+#[derive(Default)]
+pub(crate) struct Sha256Writer(Sha256);
+
+impl Sha256Writer {
+    /// Adds `value`'s JSON form.
+    pub(crate) fn json<T: Serialize + ?Sized>(&mut self, value: &T) {
+        // Serialising plain data into a writer that cannot fail does not fail.
+        let _ = serde_json::to_writer(&mut *self, value);
+    }
+
+    /// Adds bytes as they are.
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// The digest, hex.
+    pub(crate) fn finish_hex(self) -> String {
+        hex(&self.0.finalize())
+    }
+}
+
+impl std::io::Write for Sha256Writer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn hex(digest: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(digest.len() * 2);
     for b in digest {

@@ -37,13 +37,6 @@ fn members_of(p: &SyncPlan) -> Vec<String> {
     classes
 }
 
-fn next_run(v: &Value, state: &SyncState, now: &str) -> Value {
-    let mut next = v.clone();
-    next["previousState"] = serde_json::to_value(state).expect("state");
-    next["now"] = json!(now);
-    next
-}
-
 fn commit_all(v: &Value, p: &SyncPlan) -> SyncState {
     classbridge_engine::commit(&input(v).previous_state, p, &all_succeeded(p)).expect("commit")
 }
@@ -70,13 +63,13 @@ fn courses_come_school_by_school_one_run_at_a_time_whole() {
     );
     let state = commit_all(&v, &first);
 
-    let second_run = next_run(&v, &state, "2026-09-02T06:00:00Z");
+    let second_run = on_day(&v, "2026-09-02T06:00:00Z", &state);
     let second = plan(&second_run);
     assert_eq!(courses_made(&second), ["cl3"], "school s1 first");
     assert_eq!(members_of(&second), ["cl3"], "cl1 is not touched again");
     let state = commit_all(&second_run, &second);
 
-    let third_run = next_run(&v, &state, "2026-09-03T06:00:00Z");
+    let third_run = on_day(&v, "2026-09-03T06:00:00Z", &state);
     let third = plan(&third_run);
     assert_eq!(courses_made(&third), ["cl2"]);
     assert!(!third.summary.skipped.contains_key("class.waitsForLaterRun"));
@@ -92,7 +85,7 @@ fn courses_come_school_by_school_one_run_at_a_time_whole() {
     made.sort();
     at_once.sort();
     assert_eq!(made, at_once);
-    let idle = plan(&next_run(&v, &state, "2026-09-04T06:00:00Z"));
+    let idle = plan(&on_day(&v, "2026-09-04T06:00:00Z", &state));
     assert!(idle.ops.is_empty(), "{:?}", keys(&idle));
 }
 
@@ -114,7 +107,7 @@ fn a_failed_creation_keeps_its_place_and_a_larger_limit_takes_more() {
     }
     let state =
         classbridge_engine::commit(&input(&v).previous_state, &first, &outcomes).expect("commit");
-    let second = plan(&next_run(&v, &state, "2026-09-02T06:00:00Z"));
+    let second = plan(&on_day(&v, "2026-09-02T06:00:00Z", &state));
     let mut made = courses_made(&second);
     made.sort();
     assert_eq!(made, ["cl2", "cl3"]);
@@ -131,7 +124,7 @@ fn a_delta_run_asks_for_the_classes_that_wait() {
         left_out: false,
     };
     // A delta read that changed nothing.
-    let mut run = next_run(&v, &state, "2026-09-01T18:00:00Z");
+    let mut run = on_day(&v, "2026-09-01T18:00:00Z", &state);
     for collection in collections(&mut run)
         .as_object_mut()
         .expect("collections")

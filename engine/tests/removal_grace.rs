@@ -25,14 +25,6 @@ fn dropped(now: &str, grace_days: u32) -> Value {
     next
 }
 
-/// The same SIS on another day, from `state`.
-fn on(v: &Value, now: &str, state: &SyncState) -> Value {
-    let mut next = v.clone();
-    next["previousState"] = serde_json::to_value(state).expect("state");
-    next["now"] = json!(now);
-    next
-}
-
 fn removals(p: &SyncPlan) -> Vec<&str> {
     p.ops
         .iter()
@@ -80,14 +72,14 @@ fn a_removed_student_stays_until_the_grace_ends_and_is_then_removed() {
     );
 
     // Three days on, nothing else changed: still kept, and the day they left is not moved.
-    let midway = on(&v, "2026-11-08T06:00:00Z", &state);
+    let midway = on_day(&v, "2026-11-08T06:00:00Z", &state);
     let second = plan(&midway);
     assert!(removals(&second).is_empty(), "{:?}", keys(&second));
     let state = commit(&midway, &second, &all_succeeded(&second));
     assert_eq!(pending(&state), kept);
 
     // The grace is over: the removal is planned, says why, and its success ends the grace.
-    let due = on(&v, "2026-11-12T06:00:00Z", &state);
+    let due = on_day(&v, "2026-11-12T06:00:00Z", &state);
     let third = plan(&due);
     assert_eq!(removals(&third), [format!("student.remove:d:cl1:{email}")]);
     let op = third
@@ -114,7 +106,7 @@ fn a_student_enrolled_again_within_the_grace_is_never_removed() {
     assert_eq!(pending(&state).len(), 1);
 
     // Back in the SIS's class two days later (a schedule change undone).
-    let back = on(&day1(), "2026-11-07T06:00:00Z", &state);
+    let back = on_day(&day1(), "2026-11-07T06:00:00Z", &state);
     let mut back = back;
     back["config"]["classroom"] = json!({ "removalGraceDays": 7 });
     let second = plan(&back);
@@ -123,7 +115,7 @@ fn a_student_enrolled_again_within_the_grace_is_never_removed() {
     assert!(pending(&state).is_empty(), "the grace is cancelled");
 
     // Dropped again later: the grace starts again from that day.
-    let again = on(&v, "2026-11-20T06:00:00Z", &state);
+    let again = on_day(&v, "2026-11-20T06:00:00Z", &state);
     let third = plan(&again);
     assert!(removals(&third).is_empty(), "{:?}", keys(&third));
     let state = commit(&again, &third, &[]);
@@ -135,7 +127,7 @@ fn a_removal_that_fails_after_its_grace_is_retried_without_a_new_grace() {
     let v = dropped("2026-11-05T06:00:00Z", 7);
     let first = plan(&v);
     let state = commit(&v, &first, &all_succeeded(&first));
-    let due = on(&v, "2026-11-12T06:00:00Z", &state);
+    let due = on_day(&v, "2026-11-12T06:00:00Z", &state);
     let second = plan(&due);
     assert_eq!(removals(&second).len(), 1);
     let failed: Vec<OpOutcome> = second
@@ -154,7 +146,7 @@ fn a_removal_that_fails_after_its_grace_is_retried_without_a_new_grace() {
         "2026-11-05",
         "the day they left is kept"
     );
-    let retry = plan(&on(&v, "2026-11-13T06:00:00Z", &state));
+    let retry = plan(&on_day(&v, "2026-11-13T06:00:00Z", &state));
     assert_eq!(removals(&retry).len(), 1, "{:?}", keys(&retry));
 }
 
@@ -170,7 +162,7 @@ fn without_the_rule_a_removal_is_planned_at_once_and_nothing_is_kept() {
     let graced = dropped("2026-11-05T06:00:00Z", 7);
     let first = plan(&graced);
     let state = commit(&graced, &first, &all_succeeded(&first));
-    let mut off = on(&graced, "2026-11-06T06:00:00Z", &state);
+    let mut off = on_day(&graced, "2026-11-06T06:00:00Z", &state);
     off["config"]["classroom"] = json!({ "removalGraceDays": 0 });
     let p = plan(&off);
     assert_eq!(removals(&p).len(), 1, "{:?}", keys(&p));

@@ -3,13 +3,11 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use sha2::{Digest, Sha256};
-
 use super::diff::created_fields;
 use super::ops::OpDraft;
 use crate::config::ChangeKind;
 use crate::delta::{ClassroomDelta, RosterDelta, StateDelta};
-use crate::hash::sha256_hex;
+use crate::hash::{Sha256Writer, sha256_hex};
 use crate::model::*;
 use crate::plan::*;
 use crate::state::{AppliedClassroom, SyncState};
@@ -159,7 +157,6 @@ pub(crate) fn tidy_issues(mut issues: Vec<RecordIssue>) -> Vec<RecordIssue> {
     issues
 }
 
-/// The plan's id: sha256 of its JSON with the id left empty.
 /// The plan's id: the hash of everything else in it: the plan's JSON with its id blank and
 /// no operations, then each operation's JSON, in order. Hashed in that shape so that a plan
 /// session can take each operation's digest from the bytes it writes anyway when it pages
@@ -174,16 +171,15 @@ pub(crate) fn content_id(plan: &mut SyncPlan) -> String {
 }
 
 /// A plan's id, computed as its parts go by (see [`content_id`]).
-pub(crate) struct PlanDigest(Sha256);
+pub(crate) struct PlanDigest(Sha256Writer);
 
 impl PlanDigest {
     /// Starts with the plan's header: its JSON with the id blank and no operations.
     pub(crate) fn begin(plan: &mut SyncPlan) -> PlanDigest {
         let id = std::mem::take(&mut plan.id);
         let ops = std::mem::take(&mut plan.ops);
-        let mut digest = PlanDigest(Sha256::new());
-        // Plain data into a writer that cannot fail does not fail.
-        let _ = serde_json::to_writer(&mut digest, &*plan);
+        let mut digest = PlanDigest(Sha256Writer::default());
+        digest.0.json(&*plan);
         plan.id = id;
         plan.ops = ops;
         digest
@@ -191,7 +187,7 @@ impl PlanDigest {
 
     /// Adds one operation, written as JSON here.
     pub(crate) fn op(&mut self, op: &PlannedOp) {
-        let _ = serde_json::to_writer(&mut *self, op);
+        self.0.json(op);
     }
 
     /// Adds one operation from its JSON (exactly as [`PlanDigest::op`] would write it).
@@ -201,17 +197,7 @@ impl PlanDigest {
 
     /// The id, hex.
     pub(crate) fn finish(self) -> String {
-        crate::hash::hex(&self.0.finalize())
-    }
-}
-
-impl std::io::Write for PlanDigest {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        self.0.finish_hex()
     }
 }
 

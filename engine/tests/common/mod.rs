@@ -191,3 +191,11 @@ pub(crate) fn issue_mentions(plan: &SyncPlan, needle: &str) -> bool {
         .iter()
         .any(|i| i.reason.contains(needle) || i.sourced_id.as_deref() == Some(needle))
 }
+
+/// The same input on another day, planned from `state`.
+pub(crate) fn on_day(v: &Value, now: &str, state: &SyncState) -> Value {
+    let mut next = v.clone();
+    next["previousState"] = serde_json::to_value(state).expect("state");
+    next["now"] = json!(now);
+    next
+}
