@@ -1357,9 +1357,8 @@ mod tests {
 
     #[test]
     fn migrations_run_once_and_state_round_trips() {
-        let dir = std::env::temp_dir().join(format!("cb-store-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("s.db");
+        let dir = tempfile_dir("state");
+        let path = dir.path().join("s.db");
         let _ = std::fs::remove_file(&path);
         let mut store = Store::open(&path).unwrap();
         assert_eq!(store.state().unwrap(), SyncState::default());
@@ -1430,7 +1429,7 @@ mod tests {
     #[test]
     fn a_run_reads_the_export_ledger_of_the_courses_it_reads() {
         let dir = tempfile_dir("ledger");
-        let path = dir.join("s.db");
+        let path = dir.path().join("s.db");
         let record = |parent: Option<&str>| ExportedRecord {
             source_id: "sis".into(),
             parent: parent.map(Into::into),
@@ -1507,7 +1506,7 @@ mod tests {
     fn a_state_kept_as_one_document_moves_into_rows_and_reads_back_the_same() {
         use classbridge_engine::state::{AppliedCourse, OpFailure};
         let dir = tempfile_dir("rows");
-        let path = dir.join("s.db");
+        let path = dir.path().join("s.db");
         let mut state = SyncState {
             revision: 3,
             ..SyncState::default()
@@ -1599,18 +1598,17 @@ mod tests {
                 .has_state_rows(StatePart::Classroom, "topics")
                 .unwrap()
         );
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
     fn the_database_and_its_side_files_are_private() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile_dir("perm");
-        let path = dir.join("s.db");
+        let path = dir.path().join("s.db");
         let mut store = Store::open(&path).unwrap();
         store.start_run("t").unwrap();
         for name in ["s.db", "s.db-wal", "s.db-shm"] {
-            let mode = std::fs::metadata(dir.join(name))
+            let mode = std::fs::metadata(dir.path().join(name))
                 .unwrap()
                 .permissions()
                 .mode();
@@ -1702,10 +1700,11 @@ mod tests {
         ));
     }
 
-    fn tempfile_dir(tag: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("cb-store-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    /// A directory of the test's own, removed when the test ends (passed or not).
+    fn tempfile_dir(tag: &str) -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix(&format!("cb-store-{tag}-"))
+            .tempdir()
+            .unwrap()
     }
 }
