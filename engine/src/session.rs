@@ -261,6 +261,14 @@ impl Finished {
         Ok(())
     }
 
+    /// `f` of the plan with its operations set aside (the header), not copied.
+    fn without_ops<R>(&mut self, f: impl FnOnce(&SyncPlan) -> R) -> R {
+        let ops = std::mem::take(&mut self.plan.ops);
+        let answer = f(&self.plan);
+        self.plan.ops = ops;
+        answer
+    }
+
     fn page_bounds(&self, request: OpsRequest) -> (usize, usize) {
         let len = self.plan.ops.len();
         let from = request.from.min(len);
@@ -436,57 +444,43 @@ impl PlanSession {
     /// Plans from everything fed. The plan is kept for [`PlanSession::ops`]; its header
     /// (everything but the operations) is returned.
     pub fn finish(&mut self) -> Result<PlanHeader, EngineError> {
-        if self.plan.is_some() {
-            return Err(invalid("the session is already finished"));
-        }
-        let input = self.take_input();
-        let mut finished = self.plan_all(input)?;
-        let ops = std::mem::take(&mut finished.plan.ops);
-        let header = PlanHeader {
-            plan: finished.plan.clone(),
-            op_count: ops.len(),
-        };
-        finished.plan.ops = ops;
-        self.plan = Some(finished);
-        Ok(header)
+        let finished = self.plan_now()?;
+        let op_count = finished.plan.ops.len();
+        let plan = finished.without_ops(SyncPlan::clone);
+        Ok(PlanHeader { plan, op_count })
     }
 
     /// [`PlanSession::finish`], answered as the ABI writes it (`{"plan":…,"opCount":n}`)
     /// from the plan in place: a district's first plan carries its whole roster in the
     /// header, and a copy of it only to write it out would stay in the module's memory.
     pub fn finish_json(&mut self, out: &mut Vec<u8>) -> Result<(), EngineError> {
-        if self.plan.is_some() {
-            return Err(invalid("the session is already finished"));
-        }
-        let input = self.take_input();
-        let mut finished = self.plan_all(input)?;
-        let ops = std::mem::take(&mut finished.plan.ops);
+        let finished = self.plan_now()?;
         out.extend_from_slice(b"{\"plan\":");
-        let written = serde_json::to_writer(&mut *out, &finished.plan);
-        finished.plan.ops = ops;
-        written.map_err(|e| EngineError::InvalidInput {
-            message: format!("the plan cannot be written as JSON: {e}"),
-        })?;
+        finished
+            .without_ops(|plan| serde_json::to_writer(&mut *out, plan))
+            .map_err(|e| EngineError::InvalidInput {
+                message: format!("the plan cannot be written as JSON: {e}"),
+            })?;
         out.extend_from_slice(format!(",\"opCount\":{}}}", finished.plan.ops.len()).as_bytes());
-        self.plan = Some(finished);
         Ok(())
     }
 
-    fn take_input(&mut self) -> SyncInput {
-        SyncInput {
+    /// Plans from everything fed, once; the plan is kept for the pages.
+    fn plan_now(&mut self) -> Result<&mut Finished, EngineError> {
+        if self.plan.is_some() {
+            return Err(invalid("the session is already finished"));
+        }
+        let input = SyncInput {
             config: self.config.clone(),
             sources: std::mem::take(&mut self.sources),
             classroom: std::mem::take(&mut self.classroom),
             previous_state: std::mem::take(&mut self.state).build(),
             now: self.now.clone(),
-        }
-    }
-
-    fn plan_all(&mut self, input: SyncInput) -> Result<Finished, EngineError> {
+        };
         let mut pool = self.pool.take();
         let plan = with_pool(&mut pool, || crate::pipeline::run_without_id(input));
         self.pool = pool;
-        Ok(Finished::new(plan?))
+        Ok(self.plan.insert(Finished::new(plan?)))
     }
 
     fn finished(&mut self) -> Result<&mut Finished, EngineError> {
