@@ -627,6 +627,14 @@ async fn quota(
 }
 
 fn main() -> anyhow::Result<()> {
+    // `RUST_LOG=classbridge=debug` shows, among the host's logs, the engine module's memory
+    // after each call: which part of a run fills it.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     match Cli::parse().command {
         Command::Plan { sizes, runs, dir } => plan_table(&sizes, runs, &dir),
         Command::Gen { size, dir } => generate(&size, &dir),

@@ -2,7 +2,8 @@
 //! feeds what it read chunk by chunk (SIS pages, Classroom pages, the state as rows), finishes,
 //! and reads the operations back a page at a time. No single request or answer holds the
 //! district, so the wasm module's 2 GiB-per-call limit and the copy of a whole input beside
-//! its parsed records are gone; each chunk is parsed into records as it arrives.
+//! its parsed records are gone. State rows are parsed into their tables as they arrive; SIS and
+//! Classroom pages are kept as their text until the plan reads each once.
 //!
 //! The order of calls: [`PlanSession::begin`], any number of [`PlanSession::feed`], one
 //! [`PlanSession::finish`], then [`PlanSession::ops`] until it says there are no more. The
@@ -943,13 +944,80 @@ pub fn chunks_of(input: SyncInput, rows_per_chunk: usize) -> (SessionStart, Chun
             }));
         }
     }
-    head.push(Chunk::Classroom(Box::new(input.classroom)));
+    head.extend(
+        classroom_pieces(input.classroom, CLASSROOM_CHUNK_BYTES)
+            .into_iter()
+            .map(|piece| Chunk::Classroom(Box::new(piece))),
+    );
     let chunks = Chunks {
         head: head.into_iter(),
         rows: state_rows(input.previous_state),
         rows_per_chunk: rows_per_chunk.max(1),
     };
     (start, chunks)
+}
+
+/// About how many bytes of Classroom pages one chunk carries: a district's listings (1.5 GB
+/// of text at 200,000 students when every course is read) would otherwise be one call, near
+/// the module's 2 GiB-per-call limit and held twice while it is read.
+pub const CLASSROOM_CHUNK_BYTES: usize = 8 << 20;
+
+/// Classroom listings cut into pieces of about `max_bytes` of pages each, in order: fed one
+/// after another, they lay over each other into the same listings (lists appended in order,
+/// maps and sets merged). The small maps and sets come in the last piece. A page larger than
+/// `max_bytes` is a piece of its own.
+pub fn classroom_pieces(listings: ClassroomListings, max_bytes: usize) -> Vec<ClassroomListings> {
+    let ClassroomListings {
+        courses,
+        aliases,
+        course_gets,
+        found_by_alias,
+        teachers,
+        students,
+        topics,
+        course_work,
+        student_submissions,
+        course_work_complete,
+        members_complete,
+    } = listings;
+    let mut pieces = Vec::new();
+    let mut piece = ClassroomListings::default();
+    let mut bytes = 0usize;
+    // Starts a new piece when the next page would take this one past the bound.
+    let mut room_for = |len: usize, piece: &mut ClassroomListings, pieces: &mut Vec<_>| {
+        if bytes > 0 && bytes + len > max_bytes {
+            pieces.push(std::mem::take(piece));
+            bytes = 0;
+        }
+        bytes += len;
+    };
+    type List = fn(&mut ClassroomListings) -> &mut Vec<crate::input::ListPage>;
+    let lists: [(Vec<crate::input::ListPage>, List); 7] = [
+        (courses, |l| &mut l.courses),
+        (course_gets, |l| &mut l.course_gets),
+        (teachers, |l| &mut l.teachers),
+        (students, |l| &mut l.students),
+        (topics, |l| &mut l.topics),
+        (course_work, |l| &mut l.course_work),
+        (student_submissions, |l| &mut l.student_submissions),
+    ];
+    for (pages, list) in lists {
+        for page in pages {
+            room_for(page.json().len(), &mut piece, &mut pieces);
+            list(&mut piece).push(page);
+        }
+    }
+    for (course, pages) in aliases {
+        for page in pages {
+            room_for(page.json().len(), &mut piece, &mut pieces);
+            piece.aliases.entry(course.clone()).or_default().push(page);
+        }
+    }
+    piece.found_by_alias = found_by_alias;
+    piece.course_work_complete = course_work_complete;
+    piece.members_complete = members_complete;
+    pieces.push(piece);
+    pieces
 }
 
 /// The chunks of [`chunks_of`], made one at a time.
@@ -1104,7 +1172,11 @@ pub fn chunk_texts(
             }));
         }
     }
-    head.push(Chunk::Classroom(Box::new(input.classroom.clone())));
+    head.extend(
+        classroom_pieces(input.classroom.clone(), CLASSROOM_CHUNK_BYTES)
+            .into_iter()
+            .map(|piece| Chunk::Classroom(Box::new(piece))),
+    );
     let head = head
         .into_iter()
         .map(move |chunk| serde_json::to_vec(&chunk).map_err(encode));

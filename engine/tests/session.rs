@@ -4,7 +4,7 @@
 mod common;
 
 use classbridge_engine::abi::{Entry, dispatch};
-use classbridge_engine::session::{Chunk, OpsRequest, PlanSession, chunks_of};
+use classbridge_engine::session::{Chunk, OpsRequest, PlanSession, chunks_of, classroom_pieces};
 use classbridge_engine::{SyncInput, SyncPlan};
 use common::*;
 use serde_json::{Value, json};
@@ -63,6 +63,36 @@ fn a_session_plans_what_one_call_plans_however_it_is_chunked() {
             );
         }
     }
+}
+
+#[test]
+fn classroom_listings_fed_page_by_page_plan_as_one_chunk() {
+    // A district's listings are too large for one call: the host feeds them in pieces.
+    let mut month = after_day1("2026-10-01T06:00:00Z");
+    month["classroom"] = classroom_graded();
+    let one_call = bytes(&plan_once(&month));
+    let mut whole = input(&month);
+    let listings = std::mem::take(&mut whole.classroom);
+    let pieces = classroom_pieces(listings, 1);
+    assert!(pieces.len() > 5, "one page a piece: {}", pieces.len());
+    let (start, chunks) = chunks_of(whole, 7);
+    let (mut session, _) = PlanSession::begin(start).expect("begin");
+    let pieces = pieces.into_iter().map(|p| Chunk::Classroom(Box::new(p)));
+    for chunk in chunks.map(|c| c.expect("chunk")).chain(pieces) {
+        let json = serde_json::to_vec(&chunk).expect("chunk JSON");
+        session.feed_json(&json).expect("feed");
+    }
+    let header = session.finish().expect("finish");
+    let mut plan = header.plan;
+    let page = session
+        .ops(OpsRequest {
+            from: 0,
+            max: usize::MAX,
+        })
+        .expect("ops");
+    plan.ops = page.ops;
+    plan.id = page.plan_id.expect("one page is the last");
+    assert_eq!(bytes(&plan), one_call);
 }
 
 #[test]

@@ -206,6 +206,14 @@ impl Instantiated<'_> {
                 (out_ptr as u32 as i32, out_len as u32 as i32),
             )
             .map_err(|e| rt.classify(&mut self.store, e))?;
+        // What the module holds after each call (wasm memory never shrinks, so this is its
+        // peak so far): how an operator sizes `engine.memory_mb`, and how a benchmark finds
+        // which part of a run fills it.
+        tracing::debug!(
+            entry = entry.export(),
+            memory_mb = self.memory.data_size(&self.store) >> 20,
+            "engine call done"
+        );
         Ok(out)
     }
 }

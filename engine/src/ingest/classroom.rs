@@ -143,16 +143,12 @@ pub fn read_classroom(
         });
     }
     each_item(teachers, "teachers", issues, |member: CourseMember| {
-        snap.teachers
-            .entry(member.course_id.clone())
-            .or_default()
-            .push(member);
+        let course = member.course_id.clone();
+        push_to(&mut snap.teachers, &course, member);
     });
     each_item(students, "students", issues, |member: CourseMember| {
-        snap.students
-            .entry(member.course_id.clone())
-            .or_default()
-            .push(member);
+        let course = member.course_id.clone();
+        push_to(&mut snap.students, &course, member);
     });
     each_item(topics, "topic", issues, |topic: Topic| {
         snap.topics
@@ -187,6 +183,16 @@ pub fn read_classroom(
     );
     issues.extend(bad_dates);
     snap
+}
+
+/// Adds `item` to the list under `key`, allocating the key only for the list's first item.
+fn push_to<T>(map: &mut BTreeMap<String, Vec<T>>, key: &str, item: T) {
+    match map.get_mut(key) {
+        Some(list) => list.push(item),
+        None => {
+            map.insert(key.to_string(), vec![item]);
+        }
+    }
 }
 
 /// `YYYY-MM-DDTHH:MM:SS…` in ASCII, with a real month and day: a timestamp the engine may

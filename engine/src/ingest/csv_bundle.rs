@@ -254,7 +254,7 @@ fn attach_roles(
 }
 
 /// CSV rows are always built as objects.
-fn tree<'r>(obj: &'r RawObject<'_>) -> Option<&'r Map<String, Value>> {
+fn tree(obj: &RawObject) -> Option<&Map<String, Value>> {
     match obj {
         RawObject::Tree(map) => Some(map),
         RawObject::Text(_) => None,

@@ -54,9 +54,9 @@ pub(crate) fn delta_records(
         macro_rules! kind {
             ($ty:ty, $field:ident) => {{
                 let kind = <$ty>::KIND;
-                if let Some(group) = groups.remove(&kind) {
+                if let Some(mut group) = groups.remove(&kind) {
                     let collection =
-                        json_pages::read_entity(id, &group, ctx.issues).map_err(|reason| {
+                        json_pages::read_entity(id, &mut group, ctx.issues).map_err(|reason| {
                             format!("source '{id}' {}: {reason}", kind.collection())
                         })?;
                     let ids = out.ids.entry(kind).or_default();

@@ -50,7 +50,7 @@ pub(crate) fn by_entity(
 /// error, never an empty roster: the entity is then unreadable (`Err` with the reason).
 pub(crate) fn read_entity<'a>(
     source: &str,
-    group: &'a [NamedCollection],
+    group: &'a mut [NamedCollection],
     issues: &mut Vec<RecordIssue>,
 ) -> Result<RawCollection<'a>, String> {
     let mut out = RawCollection {
@@ -91,15 +91,20 @@ pub(crate) fn read_entity<'a>(
     }
 }
 
+/// The records of a collection's pages, each with its own text. The pages are taken: each
+/// is freed once its records are cut from it.
 fn read_pages<'a>(
     name: &'a str,
     envelope: &str,
-    collection: &'a Collection,
+    collection: &mut Collection,
     issues: &mut Vec<RecordIssue>,
     source: &str,
 ) -> Result<Vec<RawRecord<'a>>, String> {
     let mut records = Vec::new();
-    for (page_no, page) in collection.pages.iter().enumerate() {
+    for (page_no, page) in std::mem::take(&mut collection.pages)
+        .into_iter()
+        .enumerate()
+    {
         let page_no = page_no + 1;
         // Only the page's top level is read here; its records stay text until their table
         // is built.
@@ -128,7 +133,7 @@ fn read_pages<'a>(
             };
             match raw_kind(item.get()) {
                 "an object" => records.push(RawRecord {
-                    obj: RawObject::Text(item),
+                    obj: RawObject::Text(item.to_owned()),
                     location,
                 }),
                 other => issues.push(RecordIssue::error(

@@ -159,8 +159,8 @@ fn build_source_roster(
                 }
                 SourceReader::Json(groups) => {
                     // Owned here, so the group's page text is freed at the end of this block.
-                    let group = groups.remove(&kind);
-                    let collection = group.as_deref().and_then(|group| {
+                    let mut group = groups.remove(&kind);
+                    let collection = group.as_deref_mut().and_then(|group| {
                         json_pages::read_entity(&source.id, group, ctx.issues)
                             .map_err(|reason| unreadable.insert(kind, reason))
                             .ok()

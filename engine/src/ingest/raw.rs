@@ -11,19 +11,20 @@ use crate::model::EntityKind;
 
 /// A record as read, with where it was found.
 pub(crate) struct RawRecord<'a> {
-    pub obj: RawObject<'a>,
+    pub obj: RawObject,
     pub location: Location<'a>,
 }
 
-/// REST records stay JSON text, borrowed from the page, until their table is built: a
-/// collection's records are then parsed one at a time, never all at once. CSV rows are built
-/// as objects.
-pub(crate) enum RawObject<'a> {
+/// REST records stay JSON text until their table is built, each its own text cut from its
+/// page (the page is freed once cut): a collection's records are then parsed one at a time,
+/// and each one's text freed as it is, so a district's pages are never held beside all of
+/// their records. CSV rows are built as objects.
+pub(crate) enum RawObject {
     Tree(Map<String, Value>),
-    Text(&'a RawValue),
+    Text(Box<RawValue>),
 }
 
-impl RawObject<'_> {
+impl RawObject {
     pub(crate) fn into_tree(self) -> Result<Map<String, Value>, String> {
         match self {
             RawObject::Tree(map) => Ok(map),

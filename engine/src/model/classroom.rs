@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::Shared;
+
 /// A Classroom course (`courses` resource).
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -41,10 +43,10 @@ pub struct ClassroomCourse {
 pub struct UserProfile {
     /// Classroom's user id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    pub id: Option<Shared>,
     /// The member's Workspace address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email_address: Option<String>,
+    pub email_address: Option<Shared>,
 }
 
 /// A teacher or student of a course (both resources have the same shape).
@@ -53,9 +55,9 @@ pub struct UserProfile {
 #[serde(rename_all = "camelCase")]
 pub struct CourseMember {
     /// The course they are a member of.
-    pub course_id: String,
+    pub course_id: Shared,
     /// Classroom's user id.
-    pub user_id: String,
+    pub user_id: Shared,
     /// The member's profile, for their email address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<UserProfile>,
@@ -176,16 +178,16 @@ pub struct CourseWork {
 #[serde(rename_all = "camelCase")]
 pub struct StudentSubmission {
     /// The course.
-    pub course_id: String,
+    pub course_id: Shared,
     /// The work it answers.
-    pub course_work_id: String,
+    pub course_work_id: Shared,
     /// Classroom's id for the submission.
     pub id: String,
     /// The student's Classroom user id.
-    pub user_id: String,
+    pub user_id: Shared,
     /// NEW, CREATED, TURNED_IN, RETURNED, RECLAIMED_BY_STUDENT.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
+    pub state: Option<Shared>,
     /// Turned in after the due date.
     #[serde(default)]
     pub late: bool,
@@ -197,7 +199,7 @@ pub struct StudentSubmission {
     pub draft_grade: Option<f64>,
     /// When it last changed (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub update_time: Option<String>,
+    pub update_time: Option<Shared>,
 }
 
 /// Everything read from Classroom, canonicalised and keyed for lookups.
