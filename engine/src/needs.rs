@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::config::SyncConfig;
+use crate::ingest::ClassroomReading;
 use crate::input::{ClassroomListings, SourceData};
 use crate::model::{EntityKind, Roster};
 use crate::state::SyncState;
@@ -124,6 +125,19 @@ pub fn enrollment_needs(
     now: &str,
     facts: &NeedsFacts,
 ) -> EnrollmentNeeds {
+    let classroom = ClassroomReading::of(classroom.clone());
+    needs_of_reading(config, sources, &classroom, state, now, facts)
+}
+
+/// [`enrollment_needs`] with the Classroom listings already read into records.
+pub(crate) fn needs_of_reading(
+    config: &SyncConfig,
+    sources: &[SourceData],
+    classroom: &ClassroomReading,
+    state: &SyncState,
+    now: &str,
+    facts: &NeedsFacts,
+) -> EnrollmentNeeds {
     match ask(config, sources, classroom, state, now, facts) {
         Ok(ask) => EnrollmentNeeds::Slice(ask),
         Err(reason) => EnrollmentNeeds::All { reason },
@@ -133,7 +147,7 @@ pub fn enrollment_needs(
 fn ask(
     config: &SyncConfig,
     sources: &[SourceData],
-    classroom: &ClassroomListings,
+    classroom: &ClassroomReading,
     state: &SyncState,
     now: &str,
     facts: &NeedsFacts,
@@ -389,7 +403,7 @@ fn add_people_at_the_class_limit(
 
 /// The classes of the Classroom courses this run read.
 fn add_classroom_reads(
-    classroom: &ClassroomListings,
+    classroom: &ClassroomReading,
     state: &SyncState,
     classes: &mut BTreeSet<String>,
 ) {
@@ -412,24 +426,12 @@ fn add_classroom_reads(
             classes.insert(class.to_string());
         }
     }
-    // Pages name their courses too: read them for ids (small, or the run reads most classes).
-    let mut issues = Vec::new();
-    let snapshot = crate::ingest::read_classroom(classroom.clone(), &mut issues);
-    read_ids.extend(
-        snapshot
-            .courses
-            .keys()
-            .chain(snapshot.teachers.keys())
-            .chain(snapshot.students.keys())
-            .chain(snapshot.topics.keys())
-            .chain(snapshot.course_work.keys())
-            .cloned(),
-    );
-    for course in snapshot.courses.values() {
-        for alias in &course.aliases {
-            if let Some(class) = alias.strip_prefix(crate::COURSE_ALIAS_PREFIX) {
-                classes.insert(class.to_string());
-            }
+    // Records name their courses too, and courses their aliases.
+    let (named, aliases) = classroom.courses_named();
+    read_ids.extend(named);
+    for alias in &aliases {
+        if let Some(class) = alias.strip_prefix(crate::COURSE_ALIAS_PREFIX) {
+            classes.insert(class.to_string());
         }
     }
     for id in &read_ids {

@@ -2,8 +2,9 @@
 //! feeds what it read chunk by chunk (SIS pages, Classroom pages, the state as rows), finishes,
 //! and reads the operations back a page at a time. No single request or answer holds the
 //! district, so the wasm module's 2 GiB-per-call limit and the copy of a whole input beside
-//! its parsed records are gone. State rows are parsed into their tables as they arrive; SIS and
-//! Classroom pages are kept as their text until the plan reads each once.
+//! its parsed records are gone. State rows and Classroom pages are read into records as they
+//! arrive; SIS pages are kept as their text until the plan reads each record once, table by
+//! table.
 //!
 //! The order of calls: [`PlanSession::begin`], any number of [`PlanSession::feed`], one
 //! [`PlanSession::finish`], then [`PlanSession::ops`] until it says there are no more. The
@@ -16,6 +17,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::config::SyncConfig;
 use crate::error::EngineError;
+use crate::ingest::ClassroomReading;
 use crate::input::{
     ClassroomListings, Collection, FetchMode, RemovalCheck, SourceData, SourcePayload, SyncInput,
 };
@@ -282,7 +284,9 @@ pub struct PlanSession {
     config: SyncConfig,
     now: String,
     sources: Vec<SourceData>,
-    classroom: ClassroomListings,
+    // Read into records as fed (a district's listings are a GB of text when every course is
+    // read), in the pool of the records fed before them.
+    classroom: ClassroomReading,
     state: StateBuilder,
     chunks: u64,
     plan: Option<Finished>,
@@ -304,7 +308,7 @@ impl PlanSession {
             config: start.config,
             now: start.now,
             sources: Vec::new(),
-            classroom: ClassroomListings::default(),
+            classroom: ClassroomReading::default(),
             state: StateBuilder {
                 revision: start.state_revision,
                 ledger_slice: start.ledger_slice,
@@ -398,7 +402,12 @@ impl PlanSession {
                     .removal_checks
                     .extend(checks.checks);
             }
-            Chunk::Classroom(listings) => merge_listings(&mut self.classroom, *listings),
+            Chunk::Classroom(listings) => {
+                let mut pool = self.pool.take();
+                let reading = &mut self.classroom;
+                with_pool(&mut pool, || reading.add(*listings));
+                self.pool = pool;
+            }
             Chunk::StateRows(rows) => {
                 let mut pool = self.pool.take();
                 let added = with_pool(&mut pool, || {
@@ -428,7 +437,7 @@ impl PlanSession {
         let state = std::mem::take(&mut self.state).build();
         let mut pool = self.pool.take();
         let needs = with_pool(&mut pool, || {
-            crate::needs::enrollment_needs(
+            crate::needs::needs_of_reading(
                 &self.config,
                 &self.sources,
                 &self.classroom,
@@ -471,7 +480,7 @@ impl PlanSession {
         if self.plan.is_some() {
             return Err(invalid("the session is already finished"));
         }
-        let input = SyncInput {
+        let input = crate::pipeline::PlanInput {
             config: self.config.clone(),
             sources: std::mem::take(&mut self.sources),
             classroom: std::mem::take(&mut self.classroom),
@@ -479,7 +488,7 @@ impl PlanSession {
             now: self.now.clone(),
         };
         let mut pool = self.pool.take();
-        let plan = with_pool(&mut pool, || crate::pipeline::run_without_id(input));
+        let plan = with_pool(&mut pool, || crate::pipeline::run_read_without_id(input));
         self.pool = pool;
         Ok(self.plan.insert(Finished::new(plan?)))
     }
@@ -567,22 +576,6 @@ fn invalid(message: &str) -> EngineError {
     EngineError::InvalidInput {
         message: message.to_string(),
     }
-}
-
-fn merge_listings(into: &mut ClassroomListings, from: ClassroomListings) {
-    into.courses.extend(from.courses);
-    for (course, pages) in from.aliases {
-        into.aliases.entry(course).or_default().extend(pages);
-    }
-    into.course_gets.extend(from.course_gets);
-    into.found_by_alias.extend(from.found_by_alias);
-    into.teachers.extend(from.teachers);
-    into.students.extend(from.students);
-    into.topics.extend(from.topics);
-    into.course_work.extend(from.course_work);
-    into.student_submissions.extend(from.student_submissions);
-    into.course_work_complete.extend(from.course_work_complete);
-    into.members_complete.extend(from.members_complete);
 }
 
 /// A roster's tables as rows arrive; built into maps in bulk at the end (full B-tree nodes).

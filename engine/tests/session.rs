@@ -70,11 +70,61 @@ fn classroom_listings_fed_page_by_page_plan_as_one_chunk() {
     // A district's listings are too large for one call: the host feeds them in pieces.
     let mut month = after_day1("2026-10-01T06:00:00Z");
     month["classroom"] = classroom_graded();
-    let one_call = bytes(&plan_once(&month));
+    // Records that cannot be read are reported in the same order however they arrive.
+    let listings = month["classroom"].as_object_mut().expect("listings");
+    for (list, page) in [
+        (
+            "students",
+            json!({"students": [{"courseId": 7}, "not an object"]}),
+        ),
+        ("students", json!("not a page")),
+        (
+            "studentSubmissions",
+            json!({"studentSubmissions": [{"courseId": "c-x", "courseWorkId": "w-x", "id": "s-bad",
+                "userId": "u-x", "updateTime": "yesterday"}]}),
+        ),
+        ("courseWork", json!({"courseWork": [{"courseId": "c-x"}]})),
+    ] {
+        listings
+            .entry(list)
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+            .expect("pages")
+            .push(page);
+    }
+    let planned = plan_once(&month);
+    let reported = |what: &str| {
+        planned
+            .record_issues
+            .iter()
+            .any(|i| i.source == "classroom" && i.reason.contains(what))
+    };
+    assert!(reported("not an object"), "{:?}", planned.record_issues);
+    assert!(
+        reported("not an RFC 3339 time"),
+        "{:?}",
+        planned.record_issues
+    );
+    let one_call = bytes(&planned);
     let mut whole = input(&month);
     let listings = std::mem::take(&mut whole.classroom);
-    let pieces = classroom_pieces(listings, 1);
+    let mut pieces = classroom_pieces(listings, 1);
     assert!(pieces.len() > 5, "one page a piece: {}", pieces.len());
+    // Lists may come in any order (pages of one list in theirs): the last lists first.
+    let list_of = |p: &classbridge_engine::input::ClassroomListings| {
+        [
+            !p.courses.is_empty(),
+            !p.teachers.is_empty(),
+            !p.students.is_empty(),
+            !p.topics.is_empty(),
+            !p.course_work.is_empty(),
+            !p.student_submissions.is_empty(),
+        ]
+        .iter()
+        .position(|&has| has)
+        .unwrap_or(0)
+    };
+    pieces.sort_by_key(|p| std::cmp::Reverse(list_of(p)));
     let (start, chunks) = chunks_of(whole, 7);
     let (mut session, _) = PlanSession::begin(start).expect("begin");
     let pieces = pieces.into_iter().map(|p| Chunk::Classroom(Box::new(p)));

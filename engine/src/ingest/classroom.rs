@@ -2,7 +2,7 @@
 //! page without its key is simply empty here (unlike OneRoster envelopes).
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -52,20 +52,32 @@ fn page_records<'p>(
     }
 }
 
-/// Reads every record under `key`, page by page, handing each to `take`. Pages are consumed:
-/// each page's text is freed as soon as its records are read, so a large listing never sits
-/// in memory twice (as text and as records).
-fn each_item<T: DeserializeOwned>(
-    pages: Vec<ListPage>,
-    key: &str,
-    issues: &mut Vec<RecordIssue>,
-    mut take: impl FnMut(T),
-) {
-    for (i, page) in pages.into_iter().enumerate() {
-        let page_no = i + 1;
-        for item in page_records(&page, page_no, key, issues) {
+/// One Classroom list read into records page by page: each page's text is freed once its
+/// records are read, and the records that cannot be read are kept as issues, in page order.
+pub(crate) struct ReadList<T> {
+    key: &'static str,
+    items: Vec<T>,
+    issues: Vec<RecordIssue>,
+    pages: usize,
+}
+
+impl<T: DeserializeOwned> ReadList<T> {
+    fn new(key: &'static str) -> Self {
+        ReadList {
+            key,
+            items: Vec::new(),
+            issues: Vec::new(),
+            pages: 0,
+        }
+    }
+
+    /// Reads the next page of the list (pages are numbered in the order they come).
+    fn add(&mut self, page: ListPage) {
+        self.pages += 1;
+        let (key, page_no) = (self.key, self.pages);
+        for item in page_records(&page, page_no, key, &mut self.issues) {
             match serde_json::from_str::<T>(item.get()) {
-                Ok(v) => take(v),
+                Ok(v) => self.items.push(v),
                 Err(e) => {
                     let named = serde_json::from_str::<RecordId>(item.get()).ok();
                     let id = named.as_ref().and_then(|n| {
@@ -73,7 +85,7 @@ fn each_item<T: DeserializeOwned>(
                             .or(n.user_id.as_deref())
                             .or(n.topic_id.as_deref())
                     });
-                    issues.push(RecordIssue::error(
+                    self.issues.push(RecordIssue::error(
                         SOURCE,
                         key,
                         id,
@@ -83,15 +95,164 @@ fn each_item<T: DeserializeOwned>(
             }
         }
     }
+
+    /// The list's issues, then each record handed to `take`.
+    fn take_into(self, issues: &mut Vec<RecordIssue>, take: impl FnMut(T)) {
+        issues.extend(self.issues);
+        self.items.into_iter().for_each(take);
+    }
+}
+
+/// An alias of a course, as `courses.aliases.list` gives it.
+#[derive(Deserialize)]
+struct Alias {
+    alias: String,
+}
+
+/// Classroom listings as they are read: the bulk lists (courses, members, topics, work,
+/// submissions) already records, so a plan session holds a district's Classroom as records
+/// rather than as text and then records; the few `courses.get` answers and alias pages as
+/// text. [`read_reading`] makes the snapshot from it with the issues in the order the
+/// listings' text would give them, however the pages were fed.
+pub(crate) struct ClassroomReading {
+    courses: ReadList<ClassroomCourse>,
+    course_gets: Vec<ListPage>,
+    pub(crate) aliases: BTreeMap<String, Vec<ListPage>>,
+    pub(crate) found_by_alias: BTreeMap<String, String>,
+    teachers: ReadList<CourseMember>,
+    students: ReadList<CourseMember>,
+    topics: ReadList<Topic>,
+    course_work: ReadList<CourseWork>,
+    student_submissions: ReadList<StudentSubmission>,
+    pub(crate) course_work_complete: BTreeSet<String>,
+    pub(crate) members_complete: BTreeSet<String>,
+}
+
+impl Default for ClassroomReading {
+    fn default() -> Self {
+        ClassroomReading {
+            courses: ReadList::new("courses"),
+            course_gets: Vec::new(),
+            aliases: BTreeMap::new(),
+            found_by_alias: BTreeMap::new(),
+            teachers: ReadList::new("teachers"),
+            students: ReadList::new("students"),
+            topics: ReadList::new("topic"),
+            course_work: ReadList::new("courseWork"),
+            student_submissions: ReadList::new("studentSubmissions"),
+            course_work_complete: BTreeSet::new(),
+            members_complete: BTreeSet::new(),
+        }
+    }
+}
+
+impl ClassroomReading {
+    /// Reads listings whole.
+    pub(crate) fn of(listings: ClassroomListings) -> Self {
+        let mut reading = ClassroomReading::default();
+        reading.add(listings);
+        reading
+    }
+
+    /// Reads more listings over what came before: pages follow the earlier pages of their
+    /// list, maps and sets are merged. Each page is freed once read.
+    pub(crate) fn add(&mut self, listings: ClassroomListings) {
+        let ClassroomListings {
+            courses,
+            aliases,
+            course_gets,
+            found_by_alias,
+            teachers,
+            students,
+            topics,
+            course_work,
+            student_submissions,
+            course_work_complete,
+            members_complete,
+        } = listings;
+        courses.into_iter().for_each(|p| self.courses.add(p));
+        for (course, pages) in aliases {
+            self.aliases.entry(course).or_default().extend(pages);
+        }
+        self.course_gets.extend(course_gets);
+        self.found_by_alias.extend(found_by_alias);
+        teachers.into_iter().for_each(|p| self.teachers.add(p));
+        students.into_iter().for_each(|p| self.students.add(p));
+        topics.into_iter().for_each(|p| self.topics.add(p));
+        course_work
+            .into_iter()
+            .for_each(|p| self.course_work.add(p));
+        student_submissions
+            .into_iter()
+            .for_each(|p| self.student_submissions.add(p));
+        self.course_work_complete.extend(course_work_complete);
+        self.members_complete.extend(members_complete);
+    }
+
+    /// The Classroom course ids its records name (a course, a `courses.get` answer, a
+    /// member, a topic, a work) and the aliases of the courses it holds: what a run read, as
+    /// the snapshot's keys would say, without making the snapshot.
+    pub(crate) fn courses_named(&self) -> (BTreeSet<String>, Vec<String>) {
+        let gets: Vec<ClassroomCourse> = self
+            .course_gets
+            .iter()
+            .filter_map(|page| serde_json::from_str(page.json()).ok())
+            .collect();
+        let courses: Vec<&ClassroomCourse> = self.courses.items.iter().chain(&gets).collect();
+        let mut named: BTreeSet<String> = courses.iter().map(|c| c.id.clone()).collect();
+        let mut aliases: Vec<String> = courses
+            .iter()
+            .flat_map(|c| c.aliases.iter().cloned())
+            .collect();
+        aliases.extend(
+            self.found_by_alias
+                .iter()
+                .filter(|(_, id)| named.contains(*id))
+                .map(|(alias, _)| alias.clone()),
+        );
+        for pages in self
+            .aliases
+            .iter()
+            .filter(|(id, _)| named.contains(*id))
+            .map(|(_, pages)| pages)
+        {
+            let mut ignored = Vec::new();
+            for (i, page) in pages.iter().enumerate() {
+                for item in page_records(page, i + 1, "aliases", &mut ignored) {
+                    if let Ok(a) = serde_json::from_str::<Alias>(item.get()) {
+                        aliases.push(a.alias);
+                    }
+                }
+            }
+        }
+        named.extend(
+            self.teachers
+                .items
+                .iter()
+                .chain(&self.students.items)
+                .map(|m| m.course_id.to_string())
+                .chain(self.topics.items.iter().map(|t| t.course_id.clone()))
+                .chain(self.course_work.items.iter().map(|w| w.course_id.clone())),
+        );
+        (named, aliases)
+    }
 }
 
 /// Reads the listings into a snapshot, consuming them page by page.
-#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))]
+#[cfg(feature = "internals")]
 pub fn read_classroom(
     listings: ClassroomListings,
     issues: &mut Vec<RecordIssue>,
 ) -> ClassroomSnapshot {
-    let ClassroomListings {
+    read_reading(ClassroomReading::of(listings), issues)
+}
+
+/// The snapshot of listings already read into records, their issues in the listings' order.
+pub(crate) fn read_reading(
+    reading: ClassroomReading,
+    issues: &mut Vec<RecordIssue>,
+) -> ClassroomSnapshot {
+    let ClassroomReading {
         courses,
         aliases,
         course_gets,
@@ -103,9 +264,9 @@ pub fn read_classroom(
         student_submissions,
         course_work_complete: _,
         members_complete: _,
-    } = listings;
+    } = reading;
     let mut snap = ClassroomSnapshot::default();
-    each_item(courses, "courses", issues, |course: ClassroomCourse| {
+    courses.take_into(issues, |course: ClassroomCourse| {
         snap.courses.insert(course.id.clone(), course);
     });
     for (i, page) in course_gets.into_iter().enumerate() {
@@ -131,56 +292,49 @@ pub fn read_classroom(
             course.aliases.push(alias);
         }
     }
-    #[derive(Deserialize)]
-    struct Alias {
-        alias: String,
-    }
     for (course_id, pages) in aliases {
-        each_item(pages, "aliases", issues, |alias: Alias| {
+        let mut list = ReadList::<Alias>::new("aliases");
+        pages.into_iter().for_each(|p| list.add(p));
+        list.take_into(issues, |alias: Alias| {
             if let Some(course) = snap.courses.get_mut(&course_id) {
                 course.aliases.push(alias.alias);
             }
         });
     }
-    each_item(teachers, "teachers", issues, |member: CourseMember| {
+    teachers.take_into(issues, |member: CourseMember| {
         let course = member.course_id.clone();
         push_to(&mut snap.teachers, &course, member);
     });
-    each_item(students, "students", issues, |member: CourseMember| {
+    students.take_into(issues, |member: CourseMember| {
         let course = member.course_id.clone();
         push_to(&mut snap.students, &course, member);
     });
-    each_item(topics, "topic", issues, |topic: Topic| {
+    topics.take_into(issues, |topic: Topic| {
         snap.topics
             .entry(topic.course_id.clone())
             .or_default()
             .push(topic);
     });
     let mut bad_dates = Vec::new();
-    each_item(course_work, "courseWork", issues, |mut work: CourseWork| {
+    course_work.take_into(issues, |mut work: CourseWork| {
         check_work_dates(&mut work, &mut bad_dates);
         snap.course_work
             .entry(work.course_id.clone())
             .or_default()
             .push(work);
     });
-    each_item(
-        student_submissions,
-        "studentSubmissions",
-        issues,
-        |mut sub: StudentSubmission| {
-            if let Some(t) = sub.update_time.take_if(|t| !is_timestamp(t)) {
-                bad_dates.push(RecordIssue::warning(
-                    SOURCE,
-                    "studentSubmissions",
-                    Some(&sub.id),
-                    format!("updateTime {t:?} is not an RFC 3339 time; the run's time is used"),
-                ));
-            }
-            let key = format!("{}/{}", sub.course_id, sub.course_work_id);
-            snap.submissions.entry(key).or_default().push(sub);
-        },
-    );
+    student_submissions.take_into(issues, |mut sub: StudentSubmission| {
+        if let Some(t) = sub.update_time.take_if(|t| !is_timestamp(t)) {
+            bad_dates.push(RecordIssue::warning(
+                SOURCE,
+                "studentSubmissions",
+                Some(&sub.id),
+                format!("updateTime {t:?} is not an RFC 3339 time; the run's time is used"),
+            ));
+        }
+        let key = format!("{}/{}", sub.course_id, sub.course_work_id);
+        snap.submissions.entry(key).or_default().push(sub);
+    });
     issues.extend(bad_dates);
     snap
 }

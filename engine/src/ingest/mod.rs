@@ -16,8 +16,9 @@ use serde_json::{Map, Value};
 
 pub(crate) use classroom::is_timestamp;
 // Reachable only through `internals` (feature `internals`).
-#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))]
+#[cfg(feature = "internals")]
 pub use classroom::read_classroom;
+pub(crate) use classroom::{ClassroomReading, read_reading};
 pub(crate) use delta_touch::delta_records;
 pub(crate) use record::FromRaw;
 

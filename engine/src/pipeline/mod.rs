@@ -46,11 +46,39 @@ pub(crate) fn run(input: SyncInput) -> Result<SyncPlan, EngineError> {
     Ok(plan)
 }
 
-/// The plan with its id blank: a plan session hashes the operations as it pages them out.
+/// The plan with its id blank.
 pub(crate) fn run_without_id(input: SyncInput) -> Result<SyncPlan, EngineError> {
     // Records made while planning share their repeated strings, as the parsed input's do
     // when the caller parsed it inside `interning` too.
+    crate::model::interning(|| plan_run(PlanInput::of(input)))
+}
+
+/// The plan of an input whose Classroom listings are already read, its id blank: a plan
+/// session reads the listings as they are fed, and hashes the operations as it pages them.
+pub(crate) fn run_read_without_id(input: PlanInput) -> Result<SyncPlan, EngineError> {
     crate::model::interning(|| plan_run(input))
+}
+
+/// A run's input with its Classroom listings read into records.
+pub(crate) struct PlanInput {
+    pub(crate) config: crate::config::SyncConfig,
+    pub(crate) sources: Vec<crate::input::SourceData>,
+    pub(crate) classroom: crate::ingest::ClassroomReading,
+    pub(crate) previous_state: crate::state::SyncState,
+    pub(crate) now: String,
+}
+
+impl PlanInput {
+    /// Reads the input's Classroom listings, each page freed once read.
+    fn of(input: SyncInput) -> PlanInput {
+        PlanInput {
+            config: input.config,
+            sources: input.sources,
+            classroom: crate::ingest::ClassroomReading::of(input.classroom),
+            previous_state: input.previous_state,
+            now: input.now,
+        }
+    }
 }
 
 /// A state that carries a slice of the export ledger must carry every course whose work is
@@ -91,7 +119,7 @@ fn check_ledger_covers(
 /// A state that carries a slice of the enrolments must carry every class the run needs
 /// (the engine asks again, from the facts the slice was cut for): a class left out would be
 /// planned from part of its members. A host that cut the slice wrong is told, not obeyed.
-fn check_enrollment_slice(input: &SyncInput) -> Result<(), EngineError> {
+fn check_enrollment_slice(input: &PlanInput) -> Result<(), EngineError> {
     let Some(slice) = &input.previous_state.enrollment_slice else {
         return Ok(());
     };
@@ -100,7 +128,7 @@ fn check_enrollment_slice(input: &SyncInput) -> Result<(), EngineError> {
             message: format!("the state's enrolments are a slice, and {why}"),
         })
     };
-    let needs = crate::needs::enrollment_needs(
+    let needs = crate::needs::needs_of_reading(
         &input.config,
         &input.sources,
         &input.classroom,
@@ -221,7 +249,7 @@ fn pause(
     }
 }
 
-fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
+fn plan_run(input: PlanInput) -> Result<SyncPlan, EngineError> {
     validate(&input.config).map_err(|errors| EngineError::InvalidConfig { errors })?;
     if !crate::ingest::is_timestamp(&input.now) || !input.now.ends_with('Z') {
         return Err(EngineError::InvalidInput {
@@ -232,7 +260,7 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
         });
     }
     check_enrollment_slice(&input)?;
-    let SyncInput {
+    let PlanInput {
         config,
         sources,
         mut classroom,
@@ -258,7 +286,7 @@ fn plan_run(input: SyncInput) -> Result<SyncPlan, EngineError> {
         ));
     }
     let mut holds = ingested.holds;
-    let mut snapshot = crate::ingest::read_classroom(classroom, &mut issues);
+    let mut snapshot = crate::ingest::read_reading(classroom, &mut issues);
     snapshot.attach_known_aliases(&previous.classroom);
 
     let mut roster = merge::merge(config, &ingested.sources);
