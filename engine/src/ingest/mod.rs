@@ -159,7 +159,8 @@ fn build_source_roster(
                     roster.$field = ctx.table::<$ty>(raw.collections.remove(&kind), &prev.$field);
                 }
                 SourceReader::Json(groups) => {
-                    // Owned here, so the group's page text is freed at the end of this block.
+                    // Owned here: each page is freed once its records are cut from it, and
+                    // each record's text once the record is typed.
                     let mut group = groups.remove(&kind);
                     let collection = group.as_deref_mut().and_then(|group| {
                         json_pages::read_entity(&source.id, group, ctx.issues)
