@@ -113,15 +113,22 @@ enum Command {
     /// the stand-ins, bytes the state database grew by, and the plan of the input the host
     /// built, timed natively and in wasmtime (each in a process of its own).
     Scenarios {
-        /// District size: tiny, s or m.
+        /// District size: tiny, s, m or l (l: use --new-courses-per-run and --graded-percent;
+        /// hours of work and about 20 GB of memory).
         #[arg(long, default_value = "s")]
         size: String,
         /// Run without the Classroom change feed (every managed course read every run).
         #[arg(long)]
         no_feed: bool,
-        /// Graded assignments teachers post in every class before the grade export.
+        /// Graded assignments teachers post in each graded class before the grade export.
         #[arg(long, default_value_t = 2)]
         works: usize,
+        /// The share of classes, in percent, whose teachers post graded work.
+        #[arg(long, default_value_t = 100)]
+        graded_percent: usize,
+        /// `classroom.newCoursesPerRun`: the first sync in bounded runs (each a row).
+        #[arg(long)]
+        new_courses_per_run: Option<u32>,
         /// Where each run's input is written for the planning measurements (then deleted).
         #[arg(long, default_value = "target/bench")]
         dir: PathBuf,
@@ -695,9 +702,19 @@ fn main() -> anyhow::Result<()> {
             size,
             no_feed,
             works,
+            graded_percent,
+            new_courses_per_run,
             dir,
             keep_db,
-        } => tokio::runtime::Runtime::new()?
-            .block_on(scenarios::run(&size, !no_feed, works, &dir, keep_db)),
+        } => {
+            let options = scenarios::Options {
+                feed: !no_feed,
+                works,
+                graded_percent,
+                new_courses_per_run,
+                keep_db,
+            };
+            tokio::runtime::Runtime::new()?.block_on(scenarios::run(&size, options, &dir))
+        }
     }
 }

@@ -51,55 +51,97 @@ struct Row {
     wasm: Value,
 }
 
-pub(crate) async fn run(
-    size: &str,
-    feed: bool,
-    works: usize,
-    dir: &Path,
-    keep_db: bool,
-) -> anyhow::Result<()> {
-    let parsed = Size::parse(size).context("size must be tiny, s or m")?;
-    if parsed == Size::L {
-        bail!(
-            "district L cannot be synced through the host here: its first plan needs more than wasm32's 4 GiB (BENCHMARKS.md §1)"
-        );
+/// What a scenarios run does beyond its size.
+pub(crate) struct Options {
+    pub feed: bool,
+    /// Graded assignments posted in each graded class.
+    pub works: usize,
+    /// The share of classes (percent) whose teachers post graded work.
+    pub graded_percent: usize,
+    /// `classroom.newCoursesPerRun`: the first sync in bounded runs, each a row.
+    pub new_courses_per_run: Option<u32>,
+    pub keep_db: bool,
+}
+
+pub(crate) async fn run(size: &str, options: Options, dir: &Path) -> anyhow::Result<()> {
+    let parsed = Size::parse(size).context("size must be tiny, s, m or l")?;
+    if !(1..=100).contains(&options.graded_percent) {
+        bail!("--graded-percent must be 1 to 100");
     }
     std::fs::create_dir_all(dir)?;
-    let mut b = Bench::start(size, parsed, feed, dir).await?;
-    let mut rows = Vec::new();
     let t = Instant::now();
     let step = |what: &str| eprintln!("[{:>6.0}s] {what}", t.elapsed().as_secs_f64());
+    step("generating the district and starting the stand-ins");
+    let mut b = Bench::start(size, parsed, &options, dir).await?;
+    let mut rows = Vec::new();
 
-    step("first sync");
-    rows.push(b.scenario("first sync (empty Classroom)", false).await?);
+    // A first sync in bounded runs is as many runs as it takes; the parts between the first
+    // and the last are counted but not planned again apart (each is like its neighbours).
+    let mut part = 1;
+    loop {
+        let label = match options.new_courses_per_run {
+            None => "first sync (empty Classroom)".to_string(),
+            Some(n) => format!("first sync, part {part} ({n} new courses a run)"),
+        };
+        step(&label);
+        let (row, waiting) = b.scenario(&label, false, part == 1).await?;
+        rows.push(row);
+        if waiting == 0 {
+            break;
+        }
+        eprintln!("  {waiting} classes wait for later runs");
+        part += 1;
+    }
+    if part > 2
+        && let Some(last) = rows.last_mut()
+    {
+        // The last part is planned apart after all, as the first was.
+        last.measure(&b.out, &b.size)?;
+    }
     step("second run");
     rows.push(
-        b.scenario("second run (registers the course feeds)", false)
-            .await?,
+        b.scenario("second run (registers the course feeds)", false, true)
+            .await?
+            .0,
     );
     step("teachers post and grade work");
-    b.post_and_grade(works);
+    let works = options.works;
+    let graded = b.post_and_grade(works, options.graded_percent);
+    let which = if options.graded_percent == 100 {
+        "a class".to_string()
+    } else {
+        format!("a class in {graded} classes")
+    };
     rows.push(
         b.scenario(
-            &format!("first grade export ({works} graded works a class)"),
+            &format!("first grade export ({works} graded works {which})"),
             false,
+            true,
         )
-        .await?,
+        .await?
+        .0,
     );
     step("idle");
-    rows.push(b.scenario("idle", false).await?);
+    rows.push(b.scenario("idle", false, true).await?.0);
     step("incremental, delta reads");
     b.change_one_percent(1);
-    rows.push(b.scenario("incremental 1%, delta reads", false).await?);
+    rows.push(
+        b.scenario("incremental 1%, delta reads", false, true)
+            .await?
+            .0,
+    );
     step("incremental, full reads");
     b.change_one_percent(2);
     rows.push(
-        b.scenario("incremental 1%, full reads (`sync --full`)", true)
-            .await?,
+        b.scenario("incremental 1%, full reads (`sync --full`)", true, true)
+            .await?
+            .0,
     );
     step("idle after a full read");
-    rows.push(b.scenario("idle", false).await?);
+    rows.push(b.scenario("idle", false, true).await?.0);
     step("done");
+    let keep_db = options.keep_db;
+    let feed = options.feed;
     if keep_db {
         let kept = dir.join(format!("{size}-scenarios.db"));
         // VACUUM INTO refuses to overwrite: the previous run's copy goes first.
@@ -146,19 +188,46 @@ pub(crate) async fn run(
 fn num(v: &Value, key: &str) -> String {
     match v[key].as_f64() {
         Some(x) => format!("{x:.0}"),
+        None if v.is_null() => "not planned apart".to_string(),
         None => format!("failed: {}", v["error"].as_str().unwrap_or("?")),
     }
 }
 
+impl Row {
+    /// The last run's input (left in `dir`) planned natively and in wasmtime, each in a
+    /// process of its own; then the input is deleted.
+    fn measure(&mut self, dir: &Path, size: &str) -> anyhow::Result<()> {
+        let input = Bench::input_path(dir, size);
+        let path = input.display().to_string();
+        self.native = crate::run_self(&["measure", &path, "native"])?;
+        self.wasm = crate::run_self(&["measure", &path, "wasm-session"])?;
+        std::fs::remove_file(&input)?;
+        eprintln!(
+            "  {}: native {}, wasmtime {}",
+            self.scenario, self.native, self.wasm
+        );
+        Ok(())
+    }
+}
+
 impl Bench {
-    async fn start(size: &str, parsed: Size, feed: bool, out: &Path) -> anyhow::Result<Bench> {
+    fn input_path(dir: &Path, size: &str) -> PathBuf {
+        dir.join(format!("{size}-scenario-input.json"))
+    }
+
+    async fn start(
+        size: &str,
+        parsed: Size,
+        options: &Options,
+        out: &Path,
+    ) -> anyhow::Result<Bench> {
         let secret = crate::BENCH_SIS_SECRET;
         let sis = crate::bench_sis(District::generate(parsed, 2026)).await?;
         let classroom = classroom::start("bench-token").await?;
         let dir = tempfile::tempdir()?;
         std::fs::write(dir.path().join("s"), secret)?;
         std::fs::write(dir.path().join("t"), "bench-token")?;
-        let feed_section = if feed {
+        let feed_section = if options.feed {
             format!(
                 "[classroom.change_feed]\ntopic = \"{}\"\nsubscription = \"{}\"\npubsub_base_url = \"{}\"\n",
                 classbridge_tests::change_feed::TOPIC,
@@ -170,11 +239,15 @@ impl Bench {
         };
         // The quota is the stand-in's to count, not the host's to wait for: a high one keeps
         // the bench's wall time to the work.
+        let onboarding = options
+            .new_courses_per_run
+            .map(|n| format!("[rules.classroom]\nnewCoursesPerRun = {n}\n"))
+            .unwrap_or_default();
         let config = dir.path().join("c.toml");
         std::fs::write(
             &config,
             format!(
-                "state = \"b.db\"\n[classroom]\nbase_url = \"{}\"\nbearer_token = {{ file = \"t\" }}\nquota_per_minute = 600000\nmax_concurrency = 8\n{feed_section}\n[[source]]\nid = \"riverside\"\nbase_url = \"{}\"\nclient_id = \"bench\"\nclient_secret = {{ file = \"s\" }}\nrequests_per_minute = 600000\nmax_concurrency = 8\ndefault_category = \"cat-asg\"\n\n[rules]\npreview = true\nholds = {{ defaults = false }}\n",
+                "state = \"b.db\"\n[classroom]\nbase_url = \"{}\"\nbearer_token = {{ file = \"t\" }}\nquota_per_minute = 600000\nmax_concurrency = 8\n{feed_section}\n[[source]]\nid = \"riverside\"\nbase_url = \"{}\"\nclient_id = \"bench\"\nclient_secret = {{ file = \"s\" }}\nrequests_per_minute = 600000\nmax_concurrency = 8\ndefault_category = \"cat-asg\"\n\n[rules]\npreview = true\nholds = {{ defaults = false }}\n{onboarding}",
                 classroom.base_url(),
                 sis.base_url()
             ),
@@ -217,8 +290,15 @@ impl Bench {
         Ok((pragma("page_count")? - pragma("freelist_count")?) * pragma("page_size")?)
     }
 
-    /// One run as a district would have it: planned, approved, applied.
-    async fn scenario(&mut self, label: &str, full: bool) -> anyhow::Result<Row> {
+    /// One run as a district would have it: planned, approved, applied; with the classes
+    /// that wait for a later run (`newCoursesPerRun`). Unless `measure`, the run's input is
+    /// left in the bench's directory for [`Row::measure`].
+    async fn scenario(
+        &mut self,
+        label: &str,
+        full: bool,
+        measure: bool,
+    ) -> anyhow::Result<(Row, u64)> {
         let sis_before = (
             self.sis.state.counters.requests.load(Ordering::SeqCst),
             self.sis.state.counters.writes.load(Ordering::SeqCst),
@@ -229,8 +309,15 @@ impl Bench {
         let t = Instant::now();
         self.host.full_reconciliation = full;
         let report = self.host.run("bench", true).await?;
-        let input = self.out.join(format!("{}-scenario-input.json", self.size));
+        let input = Bench::input_path(&self.out, &self.size);
         let mut ops = report.plan.as_ref().map_or(0, |p| p.ops.len());
+        let waiting = report.plan.as_ref().map_or(0, |p| {
+            p.summary
+                .skipped
+                .get("class.waitsForLaterRun")
+                .copied()
+                .unwrap_or(0)
+        });
         let kept = match report.status {
             RunStatus::Pending => {
                 self.write_input(report.run, &input)?;
@@ -272,12 +359,8 @@ impl Bench {
             self.write_input(preview.run, &input)?;
         }
         self.host.full_reconciliation = false;
-        let path = input.display().to_string();
-        let native = crate::run_self(&["measure", &path, "native"])?;
-        let wasm = crate::run_self(&["measure", &path, "wasm-session"])?;
-        std::fs::remove_file(&input)?;
-        eprintln!("  {label}: {ops} ops, {run_s:.1} s, native {native}, wasmtime {wasm}");
-        Ok(Row {
+        eprintln!("  {label}: {ops} ops, {run_s:.1} s");
+        let mut row = Row {
             scenario: label.to_string(),
             ops,
             run_s,
@@ -287,9 +370,13 @@ impl Bench {
             sis: row_counts.3,
             sis_writes: row_counts.4,
             db_bytes: row_counts.5,
-            native,
-            wasm,
-        })
+            native: Value::Null,
+            wasm: Value::Null,
+        };
+        if measure {
+            row.measure(&self.out, &self.size)?;
+        }
+        Ok((row, waiting))
     }
 
     fn write_input(&self, run: i64, to: &Path) -> anyhow::Result<()> {
@@ -302,11 +389,19 @@ impl Bench {
         Ok(())
     }
 
-    /// Teachers post `works` graded assignments in every course, every student graded and
-    /// the work returned; Classroom notifies each course's work feed once a work.
-    fn post_and_grade(&self, works: usize) {
+    /// Teachers post `works` graded assignments in `percent` of the courses (spread evenly),
+    /// every student graded and the work returned; Classroom notifies each course's work
+    /// feed once a work. Answers how many courses got work.
+    fn post_and_grade(&self, works: usize, percent: usize) -> usize {
         self.classroom.world(|w| {
-            let ids: Vec<String> = w.courses.keys().cloned().collect();
+            let ids: Vec<String> = w
+                .courses
+                .keys()
+                .enumerate()
+                .filter(|(i, _)| (i * percent) % 100 < percent)
+                .map(|(_, id)| id.clone())
+                .collect();
+            let graded = ids.len();
             for course_id in ids {
                 for k in 0..works {
                     w.next_id += 1;
@@ -334,7 +429,8 @@ impl Bench {
                     );
                 }
             }
-        });
+            graded
+        })
     }
 
     /// 1% of users renamed and 1% of enrolments dropped in the SIS (stamped with a fresh

@@ -3,7 +3,7 @@
 //! courseWork and studentSubmissions with pageToken paging, a per-minute quota answering 429
 //! RESOURCE_EXHAUSTED with Retry-After, and helpers that play teachers grading work.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -55,6 +55,21 @@ pub struct World {
     /// (student, guardian) pairs where the guardian has declined too many invitations: a
     /// create is refused 403 `PERMISSION_DENIED`, as Google documents.
     pub guardian_declined: BTreeSet<(String, String)>,
+    /// Lookups derived from `courses`: scanning every course for each request made a
+    /// district's first sync quadratic (at M, 80% of the stand-in's time went to finding a
+    /// course by alias and counting a person's courses). Built on demand, kept in step by
+    /// the API's own writes, and dropped whenever a test reaches into the world
+    /// (`StandInClassroom::world`), which may change anything.
+    derived: Derived,
+}
+
+#[derive(Default)]
+struct Derived {
+    /// Course id by alias.
+    by_alias: Option<HashMap<String, String>>,
+    /// How many courses each person (by lowercased email) is in, for
+    /// `@UserGroupsMembershipLimitReached`.
+    memberships: Option<HashMap<String, usize>>,
 }
 
 impl World {
@@ -101,6 +116,9 @@ impl World {
                     json!({"courseId": course_id, "userId": user_id(&email)}),
                 );
             }
+        }
+        if !mine.is_empty() {
+            self.derived.memberships = None;
         }
         mine.len()
     }
@@ -318,8 +336,47 @@ impl Default for Limits {
     }
 }
 
+impl World {
+    /// The id of the course `key` names: its id or one of its aliases.
+    fn resolve(&mut self, key: &str) -> Option<String> {
+        if self.courses.contains_key(key) {
+            return Some(key.to_string());
+        }
+        let courses = &self.courses;
+        let by_alias = self.derived.by_alias.get_or_insert_with(|| {
+            courses
+                .values()
+                .flat_map(|c| c.aliases.iter().map(|a| (a.clone(), c.id.clone())))
+                .collect()
+        });
+        by_alias.get(key).cloned()
+    }
+
+    /// How many courses `email` is in.
+    fn courses_joined(&mut self, email: &str) -> usize {
+        let courses = &self.courses;
+        let counts = self.derived.memberships.get_or_insert_with(|| {
+            let mut counts = HashMap::new();
+            for c in courses.values() {
+                for e in c.teachers.keys().chain(c.students.keys()) {
+                    *counts.entry(e.clone()).or_insert(0) += 1;
+                }
+            }
+            counts
+        });
+        counts.get(email).copied().unwrap_or(0)
+    }
+
+    /// Keeps the membership counts (when built) in step with an addition.
+    fn count_membership(&mut self, email: &str) {
+        if let Some(counts) = &mut self.derived.memberships {
+            *counts.entry(email.to_string()).or_insert(0) += 1;
+        }
+    }
+}
+
 /// Refuses adding `body.userId` to course `id` as `role` when that would pass a limit.
-fn limit_refusal(w: &World, id: &str, role: &str, body: &Value) -> Option<Response> {
+fn limit_refusal(w: &mut World, id: &str, role: &str, body: &Value) -> Option<Response> {
     let email = body["userId"].as_str()?.to_ascii_lowercase();
     let course = w.courses.get(id)?;
     if course.teachers.contains_key(&email) || course.students.contains_key(&email) {
@@ -344,12 +401,7 @@ fn limit_refusal(w: &World, id: &str, role: &str, body: &Value) -> Option<Respon
             "The course member limit has been reached.",
         );
     }
-    let joined = w
-        .courses
-        .values()
-        .filter(|c| c.teachers.contains_key(&email) || c.students.contains_key(&email))
-        .count();
-    if joined >= w.limits.classes_per_user {
+    if w.courses_joined(&email) >= w.limits.classes_per_user {
         return refuse(
             "UserGroupsMembershipLimitReached",
             "The user is in the maximum number of classes.",
@@ -433,7 +485,10 @@ impl StandInClassroom {
             .world
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut w)
+        let answer = f(&mut w);
+        // The closure may have changed any course, alias or member.
+        w.derived = Derived::default();
+        answer
     }
 
     /// A teacher posts graded work in the course with this alias; every student gets a
@@ -824,15 +879,6 @@ async fn handle(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let writes = &state.writes;
-    let resolve = |w: &World, key: &str| -> Option<String> {
-        if w.courses.contains_key(key) {
-            return Some(key.to_string());
-        }
-        w.courses
-            .values()
-            .find(|c| c.aliases.iter().any(|a| a == key))
-            .map(|c| c.id.clone())
-    };
     match (&method, segs.as_slice()) {
         (&Method::GET, ["v1", "courses"]) => {
             let list: Vec<Value> = w.courses.values().map(course_json).collect();
@@ -862,7 +908,7 @@ async fn handle(
                         "alias must start with d: or p:",
                     );
                 }
-                if resolve(&w, a).is_some() {
+                if w.resolve(a).is_some() {
                     return google_error(
                         StatusCode::CONFLICT,
                         "ALREADY_EXISTS",
@@ -891,6 +937,10 @@ async fn handle(
                 .teachers
                 .insert(owner.to_ascii_lowercase(), member(&id, owner));
             let out = course_json(&course);
+            if let Some(by_alias) = &mut w.derived.by_alias {
+                by_alias.extend(course.aliases.iter().map(|a| (a.clone(), id.clone())));
+            }
+            w.count_membership(&owner.to_ascii_lowercase());
             w.courses.insert(id, course);
             axum::Json(out).into_response()
         }
@@ -985,7 +1035,7 @@ async fn handle(
             }
         }
         (m, ["v1", "courses", key, rest @ ..]) => {
-            let Some(id) = resolve(&w, key) else {
+            let Some(id) = w.resolve(key) else {
                 return google_error(
                     StatusCode::NOT_FOUND,
                     "NOT_FOUND",
@@ -1003,13 +1053,14 @@ async fn handle(
                 );
             }
             if let (&Method::POST, [role @ ("teachers" | "students")]) = (m, rest)
-                && let Some(refusal) = limit_refusal(&w, &id, role, &body)
+                && let Some(refusal) = limit_refusal(&mut w, &id, role, &body)
             {
                 return refusal;
             }
             if let (&Method::DELETE, []) = (m, rest) {
                 writes.fetch_add(1, Ordering::SeqCst);
                 w.courses.remove(&id);
+                w.derived = Derived::default();
                 return axum::Json(json!({})).into_response();
             }
             let Some(course) = w.courses.get_mut(&id) else {
@@ -1030,8 +1081,13 @@ async fn handle(
                     _ => body["userId"].clone(),
                 };
                 let event = if m == Method::POST {
+                    if let Some(email) = user.as_str() {
+                        w.count_membership(&email.to_ascii_lowercase());
+                    }
                     "CREATED"
                 } else {
+                    // Removed by email or by id: counted again when next needed.
+                    w.derived.memberships = None;
                     "DELETED"
                 };
                 w.feed.publish(
@@ -1147,9 +1203,9 @@ fn course_route(
             writes.fetch_add(1, Ordering::SeqCst);
             let m = member(&course.id, &email);
             if *role == "teachers" {
-                course.teachers.insert(email, m.clone());
+                course.teachers.insert(email.clone(), m.clone());
             } else {
-                course.students.insert(email, m.clone());
+                course.students.insert(email.clone(), m.clone());
             }
             axum::Json(m).into_response()
         }
