@@ -5,7 +5,7 @@
 //! registration whose feed covers it; a registration stops publishing when it expires, as
 //! Google's do after a week unless renewed by an identical create.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
@@ -37,6 +37,9 @@ struct Message {
 /// Registrations and the subscription's undelivered messages.
 pub struct ChangeFeed {
     pub registrations: BTreeMap<String, Registration>,
+    /// Registration id by (feed type, course): a district has a registration per course,
+    /// and scanning them all for each notification and registration was quadratic.
+    by_feed: HashMap<(String, Option<String>), String>,
     messages: Vec<Message>,
     next_id: u64,
     /// How long a registration lives (Google: a week).
@@ -51,6 +54,7 @@ impl Default for ChangeFeed {
     fn default() -> Self {
         ChangeFeed {
             registrations: BTreeMap::new(),
+            by_feed: HashMap::new(),
             messages: Vec::new(),
             next_id: 0,
             lifetime: Duration::from_secs(7 * 24 * 3600),
@@ -115,10 +119,12 @@ impl ChangeFeed {
         }
         let expires = Instant::now() + self.lifetime;
         let expiry_time = rfc3339(SystemTime::now() + self.lifetime);
+        // Every registration's topic is TOPIC (checked above), so the feed names it.
+        let feed_key = (feed_type.to_string(), course_id.clone());
         let existing = self
-            .registrations
-            .values_mut()
-            .find(|r| r.feed_type == feed_type && r.course_id == course_id && r.topic == topic);
+            .by_feed
+            .get(&feed_key)
+            .and_then(|id| self.registrations.get_mut(id));
         let registration = match existing {
             Some(r) => {
                 r.expires = expires;
@@ -136,6 +142,7 @@ impl ChangeFeed {
                     expiry_time,
                 };
                 self.registrations.insert(r.id.clone(), r.clone());
+                self.by_feed.insert(feed_key, r.id.clone());
                 r
             }
         };
@@ -158,7 +165,11 @@ impl ChangeFeed {
 
     /// `registrations.delete`.
     pub fn unregister(&mut self, id: &str) -> bool {
-        self.registrations.remove(id).is_some()
+        let Some(r) = self.registrations.remove(id) else {
+            return false;
+        };
+        self.by_feed.remove(&(r.feed_type, r.course_id));
+        true
     }
 
     /// Publishes Classroom's notification of a change to each live registration covering it:
@@ -171,18 +182,22 @@ impl ChangeFeed {
         let now = Instant::now();
         let course_id = resource_id["courseId"].as_str().unwrap_or_default();
         let roster = collection == "courses.students" || collection == "courses.teachers";
-        let covering: Vec<String> = self
-            .registrations
-            .values()
-            .filter(|r| r.expires > now)
-            .filter(|r| match r.feed_type.as_str() {
-                "DOMAIN_ROSTER_CHANGES" => roster,
-                "COURSE_ROSTER_CHANGES" => roster && r.course_id.as_deref() == Some(course_id),
-                "COURSE_WORK_CHANGES" => !roster && r.course_id.as_deref() == Some(course_id),
-                _ => false,
-            })
-            .map(|r| r.id.clone())
+        let feeds = if roster {
+            vec![
+                ("DOMAIN_ROSTER_CHANGES", None),
+                ("COURSE_ROSTER_CHANGES", Some(course_id.to_string())),
+            ]
+        } else {
+            vec![("COURSE_WORK_CHANGES", Some(course_id.to_string()))]
+        };
+        let mut covering: Vec<String> = feeds
+            .into_iter()
+            .filter_map(|(feed_type, course)| self.by_feed.get(&(feed_type.to_string(), course)))
+            .filter(|id| self.registrations.get(*id).is_some_and(|r| r.expires > now))
+            .cloned()
             .collect();
+        // In the registrations' order, as a scan of them gave.
+        covering.sort();
         for registration_id in covering {
             self.next_id += 1;
             self.messages.push(Message {
@@ -240,9 +255,11 @@ impl ChangeFeed {
         let Some(ids) = body["ackIds"].as_array().filter(|a| !a.is_empty()) else {
             return Err(FeedError::Invalid("ackIds must not be empty".into()));
         };
-        let ids: Vec<&str> = ids.iter().filter_map(Value::as_str).collect();
-        self.messages
-            .retain(|m| !ids.contains(&format!("ack-{}", m.id).as_str()));
+        let ids: HashSet<u64> = ids
+            .iter()
+            .filter_map(|id| id.as_str()?.strip_prefix("ack-")?.parse().ok())
+            .collect();
+        self.messages.retain(|m| !ids.contains(&m.id));
         Ok(json!({}))
     }
 }
