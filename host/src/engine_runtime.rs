@@ -35,7 +35,10 @@ pub struct EngineLimits {
 impl Default for EngineLimits {
     fn default() -> Self {
         EngineLimits {
-            fuel: 200_000_000_000,
+            // A guard against a runaway call, not a budget: district L's largest call (a
+            // full-read plan, about 100 s in wasmtime) burns a few hundred billion; this is
+            // several times that (`-vv` logs each call's `fuel_used`).
+            fuel: 2_000_000_000_000,
             memory_bytes: WASM32_MEMORY_MAX,
         }
     }
@@ -209,9 +212,18 @@ impl Instantiated<'_> {
         // What the module holds after each call (wasm memory never shrinks, so this is its
         // peak so far): how an operator sizes `engine.memory_mb`, and how a benchmark finds
         // which part of a run fills it.
+        // The fuel the call burned, likewise for sizing `engine.fuel`.
+        let fuel_used = if rt.metered {
+            self.store
+                .get_fuel()
+                .map_or(0, |left| rt.limits.fuel.saturating_sub(left))
+        } else {
+            0
+        };
         tracing::debug!(
             entry = entry.export(),
             memory_mb = self.memory.data_size(&self.store) >> 20,
+            fuel_used,
             "engine call done"
         );
         Ok(out)
