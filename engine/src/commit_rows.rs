@@ -7,12 +7,132 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::delta::{RosterDelta, TableDelta};
+use crate::delta::{RosterDelta, StateDelta, TableDelta};
 use crate::error::EngineError;
 use crate::model::EntityKind;
-use crate::plan::{MemberRole, OpOutcome, StateEffect, SyncPlan};
+use crate::plan::{
+    Approval, MemberRole, OpOutcome, PlannedOp, PreviewSummary, StateEffect, SyncPlan,
+};
 use crate::rows::{StateChanges, StatePart};
 use crate::session::{StateBuilder, StateRow};
+
+/// A plan as a part of it is sent to the engine: written as a [`SyncPlan`] (the module reads
+/// it as one), with only the operations and state delta that part needs and none of the
+/// preview (roster changes, record issues, summary). A district's first plan carries its
+/// whole new roster, twice (each source's and the merged), and its every record's change:
+/// sent whole to `cb_approve` or `cb_commit_needs`, 200,000 students' plan needed more than
+/// wasm32's 4 GiB to be read.
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanPart<'a> {
+    id: &'a str,
+    engine_version: &'a str,
+    created_at: &'a str,
+    ops: &'a [PlannedOp],
+    holds: [(); 0],
+    preview_required: bool,
+    record_issues: [(); 0],
+    roster_changes: [(); 0],
+    summary: PreviewSummary,
+    state_delta: Cow<'a, StateDelta>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval: Option<&'a Approval>,
+}
+
+impl<'a> PlanPart<'a> {
+    /// Whether this part carries the plan's operations (the one that takes the outcomes).
+    pub fn has_ops(&self) -> bool {
+        !self.ops.is_empty()
+    }
+
+    fn of(plan: &'a SyncPlan, ops: &'a [PlannedOp], state_delta: Cow<'a, StateDelta>) -> Self {
+        PlanPart {
+            id: &plan.id,
+            engine_version: &plan.engine_version,
+            created_at: &plan.created_at,
+            ops,
+            holds: [],
+            preview_required: plan.preview_required,
+            record_issues: [],
+            roster_changes: [],
+            summary: PreviewSummary::default(),
+            state_delta,
+            approval: plan.approval.as_ref(),
+        }
+    }
+}
+
+/// What `cb_approve` and `cb_undo` need of a plan: its id and operations. The approved plan
+/// `cb_approve` answers has the operations kept and the approval; the rest of the plan is
+/// the pending one's.
+pub fn ops_part(plan: &SyncPlan) -> PlanPart<'_> {
+    let delta = StateDelta {
+        base_revision: plan.state_delta.base_revision,
+        ..StateDelta::default()
+    };
+    PlanPart::of(plan, &plan.ops, Cow::Owned(delta))
+}
+
+/// Entries of the state delta's roster tables a commit part carries at most.
+pub const COMMIT_PART_ENTRIES: usize = 50_000;
+
+/// `plan`'s commit in parts, each committed on its own (`cb_commit_needs`, then
+/// `cb_commit_rows` with the rows it names): the roster tables' changes `max_entries` at a
+/// time, then one part with every operation (only it takes the outcomes), Classroom's
+/// delta, adoptions and removed sources. Their changes, put together with
+/// [`StateChanges::absorb`], are the whole plan's: each row is changed by one part only,
+/// since a roster entry is its own row and operations touch no roster row.
+pub fn commit_parts(plan: &SyncPlan, max_entries: usize) -> impl Iterator<Item = PlanPart<'_>> {
+    let max = max_entries.max(1);
+    let delta = &plan.state_delta;
+    let rosters = delta
+        .sources
+        .iter()
+        .map(|(id, roster)| (Some(id.as_str()), roster))
+        .chain(std::iter::once((None, &delta.roster)));
+    let mut chunks = Vec::new();
+    for (source, roster) in rosters {
+        for (table, size) in roster.table_sizes() {
+            chunks.extend((0..size).step_by(max).map(|skip| (source, table, skip)));
+        }
+    }
+    let roster_parts = chunks.into_iter().map(move |(source, table, skip)| {
+        let roster = match source {
+            Some(id) => delta.sources.get(id),
+            None => Some(&delta.roster),
+        }
+        .map(|r| r.chunk(table, skip, max))
+        .unwrap_or_default();
+        let mut part = StateDelta {
+            base_revision: delta.base_revision,
+            ..StateDelta::default()
+        };
+        match source {
+            Some(id) => {
+                part.sources.insert(id.to_string(), roster);
+            }
+            None => part.roster = roster,
+        }
+        PlanPart::of(plan, &[], Cow::Owned(part))
+    });
+    let last = StateDelta {
+        base_revision: delta.base_revision,
+        sources: delta
+            .sources
+            .keys()
+            .map(|id| (id.clone(), RosterDelta::default()))
+            .collect(),
+        removed_sources: delta.removed_sources.clone(),
+        roster: RosterDelta::default(),
+        classroom: delta.classroom.clone(),
+        adopted: delta.adopted.clone(),
+    };
+    roster_parts.chain(std::iter::once(PlanPart::of(
+        plan,
+        &plan.ops,
+        Cow::Owned(last),
+    )))
+}
 
 /// A row's key: part, source (empty unless `sources`), table, id.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]

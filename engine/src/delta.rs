@@ -126,6 +126,32 @@ pub(crate) fn walk_sorted<K1, K2, A, B>(
 }
 
 impl<V: Clone> TableDelta<V> {
+    /// Entries upserted and removed.
+    pub fn len(&self) -> usize {
+        self.upsert.len() + self.remove.len()
+    }
+
+    /// Up to `max` of the delta's entries after the first `skip` (upserts in key order, then
+    /// removals): one part of a commit made in parts.
+    pub fn chunk(&self, skip: usize, max: usize) -> TableDelta<V> {
+        let upsert: BTreeMap<String, V> = self
+            .upsert
+            .iter()
+            .skip(skip)
+            .take(max)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let room = max - upsert.len();
+        let remove = self
+            .remove
+            .iter()
+            .skip(skip.saturating_sub(self.upsert.len()))
+            .take(room)
+            .cloned()
+            .collect();
+        TableDelta { upsert, remove }
+    }
+
     /// Lays the change over a table.
     pub fn apply_to(&self, table: &mut BTreeMap<String, V>) {
         for id in &self.remove {
@@ -167,6 +193,22 @@ macro_rules! roster_delta {
             /// Whether nothing changed.
             pub fn is_empty(&self) -> bool {
                 true $(&& self.$field.is_empty())*
+            }
+
+            /// Each table's name and how many entries its change has.
+            pub fn table_sizes(&self) -> Vec<(&'static str, usize)> {
+                vec![$((stringify!($field), self.$field.len()),)*]
+            }
+
+            /// Only `table`'s entries `skip..skip + max` (see [`TableDelta::chunk`]).
+            pub fn chunk(&self, table: &str, skip: usize, max: usize) -> RosterDelta {
+                let mut part = RosterDelta::default();
+                $(
+                    if table == stringify!($field) {
+                        part.$field = self.$field.chunk(skip, max);
+                    }
+                )*
+                part
             }
         }
     };

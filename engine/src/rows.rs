@@ -99,6 +99,36 @@ pub struct StateChanges {
 }
 
 impl StateChanges {
+    /// Adds the changes of another part of the same commit ([`crate::commit_rows::commit_parts`]):
+    /// the same revisions, rows of their own.
+    pub fn absorb(&mut self, other: StateChanges) -> Result<(), String> {
+        if (self.version, self.base_revision, self.revision)
+            != (other.version, other.base_revision, other.revision)
+        {
+            return Err(format!(
+                "a commit part for revision {} -> {} cannot join one for {} -> {}",
+                other.base_revision, other.revision, self.base_revision, self.revision
+            ));
+        }
+        for id in other.removed_sources {
+            if !self.removed_sources.contains(&id) {
+                self.removed_sources.push(id);
+            }
+        }
+        for table in other.tables {
+            match self.tables.iter_mut().find(|t| {
+                (t.part, &t.source, &t.table) == (table.part, &table.source, &table.table)
+            }) {
+                Some(same) => {
+                    same.upsert.extend(table.upsert);
+                    same.remove.extend(table.remove);
+                }
+                None => self.tables.push(table),
+            }
+        }
+        Ok(())
+    }
+
     /// The rows that differ between two states (`after`'s revision and version are taken).
     pub fn between(
         before: &SyncState,

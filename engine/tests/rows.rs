@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use classbridge_engine::commit_rows::RowKey;
+use classbridge_engine::commit_rows::{RowKey, commit_parts};
 use classbridge_engine::plan::OpOutcome;
 use classbridge_engine::rows::{StateChanges, StatePart};
 use classbridge_engine::session::StateRow;
@@ -161,7 +161,73 @@ fn commit_from_named_rows(
         commit_from_rows(before.revision, named, plan, outcomes).expect("commit from rows");
     let from_whole = commit_changes(before, plan, outcomes).expect("commit from the state");
     assert_eq!(from_rows, from_whole, "the same rows change");
+    for max in [1, 2, 7] {
+        assert_eq!(
+            sorted(commit_in_parts(rows, before, plan, outcomes, max)),
+            sorted(from_rows.clone()),
+            "committed in parts of {max} roster entries, the same rows change"
+        );
+    }
     from_rows
+}
+
+/// As a host with little memory commits: part by part, each read as the module reads it
+/// (a plan in JSON), with the rows it names; their changes put together.
+fn commit_in_parts(
+    rows: &Rows,
+    before: &SyncState,
+    plan: &SyncPlan,
+    outcomes: &[OpOutcome],
+    max: usize,
+) -> StateChanges {
+    let mut all: Option<StateChanges> = None;
+    let mut parts = 0;
+    for part in commit_parts(plan, max) {
+        parts += 1;
+        let part: SyncPlan =
+            serde_json::from_str(&serde_json::to_string(&part).unwrap()).expect("a plan");
+        assert!(part.roster_changes.is_empty() && part.record_issues.is_empty());
+        let named: Vec<StateRow> = commit_needs(&part)
+            .into_iter()
+            .filter_map(|RowKey(p, s, t, id)| {
+                let json = rows.get(&(p, s.clone(), t.clone(), id.clone()))?;
+                Some(StateRow(p, s, t, id, serde_json::from_str(json).unwrap()))
+            })
+            .collect();
+        let with = if part.ops.is_empty() {
+            &[][..]
+        } else {
+            outcomes
+        };
+        let changes = commit_from_rows(before.revision, named, &part, with).expect("a part");
+        match &mut all {
+            None => all = Some(changes),
+            Some(all) => all.absorb(changes).expect("parts of one commit"),
+        }
+    }
+    let entries: usize = std::iter::once(&plan.state_delta.roster)
+        .chain(plan.state_delta.sources.values())
+        .flat_map(|r| r.table_sizes())
+        .map(|(_, n)| n.div_ceil(max))
+        .sum();
+    assert_eq!(
+        parts,
+        entries + 1,
+        "roster parts of at most {max}, then the rest"
+    );
+    all.expect("at least the last part")
+}
+
+/// Changes in a canonical order: parts may list tables in another order.
+fn sorted(mut changes: StateChanges) -> StateChanges {
+    changes
+        .tables
+        .sort_by(|a, b| (a.part, &a.source, &a.table).cmp(&(b.part, &b.source, &b.table)));
+    for t in &mut changes.tables {
+        t.remove.sort();
+    }
+    changes.removed_sources.sort();
+    changes
 }
 
 #[test]

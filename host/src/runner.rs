@@ -5,8 +5,10 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use classbridge_engine::abi::{ApproveRequest, Entry, ValidateRequest};
-use classbridge_engine::commit_rows::{CommitNeedsRequest, CommitRowsRequest, RowKey};
+use classbridge_engine::abi::{Entry, ValidateRequest};
+use classbridge_engine::commit_rows::{
+    COMMIT_PART_ENTRIES, PlanPart, RowKey, commit_parts, ops_part,
+};
 use classbridge_engine::config::SyncMode;
 use classbridge_engine::input::{CheckOutcome, RemovalCheck, SourceData, SourcePayload, SyncInput};
 use classbridge_engine::needs::{EnrollmentNeeds, NeedsFacts};
@@ -831,29 +833,42 @@ impl Host {
 
     /// Commits from the rows the plan touches: the engine names them, the store reads just
     /// those, and the engine answers the rows that change, which are all that is written.
+    ///
+    /// In parts (`commit_parts`): a first sync's plan carries the whole new roster, and a
+    /// large district's, sent whole, did not fit the module's memory.
     fn engine_commit(
         &self,
         plan: &SyncPlan,
         outcomes: &[OpOutcome],
     ) -> Result<StateChanges, RunError> {
-        let request = serde_json::to_vec(&CommitNeedsRequest {
-            plan: Cow::Borrowed(plan),
-        })
-        .map_err(RunError::Encode)?;
-        let needs: Vec<RowKey> = self.runtime.call(Entry::CommitNeeds, &request)?;
-        drop(request);
-        let rows = self.store.state_rows_for(&needs)?;
         let (_, revision) = self.store.state_revision()?;
-        let request = serde_json::to_vec(&CommitRowsRequest {
-            revision,
-            plan: Cow::Borrowed(plan),
-            outcomes: Cow::Borrowed(outcomes),
-            rows,
-        })
-        .map_err(RunError::Encode)?;
-        Ok(self
-            .runtime
-            .call_owned::<StateChanges>(Entry::CommitRows, request)?)
+        let mut all: Option<StateChanges> = None;
+        for part in commit_parts(plan, COMMIT_PART_ENTRIES) {
+            let request =
+                serde_json::to_vec(&CommitNeedsPart { plan: &part }).map_err(RunError::Encode)?;
+            let needs: Vec<RowKey> = self.runtime.call(Entry::CommitNeeds, &request)?;
+            drop(request);
+            let rows = self.store.state_rows_for(&needs)?;
+            let request = serde_json::to_vec(&CommitRowsPart {
+                revision,
+                plan: &part,
+                // Only the part with the operations has outcomes to lay.
+                outcomes: if part.has_ops() { outcomes } else { &[] },
+                rows,
+            })
+            .map_err(RunError::Encode)?;
+            let changes = self
+                .runtime
+                .call_owned::<StateChanges>(Entry::CommitRows, request)?;
+            match &mut all {
+                None => all = Some(changes),
+                Some(all) => all
+                    .absorb(changes)
+                    .map_err(|message| RunError::Engine(RuntimeError::Abi(message)))?,
+            }
+        }
+        // `commit_parts` always ends with the part of the operations.
+        all.ok_or_else(|| RunError::Engine(RuntimeError::Abi("no commit part".into())))
     }
 
     /// `plan` (apply = false) and `sync` (apply = true).
@@ -1141,12 +1156,18 @@ impl Host {
         let decisions = Decisions {
             reject: reject.clone(),
         };
-        let request = serde_json::to_vec(&ApproveRequest {
-            plan: Cow::Borrowed(&plan),
-            decisions: Cow::Borrowed(&decisions),
+        // The engine decides from the operations alone; the rest of the plan (a first
+        // sync's carries the whole roster) stays here and is the approved plan's too.
+        let request = serde_json::to_vec(&ApprovePart {
+            plan: ops_part(&plan),
+            decisions: &decisions,
         })
         .map_err(RunError::Encode)?;
-        let approved: SyncPlan = self.runtime.call(Entry::Approve, &request)?;
+        let decided: SyncPlan = self.runtime.call(Entry::Approve, &request)?;
+        drop(request);
+        let mut approved = plan.clone();
+        approved.ops = decided.ops;
+        approved.approval = decided.approval;
         let decision = decision_of(&plan, &approved, reject, by);
         Ok((approved, decision))
     }
@@ -1242,6 +1263,28 @@ impl Host {
             _ => Target::Classroom(self.classroom()?),
         })
     }
+}
+
+/// `cb_commit_needs`'s request (`CommitNeedsRequest`), for a part of the plan.
+#[derive(serde::Serialize)]
+struct CommitNeedsPart<'a> {
+    plan: &'a PlanPart<'a>,
+}
+
+/// `cb_commit_rows`'s request (`CommitRowsRequest`), for a part of the plan.
+#[derive(serde::Serialize)]
+struct CommitRowsPart<'a> {
+    revision: u64,
+    plan: &'a PlanPart<'a>,
+    outcomes: &'a [OpOutcome],
+    rows: Vec<classbridge_engine::session::StateRow>,
+}
+
+/// `cb_approve`'s request (`ApproveRequest`), with the plan's operations only.
+#[derive(serde::Serialize)]
+struct ApprovePart<'a> {
+    plan: PlanPart<'a>,
+    decisions: &'a Decisions,
 }
 
 enum Target {

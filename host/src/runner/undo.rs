@@ -4,12 +4,12 @@
 //! work its students turned in) — asks the engine for the inverse plan, and stores it as a
 //! pending run, approved and applied like any other.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use classbridge_engine::abi::Entry;
+use classbridge_engine::commit_rows::{PlanPart, ops_part};
 use classbridge_engine::plan::Action;
-use classbridge_engine::undo::{UndoFacts, UndoRequest};
+use classbridge_engine::undo::{PriorRecord, UndoFacts};
 use classbridge_engine::{OpOutcome, SyncPlan};
 
 use super::{Host, RunError, RunReport, now_rfc3339, report};
@@ -46,10 +46,12 @@ impl Host {
         let priors = self.store.journal_priors(run)?;
         let facts = self.undo_facts(&plan, &outcomes).await?;
         let (_, revision) = self.store.state_revision()?;
-        let request = serde_json::to_vec(&UndoRequest {
+        // The undo is made from the plan's operations alone: the rest of it (a first sync's
+        // carries the whole roster) is not sent.
+        let request = serde_json::to_vec(&UndoPart {
             run: u64::try_from(run).unwrap_or_default(),
-            plan: Cow::Borrowed(&plan),
-            outcomes: Cow::Borrowed(&outcomes),
+            plan: ops_part(&plan),
+            outcomes: &outcomes,
             priors,
             facts,
             base_revision: revision,
@@ -171,4 +173,17 @@ impl Host {
         }
         Ok(facts)
     }
+}
+
+/// `cb_undo`'s request (`UndoRequest`), with the plan's operations only.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UndoPart<'a> {
+    run: u64,
+    plan: PlanPart<'a>,
+    outcomes: &'a [OpOutcome],
+    priors: BTreeMap<String, PriorRecord>,
+    facts: UndoFacts,
+    base_revision: u64,
+    now: String,
 }
