@@ -207,7 +207,7 @@ fn commit_in_parts(
     }
     let entries: usize = std::iter::once(&plan.state_delta.roster)
         .chain(plan.state_delta.sources.values())
-        .flat_map(|r| r.table_sizes())
+        .flat_map(classbridge_engine::delta::RosterDelta::table_sizes)
         .map(|(_, n)| n.div_ceil(max))
         .sum();
     assert_eq!(

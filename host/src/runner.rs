@@ -1165,10 +1165,10 @@ impl Host {
         .map_err(RunError::Encode)?;
         let decided: SyncPlan = self.runtime.call(Entry::Approve, &request)?;
         drop(request);
-        let mut approved = plan.clone();
+        let decision = decision_of(&plan, &decided, reject, by);
+        let mut approved = plan;
         approved.ops = decided.ops;
         approved.approval = decided.approval;
-        let decision = decision_of(&plan, &approved, reject, by);
         Ok((approved, decision))
     }
 
