@@ -164,25 +164,32 @@ pub(crate) async fn run(size: &str, options: Options, dir: &Path) -> anyhow::Res
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
-        println!(
-            "| {} | {} | {:.1} | {} | {} | {} | {} | {} ({}) | {:.1} | {} | {} ({}) | {} |",
-            r.scenario,
-            r.ops,
-            r.run_s,
-            num(&r.native, "wall_ms"),
-            num(&r.native, "peak_rss_mb"),
-            num(&r.wasm, "wall_ms"),
-            num(&r.wasm, "peak_rss_mb"),
-            r.classroom,
-            r.classroom_writes,
-            r.classroom as f64 / QUOTA_PER_MINUTE,
-            r.pubsub,
-            r.sis,
-            r.sis_writes,
-            r.db_bytes,
-        );
+        println!("{}", r.line());
     }
     Ok(())
+}
+
+impl Row {
+    /// The row in the table's markdown.
+    fn line(&self) -> String {
+        format!(
+            "| {} | {} | {:.1} | {} | {} | {} | {} | {} ({}) | {:.1} | {} | {} ({}) | {} |",
+            self.scenario,
+            self.ops,
+            self.run_s,
+            num(&self.native, "wall_ms"),
+            num(&self.native, "peak_rss_mb"),
+            num(&self.wasm, "wall_ms"),
+            num(&self.wasm, "peak_rss_mb"),
+            self.classroom,
+            self.classroom_writes,
+            self.classroom as f64 / QUOTA_PER_MINUTE,
+            self.pubsub,
+            self.sis,
+            self.sis_writes,
+            self.db_bytes,
+        )
+    }
 }
 
 fn num(v: &Value, key: &str) -> String {
@@ -206,6 +213,7 @@ impl Row {
             "  {}: native {}, wasmtime {}",
             self.scenario, self.native, self.wasm
         );
+        eprintln!("  row: {}", self.line());
         Ok(())
     }
 }
@@ -373,8 +381,12 @@ impl Bench {
             native: Value::Null,
             wasm: Value::Null,
         };
+        // Each row as soon as it is known (`measure` prints it measured): a long run that
+        // fails later keeps what it measured.
         if measure {
             row.measure(&self.out, &self.size)?;
+        } else {
+            eprintln!("  row: {}", row.line());
         }
         Ok((row, waiting))
     }
