@@ -2,22 +2,24 @@
 //! empty Classroom, the first grade export, an idle run, an incremental run with 1% changed
 //! read as deltas, and the same with full reads (`sync --full`). For each run: what the
 //! stand-ins counted (Classroom, Pub/Sub and SIS requests), the minutes those Classroom
-//! requests take at Google's 1,200 a minute, the bytes the state database grew by, and the
-//! plan of exactly the input the host built (its slices included), timed natively and in
-//! wasmtime in processes of their own, so each peak is the planning's alone.
+//! requests take at Google's 1,200 a minute, the bytes the state database grew by, the peak
+//! memory of the host's processes, and the plan of exactly the input the host built (its
+//! slices included), timed natively and in wasmtime in processes of their own, so each peak
+//! is the planning's alone.
 //!
-//! The host runs in preview mode, so each run with changes waits with its input stored; the
-//! input is copied out, then the run approved and applied. A run with nothing to do keeps no
-//! input, so its planning is measured from a plan-only run made after it (not counted).
+//! The host is the shipped `classbridge` binary, one process per command as an admin or cron
+//! runs it (`sync`, then `approve`), so its memory is its own and not the stand-ins' (at L
+//! they hold the district and Classroom in this process). It runs in preview mode, so each
+//! run with changes waits with its input stored; the input is copied out, then the run
+//! approved and applied. A run with nothing to do keeps no input, so its planning is
+//! measured from a `classbridge plan` made after it (not counted).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
-use classbridge::engine_runtime::EngineRuntime;
-use classbridge::runner::Host;
-use classbridge::store::RunStatus;
+use classbridge::store::{RunRow, RunStatus, Store};
 use classbridge_tests::classroom::{self, StandInClassroom};
 use classbridge_tests::district::{District, Size};
 use classbridge_tests::sis::StandInSis;
@@ -28,7 +30,9 @@ const QUOTA_PER_MINUTE: f64 = 1_200.0;
 
 struct Bench {
     size: String,
-    host: Host,
+    /// The `classbridge` binary built beside this one.
+    host_exe: PathBuf,
+    config: PathBuf,
     sis: StandInSis,
     classroom: StandInClassroom,
     db: PathBuf,
@@ -47,6 +51,9 @@ struct Row {
     sis: u64,
     sis_writes: u64,
     db_bytes: i64,
+    /// Peak resident memory of the host's `sync` process, and of its `approve` when the run
+    /// had something to apply.
+    host_peak_mb: (f64, Option<f64>),
     native: Value,
     wasm: Value,
 }
@@ -160,9 +167,9 @@ pub(crate) async fn run(size: &str, options: Options, dir: &Path) -> anyhow::Res
         if feed { "on" } else { "off" }
     );
     println!(
-        "| scenario | ops | run s (read, plan, apply) | plan native ms | native peak MB | plan wasmtime ms | wasmtime peak MB | Classroom requests (writes) | minutes at 1,200/min | Pub/Sub requests | SIS requests (writes) | state DB bytes in use added |"
+        "| scenario | ops | run s (read, plan, apply) | host peak MB (sync / approve) | plan native ms | native peak MB | plan wasmtime ms | wasmtime peak MB | Classroom requests (writes) | minutes at 1,200/min | Pub/Sub requests | SIS requests (writes) | state DB bytes in use added |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         println!("{}", r.line());
     }
@@ -173,10 +180,14 @@ impl Row {
     /// The row in the table's markdown.
     fn line(&self) -> String {
         format!(
-            "| {} | {} | {:.1} | {} | {} | {} | {} | {} ({}) | {:.1} | {} | {} ({}) | {} |",
+            "| {} | {} | {:.1} | {} | {} | {} | {} | {} | {} ({}) | {:.1} | {} | {} ({}) | {} |",
             self.scenario,
             self.ops,
             self.run_s,
+            match self.host_peak_mb {
+                (sync, Some(approve)) => format!("{sync:.0} / {approve:.0}"),
+                (sync, None) => format!("{sync:.0} / –"),
+            },
             num(&self.native, "wall_ms"),
             num(&self.native, "peak_rss_mb"),
             num(&self.wasm, "wall_ms"),
@@ -260,12 +271,17 @@ impl Bench {
                 sis.base_url()
             ),
         )?;
-        let cfg = classbridge::config::HostConfig::load(&config)?;
-        let rt = std::sync::Arc::new(EngineRuntime::new(cfg.engine.limits())?);
-        let host = Host::new(cfg, rt, classbridge::progress::Progress::new(false))?;
+        let host_exe = std::env::current_exe()?.with_file_name("classbridge");
+        if !host_exe.exists() {
+            bail!(
+                "{} is missing: build it beside the bench (`cargo build --release -p classbridge -p classbridge-bench`)",
+                host_exe.display()
+            );
+        }
         Ok(Bench {
             size: size.to_string(),
-            host,
+            host_exe,
+            config,
             sis,
             classroom,
             db: dir.path().join("b.db"),
@@ -288,6 +304,10 @@ impl Bench {
     /// Bytes of the state database in use (pages not on the free list), as a reader sees
     /// it: the file itself keeps its high-water mark, and its WAL grows and shrinks.
     fn db_bytes(&self) -> anyhow::Result<i64> {
+        if !self.db.exists() {
+            // Before the host's first command made it.
+            return Ok(0);
+        }
         let db = rusqlite::Connection::open_with_flags(
             &self.db,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
@@ -315,32 +335,41 @@ impl Bench {
         self.classroom.state.clear_log();
         let db_before = self.db_bytes()?;
         let t = Instant::now();
-        self.host.full_reconciliation = full;
-        let report = self.host.run("bench", true).await?;
+        let sync_args: &[&str] = if full { &["sync", "--full"] } else { &["sync"] };
+        let sync = self.host(sync_args).await?;
+        let (run, plan_summary) = self.last_run()?;
         let input = Bench::input_path(&self.out, &self.size);
-        let mut ops = report.plan.as_ref().map_or(0, |p| p.ops.len());
-        let waiting = report.plan.as_ref().map_or(0, |p| {
-            p.summary
-                .skipped
-                .get("class.waitsForLaterRun")
-                .copied()
-                .unwrap_or(0)
-        });
-        let kept = match report.status {
-            RunStatus::Pending => {
-                self.write_input(report.run, &input)?;
-                let applied = self.host.approve(report.run, Vec::new(), "bench").await?;
-                if applied.failed > 0 {
+        let mut ops = op_count(plan_summary.as_ref());
+        let waiting = plan_summary
+            .as_ref()
+            .and_then(|s| s["skipped"]["class.waitsForLaterRun"].as_u64())
+            .unwrap_or(0);
+        let mut approve_peak = None;
+        let kept = match (run.status, sync.exit) {
+            (RunStatus::Pending, Some(HELD)) => {
+                self.write_input(run.id, &input)?;
+                let approve = self.host(&["approve", &run.id.to_string()]).await?;
+                approve_peak = Some(approve.peak_mb);
+                if approve.exit != Some(0) {
+                    let after = self.run_row(run.id)?;
                     bail!(
-                        "{label}: {} operations failed: {:?}",
-                        applied.failed,
-                        applied.failures.first()
+                        "{label}: `classbridge approve {}` ended {}: run {:?}, {}, {:?}",
+                        run.id,
+                        approve.describe(),
+                        after.status,
+                        after.message.unwrap_or_default(),
+                        after.outcome_counts
                     );
                 }
                 true
             }
-            RunStatus::Applied | RunStatus::NoChanges => false,
-            other => bail!("{label}: the run ended {other:?}: {}", report.message),
+            (RunStatus::Applied | RunStatus::NoChanges, Some(0)) => false,
+            (status, _) => bail!(
+                "{label}: `classbridge sync` ended {}, run {} {status:?}: {}",
+                sync.describe(),
+                run.id,
+                run.message.unwrap_or_default()
+            ),
         };
         let run_s = t.elapsed().as_secs_f64();
         let calls = self.classroom.state.calls_by_method();
@@ -361,12 +390,19 @@ impl Bench {
         );
         if !kept {
             // Nothing to apply, so nothing kept: the same reads, planned only.
-            self.host.full_reconciliation = full;
-            let preview = self.host.run("bench-plan-only", false).await?;
-            ops = preview.plan.as_ref().map_or(0, |p| p.ops.len());
-            self.write_input(preview.run, &input)?;
+            let plan_args: &[&str] = if full { &["plan", "--full"] } else { &["plan"] };
+            let preview = self.host(plan_args).await?;
+            let (planned, summary) = self.last_run()?;
+            if preview.exit != Some(0) {
+                bail!(
+                    "{label}: `classbridge plan` ended {}: {}",
+                    preview.describe(),
+                    planned.message.unwrap_or_default()
+                );
+            }
+            ops = op_count(summary.as_ref());
+            self.write_input(planned.id, &input)?;
         }
-        self.host.full_reconciliation = false;
         eprintln!("  {label}: {ops} ops, {run_s:.1} s");
         let mut row = Row {
             scenario: label.to_string(),
@@ -378,6 +414,7 @@ impl Bench {
             sis: row_counts.3,
             sis_writes: row_counts.4,
             db_bytes: row_counts.5,
+            host_peak_mb: (sync.peak_mb, approve_peak),
             native: Value::Null,
             wasm: Value::Null,
         };
@@ -391,10 +428,38 @@ impl Bench {
         Ok((row, waiting))
     }
 
+    /// Runs `classbridge ARGS` with the bench's config to its end, while the stand-ins (on
+    /// this process's runtime) answer it. Its log goes to this process's stderr.
+    async fn host(&self, args: &[&str]) -> anyhow::Result<HostProcess> {
+        let child = std::process::Command::new(&self.host_exe)
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", self.host_exe.display()))?;
+        let pid = libc::pid_t::try_from(child.id())?;
+        tokio::task::spawn_blocking(move || wait_with_peak(pid)).await?
+    }
+
+    /// The newest run in the state database, and its plan's summary.
+    fn last_run(&self) -> anyhow::Result<(RunRow, Option<Value>)> {
+        let store = Store::open(&self.db)?;
+        let run = store
+            .runs(1)?
+            .into_iter()
+            .next()
+            .context("the host recorded no run")?;
+        let summary = run.summary.clone();
+        Ok((run, summary))
+    }
+
+    fn run_row(&self, id: i64) -> anyhow::Result<RunRow> {
+        Ok(Store::open(&self.db)?.run(id)?)
+    }
+
     fn write_input(&self, run: i64, to: &Path) -> anyhow::Result<()> {
-        let text = self
-            .host
-            .store
+        let text = Store::open(&self.db)?
             .run_input_text(run)?
             .with_context(|| format!("run {run} kept no input"))?;
         std::fs::write(to, text)?;
@@ -481,4 +546,65 @@ impl Bench {
             }
         });
     }
+}
+
+/// `classbridge`'s exit code for a run waiting for approval.
+const HELD: i32 = 4;
+
+/// How one host process ended.
+struct HostProcess {
+    /// Its exit code; `None` when a signal ended it.
+    exit: Option<i32>,
+    signal: Option<i32>,
+    peak_mb: f64,
+}
+
+impl HostProcess {
+    fn describe(&self) -> String {
+        match (self.exit, self.signal) {
+            (Some(code), _) => format!("with exit code {code}"),
+            (None, Some(9)) => "killed (signal 9: out of memory)".to_string(),
+            (None, Some(signal)) => format!("killed by signal {signal}"),
+            (None, None) => "in an unknown way".to_string(),
+        }
+    }
+}
+
+/// Waits for child `pid` and reads its peak resident memory from the kernel's account of it
+/// (`wait4`'s `ru_maxrss`, KiB on Linux): exact, where sampling `/proc` would miss its end.
+fn wait_with_peak(pid: libc::pid_t) -> anyhow::Result<HostProcess> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain old data, all zeroes a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `pid` is this process's child, not yet waited for (std's `Child` is never
+        // waited on); `status` and `usage` are valid for writes.
+        let r = unsafe { libc::wait4(pid, &raw mut status, 0, &raw mut usage) };
+        if r == pid {
+            break;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e).context("waiting for the host process");
+        }
+    }
+    Ok(HostProcess {
+        exit: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+        signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
+        peak_mb: usage.ru_maxrss as f64 / 1024.0,
+    })
+}
+
+/// The number of operations a plan's summary counts.
+fn op_count(summary: Option<&Value>) -> usize {
+    summary
+        .and_then(|s| s["operations"].as_object())
+        .map_or(0, |by_entity| {
+            by_entity
+                .values()
+                .filter_map(Value::as_object)
+                .flat_map(|by_change| by_change.values())
+                .filter_map(Value::as_u64)
+                .sum::<u64>() as usize
+        })
 }

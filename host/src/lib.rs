@@ -11,6 +11,7 @@ pub mod engine_runtime;
 pub mod error;
 pub mod explain;
 pub mod http;
+pub mod memory;
 pub mod notify;
 pub mod oneroster;
 pub mod progress;
