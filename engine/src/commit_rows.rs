@@ -73,6 +73,59 @@ pub fn ops_part(plan: &SyncPlan) -> PlanPart<'_> {
     PlanPart::of(plan, &plan.ops, Cow::Owned(delta))
 }
 
+/// `cb_commit_needs`'s request for a part of a plan: read by the module as a
+/// [`CommitNeedsRequest`].
+#[derive(Serialize, Debug)]
+pub struct CommitNeedsPartRequest<'a> {
+    /// The part.
+    pub plan: &'a PlanPart<'a>,
+}
+
+/// `cb_commit_rows`'s request for a part of a plan: read as a [`CommitRowsRequest`]. Only
+/// the part with the operations takes their outcomes.
+#[derive(Serialize, Debug)]
+pub struct CommitRowsPartRequest<'a> {
+    /// The stored state's revision: the plan's base.
+    pub revision: u64,
+    /// The part.
+    pub plan: &'a PlanPart<'a>,
+    /// What became of each operation (none for a part without them).
+    pub outcomes: &'a [OpOutcome],
+    /// The rows `cb_commit_needs` named for this part that the state has.
+    pub rows: Vec<StateRow>,
+}
+
+/// `cb_approve`'s request with the plan's operations only ([`ops_part`]): read as an
+/// [`crate::abi::ApproveRequest`].
+#[derive(Serialize, Debug)]
+pub struct ApprovePartRequest<'a> {
+    /// The plan's id and operations.
+    pub plan: PlanPart<'a>,
+    /// The operations the admin rejected.
+    pub decisions: &'a crate::plan::Decisions,
+}
+
+/// `cb_undo`'s request with the plan's operations only ([`ops_part`]): read as an
+/// [`crate::undo::UndoRequest`].
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct UndoPartRequest<'a> {
+    /// The run's number.
+    pub run: u64,
+    /// The plan's id and operations.
+    pub plan: PlanPart<'a>,
+    /// What became of each operation (none for a part without them).
+    pub outcomes: &'a [OpOutcome],
+    /// The SIS's values before each write, by operation id.
+    pub priors: std::collections::BTreeMap<String, crate::undo::PriorRecord>,
+    /// What Classroom holds now.
+    pub facts: crate::undo::UndoFacts,
+    /// The state's revision now.
+    pub base_revision: u64,
+    /// The time of the undo's planning (RFC 3339 UTC).
+    pub now: String,
+}
+
 /// Entries of the state delta's roster tables a commit part carries at most.
 pub const COMMIT_PART_ENTRIES: usize = 50_000;
 

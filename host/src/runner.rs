@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use classbridge_engine::abi::{Entry, ValidateRequest};
 use classbridge_engine::commit_rows::{
-    COMMIT_PART_ENTRIES, PlanPart, RowKey, commit_parts, ops_part,
+    ApprovePartRequest, COMMIT_PART_ENTRIES, CommitNeedsPartRequest, CommitRowsPartRequest, RowKey,
+    commit_parts, ops_part,
 };
 use classbridge_engine::config::SyncMode;
 use classbridge_engine::input::{CheckOutcome, RemovalCheck, SourceData, SourcePayload, SyncInput};
@@ -844,12 +845,12 @@ impl Host {
         let (_, revision) = self.store.state_revision()?;
         let mut all: Option<StateChanges> = None;
         for part in commit_parts(plan, COMMIT_PART_ENTRIES) {
-            let request =
-                serde_json::to_vec(&CommitNeedsPart { plan: &part }).map_err(RunError::Encode)?;
+            let request = serde_json::to_vec(&CommitNeedsPartRequest { plan: &part })
+                .map_err(RunError::Encode)?;
             let needs: Vec<RowKey> = self.runtime.call(Entry::CommitNeeds, &request)?;
             drop(request);
             let rows = self.store.state_rows_for(&needs)?;
-            let request = serde_json::to_vec(&CommitRowsPart {
+            let request = serde_json::to_vec(&CommitRowsPartRequest {
                 revision,
                 plan: &part,
                 // Only the part with the operations has outcomes to lay.
@@ -1158,7 +1159,7 @@ impl Host {
         };
         // The engine decides from the operations alone; the rest of the plan (a first
         // sync's carries the whole roster) stays here and is the approved plan's too.
-        let request = serde_json::to_vec(&ApprovePart {
+        let request = serde_json::to_vec(&ApprovePartRequest {
             plan: ops_part(&plan),
             decisions: &decisions,
         })
@@ -1263,28 +1264,6 @@ impl Host {
             _ => Target::Classroom(self.classroom()?),
         })
     }
-}
-
-/// `cb_commit_needs`'s request (`CommitNeedsRequest`), for a part of the plan.
-#[derive(serde::Serialize)]
-struct CommitNeedsPart<'a> {
-    plan: &'a PlanPart<'a>,
-}
-
-/// `cb_commit_rows`'s request (`CommitRowsRequest`), for a part of the plan.
-#[derive(serde::Serialize)]
-struct CommitRowsPart<'a> {
-    revision: u64,
-    plan: &'a PlanPart<'a>,
-    outcomes: &'a [OpOutcome],
-    rows: Vec<classbridge_engine::session::StateRow>,
-}
-
-/// `cb_approve`'s request (`ApproveRequest`), with the plan's operations only.
-#[derive(serde::Serialize)]
-struct ApprovePart<'a> {
-    plan: PlanPart<'a>,
-    decisions: &'a Decisions,
 }
 
 enum Target {

@@ -7,9 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use classbridge_engine::abi::Entry;
-use classbridge_engine::commit_rows::{PlanPart, ops_part};
+use classbridge_engine::commit_rows::{UndoPartRequest, ops_part};
 use classbridge_engine::plan::Action;
-use classbridge_engine::undo::{PriorRecord, UndoFacts};
+use classbridge_engine::undo::UndoFacts;
 use classbridge_engine::{OpOutcome, SyncPlan};
 
 use super::{Host, RunError, RunReport, now_rfc3339, report};
@@ -48,7 +48,7 @@ impl Host {
         let (_, revision) = self.store.state_revision()?;
         // The undo is made from the plan's operations alone: the rest of it (a first sync's
         // carries the whole roster) is not sent.
-        let request = serde_json::to_vec(&UndoPart {
+        let request = serde_json::to_vec(&UndoPartRequest {
             run: u64::try_from(run).unwrap_or_default(),
             plan: ops_part(&plan),
             outcomes: &outcomes,
@@ -173,17 +173,4 @@ impl Host {
         }
         Ok(facts)
     }
-}
-
-/// `cb_undo`'s request (`UndoRequest`), with the plan's operations only.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct UndoPart<'a> {
-    run: u64,
-    plan: PlanPart<'a>,
-    outcomes: &'a [OpOutcome],
-    priors: BTreeMap<String, PriorRecord>,
-    facts: UndoFacts,
-    base_revision: u64,
-    now: String,
 }

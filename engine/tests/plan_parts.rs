@@ -1,0 +1,125 @@
+//! The requests a host sends with a part of a plan (`commit_rows::*PartRequest`) are read by
+//! the module as the whole requests they stand for, every field arriving: a misnamed field
+//! with a default would otherwise be read as empty (an approval with no rejections, a commit
+//! with no outcomes) and nothing would fail.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use classbridge_engine::SyncPlan;
+use classbridge_engine::abi::ApproveRequest;
+use classbridge_engine::commit_rows::{
+    ApprovePartRequest, CommitNeedsPartRequest, CommitNeedsRequest, CommitRowsPartRequest,
+    CommitRowsRequest, UndoPartRequest, commit_parts, ops_part,
+};
+use classbridge_engine::plan::Decisions;
+use classbridge_engine::rows::StatePart;
+use classbridge_engine::session::StateRow;
+use classbridge_engine::undo::{PriorRecord, UndoFacts, UndoRequest};
+use common::*;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+/// `sent` as the module reads it: written to JSON and read as `T`.
+fn as_read<T: DeserializeOwned>(sent: &impl Serialize) -> T {
+    let text = serde_json::to_string(sent).expect("a request writes");
+    serde_json::from_str(&text).expect("the module reads it as its request")
+}
+
+#[test]
+fn approve_and_undo_parts_are_read_with_the_operations_and_every_other_field() {
+    let plan = plan(&day1());
+    assert!(plan.ops.len() > 2, "a first sync has operations");
+    let outcomes = all_succeeded(&plan);
+
+    let decisions = Decisions {
+        reject: vec![plan.ops[1].op_id.clone()],
+    };
+    let read: ApproveRequest = as_read(&ApprovePartRequest {
+        plan: ops_part(&plan),
+        decisions: &decisions,
+    });
+    assert_eq!(read.plan.id, plan.id);
+    assert_eq!(read.plan.ops, plan.ops);
+    assert_eq!(*read.decisions, decisions);
+    assert!(
+        read.plan.roster_changes.is_empty()
+            && read
+                .plan
+                .state_delta
+                .roster
+                .table_sizes()
+                .iter()
+                .all(|(_, n)| *n == 0),
+        "only the operations travel"
+    );
+
+    let priors = BTreeMap::from([
+        (plan.ops[0].op_id.clone(), PriorRecord::Absent),
+        (
+            plan.ops[1].op_id.clone(),
+            PriorRecord::Record(json!({"result": {"sourcedId": "r1", "score": 91}})),
+        ),
+    ]);
+    let facts = UndoFacts {
+        course_work: BTreeMap::from([("d:cl1".to_string(), 2)]),
+        topic_work: BTreeMap::from([("t1".to_string(), 1)]),
+        submissions: BTreeMap::from([(
+            "d:cl1".to_string(),
+            BTreeMap::from([("s1@example.org".to_string(), 3)]),
+        )]),
+    };
+    let read: UndoRequest = as_read(&UndoPartRequest {
+        run: 7,
+        plan: ops_part(&plan),
+        outcomes: &outcomes,
+        priors: priors.clone(),
+        facts: facts.clone(),
+        base_revision: 3,
+        now: "2026-12-07T04:00:00Z".to_string(),
+    });
+    assert_eq!(read.run, 7);
+    assert_eq!(read.plan.ops, plan.ops);
+    assert_eq!(*read.outcomes, outcomes[..]);
+    assert_eq!(read.priors, priors);
+    assert_eq!(read.facts, facts);
+    assert_eq!(read.base_revision, 3);
+    assert_eq!(read.now, "2026-12-07T04:00:00Z");
+}
+
+#[test]
+fn commit_parts_are_read_as_commit_requests_with_their_part_outcomes_and_rows() {
+    let plan = plan(&day1());
+    let outcomes = all_succeeded(&plan);
+    let rows = vec![StateRow(
+        StatePart::Roster,
+        String::new(),
+        "users".to_string(),
+        "u1".to_string(),
+        classbridge_engine::JsonText::from_value(&json!({"sourcedId": "u1"})).expect("a row"),
+    )];
+    let mut parts = 0;
+    for part in commit_parts(&plan, 7) {
+        parts += 1;
+        // The part alone, as a plan: what the wrapping requests must carry unchanged.
+        let alone: SyncPlan = as_read(&part);
+
+        let needs: CommitNeedsRequest = as_read(&CommitNeedsPartRequest { plan: &part });
+        assert_eq!(*needs.plan, alone);
+
+        let with = if part.has_ops() { &outcomes[..] } else { &[] };
+        let read: CommitRowsRequest = as_read(&CommitRowsPartRequest {
+            revision: 5,
+            plan: &part,
+            outcomes: with,
+            rows: rows.clone(),
+        });
+        assert_eq!(read.revision, 5);
+        assert_eq!(*read.plan, alone);
+        assert_eq!(*read.outcomes, *with);
+        assert_eq!(read.rows, rows);
+    }
+    assert!(parts > 2, "a first sync commits in several parts of 7");
+}
