@@ -5,14 +5,16 @@
 //! - `cb_abi_version() -> i32` — [`ABI_VERSION`].
 //! - `cb_alloc(len: i32) -> i32` — a buffer of `len` bytes in the module's memory.
 //! - `cb_free(ptr: i32, len: i32)` — gives back a buffer from `cb_alloc` or a result.
-//! - `cb_plan`, `cb_approve`, `cb_commit`, `cb_commit_changes`, `cb_validate_config`
+//! - `cb_plan`, `cb_approve`, `cb_approve_ops`, `cb_commit`, `cb_commit_changes`,
+//!   `cb_validate_config`
 //!   `(ptr: i32, len: i32) -> i64` —
 //!   read a UTF-8 JSON request from `[ptr, ptr+len)` (the caller frees it afterwards) and return
 //!   `(result_ptr << 32) | result_len`: a JSON envelope the caller reads, then frees with
-//!   `cb_free`. The envelope is `{"abiVersion":5,"ok":…}` or `{"abiVersion":5,"error":{"kind":…,
+//!   `cb_free`. The envelope is `{"abiVersion":6,"ok":…}` or `{"abiVersion":6,"error":{"kind":…,
 //!   "message":…}}`.
 //!
-//! Requests: plan takes a `SyncInput`; approve `{"plan":…,"decisions":{"reject":[…]}}`; commit
+//! Requests: plan takes a `SyncInput`; approve `{"plan":…,"decisions":{"reject":[…]}}`;
+//! approve_ops `{"planId":…,"ops":[{"opId":…,"dependsOn":[…]}],"decisions":…}`; commit
 //! and commit_changes `{"state":…,"plan":…,"outcomes":[…]}` (commit answers the next state,
 //! commit_changes only the rows that change, as [`crate::StateChanges`]); validate
 //! `{"config":…}`. The module imports nothing.
@@ -30,9 +32,9 @@ use crate::{Decisions, EngineError, OpOutcome, SyncConfig, SyncPlan, SyncState};
 /// session (`cb_session_*`), `cb_commit_changes`, `cb_commit_needs` and `cb_commit_rows`;
 /// version 3 adds `cb_session_needs` and enrolment slices; version 4 adds `cb_undo` and
 /// plans' explanations (`why`, `skippedRecords`); version 5 gives a session's plan id with
-/// its last page of operations (`planId`), the header's id being blank. Earlier versions'
-/// entries are unchanged.
-pub const ABI_VERSION: u32 = 5;
+/// its last page of operations (`planId`), the header's id being blank; version 6 adds
+/// `cb_approve_ops`. Earlier versions' entries are unchanged.
+pub const ABI_VERSION: u32 = 6;
 
 // The request and answer types, written once: the engine reads them, the host (and any Rust
 // embedder) writes them. `Cow` lets a caller send borrowed data; the engine reads owned.
@@ -47,6 +49,38 @@ pub struct ApproveRequest<'a> {
     /// The operations the admin rejected.
     #[serde(default)]
     pub decisions: Cow<'a, Decisions>,
+}
+
+/// `cb_approve_ops`'s request: what deciding an approval needs of a plan, its operations'
+/// ids and dependencies in plan order. A district's grade export is hundreds of thousands of
+/// operations, each with its request body and explanation: sent whole to `cb_approve`, they
+/// and their copy in the answer took gigabytes of the module's memory.
+#[derive(Serialize, Deserialize, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ApproveOpsRequest<'a> {
+    /// The plan's id.
+    pub plan_id: Cow<'a, str>,
+    /// Whether the plan carries an approval already (it is then refused).
+    #[serde(default)]
+    pub approved: bool,
+    /// Its operations, in plan order.
+    pub ops: Vec<OpLink>,
+    /// The operations the admin rejected.
+    #[serde(default)]
+    pub decisions: Cow<'a, Decisions>,
+}
+
+/// An operation as an approval sees it.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OpLink {
+    /// The operation's id.
+    pub op_id: String,
+    /// The operations it depends on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
 }
 
 /// `cb_commit`'s request.
@@ -101,6 +135,9 @@ pub enum Entry {
     Plan,
     /// `cb_approve`: an [`ApproveRequest`] in, the approved [`SyncPlan`] out.
     Approve,
+    /// `cb_approve_ops`: an [`ApproveOpsRequest`] in, the [`crate::plan::Approval`] out (the
+    /// operations rejected and dropped with them; every other is approved).
+    ApproveOps,
     /// `cb_commit`: a [`CommitRequest`] in, the next [`SyncState`] out.
     Commit,
     /// `cb_commit_changes`: a [`CommitRequest`] in, the rows it changes
@@ -138,6 +175,7 @@ impl Entry {
         match self {
             Entry::Plan => "cb_plan",
             Entry::Approve => "cb_approve",
+            Entry::ApproveOps => "cb_approve_ops",
             Entry::Commit => "cb_commit",
             Entry::CommitChanges => "cb_commit_changes",
             Entry::CommitNeeds => "cb_commit_needs",
@@ -212,6 +250,9 @@ fn dispatch_request(entry: Entry, input: &[u8]) -> Vec<u8> {
         Entry::Plan => parse(input).map(|i: crate::SyncInput| crate::plan(i).map(|p| ok(&p))),
         Entry::Approve => parse(input)
             .map(|r: ApproveRequest| crate::approve(&r.plan, &r.decisions).map(|p| ok(&p))),
+        Entry::ApproveOps => parse(input).map(|r: ApproveOpsRequest| {
+            crate::approve::decide(&r.plan_id, r.approved, &r.ops, &r.decisions).map(|a| ok(&a))
+        }),
         Entry::Commit => parse(input)
             .map(|r: CommitRequest| crate::commit(&r.state, &r.plan, &r.outcomes).map(|s| ok(&s))),
         Entry::Undo => {
@@ -344,6 +385,7 @@ mod exports {
     // The names must be literal for `no_mangle`; a test checks they match `Entry::export`.
     entry!(cb_plan, Entry::Plan);
     entry!(cb_approve, Entry::Approve);
+    entry!(cb_approve_ops, Entry::ApproveOps);
     entry!(cb_commit, Entry::Commit);
     entry!(cb_commit_changes, Entry::CommitChanges);
     entry!(cb_commit_needs, Entry::CommitNeeds);

@@ -1,19 +1,52 @@
 //! Approve: an admin accepts a pending plan, whole or with chosen operations rejected. A
 //! rejected operation takes everything that depends on it along (a rejected course drops its
-//! teachers, students and topics).
+//! teachers, students and topics). Only the operations' ids and dependencies decide it, so a
+//! host can ask with those alone (`cb_approve_ops`) rather than send every operation whole.
 
 use std::collections::BTreeSet;
 
+use crate::abi::OpLink;
 use crate::error::EngineError;
 use crate::plan::{Approval, Decisions, SyncPlan};
 
 pub(crate) fn approve(plan: &SyncPlan, decisions: &Decisions) -> Result<SyncPlan, EngineError> {
-    if plan.approval.is_some() {
+    let links: Vec<OpLink> = plan
+        .ops
+        .iter()
+        .map(|o| OpLink {
+            op_id: o.op_id.clone(),
+            depends_on: o.depends_on.iter().map(ToString::to_string).collect(),
+        })
+        .collect();
+    let approval = decide(&plan.id, plan.approval.is_some(), &links, decisions)?;
+    let mut approved = plan.clone();
+    let left_out: BTreeSet<&str> = approval
+        .rejected
+        .iter()
+        .chain(&approval.dropped_dependants)
+        .map(String::as_str)
+        .collect();
+    approved
+        .ops
+        .retain(|o| !left_out.contains(o.op_id.as_str()));
+    approved.approval = Some(approval);
+    Ok(approved)
+}
+
+/// The approval of a plan from its operations' ids and dependencies alone (`cb_approve_ops`):
+/// the operations `decisions` rejects, and those dropped with them.
+pub(crate) fn decide(
+    plan_id: &str,
+    already_approved: bool,
+    ops: &[OpLink],
+    decisions: &Decisions,
+) -> Result<Approval, EngineError> {
+    if already_approved {
         return Err(EngineError::AlreadyApproved {
-            plan_id: plan.id.clone(),
+            plan_id: plan_id.to_string(),
         });
     }
-    let ids: BTreeSet<&str> = plan.ops.iter().map(|o| o.op_id.as_str()).collect();
+    let ids: BTreeSet<&str> = ops.iter().map(|o| o.op_id.as_str()).collect();
     let mut rejected: BTreeSet<String> = BTreeSet::new();
     for id in &decisions.reject {
         if !ids.contains(id.as_str()) {
@@ -23,7 +56,7 @@ pub(crate) fn approve(plan: &SyncPlan, decisions: &Decisions) -> Result<SyncPlan
     }
     // Ops only depend on earlier ops, so one pass in plan order reaches every dependant.
     let mut dropped = BTreeSet::new();
-    for op in &plan.ops {
+    for op in ops {
         if !rejected.contains(&op.op_id)
             && op
                 .depends_on
@@ -33,13 +66,8 @@ pub(crate) fn approve(plan: &SyncPlan, decisions: &Decisions) -> Result<SyncPlan
             dropped.insert(op.op_id.clone());
         }
     }
-    let mut approved = plan.clone();
-    approved
-        .ops
-        .retain(|o| !rejected.contains(&o.op_id) && !dropped.contains(&o.op_id));
-    approved.approval = Some(Approval {
+    Ok(Approval {
         rejected: rejected.into_iter().collect(),
         dropped_dependants: dropped.into_iter().collect(),
-    });
-    Ok(approved)
+    })
 }

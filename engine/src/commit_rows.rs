@@ -62,9 +62,8 @@ impl<'a> PlanPart<'a> {
     }
 }
 
-/// What `cb_approve` and `cb_undo` need of a plan: its id and operations. The approved plan
-/// `cb_approve` answers has the operations kept and the approval; the rest of the plan is
-/// the pending one's.
+/// What `cb_undo` needs of a plan: its id and operations (the host approves with
+/// `cb_approve_ops`, which needs only their ids and dependencies).
 pub fn ops_part(plan: &SyncPlan) -> PlanPart<'_> {
     let delta = StateDelta {
         base_revision: plan.state_delta.base_revision,
@@ -93,16 +92,6 @@ pub struct CommitRowsPartRequest<'a> {
     pub outcomes: &'a [OpOutcome],
     /// The rows `cb_commit_needs` named for this part that the state has.
     pub rows: Vec<StateRow>,
-}
-
-/// `cb_approve`'s request with the plan's operations only ([`ops_part`]): read as an
-/// [`crate::abi::ApproveRequest`].
-#[derive(Serialize, Debug)]
-pub struct ApprovePartRequest<'a> {
-    /// The plan's id and operations.
-    pub plan: PlanPart<'a>,
-    /// The operations the admin rejected.
-    pub decisions: &'a crate::plan::Decisions,
 }
 
 /// `cb_undo`'s request with the plan's operations only ([`ops_part`]): read as an

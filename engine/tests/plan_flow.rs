@@ -625,3 +625,67 @@ fn a_student_who_left_the_sis_is_still_named_in_their_removal() {
         removal.summary
     );
 }
+
+/// `cb_approve_ops` as a host calls it: the plan's operation ids and dependencies, through
+/// the ABI's JSON.
+fn approve_ops(plan: &classbridge_engine::SyncPlan, decisions: &Decisions) -> serde_json::Value {
+    use classbridge_engine::abi::{ApproveOpsRequest, Entry, OpLink, dispatch};
+    let request = ApproveOpsRequest {
+        plan_id: plan.id.as_str().into(),
+        approved: plan.approval.is_some(),
+        ops: plan
+            .ops
+            .iter()
+            .map(|o| OpLink {
+                op_id: o.op_id.clone(),
+                depends_on: o.depends_on.iter().map(ToString::to_string).collect(),
+            })
+            .collect(),
+        decisions: std::borrow::Cow::Borrowed(decisions),
+    };
+    let answer = dispatch(
+        Entry::ApproveOps,
+        &serde_json::to_vec(&request).expect("a request"),
+    );
+    serde_json::from_slice(&answer).expect("an envelope")
+}
+
+#[test]
+fn approving_from_operation_ids_decides_as_approving_the_whole_plan() {
+    let plan = plan(&day1());
+    let course = |alias: &str| {
+        plan.ops
+            .iter()
+            .find(|o| o.key == format!("course.create:{alias}"))
+            .expect("course op")
+            .op_id
+            .clone()
+    };
+    let member = plan
+        .ops
+        .iter()
+        .find(|o| o.class_id.as_deref() == Some("cl2") && o.entity == OpEntity::Student)
+        .expect("a student of cl2")
+        .op_id
+        .clone();
+    for reject in [vec![], vec![course("d:cl1")], vec![course("d:cl3"), member]] {
+        let decisions = Decisions { reject };
+        let whole = approve(&plan, &decisions).expect("approved");
+        let answer = approve_ops(&plan, &decisions);
+        assert_eq!(
+            answer["ok"],
+            serde_json::to_value(whole.approval.as_ref().expect("an approval")).unwrap(),
+            "{decisions:?}"
+        );
+    }
+    let unknown = approve_ops(
+        &plan,
+        &Decisions {
+            reject: vec!["nope".into()],
+        },
+    );
+    assert_eq!(unknown["error"]["kind"], "unknownOperation", "{unknown}");
+    let approved = approve(&plan, &Decisions::default()).expect("approved");
+    let again = approve_ops(&approved, &Decisions::default());
+    assert_eq!(again["error"]["kind"], "alreadyApproved", "{again}");
+}

@@ -1,19 +1,17 @@
 //! The requests a host sends with a part of a plan (`commit_rows::*PartRequest`) are read by
 //! the module as the whole requests they stand for, every field arriving: a misnamed field
-//! with a default would otherwise be read as empty (an approval with no rejections, a commit
-//! with no outcomes) and nothing would fail.
+//! with a default would otherwise be read as empty (an undo with no priors, a commit with no
+//! outcomes) and nothing would fail.
 
 mod common;
 
 use std::collections::BTreeMap;
 
 use classbridge_engine::SyncPlan;
-use classbridge_engine::abi::ApproveRequest;
 use classbridge_engine::commit_rows::{
-    ApprovePartRequest, CommitNeedsPartRequest, CommitNeedsRequest, CommitRowsPartRequest,
-    CommitRowsRequest, UndoPartRequest, commit_parts, ops_part,
+    CommitNeedsPartRequest, CommitNeedsRequest, CommitRowsPartRequest, CommitRowsRequest,
+    UndoPartRequest, commit_parts, ops_part,
 };
-use classbridge_engine::plan::Decisions;
 use classbridge_engine::rows::StatePart;
 use classbridge_engine::session::StateRow;
 use classbridge_engine::undo::{PriorRecord, UndoFacts, UndoRequest};
@@ -29,32 +27,10 @@ fn as_read<T: DeserializeOwned>(sent: &impl Serialize) -> T {
 }
 
 #[test]
-fn approve_and_undo_parts_are_read_with_the_operations_and_every_other_field() {
+fn undo_parts_are_read_with_the_operations_and_every_other_field() {
     let plan = plan(&day1());
     assert!(plan.ops.len() > 2, "a first sync has operations");
     let outcomes = all_succeeded(&plan);
-
-    let decisions = Decisions {
-        reject: vec![plan.ops[1].op_id.clone()],
-    };
-    let read: ApproveRequest = as_read(&ApprovePartRequest {
-        plan: ops_part(&plan),
-        decisions: &decisions,
-    });
-    assert_eq!(read.plan.id, plan.id);
-    assert_eq!(read.plan.ops, plan.ops);
-    assert_eq!(*read.decisions, decisions);
-    assert!(
-        read.plan.roster_changes.is_empty()
-            && read
-                .plan
-                .state_delta
-                .roster
-                .table_sizes()
-                .iter()
-                .all(|(_, n)| *n == 0),
-        "only the operations travel"
-    );
 
     let priors = BTreeMap::from([
         (plan.ops[0].op_id.clone(), PriorRecord::Absent),

@@ -5,7 +5,9 @@
 
 use std::path::PathBuf;
 
-use classbridge_engine::abi::{ApproveRequest, CommitRequest, ValidateRequest, Validity};
+use classbridge_engine::abi::{
+    ApproveOpsRequest, ApproveRequest, CommitRequest, ValidateRequest, Validity,
+};
 use classbridge_engine::commit_rows::{CommitNeedsRequest, CommitRowsRequest, RowKey};
 use classbridge_engine::session::{
     Chunk, Fed, OpsPage, OpsRequest, PlanHeader, SessionExpects, SessionStart,
@@ -18,6 +20,14 @@ fn schemas() -> Vec<(&'static str, Schema)> {
         ("plan-request", schema_for!(SyncInput)),
         ("plan-answer", schema_for!(SyncPlan)),
         ("approve-request", schema_for!(ApproveRequest<'static>)),
+        (
+            "approve-ops-request",
+            schema_for!(ApproveOpsRequest<'static>),
+        ),
+        (
+            "approve-ops-answer",
+            schema_for!(classbridge_engine::plan::Approval),
+        ),
         ("commit-request", schema_for!(CommitRequest<'static>)),
         ("commit-answer", schema_for!(SyncState)),
         ("commit-changes-answer", schema_for!(StateChanges)),

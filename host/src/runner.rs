@@ -5,15 +5,16 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use classbridge_engine::abi::{Entry, ValidateRequest};
+use classbridge_engine::abi::{ApproveOpsRequest, Entry, OpLink, ValidateRequest};
 use classbridge_engine::commit_rows::{
-    ApprovePartRequest, COMMIT_PART_ENTRIES, CommitNeedsPartRequest, CommitRowsPartRequest, RowKey,
-    commit_parts, ops_part,
+    COMMIT_PART_ENTRIES, CommitNeedsPartRequest, CommitRowsPartRequest, RowKey, commit_parts,
 };
 use classbridge_engine::config::SyncMode;
 use classbridge_engine::input::{CheckOutcome, RemovalCheck, SourceData, SourcePayload, SyncInput};
 use classbridge_engine::needs::{EnrollmentNeeds, NeedsFacts};
-use classbridge_engine::plan::{Absence, Action, MemberRole, OpOutcome, OutcomeResult, PlannedOp};
+use classbridge_engine::plan::{
+    Absence, Action, Approval, MemberRole, OpOutcome, OutcomeResult, PlannedOp,
+};
 use classbridge_engine::rows::StatePart;
 use classbridge_engine::session::{self, chunks_of};
 use classbridge_engine::{Decisions, StateChanges, SyncConfig, SyncPlan, SyncState};
@@ -1157,19 +1158,37 @@ impl Host {
         let decisions = Decisions {
             reject: reject.clone(),
         };
-        // The engine decides from the operations alone; the rest of the plan (a first
-        // sync's carries the whole roster) stays here and is the approved plan's too.
-        let request = serde_json::to_vec(&ApprovePartRequest {
-            plan: ops_part(&plan),
-            decisions: &decisions,
+        // The engine decides from the operations' ids and dependencies alone; the plan
+        // itself (a first sync's carries the whole roster, a grade export hundreds of
+        // thousands of request bodies) stays here and becomes the approved plan.
+        let request = serde_json::to_vec(&ApproveOpsRequest {
+            plan_id: Cow::Borrowed(&plan.id),
+            approved: plan.approval.is_some(),
+            ops: plan
+                .ops
+                .iter()
+                .map(|o| OpLink {
+                    op_id: o.op_id.clone(),
+                    depends_on: o.depends_on.iter().map(ToString::to_string).collect(),
+                })
+                .collect(),
+            decisions: Cow::Borrowed(&decisions),
         })
         .map_err(RunError::Encode)?;
-        let decided: SyncPlan = self.runtime.call(Entry::Approve, &request)?;
+        let approval: Approval = self.runtime.call(Entry::ApproveOps, &request)?;
         drop(request);
-        let decision = decision_of(&plan, &decided, reject, by);
+        let decision = decision_of(&plan, &approval, reject, by);
+        let left_out: std::collections::HashSet<&str> = approval
+            .rejected
+            .iter()
+            .chain(&approval.dropped_dependants)
+            .map(String::as_str)
+            .collect();
         let mut approved = plan;
-        approved.ops = decided.ops;
-        approved.approval = decided.approval;
+        approved
+            .ops
+            .retain(|o| !left_out.contains(o.op_id.as_str()));
+        approved.approval = Some(approval);
         Ok((approved, decision))
     }
 
@@ -1569,13 +1588,17 @@ fn describe_skip(key: &str) -> String {
 }
 
 /// What an approval decided: the operations of `pending` that `approved` no longer has.
-fn decision_of(pending: &SyncPlan, approved: &SyncPlan, reject: Vec<String>, by: &str) -> Decision {
-    let kept: std::collections::HashSet<&str> =
-        approved.ops.iter().map(|o| o.op_id.as_str()).collect();
+fn decision_of(pending: &SyncPlan, approval: &Approval, reject: Vec<String>, by: &str) -> Decision {
+    let out: std::collections::HashSet<&str> = approval
+        .rejected
+        .iter()
+        .chain(&approval.dropped_dependants)
+        .map(String::as_str)
+        .collect();
     let left_out = pending
         .ops
         .iter()
-        .filter(|o| !kept.contains(o.op_id.as_str()))
+        .filter(|o| out.contains(o.op_id.as_str()))
         .map(|o| LeftOutOp {
             op_id: o.op_id.clone(),
             summary: o.summary.clone(),

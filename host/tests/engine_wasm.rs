@@ -273,6 +273,7 @@ fn every_entry_is_exported_under_its_documented_name() {
     for entry in [
         Entry::Plan,
         Entry::Approve,
+        Entry::ApproveOps,
         Entry::Commit,
         Entry::CommitChanges,
         Entry::CommitNeeds,
