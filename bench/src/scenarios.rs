@@ -570,29 +570,54 @@ impl HostProcess {
     }
 }
 
-/// Waits for child `pid` and reads its peak resident memory from the kernel's account of it
-/// (`wait4`'s `ru_maxrss`, KiB on Linux): exact, where sampling `/proc` would miss its end.
+/// Waits for child `pid`, reading its peak resident memory (`VmHWM` in `/proc/PID/status`)
+/// every 100 ms while it runs; the last reading is its peak but for its final moments. Not
+/// `wait4`'s `ru_maxrss`: a child started with `posix_spawn` (as std starts one) shares this
+/// process's memory until it execs, and Linux counts that memory's peak as the child's, so
+/// every host process would read as at least this one (the stand-ins: gigabytes at L).
 fn wait_with_peak(pid: libc::pid_t) -> anyhow::Result<HostProcess> {
+    let status_file = format!("/proc/{pid}/status");
+    let mut peak_kb = 0u64;
     let mut status: libc::c_int = 0;
-    // SAFETY: rusage is plain old data, all zeroes a valid value.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     loop {
         // SAFETY: `pid` is this process's child, not yet waited for (std's `Child` is never
-        // waited on); `status` and `usage` are valid for writes.
-        let r = unsafe { libc::wait4(pid, &raw mut status, 0, &raw mut usage) };
+        // waited on); `status` is valid for writes.
+        let r = unsafe { libc::waitpid(pid, &raw mut status, libc::WNOHANG) };
         if r == pid {
             break;
         }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(e).context("waiting for the host process");
+        if r < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e).context("waiting for the host process");
+            }
+            continue;
         }
+        if let Some(kb) = std::fs::read_to_string(&status_file)
+            .ok()
+            .as_deref()
+            .and_then(high_water_kb)
+        {
+            peak_kb = peak_kb.max(kb);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
     Ok(HostProcess {
         exit: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
         signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
-        peak_mb: usage.ru_maxrss as f64 / 1024.0,
+        peak_mb: peak_kb as f64 / 1024.0,
     })
+}
+
+/// `VmHWM` (peak resident memory, KiB) from a `/proc/PID/status` text.
+fn high_water_kb(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// The number of operations a plan's summary counts.
