@@ -11,7 +11,6 @@ pub mod engine_runtime;
 pub mod error;
 pub mod explain;
 pub mod http;
-pub mod memory;
 pub mod notify;
 pub mod oneroster;
 pub mod progress;

@@ -212,9 +212,6 @@ impl Jobs {
             .await
             .unwrap_or_else(|e| Err((format!("the job stopped unexpectedly: {e}"), 500)));
             jobs.finish(id, outcome);
-            // The run's plan and input are dropped by now: give their memory back between
-            // runs rather than hold the largest run's peak for good.
-            let _ = tokio::task::spawn_blocking(crate::memory::release_freed).await;
         });
         Ok(view)
     }
