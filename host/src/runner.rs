@@ -1587,7 +1587,7 @@ fn describe_skip(key: &str) -> String {
     words.to_string()
 }
 
-/// What an approval decided: the operations of `pending` that `approved` no longer has.
+/// What an approval decided: the operations of `pending` that `approval` leaves out.
 fn decision_of(pending: &SyncPlan, approval: &Approval, reject: Vec<String>, by: &str) -> Decision {
     let out: std::collections::HashSet<&str> = approval
         .rejected
