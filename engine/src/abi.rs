@@ -71,6 +71,25 @@ pub struct ApproveOpsRequest<'a> {
     pub decisions: Cow<'a, Decisions>,
 }
 
+impl<'a> ApproveOpsRequest<'a> {
+    /// The request that approves `plan` with `decisions`.
+    pub fn of(plan: &'a SyncPlan, decisions: &'a Decisions) -> Self {
+        ApproveOpsRequest {
+            plan_id: Cow::Borrowed(&plan.id),
+            approved: plan.approval.is_some(),
+            ops: plan
+                .ops
+                .iter()
+                .map(|o| OpLink {
+                    op_id: o.op_id.clone(),
+                    depends_on: o.depends_on.iter().map(ToString::to_string).collect(),
+                })
+                .collect(),
+            decisions: Cow::Borrowed(decisions),
+        }
+    }
+}
+
 /// An operation as an approval sees it.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

@@ -5,27 +5,15 @@
 
 use std::collections::BTreeSet;
 
-use crate::abi::OpLink;
+use crate::abi::{ApproveOpsRequest, OpLink};
 use crate::error::EngineError;
 use crate::plan::{Approval, Decisions, SyncPlan};
 
 pub(crate) fn approve(plan: &SyncPlan, decisions: &Decisions) -> Result<SyncPlan, EngineError> {
-    let links: Vec<OpLink> = plan
-        .ops
-        .iter()
-        .map(|o| OpLink {
-            op_id: o.op_id.clone(),
-            depends_on: o.depends_on.iter().map(ToString::to_string).collect(),
-        })
-        .collect();
-    let approval = decide(&plan.id, plan.approval.is_some(), &links, decisions)?;
+    let request = ApproveOpsRequest::of(plan, decisions);
+    let approval = decide(&plan.id, request.approved, &request.ops, decisions)?;
     let mut approved = plan.clone();
-    let left_out: BTreeSet<&str> = approval
-        .rejected
-        .iter()
-        .chain(&approval.dropped_dependants)
-        .map(String::as_str)
-        .collect();
+    let left_out = approval.left_out();
     approved
         .ops
         .retain(|o| !left_out.contains(o.op_id.as_str()));

@@ -127,6 +127,17 @@ pub struct Approval {
     pub dropped_dependants: Vec<String>,
 }
 
+impl Approval {
+    /// Every operation the approval leaves out: rejected, or dropped with a rejection.
+    pub fn left_out(&self) -> std::collections::BTreeSet<&str> {
+        self.rejected
+            .iter()
+            .chain(&self.dropped_dependants)
+            .map(String::as_str)
+            .collect()
+    }
+}
+
 /// One remote operation, with what it changes and why.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

@@ -629,20 +629,8 @@ fn a_student_who_left_the_sis_is_still_named_in_their_removal() {
 /// `cb_approve_ops` as a host calls it: the plan's operation ids and dependencies, through
 /// the ABI's JSON.
 fn approve_ops(plan: &classbridge_engine::SyncPlan, decisions: &Decisions) -> serde_json::Value {
-    use classbridge_engine::abi::{ApproveOpsRequest, Entry, OpLink, dispatch};
-    let request = ApproveOpsRequest {
-        plan_id: plan.id.as_str().into(),
-        approved: plan.approval.is_some(),
-        ops: plan
-            .ops
-            .iter()
-            .map(|o| OpLink {
-                op_id: o.op_id.clone(),
-                depends_on: o.depends_on.iter().map(ToString::to_string).collect(),
-            })
-            .collect(),
-        decisions: std::borrow::Cow::Borrowed(decisions),
-    };
+    use classbridge_engine::abi::{ApproveOpsRequest, Entry, dispatch};
+    let request = ApproveOpsRequest::of(plan, decisions);
     let answer = dispatch(
         Entry::ApproveOps,
         &serde_json::to_vec(&request).expect("a request"),

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use classbridge_engine::abi::{ApproveOpsRequest, Entry, OpLink, ValidateRequest};
+use classbridge_engine::abi::{ApproveOpsRequest, Entry, ValidateRequest};
 use classbridge_engine::commit_rows::{
     COMMIT_PART_ENTRIES, CommitNeedsPartRequest, CommitRowsPartRequest, RowKey, commit_parts,
 };
@@ -1161,30 +1161,13 @@ impl Host {
         // The engine decides from the operations' ids and dependencies alone; the plan
         // itself (a first sync's carries the whole roster, a grade export hundreds of
         // thousands of request bodies) stays here and becomes the approved plan.
-        let request = serde_json::to_vec(&ApproveOpsRequest {
-            plan_id: Cow::Borrowed(&plan.id),
-            approved: plan.approval.is_some(),
-            ops: plan
-                .ops
-                .iter()
-                .map(|o| OpLink {
-                    op_id: o.op_id.clone(),
-                    depends_on: o.depends_on.iter().map(ToString::to_string).collect(),
-                })
-                .collect(),
-            decisions: Cow::Borrowed(&decisions),
-        })
-        .map_err(RunError::Encode)?;
+        let request = serde_json::to_vec(&ApproveOpsRequest::of(&plan, &decisions))
+            .map_err(RunError::Encode)?;
         let approval: Approval = self.runtime.call(Entry::ApproveOps, &request)?;
         drop(request);
         let decision = decision_of(&plan, &approval, reject, by);
-        let left_out: std::collections::HashSet<&str> = approval
-            .rejected
-            .iter()
-            .chain(&approval.dropped_dependants)
-            .map(String::as_str)
-            .collect();
         let mut approved = plan;
+        let left_out = approval.left_out();
         approved
             .ops
             .retain(|o| !left_out.contains(o.op_id.as_str()));
@@ -1589,12 +1572,7 @@ fn describe_skip(key: &str) -> String {
 
 /// What an approval decided: the operations of `pending` that `approval` leaves out.
 fn decision_of(pending: &SyncPlan, approval: &Approval, reject: Vec<String>, by: &str) -> Decision {
-    let out: std::collections::HashSet<&str> = approval
-        .rejected
-        .iter()
-        .chain(&approval.dropped_dependants)
-        .map(String::as_str)
-        .collect();
+    let out = approval.left_out();
     let left_out = pending
         .ops
         .iter()
