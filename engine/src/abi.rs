@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::commit_rows::{CommitNeedsRequest, CommitRowsRequest};
+use crate::plan_to_commit::PlanToCommit;
 use crate::session::{OpsRequest, PlanSession, SessionStart};
 use crate::{Decisions, EngineError, OpOutcome, SyncConfig, SyncPlan, SyncState};
 
@@ -109,8 +110,8 @@ pub struct OpLink {
 pub struct CommitRequest<'a> {
     /// The state the plan was made from.
     pub state: Cow<'a, SyncState>,
-    /// The plan that was applied.
-    pub plan: Cow<'a, SyncPlan>,
+    /// The plan that was applied (a whole [`SyncPlan`] reads as one).
+    pub plan: PlanToCommit<'a>,
     /// What became of each operation.
     #[serde(default)]
     pub outcomes: Cow<'a, [OpOutcome]>,
@@ -272,13 +273,14 @@ fn dispatch_request(entry: Entry, input: &[u8]) -> Vec<u8> {
         Entry::ApproveOps => parse(input).map(|r: ApproveOpsRequest| {
             crate::approve::decide(&r.plan_id, r.approved, &r.ops, &r.decisions).map(|a| ok(&a))
         }),
-        Entry::Commit => parse(input)
-            .map(|r: CommitRequest| crate::commit(&r.state, &r.plan, &r.outcomes).map(|s| ok(&s))),
+        Entry::Commit => parse(input).map(|r: CommitRequest| {
+            crate::commit::commit(&r.state, &r.plan, &r.outcomes).map(|s| ok(&s))
+        }),
         Entry::Undo => {
             parse(input).map(|r: crate::undo::UndoRequest| crate::undo::undo(&r).map(|p| ok(&p)))
         }
         Entry::CommitChanges => parse(input).map(|r: CommitRequest| {
-            crate::commit_changes(&r.state, &r.plan, &r.outcomes).map(|c| ok(&c))
+            crate::commit_changes_of(&r.state, &r.plan, &r.outcomes).map(|c| ok(&c))
         }),
         Entry::CommitNeeds => {
             parse(input).map(|r: CommitNeedsRequest| Ok(ok(&crate::commit_needs(&r.plan))))

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 
 use crate::error::EngineError;
-use crate::plan::{MemberRole, OpOutcome, OutcomeResult, PlannedOp, StateEffect, SyncPlan};
+use crate::plan::{MemberRole, OpOutcome, OutcomeResult, StateEffect};
+use crate::plan_to_commit::{OpToCommit, PlanToCommit};
 use crate::state::{
     AppliedCourse, AppliedGuardian, AppliedInvitation, AppliedTopic, ExportedRecord, OpFailure,
     SyncState,
@@ -13,14 +14,15 @@ use crate::state::{
 
 pub(crate) fn commit(
     state: &SyncState,
-    plan: &SyncPlan,
+    plan: &PlanToCommit<'_>,
     outcomes: &[OpOutcome],
 ) -> Result<SyncState, EngineError> {
-    plan.check_base(state)?;
-    let mut next = plan.base_state(state);
+    plan.check_base_revision(state.revision)?;
+    let mut next = state.clone();
+    plan.state_delta.apply_to(&mut next);
     next.revision = state.revision + 1;
     // Looked up once per outcome: a district's first sync has hundreds of thousands.
-    let by_id: HashMap<&str, &PlannedOp> = plan.ops.iter().map(|o| (o.op_id.as_str(), o)).collect();
+    let by_id: HashMap<&str, &OpToCommit<'_>> = plan.ops.iter().map(|o| (&*o.op_id, o)).collect();
     for outcome in outcomes {
         let Some(op) = by_id.get(outcome.op_id.as_str()) else {
             return Err(EngineError::UnknownOperation {
@@ -30,12 +32,12 @@ pub(crate) fn commit(
         match &outcome.result {
             OutcomeResult::Succeeded { remote_id } => {
                 apply_effect(&mut next, &op.effect, remote_id.as_deref());
-                next.failures.remove(&op.key);
+                next.failures.remove(&*op.key);
             }
             OutcomeResult::Failed { error } => {
                 let entry = next
                     .failures
-                    .entry(op.key.clone())
+                    .entry(op.key.to_string())
                     .or_insert_with(|| OpFailure {
                         error: String::new(),
                         attempts: 0,
@@ -43,7 +45,7 @@ pub(crate) fn commit(
                     });
                 entry.error = error.clone();
                 entry.attempts += 1;
-                entry.last_plan = plan.id.clone();
+                entry.last_plan = plan.id.to_string();
             }
             OutcomeResult::NotAttempted => {}
         }

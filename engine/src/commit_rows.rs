@@ -13,15 +13,13 @@ use crate::model::EntityKind;
 use crate::plan::{
     Approval, MemberRole, OpOutcome, PlannedOp, PreviewSummary, StateEffect, SyncPlan,
 };
+use crate::plan_to_commit::{OpToCommit, PlanToCommit};
 use crate::rows::{StateChanges, StatePart};
 use crate::session::{StateBuilder, StateRow};
 
-/// A plan as a part of it is sent to the engine: written as a [`SyncPlan`] (the module reads
-/// it as one), with only the operations and state delta that part needs and none of the
-/// preview (roster changes, record issues, summary). A district's first plan carries its
-/// whole new roster, twice (each source's and the merged), and its every record's change:
-/// sent whole to `cb_approve` or `cb_commit_needs`, 200,000 students' plan needed more than
-/// wasm32's 4 GiB to be read.
+/// What `cb_undo` reads of a plan, written as a [`SyncPlan`] (the module reads it as one):
+/// its id and operations, and none of the preview or the state delta. A district's first
+/// plan carries its whole new roster, twice (each source's and the merged).
 #[derive(Serialize, Debug)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanPart<'a> {
@@ -34,64 +32,30 @@ pub struct PlanPart<'a> {
     record_issues: [(); 0],
     roster_changes: [(); 0],
     summary: PreviewSummary,
-    state_delta: Cow<'a, StateDelta>,
+    state_delta: StateDelta,
     #[serde(skip_serializing_if = "Option::is_none")]
     approval: Option<&'a Approval>,
-}
-
-impl<'a> PlanPart<'a> {
-    /// Whether this part carries the plan's operations (the one that takes the outcomes).
-    pub fn has_ops(&self) -> bool {
-        !self.ops.is_empty()
-    }
-
-    fn of(plan: &'a SyncPlan, ops: &'a [PlannedOp], state_delta: Cow<'a, StateDelta>) -> Self {
-        PlanPart {
-            id: &plan.id,
-            engine_version: &plan.engine_version,
-            created_at: &plan.created_at,
-            ops,
-            holds: [],
-            preview_required: plan.preview_required,
-            record_issues: [],
-            roster_changes: [],
-            summary: PreviewSummary::default(),
-            state_delta,
-            approval: plan.approval.as_ref(),
-        }
-    }
 }
 
 /// What `cb_undo` needs of a plan: its id and operations (the host approves with
 /// `cb_approve_ops`, which needs only their ids and dependencies).
 pub fn ops_part(plan: &SyncPlan) -> PlanPart<'_> {
-    let delta = StateDelta {
-        base_revision: plan.state_delta.base_revision,
-        ..StateDelta::default()
-    };
-    PlanPart::of(plan, &plan.ops, Cow::Owned(delta))
-}
-
-/// `cb_commit_needs`'s request for a part of a plan: read by the module as a
-/// [`CommitNeedsRequest`].
-#[derive(Serialize, Debug)]
-pub struct CommitNeedsPartRequest<'a> {
-    /// The part.
-    pub plan: &'a PlanPart<'a>,
-}
-
-/// `cb_commit_rows`'s request for a part of a plan: read as a [`CommitRowsRequest`]. Only
-/// the part with the operations takes their outcomes.
-#[derive(Serialize, Debug)]
-pub struct CommitRowsPartRequest<'a> {
-    /// The stored state's revision: the plan's base.
-    pub revision: u64,
-    /// The part.
-    pub plan: &'a PlanPart<'a>,
-    /// What became of each operation (none for a part without them).
-    pub outcomes: &'a [OpOutcome],
-    /// The rows `cb_commit_needs` named for this part that the state has.
-    pub rows: Vec<StateRow>,
+    PlanPart {
+        id: &plan.id,
+        engine_version: &plan.engine_version,
+        created_at: &plan.created_at,
+        ops: &plan.ops,
+        holds: [],
+        preview_required: plan.preview_required,
+        record_issues: [],
+        roster_changes: [],
+        summary: PreviewSummary::default(),
+        state_delta: StateDelta {
+            base_revision: plan.state_delta.base_revision,
+            ..StateDelta::default()
+        },
+        approval: plan.approval.as_ref(),
+    }
 }
 
 /// `cb_undo`'s request with the plan's operations only ([`ops_part`]): read as an
@@ -123,8 +87,9 @@ pub const COMMIT_PART_ENTRIES: usize = 50_000;
 /// time, then one part with every operation (only it takes the outcomes), Classroom's
 /// delta, adoptions and removed sources. Their changes, put together with
 /// [`StateChanges::absorb`], are the whole plan's: each row is changed by one part only,
-/// since a roster entry is its own row and operations touch no roster row.
-pub fn commit_parts(plan: &SyncPlan, max_entries: usize) -> impl Iterator<Item = PlanPart<'_>> {
+/// since a roster entry is its own row and operations touch no roster row. Each part is
+/// the plan as committing reads it ([`PlanToCommit`]): no request body or explanation.
+pub fn commit_parts(plan: &SyncPlan, max_entries: usize) -> impl Iterator<Item = PlanToCommit<'_>> {
     let max = max_entries.max(1);
     let delta = &plan.state_delta;
     let rosters = delta
@@ -155,7 +120,11 @@ pub fn commit_parts(plan: &SyncPlan, max_entries: usize) -> impl Iterator<Item =
             }
             None => part.roster = roster,
         }
-        PlanPart::of(plan, &[], Cow::Owned(part))
+        PlanToCommit {
+            id: Cow::Borrowed(&plan.id),
+            state_delta: Cow::Owned(part),
+            ops: Vec::new(),
+        }
     });
     let last = StateDelta {
         base_revision: delta.base_revision,
@@ -169,11 +138,11 @@ pub fn commit_parts(plan: &SyncPlan, max_entries: usize) -> impl Iterator<Item =
         classroom: delta.classroom.clone(),
         adopted: delta.adopted.clone(),
     };
-    roster_parts.chain(std::iter::once(PlanPart::of(
-        plan,
-        &plan.ops,
-        Cow::Owned(last),
-    )))
+    roster_parts.chain(std::iter::once_with(move || PlanToCommit {
+        id: Cow::Borrowed(&plan.id),
+        state_delta: Cow::Owned(last),
+        ops: plan.ops.iter().map(OpToCommit::of).collect(),
+    }))
 }
 
 /// A row's key: part, source (empty unless `sources`), table, id.
@@ -186,8 +155,8 @@ pub struct RowKey(pub StatePart, pub String, pub String, pub String);
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CommitNeedsRequest<'a> {
-    /// The plan.
-    pub plan: Cow<'a, SyncPlan>,
+    /// The plan (a whole [`SyncPlan`] reads as one).
+    pub plan: PlanToCommit<'a>,
 }
 
 /// `cb_commit_rows`'s request.
@@ -197,8 +166,8 @@ pub struct CommitNeedsRequest<'a> {
 pub struct CommitRowsRequest<'a> {
     /// The stored state's revision: it must be the plan's base.
     pub revision: u64,
-    /// The plan that was applied.
-    pub plan: Cow<'a, SyncPlan>,
+    /// The plan that was applied (a whole [`SyncPlan`] reads as one).
+    pub plan: PlanToCommit<'a>,
     /// What became of each operation.
     #[serde(default)]
     pub outcomes: Cow<'a, [OpOutcome]>,
@@ -209,7 +178,7 @@ pub struct CommitRowsRequest<'a> {
 
 /// The rows committing `plan` reads: those its state delta replaces or removes, those its
 /// operations' effects change (whatever their outcome), and their failure records.
-pub fn commit_needs(plan: &SyncPlan) -> Vec<RowKey> {
+pub fn commit_needs(plan: &PlanToCommit<'_>) -> Vec<RowKey> {
     let mut keys = BTreeSet::new();
     let delta = &plan.state_delta;
     for (source, roster) in &delta.sources {
@@ -251,7 +220,7 @@ pub fn commit_needs(plan: &SyncPlan) -> Vec<RowKey> {
 pub fn commit_from_rows(
     revision: u64,
     rows: Vec<StateRow>,
-    plan: &SyncPlan,
+    plan: &PlanToCommit<'_>,
     outcomes: &[OpOutcome],
 ) -> Result<StateChanges, EngineError> {
     let mut builder = StateBuilder::at(revision);

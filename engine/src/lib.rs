@@ -29,6 +29,7 @@ pub mod model;
 pub mod needs;
 mod pipeline;
 pub mod plan;
+pub mod plan_to_commit;
 pub mod rows;
 pub mod session;
 pub mod state;
@@ -82,7 +83,7 @@ pub fn commit(
     plan: &SyncPlan,
     outcomes: &[OpOutcome],
 ) -> Result<SyncState, EngineError> {
-    commit::commit(state, plan, outcomes)
+    commit::commit(state, &plan_to_commit::PlanToCommit::of(plan), outcomes)
 }
 
 /// What applying `plan` with these outcomes changes in `state`, row by row: what a host that
@@ -90,6 +91,15 @@ pub fn commit(
 pub fn commit_changes(
     state: &SyncState,
     plan: &SyncPlan,
+    outcomes: &[OpOutcome],
+) -> Result<StateChanges, EngineError> {
+    commit_changes_of(state, &plan_to_commit::PlanToCommit::of(plan), outcomes)
+}
+
+/// [`commit_changes`] for a plan as committing reads it.
+pub(crate) fn commit_changes_of(
+    state: &SyncState,
+    plan: &plan_to_commit::PlanToCommit<'_>,
     outcomes: &[OpOutcome],
 ) -> Result<StateChanges, EngineError> {
     let next = commit::commit(state, plan, outcomes)?;

@@ -1,17 +1,17 @@
-//! The requests a host sends with a part of a plan (`commit_rows::*PartRequest`) are read by
-//! the module as the whole requests they stand for, every field arriving: a misnamed field
-//! with a default would otherwise be read as empty (an undo with no priors, a commit with no
-//! outcomes) and nothing would fail.
+//! The requests a host sends with a part of a plan (an undo's `UndoPartRequest`, a commit's
+//! parts) are read by the module as the requests they stand for, every field arriving: a
+//! misnamed field with a default would otherwise be read as empty (an undo with no priors, a
+//! commit with no outcomes) and nothing would fail.
 
 mod common;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use classbridge_engine::SyncPlan;
 use classbridge_engine::commit_rows::{
-    CommitNeedsPartRequest, CommitNeedsRequest, CommitRowsPartRequest, CommitRowsRequest,
-    UndoPartRequest, commit_parts, ops_part,
+    CommitNeedsRequest, CommitRowsRequest, UndoPartRequest, commit_parts, ops_part,
 };
+use classbridge_engine::plan_to_commit::PlanToCommit;
 use classbridge_engine::rows::StatePart;
 use classbridge_engine::session::StateRow;
 use classbridge_engine::undo::{PriorRecord, UndoFacts, UndoRequest};
@@ -79,23 +79,52 @@ fn commit_parts_are_read_as_commit_requests_with_their_part_outcomes_and_rows() 
     let mut parts = 0;
     for part in commit_parts(&plan, 7) {
         parts += 1;
-        // The part alone, as a plan: what the wrapping requests must carry unchanged.
-        let alone: SyncPlan = as_read(&part);
+        let needs: CommitNeedsRequest = as_read(&CommitNeedsRequest { plan: part.clone() });
+        assert_eq!(needs.plan, part);
 
-        let needs: CommitNeedsRequest = as_read(&CommitNeedsPartRequest { plan: &part });
-        assert_eq!(*needs.plan, alone);
-
-        let with = if part.has_ops() { &outcomes[..] } else { &[] };
-        let read: CommitRowsRequest = as_read(&CommitRowsPartRequest {
+        let with = if part.ops.is_empty() {
+            &[][..]
+        } else {
+            &outcomes[..]
+        };
+        let read: CommitRowsRequest = as_read(&CommitRowsRequest {
             revision: 5,
-            plan: &part,
-            outcomes: with,
+            plan: part.clone(),
+            outcomes: Cow::Borrowed(with),
             rows: rows.clone(),
         });
         assert_eq!(read.revision, 5);
-        assert_eq!(*read.plan, alone);
+        assert_eq!(read.plan, part);
         assert_eq!(*read.outcomes, *with);
         assert_eq!(read.rows, rows);
     }
     assert!(parts > 2, "a first sync commits in several parts of 7");
+}
+
+#[test]
+fn a_whole_plan_is_read_as_the_plan_to_commit_and_a_part_carries_no_request_body() {
+    let plan = plan(&day1());
+    // A partner may send the plan it has: it is read as what committing needs of it.
+    let read: PlanToCommit = as_read(&plan);
+    assert_eq!(read, PlanToCommit::of(&plan));
+    assert_eq!(read.ops.len(), plan.ops.len());
+    assert_eq!(read.state_delta.as_ref(), &plan.state_delta);
+
+    // The part with the operations carries their ids, keys and effects, and nothing of the
+    // requests or explanations, which are most of a grade export's plan.
+    let last = commit_parts(&plan, 50)
+        .last()
+        .expect("a part with the operations");
+    assert_eq!(last.ops.len(), plan.ops.len());
+    let text = serde_json::to_string(&last).expect("a part writes");
+    for field in ["\"action\"", "\"why\"", "\"summary\"", "\"after\""] {
+        assert!(!text.contains(field), "the part carries {field}");
+    }
+    let whole = serde_json::to_string(&plan.ops).expect("operations write");
+    assert!(
+        text.len() < whole.len() / 2,
+        "the part's {} bytes against the operations' {}",
+        text.len(),
+        whole.len()
+    );
 }

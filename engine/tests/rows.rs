@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use classbridge_engine::commit_rows::{RowKey, commit_parts};
 use classbridge_engine::plan::OpOutcome;
+use classbridge_engine::plan_to_commit::PlanToCommit;
 use classbridge_engine::rows::{StateChanges, StatePart};
 use classbridge_engine::session::StateRow;
 use classbridge_engine::{
@@ -141,7 +142,7 @@ fn commit_from_named_rows(
     plan: &SyncPlan,
     outcomes: &[OpOutcome],
 ) -> StateChanges {
-    let needs = commit_needs(plan);
+    let needs = commit_needs(&PlanToCommit::of(plan));
     let named: Vec<StateRow> = needs
         .iter()
         .filter_map(|RowKey(p, s, t, id)| {
@@ -157,8 +158,8 @@ fn commit_from_named_rows(
                 })
         })
         .collect();
-    let from_rows =
-        commit_from_rows(before.revision, named, plan, outcomes).expect("commit from rows");
+    let from_rows = commit_from_rows(before.revision, named, &PlanToCommit::of(plan), outcomes)
+        .expect("commit from rows");
     let from_whole = commit_changes(before, plan, outcomes).expect("commit from the state");
     assert_eq!(from_rows, from_whole, "the same rows change");
     for max in [1, 2, 7] {
@@ -184,9 +185,8 @@ fn commit_in_parts(
     let mut parts = 0;
     for part in commit_parts(plan, max) {
         parts += 1;
-        let part: SyncPlan =
+        let part: PlanToCommit =
             serde_json::from_str(&serde_json::to_string(&part).unwrap()).expect("a plan");
-        assert!(part.roster_changes.is_empty() && part.record_issues.is_empty());
         let named: Vec<StateRow> = commit_needs(&part)
             .into_iter()
             .filter_map(|RowKey(p, s, t, id)| {
@@ -255,7 +255,7 @@ fn a_commit_reads_only_the_rows_it_names_and_changes_what_a_whole_state_commit_d
             error: "503".into(),
         };
     }
-    let needs = commit_needs(&later);
+    let needs = commit_needs(&PlanToCommit::of(&later));
     assert!(
         needs.len() < rows.len() / 2,
         "{} rows named of {}",
@@ -270,7 +270,12 @@ fn a_commit_reads_only_the_rows_it_names_and_changes_what_a_whole_state_commit_d
     );
 
     // A plan made from another revision is refused, as by `commit`.
-    let stale = commit_from_rows(clean.revision + 5, Vec::new(), &later, &outcomes);
+    let stale = commit_from_rows(
+        clean.revision + 5,
+        Vec::new(),
+        &PlanToCommit::of(&later),
+        &outcomes,
+    );
     assert!(stale.is_err());
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use classbridge_engine::abi::{ApproveOpsRequest, Entry, ValidateRequest};
 use classbridge_engine::commit_rows::{
-    COMMIT_PART_ENTRIES, CommitNeedsPartRequest, CommitRowsPartRequest, RowKey, commit_parts,
+    COMMIT_PART_ENTRIES, CommitNeedsRequest, CommitRowsRequest, RowKey, commit_parts,
 };
 use classbridge_engine::config::SyncMode;
 use classbridge_engine::input::{CheckOutcome, RemovalCheck, SourceData, SourcePayload, SyncInput};
@@ -763,7 +763,7 @@ impl Host {
     pub fn reconcile_interrupted(&mut self) -> Result<Vec<i64>, RunError> {
         let mut settled = Vec::new();
         for run in self.store.runs_with_status(RunStatus::Applying)? {
-            let plan = match self.store.run_plan(run) {
+            let plan = match self.store.run_plan_to_apply(run) {
                 Err(e @ StoreError::UnreadablePlan { .. }) => {
                     // Its outcomes cannot be replayed; every operation is idempotent, so the
                     // next run adopts whatever this one managed to do.
@@ -846,16 +846,21 @@ impl Host {
         let (_, revision) = self.store.state_revision()?;
         let mut all: Option<StateChanges> = None;
         for part in commit_parts(plan, COMMIT_PART_ENTRIES) {
-            let request = serde_json::to_vec(&CommitNeedsPartRequest { plan: &part })
-                .map_err(RunError::Encode)?;
+            let asked = CommitNeedsRequest { plan: part };
+            let request = serde_json::to_vec(&asked).map_err(RunError::Encode)?;
             let needs: Vec<RowKey> = self.runtime.call(Entry::CommitNeeds, &request)?;
             drop(request);
             let rows = self.store.state_rows_for(&needs)?;
-            let request = serde_json::to_vec(&CommitRowsPartRequest {
+            // Only the part with the operations has outcomes to lay.
+            let outcomes = if asked.plan.ops.is_empty() {
+                &[]
+            } else {
+                outcomes
+            };
+            let request = serde_json::to_vec(&CommitRowsRequest {
                 revision,
-                plan: &part,
-                // Only the part with the operations has outcomes to lay.
-                outcomes: if part.has_ops() { outcomes } else { &[] },
+                plan: asked.plan,
+                outcomes: Cow::Borrowed(outcomes),
                 rows,
             })
             .map_err(RunError::Encode)?;
@@ -1053,6 +1058,9 @@ impl Host {
         }
         self.store
             .save_plan(run, &plan, RunStatus::Applying, None)?;
+        // Stored with their explanations; applying needs none of them.
+        let mut plan = plan;
+        plan.ops.iter_mut().for_each(crate::store::to_apply);
         self.apply(run, plan, None, &reads).await
     }
 
@@ -1126,7 +1134,7 @@ impl Host {
                 status: row.status.as_str(),
             });
         }
-        let plan = match self.store.run_plan(run) {
+        let plan = match self.store.run_plan_to_apply(run) {
             Err(source @ StoreError::UnreadablePlan { .. }) => {
                 self.store.set_status(
                     run,

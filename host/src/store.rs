@@ -14,7 +14,9 @@ pub use change_feed::{ClassroomRead, precise_now};
 pub use notifications::PendingNotification;
 pub use person_history::{PersonChange, PersonSkip};
 
-pub use run_changes::{NO_SCHOOL, OpIndexEntry, RunOutline, SchoolCounts, SchoolNames, by_school};
+pub use run_changes::{
+    NO_SCHOOL, OpIndexEntry, RunOutline, SchoolCounts, SchoolNames, by_school, to_apply,
+};
 
 use classbridge_engine::JsonText;
 use classbridge_engine::commit_rows::RowKey;
@@ -904,7 +906,9 @@ impl Store {
     }
 
     /// Replaces the plan of a run (after approval) and marks it applying; an approval's
-    /// decision is recorded in the same transaction.
+    /// decision is recorded in the same transaction. The operations' rows are kept as they
+    /// were stored with the plan, less those the approval left out: `plan` may be one read
+    /// for applying ([`Store::run_plan_to_apply`]), without explanations.
     pub fn begin_apply(
         &mut self,
         run: i64,
@@ -918,7 +922,9 @@ impl Store {
             params![run],
         )?;
         save_plan_body(&tx, run, plan)?;
-        run_changes::write_index(&tx, run, plan, names)?;
+        if !run_changes::keep_ops(&tx, run, plan, names.clone())? {
+            run_changes::write_index(&tx, run, plan, names)?;
+        }
         if let Some(d) = decision {
             tx.execute(
                 "INSERT INTO decisions (run_id, decided_at, rejected, decided_by, left_out) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -1211,6 +1217,22 @@ impl Store {
         // Plans stored before the operations moved out still carry them.
         if plan.ops.is_empty() {
             plan.ops = self.run_ops_all(id)?;
+        }
+        Ok(Some(plan))
+    }
+
+    /// Run `id`'s plan as applying and committing it need it: each operation without its
+    /// explanation and before/after values, which only the console shows (from `run_ops`).
+    /// A grade export of 330,000 results held them all for the whole apply.
+    pub fn run_plan_to_apply(&self, id: i64) -> Result<Option<SyncPlan>, StoreError> {
+        let Some(text) = self.run_plan_text(id)? else {
+            return Ok(None);
+        };
+        let mut plan = Store::parse_plan(id, &text)?;
+        if plan.ops.is_empty() {
+            plan.ops = self.run_ops_to_apply(id)?;
+        } else {
+            plan.ops.iter_mut().for_each(to_apply);
         }
         Ok(Some(plan))
     }

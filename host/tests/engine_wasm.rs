@@ -169,7 +169,9 @@ fn a_whole_cycle_through_the_module_matches_native() {
             &serde_json::to_vec(&json!({"plan": plan})).unwrap(),
         )
         .unwrap();
-    let native_needs = classbridge_engine::commit_needs(&plan);
+    let native_needs = classbridge_engine::commit_needs(
+        &classbridge_engine::plan_to_commit::PlanToCommit::of(&plan),
+    );
     assert_eq!(
         ok_bytes(&needs),
         serde_json::to_vec(&native_needs).unwrap().as_slice()

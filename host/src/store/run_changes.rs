@@ -171,14 +171,7 @@ pub(super) fn write_index(
         "INSERT INTO run_ops (run, seq, op_id, entity, change, school, class_id, person, words, op)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
-    let mut sis_ops = 0;
     for (seq, op) in plan.ops.iter().enumerate() {
-        if matches!(
-            op.action,
-            Action::OneRosterPut { .. } | Action::OneRosterDelete { .. }
-        ) {
-            sis_ops += 1;
-        }
         let entry = OpIndexEntry::of(
             u32::try_from(seq).map_err(|e| corrupt("a plan's length", e))?,
             op,
@@ -197,6 +190,82 @@ pub(super) fn write_index(
             pack_op(&serde_json::to_string(op).map_err(|e| corrupt("an operation", e))?)?,
         ])?;
     }
+    write_outline(conn, run, plan, names)
+}
+
+/// After an approval: the run's operation rows are the pending plan's, so those the approval
+/// left out are deleted and the rest renumbered, and each keeps its explanation and request
+/// as planned (the approved plan a host applies need not carry them: a grade export's are
+/// most of its memory). False, with nothing changed, when the rows are not the plan's
+/// operations and those left out (a run stored before `run_ops`): write them anew.
+pub(super) fn keep_ops(
+    conn: &Connection,
+    run: i64,
+    plan: &SyncPlan,
+    names: SchoolNames,
+) -> Result<bool, StoreError> {
+    let stored: Vec<(i64, String)> = {
+        let mut stmt =
+            conn.prepare_cached("SELECT seq, op_id FROM run_ops WHERE run = ?1 ORDER BY seq")?;
+        stmt.query_map(params![run], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    let mut planned = plan.ops.iter().map(|o| o.op_id.as_str()).peekable();
+    let mut left_out = Vec::new();
+    let mut kept = Vec::with_capacity(plan.ops.len());
+    for (seq, op_id) in &stored {
+        if planned.peek() == Some(&op_id.as_str()) {
+            planned.next();
+            kept.push(*seq);
+        } else {
+            left_out.push(*seq);
+        }
+    }
+    if stored.is_empty() || planned.next().is_some() {
+        return Ok(false);
+    }
+    let mut delete = conn.prepare_cached("DELETE FROM run_ops WHERE run = ?1 AND seq = ?2")?;
+    for seq in left_out {
+        delete.execute(params![run, seq])?;
+    }
+    // Renumbered through negative places, which no kept row holds, so no two rows ever
+    // share one (the index is unique).
+    let mut moved = false;
+    let mut place =
+        conn.prepare_cached("UPDATE run_ops SET seq = ?3 WHERE run = ?1 AND seq = ?2")?;
+    for (new, old) in (0_i64..).zip(kept) {
+        if new != old {
+            place.execute(params![run, old, -1 - new])?;
+            moved = true;
+        }
+    }
+    if moved {
+        conn.execute(
+            "UPDATE run_ops SET seq = -1 - seq WHERE run = ?1 AND seq < 0",
+            params![run],
+        )?;
+    }
+    write_outline(conn, run, plan, names)?;
+    Ok(true)
+}
+
+/// Writes run `run`'s outline: the plan's small fields and its counts.
+fn write_outline(
+    conn: &Connection,
+    run: i64,
+    plan: &SyncPlan,
+    names: SchoolNames,
+) -> Result<(), StoreError> {
+    let sis_ops = plan
+        .ops
+        .iter()
+        .filter(|op| {
+            matches!(
+                op.action,
+                Action::OneRosterPut { .. } | Action::OneRosterDelete { .. }
+            )
+        })
+        .count();
     let outline = RunOutline {
         plan: plan_without_bulk(plan),
         ops_total: plan.ops.len(),
@@ -233,6 +302,14 @@ pub(super) fn plan_without_bulk(plan: &SyncPlan) -> SyncPlan {
         skipped_records: Vec::new(),
         approval: plan.approval.clone(),
     }
+}
+
+/// `op` as applying and committing it need it: without its explanation and before/after
+/// values (the console reads those from the stored rows).
+pub fn to_apply(op: &mut PlannedOp) {
+    op.why = None;
+    op.before = None;
+    op.after = None;
 }
 
 /// A stored operation's JSON, packed (`op_pack`): an operation with its explanation is about
@@ -385,6 +462,21 @@ impl Store {
         let rows = stmt.query_map(params![run], |r| stored_op(r, 0))?;
         rows.map(|text| serde_json::from_str(&text?).map_err(|e| corrupt("a stored operation", e)))
             .collect()
+    }
+
+    /// Run `run`'s operations in plan order, each as applying needs it ([`to_apply`]).
+    pub fn run_ops_to_apply(&self, run: i64) -> Result<Vec<PlannedOp>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT op FROM run_ops WHERE run = ?1 ORDER BY seq")?;
+        let rows = stmt.query_map(params![run], |r| stored_op(r, 0))?;
+        rows.map(|text| {
+            let mut op: PlannedOp =
+                serde_json::from_str(&text?).map_err(|e| corrupt("a stored operation", e))?;
+            to_apply(&mut op);
+            Ok(op)
+        })
+        .collect()
     }
 
     /// Run `run`'s operations at these places, read.
@@ -546,6 +638,64 @@ mod tests {
             )
             .unwrap();
         assert_eq!(store.run_plan(run).unwrap(), Some(three));
+    }
+
+    #[test]
+    fn an_approval_keeps_the_planned_rows_with_their_explanations_less_those_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let run = store.start_run("test").unwrap();
+        let mut four = plan(&[
+            ("a", "create", "add"),
+            ("b", "create", "add"),
+            ("c", "delete", "remove"),
+            ("d", "create", "add"),
+        ]);
+        for op in &mut four.ops {
+            op.why = serde_json::from_value(serde_json::json!({
+                "text": format!("because of {}", op.op_id)
+            }))
+            .unwrap();
+        }
+        store
+            .save_plan(run, &four, RunStatus::Pending, None)
+            .unwrap();
+        // The approval left out b; the plan applied carries no explanations.
+        let mut approved = four.clone();
+        approved.ops.remove(1);
+        approved.ops.iter_mut().for_each(to_apply);
+        assert!(approved.ops.iter().all(|o| o.why.is_none()));
+        store.begin_apply(run, &approved, None).unwrap();
+
+        assert_eq!(count(&store, run), 3);
+        let page = store.run_ops_page(run, 0, 10).unwrap();
+        let ids: Vec<&str> = page.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["a", "c", "d"]);
+        // Renumbered from 0 with no gap: the console pages by place.
+        let from_two = store.run_ops_page(run, 2, 10).unwrap();
+        assert_eq!(from_two.len(), 1);
+        assert_eq!(from_two[0].0, "d");
+        let kept: Vec<PlannedOp> = store.run_plan(run).unwrap().unwrap().ops;
+        let expected: Vec<PlannedOp> = [0, 2, 3].iter().map(|&i| four.ops[i].clone()).collect();
+        assert_eq!(kept, expected, "each keeps its explanation");
+        let outline = store.run_outline(run).unwrap().unwrap();
+        assert_eq!(outline.ops_total, 3);
+        assert_eq!(
+            (outline.by_school[0].create, outline.by_school[0].delete),
+            (2, 1)
+        );
+        // Read for applying: the same operations without explanations.
+        assert_eq!(
+            store.run_plan_to_apply(run).unwrap().unwrap().ops,
+            approved.ops
+        );
+
+        // Rows that are not the plan's (a run stored before run_ops) are written anew.
+        let other = plan(&[("z", "create", "add")]);
+        store.begin_apply(run, &other, None).unwrap();
+        let page = store.run_ops_page(run, 0, 10).unwrap();
+        let ids: Vec<&str> = page.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["z"]);
     }
 
     #[test]
