@@ -166,6 +166,7 @@ impl Jobs {
         let jobs = Arc::clone(self);
         let id = view.id;
         let trigger = trigger.to_string();
+        let refused = Arc::clone(self);
         let work = tokio::task::spawn_blocking(move || {
             // Its own thread: the engine's long calls never occupy the threads that answer
             // the console.
@@ -177,9 +178,14 @@ impl Jobs {
                     JobKind::Undo { run } => host.undo(run).await,
                     JobKind::Approve { run, reject } => {
                         let tell = |result: Result<(), &RunError>| {
+                            let answer = result.map_err(|e| (e.describe(), status_of(e.kind())));
+                            // A refused approval is over at once: the admin who corrects it
+                            // and tries again must not be told it is still being applied
+                            // while the host tidies up after it.
+                            if let Err(refusal) = &answer {
+                                refused.finish(id, Err(refusal.clone()));
+                            }
                             if let Some(tx) = checked {
-                                let answer =
-                                    result.map_err(|e| (e.describe(), status_of(e.kind())));
                                 let _ = tx.send(answer);
                             }
                         };
