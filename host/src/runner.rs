@@ -1522,13 +1522,31 @@ fn report(
         status,
         plan_id: plan.id.clone(),
         message,
-        plan: Some(plan.clone()),
+        plan: Some(reported(plan)),
         succeeded: count(|r| matches!(r, OutcomeResult::Succeeded { .. })),
         failed: count(|r| matches!(r, OutcomeResult::Failed { .. })),
         not_attempted: count(|r| matches!(r, OutcomeResult::NotAttempted)),
         rejected: 0,
         failures: failures.to_vec(),
         apply_estimate: None,
+    }
+}
+
+/// The plan as a report carries it: what the CLI and the console show of it (its summary,
+/// holds, issues and each operation's words), not its roster changes, state delta or
+/// explanations: a district's first plan copied whole into its report was gigabytes.
+fn reported(plan: &SyncPlan) -> SyncPlan {
+    SyncPlan {
+        ops: plan
+            .ops
+            .iter()
+            .map(|op| {
+                let mut op = op.clone();
+                crate::store::to_apply(&mut op);
+                op
+            })
+            .collect(),
+        ..crate::store::plan_without_bulk(plan)
     }
 }
 

@@ -8,6 +8,7 @@ mod change_feed;
 mod notifications;
 mod op_pack;
 mod person_history;
+mod plan_body;
 mod run_changes;
 
 pub use change_feed::{ClassroomRead, precise_now};
@@ -15,7 +16,8 @@ pub use notifications::PendingNotification;
 pub use person_history::{PersonChange, PersonSkip};
 
 pub use run_changes::{
-    NO_SCHOOL, OpIndexEntry, RunOutline, SchoolCounts, SchoolNames, by_school, to_apply,
+    NO_SCHOOL, OpIndexEntry, RunOutline, SchoolCounts, SchoolNames, by_school, plan_without_bulk,
+    to_apply,
 };
 
 use classbridge_engine::JsonText;
@@ -28,6 +30,7 @@ use classbridge_engine::state::{
     EnrollmentSlice, ExportedGradebook, ExportedRecord, LedgerSlice, STATE_VERSION,
 };
 use classbridge_engine::{OpOutcome, SyncPlan, SyncState};
+use plan_body::{PlanBody, PlanToApply};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -180,6 +183,10 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE journal ADD COLUMN prior TEXT;",
     // 14: what a run read of Classroom, recorded when it commits, even at a later approval.
     "ALTER TABLE runs ADD COLUMN classroom_read TEXT;",
+    // 15: an approval beside its plan's body, not written into it: a district's first plan
+    // body is most of a gigabyte (its whole new roster), and rewriting it to add the
+    // approval held it several times over (L's first approval peaked at 8.7 GB).
+    "ALTER TABLE run_plans ADD COLUMN approval TEXT;",
 ];
 
 /// The rosters' enrolment rows, which a run reads by class once the engine says which
@@ -335,19 +342,12 @@ fn corrupt(what: &str, e: impl Into<crate::http::BoxError>) -> StoreError {
 /// the run's `run_ops` rows (written with it), and keeping them twice made a run's stored
 /// plan cost about twice its operations.
 fn save_plan_body(conn: &Connection, run: i64, plan: &SyncPlan) -> Result<(), StoreError> {
-    let shell = SyncPlan {
-        ops: Vec::new(),
-        roster_changes: plan.roster_changes.clone(),
-        state_delta: plan.state_delta.clone(),
-        skipped_records: plan.skipped_records.clone(),
-        ..run_changes::plan_without_bulk(plan)
-    };
     conn.execute(
         "INSERT INTO run_plans (run, body) VALUES (?1, ?2)
-         ON CONFLICT(run) DO UPDATE SET body = ?2",
+         ON CONFLICT(run) DO UPDATE SET body = ?2, approval = NULL",
         params![
             run,
-            serde_json::to_string(&shell).map_err(|e| corrupt("unreadable plan", e))?
+            serde_json::to_string(&PlanBody(plan)).map_err(|e| corrupt("unreadable plan", e))?
         ],
     )?;
     Ok(())
@@ -921,8 +921,21 @@ impl Store {
             "UPDATE runs SET status = 'applying', finished_at = NULL WHERE id = ?1",
             params![run],
         )?;
-        save_plan_body(&tx, run, plan)?;
-        if !run_changes::keep_ops(&tx, run, plan, names.clone())? {
+        if run_changes::keep_ops(&tx, run, plan, names.clone())? {
+            // The body is the one stored with the plan; only the approval is new.
+            tx.execute(
+                "UPDATE run_plans SET approval = ?2 WHERE run = ?1",
+                params![
+                    run,
+                    plan.approval
+                        .as_ref()
+                        .map(serde_json::to_string)
+                        .transpose()
+                        .map_err(|e| corrupt("unreadable approval", e))?
+                ],
+            )?;
+        } else {
+            save_plan_body(&tx, run, plan)?;
             run_changes::write_index(&tx, run, plan, names)?;
         }
         if let Some(d) = decision {
@@ -1208,12 +1221,14 @@ impl Store {
             .ok_or(StoreError::NoSuchRun(id))
     }
 
-    /// Run `id`'s plan: its stored body and, in order, its operations.
+    /// Run `id`'s plan: its stored body, its approval and, in order, its operations.
     pub fn run_plan(&self, id: i64) -> Result<Option<SyncPlan>, StoreError> {
-        let Some(text) = self.run_plan_text(id)? else {
+        let Some((text, approval)) = self.run_plan_row(id)? else {
             return Ok(None);
         };
         let mut plan = Store::parse_plan(id, &text)?;
+        drop(text);
+        Self::lay_approval(id, &mut plan, approval)?;
         // Plans stored before the operations moved out still carry them.
         if plan.ops.is_empty() {
             plan.ops = self.run_ops_all(id)?;
@@ -1221,20 +1236,57 @@ impl Store {
         Ok(Some(plan))
     }
 
-    /// Run `id`'s plan as applying and committing it need it: each operation without its
-    /// explanation and before/after values, which only the console shows (from `run_ops`).
-    /// A grade export of 330,000 results held them all for the whole apply.
+    /// Run `id`'s plan as applying and committing it need it: without its roster changes
+    /// and skipped records (the console's, read from the stored body), and each operation
+    /// without its explanation and before/after values (read from `run_ops`). A district's
+    /// first plan carries a change for every record; a grade export, 330,000 explanations.
     pub fn run_plan_to_apply(&self, id: i64) -> Result<Option<SyncPlan>, StoreError> {
-        let Some(text) = self.run_plan_text(id)? else {
+        let Some((text, approval)) = self.run_plan_row(id)? else {
             return Ok(None);
         };
-        let mut plan = Store::parse_plan(id, &text)?;
+        let mut plan = serde_json::from_str::<PlanToApply>(&text)
+            .map(PlanToApply::into_plan)
+            .map_err(|source| StoreError::UnreadablePlan { run: id, source })?;
+        drop(text);
+        Self::lay_approval(id, &mut plan, approval)?;
         if plan.ops.is_empty() {
             plan.ops = self.run_ops_to_apply(id)?;
         } else {
             plan.ops.iter_mut().for_each(to_apply);
         }
         Ok(Some(plan))
+    }
+
+    /// The approval kept beside a plan's body (see migration 15), laid on the plan read
+    /// from it.
+    fn lay_approval(
+        id: i64,
+        plan: &mut SyncPlan,
+        approval: Option<String>,
+    ) -> Result<(), StoreError> {
+        if let Some(text) = approval {
+            plan.approval = Some(
+                serde_json::from_str(&text)
+                    .map_err(|source| StoreError::UnreadablePlan { run: id, source })?,
+            );
+        }
+        Ok(())
+    }
+
+    /// Run `id`'s plan body and the approval kept beside it; `None` when it keeps no plan.
+    fn run_plan_row(&self, id: i64) -> Result<Option<(String, Option<String>)>, StoreError> {
+        let row: Option<Option<(String, Option<String>)>> = self
+            .conn
+            .query_row(
+                "SELECT p.body, p.approval FROM runs LEFT JOIN run_plans p ON p.run = runs.id WHERE runs.id = ?1",
+                params![id],
+                |r| {
+                    let body: Option<String> = r.get(0)?;
+                    Ok(body.map(|b| (b, r.get(1).ok().flatten())))
+                },
+            )
+            .optional()?;
+        row.ok_or(StoreError::NoSuchRun(id))
     }
 
     /// Run `id`'s stored plan body as text: the plan without its operations (they are in

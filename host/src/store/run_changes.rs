@@ -284,7 +284,7 @@ fn write_outline(
 }
 
 /// The plan's small fields, copied (the operations, roster changes and state delta are not).
-pub(super) fn plan_without_bulk(plan: &SyncPlan) -> SyncPlan {
+pub fn plan_without_bulk(plan: &SyncPlan) -> SyncPlan {
     SyncPlan {
         id: plan.id.clone(),
         engine_version: plan.engine_version.clone(),
@@ -665,7 +665,19 @@ mod tests {
         approved.ops.remove(1);
         approved.ops.iter_mut().for_each(to_apply);
         assert!(approved.ops.iter().all(|o| o.why.is_none()));
+        approved.approval = Some(
+            serde_json::from_value(serde_json::json!({"rejected": ["b"], "droppedDependants": []}))
+                .unwrap(),
+        );
+        let body = store.run_plan_text(run).unwrap();
         store.begin_apply(run, &approved, None).unwrap();
+        // The body is not written again (a first sync's is most of a gigabyte): the approval
+        // is kept beside it, and read with it.
+        assert_eq!(store.run_plan_text(run).unwrap(), body);
+        assert_eq!(
+            store.run_plan(run).unwrap().unwrap().approval,
+            approved.approval
+        );
 
         assert_eq!(count(&store, run), 3);
         let page = store.run_ops_page(run, 0, 10).unwrap();
