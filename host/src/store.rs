@@ -193,6 +193,9 @@ const MIGRATIONS: &[&str] = &[
 /// ([`Store::add_enrollments`]).
 const ENROLLMENTS: &str = "tbl = 'enrollments' AND part IN ('sources', 'roster')";
 
+/// An enrolment's class, found by the row's whole primary key.
+const ENROLLMENT_CLASS_BY_ID: &str = "SELECT json_extract(body, '$.class') FROM state_rows WHERE part = ?1 AND source = ?2 AND tbl = 'enrollments' AND id = ?3";
+
 /// The rows a run's state leaves for [`Store::add_ledger_slice`]: the ledger's lineItems and
 /// results (those without a parent are read with the rest, see [`Store::state_for_run`]).
 const LEDGER_BY_COURSE: &str = "part = 'exported' AND tbl IN ('lineItems', 'results')";
@@ -482,6 +485,22 @@ impl Store {
             EnrollmentNeeds::Slice(ask) => ask,
         };
         let mut classes = ask.classes.clone();
+        // By the whole primary key, each source's and the merged roster's: with `part IN
+        // (...)` and no source, SQLite searched the key by part alone and scanned every
+        // row of it per enrolment asked (L's 16,000 dropped enrolments: hours).
+        let parts: Vec<(&str, &str)> = std::iter::once(("roster", ""))
+            .chain(state.sources.keys().map(|s| ("sources", s.as_str())))
+            .collect();
+        let mut stmt = self.conn.prepare_cached(ENROLLMENT_CLASS_BY_ID)?;
+        for enrollment in &ask.enrollments {
+            for (part, source) in &parts {
+                let found: Option<Option<String>> = stmt
+                    .query_row(params![part, source, enrollment], |r| r.get(0))
+                    .optional()?;
+                classes.extend(found.flatten());
+            }
+        }
+        drop(stmt);
         let mut classes_of = |sql: &str, values: &mut dyn Iterator<Item = (&str, &str)>| {
             let mut stmt = self.conn.prepare_cached(sql)?;
             for (a, b) in values {
@@ -497,12 +516,6 @@ impl Store {
                 "SELECT DISTINCT json_extract(body, '$.class') FROM state_rows WHERE {ENROLLMENTS} AND json_extract(body, '$.user') = ?1 AND ?2 = ''"
             ),
             &mut ask.users.iter().map(|u| (u.as_str(), "")),
-        )?;
-        classes_of(
-            &format!(
-                "SELECT DISTINCT json_extract(body, '$.class') FROM state_rows WHERE {ENROLLMENTS} AND id = ?1 AND ?2 = ''"
-            ),
-            &mut ask.enrollments.iter().map(|e| (e.as_str(), "")),
         )?;
         if let Some(window) = &ask.dates {
             // Dates compared by their day: a value starting with day D is >= D and < D||'~'.
@@ -1428,6 +1441,27 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A delta run asks for the classes of the enrolments that changed, one by one: each
+    /// must be a lookup by the row's whole key, not a scan of every row of its part (a
+    /// district has millions; L's 16,000 dropped enrolments took hours that way).
+    #[test]
+    fn an_enrolment_is_found_by_its_whole_key() {
+        let dir = tempfile_dir("key");
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let plan: Vec<String> = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {ENROLLMENT_CLASS_BY_ID}"))
+            .unwrap()
+            .query_map(params!["sources", "sis", "e1"], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            plan,
+            ["SEARCH state_rows USING PRIMARY KEY (part=? AND source=? AND tbl=? AND id=?)"]
+        );
+    }
 
     #[test]
     fn migrations_run_once_and_state_round_trips() {
