@@ -302,6 +302,19 @@ pub struct StateDelta {
 }
 
 impl StateDelta {
+    /// Whether the delta was made from the state at `revision`: a plan made from an older
+    /// state (another run committed since) must not be approved or committed.
+    pub fn check_base_revision(&self, revision: u64) -> Result<(), crate::EngineError> {
+        if revision == self.base_revision {
+            Ok(())
+        } else {
+            Err(crate::EngineError::StalePlan {
+                plan_revision: self.base_revision,
+                state_revision: revision,
+            })
+        }
+    }
+
     /// `state` with this delta laid over it. The caller checks the revision.
     pub fn apply_to(&self, state: &mut SyncState) {
         state.version = STATE_VERSION;

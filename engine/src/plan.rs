@@ -85,14 +85,7 @@ impl SyncPlan {
 
     /// [`SyncPlan::check_base`] for a host that knows the state's revision, not the state.
     pub fn check_base_revision(&self, revision: u64) -> Result<(), crate::EngineError> {
-        if revision == self.state_delta.base_revision {
-            Ok(())
-        } else {
-            Err(crate::EngineError::StalePlan {
-                plan_revision: self.state_delta.base_revision,
-                state_revision: revision,
-            })
-        }
+        self.state_delta.check_base_revision(revision)
     }
 
     /// Whether the plan may be applied without an explicit approval.

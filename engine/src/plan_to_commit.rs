@@ -63,13 +63,6 @@ impl<'a> PlanToCommit<'a> {
     /// Whether the plan was made from the state at `revision` (see
     /// [`SyncPlan::check_base_revision`]).
     pub fn check_base_revision(&self, revision: u64) -> Result<(), crate::EngineError> {
-        if revision == self.state_delta.base_revision {
-            Ok(())
-        } else {
-            Err(crate::EngineError::StalePlan {
-                plan_revision: self.state_delta.base_revision,
-                state_revision: revision,
-            })
-        }
+        self.state_delta.check_base_revision(revision)
     }
 }
