@@ -1295,25 +1295,18 @@ impl Store {
                 params![id],
                 |r| {
                     let body: Option<String> = r.get(0)?;
-                    Ok(body.map(|b| (b, r.get(1).ok().flatten())))
+                    let approval: Option<String> = r.get(1)?;
+                    Ok(body.map(|b| (b, approval)))
                 },
             )
             .optional()?;
         row.ok_or(StoreError::NoSuchRun(id))
     }
 
-    /// Run `id`'s stored plan body as text: the plan without its operations (they are in
-    /// `run_ops`; [`Store::run_plan`] puts them back).
+    /// Run `id`'s stored plan body as text: the plan without its operations (in `run_ops`)
+    /// or a later approval (kept beside it); [`Store::run_plan`] puts both back.
     pub fn run_plan_text(&self, id: i64) -> Result<Option<String>, StoreError> {
-        let text: Option<Option<String>> = self
-            .conn
-            .query_row(
-                "SELECT (SELECT body FROM run_plans WHERE run = runs.id) FROM runs WHERE id = ?1",
-                params![id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        text.ok_or(StoreError::NoSuchRun(id))
+        Ok(self.run_plan_row(id)?.map(|(body, _)| body))
     }
 
     /// A stored plan's text, read.
