@@ -15,6 +15,7 @@ pub mod notify;
 pub mod oneroster;
 pub mod progress;
 pub mod report;
+pub mod resident;
 pub mod run_lock;
 pub mod runner;
 pub mod secrets;

@@ -477,6 +477,7 @@ impl Host {
                 removal_checks: Vec::new(),
             });
         }
+        crate::resident::log_stage("sources read");
         let classroom = self.classroom()?;
         let bar = self.progress.bar(0, "Reading Classroom");
         let tick = |done: usize, total: usize| {
@@ -508,6 +509,7 @@ impl Host {
         }
         let listings = classroom.fetch_listings(read_ids, two_way, &tick).await?;
         bar.finish_and_clear();
+        crate::resident::log_stage("Classroom read");
         let mut input = SyncInput {
             config: self.rules.clone(),
             sources,
@@ -983,6 +985,7 @@ impl Host {
         }
         // The export ledger is read for the courses this run reads, in `fetch`.
         let state = self.store.state_for_run()?;
+        crate::resident::log_stage("state read");
         let run = self.store.start_run(trigger)?;
         self.classroom_scope = None;
         let fetched = self.fetch(state).await;
@@ -994,10 +997,12 @@ impl Host {
                 return Err(e);
             }
         };
+        crate::resident::log_stage("sources, Classroom and enrolments read");
         // Stored for the console's verification, then fed to the engine piece by piece.
         let input_json = serde_json::to_vec(&input).map_err(RunError::Encode)?;
         self.store.save_input(run, &input_json)?;
         drop(input_json);
+        crate::resident::log_stage("input stored");
         self.store.save_plan_facts(
             run,
             &NeedsFacts {
@@ -1026,6 +1031,7 @@ impl Host {
                 return Err(e);
             }
         };
+        crate::resident::log_stage("planned");
         if !apply {
             self.store.save_plan(
                 run,
@@ -1047,6 +1053,7 @@ impl Host {
         if let Some(why) = plan.waiting_reason() {
             self.store
                 .save_plan(run, &plan, RunStatus::Pending, Some(&why))?;
+            crate::resident::log_stage("plan stored");
             return Ok(self.with_estimate(report(
                 run,
                 RunStatus::Pending,
@@ -1171,6 +1178,7 @@ impl Host {
         // thousands of request bodies) stays here and becomes the approved plan.
         let request = serde_json::to_vec(&ApproveOpsRequest::of(&plan, &decisions))
             .map_err(RunError::Encode)?;
+        crate::resident::log_stage("plan to approve read");
         let approval: Approval = self.runtime.call(Entry::ApproveOps, &request)?;
         drop(request);
         let decision = decision_of(&plan, &approval, reject, by);
@@ -1194,6 +1202,7 @@ impl Host {
         reads: &[SourceRead],
     ) -> Result<RunReport, RunError> {
         self.store.begin_apply(run, &plan, decision)?;
+        crate::resident::log_stage("apply begun");
         let total = plan.ops.len();
         let bar = self.progress.bar(total as u64, "Applying");
         let mut target = HostTarget {
@@ -1204,6 +1213,7 @@ impl Host {
         };
         let outcomes = crate::apply::apply_in_waves(&plan.ops, &mut target).await?;
         bar.finish_and_clear();
+        crate::resident::log_stage("operations applied");
         let ordered: Vec<OpOutcome> = plan
             .ops
             .iter()
@@ -1211,6 +1221,7 @@ impl Host {
             .collect();
         let had_courses = self.store.has_state_rows(StatePart::Classroom, "courses")?;
         let next = self.engine_commit(&plan, &ordered)?;
+        crate::resident::log_stage("committed by the engine");
         let mut counts = count_outcomes(&ordered);
         let left_out = decision.map_or(0, |d| d.left_out.len());
         counts["rejected"] = json!(left_out);
@@ -1261,6 +1272,7 @@ impl Host {
         };
         self.store
             .finish_apply(run, &next, status, &counts, Some(&message), reads)?;
+        crate::resident::log_stage("state written");
         let mut report = report(run, status, &plan, message, &failures, &ordered);
         report.rejected = left_out;
         Ok(report)
