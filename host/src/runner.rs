@@ -109,12 +109,6 @@ pub enum RunError {
         planned: u64,
         current: u64,
     },
-    #[error("the stored input of run {run} cannot be read")]
-    StoredInput {
-        run: i64,
-        #[source]
-        source: serde_json::Error,
-    },
     #[error("the export could not be written: {0}")]
     Export(String),
     #[error("run {run} cannot be undone: {why}")]
@@ -648,19 +642,16 @@ impl Host {
 
     /// The input a run's plan was made from, as stored.
     fn stored_input(&self, run: i64) -> Result<SyncInput, RunError> {
-        let text = self.store.run_input_text(run)?.ok_or(RunError::Missing {
+        self.store.run_input(run)?.ok_or(RunError::Missing {
             run,
             what: "stored input",
-        })?;
-        serde_json::from_str(&text).map_err(|source| RunError::StoredInput { run, source })
+        })
     }
 
     /// Stores `input` as the run's input and plans from it: the console re-plans from exactly
     /// what the run's plan was made from.
     fn plan_again(&mut self, run: i64, input: SyncInput) -> Result<SyncPlan, RunError> {
-        let input_json = serde_json::to_vec(&input).map_err(RunError::Encode)?;
-        self.store.save_input(run, &input_json)?;
-        drop(input_json);
+        self.store.save_input(run, &input)?;
         self.engine_plan(input)
     }
 
@@ -999,9 +990,7 @@ impl Host {
         };
         crate::resident::log_stage("sources, Classroom and enrolments read");
         // Stored for the console's verification, then fed to the engine piece by piece.
-        let input_json = serde_json::to_vec(&input).map_err(RunError::Encode)?;
-        self.store.save_input(run, &input_json)?;
-        drop(input_json);
+        self.store.save_input(run, &input)?;
         crate::resident::log_stage("input stored");
         self.store.save_plan_facts(
             run,

@@ -10,6 +10,7 @@ mod op_pack;
 mod person_history;
 mod plan_body;
 mod run_changes;
+mod stored_doc;
 
 pub use change_feed::{ClassroomRead, precise_now};
 pub use notifications::PendingNotification;
@@ -34,6 +35,7 @@ use plan_body::{PlanBody, PlanToApply};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use stored_doc::StoredDoc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -50,6 +52,12 @@ pub enum StoreError {
     /// A stored plan this engine cannot read, typically one made by an older version.
     #[error("run {run}'s plan cannot be read by this engine version")]
     UnreadablePlan {
+        run: i64,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("the stored input of run {run} cannot be read")]
+    UnreadableInput {
         run: i64,
         #[source]
         source: serde_json::Error,
@@ -350,7 +358,7 @@ fn save_plan_body(conn: &Connection, run: i64, plan: &SyncPlan) -> Result<(), St
          ON CONFLICT(run) DO UPDATE SET body = ?2, approval = NULL",
         params![
             run,
-            serde_json::to_string(&PlanBody(plan)).map_err(|e| corrupt("unreadable plan", e))?
+            stored_doc::compress(&PlanBody(plan)).map_err(|e| corrupt("unreadable plan", e))?
         ],
     )?;
     Ok(())
@@ -844,12 +852,16 @@ impl Store {
     /// Stores the engine input a run is planned from, as the JSON text the engine is given,
     /// so the console can plan from the same bytes. Stored before planning, so the host need
     /// not hold its copy while the engine runs.
-    pub fn save_input(&mut self, run: i64, input_json: &[u8]) -> Result<(), StoreError> {
-        let text = std::str::from_utf8(input_json).map_err(|e| corrupt("unreadable input", e))?;
+    pub fn save_input<T: Serialize + ?Sized>(
+        &mut self,
+        run: i64,
+        input: &T,
+    ) -> Result<(), StoreError> {
+        let stored = stored_doc::compress(input).map_err(|e| corrupt("unwritable input", e))?;
         self.conn.execute(
             "INSERT INTO run_inputs (run, body) VALUES (?1, ?2)
              ON CONFLICT(run) DO UPDATE SET body = ?2",
-            params![run, text],
+            params![run, stored],
         )?;
         Ok(())
     }
@@ -1236,11 +1248,13 @@ impl Store {
 
     /// Run `id`'s plan: its stored body, its approval and, in order, its operations.
     pub fn run_plan(&self, id: i64) -> Result<Option<SyncPlan>, StoreError> {
-        let Some((text, approval)) = self.run_plan_row(id)? else {
+        let Some((body, approval)) = self.run_plan_row(id)? else {
             return Ok(None);
         };
-        let mut plan = Store::parse_plan(id, &text)?;
-        drop(text);
+        let mut plan: SyncPlan = body
+            .parse()
+            .map_err(|source| StoreError::UnreadablePlan { run: id, source })?;
+        drop(body);
         Self::lay_approval(id, &mut plan, approval)?;
         // Plans stored before the operations moved out still carry them.
         if plan.ops.is_empty() {
@@ -1254,13 +1268,14 @@ impl Store {
     /// without its explanation and before/after values (read from `run_ops`). A district's
     /// first plan carries a change for every record; a grade export, 330,000 explanations.
     pub fn run_plan_to_apply(&self, id: i64) -> Result<Option<SyncPlan>, StoreError> {
-        let Some((text, approval)) = self.run_plan_row(id)? else {
+        let Some((body, approval)) = self.run_plan_row(id)? else {
             return Ok(None);
         };
-        let mut plan = serde_json::from_str::<PlanToApply>(&text)
+        let mut plan = body
+            .parse::<PlanToApply>()
             .map(PlanToApply::into_plan)
             .map_err(|source| StoreError::UnreadablePlan { run: id, source })?;
-        drop(text);
+        drop(body);
         Self::lay_approval(id, &mut plan, approval)?;
         if plan.ops.is_empty() {
             plan.ops = self.run_ops_to_apply(id)?;
@@ -1287,14 +1302,14 @@ impl Store {
     }
 
     /// Run `id`'s plan body and the approval kept beside it; `None` when it keeps no plan.
-    fn run_plan_row(&self, id: i64) -> Result<Option<(String, Option<String>)>, StoreError> {
-        let row: Option<Option<(String, Option<String>)>> = self
+    fn run_plan_row(&self, id: i64) -> Result<Option<(StoredDoc, Option<String>)>, StoreError> {
+        let row: Option<Option<(StoredDoc, Option<String>)>> = self
             .conn
             .query_row(
                 "SELECT p.body, p.approval FROM runs LEFT JOIN run_plans p ON p.run = runs.id WHERE runs.id = ?1",
                 params![id],
                 |r| {
-                    let body: Option<String> = r.get(0)?;
+                    let body: Option<StoredDoc> = r.get(0)?;
                     let approval: Option<String> = r.get(1)?;
                     Ok(body.map(|b| (b, approval)))
                 },
@@ -1306,17 +1321,35 @@ impl Store {
     /// Run `id`'s stored plan body as text: the plan without its operations (in `run_ops`)
     /// or a later approval (kept beside it); [`Store::run_plan`] puts both back.
     pub fn run_plan_text(&self, id: i64) -> Result<Option<String>, StoreError> {
-        Ok(self.run_plan_row(id)?.map(|(body, _)| body))
-    }
-
-    /// A stored plan's text, read.
-    pub fn parse_plan(id: i64, text: &str) -> Result<SyncPlan, StoreError> {
-        serde_json::from_str(text).map_err(|source| StoreError::UnreadablePlan { run: id, source })
+        self.run_plan_row(id)?
+            .map(|(body, _)| body.into_text())
+            .transpose()
+            .map_err(|e| corrupt("unreadable plan", e))
     }
 
     /// The stored input as the engine was given it.
     pub fn run_input_text(&self, id: i64) -> Result<Option<String>, StoreError> {
-        let text: Option<Option<String>> = self
+        self.run_input_doc(id)?
+            .map(StoredDoc::into_text)
+            .transpose()
+            .map_err(|e| corrupt("unreadable input", e))
+    }
+
+    /// The stored input, parsed as `T` (a `SyncInput` to plan again, a `Value` to look at).
+    pub fn run_input<T: serde::de::DeserializeOwned>(
+        &self,
+        id: i64,
+    ) -> Result<Option<T>, StoreError> {
+        self.run_input_doc(id)?
+            .map(|d| {
+                d.parse()
+                    .map_err(|source| StoreError::UnreadableInput { run: id, source })
+            })
+            .transpose()
+    }
+
+    fn run_input_doc(&self, id: i64) -> Result<Option<StoredDoc>, StoreError> {
+        let doc: Option<Option<StoredDoc>> = self
             .conn
             .query_row(
                 "SELECT (SELECT body FROM run_inputs WHERE run = runs.id) FROM runs WHERE id = ?1",
@@ -1324,13 +1357,7 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()?;
-        text.ok_or(StoreError::NoSuchRun(id))
-    }
-
-    pub fn run_input(&self, id: i64) -> Result<Option<Value>, StoreError> {
-        self.run_input_text(id)?
-            .map(|t| serde_json::from_str(&t).map_err(|e| corrupt("unreadable input", e)))
-            .transpose()
+        doc.ok_or(StoreError::NoSuchRun(id))
     }
 
     pub fn runs_with_status(&self, status: RunStatus) -> Result<Vec<i64>, StoreError> {
@@ -1729,7 +1756,9 @@ mod tests {
         let mut ids = Vec::new();
         for i in 0..6 {
             let run = store.start_run("t").unwrap();
-            store.save_input(run, b"{\"big\": 1}").unwrap();
+            store
+                .save_input(run, &serde_json::json!({"big": 1}))
+                .unwrap();
             let status = if i % 2 == 0 {
                 RunStatus::NoChanges
             } else {
@@ -1739,17 +1768,17 @@ mod tests {
             ids.push(run);
         }
         let pending = store.start_run("t").unwrap();
-        store.save_input(pending, b"{}").unwrap();
+        store.save_input(pending, &serde_json::json!({})).unwrap();
         store.set_status(pending, RunStatus::Pending, None).unwrap();
         store.prune(2).unwrap();
         let kept: Vec<i64> = ids
             .iter()
             .copied()
-            .filter(|&id| store.run_input(id).unwrap().is_some())
+            .filter(|&id| store.run_input::<Value>(id).unwrap().is_some())
             .collect();
         assert_eq!(kept, Vec::<i64>::new(), "a finished run keeps no input");
         assert!(
-            store.run_input(pending).unwrap().is_some(),
+            store.run_input::<Value>(pending).unwrap().is_some(),
             "a pending run keeps its input"
         );
         assert_eq!(
@@ -1758,6 +1787,47 @@ mod tests {
             "every run stays in the history"
         );
         assert_eq!(store.run(ids[0]).unwrap().message.as_deref(), Some("done"));
+    }
+
+    #[test]
+    fn a_run_s_input_and_plan_body_are_stored_compressed_and_read_back_whole() {
+        let mut store = Store::in_memory().unwrap();
+        let run = store.start_run("t").unwrap();
+        let input = serde_json::json!({"pages": vec!["{\"users\":[{\"sourcedId\":\"u1\"}]}"; 200]});
+        store.save_input(run, &input).unwrap();
+        let plan = plan_body::tests::full_plan();
+        store
+            .save_plan(run, &plan, RunStatus::Pending, None)
+            .unwrap();
+        let (input_type, input_bytes, plan_type): (String, i64, String) = store
+            .conn
+            .query_row(
+                "SELECT typeof(i.body), length(i.body), typeof(p.body) FROM run_inputs i JOIN run_plans p ON p.run = i.run WHERE i.run = ?1",
+                [run],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((input_type.as_str(), plan_type.as_str()), ("blob", "blob"));
+        let text = store.run_input_text(run).unwrap().unwrap();
+        assert_eq!(text, input.to_string());
+        assert!(
+            input_bytes * 10 < text.len() as i64,
+            "{input_bytes} of {}",
+            text.len()
+        );
+        assert_eq!(store.run_input::<Value>(run).unwrap(), Some(input));
+        let read = store.run_plan(run).unwrap().unwrap();
+        assert_eq!(
+            (&read.roster_changes, &read.ops),
+            (&plan.roster_changes, &plan.ops)
+        );
+        assert_eq!(read.state_delta, plan.state_delta);
+        let to_apply = store.run_plan_to_apply(run).unwrap().unwrap();
+        assert!(to_apply.roster_changes.is_empty() && to_apply.skipped_records.is_empty());
+        assert_eq!(to_apply.state_delta, plan.state_delta);
+        let body: Value =
+            serde_json::from_str(&store.run_plan_text(run).unwrap().unwrap()).unwrap();
+        assert_eq!(body["stateDelta"]["baseRevision"], 3, "{body}");
     }
 
     #[test]

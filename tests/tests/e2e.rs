@@ -411,11 +411,7 @@ async fn preview_mode_waits_and_a_rejected_course_drops_its_members() {
 /// a `stateDelta`) and sets the run's status.
 fn make_plan_legacy(h: &Harness, run: i64, status: &str) {
     let db = rusqlite::Connection::open(h.state_dir().join("classbridge.db")).expect("state db");
-    let plan: String = db
-        .query_row("SELECT body FROM run_plans WHERE run = ?1", [run], |r| {
-            r.get(0)
-        })
-        .expect("stored plan");
+    let plan = support::stored_document(&db, "SELECT body FROM run_plans WHERE run = ?1", [run]);
     let mut plan: serde_json::Value = serde_json::from_str(&plan).expect("plan JSON");
     let object = plan.as_object_mut().expect("plan object");
     object

@@ -128,12 +128,12 @@ impl PlanToApply {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use serde_json::json;
 
     /// A plan with every field set, the bulky ones included.
-    fn full_plan() -> SyncPlan {
+    pub(in crate::store) fn full_plan() -> SyncPlan {
         serde_json::from_value(json!({
             "id": "p1", "engineVersion": "t", "createdAt": "2026-12-07T00:00:00Z",
             "ops": [{

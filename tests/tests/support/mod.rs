@@ -161,13 +161,11 @@ default_category = "cat-asg"
     pub(crate) fn stored_input(&self) -> serde_json::Value {
         let db =
             rusqlite::Connection::open(self.state_dir().join("classbridge.db")).expect("state db");
-        let input: String = db
-            .query_row(
-                "SELECT body FROM run_inputs ORDER BY run DESC LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
-            .expect("a stored input");
+        let input = stored_document(
+            &db,
+            "SELECT body FROM run_inputs ORDER BY run DESC LIMIT 1",
+            [],
+        );
         serde_json::from_str(&input).expect("input JSON")
     }
 
@@ -434,5 +432,29 @@ fn without_hrefs(record: &mut serde_json::Map<String, serde_json::Value>) {
         if let Some(reference) = value.as_object_mut() {
             reference.remove("href");
         }
+    }
+}
+
+/// The text of a run's stored input or plan body, the first column of `sql`'s one row: zlib
+/// as the host writes them, or text as older versions did.
+pub(crate) fn stored_document(
+    db: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> String {
+    use std::io::Read as _;
+    let body: rusqlite::types::Value = db
+        .query_row(sql, params, |r| r.get(0))
+        .expect("a stored document");
+    match body {
+        rusqlite::types::Value::Text(text) => text,
+        rusqlite::types::Value::Blob(bytes) => {
+            let mut text = String::new();
+            flate2::read::ZlibDecoder::new(bytes.as_slice())
+                .read_to_string(&mut text)
+                .expect("a zlib document");
+            text
+        }
+        other => panic!("a stored document is text or zlib, not {other:?}"),
     }
 }
