@@ -195,6 +195,12 @@ const MIGRATIONS: &[&str] = &[
     // body is most of a gigabyte (its whole new roster), and rewriting it to add the
     // approval held it several times over (L's first approval peaked at 8.7 GB).
     "ALTER TABLE run_plans ADD COLUMN approval TEXT;",
+    // 16: the approval in a table of its own: SQLite writes a row whole, so setting the
+    // approval beside a plan's body read and wrote the body again (L's part-1 approval grew
+    // by 1.2 GB there, and wrote the body to the WAL a second time).
+    "CREATE TABLE run_approvals (run INTEGER PRIMARY KEY REFERENCES runs(id), approval TEXT NOT NULL);
+     INSERT INTO run_approvals (run, approval) SELECT run, approval FROM run_plans WHERE approval IS NOT NULL;
+     ALTER TABLE run_plans DROP COLUMN approval;",
 ];
 
 /// The rosters' enrolment rows, which a run reads by class once the engine says which
@@ -353,9 +359,11 @@ fn corrupt(what: &str, e: impl Into<crate::http::BoxError>) -> StoreError {
 /// the run's `run_ops` rows (written with it), and keeping them twice made a run's stored
 /// plan cost about twice its operations.
 fn save_plan_body(conn: &Connection, run: i64, plan: &SyncPlan) -> Result<(), StoreError> {
+    // A new body has no approval yet (a plan body written whole carries its own).
+    conn.execute("DELETE FROM run_approvals WHERE run = ?1", params![run])?;
     conn.execute(
         "INSERT INTO run_plans (run, body) VALUES (?1, ?2)
-         ON CONFLICT(run) DO UPDATE SET body = ?2, approval = NULL",
+         ON CONFLICT(run) DO UPDATE SET body = ?2",
         params![
             run,
             stored_doc::compress(&PlanBody(plan)).map_err(|e| corrupt("unreadable plan", e))?
@@ -948,17 +956,17 @@ impl Store {
         )?;
         if run_changes::keep_ops(&tx, run, plan, names.clone())? {
             // The body is the one stored with the plan; only the approval is new.
-            tx.execute(
-                "UPDATE run_plans SET approval = ?2 WHERE run = ?1",
-                params![
-                    run,
-                    plan.approval
-                        .as_ref()
-                        .map(serde_json::to_string)
-                        .transpose()
-                        .map_err(|e| corrupt("unreadable approval", e))?
-                ],
-            )?;
+            if let Some(approval) = &plan.approval {
+                tx.execute(
+                    "INSERT INTO run_approvals (run, approval) VALUES (?1, ?2)
+                     ON CONFLICT(run) DO UPDATE SET approval = ?2",
+                    params![
+                        run,
+                        serde_json::to_string(approval)
+                            .map_err(|e| corrupt("unreadable approval", e))?
+                    ],
+                )?;
+            }
         } else {
             save_plan_body(&tx, run, plan)?;
             run_changes::write_index(&tx, run, plan, names)?;
@@ -1285,7 +1293,7 @@ impl Store {
         Ok(Some(plan))
     }
 
-    /// The approval kept beside a plan's body (see migration 15), laid on the plan read
+    /// The approval kept beside a plan's body (see migrations 15, 16), laid on the plan read
     /// from it.
     fn lay_approval(
         id: i64,
@@ -1306,7 +1314,8 @@ impl Store {
         let row: Option<Option<(StoredDoc, Option<String>)>> = self
             .conn
             .query_row(
-                "SELECT p.body, p.approval FROM runs LEFT JOIN run_plans p ON p.run = runs.id WHERE runs.id = ?1",
+                "SELECT p.body, a.approval FROM runs LEFT JOIN run_plans p ON p.run = runs.id
+                 LEFT JOIN run_approvals a ON a.run = runs.id WHERE runs.id = ?1",
                 params![id],
                 |r| {
                     let body: Option<StoredDoc> = r.get(0)?;
@@ -1393,6 +1402,7 @@ impl Store {
         tx.execute_batch(
             "DELETE FROM run_inputs WHERE run IN (SELECT id FROM thinned);
              DELETE FROM run_plans WHERE run IN (SELECT id FROM thinned);
+             DELETE FROM run_approvals WHERE run IN (SELECT id FROM thinned);
              DELETE FROM run_ops WHERE run IN (SELECT id FROM thinned);
              DELETE FROM run_skips WHERE run IN (SELECT id FROM thinned);
              UPDATE runs SET outline = NULL WHERE id IN (SELECT id FROM thinned);
@@ -1828,6 +1838,40 @@ mod tests {
         let body: Value =
             serde_json::from_str(&store.run_plan_text(run).unwrap().unwrap()).unwrap();
         assert_eq!(body["stateDelta"]["baseRevision"], 3, "{body}");
+    }
+
+    #[test]
+    fn an_approval_kept_beside_its_plan_body_moves_to_its_own_table() {
+        // A database as version 15 left it: the approval in the plan's row.
+        let conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..15] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 15).unwrap();
+        let plan =
+            serde_json::to_string(&plan_body::PlanBody(&plan_body::tests::full_plan())).unwrap();
+        conn.execute(
+            "INSERT INTO runs (started_at, trigger, status, summary) VALUES ('2026-12-01T00:00:00Z', 'test', 'applying', '{}')",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO run_plans (run, body, approval) VALUES (1, ?1, '{\"rejected\":[\"z\"],\"droppedDependants\":[]}')",
+            [plan],
+        )
+        .unwrap();
+        let store = Store::init(conn).unwrap();
+        let approval = store.run_plan(1).unwrap().unwrap().approval.unwrap();
+        assert_eq!(approval.rejected, vec!["z".to_string()]);
+        let columns: Vec<String> = store
+            .conn
+            .prepare("SELECT name FROM pragma_table_info('run_plans')")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(columns, ["run", "body"]);
     }
 
     #[test]
