@@ -1841,6 +1841,35 @@ mod tests {
     }
 
     #[test]
+    fn an_input_over_sqlite_s_length_limit_as_text_is_stored_compressed() {
+        // L's full-read input passed SQLite's 1 GB limit as text ("string or blob too big"
+        // ended the run); here the limit is lowered to the same effect.
+        let mut store = Store::in_memory().unwrap();
+        store
+            .conn
+            .set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH, 64 << 10)
+            .unwrap();
+        let run = store.start_run("t").unwrap();
+        let pages: Vec<String> = (0..4_000)
+            .map(|i| format!("{{\"users\":[{{\"sourcedId\":\"u{i}\",\"status\":\"active\"}}]}}"))
+            .collect();
+        let input = serde_json::json!({ "pages": pages });
+        assert!(input.to_string().len() > 64 << 10);
+        assert!(
+            store
+                .conn
+                .execute(
+                    "INSERT INTO run_inputs (run, body) VALUES (?1, ?2)",
+                    params![run, input.to_string()],
+                )
+                .is_err(),
+            "the text alone is over the limit"
+        );
+        store.save_input(run, &input).unwrap();
+        assert_eq!(store.run_input::<Value>(run).unwrap(), Some(input));
+    }
+
+    #[test]
     fn an_approval_kept_beside_its_plan_body_moves_to_its_own_table() {
         // A database as version 15 left it: the approval in the plan's row.
         let conn = Connection::open_in_memory().unwrap();

@@ -787,16 +787,7 @@ fn records(state: &SisState, collection: &str) -> Vec<Value> {
         .map(|d| d.collection(collection).cloned().unwrap_or_default())
         .unwrap_or_default();
     if GRADEBOOK.contains(&collection) {
-        let written: Vec<Value> = state
-            .gradebook
-            .lock()
-            .map(|g| {
-                g.iter()
-                    .filter(|((c, _), _)| c == collection)
-                    .map(|(_, v)| v.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let written = written_records(state, collection);
         let ids: HashSet<String> = written
             .iter()
             .filter_map(|v| v["sourcedId"].as_str().map(str::to_string))
@@ -808,6 +799,21 @@ fn records(state: &SisState, collection: &str) -> Vec<Value> {
         out = out.iter().map(as_v1p2_user).collect();
     }
     out
+}
+
+/// The records of a gradebook `collection` written through the API, in the order `records`
+/// lays them after the district's.
+fn written_records(state: &SisState, collection: &str) -> Vec<Value> {
+    state
+        .gradebook
+        .lock()
+        .map(|g| {
+            g.iter()
+                .filter(|((c, _), _)| c == collection)
+                .map(|(_, v)| v.clone())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The records matching `filter`, counted, and the page `[offset, offset+limit)` of them. Plain
@@ -848,9 +854,34 @@ fn page_of(
     } else {
         Vec::new()
     };
-    let rewritten =
-        GRADEBOOK.contains(&collection) || (state.spec.version == "1.2" && collection == "users");
-    if !rewritten && let Ok(d) = state.district.lock() {
+    let v1p2_users = state.spec.version == "1.2" && collection == "users";
+    if GRADEBOOK.contains(&collection) && !v1p2_users {
+        // The district's records less those written since, then the written ones (as
+        // `records` lays them), read in place: cloning L's 3.2 million results for every page
+        // of a full read grew the stand-in past the machine's memory.
+        let written = written_records(state, collection);
+        let ids: HashSet<&str> = written
+            .iter()
+            .filter_map(|v| v["sourcedId"].as_str())
+            .collect();
+        if let Ok(d) = state.district.lock() {
+            let all = d.collection(collection).map(Vec::as_slice).unwrap_or(&[]);
+            let matching = || {
+                all.iter()
+                    .filter(|v| !v["sourcedId"].as_str().is_some_and(|i| ids.contains(i)))
+                    .chain(&written)
+                    .filter(|r| keep(r))
+                    .chain(&tombstones)
+            };
+            let total = matching().count();
+            let page = matching().skip(offset).take(limit).cloned().collect();
+            return (total, page);
+        }
+    }
+    if !GRADEBOOK.contains(&collection)
+        && !v1p2_users
+        && let Ok(d) = state.district.lock()
+    {
         let all = d.collection(collection).map(Vec::as_slice).unwrap_or(&[]);
         let total = all.iter().filter(|r| keep(r)).count() + tombstones.len();
         let page = all
@@ -1073,6 +1104,62 @@ mod tests {
         mac.update(base.as_bytes());
         let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
         assert_eq!(sig, "q21yHlDasKYQM2ACyLhPD1vExyAnh2nsP0ye8OQ3CqU=");
+    }
+
+    #[tokio::test]
+    async fn a_gradebook_collection_pages_in_place_as_its_whole_listing_lays_it() {
+        let spec = SisSpec {
+            version: "1.1".into(),
+            prefix: String::new(),
+            auth: SisAuth::Oauth1 {
+                key: "k".into(),
+                secret: "s".into(),
+            },
+        };
+        let district = crate::district::District::generate(crate::district::Size::Tiny, 7);
+        let sis = start(spec, district).await.unwrap();
+        let state = &sis.state;
+        let first = records(state, "categories")[0].clone();
+        let id = first["sourcedId"].as_str().unwrap().to_string();
+        {
+            let mut g = state.gradebook.lock().unwrap();
+            let mut rewritten = first.clone();
+            rewritten["title"] = json!("Rewritten");
+            g.insert(("categories".into(), id.clone()), rewritten);
+            g.insert(
+                ("categories".into(), "new-category".into()),
+                json!({"sourcedId": "new-category", "status": "active", "title": "New"}),
+            );
+        }
+        let whole = records(state, "categories");
+        assert!(whole.len() > 3, "a tiny district has categories");
+        let mut paged = Vec::new();
+        let mut offset = 0;
+        loop {
+            let (total, page) = page_of(state, "categories", None, offset, 7);
+            assert_eq!(total, whole.len());
+            if page.is_empty() {
+                break;
+            }
+            offset += page.len();
+            paged.extend(page);
+        }
+        assert_eq!(paged, whole);
+        let listed: Vec<&Value> = paged
+            .iter()
+            .filter(|r| r["sourcedId"] == id.as_str())
+            .collect();
+        assert_eq!(listed.len(), 1, "a written record replaces the district's");
+        assert_eq!(listed[0]["title"], "Rewritten");
+        // A filter applies to the written records too.
+        let (total, page) = page_of(
+            state,
+            "categories",
+            Some(&"title='Rewritten'".to_string()),
+            0,
+            100,
+        );
+        assert_eq!((total, page.len()), (1, 1));
     }
 
     #[test]
