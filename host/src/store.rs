@@ -1869,14 +1869,32 @@ mod tests {
         assert_eq!(store.run_input::<Value>(run).unwrap(), Some(input));
     }
 
+    /// A database as migration `version` left it.
+    fn database_at(version: usize) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..version] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version as i64)
+            .unwrap();
+        conn
+    }
+
+    fn columns(store: &Store, table: &str) -> Vec<String> {
+        store
+            .conn
+            .prepare("SELECT name FROM pragma_table_info(?1)")
+            .unwrap()
+            .query_map([table], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     #[test]
     fn an_approval_kept_beside_its_plan_body_moves_to_its_own_table() {
         // A database as version 15 left it: the approval in the plan's row.
-        let conn = Connection::open_in_memory().unwrap();
-        for sql in &MIGRATIONS[..15] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 15).unwrap();
+        let conn = database_at(15);
         let plan =
             serde_json::to_string(&plan_body::PlanBody(&plan_body::tests::full_plan())).unwrap();
         conn.execute(
@@ -1892,25 +1910,13 @@ mod tests {
         let store = Store::init(conn).unwrap();
         let approval = store.run_plan(1).unwrap().unwrap().approval.unwrap();
         assert_eq!(approval.rejected, vec!["z".to_string()]);
-        let columns: Vec<String> = store
-            .conn
-            .prepare("SELECT name FROM pragma_table_info('run_plans')")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(columns, ["run", "body"]);
+        assert_eq!(columns(&store, "run_plans"), ["run", "body"]);
     }
 
     #[test]
     fn a_run_s_input_and_plan_move_out_of_its_row() {
         // A database as version 9 left it: the input and plan in the runs row.
-        let conn = Connection::open_in_memory().unwrap();
-        for sql in &MIGRATIONS[..9] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 9).unwrap();
+        let conn = database_at(9);
         conn.execute(
             "INSERT INTO runs (started_at, trigger, status, input, plan, summary)
              VALUES ('2026-12-01T00:00:00Z', 'test', 'pending', '{\"i\":1}', '{\"p\":1}', '{}')",
@@ -1926,14 +1932,7 @@ mod tests {
             store.run_plan_text(1).unwrap().as_deref(),
             Some("{\"p\":1}")
         );
-        let columns: Vec<String> = store
-            .conn
-            .prepare("SELECT name FROM pragma_table_info('runs')")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let columns = columns(&store, "runs");
         assert!(
             !columns.iter().any(|c| c == "input" || c == "plan"),
             "{columns:?}"

@@ -140,16 +140,7 @@ impl StandInSis {
     }
 
     pub fn gradebook(&self, collection: &str) -> Vec<Value> {
-        self.state
-            .gradebook
-            .lock()
-            .map(|g| {
-                g.iter()
-                    .filter(|((c, _), _)| c == collection)
-                    .map(|(_, v)| v.clone())
-                    .collect()
-            })
-            .unwrap_or_default()
+        written_records(&self.state, collection)
     }
 
     /// Everything written to the gradebook, by collection and sourcedId, for comparing the
