@@ -3,7 +3,7 @@
 //! held as one string beside the value it was written from, and stored as it was. Rows written
 //! before this are text and read as they are.
 
-use std::io::{BufReader, Read, Write as _};
+use std::io::{BufReader, Read};
 
 use flate2::Compression;
 use flate2::read::ZlibDecoder;
@@ -19,7 +19,6 @@ const READ_BUFFER: usize = 1 << 16;
 pub(super) fn compress<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
     let mut encoder = ZlibEncoder::new(Vec::new(), Compression::fast());
     serde_json::to_writer(&mut encoder, value)?;
-    encoder.flush().map_err(serde_json::Error::io)?;
     encoder.finish().map_err(serde_json::Error::io)
 }
 
