@@ -70,25 +70,73 @@ pub struct SisState {
     pub write_limits: Mutex<crate::sis_writes::WriteLimits>,
     /// What writes may refer to, rebuilt after the district changes.
     index: Mutex<Option<Arc<crate::sis_writes::DistrictIndex>>>,
+    /// Where each record sits in its collection, rebuilt after the district changes.
+    positions: Mutex<Option<Arc<RecordPositions>>>,
+}
+
+/// Where each record of the district sits in its collection, by sourcedId. A lookup by id
+/// scanned the collection: a removal check asks about a record that is absent, so each cost
+/// the whole collection (1.6M enrolments at L, under the district's lock), and a full read's
+/// 5,000 checks kept L's host waiting for many minutes.
+#[derive(Debug, Default)]
+pub struct RecordPositions {
+    by_collection: HashMap<&'static str, HashMap<String, usize>>,
+}
+
+impl RecordPositions {
+    fn of(d: &District) -> RecordPositions {
+        let mut by_collection = HashMap::new();
+        for name in classbridge_engine::model::EntityKind::ROSTER
+            .map(classbridge_engine::model::EntityKind::collection)
+        {
+            let mut positions = HashMap::new();
+            for (i, record) in d.collection(name).into_iter().flatten().enumerate() {
+                if let Some(id) = record["sourcedId"].as_str() {
+                    // The first of two records with one id, as a scan would find.
+                    positions.entry(id.to_string()).or_insert(i);
+                }
+            }
+            by_collection.insert(name, positions);
+        }
+        RecordPositions { by_collection }
+    }
+
+    /// The record of `collection` with `id`: `None` when it has none, or when the
+    /// collection is not indexed (then the caller scans).
+    fn find<'d>(&self, d: &'d District, collection: &str, id: &str) -> Option<Option<&'d Value>> {
+        let positions = self.by_collection.get(collection)?;
+        let all = d.collection(collection)?;
+        Some(
+            positions
+                .get(id)
+                .and_then(|&i| all.get(i))
+                .filter(|r| r["sourcedId"] == id),
+        )
+    }
 }
 
 impl SisState {
+    // Locks are taken district first, then an index, as `with_district` takes them: it
+    // clears the indexes while it holds the district.
     fn district_index(&self) -> Arc<crate::sis_writes::DistrictIndex> {
+        let d = self
+            .district
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut slot = self
             .index
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(index) = slot.as_ref() {
-            return Arc::clone(index);
-        }
-        let index = Arc::new(
-            self.district
-                .lock()
-                .map(|d| crate::sis_writes::DistrictIndex::of(&d))
-                .unwrap_or_default(),
-        );
-        *slot = Some(Arc::clone(&index));
-        index
+        Arc::clone(slot.get_or_insert_with(|| Arc::new(crate::sis_writes::DistrictIndex::of(&d))))
+    }
+
+    /// The positions of `d`'s records; `d` is this state's district, locked by the caller.
+    fn positions(&self, d: &District) -> Arc<RecordPositions> {
+        let mut slot = self
+            .positions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(slot.get_or_insert_with(|| Arc::new(RecordPositions::of(d))))
     }
 }
 
@@ -170,6 +218,9 @@ impl StandInSis {
         if let Ok(mut index) = self.state.index.lock() {
             *index = None;
         }
+        if let Ok(mut positions) = self.state.positions.lock() {
+            *positions = None;
+        }
         let now = modified_now();
         let stamp = !Faults::on(&self.state.faults.stale_modified_dates);
         let mut deleted = Vec::new();
@@ -237,6 +288,7 @@ pub async fn start(spec: SisSpec, district: District) -> std::io::Result<StandIn
             category_required,
         }),
         index: Mutex::new(None),
+        positions: Mutex::new(None),
     });
     let app = Router::new()
         .fallback(handle_with_faults)
@@ -969,8 +1021,8 @@ fn list(state: &SisState, collection: &str, uri: &Uri) -> Response {
     resp
 }
 
-/// One record by id, found in place: cloning a collection per lookup made each read before a
-/// grade write cost the whole gradebook.
+/// One record by id, found in place (cloning a collection per lookup made each read before a
+/// grade write cost the whole gradebook) through the positions index.
 fn find_one(state: &SisState, collection: &str, id: &str) -> Option<Value> {
     let written = GRADEBOOK.contains(&collection).then(|| {
         state
@@ -983,8 +1035,12 @@ fn find_one(state: &SisState, collection: &str, id: &str) -> Option<Value> {
         return Some(found);
     }
     let found = state.district.lock().ok().and_then(|d| {
-        d.collection(collection)
-            .and_then(|all| all.iter().find(|r| r["sourcedId"] == id).cloned())
+        match state.positions(&d).find(&d, collection, id) {
+            Some(found) => found.cloned(),
+            None => d
+                .collection(collection)
+                .and_then(|all| all.iter().find(|r| r["sourcedId"] == id).cloned()),
+        }
     })?;
     Some(if state.spec.version == "1.2" && collection == "users" {
         as_v1p2_user(&found)
@@ -1151,6 +1207,51 @@ mod tests {
             100,
         );
         assert_eq!((total, page.len()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_record_is_found_by_id_as_the_district_changes() {
+        let spec = SisSpec {
+            version: "1.1".into(),
+            prefix: String::new(),
+            auth: SisAuth::Oauth1 {
+                key: "k".into(),
+                secret: "s".into(),
+            },
+        };
+        let district = crate::district::District::generate(crate::district::Size::Tiny, 7);
+        let sis = start(spec, district).await.unwrap();
+        let state = &sis.state;
+        let enrollments = records(state, "enrollments");
+        let first = enrollments[0]["sourcedId"].as_str().unwrap().to_string();
+        let last = enrollments[enrollments.len() - 1]["sourcedId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            find_one(state, "enrollments", &last),
+            Some(enrollments[enrollments.len() - 1].clone())
+        );
+        assert_eq!(find_one(state, "enrollments", "no-such-enrolment"), None);
+        // The first removed moves every other record; one added at the front moves them back.
+        sis.with_district(|d| {
+            d.enrollments.remove(0);
+        });
+        assert_eq!(find_one(state, "enrollments", &first), None);
+        let found = find_one(state, "enrollments", &last).unwrap();
+        assert_eq!(found["sourcedId"], last.as_str());
+        sis.with_district(|d| {
+            d.enrollments
+                .insert(0, json!({"sourcedId": "added", "status": "active"}));
+        });
+        assert_eq!(
+            find_one(state, "enrollments", "added").unwrap()["sourcedId"],
+            "added"
+        );
+        assert_eq!(
+            find_one(state, "enrollments", &last).unwrap()["sourcedId"],
+            last.as_str()
+        );
     }
 
     #[test]
