@@ -682,12 +682,12 @@ impl Host {
                 .push(absence);
         }
         for (source, absences) in by_source {
-            let limit = self
+            let (limit, in_flight) = self
                 .config
                 .sources
                 .iter()
                 .find(|s| s.id == source)
-                .map_or(0, |s| s.max_removal_checks);
+                .map_or((0, 1), |s| (s.max_removal_checks, s.max_concurrency.max(1)));
             let client = self.sis(&source).ok();
             let mut checks = Vec::with_capacity(absences.len());
             let mut asked = JoinSet::new();
@@ -709,8 +709,8 @@ impl Host {
                     bar.inc(1);
                     continue;
                 };
-                // A few at a time: the client's throttle keeps the SIS's pace.
-                if asked.len() >= 4
+                // As many at a time as the source allows; the client's throttle keeps its pace.
+                if asked.len() >= in_flight
                     && let Some(joined) = asked.join_next().await
                 {
                     checks.push(joined.map_err(|source| RunError::Task {
