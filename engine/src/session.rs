@@ -292,6 +292,11 @@ pub struct PlanSession {
     plan: Option<Finished>,
     // The records fed over many calls share their strings, as in a one-call plan.
     pool: Pool,
+    // The state the plan was made from, freed with the session instead of when planning
+    // ends: a host discards the instance once it has read the plan, and freeing a
+    // district's state record by record was a tenth of an idle run's planning at L. An
+    // instance that begins another session frees it then.
+    spent_state: Option<crate::state::SyncState>,
 }
 
 impl PlanSession {
@@ -317,6 +322,7 @@ impl PlanSession {
             chunks: 0,
             plan: None,
             pool: None,
+            spent_state: None,
         };
         Ok((session, expects))
     }
@@ -500,9 +506,11 @@ impl PlanSession {
             now: self.now.clone(),
         };
         let mut pool = self.pool.take();
-        let plan = with_pool(&mut pool, || crate::pipeline::run_read_without_id(input));
+        let planned = with_pool(&mut pool, || crate::pipeline::run_read_without_id(input));
         self.pool = pool;
-        Ok(self.plan.insert(Finished::new(plan?)))
+        let (plan, spent) = planned?;
+        self.spent_state = Some(spent);
+        Ok(self.plan.insert(Finished::new(plan)))
     }
 
     fn finished(&mut self) -> Result<&mut Finished, EngineError> {

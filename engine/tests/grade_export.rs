@@ -2,6 +2,7 @@
 
 mod common;
 
+use classbridge_engine::input::CheckOutcome;
 use classbridge_engine::plan::{Action, OpChange, OpEntity, PlannedOp};
 use classbridge_engine::{SyncPlan, commit};
 use classbridge_engine::{line_item_id, result_id};
@@ -634,6 +635,51 @@ fn a_student_kept_by_removal_grace_gets_no_result_either() {
     assert!(result_for(&plan, "9001", "111").is_none());
     assert_eq!(
         plan.summary.skipped.get("submission.studentNotEnrolled"),
+        Some(&2)
+    );
+}
+
+#[test]
+fn a_grade_waits_while_the_students_enrolment_is_missing_from_a_listing_and_unconfirmed() {
+    let v = dropped_while_graded(json!({}));
+    let first = plan_once(&v);
+    assert!(
+        !has_key(&first, "student.remove:"),
+        "kept until the SIS is asked: {:?}",
+        keys(&first)
+    );
+    assert!(
+        result_for(&first, "9001", "111").is_none(),
+        "a SIS that dropped them refuses it"
+    );
+    assert_eq!(
+        first.summary.skipped.get("submission.enrolmentUnconfirmed"),
+        Some(&2)
+    );
+    assert!(
+        issue_mentions(&first, "not yet confirmed gone"),
+        "{:?}",
+        first.record_issues
+    );
+    assert!(result_for(&first, "9001", "112").is_some());
+    // The SIS still has the enrolment: the grade goes.
+    let present = plan_once(&with_checks(&v, &first, CheckOutcome::Present));
+    assert!(result_for(&present, "9001", "111").is_some());
+    assert_eq!(
+        present
+            .summary
+            .skipped
+            .get("submission.enrolmentUnconfirmed"),
+        None
+    );
+    // No answer: it waits again.
+    let unknown = plan_once(&with_checks(&v, &first, CheckOutcome::Unknown));
+    assert!(result_for(&unknown, "9001", "111").is_none());
+    assert_eq!(
+        unknown
+            .summary
+            .skipped
+            .get("submission.enrolmentUnconfirmed"),
         Some(&2)
     );
 }

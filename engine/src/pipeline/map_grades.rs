@@ -33,6 +33,8 @@ pub(crate) struct GradeContext<'a> {
     pub now: &'a str,
     /// Classes merged into one course: each gets its own lineItems and its students' results.
     pub cross: &'a super::cross_list::CrossListing,
+    /// Records a full read left out that are kept until the SIS confirms them gone.
+    pub absences: &'a [crate::plan::Absence],
 }
 
 /// One SIS class a course's grades go back to.
@@ -136,6 +138,7 @@ pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> G
             .is_some_and(|e| e.entity() == EntityKind::Result)
     });
     let enrolled = enrolled_students(ctx);
+    let unconfirmed = unconfirmed_enrolments(ctx);
     let mut live_items = std::collections::BTreeSet::new();
     for (class_id, course) in &ctx.known.courses {
         let Some(course_id) = &course.course_id else {
@@ -313,6 +316,19 @@ pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> G
                 {
                     continue;
                 }
+                // An enrolment the SIS's listing left out is kept until the SIS says whether it
+                // is gone; a grade for it waits as well, since a SIS that dropped the student
+                // refuses it (a write that fails is retried every run).
+                if unconfirmed.contains(&(user.sourced_id.as_str(), class_id.as_str())) {
+                    *out.skipped
+                        .entry("submission.enrolmentUnconfirmed".into())
+                        .or_default() += 1;
+                    issues.push(RecordIssue::warning("classroom", "studentSubmissions", Some(&sub.id), format!(
+                        "the enrolment of student '{}' in class '{}' is missing from source '{}''s listing and not yet confirmed gone; their grade for '{work_title}' waits until the SIS answers",
+                        strip(source, &user.sourced_id), strip(source, class_id), source.id
+                    )));
+                    continue;
+                }
                 // A SIS refuses a result for a student not enrolled in the lineItem's class: one
                 // the SIS dropped (this run removes them, or a removal grace keeps them), or one
                 // added in Classroom by hand. Held back in words, before anything is sent.
@@ -377,6 +393,29 @@ fn enrolled_students<'a>(ctx: &GradeContext<'a>) -> HashSet<(&'a str, &'a str)> 
             e.status == Status::Active
                 && e.role.as_str() == "student"
                 && graded.contains(e.class.as_str())
+        })
+        .map(|e| (e.user.as_str(), e.class.as_str()))
+        .collect()
+}
+
+/// (student, class) of the enrolments a full read left out and that are kept because the SIS
+/// has not confirmed them gone (not asked yet, or no answer).
+fn unconfirmed_enrolments<'a>(ctx: &GradeContext<'a>) -> HashSet<(&'a str, &'a str)> {
+    use crate::plan::AbsenceStatus;
+    ctx.absences
+        .iter()
+        .filter(|a| {
+            a.entity == EntityKind::Enrollment
+                && matches!(
+                    a.status,
+                    AbsenceStatus::Unchecked | AbsenceStatus::Unconfirmed
+                )
+        })
+        .filter_map(|a| {
+            ctx.sources
+                .get(&a.source)?
+                .enrollments
+                .get(a.sourced_id.as_str())
         })
         .map(|e| (e.user.as_str(), e.class.as_str()))
         .collect()

@@ -50,12 +50,16 @@ pub(crate) fn run(input: SyncInput) -> Result<SyncPlan, EngineError> {
 pub(crate) fn run_without_id(input: SyncInput) -> Result<SyncPlan, EngineError> {
     // Records made while planning share their repeated strings, as the parsed input's do
     // when the caller parsed it inside `interning` too.
-    crate::model::interning(|| plan_run(PlanInput::of(input)))
+    crate::model::interning(|| plan_run(PlanInput::of(input)).map(|(plan, _)| plan))
 }
 
 /// The plan of an input whose Classroom listings are already read, its id blank: a plan
 /// session reads the listings as they are fed, and hashes the operations as it pages them.
-pub(crate) fn run_read_without_id(input: PlanInput) -> Result<SyncPlan, EngineError> {
+/// The state the plan was made from is handed back rather than freed (see
+/// [`crate::session::PlanSession`]).
+pub(crate) fn run_read_without_id(
+    input: PlanInput,
+) -> Result<(SyncPlan, crate::state::SyncState), EngineError> {
     crate::model::interning(|| plan_run(input))
 }
 
@@ -249,7 +253,8 @@ fn pause(
     }
 }
 
-fn plan_run(input: PlanInput) -> Result<SyncPlan, EngineError> {
+/// Plans; answers the plan and the previous state, which it no longer needs.
+fn plan_run(input: PlanInput) -> Result<(SyncPlan, crate::state::SyncState), EngineError> {
     validate(&input.config).map_err(|errors| EngineError::InvalidConfig { errors })?;
     if !crate::ingest::is_timestamp(&input.now) || !input.now.ends_with('Z') {
         return Err(EngineError::InvalidInput {
@@ -376,6 +381,7 @@ fn plan_run(input: PlanInput) -> Result<SyncPlan, EngineError> {
             course_work_complete: &course_work_complete,
             now: &now,
             cross: &cross,
+            absences: &ingested_absences,
         };
         let grades = map_grades::map_grades(&ctx, &mut issues);
         holds.extend(gradebook_hold::evaluate(
@@ -443,7 +449,7 @@ fn plan_run(input: PlanInput) -> Result<SyncPlan, EngineError> {
     // The roster's changes were pushed one by one (up to twice the room they need); a
     // district's first plan keeps hundreds of thousands.
     changes.shrink_to_fit();
-    Ok(SyncPlan {
+    let plan = SyncPlan {
         id: String::new(),
         engine_version: crate::ENGINE_VERSION.to_string(),
         created_at: now.clone(),
@@ -458,5 +464,6 @@ fn plan_run(input: PlanInput) -> Result<SyncPlan, EngineError> {
         drift,
         skipped_records,
         approval: None,
-    })
+    };
+    Ok((plan, previous_state))
 }
