@@ -374,8 +374,19 @@ fn add_people_at_the_class_limit(
     users: &mut BTreeSet<String>,
 ) {
     let max = config.classroom.limits.classes_per_user as usize;
-    let mut joins: BTreeMap<&str, usize> = BTreeMap::new();
     let known = &state.classroom;
+    let memberships: usize = known
+        .teachers
+        .values()
+        .chain(known.students.values())
+        .map(BTreeSet::len)
+        .sum();
+    // Nobody can reach the limit when the memberships are fewer; otherwise every one is
+    // counted, hashed (a B-tree keyed by email cost about a second at 1.6M memberships).
+    if memberships < max.max(1) {
+        return;
+    }
+    let mut joins: rustc_hash::FxHashMap<&str, usize> = rustc_hash::FxHashMap::default();
     for members in known.teachers.values().chain(known.students.values()) {
         for email in members {
             *joins.entry(email.as_str()).or_default() += 1;

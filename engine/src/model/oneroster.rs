@@ -522,6 +522,14 @@ pub trait RosterRecord: Clone + PartialEq + Serialize + DeserializeOwned {
         }
     }
 
+    /// A top-level text field by its JSON name, read in place: `Some(value)` when the record
+    /// holds that field as text (absent or not), `None` when the caller must look in
+    /// [`RosterRecord::fields`]. Stages that scan a district's users for one field use it
+    /// rather than writing each record out as a JSON object.
+    fn text_field(&self, _name: &str) -> Option<Option<&str>> {
+        None
+    }
+
     /// Derived values rules may name but which are not stored (a user's primary `role`).
     fn add_virtual_fields(&self, _fields: &mut Map<String, Value>) {}
 
@@ -592,6 +600,19 @@ impl RosterRecord for User {
         refs.extend(self.primary_org.iter_mut().map(|o| (EntityKind::Org, o)));
         refs.extend(self.agents.iter_mut().map(|a| (EntityKind::User, a)));
         refs
+    }
+    fn text_field(&self, name: &str) -> Option<Option<&str>> {
+        // The names serde writes these fields under (camelCase); `extra` cannot hold them.
+        Some(match name {
+            "sourcedId" => Some(self.sourced_id.as_str()),
+            "username" => self.username.as_deref(),
+            "givenName" => Some(self.given_name.as_str()),
+            "familyName" => Some(self.family_name.as_str()),
+            "middleName" => self.middle_name.as_deref(),
+            "email" => self.email.as_deref(),
+            "identifier" => self.identifier.as_deref(),
+            _ => return None,
+        })
     }
     fn add_virtual_fields(&self, fields: &mut Map<String, Value>) {
         if let Some(role) = self.primary_role() {
@@ -725,5 +746,44 @@ impl RosterRecord for GradeResult {
             (EntityKind::LineItem, &mut self.line_item),
             (EntityKind::User, &mut self.student),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A field read in place is the field as the record writes it out, present or absent.
+    #[test]
+    fn a_users_text_fields_read_in_place_match_its_json() {
+        let full = User {
+            sourced_id: "u1".into(),
+            username: Some("jdoe".into()),
+            given_name: "Jane".into(),
+            family_name: "Doe".into(),
+            middle_name: Some("Q".into()),
+            email: Some("Jane.Doe@example.org".into()),
+            identifier: Some("1001".into()),
+            ..User::default()
+        };
+        for user in [full, User::default()] {
+            let fields = user.fields();
+            for name in [
+                "sourcedId",
+                "username",
+                "givenName",
+                "familyName",
+                "middleName",
+                "email",
+                "identifier",
+            ] {
+                assert_eq!(
+                    user.text_field(name),
+                    Some(fields.get(name).and_then(Value::as_str)),
+                    "{name}"
+                );
+            }
+            assert_eq!(user.text_field("metadata"), None);
+        }
     }
 }

@@ -45,11 +45,18 @@ pub(crate) fn dedup(
 
 fn key_part(v: Option<&Value>) -> Option<String> {
     match v? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_lowercase()),
+        Value::String(s) => text_key_part(Some(s)),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
+}
+
+/// A text value as a key: trimmed and lower-cased; blank is no value.
+fn text_key_part(text: Option<&str>) -> Option<String> {
+    text.map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_lowercase)
 }
 
 /// The school a record belongs to, for school-scoped domains.
@@ -68,11 +75,15 @@ pub(crate) fn domain_key<R: TableRecord>(
     domain: &UniquenessDomain,
     record: &R,
 ) -> Option<Vec<String>> {
-    let fields = record.fields();
+    // Written out as a JSON object only when a field is not one the record reads in place.
+    let mut fields = None;
     let mut key = domain
         .fields
         .iter()
-        .map(|f| key_part(lookup(&fields, f)))
+        .map(|f| match record.text_field(f) {
+            Some(text) => text_key_part(text),
+            None => key_part(lookup(fields.get_or_insert_with(|| record.fields()), f)),
+        })
         .collect::<Option<Vec<_>>>()?;
     if domain.scope == UniquenessScope::School {
         key.push(scope_of(record));
