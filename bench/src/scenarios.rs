@@ -44,6 +44,8 @@ struct Bench {
 struct Row {
     scenario: String,
     ops: usize,
+    /// Operations that failed when applied (a partial run).
+    failed: u64,
     run_s: f64,
     classroom: u64,
     classroom_writes: u64,
@@ -182,7 +184,11 @@ impl Row {
         format!(
             "| {} | {} | {:.1} | {} | {} | {} | {} | {} | {} ({}) | {:.1} | {} | {} ({}) | {} |",
             self.scenario,
-            self.ops,
+            if self.failed == 0 {
+                self.ops.to_string()
+            } else {
+                format!("{} ({} failed)", self.ops, self.failed)
+            },
             self.run_s,
             match self.host_peak_mb {
                 (sync, Some(approve)) => format!("{sync:.0} / {approve:.0}"),
@@ -345,13 +351,28 @@ impl Bench {
             .and_then(|s| s["skipped"]["class.waitsForLaterRun"].as_u64())
             .unwrap_or(0);
         let mut approve_peak = None;
+        let mut failed = 0;
         let kept = match (run.status, sync.exit) {
             (RunStatus::Pending, Some(HELD)) => {
                 self.write_input(run.id, &input)?;
                 let approve = self.host(&["approve", &run.id.to_string()]).await?;
                 approve_peak = Some(approve.peak_mb);
-                if approve.exit != Some(0) {
-                    let after = self.run_row(run.id)?;
+                let after = self.run_row(run.id)?;
+                if approve.exit == Some(PARTIAL) && after.status == RunStatus::Partial {
+                    // Some writes were refused: a measurement still, with the failures shown
+                    // (they are retried next run), not the end of the sequence.
+                    failed = after
+                        .outcome_counts
+                        .as_ref()
+                        .and_then(|c| c["failed"].as_u64())
+                        .unwrap_or(0);
+                    eprintln!(
+                        "  {label}: run {} partial: {}",
+                        run.id,
+                        after.message.clone().unwrap_or_default()
+                    );
+                    self.show_failures(run.id)?;
+                } else if approve.exit != Some(0) {
                     bail!(
                         "{label}: `classbridge approve {}` ended {}: run {:?}, {}, {:?}",
                         run.id,
@@ -407,6 +428,7 @@ impl Bench {
         let mut row = Row {
             scenario: label.to_string(),
             ops,
+            failed,
             run_s,
             classroom: row_counts.0,
             classroom_writes: row_counts.1,
@@ -452,6 +474,20 @@ impl Bench {
             .context("the host recorded no run")?;
         let summary = run.summary.clone();
         Ok((run, summary))
+    }
+
+    /// Prints `classbridge runs show RUN` (the run's failures, each with its error).
+    fn show_failures(&self, run: i64) -> anyhow::Result<()> {
+        let out = std::process::Command::new(&self.host_exe)
+            .arg("--config")
+            .arg(&self.config)
+            .args(["runs", "show", &run.to_string()])
+            .output()
+            .with_context(|| format!("starting {}", self.host_exe.display()))?;
+        for line in String::from_utf8_lossy(&out.stdout).lines().take(60) {
+            eprintln!("    {line}");
+        }
+        Ok(())
     }
 
     fn run_row(&self, id: i64) -> anyhow::Result<RunRow> {
@@ -550,6 +586,8 @@ impl Bench {
 
 /// `classbridge`'s exit code for a run waiting for approval.
 const HELD: i32 = 4;
+/// `classbridge`'s exit code for a run that failed, or applied with some failures.
+const PARTIAL: i32 = 5;
 
 /// How one host process ended.
 struct HostProcess {
