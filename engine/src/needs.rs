@@ -304,7 +304,8 @@ fn add_classes_awaiting_a_course(
 /// The classes whose Classroom course has one of these people as a member, as the state
 /// knows it (whole, unlike the enrolments): what a plan checks a host's slice against.
 pub(crate) fn member_classes(state: &SyncState, users: &BTreeSet<String>) -> BTreeSet<String> {
-    let mut emails = BTreeSet::new();
+    // Hashed: every Classroom membership of the district is looked up in it.
+    let mut emails = rustc_hash::FxHashSet::default();
     for roster in rosters(state) {
         for id in users {
             emails.extend(

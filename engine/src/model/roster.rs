@@ -91,8 +91,8 @@ impl Roster {
     }
 
     /// The ids of one table, hashed, for scans that look many references up in it.
-    pub fn ids(&self, kind: crate::model::EntityKind) -> std::collections::HashSet<&str> {
-        fn keys<V>(table: &BTreeMap<String, V>) -> std::collections::HashSet<&str> {
+    pub(crate) fn ids(&self, kind: crate::model::EntityKind) -> rustc_hash::FxHashSet<&str> {
+        fn keys<V>(table: &BTreeMap<String, V>) -> rustc_hash::FxHashSet<&str> {
             table.keys().map(String::as_str).collect()
         }
         use crate::model::EntityKind as K;

@@ -4,7 +4,7 @@
 //! sent a dangling reference and that is reported. Non-essential dangling references (a user's
 //! org, a class's term) are reported once per target, not once per record.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::for_each_kind;
 use crate::model::*;
@@ -58,16 +58,17 @@ struct Check<'a> {
 
 /// The ids of the tables a scan looks references up in, hashed on first use: a B-tree lookup
 /// by string compares about twenty keys, and a district's enrollments alone make millions.
+/// FxHash: the keys are the SIS's ids, and nothing here needs a DoS-resistant hash.
 struct RosterIds<'a> {
     roster: &'a Roster,
-    tables: HashMap<EntityKind, HashSet<&'a str>>,
+    tables: rustc_hash::FxHashMap<EntityKind, rustc_hash::FxHashSet<&'a str>>,
 }
 
 impl<'a> RosterIds<'a> {
     fn new(roster: &'a Roster) -> Self {
         RosterIds {
             roster,
-            tables: HashMap::new(),
+            tables: rustc_hash::FxHashMap::default(),
         }
     }
 
