@@ -1153,8 +1153,8 @@ mod tests {
         assert_eq!(sig, "q21yHlDasKYQM2ACyLhPD1vExyAnh2nsP0ye8OQ3CqU=");
     }
 
-    #[tokio::test]
-    async fn a_gradebook_collection_pages_in_place_as_its_whole_listing_lays_it() {
+    /// A 1.1 stand-in serving the tiny district.
+    async fn tiny_sis() -> StandInSis {
         let spec = SisSpec {
             version: "1.1".into(),
             prefix: String::new(),
@@ -1164,7 +1164,12 @@ mod tests {
             },
         };
         let district = crate::district::District::generate(crate::district::Size::Tiny, 7);
-        let sis = start(spec, district).await.unwrap();
+        start(spec, district).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_gradebook_collection_pages_in_place_as_its_whole_listing_lays_it() {
+        let sis = tiny_sis().await;
         let state = &sis.state;
         let first = records(state, "categories")[0].clone();
         let id = first["sourcedId"].as_str().unwrap().to_string();
@@ -1211,16 +1216,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_record_is_found_by_id_as_the_district_changes() {
-        let spec = SisSpec {
-            version: "1.1".into(),
-            prefix: String::new(),
-            auth: SisAuth::Oauth1 {
-                key: "k".into(),
-                secret: "s".into(),
-            },
-        };
-        let district = crate::district::District::generate(crate::district::Size::Tiny, 7);
-        let sis = start(spec, district).await.unwrap();
+        let sis = tiny_sis().await;
         let state = &sis.state;
         let enrollments = records(state, "enrollments");
         let first = enrollments[0]["sourcedId"].as_str().unwrap().to_string();
