@@ -316,30 +316,43 @@ pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> G
                 {
                     continue;
                 }
-                // An enrolment the SIS's listing left out is kept until the SIS says whether it
-                // is gone; a grade for it waits as well, since a SIS that dropped the student
-                // refuses it (a write that fails is retried every run).
-                if unconfirmed.contains(&(user.sourced_id.as_str(), class_id.as_str())) {
-                    *out.skipped
-                        .entry("submission.enrolmentUnconfirmed".into())
-                        .or_default() += 1;
-                    issues.push(RecordIssue::warning("classroom", "studentSubmissions", Some(&sub.id), format!(
-                        "the enrolment of student '{}' in class '{}' is missing from source '{}''s listing and not yet confirmed gone; their grade for '{work_title}' waits until the SIS answers",
-                        strip(source, &user.sourced_id), strip(source, class_id), source.id
-                    )));
-                    continue;
-                }
-                // A SIS refuses a result for a student not enrolled in the lineItem's class: one
-                // the SIS dropped (this run removes them, or a removal grace keeps them), or one
-                // added in Classroom by hand. Held back in words, before anything is sent.
-                if !enrolled.contains(&(user.sourced_id.as_str(), class_id.as_str())) {
-                    *out.skipped
-                        .entry("submission.studentNotEnrolled".into())
-                        .or_default() += 1;
-                    issues.push(RecordIssue::warning("classroom", "studentSubmissions", Some(&sub.id), format!(
-                        "student '{}' is not enrolled in class '{}' in source '{}' (the SIS dropped them, or they were added in Classroom only); their grade for '{work_title}' was not exported",
-                        strip(source, &user.sourced_id), strip(source, class_id), source.id
-                    )));
+                let pair = (user.sourced_id.as_str(), class_id.as_str());
+                let (shown_student, shown_class) =
+                    (strip(source, &user.sourced_id), strip(source, class_id));
+                let held = if unconfirmed.contains(&pair) {
+                    // An enrolment the SIS's listing left out is kept until the SIS says whether
+                    // it is gone; a grade for it waits as well, since a SIS that dropped the
+                    // student refuses it (a write that fails is retried every run).
+                    Some((
+                        "submission.enrolmentUnconfirmed",
+                        format!(
+                            "the enrolment of student '{shown_student}' in class '{shown_class}' is missing from source '{}''s listing and not yet confirmed gone; their grade for '{work_title}' waits until the SIS answers",
+                            source.id
+                        ),
+                    ))
+                } else if !enrolled.contains(&pair) {
+                    // A SIS refuses a result for a student not enrolled in the lineItem's class:
+                    // one the SIS dropped (this run removes them, or a removal grace keeps
+                    // them), or one added in Classroom by hand. Held back in words, before
+                    // anything is sent.
+                    Some((
+                        "submission.studentNotEnrolled",
+                        format!(
+                            "student '{shown_student}' is not enrolled in class '{shown_class}' in source '{}' (the SIS dropped them, or they were added in Classroom only); their grade for '{work_title}' was not exported",
+                            source.id
+                        ),
+                    ))
+                } else {
+                    None
+                };
+                if let Some((reason, message)) = held {
+                    *out.skipped.entry(reason.into()).or_default() += 1;
+                    issues.push(RecordIssue::warning(
+                        "classroom",
+                        "studentSubmissions",
+                        Some(&sub.id),
+                        message,
+                    ));
                     continue;
                 }
                 put_op(
