@@ -55,7 +55,8 @@ enum Command {
     /// One measurement in a fresh process, so peak memory is its own (used by `plan`).
     /// RUNTIME: parse (into the engine's input types), tree (into a JSON tree), native, wasm,
     /// wasm-unmetered (wasmtime without fuel metering, to show what metering costs),
-    /// wasm-session (the host's path: the plan session of ABI 2, input fed in chunks).
+    /// wasm-session (the host's path: the plan session of ABI 2, input fed in chunks),
+    /// native-session (that path natively, for a profiler).
     Measure { input: PathBuf, runtime: String },
     /// One generated input, streamed to OUT (used by `gen`): the first sync's, or with
     /// `--state` the next day's over that state.
@@ -148,6 +149,19 @@ fn peak_rss_mb() -> f64 {
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// The engine module measured: the host's embedded one, or with `CLASSBRIDGE_BENCH_ENGINE`
+/// set, the module at that path (to compare two builds of the engine on one machine).
+fn metered_runtime() -> anyhow::Result<EngineRuntime> {
+    Ok(match std::env::var_os("CLASSBRIDGE_BENCH_ENGINE") {
+        Some(path) => {
+            let wasm = std::fs::read(&path)
+                .with_context(|| format!("reading {}", Path::new(&path).display()))?;
+            EngineRuntime::from_bytes(&wasm, limits())?
+        }
+        None => EngineRuntime::new(limits())?,
+    })
 }
 
 fn limits() -> EngineLimits {
@@ -289,7 +303,7 @@ fn measure(input: &Path, runtime: &str) -> anyhow::Result<Value> {
         "wasm" | "wasm-unmetered" => {
             // Compile outside the timing (the host caches the compiled module).
             let rt = if runtime == "wasm" {
-                EngineRuntime::new(limits())?
+                metered_runtime()?
             } else {
                 EngineRuntime::without_fuel_metering(limits())?
             };
@@ -300,18 +314,49 @@ fn measure(input: &Path, runtime: &str) -> anyhow::Result<Value> {
         "wasm-session" => {
             // The host's path since ABI 2: its input in hand (parsed before the clock, as a
             // fetch builds it), cut into chunks, fed to one instance, the operations paged back.
-            let rt = EngineRuntime::new(limits())?;
+            let rt = metered_runtime()?;
             let parsed: SyncInput = classbridge_engine::internals::interning(|| {
                 serde_json::from_slice::<SyncInput>(&bytes)
             })?;
             drop(bytes);
             let t = Instant::now();
             let (start, chunks) = classbridge_engine::session::chunks_of(parsed, 20_000);
-            let plan = rt.plan_session(&start, chunks, 20_000, &|_| {})?;
+            let plan = rt.plan_session(&start, chunks.texts(), 20_000, &|_| {})?;
             (plan.ops.len(), t.elapsed())
         }
+        "native-session" => {
+            // wasm-session's work natively (each chunk written as JSON and fed, the plan
+            // finished and paged), so a profiler can see what the session path costs.
+            use classbridge_engine::session::{OpsRequest, PlanSession};
+            let parsed: SyncInput = classbridge_engine::internals::interning(|| {
+                serde_json::from_slice::<SyncInput>(&bytes)
+            })?;
+            drop(bytes);
+            let t = Instant::now();
+            let (start, chunks) = classbridge_engine::session::chunks_of(parsed, 20_000);
+            let fail = |e: classbridge_engine::EngineError| anyhow::anyhow!("{e}");
+            let (mut session, _) = PlanSession::begin(start).map_err(fail)?;
+            for text in chunks.texts() {
+                session.feed_json(&text.map_err(fail)?).map_err(fail)?;
+            }
+            let mut out = Vec::new();
+            session.finish_json(&mut out).map_err(fail)?;
+            let mut ops = 0;
+            let mut from = Some(0);
+            while let Some(at) = from {
+                let page = session
+                    .ops(OpsRequest {
+                        from: at,
+                        max: 20_000,
+                    })
+                    .map_err(fail)?;
+                ops += page.ops.len();
+                from = page.next;
+            }
+            (ops, t.elapsed())
+        }
         other => bail!(
-            "runtime must be parse, tree, native, wasm, wasm-unmetered or wasm-session, not {other}"
+            "runtime must be parse, tree, native, native-session, wasm, wasm-unmetered or wasm-session, not {other}"
         ),
     };
     Ok(

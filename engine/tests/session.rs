@@ -211,6 +211,13 @@ fn misuse_of_a_session_is_refused_with_a_reason() {
         err.contains("state row roster/users") && err.contains("u1"),
         "{err}"
     );
+    // Names with escapes are read as well as those read in place.
+    let escaped = br#"{"stateRows": [["roster", "", "us\u0065rs", "u\"2", {"sourcedId": 5}]]}"#;
+    let err = session.feed_json(escaped).unwrap_err().to_string();
+    assert!(
+        err.contains("state row roster/users") && err.contains("u\"2"),
+        "{err}"
+    );
     let unknown = br#"{"stateRows": [["classroom", "", "rooms", "x", {}]]}"#;
     let err = session.feed_json(unknown).unwrap_err().to_string();
     assert!(err.contains("no state table 'rooms'"), "{err}");
@@ -271,4 +278,31 @@ fn the_plan_id_comes_right_however_the_pages_are_read() {
     let mut session = session_of();
     session.finish().expect("finish");
     assert_eq!(session.into_plan().expect("plan").id, one_call.id);
+}
+
+#[test]
+fn chunks_written_as_text_are_the_typed_chunks_written_as_json() {
+    // A host feeds `Chunks::texts` (each row written once, from its record); an embedder may
+    // iterate typed chunks, or cut them from a borrowed input: all three are the same bytes.
+    let mut month = after_day1("2026-10-01T06:00:00Z");
+    month["classroom"] = classroom_graded();
+    for rows in [1, 7, 100_000] {
+        let (_, typed) = chunks_of(input(&month), rows);
+        let typed: Vec<Vec<u8>> = typed
+            .map(|c| serde_json::to_vec(&c.expect("chunk")).expect("chunk JSON"))
+            .collect();
+        let (_, texts) = chunks_of(input(&month), rows);
+        let texts: Vec<Vec<u8>> = texts.texts().map(|t| t.expect("text")).collect();
+        let whole = input(&month);
+        let borrowed: Vec<Vec<u8>> = classbridge_engine::session::chunk_texts(&whole, rows)
+            .map(|t| t.expect("text"))
+            .collect();
+        let state_chunks = typed
+            .iter()
+            .filter(|t| t.starts_with(b"{\"stateRows\""))
+            .count();
+        assert!(state_chunks > usize::from(rows < 100_000), "{state_chunks}");
+        assert_eq!(texts, typed, "{rows} rows a chunk");
+        assert_eq!(borrowed, typed, "{rows} rows a chunk, borrowed");
+    }
 }

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use classbridge_engine::abi::{Entry, Envelope};
 use classbridge_engine::needs::{EnrollmentNeeds, NeedsFacts};
 use classbridge_engine::session::{
-    Chunk, Fed, OpsPage, OpsRequest, PlanHeader, SessionExpects, SessionStart,
+    Fed, OpsPage, OpsRequest, PlanHeader, SessionExpects, SessionStart,
 };
 use classbridge_engine::{EngineError, SyncPlan};
 use serde::de::DeserializeOwned;
@@ -406,20 +406,12 @@ impl EngineRuntime {
     pub fn plan_session(
         &self,
         start: &SessionStart,
-        chunks: impl IntoIterator<Item = Result<Chunk, EngineError>>,
+        chunks: impl IntoIterator<Item = Result<Vec<u8>, EngineError>>,
         ops_per_page: usize,
         on_chunk: &dyn Fn(u64),
     ) -> Result<SyncPlan, RuntimeError> {
         let encode = |e: serde_json::Error| RuntimeError::Call(e.into());
-        // Each chunk is written as JSON when fed and freed before the next is cut.
-        let texts = chunks.into_iter().map(|chunk| {
-            chunk.and_then(|c| {
-                serde_json::to_vec(&c).map_err(|e| EngineError::InvalidInput {
-                    message: format!("a chunk cannot be written as JSON: {e}"),
-                })
-            })
-        });
-        let mut instance = self.begin_and_feed(start, texts, on_chunk)?;
+        let mut instance = self.begin_and_feed(start, chunks, on_chunk)?;
         let header: PlanHeader =
             open_envelope(&instance.call(Entry::SessionFinish, Cow::Borrowed(&[]))?)?;
         let mut plan = header.plan;

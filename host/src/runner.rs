@@ -578,7 +578,9 @@ impl Host {
         let bar = self.progress.spinner("Planning: chunks fed to the engine");
         let plan = self
             .runtime
-            .plan_session(&start, chunks, OPS_PER_PAGE, &|n| bar.set_position(n));
+            .plan_session(&start, chunks.texts(), OPS_PER_PAGE, &|n| {
+                bar.set_position(n);
+            });
         bar.finish_and_clear();
         Ok(plan?)
     }

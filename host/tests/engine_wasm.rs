@@ -59,7 +59,7 @@ fn a_plan_made_in_a_wasmtime_session_is_the_one_call_plan() {
     .unwrap();
     let (start, chunks) =
         classbridge_engine::session::chunks_of(serde_json::from_str(DAY1).unwrap(), 5);
-    let chunks: Vec<_> = chunks.collect();
+    let chunks: Vec<_> = chunks.texts().collect();
     let fed = chunks.len() as u64;
     let seen = std::cell::Cell::new(0);
     let plan = rt
@@ -76,6 +76,7 @@ fn a_plan_made_in_a_wasmtime_session_is_the_one_call_plan() {
             "u1".into(),
             serde_json::from_str("{\"sourcedId\": 5}").unwrap(),
         )]);
+    let bad = serde_json::to_vec(&bad).unwrap();
     let err = rt.plan_session(&start, [Ok(bad)], 7, &|_| {}).unwrap_err();
     assert!(
         matches!(&err, RuntimeError::Engine { kind, message, .. } if kind == "invalidInput" && message.contains("u1")),

@@ -10,6 +10,8 @@
 //! [`PlanSession::finish`], then [`PlanSession::ops`] until it says there are no more. The
 //! plan is the one [`crate::plan`] makes from the same data, byte for byte.
 
+mod chunks;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
@@ -19,7 +21,7 @@ use crate::config::SyncConfig;
 use crate::error::EngineError;
 use crate::ingest::ClassroomReading;
 use crate::input::{
-    ClassroomListings, Collection, FetchMode, RemovalCheck, SourceData, SourcePayload, SyncInput,
+    ClassroomListings, Collection, FetchMode, RemovalCheck, SourceData, SourcePayload,
 };
 use crate::json_text::JsonText;
 use crate::model::shared::{Pool, with_pool};
@@ -32,6 +34,10 @@ use crate::state::{
     AppliedClassroom, AppliedCourse, AppliedGuardian, AppliedInvitation, AppliedTopic,
     EnrollmentSlice, ExportedGradebook, ExportedRecord, LedgerSlice, OpFailure, STATE_VERSION,
     SyncState,
+};
+
+pub use chunks::{
+    CLASSROOM_CHUNK_BYTES, Chunks, chunk_texts, chunks_of, classroom_pieces, start_of,
 };
 
 /// `cb_session_begin`'s request.
@@ -728,7 +734,7 @@ impl StateBuilder {
         StateRow(part, source, table, id, value): StateRow,
     ) -> Result<(), String> {
         let mut json = serde_json::Deserializer::from_str(value.json());
-        self.add_from(part, source, &table, id, &mut json)
+        self.add_from(part, &source, &table, id, &mut json)
             .map_err(|e| format!("state row {}/{table}: {e}", part.key()))
     }
 
@@ -736,17 +742,20 @@ impl StateBuilder {
     fn add_from<'de, D: Deserializer<'de>>(
         &mut self,
         part: StatePart,
-        source: String,
+        source: &str,
         table: &str,
         id: String,
         value: D,
     ) -> Result<(), D::Error> {
         match (part, table) {
-            (StatePart::Sources, _) => self
-                .sources
-                .entry(source)
-                .or_default()
-                .add(table, id, value),
+            (StatePart::Sources, _) => {
+                // Looked up by the borrowed name: a source is named once, its rows millions.
+                let rows = match self.sources.get_mut(source) {
+                    Some(rows) => rows,
+                    None => self.sources.entry(source.to_string()).or_default(),
+                };
+                rows.add(table, id, value)
+            }
             (StatePart::Roster, _) => self.roster.add(table, id, value),
             (StatePart::Classroom, "courses") => push(&mut self.courses, id, value),
             (StatePart::Classroom, "teachers") => push(&mut self.teachers, id, value),
@@ -850,16 +859,19 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut row: A) -> Result<(), A::Error> {
         let missing = |what: &str| A::Error::custom(format!("a state row without its {what}"));
+        // Source, table and id are read in place where the text allows (a row's id is
+        // copied once, into its table): a district's session reads millions of rows.
         let part: StatePart = row.next_element()?.ok_or_else(|| missing("part"))?;
-        let source: String = row.next_element()?.ok_or_else(|| missing("source"))?;
-        let table: String = row.next_element()?.ok_or_else(|| missing("table"))?;
-        let id: String = row.next_element()?.ok_or_else(|| missing("id"))?;
+        let source: Text<'de> = row.next_element()?.ok_or_else(|| missing("source"))?;
+        let table: Text<'de> = row.next_element()?.ok_or_else(|| missing("table"))?;
+        let id: Text<'de> = row.next_element()?.ok_or_else(|| missing("id"))?;
+        let (source, table, id) = (source.0, table.0, id.0);
         let value = ValueSeed {
             builder: self.0,
             part,
-            source,
+            source: &source,
             table: &table,
-            id: id.clone(),
+            id: &id,
         };
         row.next_element_seed(value)
             .map_err(|e| A::Error::custom(format!("state row {}/{table}: {e}", part.key())))?
@@ -874,20 +886,54 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
     }
 }
 
+/// A string read in place when its JSON has no escapes, else copied.
+struct Text<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v.to_string())))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(TextVisitor)
+    }
+}
+
 struct ValueSeed<'a, 't> {
     builder: &'a mut StateBuilder,
     part: StatePart,
-    source: String,
+    source: &'t str,
     table: &'t str,
-    id: String,
+    id: &'t str,
 }
 
 impl<'de> DeserializeSeed<'de> for ValueSeed<'_, '_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        self.builder
-            .add_from(self.part, self.source, self.table, self.id, deserializer)
+        self.builder.add_from(
+            self.part,
+            self.source,
+            self.table,
+            self.id.to_string(),
+            deserializer,
+        )
     }
 }
 
@@ -921,367 +967,4 @@ impl<'de> Visitor<'de> for StateRowsChunk<'_> {
         }
         Ok(())
     }
-}
-
-/// The chunks that feed a session the same data as `input` (a host that holds a whole input,
-/// or an embedder moving from `cb_plan`): each source page, each source's files and checks,
-/// the Classroom listings, then the state's rows, `rows_per_chunk` a chunk. Made as they are
-/// taken: the state's tables are consumed as their rows are written, so the input is never
-/// held twice (typed and as chunks).
-pub fn chunks_of(input: SyncInput, rows_per_chunk: usize) -> (SessionStart, Chunks) {
-    let start = SessionStart {
-        config: input.config,
-        now: input.now,
-        state_revision: input.previous_state.revision,
-        ledger_slice: input.previous_state.exported.slice.clone(),
-    };
-    let mut head = Vec::new();
-    if let Some(slice) = input.previous_state.enrollment_slice.clone() {
-        head.push(Chunk::EnrollmentSlice(slice));
-    }
-    for source in input.sources {
-        let id = source.source_id;
-        match source.payload {
-            SourcePayload::Json { collections } => {
-                for (name, collection) in collections {
-                    let page_chunk = |page| {
-                        Chunk::SourcePage(SourcePage {
-                            source_id: id.clone(),
-                            collection: name.clone(),
-                            mode: collection.mode,
-                            page,
-                        })
-                    };
-                    if collection.pages.is_empty() {
-                        head.push(page_chunk(None));
-                    }
-                    for page in collection.pages {
-                        head.push(page_chunk(Some(page)));
-                    }
-                }
-            }
-            SourcePayload::Csv { files } => head.push(Chunk::SourceFiles(SourceFiles {
-                source_id: id.clone(),
-                files,
-            })),
-        }
-        if !source.removal_checks.is_empty() {
-            head.push(Chunk::RemovalChecks(SourceChecks {
-                source_id: id,
-                checks: source.removal_checks,
-            }));
-        }
-    }
-    head.extend(
-        classroom_pieces(input.classroom, CLASSROOM_CHUNK_BYTES)
-            .into_iter()
-            .map(|piece| Chunk::Classroom(Box::new(piece))),
-    );
-    let chunks = Chunks {
-        head: head.into_iter(),
-        rows: state_rows(input.previous_state),
-        rows_per_chunk: rows_per_chunk.max(1),
-    };
-    (start, chunks)
-}
-
-/// About how many bytes of Classroom pages one chunk carries: a district's listings (1.5 GB
-/// of text at 200,000 students when every course is read) would otherwise be one call, near
-/// the module's 2 GiB-per-call limit and held twice while it is read.
-pub const CLASSROOM_CHUNK_BYTES: usize = 8 << 20;
-
-/// Classroom listings cut into pieces of about `max_bytes` of pages each, in order: fed one
-/// after another, they lay over each other into the same listings (lists appended in order,
-/// maps and sets merged). The small maps and sets come in the last piece. A page larger than
-/// `max_bytes` is a piece of its own.
-pub fn classroom_pieces(listings: ClassroomListings, max_bytes: usize) -> Vec<ClassroomListings> {
-    let ClassroomListings {
-        courses,
-        aliases,
-        course_gets,
-        found_by_alias,
-        teachers,
-        students,
-        topics,
-        course_work,
-        student_submissions,
-        course_work_complete,
-        members_complete,
-    } = listings;
-    let mut pieces = Vec::new();
-    let mut piece = ClassroomListings::default();
-    let mut bytes = 0usize;
-    // Starts a new piece when the next page would take this one past the bound.
-    let mut room_for = |len: usize, piece: &mut ClassroomListings, pieces: &mut Vec<_>| {
-        if bytes > 0 && bytes + len > max_bytes {
-            pieces.push(std::mem::take(piece));
-            bytes = 0;
-        }
-        bytes += len;
-    };
-    type List = fn(&mut ClassroomListings) -> &mut Vec<crate::input::ListPage>;
-    let lists: [(Vec<crate::input::ListPage>, List); 7] = [
-        (courses, |l| &mut l.courses),
-        (course_gets, |l| &mut l.course_gets),
-        (teachers, |l| &mut l.teachers),
-        (students, |l| &mut l.students),
-        (topics, |l| &mut l.topics),
-        (course_work, |l| &mut l.course_work),
-        (student_submissions, |l| &mut l.student_submissions),
-    ];
-    for (pages, list) in lists {
-        for page in pages {
-            room_for(page.json().len(), &mut piece, &mut pieces);
-            list(&mut piece).push(page);
-        }
-    }
-    for (course, pages) in aliases {
-        for page in pages {
-            room_for(page.json().len(), &mut piece, &mut pieces);
-            piece.aliases.entry(course.clone()).or_default().push(page);
-        }
-    }
-    piece.found_by_alias = found_by_alias;
-    piece.course_work_complete = course_work_complete;
-    piece.members_complete = members_complete;
-    pieces.push(piece);
-    pieces
-}
-
-/// The chunks of [`chunks_of`], made one at a time.
-pub struct Chunks {
-    head: std::vec::IntoIter<Chunk>,
-    rows: Box<dyn Iterator<Item = Result<StateRow, serde_json::Error>>>,
-    rows_per_chunk: usize,
-}
-
-impl Iterator for Chunks {
-    type Item = Result<Chunk, EngineError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if let Some(chunk) = self.head.next() {
-            return Some(Ok(chunk));
-        }
-        let mut batch = Vec::new();
-        for row in self.rows.by_ref() {
-            match row {
-                Ok(row) => batch.push(row),
-                Err(e) => {
-                    return Some(Err(invalid(&format!(
-                        "a state row cannot be written as JSON: {e}"
-                    ))));
-                }
-            }
-            if batch.len() >= self.rows_per_chunk {
-                break;
-            }
-        }
-        (!batch.is_empty()).then_some(Ok(Chunk::StateRows(batch)))
-    }
-}
-
-type Rows = Box<dyn Iterator<Item = Result<StateRow, serde_json::Error>>>;
-
-/// Every row of a state, consuming it table by table.
-fn state_rows(state: SyncState) -> Rows {
-    let mut rows: Rows = Box::new(std::iter::empty());
-    for (id, roster) in state.sources {
-        rows = Box::new(rows.chain(roster_rows(StatePart::Sources, id, roster)));
-    }
-    let c = StatePart::Classroom;
-    let e = StatePart::Exported;
-    let classroom = state.classroom;
-    let exported = state.exported;
-    Box::new(
-        rows.chain(roster_rows(StatePart::Roster, String::new(), state.roster))
-            .chain(table_rows(c, "", "courses", classroom.courses))
-            .chain(table_rows(c, "", "teachers", classroom.teachers))
-            .chain(table_rows(c, "", "students", classroom.students))
-            .chain(table_rows(c, "", "topics", classroom.topics))
-            .chain(table_rows(
-                c,
-                "",
-                "pendingRemovals",
-                classroom.pending_removals,
-            ))
-            .chain(table_rows(c, "", "invitations", classroom.invitations))
-            .chain(table_rows(c, "", "guardians", classroom.guardians))
-            .chain(table_rows(e, "", "lineItems", exported.line_items))
-            .chain(table_rows(e, "", "results", exported.results))
-            .chain(table_rows(e, "", "categories", exported.categories))
-            .chain(table_rows(
-                StatePart::Failures,
-                "",
-                "failures",
-                state.failures,
-            )),
-    )
-}
-
-fn roster_rows(part: StatePart, source: String, roster: Roster) -> Rows {
-    let s = source.as_str();
-    Box::new(
-        table_rows(part, s, "orgs", roster.orgs)
-            .chain(table_rows(
-                part,
-                s,
-                "academicSessions",
-                roster.academic_sessions,
-            ))
-            .chain(table_rows(part, s, "users", roster.users))
-            .chain(table_rows(part, s, "courses", roster.courses))
-            .chain(table_rows(part, s, "classes", roster.classes))
-            .chain(table_rows(part, s, "enrollments", roster.enrollments))
-            .chain(table_rows(part, s, "categories", roster.categories)),
-    )
-}
-
-fn table_rows<V: Serialize + 'static>(
-    part: StatePart,
-    source: &str,
-    table: &'static str,
-    entries: BTreeMap<String, V>,
-) -> impl Iterator<Item = Result<StateRow, serde_json::Error>> + 'static {
-    let source = source.to_string();
-    entries.into_iter().map(move |(id, value)| {
-        let value = serde_json::value::to_raw_value(&value).map(JsonText::from_raw)?;
-        Ok(StateRow(part, source.clone(), table.to_string(), id, value))
-    })
-}
-
-/// The start of a session for `input`, borrowed (with [`chunk_texts`]).
-pub fn start_of(input: &SyncInput) -> SessionStart {
-    SessionStart {
-        config: input.config.clone(),
-        now: input.now.clone(),
-        state_revision: input.previous_state.revision,
-        ledger_slice: input.previous_state.exported.slice.clone(),
-    }
-}
-
-/// The chunks of `input` as JSON, made from a borrowed input one at a time: what a host
-/// feeds to ask [`PlanSession::needs`] while it keeps the input (to add the enrolments
-/// asked for and plan). Each source page, the Classroom listings, then the state's rows
-/// `rows_per_chunk` a chunk.
-pub fn chunk_texts(
-    input: &SyncInput,
-    rows_per_chunk: usize,
-) -> impl Iterator<Item = Result<Vec<u8>, EngineError>> + '_ {
-    let encode = |e: serde_json::Error| invalid(&format!("a chunk cannot be written as JSON: {e}"));
-    let mut head: Vec<Chunk> = Vec::new();
-    for source in &input.sources {
-        let id = &source.source_id;
-        match &source.payload {
-            SourcePayload::Json { collections } => {
-                for (name, collection) in collections {
-                    let page_chunk = |page: Option<&JsonText>| {
-                        Chunk::SourcePage(SourcePage {
-                            source_id: id.clone(),
-                            collection: name.clone(),
-                            mode: collection.mode,
-                            page: page.cloned(),
-                        })
-                    };
-                    if collection.pages.is_empty() {
-                        head.push(page_chunk(None));
-                    }
-                    head.extend(collection.pages.iter().map(|p| page_chunk(Some(p))));
-                }
-            }
-            SourcePayload::Csv { files } => head.push(Chunk::SourceFiles(SourceFiles {
-                source_id: id.clone(),
-                files: files.clone(),
-            })),
-        }
-        if !source.removal_checks.is_empty() {
-            head.push(Chunk::RemovalChecks(SourceChecks {
-                source_id: id.clone(),
-                checks: source.removal_checks.clone(),
-            }));
-        }
-    }
-    head.extend(
-        classroom_pieces(input.classroom.clone(), CLASSROOM_CHUNK_BYTES)
-            .into_iter()
-            .map(|piece| Chunk::Classroom(Box::new(piece))),
-    );
-    let head = head
-        .into_iter()
-        .map(move |chunk| serde_json::to_vec(&chunk).map_err(encode));
-    let state = &input.previous_state;
-    let mut rows = borrowed_rows(state).peekable();
-    let per = rows_per_chunk.max(1);
-    let batches = std::iter::from_fn(move || {
-        rows.peek()?;
-        let mut out = b"{\"stateRows\":[".to_vec();
-        for (n, row) in rows.by_ref().take(per).enumerate() {
-            match row {
-                Ok(text) => {
-                    if n > 0 {
-                        out.push(b',');
-                    }
-                    out.extend_from_slice(text.as_bytes());
-                }
-                Err(e) => return Some(Err(encode(e))),
-            }
-        }
-        out.extend_from_slice(b"]}");
-        Some(Ok(out))
-    });
-    head.chain(batches)
-}
-
-type RowTexts<'a> = Box<dyn Iterator<Item = Result<String, serde_json::Error>> + 'a>;
-
-/// Every row of a borrowed state as `[part, source, table, id, value]` JSON text.
-fn borrowed_rows(state: &SyncState) -> RowTexts<'_> {
-    fn table<'a, V: Serialize>(
-        part: StatePart,
-        source: &'a str,
-        name: &'static str,
-        entries: &'a BTreeMap<String, V>,
-    ) -> RowTexts<'a> {
-        Box::new(
-            entries
-                .iter()
-                .map(move |(id, value)| serde_json::to_string(&(part, source, name, id, value))),
-        )
-    }
-    fn roster<'a>(part: StatePart, source: &'a str, r: &'a Roster) -> RowTexts<'a> {
-        Box::new(
-            table(part, source, "orgs", &r.orgs)
-                .chain(table(
-                    part,
-                    source,
-                    "academicSessions",
-                    &r.academic_sessions,
-                ))
-                .chain(table(part, source, "users", &r.users))
-                .chain(table(part, source, "courses", &r.courses))
-                .chain(table(part, source, "classes", &r.classes))
-                .chain(table(part, source, "enrollments", &r.enrollments))
-                .chain(table(part, source, "categories", &r.categories)),
-        )
-    }
-    let mut rows: RowTexts<'_> = Box::new(std::iter::empty());
-    for (id, r) in &state.sources {
-        rows = Box::new(rows.chain(roster(StatePart::Sources, id, r)));
-    }
-    let (c, e) = (StatePart::Classroom, StatePart::Exported);
-    let known = &state.classroom;
-    let exported = &state.exported;
-    Box::new(
-        rows.chain(roster(StatePart::Roster, "", &state.roster))
-            .chain(table(c, "", "courses", &known.courses))
-            .chain(table(c, "", "teachers", &known.teachers))
-            .chain(table(c, "", "students", &known.students))
-            .chain(table(c, "", "topics", &known.topics))
-            .chain(table(c, "", "pendingRemovals", &known.pending_removals))
-            .chain(table(c, "", "invitations", &known.invitations))
-            .chain(table(c, "", "guardians", &known.guardians))
-            .chain(table(e, "", "lineItems", &exported.line_items))
-            .chain(table(e, "", "results", &exported.results))
-            .chain(table(e, "", "categories", &exported.categories))
-            .chain(table(StatePart::Failures, "", "failures", &state.failures)),
-    )
 }
