@@ -1,6 +1,5 @@
-//! Cutting a whole input into the chunks a session is fed: for a host that holds an input
-//! (or an embedder moving from `cb_plan`), and for a host that feeds from a borrowed input
-//! while it keeps it.
+//! Cutting a whole input into the chunks a session is fed, for a host that holds an input
+//! (or an embedder moving from `cb_plan`): each consumed as it is cut.
 
 use std::collections::VecDeque;
 
@@ -9,7 +8,6 @@ use serde::Serialize;
 use super::{Chunk, SessionStart, SourceChecks, SourceFiles, SourcePage, StateRow, invalid};
 use crate::error::EngineError;
 use crate::input::{ClassroomListings, SourcePayload, SyncInput};
-use crate::json_text::JsonText;
 use crate::rows::StatePart;
 use crate::state::SyncState;
 
@@ -189,13 +187,13 @@ fn chunk_json(chunk: &Chunk) -> Result<Vec<u8>, EngineError> {
     serde_json::to_vec(chunk).map_err(|e| cannot_write("a chunk", &e))
 }
 
-fn cannot_write(what: &str, e: &serde_json::Error) -> EngineError {
+pub(super) fn cannot_write(what: &str, e: &serde_json::Error) -> EngineError {
     invalid(&format!("{what} cannot be written as JSON: {e}"))
 }
 
 /// A state's tables in the order their rows are fed, each written row by row (and, when
 /// owned, freed as it goes).
-struct RowTables<'a>(VecDeque<Box<dyn RowSource + 'a>>);
+pub(super) struct RowTables<'a>(VecDeque<Box<dyn RowSource + 'a>>);
 
 /// Adds every table of a state to a [`RowTables`], in the order rows are fed: `into_iter`
 /// for an owned state (each table freed as it is written), `iter` for a borrowed one.
@@ -251,7 +249,7 @@ impl<'a> RowTables<'a> {
         rows
     }
 
-    fn borrowed(state: &'a SyncState) -> RowTables<'a> {
+    pub(super) fn borrowed(state: &'a SyncState) -> RowTables<'a> {
         let mut rows = RowTables(VecDeque::new());
         state_tables!(rows, state, iter);
         rows
@@ -285,7 +283,7 @@ impl<'a> RowTables<'a> {
     }
 
     /// The next `{"stateRows": [...]}` chunk of up to `per` rows; `None` after the last row.
-    fn next_batch(&mut self, per: usize) -> Option<Result<Vec<u8>, EngineError>> {
+    pub(super) fn next_batch(&mut self, per: usize) -> Option<Result<Vec<u8>, EngineError>> {
         let mut out = b"{\"stateRows\":[".to_vec();
         let mut written = 0;
         while written < per.max(1) {
@@ -333,65 +331,4 @@ where
             &(self.part, self.source.as_str(), self.table, id, value),
         ))
     }
-}
-
-/// The start of a session for `input`, borrowed (with [`chunk_texts`]).
-pub fn start_of(input: &SyncInput) -> SessionStart {
-    SessionStart {
-        config: input.config.clone(),
-        now: input.now.clone(),
-        state_revision: input.previous_state.revision,
-        ledger_slice: input.previous_state.exported.slice.clone(),
-    }
-}
-
-/// The chunks of `input` as JSON, made from a borrowed input one at a time: what a host
-/// feeds to ask [`PlanSession::needs`] while it keeps the input (to add the enrolments
-/// asked for and plan). Each source page, the Classroom listings, then the state's rows
-/// `rows_per_chunk` a chunk.
-pub fn chunk_texts(
-    input: &SyncInput,
-    rows_per_chunk: usize,
-) -> impl Iterator<Item = Result<Vec<u8>, EngineError>> + '_ {
-    let mut head: Vec<Chunk> = Vec::new();
-    for source in &input.sources {
-        let id = &source.source_id;
-        match &source.payload {
-            SourcePayload::Json { collections } => {
-                for (name, collection) in collections {
-                    let page_chunk = |page: Option<&JsonText>| {
-                        Chunk::SourcePage(SourcePage {
-                            source_id: id.clone(),
-                            collection: name.clone(),
-                            mode: collection.mode,
-                            page: page.cloned(),
-                        })
-                    };
-                    if collection.pages.is_empty() {
-                        head.push(page_chunk(None));
-                    }
-                    head.extend(collection.pages.iter().map(|p| page_chunk(Some(p))));
-                }
-            }
-            SourcePayload::Csv { files } => head.push(Chunk::SourceFiles(SourceFiles {
-                source_id: id.clone(),
-                files: files.clone(),
-            })),
-        }
-        if !source.removal_checks.is_empty() {
-            head.push(Chunk::RemovalChecks(SourceChecks {
-                source_id: id.clone(),
-                checks: source.removal_checks.clone(),
-            }));
-        }
-    }
-    head.extend(
-        classroom_pieces(input.classroom.clone(), CLASSROOM_CHUNK_BYTES)
-            .into_iter()
-            .map(|piece| Chunk::Classroom(Box::new(piece))),
-    );
-    let head = head.into_iter().map(|chunk| chunk_json(&chunk));
-    let mut rows = RowTables::borrowed(&input.previous_state);
-    let batches = std::iter::from_fn(move || rows.next_batch(rows_per_chunk));
-    head.chain(batches)
 }

@@ -10,6 +10,7 @@
 //! [`PlanSession::finish`], then [`PlanSession::ops`] until it says there are no more. The
 //! plan is the one [`crate::plan`] makes from the same data, byte for byte.
 
+mod borrowed;
 mod chunks;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,9 +37,8 @@ use crate::state::{
     SyncState,
 };
 
-pub use chunks::{
-    CLASSROOM_CHUNK_BYTES, Chunks, chunk_texts, chunks_of, classroom_pieces, start_of,
-};
+pub use borrowed::{chunk_texts, start_of};
+pub use chunks::{CLASSROOM_CHUNK_BYTES, Chunks, chunks_of, classroom_pieces};
 
 /// `cb_session_begin`'s request.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
