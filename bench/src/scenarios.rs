@@ -219,13 +219,27 @@ fn num(v: &Value, key: &str) -> String {
 
 impl Row {
     /// The last run's input (left in `dir`) planned natively and in wasmtime, each in a
-    /// process of its own; then the input is deleted.
+    /// process of its own; then the input is deleted, or with `CLASSBRIDGE_BENCH_KEEP_INPUTS`
+    /// (a directory) moved there as `<size>-<scenario>.json`, to profile or take apart.
     fn measure(&mut self, dir: &Path, size: &str) -> anyhow::Result<()> {
         let input = Bench::input_path(dir, size);
         let path = input.display().to_string();
         self.native = crate::run_self(&["measure", &path, "native"])?;
         self.wasm = crate::run_self(&["measure", &path, "wasm-session"])?;
-        std::fs::remove_file(&input)?;
+        match std::env::var_os("CLASSBRIDGE_BENCH_KEEP_INPUTS") {
+            Some(keep) => {
+                let name: String = self
+                    .scenario
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                    .collect();
+                let kept = Path::new(&keep).join(format!("{size}-{name}.json"));
+                // A rename across file systems fails: copy, then delete.
+                std::fs::copy(&input, &kept)?;
+                std::fs::remove_file(&input)?;
+            }
+            None => std::fs::remove_file(&input)?,
+        }
         eprintln!(
             "  {}: native {}, wasmtime {}",
             self.scenario, self.native, self.wasm

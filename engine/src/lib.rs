@@ -42,7 +42,9 @@ pub use config::{ConfigError, SyncConfig};
 pub use error::EngineError;
 pub use input::SyncInput;
 pub use json_text::JsonText;
-pub use needs::{EnrollmentNeeds, NeedsFacts, config_digest, enrollment_needs};
+pub use needs::{
+    EnrollmentNeeds, NeedsFacts, config_digest, enrollment_needs, people_at_the_class_limit,
+};
 pub use pipeline::map_grades::{line_item_id, merged_line_item_id, result_id};
 pub use pipeline::map_roster::{COURSE_ALIAS_PREFIX, course_alias};
 pub use plan::{Decisions, OpOutcome, SyncPlan};

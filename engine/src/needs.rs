@@ -11,7 +11,8 @@
 //! - each enrolment read, before and after (its old class comes from the state, by id);
 //! - each person read: their every class (an email, a name, a deletion changes them all);
 //! - people who share a domain of uniqueness with a person read (a duplicate appears or ends);
-//! - people at Classroom's classes-per-person limit (who is left out depends on all of them);
+//! - people at Classroom's classes-per-person limit (who is left out depends on all of them;
+//!   a host that keeps Classroom's members apart says who they are, [`NeedsFacts`]);
 //! - enrolments whose begin or end date passed since the state was planned;
 //! - Classroom courses read (drift is judged against the whole class);
 //! - operations that failed (they are retried);
@@ -44,6 +45,14 @@ pub struct NeedsFacts {
     /// their class is, so that run needs every enrolment.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub left_out: bool,
+    /// The people (normalised emails) whose Classroom memberships as the state knows them
+    /// (teachers and students of every class, a person counted once per class and role)
+    /// reach `classroom.limits.classesPerUser`. A host gives them when it feeds the
+    /// state's Classroom `teachers`, `students` and `topics` rows only for the classes of
+    /// the slice (after the needs call, with the enrolments); absent, the engine counts
+    /// the memberships it was fed, which must then be every class's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_class_limit: Option<BTreeSet<String>>,
 }
 
 /// The enrolments a run needs (`cb_session_needs`'s answer).
@@ -251,7 +260,7 @@ fn ask(
     out.users
         .extend(read(EntityKind::User).into_iter().flatten().cloned());
     add_duplicates_of_read_users(config, state, records, &mut out.users);
-    add_people_at_the_class_limit(config, state, &mut out.users);
+    add_people_at_the_class_limit(config, state, facts, &mut out.users);
     add_classroom_reads(classroom, state, &mut out.classes);
     add_failed_classes(state, &mut out.classes);
     if config.classroom.new_courses_per_run.is_some() {
@@ -302,7 +311,9 @@ fn add_classes_awaiting_a_course(
 }
 
 /// The classes whose Classroom course has one of these people as a member, as the state
-/// knows it (whole, unlike the enrolments): what a plan checks a host's slice against.
+/// carries it: what a plan checks a host's slice against. When the host feeds only the
+/// slice's classes' members, only those are checked here (the host finds a person's
+/// classes by their enrolments).
 pub(crate) fn member_classes(state: &SyncState, users: &BTreeSet<String>) -> BTreeSet<String> {
     // Hashed: every Classroom membership of the district is looked up in it.
     let mut emails = rustc_hash::FxHashSet::default();
@@ -368,12 +379,27 @@ fn add_duplicates_of_read_users(
 }
 
 /// People whose Classroom memberships reach the classes-per-person limit: which of their
-/// classes they are left out of depends on all of them.
+/// classes they are left out of depends on all of them. The host's count when it gives one
+/// (it feeds the memberships of the slice's classes only), else the state's.
 fn add_people_at_the_class_limit(
     config: &SyncConfig,
     state: &SyncState,
+    facts: &NeedsFacts,
     users: &mut BTreeSet<String>,
 ) {
+    match &facts.at_class_limit {
+        Some(full) => add_users_with_emails(state, full, users),
+        None => {
+            let full = people_at_the_class_limit(config, state);
+            add_users_with_emails(state, &full, users);
+        }
+    }
+}
+
+/// The people (normalised emails) whose memberships in the state's Classroom part reach
+/// `classroom.limits.classesPerUser`: what [`NeedsFacts::at_class_limit`] holds, counted
+/// from a state that carries every class's members.
+pub fn people_at_the_class_limit(config: &SyncConfig, state: &SyncState) -> BTreeSet<String> {
     let max = config.classroom.limits.classes_per_user as usize;
     let known = &state.classroom;
     let memberships: usize = known
@@ -385,7 +411,7 @@ fn add_people_at_the_class_limit(
     // Nobody can reach the limit when the memberships are fewer; otherwise every one is
     // counted, hashed (a B-tree keyed by email cost about a second at 1.6M memberships).
     if memberships < max.max(1) {
-        return;
+        return BTreeSet::new();
     }
     let mut joins: rustc_hash::FxHashMap<&str, usize> = rustc_hash::FxHashMap::default();
     for members in known.teachers.values().chain(known.students.values()) {
@@ -393,19 +419,27 @@ fn add_people_at_the_class_limit(
             *joins.entry(email.as_str()).or_default() += 1;
         }
     }
-    let full: BTreeSet<&str> = joins
+    joins
         .into_iter()
         .filter(|(_, n)| *n >= max)
-        .map(|(email, _)| email)
-        .collect();
-    if full.is_empty() {
+        .map(|(email, _)| email.to_string())
+        .collect()
+}
+
+/// Adds the ids of the people (in any roster of the state) with one of these emails.
+fn add_users_with_emails(
+    state: &SyncState,
+    emails: &BTreeSet<String>,
+    users: &mut BTreeSet<String>,
+) {
+    if emails.is_empty() {
         return;
     }
     for roster in rosters(state) {
         for (id, user) in &roster.users {
             if user
                 .normalized_email()
-                .is_some_and(|e| full.contains(e.as_str()))
+                .is_some_and(|e| emails.contains(e.as_str()))
             {
                 users.insert(id.clone());
             }

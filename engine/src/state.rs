@@ -59,7 +59,9 @@ impl Default for SyncState {
 /// changes few classes: it needs the enrolments of those classes, not the district's.
 pub struct EnrollmentSlice {
     /// The classes whose enrolments are all here, in the merged roster and in every
-    /// source's snapshot. Only these classes' courses, members and topics are planned.
+    /// source's snapshot. Only these classes' courses, members and topics are planned, so
+    /// the Classroom part's `teachers`, `students` and `topics` may hold only these
+    /// classes' too (a host that cuts them so gives [`crate::needs::NeedsFacts::at_class_limit`]).
     pub classes: BTreeSet<String>,
     /// Enrolments in the whole merged roster.
     pub roster: u64,

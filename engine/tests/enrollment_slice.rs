@@ -11,7 +11,9 @@ use classbridge_engine::needs::{EnrollmentAsk, EnrollmentNeeds, NeedsFacts};
 use classbridge_engine::plan::{OpOutcome, OutcomeResult};
 use classbridge_engine::session::{Chunk, OpsRequest, PlanSession, StateRow, chunks_of};
 use classbridge_engine::state::EnrollmentSlice;
-use classbridge_engine::{SyncInput, SyncPlan, SyncState, config_digest, enrollment_needs};
+use classbridge_engine::{
+    SyncInput, SyncPlan, SyncState, config_digest, enrollment_needs, people_at_the_class_limit,
+};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -159,6 +161,7 @@ fn facts(input: &SyncInput) -> NeedsFacts {
         planned_on: Some(DAY1[..10].to_string()),
         config_digest: Some(config_digest(&input.config)),
         left_out: false,
+        ..NeedsFacts::default()
     }
 }
 
@@ -207,6 +210,37 @@ fn cut(state: &SyncState, ask: &EnrollmentAsk, facts: NeedsFacts) -> SyncState {
             .collect(),
         facts,
     });
+    s
+}
+
+/// The host's contract when it keeps Classroom's members apart too: the state's teachers,
+/// students and topics of the slice's classes only, and who is at the classes-per-person
+/// limit (counted from the whole) in the facts.
+fn cut_with_members(
+    state: &SyncState,
+    ask: &EnrollmentAsk,
+    facts: NeedsFacts,
+    config: &classbridge_engine::SyncConfig,
+) -> SyncState {
+    let facts = NeedsFacts {
+        at_class_limit: Some(people_at_the_class_limit(config, state)),
+        ..facts
+    };
+    let mut s = cut(state, ask, facts);
+    let classes = s.enrollment_slice.as_ref().expect("slice").classes.clone();
+    let known = &mut s.classroom;
+    known.teachers.retain(|c, _| classes.contains(c));
+    known.students.retain(|c, _| classes.contains(c));
+    known.topics.retain(|c, _| classes.contains(c));
+    s
+}
+
+/// What a host that keeps Classroom's members apart feeds before the needs call.
+fn without_members(state: &SyncState) -> SyncState {
+    let mut s = without_enrollments(state);
+    s.classroom.teachers.clear();
+    s.classroom.students.clear();
+    s.classroom.topics.clear();
     s
 }
 
@@ -374,6 +408,27 @@ fn check_alike(whole_input: SyncInput) -> Result<Option<usize>, TestCaseError> {
     let sliced = classbridge_engine::plan(sliced_input).expect("sliced plan");
     prop_assert_eq!(essence(&sliced), essence(&whole));
     prop_assert_eq!(commit(&state, &sliced), commit(&state, &whole));
+    // Classroom's members kept apart too: asked for from a state without them (who is at
+    // the class limit told), fed for the slice's classes only.
+    let f = NeedsFacts {
+        at_class_limit: Some(people_at_the_class_limit(&whole_input.config, &state)),
+        ..facts(&whole_input)
+    };
+    let asked = enrollment_needs(
+        &whole_input.config,
+        &whole_input.sources,
+        &whole_input.classroom,
+        &without_members(&state),
+        &whole_input.now,
+        &f,
+    );
+    prop_assert_eq!(&asked, &EnrollmentNeeds::Slice(ask.clone()));
+    let mut apart_input = whole_input.clone();
+    apart_input.previous_state =
+        cut_with_members(&state, &ask, facts(&whole_input), &whole_input.config);
+    let apart = classbridge_engine::plan(apart_input).expect("plan with members apart");
+    prop_assert_eq!(essence(&apart), essence(&whole));
+    prop_assert_eq!(commit(&state, &apart), commit(&state, &whole));
     Ok(Some(fed))
 }
 
@@ -591,6 +646,7 @@ fn classroom_courses_read_and_people_at_the_class_limit_are_asked_for() {
         planned_on: Some(DAY1[..10].into()),
         config_digest: Some(config_digest(&run.config)),
         left_out: false,
+        ..NeedsFacts::default()
     };
     let needs = enrollment_needs(
         &run.config,
@@ -608,6 +664,22 @@ fn classroom_courses_read_and_people_at_the_class_limit_are_asked_for() {
         "{:?}",
         ask.users
     );
+    // A host that keeps Classroom's members apart says who is at the limit: the same ask.
+    let full = people_at_the_class_limit(&run.config, &state);
+    assert!(full.contains("s1@district.org"), "{full:?}");
+    let apart = NeedsFacts {
+        at_class_limit: Some(full),
+        ..f
+    };
+    let needs = enrollment_needs(
+        &run.config,
+        &run.sources,
+        &run.classroom,
+        &without_members(&state),
+        DAY2,
+        &apart,
+    );
+    assert_eq!(needs, EnrollmentNeeds::Slice(ask));
 }
 
 #[test]
@@ -640,6 +712,7 @@ fn students_kept_by_the_removal_grace_have_their_classes_asked_for_until_removed
         planned_on: Some(DAY2[..10].to_string()),
         config_digest: Some(config_digest(&whole_input.config)),
         left_out: false,
+        ..NeedsFacts::default()
     };
     let ask = match enrollment_needs(
         &whole_input.config,

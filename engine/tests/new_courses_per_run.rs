@@ -122,6 +122,7 @@ fn a_delta_run_asks_for_the_classes_that_wait() {
         planned_on: Some("2026-09-01".into()),
         config_digest: Some(config_digest(&input(&v).config)),
         left_out: false,
+        ..NeedsFacts::default()
     };
     // A delta read that changed nothing.
     let mut run = on_day(&v, "2026-09-01T18:00:00Z", &state);

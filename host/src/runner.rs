@@ -516,10 +516,17 @@ impl Host {
     }
 
     /// Asks the engine which enrolments the run needs (everything else read, the
-    /// enrolments not yet) and reads those from the state: the classes whose membership
-    /// can have changed, or every enrolment when the engine cannot bound them.
+    /// enrolments and Classroom's members not yet) and reads those from the state: the
+    /// classes whose membership can have changed, or every class when the engine cannot
+    /// bound them.
     fn add_enrollments(&self, input: &mut SyncInput) -> Result<(), RunError> {
-        let facts = self.store.needs_facts()?;
+        // Classroom's members are read with the enrolments, by class: the engine is told who
+        // is at the classes-per-person limit, which it cannot count from a slice.
+        let limit = input.config.classroom.limits.classes_per_user;
+        let facts = NeedsFacts {
+            at_class_limit: Some(self.store.people_at_class_limit(limit)?),
+            ..self.store.needs_facts()?
+        };
         let bar = self
             .progress
             .spinner("Asking the engine which enrolments this run needs");
@@ -1000,6 +1007,7 @@ impl Host {
                 planned_on: input.now.get(..10).map(str::to_string),
                 config_digest: Some(classbridge_engine::config_digest(&input.config)),
                 left_out: false,
+                at_class_limit: None,
             },
         )?;
         self.store.save_source_reads(run, &reads)?;

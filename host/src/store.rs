@@ -201,11 +201,45 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE run_approvals (run INTEGER PRIMARY KEY REFERENCES runs(id), approval TEXT NOT NULL);
      INSERT INTO run_approvals (run, approval) SELECT run, approval FROM run_plans WHERE approval IS NOT NULL;
      ALTER TABLE run_plans DROP COLUMN approval;",
+    // 17: how many Classroom classes each person is in (as teacher or student), kept by
+    // triggers as the state's member rows change: a delta run reads the members of the
+    // classes it plans, and the engine cannot count the classes-per-person limit from those.
+    "CREATE TABLE classroom_joins (email TEXT PRIMARY KEY, classes INTEGER NOT NULL) WITHOUT ROWID;
+     INSERT INTO classroom_joins (email, classes)
+        SELECT j.value, COUNT(*) FROM state_rows AS s, json_each(s.body) AS j
+        WHERE s.part = 'classroom' AND s.tbl IN ('teachers', 'students') GROUP BY j.value;
+     CREATE TRIGGER classroom_joins_insert AFTER INSERT ON state_rows
+        WHEN NEW.part = 'classroom' AND NEW.tbl IN ('teachers', 'students')
+     BEGIN
+        INSERT INTO classroom_joins (email, classes) SELECT value, 1 FROM json_each(NEW.body) WHERE true
+            ON CONFLICT (email) DO UPDATE SET classes = classes + 1;
+     END;
+     CREATE TRIGGER classroom_joins_delete AFTER DELETE ON state_rows
+        WHEN OLD.part = 'classroom' AND OLD.tbl IN ('teachers', 'students')
+     BEGIN
+        UPDATE classroom_joins SET classes = classes - 1 WHERE email IN (SELECT value FROM json_each(OLD.body));
+        DELETE FROM classroom_joins WHERE email IN (SELECT value FROM json_each(OLD.body)) AND classes <= 0;
+     END;
+     CREATE TRIGGER classroom_joins_update AFTER UPDATE OF body ON state_rows
+        WHEN NEW.part = 'classroom' AND NEW.tbl IN ('teachers', 'students')
+     BEGIN
+        UPDATE classroom_joins SET classes = classes - 1 WHERE email IN (SELECT value FROM json_each(OLD.body));
+        DELETE FROM classroom_joins WHERE email IN (SELECT value FROM json_each(OLD.body)) AND classes <= 0;
+        INSERT INTO classroom_joins (email, classes) SELECT value, 1 FROM json_each(NEW.body) WHERE true
+            ON CONFLICT (email) DO UPDATE SET classes = classes + 1;
+     END;",
 ];
 
 /// The rosters' enrolment rows, which a run reads by class once the engine says which
 /// ([`Store::add_enrollments`]).
 const ENROLLMENTS: &str = "tbl = 'enrollments' AND part IN ('sources', 'roster')";
+
+/// Classroom's members and topics of each class, which a run reads with the enrolments, for
+/// the same classes ([`Store::add_enrollments`]).
+const CLASSROOM_MEMBERS: &str = "part = 'classroom' AND tbl IN ('teachers', 'students', 'topics')";
+
+/// The tables of [`CLASSROOM_MEMBERS`], each a row per class.
+const MEMBER_TABLES: [&str; 3] = ["teachers", "students", "topics"];
 
 /// An enrolment's class, found by the row's whole primary key.
 const ENROLLMENT_CLASS_BY_ID: &str = "SELECT json_extract(body, '$.class') FROM state_rows WHERE part = ?1 AND source = ?2 AND tbl = 'enrollments' AND id = ?3";
@@ -427,11 +461,14 @@ impl Store {
 
     /// The state a run starts from: whole but for the export ledger's lineItems and results,
     /// which the run reads by course once it knows which courses it reads
-    /// ([`Store::add_ledger_slice`]); the ledger's sizes are kept, for deletion thresholds.
-    /// Records without a parent (written before lineItems named their course) are read here.
+    /// ([`Store::add_ledger_slice`]), and the enrolments and Classroom's members and topics,
+    /// which it reads by class once the engine says which ([`Store::add_enrollments`]); the
+    /// ledger's sizes are kept, for deletion thresholds. Records without a parent (written
+    /// before lineItems named their course) are read here.
     pub fn state_for_run(&self) -> Result<SyncState, StoreError> {
-        let mut state =
-            self.state_where(&format!("NOT ({LEDGER_BY_COURSE}) AND NOT ({ENROLLMENTS})"))?;
+        let mut state = self.state_where(&format!(
+            "NOT ({LEDGER_BY_COURSE}) AND NOT ({ENROLLMENTS}) AND NOT ({CLASSROOM_MEMBERS})"
+        ))?;
         let count = |tbl: &str| -> Result<u64, StoreError> {
             Ok(self.conn.query_row(
                 "SELECT COUNT(*) FROM state_rows WHERE part = 'exported' AND tbl = ?1",
@@ -472,7 +509,21 @@ impl Store {
             planned_on,
             config_digest,
             left_out: left_out != 0,
+            at_class_limit: None,
         })
+    }
+
+    /// The people (emails) in at least `max` Classroom classes as the state knows them,
+    /// counted by the triggers on its member rows: what the engine cannot count when a run
+    /// reads the members of some classes only.
+    pub fn people_at_class_limit(&self, max: u32) -> Result<BTreeSet<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT email FROM classroom_joins WHERE classes >= ?1")?;
+        let people = stmt
+            .query_map([i64::from(max)], |r| r.get::<_, String>(0))?
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        Ok(people)
     }
 
     /// Records the date and rules a run's plan is made with; its commit gives them to the
@@ -485,9 +536,10 @@ impl Store {
         Ok(())
     }
 
-    /// Adds to a run's state the enrolments the engine asked for: all of them, or those of
-    /// the classes it named and of the classes of the people, enrolments and dates it named,
-    /// each class whole, with the slice that says so. Answers how many rows were read.
+    /// Adds to a run's state the enrolments the engine asked for, and Classroom's members
+    /// and topics of the same classes: all of them, or those of the classes it named and of
+    /// the classes of the people, enrolments and dates it named, each class whole, with the
+    /// slice that says so. Answers how many enrolment rows were read.
     pub fn add_enrollments(
         &self,
         state: &mut SyncState,
@@ -496,6 +548,7 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let ask = match needs {
             EnrollmentNeeds::All { .. } => {
+                self.member_rows(state, CLASSROOM_MEMBERS, [])?;
                 return self.enrollment_rows(state, ENROLLMENTS, []);
             }
             EnrollmentNeeds::Slice(ask) => ask,
@@ -550,6 +603,13 @@ impl Store {
         let mut read = 0;
         for class in &classes {
             read += self.enrollment_rows(state, &sql, [class.as_str()])?;
+            for table in MEMBER_TABLES {
+                self.member_rows(
+                    state,
+                    "part = 'classroom' AND source = '' AND tbl = ?1 AND id = ?2",
+                    [table, class.as_str()],
+                )?;
+            }
         }
         let count = |extra: &str, source: &str| -> Result<u64, StoreError> {
             Ok(self.conn.query_row(
@@ -600,6 +660,46 @@ impl Store {
             read += 1;
         }
         Ok(read)
+    }
+
+    /// Reads the Classroom member and topic rows matching `condition` into the state.
+    fn member_rows<const N: usize>(
+        &self,
+        state: &mut SyncState,
+        condition: &str,
+        values: [&str; N],
+    ) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT tbl, id, body FROM state_rows WHERE {condition}"
+        ))?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(values))?;
+        let known = &mut state.classroom;
+        while let Some(row) = rows.next()? {
+            let table: String = row.get(0)?;
+            let class: String = row.get(1)?;
+            let body: String = row.get(2)?;
+            let unreadable = |e: serde_json::Error| {
+                corrupt(
+                    "unreadable Classroom members",
+                    format!("{table} of {class}: {e}"),
+                )
+            };
+            match table.as_str() {
+                "teachers" => {
+                    let emails = serde_json::from_str(&body).map_err(unreadable)?;
+                    known.teachers.insert(class, emails);
+                }
+                "students" => {
+                    let emails = serde_json::from_str(&body).map_err(unreadable)?;
+                    known.students.insert(class, emails);
+                }
+                _ => {
+                    let topics = serde_json::from_str(&body).map_err(unreadable)?;
+                    known.topics.insert(class, topics);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Adds to a run's ledger slice the lineItems of these Classroom courses and their
@@ -1490,6 +1590,140 @@ mod tests {
         assert_eq!(
             plan,
             ["SEARCH state_rows USING PRIMARY KEY (part=? AND source=? AND tbl=? AND id=?)"]
+        );
+    }
+
+    /// A delta run reads Classroom's members and topics of the classes it plans, and the
+    /// triggers keep each person's count of classes, which the engine cannot count from a
+    /// slice, equal to a count from scratch through inserts, updates, upserts and deletes.
+    #[test]
+    fn classroom_members_are_read_by_class_and_counted_for_the_class_limit() {
+        use classbridge_engine::needs::EnrollmentAsk;
+        use classbridge_engine::state::AppliedTopic;
+        let dir = tempfile_dir("members");
+        let path = dir.path().join("s.db");
+        let emails = |list: &[&str]| list.iter().map(|e| (*e).to_string()).collect();
+        let mut state = SyncState {
+            revision: 3,
+            ..SyncState::default()
+        };
+        let known = &mut state.classroom;
+        known.teachers.insert("cl1".into(), emails(&["t@x.org"]));
+        known.teachers.insert("cl2".into(), emails(&["t@x.org"]));
+        known
+            .students
+            .insert("cl1".into(), emails(&["a@x.org", "b@x.org"]));
+        known.students.insert("cl2".into(), emails(&["a@x.org"]));
+        known.students.insert("cl3".into(), emails(&["a@x.org"]));
+        let topic = AppliedTopic {
+            topic_id: Some("77".into()),
+            name: "Homework".into(),
+        };
+        known
+            .topics
+            .insert("cl1".into(), BTreeMap::from([("cat".into(), topic)]));
+        {
+            let store = Store::open(&path).unwrap();
+            store
+                .conn
+                .execute(
+                    "INSERT INTO engine_state (id, revision, state, updated_at) VALUES (1, 3, ?1, 'then')",
+                    params![serde_json::to_string(&state).unwrap()],
+                )
+                .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let counted = |store: &Store| -> BTreeMap<String, i64> {
+            let mut stmt = store
+                .conn
+                .prepare("SELECT email, classes FROM classroom_joins")
+                .unwrap();
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let recounted = |store: &Store| -> BTreeMap<String, i64> {
+            let mut stmt = store
+                .conn
+                .prepare("SELECT j.value, COUNT(*) FROM state_rows AS s, json_each(s.body) AS j WHERE s.part = 'classroom' AND s.tbl IN ('teachers', 'students') GROUP BY j.value")
+                .unwrap();
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let names = |set: BTreeSet<String>| set.into_iter().collect::<Vec<_>>();
+        assert_eq!(counted(&store)["a@x.org"], 3);
+        assert_eq!(counted(&store), recounted(&store));
+        assert_eq!(names(store.people_at_class_limit(3).unwrap()), ["a@x.org"]);
+        assert_eq!(
+            names(store.people_at_class_limit(2).unwrap()),
+            ["a@x.org", "t@x.org"]
+        );
+
+        // A run's state leaves the members out; a slice reads those of its classes, whole.
+        let mut run = store.state_for_run().unwrap();
+        assert!(run.classroom.teachers.is_empty() && run.classroom.students.is_empty());
+        assert!(run.classroom.topics.is_empty());
+        let ask = EnrollmentAsk {
+            classes: BTreeSet::from(["cl1".to_string()]),
+            ..EnrollmentAsk::default()
+        };
+        store
+            .add_enrollments(
+                &mut run,
+                &EnrollmentNeeds::Slice(ask),
+                &NeedsFacts::default(),
+            )
+            .unwrap();
+        let keys = |m: &BTreeMap<String, BTreeSet<String>>| m.keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&run.classroom.teachers), ["cl1"]);
+        assert_eq!(keys(&run.classroom.students), ["cl1"]);
+        assert_eq!(
+            run.classroom.students["cl1"],
+            state.classroom.students["cl1"]
+        );
+        assert_eq!(run.classroom.topics, state.classroom.topics);
+        // Every class when the engine asks for every enrolment.
+        let mut all = store.state_for_run().unwrap();
+        let every = EnrollmentNeeds::All {
+            reason: "test".into(),
+        };
+        store
+            .add_enrollments(&mut all, &every, &NeedsFacts::default())
+            .unwrap();
+        assert_eq!(all.classroom, state.classroom);
+
+        // The counts follow every kind of write a commit makes.
+        let upsert = "INSERT INTO state_rows (part, source, tbl, id, digest, body) VALUES ('classroom', '', ?1, ?2, 'd', ?3)
+             ON CONFLICT(part, source, tbl, id) DO UPDATE SET digest = 'd', body = ?3";
+        let writes: [(&str, &str, Option<&str>); 5] = [
+            ("students", "cl2", Some(r#"["b@x.org","c@x.org"]"#)),
+            ("students", "cl4", Some(r#"["a@x.org"]"#)),
+            ("students", "cl3", None),
+            ("teachers", "cl2", None),
+            ("topics", "cl1", Some(r#"{"cat":{"name":"Quizzes"}}"#)),
+        ];
+        for (table, class, body) in writes {
+            match body {
+                Some(body) => store.conn.execute(upsert, params![table, class, body]),
+                None => store.conn.execute(
+                    "DELETE FROM state_rows WHERE part = 'classroom' AND source = '' AND tbl = ?1 AND id = ?2",
+                    params![table, class],
+                ),
+            }
+            .unwrap();
+            assert_eq!(counted(&store), recounted(&store), "after {table} {class}");
+        }
+        assert_eq!(
+            counted(&store),
+            BTreeMap::from([
+                ("a@x.org".to_string(), 2),
+                ("b@x.org".to_string(), 2),
+                ("c@x.org".to_string(), 1),
+                ("t@x.org".to_string(), 1),
+            ])
         );
     }
 

@@ -79,6 +79,12 @@ pub struct SessionExpects {
     /// `enrollmentSlice` chunk naming them. A host may feed every enrolment instead (and
     /// no slice); the plan's operations are the same.
     pub enrollments: String,
+    /// `"withEnrollments"`: the Classroom part's `teachers`, `students` and `topics` rows
+    /// (one per class) may be fed like the enrolments, after `cb_session_needs`, for the
+    /// slice's classes only; the needs call then takes `atClassLimit` in its facts (who
+    /// reaches Classroom's classes-per-person limit, which the engine cannot count from a
+    /// slice). A host may feed them whole before the needs call instead.
+    pub members: String,
 }
 
 /// One piece of a run's data (`cb_session_feed`'s request), e.g.
@@ -314,6 +320,7 @@ impl PlanSession {
             state: "rows".into(),
             ledger: "coursesRead".into(),
             enrollments: "asked".into(),
+            members: "withEnrollments".into(),
         };
         let session = PlanSession {
             config: start.config,
