@@ -554,7 +554,8 @@ fn a_slice_that_misses_a_needed_class_is_refused() {
     assert!(err.contains("needs every enrolment"), "{err}");
 }
 
-/// The session's order: everything but the enrolments, ask, feed the slice, finish.
+/// The session's order: everything but the enrolments (and, as our host does, Classroom's
+/// members), ask, feed the slice, finish.
 #[test]
 fn a_session_asks_for_its_enrolments_and_plans_as_the_whole_state() {
     let state = day1_state(CLASSES, STUDENTS);
@@ -565,19 +566,44 @@ fn a_session_asks_for_its_enrolments_and_plans_as_the_whole_state() {
     ];
     let whole_input = input(&delta(&changes), "delta", Some(&state), DAY2);
     let whole = classbridge_engine::plan(whole_input.clone()).expect("whole plan");
-    let f = facts(&whole_input);
+    assert!(!whole.ops.is_empty());
+    for members_apart in [false, true] {
+        let plan = session_plan(&state, &whole_input, members_apart);
+        assert_eq!(
+            essence(&plan),
+            essence(&whole),
+            "members apart: {members_apart}"
+        );
+    }
+}
+
+/// Plans `whole_input` through a session fed as a host would: the state without its
+/// enrolments (and without Classroom's members when `members_apart`), then the slice asked for.
+fn session_plan(state: &SyncState, whole_input: &SyncInput, members_apart: bool) -> SyncPlan {
+    let mut f = facts(whole_input);
     let mut bare = whole_input.clone();
-    bare.previous_state = without_enrollments(&state);
+    bare.previous_state = if members_apart {
+        f.at_class_limit = Some(people_at_the_class_limit(&whole_input.config, state));
+        without_members(state)
+    } else {
+        without_enrollments(state)
+    };
     let (start, chunks) = chunks_of(bare, 50);
     let (mut session, expects) = PlanSession::begin(start).expect("begin");
     assert_eq!(expects.enrollments, "asked");
+    assert_eq!(expects.members, "withEnrollments");
     for chunk in chunks {
         session.feed(chunk.expect("chunk")).expect("feed");
     }
     let EnrollmentNeeds::Slice(ask) = session.needs(&f).expect("needs") else {
         panic!("a slice");
     };
-    let sliced = cut(&state, &ask, f);
+    let sliced = if members_apart {
+        cut_with_members(state, &ask, f, &whole_input.config)
+    } else {
+        cut(state, &ask, f)
+    };
+    let row = |value: Value| classbridge_engine::JsonText::from_value(&value).expect("row");
     let mut rows = Vec::new();
     for (part, source, roster) in std::iter::once((
         classbridge_engine::rows::StatePart::Roster,
@@ -591,14 +617,38 @@ fn a_session_asks_for_its_enrolments_and_plans_as_the_whole_state() {
             .map(|(id, r)| (classbridge_engine::rows::StatePart::Sources, id.clone(), r)),
     ) {
         for (id, e) in &roster.enrollments {
-            let value =
-                classbridge_engine::JsonText::from_value(&serde_json::to_value(e).expect("row"))
-                    .expect("row");
+            let value = row(serde_json::to_value(e).expect("row"));
             rows.push(StateRow(
                 part,
                 source.clone(),
                 "enrollments".into(),
                 id.clone(),
+                value,
+            ));
+        }
+    }
+    if members_apart {
+        let known = &sliced.classroom;
+        let classroom = classbridge_engine::rows::StatePart::Classroom;
+        for (table, members) in [("teachers", &known.teachers), ("students", &known.students)] {
+            for (class, emails) in members {
+                let value = row(json!(emails));
+                rows.push(StateRow(
+                    classroom,
+                    String::new(),
+                    table.into(),
+                    class.clone(),
+                    value,
+                ));
+            }
+        }
+        for (class, topics) in &known.topics {
+            let value = row(serde_json::to_value(topics).expect("topics"));
+            rows.push(StateRow(
+                classroom,
+                String::new(),
+                "topics".into(),
+                class.clone(),
                 value,
             ));
         }
@@ -618,8 +668,7 @@ fn a_session_asks_for_its_enrolments_and_plans_as_the_whole_state() {
         })
         .expect("ops")
         .ops;
-    assert_eq!(essence(&plan), essence(&whole));
-    assert!(!whole.ops.is_empty());
+    plan
 }
 
 #[test]
