@@ -634,6 +634,22 @@ async fn a_change_feed_rereads_only_notified_courses_and_reconciliation_catches_
         .expect("count");
     assert!((fed.len() as u64) < all, "{} of {all}", fed.len());
     assert_eq!(slice["roster"], all, "{slice}");
+    // Classroom's members likewise: that class's, read with its enrolments.
+    for role in ["teachers", "students"] {
+        let members = state["classroom"][role].as_object().expect(role);
+        let classes: Vec<&String> = members.keys().collect();
+        assert_eq!(
+            classes,
+            [class_id.as_str().expect("id")],
+            "{role}: {members:?}"
+        );
+        assert!(
+            members
+                .values()
+                .all(|m| m.as_array().is_some_and(|m| !m.is_empty())),
+            "{role}: {members:?}"
+        );
+    }
 }
 
 /// Runs `args`, which must leave one run waiting for approval, and approves it.
