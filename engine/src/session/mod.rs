@@ -83,7 +83,9 @@ pub struct SessionExpects {
     /// (one per class) may be fed like the enrolments, after `cb_session_needs`, for the
     /// slice's classes only; the needs call then takes `atClassLimit` in its facts (who
     /// reaches Classroom's classes-per-person limit, which the engine cannot count from a
-    /// slice). A host may feed them whole before the needs call instead.
+    /// slice). A host may feed them whole before the needs call instead. (Added within
+    /// ABI 6: absent from older modules' answers, which expect them whole.)
+    #[serde(default)]
     pub members: String,
 }
 
