@@ -1622,17 +1622,7 @@ mod tests {
         known
             .topics
             .insert("cl1".into(), BTreeMap::from([("cat".into(), topic)]));
-        {
-            let store = Store::open(&path).unwrap();
-            store
-                .conn
-                .execute(
-                    "INSERT INTO engine_state (id, revision, state, updated_at) VALUES (1, 3, ?1, 'then')",
-                    params![serde_json::to_string(&state).unwrap()],
-                )
-                .unwrap();
-        }
-        let store = Store::open(&path).unwrap();
+        let store = open_with_document_state(&path, &state);
         let counted = |store: &Store| -> BTreeMap<String, i64> {
             let mut stmt = store
                 .conn
@@ -1827,17 +1817,7 @@ mod tests {
             .insert("r-old".into(), record(Some("li-old")));
         exported.results.insert("r-orphan".into(), record(None));
         exported.categories.insert("cat".into(), record(None));
-        {
-            let store = Store::open(&path).unwrap();
-            store
-                .conn
-                .execute(
-                    "INSERT INTO engine_state (id, revision, state, updated_at) VALUES (1, 2, ?1, 'then')",
-                    params![serde_json::to_string(&state).unwrap()],
-                )
-                .unwrap();
-        }
-        let store = Store::open(&path).unwrap();
+        let store = open_with_document_state(&path, &state);
         let keys = |m: &BTreeMap<String, ExportedRecord>| m.keys().cloned().collect::<Vec<_>>();
 
         let mut run = store.state_for_run().unwrap();
@@ -1913,18 +1893,7 @@ mod tests {
         let synced = classbridge_engine::commit(&SyncState::default(), &plan, &[]).unwrap();
         state.sources = synced.sources;
         state.roster = synced.roster;
-        {
-            let store = Store::open(&path).unwrap();
-            // As an older version left it: one document.
-            store
-                .conn
-                .execute(
-                    "INSERT INTO engine_state (id, revision, state, updated_at) VALUES (1, 3, ?1, 'then')",
-                    params![serde_json::to_string(&state).unwrap()],
-                )
-                .unwrap();
-        }
-        let store = Store::open(&path).unwrap();
+        let store = open_with_document_state(&path, &state);
         assert_eq!(store.state().unwrap(), state);
         let left: i64 = store
             .conn
@@ -2178,6 +2147,22 @@ mod tests {
     }
 
     /// A directory of the test's own, removed when the test ends (passed or not).
+    /// A database whose state an older version kept as one document (`engine_state`),
+    /// opened again: the open moves it into rows.
+    fn open_with_document_state(path: &Path, state: &SyncState) -> Store {
+        {
+            let store = Store::open(path).unwrap();
+            store
+                .conn
+                .execute(
+                    "INSERT INTO engine_state (id, revision, state, updated_at) VALUES (1, ?1, ?2, 'then')",
+                    params![state.revision as i64, serde_json::to_string(state).unwrap()],
+                )
+                .unwrap();
+        }
+        Store::open(path).unwrap()
+    }
+
     fn tempfile_dir(tag: &str) -> tempfile::TempDir {
         tempfile::Builder::new()
             .prefix(&format!("cb-store-{tag}-"))
