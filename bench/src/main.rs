@@ -151,6 +151,14 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// A session measurement's input, parsed as a host's fetch builds it (strings interned), its
+/// text freed before the clock starts.
+fn session_input(bytes: Vec<u8>) -> anyhow::Result<SyncInput> {
+    Ok(classbridge_engine::internals::interning(|| {
+        serde_json::from_slice::<SyncInput>(&bytes)
+    })?)
+}
+
 /// The engine module measured: the host's embedded one, or with `CLASSBRIDGE_BENCH_ENGINE`
 /// set, the module at that path (to compare two builds of the engine on one machine).
 fn metered_runtime() -> anyhow::Result<EngineRuntime> {
@@ -315,10 +323,7 @@ fn measure(input: &Path, runtime: &str) -> anyhow::Result<Value> {
             // The host's path since ABI 2: its input in hand (parsed before the clock, as a
             // fetch builds it), cut into chunks, fed to one instance, the operations paged back.
             let rt = metered_runtime()?;
-            let parsed: SyncInput = classbridge_engine::internals::interning(|| {
-                serde_json::from_slice::<SyncInput>(&bytes)
-            })?;
-            drop(bytes);
+            let parsed = session_input(bytes)?;
             let t = Instant::now();
             let (start, chunks) = classbridge_engine::session::chunks_of(parsed, 20_000);
             let plan = rt.plan_session(&start, chunks.texts(), 20_000, &|_| {})?;
@@ -328,10 +333,7 @@ fn measure(input: &Path, runtime: &str) -> anyhow::Result<Value> {
             // wasm-session's work natively (each chunk written as JSON and fed, the plan
             // finished and paged), so a profiler can see what the session path costs.
             use classbridge_engine::session::{OpsRequest, PlanSession};
-            let parsed: SyncInput = classbridge_engine::internals::interning(|| {
-                serde_json::from_slice::<SyncInput>(&bytes)
-            })?;
-            drop(bytes);
+            let parsed = session_input(bytes)?;
             let t = Instant::now();
             let (start, chunks) = classbridge_engine::session::chunks_of(parsed, 20_000);
             let fail = |e: classbridge_engine::EngineError| anyhow::anyhow!("{e}");
