@@ -89,6 +89,17 @@ fn out_of_memory(cap: usize) -> String {
     }
 }
 
+/// With the `profiling` feature and CLASSBRIDGE_PERFMAP set, the compiled module's functions
+/// are named for `perf` (a benchmark's profile of the module; the host never sets it).
+fn perf_map(config: &mut Config) {
+    #[cfg(feature = "profiling")]
+    if std::env::var_os("CLASSBRIDGE_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+    #[cfg(not(feature = "profiling"))]
+    let _ = config;
+}
+
 /// All a wasm32 module can address.
 pub const WASM32_MEMORY_MAX: usize = 4 << 30;
 
@@ -256,6 +267,7 @@ impl EngineRuntime {
     fn compile(wasm: &[u8], limits: EngineLimits, metered: bool) -> Result<Self, RuntimeError> {
         let mut config = Config::new();
         config.consume_fuel(metered);
+        perf_map(&mut config);
         let engine = Engine::new(&config).map_err(|e| RuntimeError::Compile(e.into()))?;
         let module = Module::new(&engine, wasm).map_err(|e| RuntimeError::Compile(e.into()))?;
         if let Some(import) = module.imports().next() {
