@@ -2,7 +2,11 @@
 //! graded submissions become results, written to the SIS the class came from. Ids are derived
 //! from Classroom ids, so a second export (or one after a reconnect) updates, never duplicates.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+// FxHash: the keys are ids and emails of our own records, and nothing here needs a
+// DoS-resistant hash (SipHash was about 6% of grade mapping in the module's profile).
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use serde_json::{Map, Value, json};
 
@@ -46,8 +50,8 @@ struct GradedClass<'a> {
 /// The export ledger indexed by sourcedId. The state keeps it ordered (for stable output);
 /// a district's hundreds of thousands of lookups are cheaper in a hash table.
 pub(crate) struct Ledger<'a> {
-    line_items: HashMap<&'a str, &'a ExportedRecord>,
-    results: HashMap<&'a str, &'a ExportedRecord>,
+    line_items: FxHashMap<&'a str, &'a ExportedRecord>,
+    results: FxHashMap<&'a str, &'a ExportedRecord>,
 }
 
 impl<'a> Ledger<'a> {
@@ -121,16 +125,21 @@ pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> G
         skipped: BTreeMap::new(),
         adopted: Vec::new(),
     };
-    // Each user with the source it came from, worked out once per user, not per submission.
-    let email_to_user: HashMap<String, (&User, Option<&str>)> = ctx
-        .roster
-        .users
-        .values()
-        .filter_map(|u| {
-            let from = origin(ctx.config, ctx.sources, EntityKind::User, &u.sourced_id);
-            u.normalized_email().map(|e| (e, (u, from)))
-        })
-        .collect();
+    // Each user with the source it came from, worked out once per user, not per submission;
+    // not at all when no work is read (an idle run at 200,000 students).
+    let email_to_user: FxHashMap<String, (&User, Option<&str>)> =
+        if ctx.snapshot.course_work.is_empty() {
+            FxHashMap::default()
+        } else {
+            ctx.roster
+                .users
+                .values()
+                .filter_map(|u| {
+                    let from = origin(ctx.config, ctx.sources, EntityKind::User, &u.sourced_id);
+                    u.normalized_email().map(|e| (e, (u, from)))
+                })
+                .collect()
+        };
     // With a master-field rule on results, the SIS's values go into the body before hashing,
     // so the quick unchanged check below does not apply.
     let masters_on_results = ctx.config.master_fields.iter().any(|rule| {
@@ -142,6 +151,10 @@ pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> G
     let mut live_items = std::collections::BTreeSet::new();
     for (class_id, course) in &ctx.known.courses {
         let Some(course_id) = &course.course_id else {
+            continue;
+        };
+        // Only a course whose work this run reads has grades to map.
+        let Some(works) = ctx.snapshot.course_work.get(course_id) else {
             continue;
         };
         // The course's own class first, then the classes merged into it (cross-listing).
@@ -165,7 +178,7 @@ pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> G
             continue;
         }
         // Which class of the group each student is in (the course's own when none).
-        let class_of_student: HashMap<&str, usize> = if group.len() > 1 {
+        let class_of_student: FxHashMap<&str, usize> = if group.len() > 1 {
             ctx.roster
                 .enrollments
                 .values()
@@ -176,10 +189,10 @@ pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> G
                 })
                 .collect()
         } else {
-            HashMap::new()
+            FxHashMap::default()
         };
         // Looked up once per submission: hashed, as user ids share long prefixes.
-        let members: HashMap<&str, String> = ctx
+        let members: FxHashMap<&str, String> = ctx
             .snapshot
             .students
             .get(course_id)
@@ -187,13 +200,7 @@ pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> G
             .flatten()
             .filter_map(|m| m.email().map(|e| (m.user_id.as_str(), e)))
             .collect();
-        for work in ctx
-            .snapshot
-            .course_work
-            .get(course_id)
-            .into_iter()
-            .flatten()
-        {
+        for work in works {
             if work.state.as_deref().is_some_and(|s| s != "PUBLISHED") {
                 continue;
             }
@@ -383,8 +390,8 @@ pub(crate) fn map_grades(ctx: &GradeContext, issues: &mut Vec<RecordIssue>) -> G
 /// The (student, class) enrolments each class's own source holds, for the classes whose
 /// courses' work this run reads (with a change feed, a few; never the district's pairs when
 /// no grade is read).
-fn enrolled_students<'a>(ctx: &GradeContext<'a>) -> HashSet<(&'a str, &'a str)> {
-    let graded: HashSet<&str> = ctx
+fn enrolled_students<'a>(ctx: &GradeContext<'a>) -> FxHashSet<(&'a str, &'a str)> {
+    let graded: FxHashSet<&str> = ctx
         .known
         .courses
         .iter()
@@ -397,7 +404,7 @@ fn enrolled_students<'a>(ctx: &GradeContext<'a>) -> HashSet<(&'a str, &'a str)> 
         .flat_map(|(class_id, _)| ctx.cross.classes_of(ctx.cross.primary(class_id)))
         .collect();
     if graded.is_empty() {
-        return HashSet::new();
+        return FxHashSet::default();
     }
     ctx.sources
         .values()
@@ -413,7 +420,7 @@ fn enrolled_students<'a>(ctx: &GradeContext<'a>) -> HashSet<(&'a str, &'a str)> 
 
 /// (student, class) of the enrolments a full read left out and that are kept because the SIS
 /// has not confirmed them gone (not asked yet, or no answer).
-fn unconfirmed_enrolments<'a>(ctx: &GradeContext<'a>) -> HashSet<(&'a str, &'a str)> {
+fn unconfirmed_enrolments<'a>(ctx: &GradeContext<'a>) -> FxHashSet<(&'a str, &'a str)> {
     use crate::plan::AbsenceStatus;
     ctx.absences
         .iter()
