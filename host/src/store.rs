@@ -2141,7 +2141,6 @@ mod tests {
         ));
     }
 
-    /// A directory of the test's own, removed when the test ends (passed or not).
     /// A database whose state an older version kept as one document (`engine_state`),
     /// opened again: the open moves it into rows.
     fn open_with_document_state(path: &Path, state: &SyncState) -> Store {
@@ -2158,6 +2157,7 @@ mod tests {
         Store::open(path).unwrap()
     }
 
+    /// A directory of the test's own, removed when the test ends (passed or not).
     fn tempfile_dir(tag: &str) -> tempfile::TempDir {
         tempfile::Builder::new()
             .prefix(&format!("cb-store-{tag}-"))
